@@ -1,0 +1,118 @@
+/**
+ * Planning: expand a spec into items, write their rows and enqueue their messages.
+ *
+ * Streams: the job kind's planner yields items; they are written in chunks (BatchWriteItem 25,
+ * UnprocessedItems retried) and sent (SendMessageBatch 10, 16 batches in flight) while the
+ * planner keeps listing, so memory stays flat for any size.
+ * Idempotent: the run row is created by a conditional put. A run whose plan completed is not
+ * planned again. A run left in `planning` (a crashed plan) is resumed: existing rows are kept
+ * (read before the batch write) and every item of the plan is re-sent (duplicates are harmless:
+ * a claim on a done or held item does nothing).
+ */
+import type { ConvoyContext } from '../shared/context.js';
+import { formatZodIssues } from '../shared/config.js';
+import { InputError } from '../shared/errors.js';
+import { putItems, type NewItem } from '../state/items.js';
+import { addPlannedItems, createRun, markPlanComplete, type RunRow } from '../state/runs.js';
+import { getJobKind, loadJobKind } from '../worker/jobs/registry.js';
+import '../worker/jobs/builtin.js';
+
+export interface PlanResult {
+  run: RunRow;
+  /** false when the run already existed and its plan had completed: nothing was done */
+  planned: boolean;
+  /** items this call wrote (new rows) */
+  itemsWritten: number;
+  /** items this call enqueued */
+  itemsEnqueued: number;
+}
+
+export function newRunId(kind: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${kind}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Validate a spec against its kind's schema with a clear message. */
+export function parseSpec(kind: string, raw: unknown): unknown {
+  const parsed = getJobKind(kind).specSchema.safeParse(raw);
+  if (!parsed.success) throw new InputError(`invalid ${kind} spec:\n${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export async function planRun(
+  ctx: ConvoyContext,
+  args: { kind: string; runId: string; spec: unknown; chunkSize?: number },
+): Promise<PlanResult> {
+  const job = await loadJobKind(args.kind);
+  const parsed = parseSpec(args.kind, args.spec);
+  // Everything that can be wrong with the inputs is found here, before anything is written.
+  const spec = (await job.preflight(parsed, ctx)) ?? parsed;
+
+  const { created, run } = await createRun(ctx.meta, { runId: args.runId, kind: args.kind, spec: spec as Record<string, unknown> });
+  if (!created) {
+    if (run.kind !== args.kind) throw new InputError(`run ${args.runId} exists with kind ${run.kind}, not ${args.kind}; choose another --run id`);
+    if (run.planComplete) {
+      ctx.log.info({ runId: args.runId }, 'run already planned; nothing to do');
+      return { run, planned: false, itemsWritten: 0, itemsEnqueued: 0 };
+    }
+    ctx.log.info({ runId: args.runId }, 'resuming an unfinished plan');
+  }
+  const log = ctx.log.child({ runId: args.runId });
+  const chunkSize = args.chunkSize ?? 500;
+  let written = 0;
+  let enqueued = 0;
+  let chunk: NewItem[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const flush = async (items: NewItem[]) => {
+    const fresh = await putItems(ctx.items, args.runId, items, { skipExisting: !created });
+    await addPlannedItems(ctx.meta, args.runId, fresh.length);
+    await ctx.queue.sendItems(items.map((i) => ({ runId: args.runId, itemId: i.itemId })));
+    written += fresh.length;
+    enqueued += items.length;
+    ctx.events.safeEmit('plan:progress', { runId: args.runId, items: enqueued });
+  };
+  const seen = new Set<string>();
+  let failure: unknown;
+  try {
+    for await (const item of job.plan(spec, { ctx, runId: args.runId, log })) {
+      chunk.push(item);
+      if (chunk.length >= chunkSize) {
+        const dup = duplicateId(chunk, seen);
+        if (dup) throw new Error(`planner for ${args.kind} produced item id ${dup} twice`);
+        const p = flush(chunk);
+        chunk = [];
+        inFlight.add(p);
+        p.catch((err) => (failure ??= err)).finally(() => inFlight.delete(p));
+        if (failure) throw failure;
+        // Keep a few chunks in flight while the planner lists more; bounded, so memory stays flat.
+        if (inFlight.size >= 4) await Promise.race(inFlight);
+      }
+    }
+    if (chunk.length) {
+      const dup = duplicateId(chunk, seen);
+      if (dup) throw new Error(`planner for ${args.kind} produced item id ${dup} twice`);
+      inFlight.add(flush(chunk));
+    }
+    await Promise.all(inFlight);
+  } catch (err) {
+    // Let the writes already started finish before reporting: the caller may close the clients,
+    // and a re-plan resumes from whatever landed (the run stays in `planning`).
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
+  if (failure) throw failure;
+  await markPlanComplete(ctx.meta, args.runId);
+  log.info({ itemsWritten: written, itemsEnqueued: enqueued }, 'plan complete');
+  ctx.events.safeEmit('plan:complete', { runId: args.runId, items: enqueued });
+  return { run: { ...run, planComplete: true, state: 'running' }, planned: true, itemsWritten: written, itemsEnqueued: enqueued };
+}
+
+/** Ids must be unique within a run; checks a chunk and remembers only a bounded window. */
+function duplicateId(chunk: NewItem[], seen: Set<string>): string | undefined {
+  for (const item of chunk) {
+    if (seen.has(item.itemId)) return item.itemId;
+    seen.add(item.itemId);
+  }
+  if (seen.size > 50_000) seen.clear();
+  return undefined;
+}

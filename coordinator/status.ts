@@ -1,0 +1,63 @@
+/**
+ * Run status: counts by status (the sparse status index counts non-done items; done = planned -
+ * the rest), failures by error class, and the counters' bytes/objects.
+ * The per-status counts are separate index queries, so an item that changes status while they run
+ * can be missed by both (leased -> retrying between the two; on AWS the index also lags): while
+ * workers are busy, `done` may read a little high for a moment. So a run is finished (running ->
+ * done) only after the items themselves confirm it (`anyActiveItem`, consistent reads, once).
+ */
+import type { ConvoyContext } from '../shared/context.js';
+import { InputError } from '../shared/errors.js';
+import { readCounterTotals, type Counters } from '../state/counters.js';
+import { anyActiveItem, countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
+import { getRun, transitionRun, type RunRow } from '../state/runs.js';
+
+export interface RunStatus {
+  run: RunRow;
+  counts: Record<ItemStatus, number>;
+  total: number;
+  failuresByClass: Record<string, number>;
+  counters: Counters;
+}
+
+export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
+  const run = await getRun(ctx.meta, runId);
+  if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
+  const [[pending, leased, retrying, failed], totals] = await Promise.all([countActive(ctx, runId), readCounterTotals(ctx.meta, runId)]);
+  const total = run.plannedItems;
+  const done = Math.max(0, total - pending - leased - retrying - failed);
+  const failuresByClass: Record<string, number> = {};
+  if (failed > 0) {
+    for await (const page of itemsByStatus(ctx.items, runId, 'failed')) {
+      for (const item of page) {
+        const c = item.lastError?.errorClass ?? 'UNKNOWN';
+        failuresByClass[c] = (failuresByClass[c] ?? 0) + 1;
+      }
+    }
+  }
+  let current = run;
+  if (run.state === 'running' && run.planComplete && pending + leased + retrying === 0) {
+    if (!(await anyActiveItem(ctx.items, runId)) && (await transitionRun(ctx.meta, runId, ['running'], 'done'))) current = { ...run, state: 'done' };
+  }
+  return { run: current, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters: totals.total };
+}
+
+function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
+  return Promise.all((['pending', 'leased', 'retrying', 'failed'] as ItemStatus[]).map((s) => countByStatus(ctx.items, runId, s)));
+}
+
+export function formatStatus(s: RunStatus): string {
+  const pct = (n: number) => (s.total ? ((100 * n) / s.total).toFixed(1) : '0.0');
+  const lines = [
+    `run ${s.run.runId} (${s.run.kind}) state=${s.run.state}${s.run.planComplete ? '' : ' (planning)'}`,
+    `items: ${s.total}`,
+    ...(['done', 'pending', 'leased', 'retrying', 'failed'] as const).map((k) => `  ${k.padEnd(9)} ${String(s.counts[k]).padStart(8)}  ${pct(s.counts[k]).padStart(5)}%`),
+    `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
+  ];
+  const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);
+  if (classes.length) {
+    lines.push('failures by class:');
+    for (const [c, n] of classes) lines.push(`  ${c.padEnd(28)} ${n}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,136 @@
+/**
+ * The embedded local stack: dynalite (DynamoDB; on disk under a directory, or in memory) and
+ * fauxqs (SQS and S3) on 127.0.0.1, with convoy's tables and queues created. Used in-process by
+ * tests (port 0), by the `convoy local up` daemon, the demo and the benchmarks.
+ * fauxqs's own startFauxqs() binds 0.0.0.0, so the app is built and bound to loopback here.
+ */
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+import { stateSchema, type StateConfig } from '../../shared/config.js';
+import { ensureTable, itemsTableDefinition, metaTableDefinition } from '../../state/schema.js';
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalStackOptions {
+  /** dynalite data directory; in memory when absent */
+  dynamoPath?: string;
+  /** fixed ports (0 = any free port) */
+  dynamoPort?: number;
+  sqsPort?: number;
+  /** extra S3-only fauxqs servers (e.g. "minio" standing for a second S3 endpoint) */
+  extraS3?: string[];
+  /** table and queue names (tests use fresh ones per test) */
+  names?: Partial<Pick<StateConfig, 'itemsTable' | 'metaTable' | 'queueName' | 'dlqName'>>;
+  /** SQS redrive safety net: a message received this many times goes to the DLQ by SQS itself */
+  maxReceiveCount?: number;
+}
+
+export interface LocalStack {
+  state: StateConfig;
+  endpoints: { dynamodb: string; sqs: string; s3: string } & Record<string, string>;
+  /** a remote per S3 server: "local" (the main fauxqs) and one per `extraS3` name */
+  remotes: Record<string, { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: boolean; dynamodbEndpoint?: string }>;
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void>;
+
+async function startDynalite(path: string | undefined, port: number): Promise<{ url: string; close: Closer }> {
+  if (path) mkdirSync(path, { recursive: true });
+  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
+
+export async function startFauxqsServer(port = 0): Promise<{ url: string; close: Closer }> {
+  const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
+  await app.listen({ port, host: '127.0.0.1' });
+  const { port: bound } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${bound}`, close: () => app.close() };
+}
+
+/** Create convoy's tables and queues (idempotent) on the given endpoints. */
+export async function provisionState(state: StateConfig, opts: { maxReceiveCount?: number } = {}): Promise<StateConfig> {
+  const credentials = state.credentials ? { ...state.credentials } : undefined;
+  const ddb = new DynamoDBClient({ region: state.region, endpoint: state.endpoints.dynamodb, credentials });
+  const sqs = new SQSClient({ region: state.region, endpoint: state.endpoints.sqs, credentials: credentials && { ...credentials } });
+  try {
+    await ensureTable(ddb, itemsTableDefinition(state.itemsTable));
+    await ensureTable(ddb, metaTableDefinition(state.metaTable));
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: state.dlqName, Attributes: { MessageRetentionPeriod: '1209600' } }));
+    const dlqArn = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
+    ).Attributes!.QueueArn!;
+    const main = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: state.queueName,
+        Attributes: {
+          VisibilityTimeout: '60',
+          MessageRetentionPeriod: '1209600',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? 100 }),
+        },
+      }),
+    );
+    return { ...state, queueUrl: main.QueueUrl, dlqUrl: dlq.QueueUrl };
+  } finally {
+    ddb.destroy();
+    sqs.destroy();
+  }
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const closers: Closer[] = [];
+  try {
+    const dyn = await startDynalite(opts.dynamoPath, opts.dynamoPort ?? 0);
+    closers.push(dyn.close);
+    const fq = await startFauxqsServer(opts.sqsPort ?? 0);
+    closers.push(fq.close);
+    const endpoints: LocalStack['endpoints'] = { dynamodb: dyn.url, sqs: fq.url, s3: fq.url };
+    const remotes: LocalStack['remotes'] = {
+      // dynamodbEndpoint: table jobs name the local DynamoDB as `local:<table>`
+      local: { endpoint: fq.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true, dynamodbEndpoint: dyn.url },
+    };
+    for (const name of opts.extraS3 ?? []) {
+      const extra = await startFauxqsServer(0);
+      closers.push(extra.close);
+      endpoints[`s3:${name}`] = extra.url;
+      remotes[name] = { endpoint: extra.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true };
+    }
+    const state = await provisionState(
+      stateSchema.parse({
+        region: LOCAL_REGION,
+        credentials: { ...LOCAL_CREDENTIALS },
+        endpoints: { dynamodb: dyn.url, sqs: fq.url },
+        ...opts.names,
+      }),
+      { maxReceiveCount: opts.maxReceiveCount },
+    );
+    return {
+      state,
+      endpoints,
+      remotes,
+      async close() {
+        for (const close of closers.reverse()) await close().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Serving a ucanto server over HTTP with hono on 127.0.0.1, plus what every local peer shares:
+ * fault injection (answer 503 for the next N requests, or add latency) so tests can prove that
+ * retries work, and a loopback-only `node:http` for the upload-api's own storage-node servers.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+
+/** The part of a ucanto server we serve. */
+export interface UcantoRequestHandler {
+  request(req: { headers: Record<string, string>; body: Uint8Array }): Promise<{ status?: number; headers?: Record<string, string>; body: Uint8Array }>;
+}
+
+export class PeerFaults {
+  private unavailable = 0;
+  /** extra milliseconds before every answer (latency injection for benchmarks) */
+  latencyMs = 0;
+  /** how many requests were refused with 503 */
+  refused = 0;
+
+  /** answer the next `n` requests with 503 */
+  failNext(n: number): void {
+    this.unavailable = n;
+  }
+
+  async before(): Promise<Response | undefined> {
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.unavailable > 0) {
+      this.unavailable--;
+      this.refused++;
+      return new Response('service unavailable (injected)', { status: 503 });
+    }
+    return undefined;
+  }
+}
+
+/** hono routes: POST / to the ucanto server, with faults applied to every route. */
+export function ucantoApp(server: UcantoRequestHandler, faults: PeerFaults): Hono {
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    const refused = await faults.before();
+    if (refused) return refused;
+    await next();
+  });
+  app.post('/', async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((v, k) => (headers[k] = v));
+    const res = await server.request({ headers, body });
+    return new Response(Buffer.from(res.body), { status: res.status ?? 200, headers: res.headers });
+  });
+  return app;
+}
+
+export interface RunningApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function listenLoopback(app: Hono, port = 0): Promise<RunningApp> {
+  let server: ServerType | undefined;
+  const address = await new Promise<AddressInfo>((resolve) => {
+    server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) => resolve(info as AddressInfo));
+  });
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const s = server as http.Server;
+        s.closeAllConnections?.();
+        s.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * `node:http` whose servers listen on 127.0.0.1 only: the upload-api's test context starts
+ * storage-node servers with `listen(callback)`, which would bind every interface.
+ * Those servers also destroy the socket after every answer without saying so, which races with
+ * keep-alive clients (a reused socket is reset: "socket hang up" in the worker, "other side
+ * closed" -> HTTP 500 from ucan/conclude in the upload service). Their answers therefore carry
+ * `Connection: close`, so clients know not to reuse the connection.
+ */
+export const loopbackHttp = {
+  ...http,
+  createServer(...args: unknown[]) {
+    const wrapped = args.map((a) =>
+      typeof a === 'function'
+        ? (req: http.IncomingMessage, res: http.ServerResponse) => {
+            res.setHeader('connection', 'close');
+            return (a as http.RequestListener)(req, res);
+          }
+        : a,
+    );
+    const server = (http.createServer as (...a: unknown[]) => http.Server)(...wrapped);
+    const listen = server.listen.bind(server) as (...a: unknown[]) => http.Server;
+    (server as { listen: unknown }).listen = (...largs: unknown[]) => {
+      const cb = largs.find((a) => typeof a === 'function');
+      const port = typeof largs[0] === 'number' ? largs[0] : 0;
+      return listen(port, '127.0.0.1', cb);
+    };
+    return server;
+  },
+};

@@ -1,0 +1,114 @@
+/**
+ * The HTTP status and metrics API (`convoy serve`), a hono app tested in-process with
+ * `app.request()`:
+ *   GET  /healthz                 liveness
+ *   GET  /runs                    runs, newest first
+ *   GET  /runs/:id                a run's snapshot (counts, rate, ETA, queue, workers, failures)
+ *   GET  /runs/:id/failed         failed items, paged (?limit, ?cursor, ?class, ?customer, ?space)
+ *   GET  /runs/:id/stuck          stuck items (?stuckAfterMs)
+ *   POST /runs/:id/requeue        requeue failed items ({errorClass?, itemId?}); bearer token
+ *   GET  /metrics                 Prometheus text (prom-client)
+ * The only write (requeue) goes through coordinator/requeue.ts, and exists only when a token is
+ * configured: without one the route answers 403 and says how to configure it.
+ */
+import { Hono, type Context } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
+import { requeueFailed } from '../coordinator/requeue.js';
+import type { ConvoyContext } from '../shared/context.js';
+import { classifyError, ConvoyError, InputError } from '../shared/errors.js';
+import { getRun, listRuns, type RunRow } from '../state/runs.js';
+import { RunMetrics } from './run-metrics.js';
+import { SnapshotReader, type SnapshotOptions } from './snapshot.js';
+import { readFailedView, readStuckItems } from './views.js';
+
+export interface ApiOptions {
+  /** bearer token for POST routes; without it they are disabled (403) */
+  token?: string;
+  snapshot?: SnapshotOptions;
+  /** default threshold for /stuck. @defaultValue 300000 */
+  stuckAfterMs?: number;
+  /** finished runs stay in /metrics this long. @defaultValue 3600000 */
+  metricsKeepFinishedMs?: number;
+}
+
+const requeueBody = z.object({ errorClass: z.string().min(1).optional(), itemId: z.string().min(1).optional() }).strict();
+
+export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
+  const reader = new SnapshotReader(ctx, { seriesMinutes: 0, ...opts.snapshot });
+  const metrics = new RunMetrics();
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse(); // 401 from bearerAuth
+    const e = err instanceof ConvoyError ? err : classifyError(err);
+    const status = e instanceof InputError ? (/not found/.test(e.message) ? 404 : 400) : e.retryable ? 503 : 500;
+    if (status >= 500) ctx.log.warn({ errorClass: e.errorClass, err: e.message, path: c.req.path }, 'api request failed');
+    return c.json({ error: e.errorClass, message: e.message }, status);
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  app.get('/runs', async (c) => c.json({ runs: await listRuns(ctx.meta) }));
+
+  app.get('/runs/:id', async (c) => c.json(await reader.read(c.req.param('id'))));
+
+  app.get('/runs/:id/failed', async (c) => {
+    const runId = await existingRun(ctx, c.req.param('id'));
+    const limit = intParam(c, 'limit', 100, 1, 1000);
+    const q = c.req.query();
+    return c.json(
+      await readFailedView(ctx, runId, { limit, cursor: q.cursor, errorClass: q.class, group: { customer: q.customer, space: q.space } }),
+    );
+  });
+
+  app.get('/runs/:id/stuck', async (c) => {
+    const runId = await existingRun(ctx, c.req.param('id'));
+    const stuckAfterMs = intParam(c, 'stuckAfterMs', opts.stuckAfterMs ?? 300_000, 0, 30 * 86_400_000);
+    return c.json({ runId, stuckAfterMs, items: await readStuckItems(ctx, runId, { stuckAfterMs, limit: 1000 }) });
+  });
+
+  if (opts.token) {
+    app.post('/runs/:id/requeue', bearerAuth({ token: opts.token }), async (c) => {
+      const runId = await existingRun(ctx, c.req.param('id'));
+      const raw = await c.req.json().catch(() => ({}));
+      const body = requeueBody.safeParse(raw ?? {});
+      if (!body.success) throw new InputError(`request body must be {"errorClass"?: string, "itemId"?: string}: ${body.error.issues.map((i) => i.message).join('; ')}`);
+      const result = await requeueFailed(ctx, { runId, ...body.data });
+      ctx.log.info({ runId, ...body.data, requeued: result.requeued }, 'requeue through the API');
+      return c.json({ runId, ...result });
+    });
+  } else {
+    app.post('/runs/:id/requeue', (c) =>
+      c.json({ error: 'WRITES_DISABLED', message: 'requeue is disabled: no API token configured; set CONVOY_API_TOKEN or "api": {"token": ...} in the config file' }, 403),
+    );
+  }
+
+  app.get('/metrics', async (c) => {
+    const now = ctx.now();
+    const keep = opts.metricsKeepFinishedMs ?? 3_600_000;
+    const runs = (await listRuns(ctx.meta)).filter((r) => isActive(r, now, keep));
+    const snapshots = await Promise.all(runs.map((r) => reader.read(r.runId)));
+    return c.body(await metrics.render(snapshots), 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  return app;
+}
+
+function isActive(r: RunRow, now: number, keepFinishedMs: number): boolean {
+  return r.state === 'planning' || r.state === 'running' || now - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs;
+}
+
+async function existingRun(ctx: ConvoyContext, runId: string): Promise<string> {
+  if (!(await getRun(ctx.meta, runId))) throw new InputError(`run "${runId}" not found; GET /runs lists them`);
+  return runId;
+}
+
+function intParam(c: Context, name: string, dflt: number, min: number, max: number): number {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`query parameter ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}

@@ -1,0 +1,166 @@
+/**
+ * `convoy monitor` (summary, detail views, --watch dashboard) and `convoy serve` (HTTP status
+ * and metrics API). Nothing here prompts: every command runs unattended.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { AddressInfo } from 'node:net';
+import { action } from '../coordinator/cli/errors.js';
+import { withContext } from '../coordinator/cli/globals.js';
+import type { ConvoyContext } from '../shared/context.js';
+import { InputError } from '../shared/errors.js';
+import { getRun, listRuns } from '../state/runs.js';
+import type { GroupFilter } from './filters.js';
+import { buildSummary, formatSummary } from './summary.js';
+import {
+  formatFailedView,
+  formatGroupView,
+  formatInstances,
+  formatStuck,
+  instanceViews,
+  readFailedView,
+  readGroupView,
+  readStuckItems,
+} from './views.js';
+
+interface MonitorOptions {
+  run?: string;
+  json?: boolean;
+  watch?: boolean;
+  interval: number;
+  failed?: boolean;
+  limit?: number;
+  cursor?: string;
+  class?: string;
+  stuck?: boolean;
+  stuckAfter: number;
+  instance?: string | true;
+  customer?: string;
+  space?: string;
+  staleAfter: number;
+  rateWindow: number;
+}
+
+function positive(name: string, opts: { integer?: boolean } = {}) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || (opts.integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`${name} must be a positive ${opts.integer ? 'integer' : 'number'}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+export function registerMonitorCommands(program: Command): void {
+  program
+    .command('monitor')
+    .description('show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --customer / --space views')
+    .option('--run <id>', 'run id (default: the newest run)')
+    .option('--json', 'print JSON (every view)')
+    .option('--watch', 'terminal dashboard refreshed every --interval (one summary line per interval when stdout is not a terminal); q quits')
+    .option('--interval <seconds>', 'refresh interval for --watch', positive('--interval'), 2)
+    .option('--failed', 'failed items grouped by error class, with ids and messages (all pages unless --limit)')
+    .option('--limit <n>', 'with --failed: one page of at most n items (prints the cursor of the next)', positive('--limit', { integer: true }))
+    .option('--cursor <token>', 'with --failed: start at this page')
+    .option('--class <errorClass>', 'with --failed: only this error class')
+    .option('--stuck', 'items whose lease expired, that run longer than --stuck-after, or whose retry is overdue')
+    .option('--stuck-after <seconds>', 'no progress for this long counts as stuck', positive('--stuck-after'), 300)
+    .option('--instance [label]', 'workers by instance label (per-worker rates, in flight, heartbeats); a label shows only that instance')
+    .option('--customer <customer>', 'progress of one customer\'s groups (also filters --failed / --stuck)')
+    .option('--space <space>', 'progress of one space (also filters --failed / --stuck)')
+    .option('--stale-after <seconds>', 'a worker without a heartbeat for this long is stale', positive('--stale-after'), 30)
+    .option('--rate-window <minutes>', 'minutes the rate and ETA are computed over', positive('--rate-window', { integer: true }), 5)
+    .action(
+      action(async (opts: MonitorOptions, cmd: Command) =>
+        withContext(cmd, async (ctx) => {
+          const snapshot = { staleAfterMs: opts.staleAfter * 1000, rateWindowMinutes: opts.rateWindow };
+          if (opts.watch) {
+            if (opts.failed || opts.stuck || opts.instance || opts.json) throw new InputError('--watch shows everything at once; drop --failed / --stuck / --instance / --json');
+            // loaded on demand: blessed, hono and prom-client are not needed by the other commands
+            const { watch } = await import('./watch.js');
+            await watch(ctx, { runId: opts.run, intervalMs: opts.interval * 1000, stuckAfterMs: opts.stuckAfter * 1000, snapshot });
+            return;
+          }
+          const runId = await resolveRun(ctx, opts.run);
+          const group: GroupFilter = { customer: opts.customer, space: opts.space };
+          const print = (json: unknown, text: () => string): void => void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
+          if (opts.failed) return printFailed(ctx, runId, opts, group);
+          if (opts.stuck) {
+            const items = await readStuckItems(ctx, runId, { stuckAfterMs: opts.stuckAfter * 1000, group });
+            return print({ runId, stuckAfterMs: opts.stuckAfter * 1000, items }, () => formatStuck(items, opts.stuckAfter * 1000));
+          }
+          if (opts.customer !== undefined || opts.space !== undefined) {
+            const v = await readGroupView(ctx, runId, group);
+            return print(v, () => formatGroupView(v));
+          }
+          const s = await buildSummary(ctx, runId, snapshot);
+          if (opts.instance !== undefined) {
+            const views = instanceViews(s, opts.instance === true ? undefined : opts.instance);
+            return print({ runId, instances: views }, () => formatInstances(views));
+          }
+          print(s, () => formatSummary(s));
+        }),
+      ),
+    );
+
+  program
+    .command('serve')
+    .description('HTTP status and metrics API: GET /runs, /runs/:id, /runs/:id/failed, /runs/:id/stuck, /metrics; POST /runs/:id/requeue (bearer token)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be an integer from 0 to 65535, got "${v}"`);
+      return n;
+    }, 8080)
+    .option('--stale-after <seconds>', 'a worker without a heartbeat for this long is stale', positive('--stale-after'), 30)
+    .action(
+      action(async (opts: { host: string; port: number; staleAfter: number }, cmd: Command) =>
+        withContext(cmd, async (ctx) => {
+          const token = ctx.config.apiToken;
+          const [{ serve }, { createApiApp }] = await Promise.all([import('@hono/node-server'), import('./api.js')]);
+          const app = createApiApp(ctx, { token, snapshot: { staleAfterMs: opts.staleAfter * 1000 } });
+          const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+            const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
+            s.once('error', (err) => reject(new InputError(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
+          });
+          const { port } = server.address() as AddressInfo;
+          if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host)) ctx.log.warn({ host: opts.host }, 'serving beyond loopback: put it behind TLS and a firewall');
+          process.stdout.write(`convoy serve: listening on http://${opts.host}:${port} (requeue ${token ? 'enabled, bearer token required' : 'disabled: no api token configured'})\n`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          });
+        }),
+      ),
+    );
+}
+
+async function resolveRun(ctx: ConvoyContext, runId: string | undefined): Promise<string> {
+  if (runId) {
+    if (!(await getRun(ctx.meta, runId))) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
+    return runId;
+  }
+  const newest = (await listRuns(ctx.meta))[0]?.runId;
+  if (!newest) throw new InputError('no runs yet; create one with `convoy plan`');
+  return newest;
+}
+
+async function printFailed(ctx: ConvoyContext, runId: string, opts: MonitorOptions, group: GroupFilter): Promise<void> {
+  const base = { errorClass: opts.class, group };
+  if (opts.limit !== undefined || opts.cursor !== undefined) {
+    const v = await readFailedView(ctx, runId, { ...base, limit: opts.limit ?? 100, cursor: opts.cursor });
+    process.stdout.write((opts.json ? JSON.stringify(v, null, 2) : formatFailedView(v)) + '\n');
+    return;
+  }
+  // Every page, printed as it is read (JSON: one page object per line).
+  let cursor: string | undefined;
+  do {
+    const v = await readFailedView(ctx, runId, { ...base, limit: 500, cursor });
+    if (opts.json) process.stdout.write(JSON.stringify(v) + '\n');
+    else if (v.items.length || v.byClass) process.stdout.write(formatFailedView({ ...v, nextCursor: undefined }) + '\n');
+    cursor = v.nextCursor;
+  } while (cursor);
+}

@@ -1,0 +1,137 @@
+/**
+ * Run rows: one per migration run, holding its job kind, spec, state and planned item count.
+ *
+ *   planning ──plan finished──▶ running ──all items terminal──▶ done
+ *       └────────────── cancel ───────────────┴──▶ cancelled
+ * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes (idempotent).
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { metaKeys } from './schema.js';
+
+export const RunState = { planning: 'planning', running: 'running', done: 'done', cancelled: 'cancelled' } as const;
+export type RunState = (typeof RunState)[keyof typeof RunState];
+
+export interface RunRow {
+  runId: string;
+  kind: string;
+  spec: Record<string, unknown>;
+  state: RunState;
+  /** items written so far, by the planner and by items that enqueue children */
+  plannedItems: number;
+  planComplete: boolean;
+  createdAtMs: number;
+  updatedAtMs: number;
+  finishedAtMs?: number;
+}
+
+export interface MetaStore {
+  ddb: DynamoDBDocumentClient;
+  table: string;
+  now?: () => number;
+}
+
+const nowOf = (s: MetaStore) => (s.now ?? Date.now)();
+const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
+
+/** Create the run unless it exists. Returns the row and whether this call created it. */
+export async function createRun(
+  s: MetaStore,
+  run: { runId: string; kind: string; spec: Record<string, unknown> },
+): Promise<{ created: boolean; run: RunRow }> {
+  const now = nowOf(s);
+  const row: RunRow = { ...run, state: 'planning', plannedItems: 0, planComplete: false, createdAtMs: now, updatedAtMs: now };
+  try {
+    await s.ddb.send(
+      new PutCommand({
+        TableName: s.table,
+        Item: { ...metaKeys.run(run.runId), type: 'run', ...row },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return { created: true, run: row };
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+  const existing = await getRun(s, run.runId);
+  if (!existing) throw new Error(`run ${run.runId} vanished while being created`);
+  return { created: false, run: existing };
+}
+
+export async function getRun(s: MetaStore, runId: string): Promise<RunRow | undefined> {
+  const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: metaKeys.run(runId), ConsistentRead: true }));
+  return out.Item as RunRow | undefined;
+}
+
+/** Runs, newest first (a scan of run rows only; there are few runs). */
+export async function listRuns(s: MetaStore): Promise<RunRow[]> {
+  const rows: RunRow[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await s.ddb.send(
+      new ScanCommand({
+        TableName: s.table,
+        FilterExpression: '#t = :run',
+        ExpressionAttributeNames: { '#t': 'type' },
+        ExpressionAttributeValues: { ':run': 'run' },
+        ExclusiveStartKey: start,
+      }),
+    );
+    rows.push(...((out.Items ?? []) as RunRow[]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return rows.sort((a, b) => b.createdAtMs - a.createdAtMs);
+}
+
+/** Count items added to the run (planner batches and fleet-expanded children). */
+export async function addPlannedItems(s: MetaStore, runId: string, n: number): Promise<void> {
+  if (n === 0) return;
+  await s.ddb.send(
+    new UpdateCommand({
+      TableName: s.table,
+      Key: metaKeys.run(runId),
+      UpdateExpression: 'ADD plannedItems :n SET updatedAtMs = :now',
+      ExpressionAttributeValues: { ':n': n, ':now': nowOf(s) },
+    }),
+  );
+}
+
+/** planning -> running, once the planner has written and enqueued everything. */
+export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
+  await s.ddb.send(
+    new UpdateCommand({
+      TableName: s.table,
+      Key: metaKeys.run(runId),
+      UpdateExpression: 'SET planComplete = :t, #st = :running, updatedAtMs = :now',
+      ConditionExpression: '#st IN (:planning, :running)',
+      ExpressionAttributeNames: { '#st': 'state' },
+      ExpressionAttributeValues: { ':t': true, ':running': 'running', ':planning': 'planning', ':now': nowOf(s) },
+    }),
+  );
+}
+
+/** Conditional state change; returns false when the run was not in `from`. */
+export async function transitionRun(s: MetaStore, runId: string, from: RunState[], to: RunState): Promise<boolean> {
+  const now = nowOf(s);
+  const values: Record<string, unknown> = { ':to': to, ':now': now };
+  from.forEach((f, i) => (values[`:f${i}`] = f));
+  try {
+    await s.ddb.send(
+      new UpdateCommand({
+        TableName: s.table,
+        Key: metaKeys.run(runId),
+        UpdateExpression: `SET #st = :to, updatedAtMs = :now${to === 'done' || to === 'cancelled' ? ', finishedAtMs = :now' : ''}`,
+        ConditionExpression: `#st IN (${from.map((_, i) => `:f${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#st': 'state' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+export { QueryCommand };

@@ -1,0 +1,44 @@
+/**
+ * Worker heartbeat rows: one per worker process, rewritten every few seconds. The monitor marks a
+ * worker stale when its last beat is older than a threshold; nothing else depends on them (leases
+ * on items are what make a dead worker's items come back).
+ */
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { metaKeys } from './schema.js';
+
+export interface WorkerHeartbeat {
+  workerId: string;
+  host: string;
+  pid: number;
+  startedAtMs: number;
+  lastBeatAtMs: number;
+  state: 'running' | 'draining' | 'stopped';
+  inFlight: number;
+  done: number;
+  failed: number;
+  /** label given at launch (e.g. instance-3), for `monitor --instance` */
+  instance?: string;
+  runs?: string[];
+}
+
+export interface WorkerStore {
+  ddb: DynamoDBDocumentClient;
+  table: string;
+}
+
+export async function writeHeartbeat(s: WorkerStore, beat: WorkerHeartbeat): Promise<void> {
+  await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...metaKeys.worker(beat.workerId), type: 'worker', ...beat } }));
+}
+
+export async function listWorkers(s: WorkerStore): Promise<WorkerHeartbeat[]> {
+  const rows: WorkerHeartbeat[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await s.ddb.send(
+      new QueryCommand({ TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'worker' }, ExclusiveStartKey: start }),
+    );
+    rows.push(...((out.Items ?? []) as WorkerHeartbeat[]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return rows;
+}

@@ -1,0 +1,211 @@
+/**
+ * `npm run test:chaos`: one fleet-probe run on a multi-process fleet (test/fleet/) while, during
+ * that run: workers are killed -9 at random and restarted (>= --kills), a service is unreachable
+ * for 10-30 s (S3+SQS stalled, then DynamoDB refusing), one host's link is cut, the on-disk
+ * DynamoDB emulator is killed -9 and restarted, --throttle of requests are answered with
+ * throttling errors, and messages are delivered twice (re-sent for random items, done or not).
+ *
+ * Afterwards it checks: 0 items lost (every item done, or failed with an error class),
+ * 0 duplicate effects (the peer counted each done item's registration exactly once), verify
+ * clean (every destination object correct). Prints the counts and writes
+ * test/bench/results/chaos.json; exits 1 when a check fails.
+ *
+ *   --items 2500 --workers 4 --kills 20 --throttle 0.05 --outage-s 12   (full)
+ *   --short   (CI: 1200 items, 8 kills, 10 s outage)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { reconcileRun } from '../../coordinator/reconcile.js';
+import { runStatus, type RunStatus } from '../../coordinator/status.js';
+import { itemsByStatus } from '../../state/items.js';
+import { closeOnSignals, Fleet, PROBE_PRELOAD, sleep } from '../fleet/fleet.js';
+import { probeItemId } from '../fleet/probe-kind.js';
+import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
+
+const { values: args } = parseArgs({
+  options: {
+    short: { type: 'boolean', default: false },
+    items: { type: 'string' },
+    workers: { type: 'string', default: '4' },
+    kills: { type: 'string' },
+    throttle: { type: 'string', default: '0.05' },
+    'outage-s': { type: 'string' },
+    'think-ms': { type: 'string', default: '40' },
+    out: { type: 'string', default: 'test/bench/results/chaos.json' },
+  },
+});
+
+const short = args.short!;
+const ITEMS = Number(args.items ?? (short ? 1200 : 2500));
+const WORKERS = Number(args.workers);
+const MIN_KILLS = Number(args.kills ?? (short ? 8 : 20));
+const THROTTLE = Number(args.throttle);
+const OUTAGE_MS = Number(args['outage-s'] ?? (short ? 10 : 12)) * 1000;
+const RUN_ID = 'chaos-1';
+
+const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const rand = (min: number, max: number) => min + Math.random() * (max - min);
+
+async function main(): Promise<number> {
+  const fleet = await Fleet.start({
+    workers: WORKERS,
+    throttleRate: THROTTLE,
+    preload: [PROBE_PRELOAD],
+    // short leases so killed workers' items return quickly; more attempts than faults can use up
+    workerArgs: ['--concurrency', '8', '--wait-seconds', '2', '--lease-ms', '8000', '--max-attempts', '12', '--backoff-base-ms', '250', '--shutdown-deadline-ms', '3000'],
+    log,
+  });
+  closeOnSignals(fleet);
+  const started = Date.now();
+  let duplicatesSent = 0;
+  let reconciles = 0;
+  const faults = new AbortController();
+  try {
+    fleet.setThrottleRate(0); // seeding and planning are not under test
+    const spec = await seedProbe(fleet.ctx, { count: ITEMS, name: 'chaos', thinkMs: Number(args['think-ms']) });
+    await planProbe(fleet.ctx, RUN_ID, spec);
+    fleet.setThrottleRate(THROTTLE);
+    log(`planned ${ITEMS} items on ${WORKERS} workers (${fleet.mode}); faults start`);
+
+    const stop = faults.signal;
+    const runOver = () => stop.aborted;
+    const killer = (async () => {
+      while (!runOver()) {
+        await sleep(rand(2500, 4500), stop);
+        if (runOver()) break;
+        const k = Math.floor(Math.random() * WORKERS);
+        if (!fleet.isRunning(k)) continue;
+        await fleet.killWorker(k);
+        await sleep(rand(300, 1000));
+        await fleet.restartWorker(k);
+      }
+    })();
+    const duplicator = (async () => {
+      while (!runOver()) {
+        await sleep(2000, stop);
+        const refs = Array.from({ length: 20 }, () => ({ runId: RUN_ID, itemId: probeItemId(Math.floor(Math.random() * ITEMS)) }));
+        try {
+          await fleet.ctx.queue.sendItems(refs);
+          duplicatesSent += refs.length;
+        } catch {
+          /* SQS may be stalled right now: skip this round */
+        }
+      }
+    })();
+    const scheduled = (async () => {
+      await sleep(8_000, stop);
+      if (runOver()) return;
+      log(`S3+SQS endpoint stalled for ${OUTAGE_MS / 1000} s`);
+      fleet.setServiceMode('fauxqs', 'stall');
+      await sleep(OUTAGE_MS);
+      fleet.setServiceMode('fauxqs', 'pass');
+      await sleep(5_000, stop);
+      if (runOver()) return;
+      log('DynamoDB emulator killed -9');
+      await fleet.killDynamo();
+      await sleep(3_000);
+      await fleet.restartDynamo();
+      log('DynamoDB emulator restarted (on-disk data)');
+      await sleep(5_000, stop);
+      if (runOver()) return;
+      const k = Math.floor(Math.random() * WORKERS);
+      log(`host-${k + 1} link cut for 6 s`);
+      await fleet.cutLink(k, 6_000);
+      await sleep(5_000, stop);
+      if (runOver()) return;
+      log('DynamoDB endpoint refusing connections for 10 s');
+      fleet.setServiceMode('dynamodb', 'refuse');
+      await sleep(10_000);
+      fleet.setServiceMode('dynamodb', 'pass');
+    })();
+
+    // Wait for the end; if progress stalls for 45 s, reconcile (re-send items whose messages are gone).
+    let lastDone = -1;
+    let lastProgressAt = Date.now();
+    let final: RunStatus;
+    try {
+      final = await waitForRun(fleet.ctx, RUN_ID, {
+        timeoutMs: 15 * 60_000,
+        intervalMs: 1000,
+        onTick: async (s) => {
+          if (s.counts.done !== lastDone) {
+            lastDone = s.counts.done;
+            lastProgressAt = Date.now();
+          } else if (Date.now() - lastProgressAt > 45_000) {
+            log(`no progress for 45 s (${JSON.stringify(s.counts)}): reconcile`);
+            await reconcileRun(fleet.ctx, RUN_ID, { graceMs: 10_000 });
+            reconciles++;
+            lastProgressAt = Date.now();
+          }
+          // keep the run going until enough kills happened: the check needs them during the run
+        },
+      });
+    } finally {
+      faults.abort();
+      await Promise.allSettled([killer, duplicator, scheduled]);
+    }
+    for (const name of ['fauxqs', 'dynamodb'] as const) fleet.setServiceMode(name, 'pass');
+    fleet.setThrottleRate(0);
+    await fleet.stopWorkers();
+    final = await runStatus(fleet.ctx, RUN_ID);
+
+    // --- checks -------------------------------------------------------------------------------
+    const failedWithoutClass: string[] = [];
+    for await (const page of itemsByStatus(fleet.ctx.items, RUN_ID, 'failed')) {
+      for (const item of page) if (!item.lastError?.errorClass) failedWithoutClass.push(item.itemId);
+    }
+    const verify = await verifyProbe(fleet.ctx, RUN_ID, spec);
+    const lost = ITEMS - final.counts.done - final.counts.failed;
+    const injected = fleet.injectedErrors();
+    const outages = fleet.counts.serviceOutages;
+    const checks = {
+      noItemLost: lost === 0 && final.total === ITEMS,
+      everyFailureClassified: failedWithoutClass.length === 0,
+      noDuplicateEffects: (verify.counts.registered_twice ?? 0) === 0,
+      noMissingEffects: (verify.counts.unregistered ?? 0) === 0 && (verify.counts.missing ?? 0) === 0 && (verify.counts.differs ?? 0) === 0,
+      enoughKills: fleet.counts.kills >= MIN_KILLS,
+      outageHappened: outages >= 1,
+      dynamoRestarted: fleet.counts.dynamoRestarts >= 1,
+      throttlingInjected: THROTTLE === 0 || Object.values(injected).reduce((a, b) => a + b, 0) > 0,
+    };
+    const result = {
+      date: new Date().toISOString(),
+      mode: short ? 'short' : 'full',
+      machine: { cores: os.cpus().length, loadAverage: os.loadavg(), network: fleet.mode },
+      settings: { items: ITEMS, workers: WORKERS, throttleRate: THROTTLE, outageMs: OUTAGE_MS, minKills: MIN_KILLS },
+      seconds: Math.round((Date.now() - started) / 1000),
+      counts: {
+        ...final.counts,
+        lost,
+        failuresByClass: final.failuresByClass,
+        kills: fleet.counts.kills,
+        restarts: fleet.counts.restarts,
+        serviceOutages: outages,
+        linkCuts: fleet.counts.linkCuts,
+        dynamoRestarts: fleet.counts.dynamoRestarts,
+        injectedErrors: injected,
+        duplicateDeliveriesSent: duplicatesSent,
+        itemRetries: final.counters.retries,
+        reconciles,
+      },
+      verify: verify.counts,
+      checks,
+      passed: Object.values(checks).every(Boolean),
+    };
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    mkdirSync(path.dirname(args.out!), { recursive: true });
+    writeFileSync(args.out!, JSON.stringify(result, null, 2) + '\n');
+    if (!result.passed) log(`FAILED: ${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(', ')}; logs kept in ${fleet.workDir}`);
+    await fleet.close({ keepWorkDir: !result.passed });
+    return result.passed ? 0 : 1;
+  } catch (err) {
+    faults.abort();
+    log(`error: ${(err as Error).stack ?? err}; logs kept in ${fleet.workDir}`);
+    await fleet.close({ keepWorkDir: true });
+    return 1;
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,119 @@
+/**
+ * A scriptable job kind for engine tests: each run's handler is a function the test sets, so one
+ * registered kind covers success, retryable and permanent failures, slow items and items that
+ * wait on their AbortSignal. Plus small fixtures: fast worker options, an event recorder, and
+ * queue helpers (all against the real local stack).
+ */
+import { z } from 'zod';
+import { planRun } from '../../coordinator/plan.js';
+import type { ConvoyContext } from '../../shared/context.js';
+import type { ConvoyEventName, ConvoyEvents } from '../../shared/events.js';
+import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { registerJobKind } from '../../worker/jobs/registry.js';
+import type { ItemContext, ItemOutcome } from '../../worker/jobs/types.js';
+import type { WorkerOptionsInput } from '../../worker/options.js';
+import { Worker } from '../../worker/worker.js';
+
+export const SCRIPT_KIND = 'test-script';
+
+export type Behaviour = (item: ItemRow, ictx: ItemContext<ScriptSpec>) => Promise<ItemOutcome>;
+export interface ScriptSpec {
+  n: number;
+}
+
+const behaviours = new Map<string, Behaviour>();
+
+registerJobKind({
+  kind: SCRIPT_KIND,
+  specSchema: z.object({ n: z.number().int().min(0) }),
+  async preflight() {},
+  async *plan(spec: ScriptSpec) {
+    for (let i = 0; i < spec.n; i++) yield { itemId: itemIdOf(i), kind: SCRIPT_KIND, group: `g${i % 2}`, spec: { i } };
+  },
+  async handle(item: ItemRow, ictx: ItemContext<ScriptSpec>) {
+    const b = behaviours.get(item.runId);
+    if (!b) throw new Error(`no behaviour set for run ${item.runId}`);
+    return b(item, ictx);
+  },
+});
+
+export const itemIdOf = (i: number) => `i-${String(i).padStart(4, '0')}`;
+
+/** Plan a run of `n` items whose handler is `behaviour` (changeable later with setBehaviour). */
+export async function planScript(ctx: ConvoyContext, runId: string, n: number, behaviour: Behaviour): Promise<void> {
+  behaviours.set(runId, behaviour);
+  await planRun(ctx, { kind: SCRIPT_KIND, runId, spec: { n } });
+}
+
+export function setBehaviour(runId: string, behaviour: Behaviour): void {
+  behaviours.set(runId, behaviour);
+}
+
+export const succeed: Behaviour = async (item) => ({ bytes: Number(item.spec.i ?? 0), objects: 1 });
+
+/** Options that keep tests fast: short leases, no long polls, frequent flushes. */
+export function fastWorker(ctx: ConvoyContext, opts: WorkerOptionsInput = {}): Worker {
+  return new Worker(ctx, {
+    concurrency: 4,
+    threads: 1,
+    waitSeconds: 0,
+    leaseMs: 3_000, // short, yet long enough that a loaded 2-core machine does not lose leases by stalling
+    heartbeatMs: 150,
+    counterFlushMs: 100,
+    backoffBaseMs: 100,
+    backoffCapMs: 400,
+    shutdownDeadlineMs: 2_000,
+    ...opts,
+  });
+}
+
+export interface Recorded<K extends ConvoyEventName> {
+  atMs: number;
+  payload: ConvoyEvents[K];
+}
+
+/** Record every event of the given names with the time it happened. */
+export function recordEvents<K extends ConvoyEventName>(ctx: ConvoyContext, names: K[]): { [P in K]: Recorded<P>[] } & { stop(): void } {
+  const out = {} as { [P in K]: Recorded<P>[] };
+  const offs = names.map((name) => {
+    out[name] = [];
+    return ctx.events.on(name, (payload) => (out[name] as Recorded<K>[]).push({ atMs: Date.now(), payload: payload as ConvoyEvents[K] }));
+  });
+  return Object.assign(out, { stop: () => offs.forEach((off) => off()) });
+}
+
+/** A promise with its resolve function outside (a gate a handler waits on). */
+export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((r) => (open = r));
+  return { promise, open };
+}
+
+/** Resolve when the signal aborts (rejecting with its reason, as fetch and the SDK do). */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** Queue depth as a plain object (visible + in flight + delayed = messages still to be dealt with). */
+export async function queueEmpty(ctx: ConvoyContext): Promise<boolean> {
+  const d = await ctx.queue.depth();
+  return d.visible === 0 && d.inFlight === 0 && d.delayed === 0;
+}
+
+/**
+ * Exact counts by status from the item rows themselves (runStatus counts with separate queries,
+ * which can read `done` a little high while workers are busy; tests need exact numbers).
+ */
+export async function rowCounts(ctx: ConvoyContext, runId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for await (const page of itemsOfRun(ctx.items, runId)) for (const row of page) counts[row.status] = (counts[row.status] ?? 0) + 1;
+  return counts;
+}
+
+/** Whether exactly `n` items of the run are done. */
+export async function doneCount(ctx: ConvoyContext, runId: string, n: number): Promise<boolean> {
+  return ((await rowCounts(ctx, runId)).done ?? 0) === n;
+}

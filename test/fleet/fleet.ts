@@ -1,0 +1,375 @@
+/**
+ * The multi-host fleet harness: the local stack's emulators each in their own process, and N
+ * `convoy worker` processes, each (when root and iproute2 allow) in its own network namespace
+ * reaching the stack over a veth pair, through per-host link proxies that add 10-25 ms round
+ * trips. Faults on command: kill -9 / restart a worker, cut a host's link, stall or refuse a
+ * service for everyone, inject throttling errors, kill -9 / restart the on-disk DynamoDB.
+ *
+ *   worker k (namespace cvf<pid>n<k>, 10.231.x.2)
+ *     └─veth─▶ 10.231.x.1: link proxy (delay, stall/refuse)  ─▶ [throttle proxy] ─▶ dynalite (on disk, own process)
+ *              10.231.x.1: link proxy                        ─▶ [throttle proxy] ─▶ fauxqs  (SQS+S3, own process)
+ *
+ * The harness itself talks to the emulators directly (planning, checking) over 127.0.0.1.
+ * Everything it starts is stopped by close(), and by an exit handler if the harness dies.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { provisionState, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/stack.js';
+import { loadConfig, stateSchema, type ConvoyConfig, type StateConfig } from '../../shared/config.js';
+import { createContext, type ConvoyContext } from '../../shared/context.js';
+import { silentLogger } from '../../shared/log.js';
+import { LinkProxy, type LinkMode } from './link-proxy.js';
+import { createHosts, netnsAvailable, removeHosts, setLink, type Host } from './netns.js';
+import { ThrottleProxy } from './throttle-proxy.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** the repository root, whether this file runs from dist/ (benchmarks) or from source (vitest) */
+const ROOT = HERE.includes(`${path.sep}dist${path.sep}`) ? HERE.slice(0, HERE.lastIndexOf(`${path.sep}dist${path.sep}`)) : path.resolve(HERE, '../..');
+
+/** A compiled file: processes the harness starts always run the build (`npx tsc -p .` first). */
+export function distPath(rel: string): string {
+  return path.join(ROOT, 'dist', rel);
+}
+
+const CLI = distPath('coordinator/cli/main.js');
+const SERVICE = distPath('test/fleet/service-process.js');
+/** preload for workers that should know the fleet-probe kind */
+export const PROBE_PRELOAD = distPath('test/fleet/probe-kind.js');
+
+export type ServiceName = 'dynamodb' | 'fauxqs';
+
+export interface FleetOptions {
+  workers: number;
+  /** 'auto' (default): namespaces when available, loopback otherwise */
+  netns?: boolean | 'auto';
+  /** one-way delay per connection, ms (round trip = 2x) @defaultValue { min: 5, max: 12.5 } */
+  delayMs?: { min: number; max: number };
+  /** fraction of requests answered with throttling errors @defaultValue 0 */
+  throttleRate?: number;
+  /** modules each worker imports first (test-only job kinds) */
+  preload?: string[];
+  /** extra `convoy worker` flags */
+  workerArgs?: string[];
+  /** where logs, configs and the DynamoDB data go @defaultValue a new temp dir */
+  workDir?: string;
+  log?: (msg: string) => void;
+}
+
+interface ServiceProc {
+  name: ServiceName;
+  port: number;
+  proc: ChildProcess;
+  exited: Promise<void>;
+}
+
+export interface WorkerProc {
+  index: number;
+  label: string;
+  host?: Host;
+  proxies: Record<ServiceName, LinkProxy>;
+  configFile: string;
+  logFile: string;
+  proc?: ChildProcess;
+  exited?: Promise<number | null>;
+  starts: number;
+}
+
+export interface FleetCounts {
+  kills: number;
+  restarts: number;
+  linkCuts: number;
+  serviceOutages: number;
+  dynamoRestarts: number;
+}
+
+export class Fleet {
+  readonly counts: FleetCounts = { kills: 0, restarts: 0, linkCuts: 0, serviceOutages: 0, dynamoRestarts: 0 };
+  readonly workers: WorkerProc[] = [];
+  readonly services = new Map<ServiceName, ServiceProc>();
+  readonly throttles = new Map<ServiceName, ThrottleProxy>();
+  hosts: Host[] = [];
+  mode: 'netns' | 'loopback' = 'loopback';
+  state!: StateConfig;
+  config!: ConvoyConfig;
+  ctx!: ConvoyContext;
+  readonly workDir: string;
+  private closed = false;
+  private readonly exitHandler = () => this.killEverythingNow();
+  private readonly log: (msg: string) => void;
+
+  private constructor(readonly opts: FleetOptions) {
+    this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'convoy-fleet-'));
+    mkdirSync(this.workDir, { recursive: true });
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  static async start(opts: FleetOptions): Promise<Fleet> {
+    const fleet = new Fleet(opts);
+    process.on('exit', fleet.exitHandler);
+    try {
+      await fleet.boot();
+      return fleet;
+    } catch (err) {
+      await fleet.close();
+      throw err;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const want = this.opts.netns ?? 'auto';
+    if (want !== false) {
+      const probe = netnsAvailable();
+      if (probe.ok) this.mode = 'netns';
+      else if (want === true) throw new Error(`network namespaces are not available: ${probe.why} (run as root with iproute2 installed)`);
+      else this.log(`network namespaces unavailable (${probe.why}); workers share loopback`);
+    }
+    await this.startService('dynamodb');
+    await this.startService('fauxqs');
+    if ((this.opts.throttleRate ?? 0) > 0) {
+      for (const name of ['dynamodb', 'fauxqs'] as const) {
+        const t = await new ThrottleProxy({
+          endpointKind: name,
+          upstreamPort: this.services.get(name)!.port,
+          rate: this.opts.throttleRate!,
+        }).start();
+        this.throttles.set(name, t);
+      }
+    }
+    const direct = (name: ServiceName) => `http://127.0.0.1:${this.services.get(name)!.port}`;
+    this.state = await provisionState(
+      stateSchema.parse({
+        region: LOCAL_REGION,
+        credentials: { ...LOCAL_CREDENTIALS },
+        endpoints: { dynamodb: direct('dynamodb'), sqs: direct('fauxqs') },
+        itemsTable: 'fleet-items',
+        metaTable: 'fleet-meta',
+        queueName: 'fleet-work',
+        dlqName: 'fleet-work-dlq',
+      }),
+    );
+    const remotes = { local: { endpoint: direct('fauxqs'), region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true } };
+    this.config = loadConfig({
+      stack: { pid: process.pid, startedAtMs: Date.now(), state: this.state, remotes, endpoints: { dynamodb: direct('dynamodb'), sqs: direct('fauxqs'), s3: direct('fauxqs') } },
+      env: {},
+      stateDir: path.join(this.workDir, 'state'),
+    });
+    this.ctx = await createContext(this.config, { log: silentLogger });
+
+    if (this.mode === 'netns') this.hosts = createHosts(this.opts.workers);
+    for (let k = 0; k < this.opts.workers; k++) await this.addWorker(k);
+    this.log(`fleet up: ${this.opts.workers} worker host(s) on ${this.mode}, work dir ${this.workDir}`);
+  }
+
+  /** Start (or restart on its old port) one emulator process. */
+  private async startService(name: ServiceName): Promise<void> {
+    const prev = this.services.get(name);
+    const args = name === 'dynamodb' ? ['dynalite', String(prev?.port ?? 0), path.join(this.workDir, 'dynamodb')] : ['fauxqs', String(prev?.port ?? 0)];
+    const logFd = openSync(path.join(this.workDir, `${name}.log`), 'a');
+    const proc = fork(SERVICE, args, { stdio: ['ignore', logFd, logFd, 'ipc'] });
+    closeSync(logFd);
+    const reply = await new Promise<{ ready: boolean; port?: number; error?: string }>((resolve) => {
+      proc.once('message', (m) => resolve(m as never));
+      proc.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` }));
+    });
+    if (!reply.ready || !reply.port) throw new Error(`${name} did not start: ${reply.error}`);
+    const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
+    this.services.set(name, { name, port: reply.port, proc, exited });
+  }
+
+  /** Where a host's link proxy for a service forwards to: the throttle proxy when there is one. */
+  private upstreamPort(name: ServiceName): number {
+    return this.throttles.get(name)?.port ?? this.services.get(name)!.port;
+  }
+
+  private async addWorker(k: number): Promise<void> {
+    const host = this.hosts[k];
+    const listen = host?.hostAddr ?? '127.0.0.1';
+    const proxies = {} as Record<ServiceName, LinkProxy>;
+    for (const name of ['dynamodb', 'fauxqs'] as const) {
+      proxies[name] = await new LinkProxy({
+        host: listen,
+        upstreamHost: '127.0.0.1',
+        upstreamPort: this.upstreamPort(name),
+        delayMs: this.opts.delayMs ?? { min: 5, max: 12.5 },
+      }).start();
+    }
+    const label = `host-${k + 1}`;
+    const configFile = path.join(this.workDir, `${label}.config.json`);
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          state: { ...this.state, endpoints: { dynamodb: proxies.dynamodb.url, sqs: proxies.fauxqs.url } },
+          remotes: { local: { endpoint: proxies.fauxqs.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true } },
+        },
+        null,
+        2,
+      ),
+    );
+    const w: WorkerProc = { index: k, label, host, proxies, configFile, logFile: path.join(this.workDir, `${label}.log`), starts: 0 };
+    this.workers.push(w);
+    this.startWorker(w);
+  }
+
+  private startWorker(w: WorkerProc): void {
+    const nodeArgs = [
+      ...(this.opts.preload ?? []).flatMap((m) => ['--import', m]),
+      CLI,
+      '--config', w.configFile,
+      '--state-dir', path.join(this.workDir, 'state'),
+      '--log-level', 'warn',
+      'worker',
+      '--instance', w.label,
+      '--worker-id', `${w.label}-${++w.starts}`,
+      ...(this.opts.workerArgs ?? []),
+    ];
+    const [cmd, args] = w.host ? ['ip', ['netns', 'exec', w.host.ns, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const fd = openSync(w.logFile, 'a');
+    const proc = spawn(cmd as string, args as string[], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: '' } });
+    closeSync(fd);
+    w.proc = proc;
+    w.exited = new Promise((resolve) =>
+      proc.once('exit', (code, signal) => {
+        if (!this.closed && signal !== 'SIGKILL') {
+          // an exit nobody asked for: show why
+          const tail = readFileSync(w.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{') || /error/i.test(l)).slice(-3).join('\n  ');
+          this.log(`${w.label} exited (code ${code}, signal ${signal}); log ${w.logFile}\n  ${tail}`);
+        }
+        resolve(code);
+      }),
+    );
+  }
+
+  /** kill -9 a worker and wait until it is gone. */
+  async killWorker(k: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const w = this.workers[k]!;
+    if (!w.proc || w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+    w.proc.kill(signal);
+    if (signal === 'SIGKILL') this.counts.kills++;
+    await w.exited;
+  }
+
+  async restartWorker(k: number): Promise<void> {
+    const w = this.workers[k]!;
+    if (w.proc && w.proc.exitCode === null && w.proc.signalCode === null) await this.killWorker(k);
+    this.startWorker(w);
+    this.counts.restarts++;
+  }
+
+  isRunning(k: number): boolean {
+    const p = this.workers[k]?.proc;
+    return !!p && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** 100% loss on one host's link for `ms` (veth down in a namespace; both proxies stalled on loopback). */
+  async cutLink(k: number, ms: number, signal?: AbortSignal): Promise<void> {
+    const w = this.workers[k]!;
+    this.counts.linkCuts++;
+    if (w.host) setLink(w.host, false);
+    else for (const p of Object.values(w.proxies)) p.setMode('stall');
+    try {
+      await sleep(ms, signal);
+    } finally {
+      if (w.host) setLink(w.host, true);
+      else for (const p of Object.values(w.proxies)) p.setMode('pass');
+    }
+  }
+
+  /** A service unreachable for every host: 'stall' (silent) or 'refuse' (connection reset). */
+  setServiceMode(name: ServiceName, mode: LinkMode): void {
+    if (mode !== 'pass') this.counts.serviceOutages++;
+    for (const w of this.workers) w.proxies[name].setMode(mode);
+  }
+
+  /** kill -9 the on-disk DynamoDB emulator. */
+  async killDynamo(): Promise<void> {
+    const s = this.services.get('dynamodb')!;
+    s.proc.kill('SIGKILL');
+    await s.exited;
+  }
+
+  /** Start it again on the same port and data directory. */
+  async restartDynamo(): Promise<void> {
+    await this.startService('dynamodb');
+    this.counts.dynamoRestarts++;
+  }
+
+  injectedErrors(): Record<string, number> {
+    const out: Record<string, number> = { dynamodb: 0, sqs: 0, s3: 0 };
+    for (const t of this.throttles.values()) for (const [k, v] of Object.entries(t.injected)) out[k]! += v;
+    return out;
+  }
+
+  setThrottleRate(rate: number): void {
+    for (const t of this.throttles.values()) t.rate = rate;
+  }
+
+  /** SIGTERM every worker (graceful) and wait, SIGKILL after `deadlineMs`. */
+  async stopWorkers(deadlineMs = 15_000): Promise<void> {
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (!w.proc || w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+        w.proc.kill('SIGTERM');
+        const t = setTimeout(() => w.proc?.kill('SIGKILL'), deadlineMs);
+        await w.exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+
+  /** Wait until every worker process has exited by itself (--exit-when-idle). */
+  async waitForWorkersToExit(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.exited));
+  }
+
+  async close(opts: { keepWorkDir?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.stopWorkers(5_000);
+    } catch {
+      /* keep going */
+    }
+    this.ctx?.close();
+    for (const w of this.workers) for (const p of Object.values(w.proxies)) await p.close().catch(() => undefined);
+    for (const t of this.throttles.values()) await t.close().catch(() => undefined);
+    for (const s of this.services.values()) {
+      s.proc.kill('SIGKILL');
+      await s.exited;
+    }
+    removeHosts(this.hosts);
+    this.hosts = [];
+    process.off('exit', this.exitHandler);
+    if (!opts.keepWorkDir && !this.opts.workDir) rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** Synchronous last resort (process exit): kill children, remove namespaces. */
+  private killEverythingNow(): void {
+    for (const w of this.workers) w.proc?.kill('SIGKILL');
+    for (const s of this.services.values()) s.proc.kill('SIGKILL');
+    removeHosts(this.hosts);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Stop the fleet on SIGINT/SIGTERM of the harness process (benchmarks and chaos runs). */
+export function closeOnSignals(fleet: Fleet): void {
+  const stop = (sig: NodeJS.Signals) => {
+    void fleet.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

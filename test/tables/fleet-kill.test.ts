@@ -1,0 +1,173 @@
+/**
+ * Each table job kind end to end with spawned worker processes, one of them killed with SIGKILL
+ * while it holds items: nothing lost, nothing duplicated in the destination, verify clean.
+ * `npm test` runs 20k rows/items per kind; `npm run test:tables-full` runs 100k (TABLES_FULL=1).
+ */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRun } from '../../coordinator/plan.js';
+import '../../worker/jobs/builtin.js';
+import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/index.js';
+import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
+import { pgDynamoSpecFromFlags } from '../../worker/jobs/pg-to-dynamodb/plan.js';
+import { pgS3SpecFromFlags } from '../../worker/jobs/pg-to-s3/plan.js';
+import { getJobKind } from '../../worker/jobs/registry.js';
+import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { getRun } from '../../state/runs.js';
+import { createSchema, seedParking } from '../../examples/parking/seed.mjs';
+import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { createTable, createTestDb, ddbClient, itemCounts, receiptItem, seedEventStore, seedItems, suffix, type TestDb } from './helpers.js';
+import { requireDist, spawnWorker, stopAll, writeFleetConfig, type SpawnedWorker } from './fleet.js';
+
+const N = process.env.TABLES_FULL ? 100_000 : 20_000;
+const TIMEOUT = process.env.TABLES_FULL ? 900_000 : 240_000;
+const timings: Record<string, number> = {};
+
+let t: TestStack;
+let db: TestDb;
+const workers: SpawnedWorker[] = [];
+beforeAll(async () => {
+  requireDist();
+  t = await startTestStack();
+  db = await createTestDb();
+}, 120_000);
+afterAll(async () => {
+  await stopAll(workers);
+  await db?.drop();
+  await t?.close();
+  if (process.env.TABLES_TIMINGS) console.log(JSON.stringify({ N, timings }));
+});
+
+async function items(env: TestEnv, runId: string): Promise<ItemRow[]> {
+  const all: ItemRow[] = [];
+  for await (const page of itemsOfRun(env.ctx.items, runId)) all.push(...page);
+  return all;
+}
+
+/**
+ * Two workers start; once worker A holds a lease on an item that has made progress (`ready`), A
+ * is killed with SIGKILL and a third worker joins. Resolves when every item is done.
+ *
+ * A can finish its item between our read of the lease and the signal landing; then it held
+ * nothing when it died and the kill proved nothing. In that case a fresh A is started and the
+ * kill repeated (the condition, not a sleep, decides when to kill).
+ */
+async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it: ItemRow, all: ItemRow[]) => boolean): Promise<ItemRow[]> {
+  const config = writeFleetConfig(dir, env.config);
+  const b = spawnWorker(config, dir, `${runId}-B`, ['--run', runId]);
+  workers.push(b);
+  const killed: string[] = [];
+  let stranded: string[] = [];
+  for (let attempt = 1; stranded.length === 0; attempt++) {
+    if (attempt > 5) throw new Error(`worker A finished its item before the kill landed ${attempt - 1} times; the run is too small to test a kill`);
+    const a = spawnWorker(config, dir, `${runId}-A${attempt}`, ['--run', runId]);
+    workers.push(a);
+    await waitUntil(async () => {
+      const all = await items(env, runId);
+      return all.some((it) => it.status === 'leased' && it.leaseOwner === a.id && ready(it, all));
+    }, {
+      what: `worker A${attempt} to make progress in ${runId}`,
+      timeoutMs: TIMEOUT,
+      intervalMs: 50,
+    });
+    a.child.kill('SIGKILL');
+    await a.exited;
+    killed.push(a.id);
+    // what A held when it died: these must come back and be finished by the others
+    if (process.env.DEBUG_KILL) console.log(JSON.stringify((await items(env, runId)).map((i) => [i.itemId, i.status, i.leaseOwner, i.attempts, i.history?.map((h) => h.event + ':' + h.worker + ':' + h.atMs)])));
+    stranded = (await items(env, runId)).filter((it) => it.status === 'leased' && it.leaseOwner === a.id).map((it) => it.itemId);
+  }
+  const c = spawnWorker(config, dir, `${runId}-C`, ['--run', runId]);
+  workers.push(c);
+  const planned = (await getRun(env.ctx.meta, runId))!.plannedItems;
+  let failedItem: ItemRow | undefined;
+  await waitUntil(async () => {
+    const s = await itemCounts(env.ctx, runId);
+    failedItem = s.items.find((i) => i.status === 'failed');
+    return failedItem !== undefined || s.done === planned;
+  }, { what: `${runId} done`, timeoutMs: TIMEOUT, intervalMs: 250 });
+  if (failedItem) throw new Error(`item ${failedItem.itemId} failed: ${JSON.stringify(failedItem.lastError)}`);
+  await stopAll([b, c]);
+  const all = await items(env, runId);
+  // the killed worker's items came back: claimed again after their leases expired, then done
+  for (const id of stranded) {
+    const it = all.find((x) => x.itemId === id)!;
+    expect(it.status).toBe('done');
+    expect(it.attempts).toBeGreaterThanOrEqual(2);
+    expect(killed).not.toContain(it.worker);
+  }
+  return all;
+}
+
+async function verifyClean(env: TestEnv, dir: string, runId: string) {
+  const run = (await getRun(env.ctx.meta, runId))!;
+  const kind = getJobKind(run.kind);
+  const summary = await kind.verify!(run, kind.specSchema.parse(run.spec), env.ctx, { reportPath: path.join(dir, `${runId}.jsonl`), log: env.ctx.log });
+  expect(summary.clean, summary.lines.join('\n')).toBe(true);
+  return summary;
+}
+
+describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
+  it('dynamodb-copy', async () => {
+    const env = await freshEnv(t.stack);
+    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-copy-'));
+    const client = ddbClient(t.stack);
+    const s = suffix();
+    await createTable(client, `dev-${s}`, { hash: 'PK', range: 'SK' });
+    await createTable(client, `prod-${s}`, { hash: 'PK', range: 'SK' });
+    await seedItems(client, `dev-${s}`, N, receiptItem);
+    const spec = await copySpecFromFlags({ from: `local:dev-${s}`, to: `local:prod-${s}`, segments: 16, pageSize: 250, rewrite: ['dev-raw-bucket=prod-raw-bucket'] });
+    await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'kc', spec });
+    const started = Date.now();
+    const all = await runWithKill(env, dir, 'kc', (it) => Boolean(it.checkpoint));
+    timings.copyMs = Date.now() - started;
+    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+    expect(await countTable(client, `prod-${s}`)).toBe(N);
+    await verifyClean(env, dir, 'kc');
+    env.close();
+  }, TIMEOUT);
+
+  it('pg-to-dynamodb', async () => {
+    const env = await freshEnv(t.stack);
+    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgd-'));
+    await createSchema(db.pool);
+    await seedParking(db.pool, { zones: 20, baysPerZone: 10, events: N });
+    const table = `parking-${suffix()}`;
+    await createTable(ddbClient(t.stack), table, { hash: 'PK', range: 'SK' });
+    const spec = await pgDynamoSpecFromFlags(
+      { from: db.url, table: 'parking_events', key: 'timestamp', to: `local:${table}`, mapping: path.resolve('examples/parking/events.mapping.json'), ranges: 16, pageSize: 500 },
+      env.ctx,
+    );
+    await planRun(env.ctx, { kind: 'pg-to-dynamodb', runId: 'kp', spec });
+    const started = Date.now();
+    const all = await runWithKill(env, dir, 'kp', (it) => Boolean(it.checkpoint));
+    timings.pgDynamoMs = Date.now() - started;
+    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+    expect(await countTable(ddbClient(t.stack), table)).toBe(N);
+    await verifyClean(env, dir, 'kp');
+    env.close();
+  }, TIMEOUT);
+
+  it('pg-to-s3', async () => {
+    const env = await freshEnv(t.stack);
+    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgs3-'));
+    await seedEventStore(db.pool, N, { table: 'store_events', days: 3 });
+    const r = t.stack.remotes.local!;
+    const s3 = new S3Client({ region: r.region, endpoint: r.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const bucket = `store-${suffix()}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const spec = await pgS3SpecFromFlags({ from: db.url, table: 'store_events', timeColumn: 'created_at', order: ['aggregate_id', 'sequence'], partition: '6h', to: `local:${bucket}/events`, fetchSize: 20 }); // small fetches: partitions take long enough to be killed mid-way
+    await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec });
+    const started = Date.now();
+    // kill A while it streams a partition, after some partitions are already in S3
+    const all = await runWithKill(env, dir, 'ks', (_it, every) => every.some((i) => i.status === 'done'));
+    timings.pgS3Ms = Date.now() - started;
+    expect(all.length).toBe(12); // 3 days of 6 h partitions
+    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+    await verifyClean(env, dir, 'ks');
+    env.close();
+  }, TIMEOUT);
+});

@@ -1,0 +1,61 @@
+/**
+ * pg-to-dynamodb: backfill a DynamoDB table from a PostgreSQL table or query (runbook 001's
+ * TimescaleDB -> DynamoDB), as key ranges from quantiles read by keyset pages, mapped by a
+ * declarative mapping or a transform module; `--since` catch-up passes; a verifier.
+ */
+import type { Command } from 'commander';
+import { newRunId, planRun } from '../../../coordinator/plan.js';
+import { action } from '../../../coordinator/cli/errors.js';
+import { intOption, withContext } from '../../../coordinator/cli/globals.js';
+import { addBuiltInKind } from '../index.js';
+import type { JobKind } from '../types.js';
+import { numberOption } from '../dynamodb-copy/index.js';
+import { copyRange } from './handler.js';
+import { pgDynamoSpecFromFlags, planRanges, preflightPgToDynamo, type PgToDynamoFlags } from './plan.js';
+import { pgToDynamoSpecSchema, type PgToDynamoSpec } from './spec.js';
+import { verifyPgToDynamo } from './verify.js';
+
+export const pgToDynamoKind: JobKind<PgToDynamoSpec> = {
+  kind: 'pg-to-dynamodb',
+  specSchema: pgToDynamoSpecSchema as never,
+  preflight: (spec, ctx) => preflightPgToDynamo(spec, ctx.config),
+  plan: (spec) => planRanges(spec),
+  handle: copyRange,
+  verify: verifyPgToDynamo,
+};
+
+function registerPlanCommand(plan: Command): void {
+  plan
+    .command('pg-to-dynamodb')
+    .description('backfill a DynamoDB table from PostgreSQL: key ranges from quantiles, keyset pages, a mapping or transform')
+    .requiredOption('--from <url>', 'postgres://user@host:5432/db (password from PGPASSWORD or ~/.pgpass)')
+    .option('--table <name>', 'source table (schema.table)')
+    .option('--query <sql>', 'source query instead of a table')
+    .requiredOption('--key <column>', 'range column, numeric or timestamp')
+    .option('--tiebreak <column...>', 'columns making (key, tiebreak) unique (default: the primary key)')
+    .requiredOption('--to <remote:table>', 'destination table, e.g. local:parking')
+    .option('--mapping <file.json>', 'declarative mapping (keys, attributes, ttl)')
+    .option('--transform <module>', 'module exporting (row) => item | item[] | null')
+    .option('--ranges <n>', 'key ranges (= work items), default 16', intOption('--ranges'))
+    .option('--page-size <n>', 'rows per page, default 1000', intOption('--page-size'))
+    .option('--updated-column <column>', 'column with each row\'s last change time (enables --since later)')
+    .option('--since <run-id|timestamp>', 'catch-up pass: only rows changed after that run\'s watermark (or the time)')
+    .option('--since-overlap <seconds>', 'seconds before the watermark to re-read, default 300', intOption('--since-overlap'))
+    .option('--max-wcu <n>', 'write capacity units per second for the whole run', numberOption('--max-wcu'))
+    .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per range (default 8)', intOption('--write-concurrency'))
+    .option('--run <id>', 'run id')
+    .action(
+      action(async (opts: PgToDynamoFlags & { run?: string; sinceOverlap?: number }, cmd: Command) =>
+        withContext(cmd, async (ctx) => {
+          const spec = await pgDynamoSpecFromFlags({ ...opts, sinceOverlapSeconds: opts.sinceOverlap }, ctx);
+          const runId = opts.run ?? newRunId('pg-to-dynamodb');
+          const r = await planRun(ctx, { kind: 'pg-to-dynamodb', runId, spec });
+          process.stdout.write(
+            `run ${runId}: ${r.itemsEnqueued} range item(s) enqueued${spec.since ? ` (rows changed after ${spec.since})` : ''}${spec.watermark ? `; watermark ${spec.watermark}` : ''}\n`,
+          );
+        }),
+      ),
+    );
+}
+
+addBuiltInKind(pgToDynamoKind, registerPlanCommand);

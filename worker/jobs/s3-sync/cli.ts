@@ -1,0 +1,107 @@
+/**
+ * `convoy plan s3-sync`: bucket pairs from --from/--to (rclone-style remote:bucket[/prefix]); a
+ * `{}` in both is replaced by each name of --buckets (runbook 000: rideshare-{} -> rideshare-123-{}).
+ */
+import type { Command } from 'commander';
+import { planRun, newRunId, parseSpec } from '../../../coordinator/plan.js';
+import { action } from '../../../coordinator/cli/errors.js';
+import { configFrom, intOption, parseSize, withContext } from '../../../coordinator/cli/globals.js';
+import { parseRemotePath } from '../../../shared/config.js';
+import { InputError } from '../../../shared/errors.js';
+import { dryRunS3Sync, formatDryRun } from './dry-run.js';
+import { preflightS3Sync } from './preflight.js';
+import type { S3SyncSpec } from './spec.js';
+
+export interface S3SyncCliOptions {
+  from: string;
+  to: string;
+  buckets?: string[];
+  include?: string[];
+  exclude?: string[];
+  latestPrefix?: string[];
+  latestBy?: string;
+  sizeOnly?: boolean;
+  createBuckets?: boolean;
+  dryRun?: boolean;
+  run?: string;
+  multipartThreshold?: string;
+  partSize?: string;
+  rangeKeys?: number;
+  listMode?: string;
+  json?: boolean;
+}
+
+/** Build the raw spec from CLI options (validated afterwards by the kind's schema). */
+export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
+  const templated = o.from.includes('{}') || o.to.includes('{}');
+  if (templated && !o.buckets?.length) throw new InputError('--from/--to contain {} but no --buckets were given (e.g. --buckets bronze silver gold checkpoints)');
+  if (!templated && o.buckets?.length) throw new InputError('--buckets needs a {} in --from and --to to substitute (e.g. --from minio:rideshare-{} --to aws:rideshare-123-{})');
+  const names = templated ? o.buckets! : [''];
+  const pairs = names.map((name) => {
+    const from = parseRemotePath(o.from.replaceAll('{}', name), '--from');
+    const to = parseRemotePath(o.to.replaceAll('{}', name), '--to');
+    return { from, to };
+  });
+  const size = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseSize(v);
+    } catch (err) {
+      throw new InputError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    pairs,
+    include: o.include ?? [],
+    exclude: o.exclude ?? [],
+    latestPrefix: o.latestPrefix ?? [],
+    latestBy: o.latestBy,
+    sizeOnly: o.sizeOnly ?? false,
+    createBuckets: o.createBuckets ?? false,
+    multipartThresholdBytes: size(o.multipartThreshold, '--multipart-threshold'),
+    partSizeBytes: size(o.partSize, '--part-size'),
+    rangeMaxKeys: o.rangeKeys,
+    listMode: o.listMode,
+  };
+}
+
+export function registerS3SyncPlanCommand(plan: Command): void {
+  plan
+    .command('s3-sync')
+    .description('sync S3 buckets between remotes (MinIO, AWS, any S3 endpoint), byte for byte')
+    .requiredOption('--from <remote:bucket[/prefix]>', 'source, e.g. minio:rideshare-bronze or minio:rideshare-{}')
+    .requiredOption('--to <remote:bucket[/prefix]>', 'destination, e.g. aws:rideshare-123-bronze or aws:rideshare-123-{}')
+    .option('--buckets <names...>', 'names substituted for {} in --from/--to (several bucket pairs in one run)')
+    .option('--include <glob...>', 're-include keys matching (aws-cli globs, relative to the prefix)')
+    .option('--exclude <glob...>', 'exclude keys matching, e.g. --exclude "*.json" --exclude "*/delta/*"')
+    .option('--latest-prefix <prefix...>', 'copy only the newest child prefix of each (e.g. snapshots/lines)')
+    .option('--latest-by <how>', 'newest by "name" (default) or by "modified" time')
+    .option('--size-only', 'skip objects whose size matches (do not compare checksums)')
+    .option('--create-buckets', 'create missing destination buckets')
+    .option('--dry-run', 'print per bucket what would be copied and skipped; write nothing')
+    .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op')
+    .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
+    .option('--part-size <size>', 'multipart part size (default 8MiB)')
+    .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
+    .option('--list-mode <mode>', '"auto": top-level prefixes listed by the fleet (default); "coordinator": list here')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (o: S3SyncCliOptions, cmd: Command) => {
+        const raw = specFromCli(o);
+        if (o.dryRun) {
+          const config = configFrom(cmd);
+          const spec = await preflightS3Sync(parseSpec('s3-sync', raw) as S3SyncSpec, config, { dryRun: true });
+          const report = await dryRunS3Sync(config, spec);
+          process.stdout.write((o.json ? JSON.stringify(report, null, 2) : formatDryRun(report)) + '\n');
+          return;
+        }
+        await withContext(cmd, async (ctx) => {
+          const runId = o.run ?? newRunId('s3-sync');
+          const r = await planRun(ctx, { kind: 's3-sync', runId, spec: raw });
+          if (o.json) process.stdout.write(JSON.stringify({ runId, planned: r.planned, itemsWritten: r.itemsWritten, itemsEnqueued: r.itemsEnqueued }) + '\n');
+          else if (!r.planned) process.stdout.write(`run ${runId} was already planned; nothing to do (convoy status --run ${runId})\n`);
+          else process.stdout.write(`run ${runId}: ${r.itemsEnqueued} item(s) enqueued. Start workers with \`convoy worker\`; watch with \`convoy status --run ${runId}\`\n`);
+        });
+      }),
+    );
+}

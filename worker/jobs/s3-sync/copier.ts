@@ -1,0 +1,236 @@
+/**
+ * Copying one object, byte for byte, with its Content-Type and user metadata.
+ *
+ *  - same endpoint and identity: server-side CopyObject (no bytes through the worker);
+ *  - otherwise GET -> PUT streamed (never buffered whole): a single PutObject up to the multipart
+ *    threshold, lib-storage `Upload` (parallel parts) above it.
+ * Integrity: the GET is conditional on the listed ETag (a source changed since listing is retried,
+ * not half-copied); a single-part copy's new ETag must equal the source's MD5 ETag; a multipart
+ * copy is hashed while streaming and the whole-object sha256 is stored in the destination's
+ * metadata (`convoy-sha256`) next to the source ETag, so later runs and verify can compare objects
+ * whose multipart ETags differ.
+ */
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { CopyObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import pLimit from 'p-limit';
+import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import { fullJitterDelayMs } from '../../../shared/backoff.js';
+import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
+import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
+
+/** Objects up to this size are buffered between GET and PUT (bounded by the transfer limit). */
+const SMALL_OBJECT_BYTES = 1024 * 1024;
+
+function readBody(stream: NodeJS.ReadableStream, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
+    stream.on('error', reject);
+  });
+}
+
+/** S3's CopyObject limit; larger objects are streamed. */
+const MAX_SERVER_SIDE_COPY = 5 * 1024 ** 3;
+/** Multipart uploads buffer partSize x queueSize each; bound how many run at once per process. */
+const largeUploads = pLimit(4);
+
+export interface CopyTarget {
+  /** SDK clients: listing, HEAD, multipart uploads */
+  src: S3Client;
+  dst: S3Client;
+  /** the lean per-object path: GET, PUT, COPY (object-client.ts) */
+  srcObjects: S3ObjectClient;
+  dstObjects: S3ObjectClient;
+  srcBucket: string;
+  dstBucket: string;
+  /** same endpoint and credentials: CopyObject works */
+  serverSide: boolean;
+}
+
+export interface CopyOptions {
+  multipartThresholdBytes: number;
+  partSizeBytes: number;
+  signal?: AbortSignal;
+}
+
+export class SourceChangedError extends ConvoyError {
+  override name = 'SourceChangedError';
+  constructor(key: string, cause?: unknown) {
+    super('SOURCE_CHANGED', `source object ${key} changed while it was being copied; it will be copied again`, { retryable: true, cause, context: { key } });
+  }
+}
+
+export class ChecksumMismatchError extends ConvoyError {
+  override name = 'ChecksumMismatchError';
+  constructor(key: string, expected: string, actual: string) {
+    super('CHECKSUM_MISMATCH', `destination ${key} does not match its source (expected ${expected}, got ${actual})`, { retryable: true, context: { key } });
+  }
+}
+
+/** HTTP entity tags are quoted; listings were normalized without quotes. */
+const quoted = (etag: string) => `"${normalizeEtag(etag)}"`;
+const plainMd5 = (etag: string) => /^[0-9a-f]{32}$/.test(normalizeEtag(etag));
+
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Map the SDK's "not found" and "precondition failed" to our classes; the rest by the classifier. */
+function sourceError(err: unknown, key: string): unknown {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) {
+    return new NotFoundError('SOURCE_OBJECT_MISSING', `source object ${key} no longer exists (deleted after listing)`, { cause: err, context: { key } });
+  }
+  if (e.name === 'PreconditionFailed' || status === 412) return new SourceChangedError(key, err);
+  return classifyError(err);
+}
+
+/** Our content headers as the SDK's command fields (multipart uploads go through the SDK). */
+function sdkContentHeaders(c: ContentHeaders) {
+  return {
+    ContentType: c.contentType,
+    CacheControl: c.cacheControl,
+    ContentDisposition: c.contentDisposition,
+    ContentEncoding: c.contentEncoding,
+    ContentLanguage: c.contentLanguage,
+    Expires: c.expires ? new Date(c.expires) : undefined,
+  };
+}
+
+/**
+ * Retry one object's copy on throttling and transient faults (full jitter), so a 503 SlowDown on
+ * one object does not send a whole range item back to the queue. Permanent errors pass at once.
+ */
+async function withObjectRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err instanceof ConvoyError ? err : classifyError(err);
+      if (!e.retryable || attempt >= attempts || signal?.aborted || e.errorClass === 'SOURCE_CHANGED') throw e;
+      await new Promise((r) => setTimeout(r, fullJitterDelayMs(attempt, { baseMs: 100, capMs: 2_000 })));
+    }
+  }
+}
+
+/** Copy one object; returns the bytes that crossed the worker (0 for server-side copies). */
+export async function copyObject(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+  if (t.serverSide && obj.size <= MAX_SERVER_SIDE_COPY) {
+    await withObjectRetries(() => serverSideCopy(t, obj, destKey, opts), opts.signal);
+    return { bytesThroughWorker: 0 };
+  }
+  if (obj.size > opts.multipartThresholdBytes) return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts.signal, 2));
+  return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts.signal);
+}
+
+async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {
+  let replace: Parameters<S3ObjectClient['copy']>[2] = {};
+  if (isMultipartEtag(obj.etag)) {
+    // A copied multipart object gets a new ETag: record the source ETag so later runs can skip it.
+    const head = await t.src.send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), { abortSignal: opts.signal }).catch((err) => {
+      throw sourceError(err, obj.key);
+    });
+    replace = {
+      metadataDirective: 'REPLACE',
+      content: { contentType: head.ContentType, cacheControl: head.CacheControl, contentDisposition: head.ContentDisposition, contentEncoding: head.ContentEncoding, contentLanguage: head.ContentLanguage },
+      metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+    };
+  }
+  await t.dstObjects
+    .copy({ bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) }, { bucket: t.dstBucket, key: destKey }, { ...replace, signal: opts.signal })
+    .catch((err) => {
+      throw sourceError(err, obj.key);
+    });
+}
+
+async function getSource(t: CopyTarget, obj: ListedObject, opts: CopyOptions): Promise<GotObject> {
+  try {
+    return await t.srcObjects.get(t.srcBucket, obj.key, { ifMatch: obj.etag ? quoted(obj.etag) : undefined, signal: opts.signal });
+  } catch (err) {
+    throw sourceError(err, obj.key);
+  }
+}
+
+async function streamSinglePut(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+  const got = await getSource(t, obj, opts);
+  try {
+    // Small bodies are read whole and sent with their headers in one write: piping a few KiB
+    // through two sockets costs more in round trips (delayed ACKs) than the memory it saves.
+    const body = got.contentLength <= SMALL_OBJECT_BYTES ? await readBody(got.body, got.contentLength) : got.body;
+    const put = await t.dstObjects.put(t.dstBucket, destKey, body, {
+      contentLength: got.contentLength,
+      content: got.content,
+      metadata: { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      signal: opts.signal,
+    });
+    // A single-part ETag is the MD5 of the bytes: equal ETags prove the copy is byte-identical.
+    if (plainMd5(obj.etag) && put.etag && put.etag !== normalizeEtag(obj.etag)) {
+      throw new ChecksumMismatchError(destKey, normalizeEtag(obj.etag), put.etag);
+    }
+  } catch (err) {
+    got.body.destroy();
+    throw err instanceof ConvoyError ? err : classifyError(err);
+  }
+  return { bytesThroughWorker: got.contentLength };
+}
+
+function hashingStream(): { stream: Transform; digest: () => { sha256: string; md5: string; bytes: number } } {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      sha.update(chunk);
+      md5.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, digest: () => ({ sha256: sha.digest('hex'), md5: md5.digest('hex'), bytes }) };
+}
+
+async function streamMultipart(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+  const got = await getSource(t, obj, opts);
+  const claimed = got.metadata[META_SHA256];
+  const hashing = hashingStream();
+  got.body.on('error', (err) => hashing.stream.destroy(err)).pipe(hashing.stream);
+  const metadata: Record<string, string> = { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) };
+  const upload = new Upload({
+    client: t.dst,
+    params: { Bucket: t.dstBucket, Key: destKey, Body: hashing.stream, ...sdkContentHeaders(got.content), Metadata: metadata },
+    partSize: opts.partSizeBytes,
+    queueSize: 4,
+    leavePartsOnError: false,
+  });
+  const onAbort = () => void upload.abort().catch(() => undefined);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await upload.done();
+  } catch (err) {
+    throw err instanceof ConvoyError ? err : classifyError(err);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  const { sha256, bytes } = hashing.digest();
+  if (bytes !== obj.size) throw new SourceChangedError(obj.key);
+  if (claimed && claimed !== sha256) throw new ChecksumMismatchError(destKey, claimed, sha256);
+  if (!claimed) {
+    // The checksum is known only now: store it with an in-place metadata copy (REPLACE).
+    await t.dst.send(
+      new CopyObjectCommand({
+        Bucket: t.dstBucket,
+        Key: destKey,
+        CopySource: copySource(t.dstBucket, destKey),
+        MetadataDirective: 'REPLACE',
+        ...sdkContentHeaders(got.content),
+        Metadata: { ...metadata, [META_SHA256]: sha256 },
+      }),
+      { abortSignal: opts.signal },
+    );
+  }
+  return { bytesThroughWorker: bytes };
+}

@@ -1,0 +1,51 @@
+/**
+ * `convoy plan s3-sync --dry-run`: per bucket pair, the objects and bytes that would be copied and
+ * skipped, computed by the same comparison the workers use. Writes nothing anywhere.
+ */
+import type { ConvoyConfig } from '../../../shared/config.js';
+import { compareRun } from './compare.js';
+import { groupOf, type S3SyncSpec } from './spec.js';
+
+export interface DryRunPairReport {
+  pair: string;
+  prefixes: string[];
+  copy: { objects: number; bytes: number };
+  skip: { objects: number; bytes: number };
+  /** destination objects the sync would leave alone (not deleted) */
+  extra: number;
+}
+
+export async function dryRunS3Sync(config: ConvoyConfig, spec: S3SyncSpec): Promise<DryRunPairReport[]> {
+  const reports: DryRunPairReport[] = spec.pairs.map((p, i) => ({
+    pair: groupOf(p),
+    prefixes: spec.resolvedPrefixes?.[i] ?? [p.from.prefix],
+    copy: { objects: 0, bytes: 0 },
+    skip: { objects: 0, bytes: 0 },
+    extra: 0,
+  }));
+  for await (const e of compareRun(config, spec)) {
+    const r = reports[e.pair]!;
+    if (e.verdict === 'extra') r.extra++;
+    else if (e.verdict === 'ok') {
+      r.skip.objects++;
+      r.skip.bytes += e.src!.size;
+    } else {
+      r.copy.objects++;
+      r.copy.bytes += e.src!.size;
+    }
+  }
+  return reports;
+}
+
+export function formatDryRun(reports: DryRunPairReport[]): string {
+  const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+  const width = Math.max(4, ...reports.map((r) => r.pair.length));
+  const lines = ['DRY RUN: nothing was written', `${'pair'.padEnd(width)}  copy objects    copy MiB  skip objects    skip MiB`];
+  for (const r of reports) {
+    lines.push(`${r.pair.padEnd(width)}  ${String(r.copy.objects).padStart(12)} ${mib(r.copy.bytes).padStart(11)}  ${String(r.skip.objects).padStart(12)} ${mib(r.skip.bytes).padStart(11)}`);
+    if (r.prefixes.some((p) => p !== '')) lines.push(`    prefixes: ${r.prefixes.join(', ')}`);
+  }
+  const total = reports.reduce((a, r) => ({ o: a.o + r.copy.objects, b: a.b + r.copy.bytes }), { o: 0, b: 0 });
+  lines.push(`total to copy: ${total.o} objects, ${mib(total.b)} MiB`);
+  return lines.join('\n');
+}

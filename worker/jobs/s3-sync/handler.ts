@@ -1,0 +1,130 @@
+/**
+ * Doing one s3-sync item in a worker.
+ *
+ * list item: stream the prefix's listing and add range items as children in batches, saving the
+ *   last cut key as the item's checkpoint so a retried list item resumes instead of re-listing.
+ * range item: merge-join the source and destination listings of the range, decide per object
+ *   (copy / skip unchanged / look at metadata), and copy with the worker's shared transfer limit.
+ *   An object deleted from the source after listing does not stop the others: the item copies
+ *   everything else and then fails with SOURCE_OBJECT_MISSING naming the keys (a requeue re-lists
+ *   the range and succeeds).
+ */
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import type { ItemRow, NewItem } from '../../../state/items.js';
+import type { ItemContext, ItemOutcome } from '../types.js';
+import { copyObject } from './copier.js';
+import { decide, decideWithMetadata, type ListedObject } from './decide.js';
+import { copyTargetFor } from './endpoints.js';
+import { buildKeyFilter } from './filters.js';
+import { listObjects, mergeJoin } from './listing.js';
+import { rangeItem, type S3SyncItemSpec } from './planner.js';
+import { RangeCutter } from './ranges.js';
+import { destKeyFor, type S3SyncSpec } from './spec.js';
+
+const CHILD_BATCH = 100;
+
+export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+  const itemSpec = item.spec as S3SyncItemSpec;
+  if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
+  return syncRange(itemSpec, ictx);
+}
+
+async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { type: 'list' }>, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+  const { spec } = ictx;
+  const pair = spec.pairs[itemSpec.pair]!;
+  const target = copyTargetFor(ictx.ctx.config, pair);
+  const filter = buildKeyFilter(spec);
+  const resumeAfter = (item.checkpoint as { startAfter?: string } | undefined)?.startAfter ?? '';
+  const cutter = new RangeCutter(itemSpec.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
+  let batch: NewItem[] = [];
+  let children = 0;
+  const flush = async () => {
+    if (!batch.length) return;
+    await ictx.addChildren(batch);
+    children += batch.length;
+    const last = batch.at(-1)!.spec as { lastKey: string };
+    await ictx.saveCheckpoint({ startAfter: last.lastKey }, { children });
+    batch = [];
+  };
+  for await (const o of listObjects(target.src, { bucket: pair.from.bucket, prefix: itemSpec.prefix, startAfter: resumeAfter, signal: ictx.signal })) {
+    if (!filter(o.key.slice(pair.from.prefix.length))) continue;
+    const range = cutter.push(o.key, o.size);
+    if (range) batch.push(rangeItem(spec, itemSpec.pair, range, false));
+    if (batch.length >= CHILD_BATCH) await flush();
+  }
+  const last = cutter.finish();
+  if (last) batch.push(rangeItem(spec, itemSpec.pair, last, false));
+  await flush();
+  return { bytes: 0, objects: 0, children };
+}
+
+async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+  const { spec } = ictx;
+  const pair = spec.pairs[r.pair]!;
+  const target = copyTargetFor(ictx.ctx.config, pair);
+  const filter = buildKeyFilter(spec);
+  const delimiter = r.direct ? '/' : undefined;
+  const src = listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.lastKey, delimiter, signal: ictx.signal });
+  const dst = listObjects(target.dst, {
+    bucket: pair.to.bucket,
+    prefix: destKeyFor(pair, r.prefix),
+    startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
+    lastKey: destKeyFor(pair, r.lastKey),
+    delimiter,
+    signal: ictx.signal,
+  });
+
+  const outcome = { bytes: 0, objects: 0, skipped: 0, bytesThroughWorker: 0 };
+  const missing: string[] = [];
+  let firstError: ConvoyError | undefined;
+  const inFlight = new Set<Promise<void>>();
+  const copyOpts = { multipartThresholdBytes: spec.multipartThresholdBytes, partSizeBytes: spec.partSizeBytes, signal: ictx.signal };
+
+  const work = async (o: ListedObject, dstObj: ListedObject | undefined) => {
+    const destKey = destKeyFor(pair, o.key);
+    let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly });
+    if (d.action === 'head') {
+      const [sh, dh] = await Promise.all([
+        target.src.send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key }), { abortSignal: ictx.signal }).catch(() => undefined),
+        target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey }), { abortSignal: ictx.signal }),
+      ]);
+      d = decideWithMetadata(o, sh?.Metadata, dh.Metadata);
+    }
+    if (d.action === 'skip') {
+      outcome.skipped++;
+      return;
+    }
+    ictx.assertLease();
+    const r = await copyObject(target, o, destKey, copyOpts);
+    outcome.objects++;
+    outcome.bytes += o.size;
+    outcome.bytesThroughWorker += r.bytesThroughWorker;
+  };
+
+  for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
+    if (!entry.src || !filter(entry.rel)) continue;
+    if (firstError && !firstError.retryable) break;
+    const p = ictx
+      .transfers(() => work(entry.src!, entry.dst))
+      .catch((err: unknown) => {
+        const e = classifyError(err);
+        if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
+        else firstError ??= e;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    // Bounded look-ahead: the listing never runs far ahead of the copies.
+    if (inFlight.size >= 256) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (firstError) throw firstError;
+  if (missing.length) {
+    throw new NotFoundError(
+      'SOURCE_OBJECT_MISSING',
+      `${missing.length} source object(s) were deleted after listing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; the other objects of the range were copied`,
+      { context: { keys: missing.slice(0, 100) } },
+    );
+  }
+  return outcome;
+}

@@ -1,0 +1,100 @@
+/**
+ * Streaming S3 listings (ListObjectsV2, 1,000 keys a page; never a whole listing in memory) and
+ * the merge-join of a source and a destination listing by relative key (mc mirror's approach:
+ * both listings are sorted, so one pass compares them with flat memory).
+ */
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { ListedObject } from './decide.js';
+
+export interface ListOptions {
+  bucket: string;
+  prefix: string;
+  /** exclusive lower bound (full key) */
+  startAfter?: string;
+  /** inclusive upper bound (full key): stop after it */
+  lastKey?: string;
+  /** '/' = only the objects directly under the prefix (not in child "directories") */
+  delimiter?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * S3 lists keys in UTF-8 byte order; JavaScript compares UTF-16 code units, which differs only for
+ * characters above U+D7FF. Fast path for the common case, exact comparison otherwise.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (/^[\u0000-\ud7ff]*$/.test(a) && /^[\u0000-\ud7ff]*$/.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+export async function* listObjects(s3: S3Client, opts: ListOptions): AsyncGenerator<ListedObject> {
+  let token: string | undefined;
+  let startAfter = opts.startAfter || undefined;
+  do {
+    const out = await s3.send(
+      new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: opts.prefix || undefined, Delimiter: opts.delimiter, StartAfter: token ? undefined : startAfter, ContinuationToken: token, MaxKeys: 1000 }),
+      { abortSignal: opts.signal },
+    );
+    for (const o of out.Contents ?? []) {
+      const key = o.Key!;
+      if (opts.lastKey !== undefined && compareKeys(key, opts.lastKey) > 0) return;
+      yield { key, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 };
+    }
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    startAfter = undefined;
+  } while (token);
+}
+
+/** One level of a prefix, streamed: objects directly under it and its child "directories". */
+export async function* listLevel(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<{ object: ListedObject } | { childPrefix: string }> {
+  let token: string | undefined;
+  do {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: '/', ContinuationToken: token }), { abortSignal: signal });
+    for (const o of out.Contents ?? []) {
+      yield { object: { key: o.Key!, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 } };
+    }
+    for (const p of out.CommonPrefixes ?? []) yield { childPrefix: p.Prefix! };
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+}
+
+export interface JoinedEntry {
+  /** key relative to each side's prefix */
+  rel: string;
+  src?: ListedObject;
+  dst?: ListedObject;
+}
+
+/** Merge-join two sorted listings by relative key. */
+export async function* mergeJoin(
+  src: AsyncIterable<ListedObject>,
+  srcPrefix: string,
+  dst: AsyncIterable<ListedObject>,
+  dstPrefix: string,
+): AsyncGenerator<JoinedEntry> {
+  const si = src[Symbol.asyncIterator]();
+  const di = dst[Symbol.asyncIterator]();
+  let s = await si.next();
+  let d = await di.next();
+  while (!s.done || !d.done) {
+    const sRel = s.done ? undefined : s.value.key.slice(srcPrefix.length);
+    const dRel = d.done ? undefined : d.value.key.slice(dstPrefix.length);
+    const order = sRel === undefined ? 1 : dRel === undefined ? -1 : compareKeys(sRel, dRel);
+    if (order < 0) {
+      yield { rel: sRel!, src: s.value as ListedObject };
+      s = await si.next();
+    } else if (order > 0) {
+      yield { rel: dRel!, dst: d.value as ListedObject };
+      d = await di.next();
+    } else {
+      yield { rel: sRel!, src: s.value as ListedObject, dst: d.value as ListedObject };
+      s = await si.next();
+      d = await di.next();
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The s3-sync run spec, as stored in the run row and validated once (planning, and when a worker
+ * loads the run). Remote names refer to `remotes` in the config (like rclone remotes).
+ */
+import { z } from 'zod';
+
+export const locationSchema = z.object({
+  remote: z.string().min(1),
+  bucket: z.string().min(3).max(63),
+  /** key prefix inside the bucket ('' = whole bucket) */
+  prefix: z.string().default(''),
+});
+export type S3Location = z.infer<typeof locationSchema>;
+
+export const bucketPairSchema = z.object({ from: locationSchema, to: locationSchema });
+export type BucketPair = z.infer<typeof bucketPairSchema>;
+
+export const s3SyncSpecSchema = z.object({
+  pairs: z.array(bucketPairSchema).min(1),
+  /** aws-cli style globs on the key relative to the source prefix: `*` matches across `/` */
+  include: z.array(z.string()).default([]),
+  exclude: z.array(z.string()).default([]),
+  /** copy only the newest child prefix of each of these prefixes (relative to the pair's prefix) */
+  latestPrefix: z.array(z.string()).default([]),
+  /** how "newest" is decided: by name (timestamps, run ids) or by the newest object's LastModified */
+  latestBy: z.enum(['name', 'modified']).default('name'),
+  /** compare by size only (skip any same-size object) */
+  sizeOnly: z.boolean().default(false),
+  createBuckets: z.boolean().default(false),
+  /** objects above this are copied with multipart upload (fauxqs caps one request body at ~11 MiB) */
+  multipartThresholdBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** a range item holds at most this many keys / bytes */
+  rangeMaxKeys: z.number().int().min(1).max(100_000).default(500),
+  rangeMaxBytes: z.number().int().min(1).default(1024 * 1024 * 1024),
+  /**
+   * auto: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
+   * `list` item that adds range items). coordinator: the coordinator streams the whole listing.
+   */
+  listMode: z.enum(['auto', 'coordinator']).default('auto'),
+  /** per pair, the source prefixes this run syncs; filled in once at planning (see prefixes.ts) */
+  resolvedPrefixes: z.array(z.array(z.string())).optional(),
+});
+export type S3SyncSpec = z.infer<typeof s3SyncSpecSchema>;
+
+/** The destination key for a source key (prefix mapping: from.prefix -> to.prefix). */
+export function destKeyFor(pair: BucketPair, srcKey: string): string {
+  return pair.to.prefix + srcKey.slice(pair.from.prefix.length);
+}
+
+export function groupOf(pair: BucketPair): string {
+  return `${pair.from.remote}:${pair.from.bucket}->${pair.to.remote}:${pair.to.bucket}`;
+}

@@ -1,0 +1,143 @@
+/**
+ * The uploads job kind (issue 3, runbook 004): re-index legacy uploads (sharded DAG indexes),
+ * register them, re-publish location claims with the space, authorize the gateway per space.
+ * Registered once here; `convoy plan uploads` is its plan subcommand.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import { planRun, newRunId } from '../../../coordinator/plan.js';
+import { action } from '../../../coordinator/cli/errors.js';
+import { intOption, withContext } from '../../../coordinator/cli/globals.js';
+import type { ConvoyContext } from '../../../shared/context.js';
+import { InputError } from '../../../shared/errors.js';
+import { itemsOfRun } from '../../../state/items.js';
+import { workerCliHooks } from '../../cli.js';
+import { addBuiltInKind } from '../index.js';
+import type { JobKind, VerifySummary } from '../types.js';
+import { expandItem, KIND } from './expand.js';
+import { migrateUpload } from './migrate-upload.js';
+import { planUploads, readCustomersFile } from './plan.js';
+import { uploadsRuntime } from './runtime.js';
+import { DEFAULT_RATES, UploadsReport } from './report.js';
+import { MODES, uploadsSpecSchema, type ItemSpec, type Mode, type UploadsSpec } from './spec.js';
+
+export const uploadsKind: JobKind<UploadsSpec> = {
+  kind: KIND,
+  specSchema: uploadsSpecSchema as never,
+  async preflight(_spec, ctx) {
+    await uploadsRuntime(ctx); // config, keys and proofs parse, remote exists
+  },
+  plan: planUploads,
+  async handle(item, ictx) {
+    const rt = await uploadsRuntime(ictx.ctx);
+    if ((item.spec as ItemSpec).type === 'upload') return migrateUpload(item, ictx, rt);
+    return expandItem(item, ictx, rt);
+  },
+  async verify(run, spec, ctx, opts): Promise<VerifySummary> {
+    const report = new UploadsReport(spec);
+    const out = createWriteStream(opts.reportPath);
+    for await (const page of itemsOfRun(ctx.items, run.runId)) {
+      for (const item of page) {
+        const line = report.add(item);
+        if (line && !out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
+      }
+    }
+    await new Promise<void>((resolve) => out.end(resolve));
+    return { counts: report.counts, clean: report.clean, reportPath: opts.reportPath, lines: report.lines() };
+  },
+};
+
+export interface PlanUploadsOptions {
+  run?: string;
+  customersFile?: string;
+  customer?: string[];
+  space?: string;
+  cid?: string;
+  limit?: number;
+  segments?: number;
+  pageSize?: number;
+  verifyOnly?: boolean;
+  testIndex?: boolean;
+  testLocationClaims?: boolean;
+  dryRun?: boolean;
+  repair?: boolean;
+  /** dry-run estimate: worker processes, uploads/min and index MiB/s per worker */
+  workers?: number;
+  rate?: number;
+  indexRate?: number;
+}
+
+/** CLI options -> spec (pure; bad combinations are InputErrors naming the options). */
+export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
+  const modes = ([['verify-only', o.verifyOnly], ['test-index', o.testIndex], ['test-location-claims', o.testLocationClaims], ['dry-run', o.dryRun], ['repair', o.repair]] as const).filter(([, on]) => on);
+  if (modes.length > 1) throw new InputError(`choose one mode; got ${modes.map(([m]) => `--${m}`).join(' and ')}`);
+  const mode: Mode = modes[0]?.[0] ?? 'migrate';
+  const targets = [o.customersFile && '--customers-file', o.customer?.length && '--customer', o.space && '--space'].filter(Boolean);
+  if (targets.length > 1) throw new InputError(`choose one target; got ${targets.join(' and ')}`);
+  if (o.cid && !o.space) throw new InputError('--cid needs --space (an upload is identified by its space and root CID)');
+  let target: UploadsSpec['target'];
+  if (o.space && o.cid) target = { type: 'upload', space: o.space, root: o.cid };
+  else if (o.space) target = { type: 'space', space: o.space };
+  else if (o.customersFile) target = { type: 'customers', customers: readCustomersFile(o.customersFile) };
+  else if (o.customer?.length) target = { type: 'customers', customers: o.customer };
+  else target = { type: 'all', segments: o.segments ?? 8 };
+  if ((o.workers || o.rate || o.indexRate) && mode !== 'dry-run') throw new InputError('--workers, --rate and --index-rate shape the --dry-run estimate; add --dry-run or drop them');
+  const estimate = mode === 'dry-run' && (o.workers || o.rate || o.indexRate) ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate } : undefined;
+  const parsed = uploadsSpecSchema.safeParse({ target, limit: o.limit, mode, pageSize: o.pageSize, estimate });
+  if (!parsed.success) throw new InputError(`invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export async function planUploadsRun(ctx: ConvoyContext, o: PlanUploadsOptions) {
+  const spec = specFromOptions(o);
+  return planRun(ctx, { kind: KIND, runId: o.run ?? newRunId(KIND), spec });
+}
+
+function registerPlanCommand(plan: Command): void {
+  plan
+    .command('uploads')
+    .description('re-index uploads: build sharded DAG indexes, register them, re-publish location claims, authorize the gateway')
+    .option('--run <id>', 'run id (default uploads-<time>-<random>); planning an existing run again resumes it')
+    .option('--customers-file <file>', 'customers to migrate (JSON array of DIDs, or a `convoy distribute` file)')
+    .option('--customer <did...>', 'customer DID(s)')
+    .option('--space <did>', 'one space')
+    .option('--cid <root>', 'with --space: one upload')
+    .option('--limit <n>', 'at most N uploads (the coordinator lists them)', intOption('--limit'))
+    .option('--segments <n>', 'parallel scan segments of the consumer table (no target: all customers)', intOption('--segments'))
+    .option('--page-size <n>', 'uploads per space page item', intOption('--page-size'))
+    .option('--verify-only', 'write nothing; report per upload what is missing (convoy verify --run)')
+    .option('--test-index', 'only build, store and register indexes')
+    .option('--test-location-claims', 'only re-publish location claims')
+    .option('--dry-run', 'read nothing from peers, write nothing: uploads, shards, bytes and a time estimate per customer (convoy verify --run)')
+    .option('--repair', 're-publish location claims, rebuilding those the indexer lost from the tables')
+    .option('--workers <n>', 'with --dry-run: worker processes the time estimate assumes (default 1)', intOption('--workers'))
+    .option('--rate <n>', `with --dry-run: uploads/min per worker process (default ${DEFAULT_RATES.uploadsPerMinPerWorker}, measured by npm run bench:uploads)`, intOption('--rate'))
+    .option('--index-rate <n>', `with --dry-run: index MiB/s per worker process (default ${DEFAULT_RATES.indexMibPerSecPerWorker})`, intOption('--index-rate'))
+    .addHelpText('after', `\nmodes: ${MODES.join(', ')}`)
+    .action(
+      action(async (opts: PlanUploadsOptions, cmd: Command) =>
+        withContext(cmd, async (ctx) => {
+          const r = await planUploadsRun(ctx, opts);
+          process.stdout.write(`${r.run.runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`);
+        }),
+      ),
+    );
+}
+
+addBuiltInKind(uploadsKind, registerPlanCommand);
+
+/**
+ * `convoy worker --customers-file instance-1.json`: plan those customers first (the run id is
+ * derived from the file's content, so every restart re-plans the same run: idempotent), then the
+ * worker works the SHARED queue, so an idle instance helps with any customer's work.
+ */
+workerCliHooks.beforeStart?.push(async (ctx, opts) => {
+  const file = opts.customersFile as string | undefined;
+  if (!file) return;
+  const customers = readCustomersFile(file);
+  const digest = createHash('sha256').update(customers.join('\n')).digest('hex').slice(0, 12);
+  const r = await planUploadsRun(ctx, { customer: customers, run: (opts.run as string[] | undefined)?.[0] ?? `uploads-${digest}` });
+  ctx.log.info({ runId: r.run.runId, planned: r.planned, items: r.itemsWritten }, 'planned customers file');
+});

@@ -1,0 +1,57 @@
+/**
+ * What the uploads job builds once per process and shares across items: the parsed config, the
+ * UCAN agent (keys parsed once, connections kept alive), the source tables' client, the
+ * migration-space cache. Keyed by the ConvoyContext so tests with several contexts stay apart.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { fromIni } from '@aws-sdk/credential-providers';
+import type { ConvoyContext } from '../../../shared/context.js';
+import { getRemote, type RemoteConfig } from '../../../shared/config.js';
+import { httpHandler } from '../../../shared/clients.js';
+import { loadUploadsConfig, type UploadsConfig } from './config.js';
+import { MigrationSpaces } from './migration-space.js';
+import type { SourceTables } from './source-tables.js';
+import { UcanAgent } from './ucan.js';
+
+export interface UploadsRuntime {
+  config: UploadsConfig;
+  agent: UcanAgent;
+  tables: SourceTables;
+  carpark: { remote: RemoteConfig; bucket: string; publicUrl: string };
+  spaces: MigrationSpaces;
+  /** spaces whose gateway step this process has seen done: a done step never undoes, so it is not asked again */
+  gatewayDone: Set<string>;
+}
+
+const runtimes = new WeakMap<ConvoyContext, Promise<UploadsRuntime>>();
+
+export function sourceTablesFor(ctx: ConvoyContext, config: UploadsConfig): SourceTables {
+  const d = config.source.dynamodb;
+  if (!d) return { ddb: ctx.clients.ddb, names: config.source.tables };
+  const raw = new DynamoDBClient({ region: d.region, endpoint: d.endpoint, credentials: d.profile ? fromIni({ profile: d.profile }) : undefined, requestHandler: httpHandler(128) });
+  return { ddb: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }), names: config.source.tables };
+}
+
+export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
+  let p = runtimes.get(ctx);
+  if (!p) {
+    p = (async () => {
+      const config = loadUploadsConfig(ctx.config);
+      const agent = await UcanAgent.create(config);
+      const remote = getRemote(ctx.config, config.source.carpark.remote);
+      const bucket = config.source.carpark.bucket;
+      return {
+        config,
+        agent,
+        tables: sourceTablesFor(ctx, config),
+        carpark: { remote, bucket, publicUrl: config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/` },
+        spaces: new MigrationSpaces(ctx.meta, agent, config.encryptionKey),
+        gatewayDone: new Set<string>(),
+      };
+    })();
+    runtimes.set(ctx, p);
+    p.catch(() => runtimes.delete(ctx));
+  }
+  return p;
+}

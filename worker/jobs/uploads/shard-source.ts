@@ -1,0 +1,101 @@
+/**
+ * Where a shard's bytes come from (a local CAR file, or the carpark bucket under one of its two
+ * key shapes) and how to index it: the code shared by the piscina task (workers) and
+ * `convoy index build` (operators), so both build the same index from the same bytes.
+ */
+import { createReadStream } from 'node:fs';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { base58btc } from 'multiformats/bases/base58';
+import { CID } from 'multiformats/cid';
+import { makeS3Client } from '../../../shared/clients.js';
+import type { RemoteConfig } from '../../../shared/config.js';
+import { classifyError, ConvoyError, NotFoundError, toError } from '../../../shared/errors.js';
+import { indexCarStream, type ShardIndex } from './car-stream-index.js';
+
+export type ShardSource =
+  | { type: 'file'; path: string }
+  /** keys are tried in order (a shard stored by the store protocol or by the blob protocol) */
+  | { type: 's3'; remote: RemoteConfig; bucket: string; keys: string[] };
+
+/** The two key shapes of the carpark bucket for one shard CID (a CAR CID, codec 0x0202). */
+export function carparkKeys(shardCid: string): { carKey: string; blobKey: string } {
+  const cid = CID.parse(shardCid);
+  const b58 = base58btc.encode(cid.multihash.bytes);
+  return { carKey: `${shardCid}/${shardCid}.car`, blobKey: `${b58}/${b58}.blob` };
+}
+
+const s3Clients = new Map<string, S3Client>();
+function s3For(remote: RemoteConfig): S3Client {
+  const key = JSON.stringify([remote.endpoint, remote.region, remote.accessKeyId, remote.profile]);
+  let client = s3Clients.get(key);
+  if (!client) {
+    client = makeS3Client(remote, { maxSockets: 32 });
+    s3Clients.set(key, client);
+  }
+  return client;
+}
+
+function isNoSuchKey(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+async function openS3(source: Extract<ShardSource, { type: 's3' }>, signal?: AbortSignal): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
+  const s3 = s3For(source.remote);
+  for (const key of source.keys) {
+    try {
+      const out = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: key }), { abortSignal: signal });
+      return { body: out.Body as AsyncIterable<Uint8Array>, key };
+    } catch (err) {
+      if (isNoSuchKey(err)) continue;
+      throw classifyError(err);
+    }
+  }
+  throw new NotFoundError('SHARD_NOT_FOUND', `shard not found in bucket ${source.bucket} under ${source.keys.join(' or ')}`, {
+    context: { bucket: source.bucket, keys: source.keys },
+  });
+}
+
+/** Stream one shard through the indexer (verifying every block). */
+export async function indexShard(source: ShardSource, opts: { verifyBlocks?: boolean; signal?: AbortSignal; label?: string } = {}): Promise<ShardIndex & { key?: string }> {
+  if (source.type === 'file') {
+    const stream = createReadStream(source.path, { highWaterMark: 1 << 20 });
+    try {
+      return await indexCarStream(stream, { ...opts, label: opts.label ?? source.path });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('SHARD_NOT_FOUND', `shard file ${source.path} does not exist`);
+      throw err;
+    } finally {
+      stream.destroy();
+    }
+  }
+  const { body, key } = await openS3(source, opts.signal);
+  try {
+    const index = await indexCarStream(body, { ...opts, label: opts.label ?? key });
+    return { ...index, key };
+  } catch (err) {
+    if (err instanceof ConvoyError) throw err;
+    throw classifyError(err);
+  } finally {
+    (body as { destroy?: () => void }).destroy?.();
+  }
+}
+
+/** A result that crosses the thread boundary intact (an Error loses its class in a structured clone). */
+export type ShardIndexResult =
+  | { ok: ShardIndex & { key?: string } }
+  | { error: { errorClass: string; message: string; retryable: boolean } };
+
+export async function indexShardResult(source: ShardSource, opts: { verifyBlocks?: boolean; label?: string } = {}): Promise<ShardIndexResult> {
+  try {
+    return { ok: await indexShard(source, opts) };
+  } catch (err) {
+    const e = err instanceof ConvoyError ? err : classifyError(err);
+    return { error: { errorClass: e.errorClass, message: toError(e).message, retryable: e.retryable } };
+  }
+}
+
+export function resultToIndex(result: ShardIndexResult): ShardIndex & { key?: string } {
+  if ('ok' in result) return result.ok;
+  throw new ConvoyError(result.error.errorClass, result.error.message, { retryable: result.error.retryable });
+}

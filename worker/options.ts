@@ -1,0 +1,57 @@
+/**
+ * Worker options: every field documented with its default, validated once at start-up.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { formatZodIssues } from '../shared/config.js';
+import { InputError } from '../shared/errors.js';
+import { defaultThreads } from './thread-pool.js';
+
+export const workerOptionsSchema = z
+  .object({
+    /** Unique id of this worker process. @defaultValue `<host>-<pid>-<random>` */
+    workerId: z.string().min(1).default(() => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
+    /** Label of the launch (e.g. instance-3), shown by `monitor --instance`. */
+    instance: z.string().optional(),
+    /** Items worked on at once (async I/O). @defaultValue 8 */
+    concurrency: z.number().int().min(1).max(1000).default(8),
+    /** Object transfers in flight across all items (S3 copies). @defaultValue 64 */
+    transfers: z.number().int().min(1).max(4096).default(64),
+    /** piscina threads for CPU work. @defaultValue number of cores */
+    threads: z.number().int().min(1).max(256).default(defaultThreads),
+    /** Lease length; renewed every leaseMs/3 while working. @defaultValue 60000 */
+    leaseMs: z.number().int().min(1000).default(60_000),
+    /** Long-poll wait per receive. @defaultValue 20 */
+    waitSeconds: z.number().int().min(0).max(20).default(20),
+    /** Attempts before a retryable failure becomes `failed` (and its message goes to the DLQ). @defaultValue 5 */
+    maxAttempts: z.number().int().min(1).max(100).default(5),
+    /** Backoff scale and cap for retries (full jitter). @defaultValue 2000 / 300000 */
+    backoffBaseMs: z.number().int().min(0).default(2_000),
+    backoffCapMs: z.number().int().min(0).default(300_000),
+    /** How long SIGTERM waits for in-flight items before releasing them. @defaultValue 30000 */
+    shutdownDeadlineMs: z.number().int().min(0).default(30_000),
+    /**
+     * After the deadline, aborted items get this long to return before their items are released
+     * anyway: a handler that ignores its AbortSignal must not hang shutdown. @defaultValue 5000
+     */
+    shutdownForceMs: z.number().int().min(0).default(5_000),
+    /** Heartbeat row interval. @defaultValue 5000 */
+    heartbeatMs: z.number().int().min(100).default(5_000),
+    /** Counter flush interval. @defaultValue 5000 */
+    counterFlushMs: z.number().int().min(100).default(5_000),
+    /** Exit after the queue has been empty this long (demo, tests, batch jobs); 0 = never. @defaultValue 0 */
+    exitWhenIdleMs: z.number().int().min(0).default(0),
+    /** Only work items of these runs (others are left in the queue). */
+    runs: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export type WorkerOptions = z.infer<typeof workerOptionsSchema>;
+export type WorkerOptionsInput = z.input<typeof workerOptionsSchema>;
+
+export function parseWorkerOptions(input: WorkerOptionsInput): WorkerOptions {
+  const parsed = workerOptionsSchema.safeParse(input);
+  if (!parsed.success) throw new InputError(`invalid worker options:\n${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,17 @@
+/**
+ * piscina task: stream one CAR shard (a file or an S3 object) through the indexer, hashing the
+ * whole shard and verifying every block against its CID, in a worker thread so the main thread
+ * stays free for I/O. Returns positions only (never the shard's bytes), as a plain result object
+ * so the error class survives the thread boundary.
+ */
+import { indexShardResult, type ShardIndexResult, type ShardSource } from '../jobs/uploads/shard-source.js';
+
+export interface CarIndexTaskInput {
+  source: ShardSource;
+  verifyBlocks?: boolean;
+  label?: string;
+}
+
+export default async function carIndexTask(input: CarIndexTaskInput): Promise<ShardIndexResult> {
+  return indexShardResult(input.source, { verifyBlocks: input.verifyBlocks, label: input.label });
+}
