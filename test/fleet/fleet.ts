@@ -9,6 +9,9 @@
  *     └─veth─▶ 10.231.x.1: link proxy (delay, stall/refuse)  ─▶ [throttle proxy] ─▶ dynalite (on disk, own process)
  *              10.231.x.1: link proxy                        ─▶ [throttle proxy] ─▶ fauxqs  (SQS+S3, own process)
  *
+ * With `uploadPeers`, the uploads job's UCAN peers run in a process of their own too, and each
+ * host reaches them (and the upload-api's storage nodes) through link proxies of its own.
+ *
  * The harness itself talks to the emulators directly (planning, checking) over 127.0.0.1.
  * Everything it starts is stopped by close(), and by an exit handler if the harness dies.
  */
@@ -24,6 +27,7 @@ import { silentLogger } from '../../shared/log.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
 import { createHosts, netnsAvailable, removeHosts, setLink, type Host } from './netns.js';
 import { ThrottleProxy } from './throttle-proxy.js';
+import type { PeerCounts } from './service-process.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** the repository root, whether this file runs from dist/ (benchmarks) or from source (vitest) */
@@ -36,6 +40,7 @@ export function distPath(rel: string): string {
 
 const CLI = distPath('coordinator/cli/main.js');
 const SERVICE = distPath('test/fleet/service-process.js');
+const FORWARDER = distPath('test/fleet/ns-forwarder.js');
 /** preload for workers that should know the fleet-probe kind */
 export const PROBE_PRELOAD = distPath('test/fleet/probe-kind.js');
 
@@ -53,6 +58,8 @@ export interface FleetOptions {
   preload?: string[];
   /** extra `convoy worker` flags */
   workerArgs?: string[];
+  /** start the uploads job's UCAN peers (upload service, indexer, gateway) @defaultValue false */
+  uploadPeers?: boolean;
   /** where logs, configs and the DynamoDB data go @defaultValue a new temp dir */
   workDir?: string;
   log?: (msg: string) => void;
@@ -70,11 +77,25 @@ export interface WorkerProc {
   label: string;
   host?: Host;
   proxies: Record<ServiceName, LinkProxy>;
+  /** link proxies to the UCAN peers and storage nodes (uploadPeers only) */
+  ucanProxies: LinkProxy[];
+  /** this host's uploads config: peer URLs through its own link proxies (uploadPeers only) */
+  uploadsConfigFile?: string;
+  /** makes 127.0.0.1:<storage node port> reachable inside the namespace (netns + uploadPeers) */
+  forwarder?: ChildProcess;
   configFile: string;
   logFile: string;
   proc?: ChildProcess;
   exited?: Promise<number | null>;
   starts: number;
+}
+
+interface UcanPeersProc {
+  proc: ChildProcess;
+  exited: Promise<void>;
+  /** the uploads config the peers minted (keys included: stays in the work dir, mode 0600) */
+  uploads: { peers: Record<string, { url: string; did: string }> } & Record<string, unknown>;
+  storageNodePorts: number[];
 }
 
 export interface FleetCounts {
@@ -90,6 +111,10 @@ export class Fleet {
   readonly workers: WorkerProc[] = [];
   readonly services = new Map<ServiceName, ServiceProc>();
   readonly throttles = new Map<ServiceName, ThrottleProxy>();
+  /** the UCAN peers' process (uploadPeers only) */
+  ucan?: UcanPeersProc;
+  /** the uploads config pointing at the peers directly, for the harness's own commands (seed, plan) */
+  uploadsConfigFile?: string;
   hosts: Host[] = [];
   mode: 'netns' | 'loopback' = 'loopback';
   state!: StateConfig;
@@ -138,6 +163,7 @@ export class Fleet {
         this.throttles.set(name, t);
       }
     }
+    if (this.opts.uploadPeers) await this.startUcanPeers();
     const direct = (name: ServiceName) => `http://127.0.0.1:${this.services.get(name)!.port}`;
     this.state = await provisionState(
       stateSchema.parse({
@@ -179,6 +205,68 @@ export class Fleet {
     this.services.set(name, { name, port: reply.port, proc, exited });
   }
 
+  /** The UCAN peers in their own process; the harness's uploads config points at them directly. */
+  private async startUcanPeers(): Promise<void> {
+    const logFd = openSync(path.join(this.workDir, 'ucan.log'), 'a');
+    const proc = fork(SERVICE, ['ucan'], { stdio: ['ignore', logFd, logFd, 'ipc'] });
+    closeSync(logFd);
+    const reply = await new Promise<{ ready: boolean; uploads?: UcanPeersProc['uploads']; storageNodePorts?: number[]; error?: string }>((resolve) => {
+      proc.once('message', (m) => resolve(m as never));
+      proc.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` }));
+    });
+    if (!reply.ready || !reply.uploads) throw new Error(`UCAN peers did not start: ${reply.error}`);
+    const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
+    this.ucan = { proc, exited, uploads: reply.uploads, storageNodePorts: reply.storageNodePorts ?? [] };
+    this.uploadsConfigFile = path.join(this.workDir, 'uploads.json');
+    writeFileSync(this.uploadsConfigFile, JSON.stringify(reply.uploads), { mode: 0o600 });
+  }
+
+  /** What the UCAN peers received so far (uploadPeers only). */
+  peerCounts(): Promise<PeerCounts> {
+    const ucan = this.ucan;
+    if (!ucan) return Promise.reject(new Error('the fleet was started without uploadPeers'));
+    return new Promise((resolve) => {
+      const onMessage = (m: { type?: string; counts?: PeerCounts }) => {
+        if (m?.type !== 'counts') return;
+        ucan.proc.off('message', onMessage);
+        resolve(m.counts!);
+      };
+      ucan.proc.on('message', onMessage);
+      ucan.proc.send({ type: 'counts' });
+    });
+  }
+
+  /**
+   * A host's way to the UCAN peers: a link proxy per peer and per storage node, an uploads config
+   * naming the proxies, and (in a namespace) a forwarder for the storage nodes' 127.0.0.1 URLs.
+   */
+  private async connectUcan(w: WorkerProc, listen: string): Promise<void> {
+    const ucan = this.ucan!;
+    const proxyTo = async (port: number) => {
+      const p = await new LinkProxy({ host: listen, upstreamHost: '127.0.0.1', upstreamPort: port, delayMs: this.opts.delayMs ?? { min: 5, max: 12.5 } }).start();
+      w.ucanProxies.push(p);
+      return p;
+    };
+    const peers: Record<string, { url: string; did: string }> = {};
+    for (const [name, peer] of Object.entries(ucan.uploads.peers)) {
+      const u = new URL(peer.url);
+      const p = await proxyTo(Number(u.port));
+      u.hostname = listen;
+      u.port = String(p.port);
+      peers[name] = { ...peer, url: u.toString() };
+    }
+    w.uploadsConfigFile = path.join(this.workDir, `${w.label}.uploads.json`);
+    writeFileSync(w.uploadsConfigFile, JSON.stringify({ ...ucan.uploads, peers }), { mode: 0o600 });
+    const storage = await Promise.all(ucan.storageNodePorts.map(async (port) => ({ port, proxy: await proxyTo(port) })));
+    if (!w.host || storage.length === 0) return; // on loopback the storage nodes' URLs work as they are (undelayed)
+    const forwarder = spawn('ip', ['netns', 'exec', w.host.ns, process.execPath, FORWARDER, ...storage.map((s) => `${s.port}=${listen}:${s.proxy.port}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    w.forwarder = forwarder;
+    await new Promise<void>((resolve, reject) => {
+      forwarder.stdout!.once('data', () => resolve());
+      forwarder.once('exit', (code) => reject(new Error(`namespace forwarder for ${w.label} exited with ${code}`)));
+    });
+  }
+
   /** Where a host's link proxy for a service forwards to: the throttle proxy when there is one. */
   private upstreamPort(name: ServiceName): number {
     return this.throttles.get(name)?.port ?? this.services.get(name)!.port;
@@ -209,8 +297,9 @@ export class Fleet {
         2,
       ),
     );
-    const w: WorkerProc = { index: k, label, host, proxies, configFile, logFile: path.join(this.workDir, `${label}.log`), starts: 0 };
+    const w: WorkerProc = { index: k, label, host, proxies, ucanProxies: [], configFile, logFile: path.join(this.workDir, `${label}.log`), starts: 0 };
     this.workers.push(w);
+    if (this.ucan) await this.connectUcan(w, listen);
     this.startWorker(w);
   }
 
@@ -228,7 +317,7 @@ export class Fleet {
     ];
     const [cmd, args] = w.host ? ['ip', ['netns', 'exec', w.host.ns, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
     const fd = openSync(w.logFile, 'a');
-    const proc = spawn(cmd as string, args as string[], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: '' } });
+    const proc = spawn(cmd as string, args as string[], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: '', ...(w.uploadsConfigFile ? { CONVOY_UPLOADS_CONFIG: w.uploadsConfigFile } : {}) } });
     closeSync(fd);
     w.proc = proc;
     w.exited = new Promise((resolve) =>
@@ -334,7 +423,14 @@ export class Fleet {
       /* keep going */
     }
     this.ctx?.close();
-    for (const w of this.workers) for (const p of Object.values(w.proxies)) await p.close().catch(() => undefined);
+    for (const w of this.workers) {
+      w.forwarder?.kill('SIGKILL');
+      for (const p of [...Object.values(w.proxies), ...w.ucanProxies]) await p.close().catch(() => undefined);
+    }
+    if (this.ucan) {
+      this.ucan.proc.kill('SIGKILL');
+      await this.ucan.exited;
+    }
     for (const t of this.throttles.values()) await t.close().catch(() => undefined);
     for (const s of this.services.values()) {
       s.proc.kill('SIGKILL');
@@ -348,8 +444,12 @@ export class Fleet {
 
   /** Synchronous last resort (process exit): kill children, remove namespaces. */
   private killEverythingNow(): void {
-    for (const w of this.workers) w.proc?.kill('SIGKILL');
+    for (const w of this.workers) {
+      w.proc?.kill('SIGKILL');
+      w.forwarder?.kill('SIGKILL');
+    }
     for (const s of this.services.values()) s.proc.kill('SIGKILL');
+    this.ucan?.proc.kill('SIGKILL');
     removeHosts(this.hosts);
   }
 }

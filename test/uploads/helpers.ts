@@ -7,12 +7,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startUploadPeers, type UploadPeers } from '../../infra/local/ucan-peers/index.js';
-import { seedUploads, type SeedOptions, type SeedSummary } from '../../infra/local/seed-uploads/seed.js';
+import { seedUploads, type SeededUpload, type SeedOptions, type SeedSummary } from '../../infra/local/seed-uploads/seed.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { getRemote } from '../../shared/config.js';
 import { parseUploadsConfig, setUploadsConfig, UPLOADS_CONFIG_FILE, type UploadsConfigInput } from '../../worker/jobs/uploads/config.js';
 import { STACK_FILE, type StackFile } from '../../shared/config.js';
+import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
+import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
 import { UcanAgent } from '../../worker/jobs/uploads/ucan.js';
+import { base58btc } from 'multiformats/bases/base58';
+import { CID } from 'multiformats/cid';
 import { freshEnv, type TestEnv } from '../helpers/stack.js';
 import type { LocalStack } from '../../infra/local/stack.js';
 
@@ -23,13 +27,26 @@ export interface UploadsEnv extends TestEnv {
   seeded: SeedSummary;
 }
 
-export async function uploadsEnv(stack: LocalStack, peers: UploadPeers, seed: SeedOptions, opts: { registration?: 'assert/index' | 'space/index/add' } = {}): Promise<UploadsEnv> {
+export interface UploadsEnvOptions {
+  registration?: 'assert/index' | 'space/index/add';
+  /**
+   * Publish the seeded uploads' legacy location claims (and the existing index of uploads without
+   * shards) to the indexer. false: the indexer holds none, as if it had lost them; give back some
+   * with `publishLegacyLocations` (seed with `noShardsRate: 0`, their index is not registered).
+   * @defaultValue true
+   */
+  legacyClaims?: boolean;
+  /** source.carpark.publicUrl: the base of locations rebuilt from the tables (--repair) */
+  publicUrl?: string;
+}
+
+export async function uploadsEnv(stack: LocalStack, peers: UploadPeers, seed: SeedOptions, opts: UploadsEnvOptions = {}): Promise<UploadsEnv> {
   const env = await freshEnv(stack);
   const suffix = randomBytes(3).toString('hex');
   const tables = { consumer: `consumer-${suffix}`, upload: `upload-${suffix}`, allocation: `allocation-${suffix}`, store: `store-${suffix}`, delegation: `delegation-${suffix}` };
   const uploadsConfig: UploadsConfigInput = {
     ...peers.config,
-    source: { tables, carpark: { remote: 'local', bucket: `carpark-${suffix}` } },
+    source: { tables, carpark: { remote: 'local', bucket: `carpark-${suffix}`, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}) } },
     registration: opts.registration ?? 'assert/index',
   };
   const parsed = parseUploadsConfig(uploadsConfig, 'test', {});
@@ -39,7 +56,7 @@ export async function uploadsEnv(stack: LocalStack, peers: UploadPeers, seed: Se
   const rawDdb = new DynamoDBClient({ region: 'us-east-1', endpoint: stack.endpoints.dynamodb, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   try {
     const seeded = await seedUploads(
-      { ddb: env.ctx.clients.ddb, rawDdb, s3, bucket: parsed.source.carpark.bucket, tables: parsed.source.tables, agentDid: peers.agentDid, agent: await UcanAgent.create(parsed) },
+      { ddb: env.ctx.clients.ddb, rawDdb, s3, bucket: parsed.source.carpark.bucket, tables: parsed.source.tables, agentDid: peers.agentDid, agent: opts.legacyClaims === false ? undefined : await UcanAgent.create(parsed) },
       seed,
     );
     return { ...env, peers, uploadsConfig, seeded };
@@ -50,6 +67,27 @@ export async function uploadsEnv(stack: LocalStack, peers: UploadPeers, seed: Se
 }
 
 export { startUploadPeers };
+
+/**
+ * Publish these uploads' legacy location claims (no space) the way the seeder does, at the
+ * seeder's default location base: for an env seeded with `legacyClaims: false`, so a test picks
+ * which uploads the indexer still knows. Shard sizes come from the allocation and store tables.
+ */
+export async function publishLegacyLocations(env: UploadsEnv, uploads: SeededUpload[]): Promise<void> {
+  const config = parseUploadsConfig(env.uploadsConfig, 'test', {});
+  const agent = await UcanAgent.create(config);
+  const tables = { ddb: env.ctx.clients.ddb, names: config.source.tables };
+  const base = `https://${config.source.carpark.bucket}.s3.amazonaws.com/`;
+  for (const u of uploads) {
+    for (const shard of u.shards) {
+      const mh = CID.parse(shard).multihash.bytes;
+      const record = await shardRecord(tables, u.space, shard, base58btc.encode(mh));
+      if (!record) throw new Error(`shard ${shard} of ${u.root} is in neither table`);
+      const keys = carparkKeys(shard);
+      await agent.publishLocation(mh, new URL(record.protocol === 'store' ? keys.carKey : keys.blobKey, base).toString(), record.size, undefined);
+    }
+  }
+}
 
 /**
  * A state directory for `convoy` processes (workers, the CLI) on this test's stack and tables:

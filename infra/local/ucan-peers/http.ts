@@ -82,25 +82,32 @@ export async function listenLoopback(app: Hono, port = 0): Promise<RunningApp> {
  * keep-alive clients (a reused socket is reset: "socket hang up" in the worker, "other side
  * closed" -> HTTP 500 from ucan/conclude in the upload service). Their answers therefore carry
  * `Connection: close`, so clients know not to reuse the connection.
+ * `listening` collects the port of every server started through it.
  */
-export const loopbackHttp = {
-  ...http,
-  createServer(...args: unknown[]) {
-    const wrapped = args.map((a) =>
-      typeof a === 'function'
-        ? (req: http.IncomingMessage, res: http.ServerResponse) => {
-            res.setHeader('connection', 'close');
-            return (a as http.RequestListener)(req, res);
-          }
-        : a,
-    );
-    const server = (http.createServer as (...a: unknown[]) => http.Server)(...wrapped);
-    const listen = server.listen.bind(server) as (...a: unknown[]) => http.Server;
-    (server as { listen: unknown }).listen = (...largs: unknown[]) => {
-      const cb = largs.find((a) => typeof a === 'function');
-      const port = typeof largs[0] === 'number' ? largs[0] : 0;
-      return listen(port, '127.0.0.1', cb);
-    };
-    return server;
-  },
-};
+export function loopbackHttp(listening: number[] = []) {
+  return {
+    ...http,
+    createServer(...args: unknown[]) {
+      const wrapped = args.map((a) =>
+        typeof a === 'function'
+          ? (req: http.IncomingMessage, res: http.ServerResponse) => {
+              res.setHeader('connection', 'close');
+              return (a as http.RequestListener)(req, res);
+            }
+          : a,
+      );
+      const server = (http.createServer as (...a: unknown[]) => http.Server)(...wrapped);
+      const listen = server.listen.bind(server) as (...a: unknown[]) => http.Server;
+      (server as { listen: unknown }).listen = (...largs: unknown[]) => {
+        const cb = largs.find((a) => typeof a === 'function') as (() => void) | undefined;
+        const port = typeof largs[0] === 'number' ? largs[0] : 0;
+        return listen(port, '127.0.0.1', () => {
+          // the ports the servers got, for a harness that must route other hosts to them
+          listening.push((server.address() as AddressInfo).port);
+          cb?.();
+        });
+      };
+      return server;
+    },
+  };
+}

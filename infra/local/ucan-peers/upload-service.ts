@@ -22,13 +22,16 @@ export interface UploadServicePeer {
   /** the service's signing key (did:web with an ed25519 key) */
   signer: Signer;
   faults: PeerFaults;
+  /** loopback ports of the upload-api's storage nodes (clients PUT blobs to http://127.0.0.1:<port>/...) */
+  storageNodePorts: number[];
   /** the upload-api's in-memory stores, for tests that look inside */
   context: Awaited<ReturnType<typeof createContext>>;
   close(): Promise<void>;
 }
 
 export async function startUploadService(opts: { port?: number } = {}): Promise<UploadServicePeer> {
-  const context = await createContext({ http: loopbackHttp } as never);
+  const storageNodePorts: number[] = [];
+  const context = await createContext({ http: loopbackHttp(storageNodePorts) } as never);
   const server = UploadApi.createServer(context as never) as unknown as Parameters<typeof ucantoApp>[0];
   const faults = new PeerFaults();
   const app: Hono = ucantoApp(server, faults);
@@ -51,6 +54,7 @@ export async function startUploadService(opts: { port?: number } = {}): Promise<
     did: context.id.did(),
     signer: context.id as unknown as Signer,
     faults,
+    storageNodePorts,
     context,
     async close() {
       await running.close();

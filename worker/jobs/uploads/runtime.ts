@@ -24,6 +24,15 @@ export interface UploadsRuntime {
   gatewayDone: Set<string>;
 }
 
+/**
+ * The base shard locations are resolved against (`new URL(key, base)`), ending in '/': without
+ * it URL resolution replaces the base's last path segment, so `https://cdn/v1/carpark` would
+ * yield locations under `https://cdn/v1/` (claims pointing nowhere).
+ */
+export function locationBase(publicUrl: string): string {
+  return publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
+}
+
 const runtimes = new WeakMap<ConvoyContext, Promise<UploadsRuntime>>();
 
 export function sourceTablesFor(ctx: ConvoyContext, config: UploadsConfig): SourceTables {
@@ -45,7 +54,7 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
         config,
         agent,
         tables: sourceTablesFor(ctx, config),
-        carpark: { remote, bucket, publicUrl: config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/` },
+        carpark: { remote, bucket, publicUrl: locationBase(config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/`) },
         spaces: new MigrationSpaces(ctx.meta, agent, config.encryptionKey),
         gatewayDone: new Set<string>(),
       };
