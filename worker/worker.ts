@@ -150,7 +150,7 @@ export class Worker {
       }
       this.lastWorkAtMs = this.ctx.now();
       for (const msg of messages) {
-        const p = this.process(msg).catch((err) => this.log.error({ err: toError(err).message }, 'unexpected error processing message'));
+        const p = this.process(msg).catch((err) => this.onMessageError(err, msg.body));
         this.inFlight.add(p);
         void p.finally(() => {
           this.inFlight.delete(p);
@@ -361,6 +361,20 @@ export class Worker {
     } catch (err) {
       this.log.warn({ err: toError(err).message }, 'heartbeat write failed');
     }
+  }
+
+  /**
+   * An error outside an item's handler: the queue or the state store failed while claiming,
+   * completing or deleting. Nothing is lost (the message comes back when its visibility runs out,
+   * and the item's state is whatever the last successful conditional write made it), so a
+   * retryable cause (network, throttling, 5xx) is a warning with its class; anything else is a bug
+   * worth an error line.
+   */
+  private onMessageError(thrown: unknown, body: string): void {
+    const err = classifyError(thrown);
+    const fields = { errorClass: err.errorClass, err: err.message, message: body.slice(0, 200) };
+    if (err.retryable) this.log.warn(fields, 'queue or state store unavailable while handling a message; it will be redelivered');
+    else this.log.error(fields, 'unexpected error handling a message');
   }
 
   /** Flush counters (serialised with other flushes); failures keep the deltas for the next one. */

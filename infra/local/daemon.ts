@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     rmSync(uploadsPath, { force: true });
     writeFileSync(uploadsPath, JSON.stringify(peers.config, null, 2), { mode: 0o600 });
   }
-  const endpoints = { ...stack.endpoints, ...(peers ? { 'ucan:upload': peers.config.peers.upload.url, 'ucan:indexer': peers.config.peers.indexer.url, 'ucan:gateway': peers.config.peers.gateway.url } : {}) };
+  // the upload-api's storage nodes too: clients PUT blobs to the URLs they hand out
+  const storageNodes = Object.fromEntries((peers?.upload.storageNodePorts ?? []).map((port, i) => [`ucan:storage-${i + 1}`, `http://127.0.0.1:${port}/`]));
+  const endpoints = { ...stack.endpoints, ...(peers ? { 'ucan:upload': peers.config.peers.upload.url, 'ucan:indexer': peers.config.peers.indexer.url, 'ucan:gateway': peers.config.peers.gateway.url, ...storageNodes } : {}) };
   const file: StackFile = { pid: process.pid, startedAtMs: Date.now(), state: stack.state, remotes: stack.remotes, endpoints };
   const stackPath = path.join(args.stateDir, STACK_FILE);
   writeFileSync(stackPath, JSON.stringify(file, null, 2));

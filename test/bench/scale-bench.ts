@@ -6,10 +6,18 @@
  * throughput(N) / (N x throughput(1)). Writes test/bench/results/scale.json.
  *
  * Kinds: `probe` (fleet-probe: S3 GET, peer check, S3 PUT, peer register, plus --think-ms of
- * simulated remote service time per item) and `s3-sync` (bucket to bucket on the local stack,
- * planned with the real CLI). Options:
- *   --workers 1,2,4,8   --kinds probe,s3-sync   --items-per-worker 400   --concurrency 8
- *   --think-ms 50       --no-netns              --out test/bench/results/scale.json
+ * simulated remote service time per item), `s3-sync` (bucket to bucket on the local stack,
+ * planned with the real CLI; items of 10 x 4 KiB objects) and `uploads` (the real job against
+ * the UCAN peers, run in a process of their own and reached through each host's link).
+ * Options:
+ *   --workers 1,2,4,8   --kinds probe,s3-sync,uploads   --items-per-worker 200
+ *   --concurrency probe=2,s3-sync=1,uploads=1 (or one number for all)   --think-ms 50
+ *   --no-netns   --profile-dir DIR   --out test/bench/results/scale.json
+ *
+ * Per-host concurrency is low on purpose: everything here (emulators, peers, N workers) shares 2
+ * cores, and a host must load the machine lightly for N hosts to fit; with --concurrency 8 one
+ * host alone takes 40-70% of the machine and the benchmark measures the box, not the fleet.
+ * The CPU columns (per process, and how busy the machine was) show where that point is.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { execFileSync } from 'node:child_process';
@@ -30,11 +38,13 @@ import { startCpuWindow, type CpuWindowReport } from './lib/proc-cpu.js';
 const { values: args } = parseArgs({
   options: {
     workers: { type: 'string', default: '1,2,4,8' },
-    kinds: { type: 'string', default: 'probe,s3-sync' },
-    'items-per-worker': { type: 'string', default: '400' },
-    concurrency: { type: 'string', default: '8' },
+    kinds: { type: 'string', default: 'probe,s3-sync,uploads' },
+    'items-per-worker': { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: 'probe=2,s3-sync=1,uploads=1' },
     'think-ms': { type: 'string', default: '50' },
     'no-netns': { type: 'boolean', default: false },
+    /** write each worker's V8 CPU profile here (node --cpu-prof) */
+    'profile-dir': { type: 'string' },
     out: { type: 'string', default: 'test/bench/results/scale.json' },
   },
 });
@@ -199,10 +209,11 @@ async function main(): Promise<void> {
         netns: args['no-netns'] ? false : 'auto',
         preload: [PROBE_PRELOAD],
         uploadPeers: kind === 'uploads',
+        nodeArgs: args['profile-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['profile-dir'], `${kind}-${n}`)}`] : [],
         workerArgs: ['--concurrency', String(concurrencyOf(kind)), '--wait-seconds', '2', '--threads', '1'],
         log: (m) => process.stderr.write(`${m}\n`),
       });
-      closeOnSignals(fleet);
+      const offSignals = closeOnSignals(fleet);
       (result as { mode?: string }).mode = fleet.mode;
       try {
         const items = perWorker * n;
@@ -215,6 +226,7 @@ async function main(): Promise<void> {
         );
       } finally {
         await fleet.close();
+        offSignals();
       }
     }
     (result.kinds as Record<string, Point[]>)[kind] = points;

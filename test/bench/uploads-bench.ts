@@ -18,7 +18,7 @@
  * compete for them, so the measured rate is the whole system's; the worker's CPU per upload says
  * what one process could do with a core of its own.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';
 import type { DaemonArgs } from '../../infra/local/daemon.js';
 import { LinkProxy } from '../fleet/link-proxy.js';
+import { createHosts, netnsAvailable, removeHosts, type Host } from '../fleet/netns.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -40,6 +41,7 @@ const DIST = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(DIST, 'coordinator/cli/main.js');
 const DAEMON = path.join(DIST, 'infra/local/daemon.js');
 const HTTP_COUNT = path.join(DIST, 'test/bench/lib/http-count.js');
+const FORWARDER = path.join(DIST, 'test/fleet/ns-forwarder.js');
 const RESULTS = path.resolve(DIST, '../test/bench/results/uploads.json');
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 800);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -53,11 +55,13 @@ function cpuSecondsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks
 }
 
-function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
+function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean; netns?: string }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
   const started = Date.now();
   const timeFile = path.join(work, `time-${started}-${Math.random().toString(36).slice(2)}`);
   const argv = [CLI, '--state-dir', opts.stateDir, ...args];
-  const [cmd, cmdArgs] = opts.time ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...argv]] : [process.execPath, argv];
+  const [cmd0, cmdArgs0] = opts.time ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...argv]] : [process.execPath, argv];
+  // in a network namespace of its own (a host whose every round trip crosses the delaying link)
+  const [cmd, cmdArgs] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, cmd0, ...cmdArgs0]] : [cmd0, cmdArgs0];
   return new Promise((resolve, reject) => {
     const log = opts.log ? openSync(opts.log, 'a') : 'ignore';
     const child = spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'pipe', log], env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env } });
@@ -103,8 +107,13 @@ async function startDaemon(stateDir: string): Promise<{ pid: number; stack: Stac
   };
 }
 
-/** A state dir whose stack.json and uploads.json point at delaying proxies in front of every service. */
-async function delayedStateDir(direct: string, delayed: string, oneWayMs: number): Promise<{ proxies: LinkProxy[]; names: Record<string, string> }> {
+/**
+ * A state dir whose stack.json and uploads.json point at delaying proxies in front of every
+ * service, listening on `listen` (the host side of the worker's veth, or 127.0.0.1). The
+ * upload-api's storage nodes get proxies too (`storage`: their port -> the proxy's port); their
+ * PUT URLs say 127.0.0.1 inside signed receipts, so a worker in a namespace needs a forwarder.
+ */
+async function delayedStateDir(direct: string, delayed: string, oneWayMs: number, listen: string): Promise<{ proxies: LinkProxy[]; names: Record<string, string>; storage: Array<{ port: number; proxyPort: number }> }> {
   mkdirSync(delayed, { recursive: true });
   const stack = JSON.parse(readFileSync(path.join(direct, STACK_FILE), 'utf8')) as StackFile;
   const uploads = JSON.parse(readFileSync(path.join(direct, UPLOADS_CONFIG_FILE), 'utf8')) as { peers: Record<string, { url: string; did: string }> };
@@ -115,12 +124,13 @@ async function delayedStateDir(direct: string, delayed: string, oneWayMs: number
     const u = new URL(url);
     let to = byPort.get(u.port);
     if (!to) {
-      const p = await new LinkProxy({ host: '127.0.0.1', upstreamHost: u.hostname, upstreamPort: Number(u.port), delayMs: { min: oneWayMs, max: oneWayMs } }).start();
+      const p = await new LinkProxy({ host: listen, upstreamHost: u.hostname, upstreamPort: Number(u.port), delayMs: { min: oneWayMs, max: oneWayMs } }).start();
       proxies.push(p);
       to = String(p.port);
       byPort.set(u.port, to);
       names[to] = name;
     }
+    u.hostname = listen;
     u.port = to;
     return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
   };
@@ -131,9 +141,16 @@ async function delayedStateDir(direct: string, delayed: string, oneWayMs: number
     if (r.dynamodbEndpoint) r.dynamodbEndpoint = await proxied(r.dynamodbEndpoint, 'dynamodb');
   }
   for (const [name, peer] of Object.entries(uploads.peers)) peer.url = await proxied(peer.url, `ucan:${name}`);
+  const storage: Array<{ port: number; proxyPort: number }> = [];
+  for (const [name, url] of Object.entries(stack.endpoints ?? {})) {
+    if (!name.startsWith('ucan:storage-')) continue;
+    const port = Number(new URL(url).port);
+    storage.push({ port, proxyPort: Number(new URL(await proxied(url, 'ucan:storage-node')).port) });
+    names[String(port)] = 'ucan:storage-node'; // what the worker dials (the forwarder in its namespace)
+  }
   writeFileSync(path.join(delayed, STACK_FILE), JSON.stringify(stack));
   writeFileSync(path.join(delayed, UPLOADS_CONFIG_FILE), JSON.stringify(uploads), { mode: 0o600 });
-  return { proxies, names };
+  return { proxies, names, storage };
 }
 
 function portNames(stateDir: string): Record<string, string> {
@@ -143,6 +160,7 @@ function portNames(stateDir: string): Record<string, string> {
   names[new URL(stack.state.endpoints.dynamodb!).port] = 'dynamodb';
   names[new URL(stack.state.endpoints.sqs!).port] = 's3+sqs';
   for (const [name, peer] of Object.entries(uploads.peers)) names[new URL(peer.url).port] = `ucan:${name}`;
+  for (const [name, url] of Object.entries(stack.endpoints ?? {})) if (name.startsWith('ucan:storage-')) names[new URL(url).port] = 'ucan:storage-node';
   return names;
 }
 
@@ -188,7 +206,7 @@ async function windowOf(ctx: ConvoyContext, runId: string): Promise<{ uploads: n
   return { uploads, failed, firstMs, lastMs };
 }
 
-async function throughput(direct: string, workerDir: string, daemonPid: number, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>): Promise<ThroughputRun> {
+async function throughput(direct: string, workerDir: string, daemonPid: number, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>, netns?: string): Promise<ThroughputRun> {
   const runId = await seedAndPlan(direct, `bench-${latencyMs}ms`, UPLOADS);
   const countFile = path.join(work, `http-${latencyMs}.json`);
   const cpu0 = cpuSecondsOf(daemonPid);
@@ -196,6 +214,7 @@ async function throughput(direct: string, workerDir: string, daemonPid: number, 
     run(['worker', '--concurrency', String(CONCURRENCY), '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
       stateDir: workerDir,
       time: true,
+      netns,
       log: path.join(work, `worker-${latencyMs}.log`),
       env: { NODE_OPTIONS: `--import=${HTTP_COUNT}`, CONVOY_BENCH_HTTP_COUNT_FILE: countFile, CONVOY_BENCH_PORT_NAMES: JSON.stringify(names) },
     }),
@@ -271,23 +290,42 @@ async function largeShards(direct: string): Promise<{ peak_rss_mib: number; shar
   return { peak_rss_mib: Math.round((w.maxRssKiB ?? 0) / 1024), shard_mib: shardMib, upload_mib: uploadMib, ok: /failed\s+0\s/.test(status.stdout) };
 }
 
+/** Inside the host's namespace, 127.0.0.1:<storage node port> -> that node's delaying proxy. */
+async function startForwarder(host: Host, storage: Array<{ port: number; proxyPort: number }>): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, FORWARDER, ...storage.map((s) => `${s.port}=${host.hostAddr}:${s.proxyPort}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`namespace forwarder exited with ${code}`)));
+  });
+  return child;
+}
+
 async function main(): Promise<void> {
   const direct = path.join(work, 'direct');
   const delayed = path.join(work, 'delayed');
   say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const daemon = await startDaemon(direct);
   const proxies: LinkProxy[] = [];
+  let hosts: Host[] = [];
+  let forwarder: ChildProcess | undefined;
   try {
     const config = loadConfig({ stateDir: direct, env: {} });
     const ctx = await createContext(config, { log: silentLogger });
-    const delayedInfo = await delayedStateDir(direct, delayed, LATENCY_MS / 2);
+    // the delayed worker runs in a network namespace of its own when it can (root + iproute2),
+    // so that every request, the storage-node PUT included, crosses the delaying link
+    const ns = netnsAvailable();
+    hosts = ns.ok ? createHosts(1) : [];
+    const host: Host | undefined = hosts[0];
+    if (!host) say(`(network namespaces unavailable: ${ns.why}; the delayed worker shares loopback and reaches the storage nodes undelayed)`);
+    const delayedInfo = await delayedStateDir(direct, delayed, LATENCY_MS / 2, host?.hostAddr ?? '127.0.0.1');
     proxies.push(...delayedInfo.proxies);
+    if (host && delayedInfo.storage.length) forwarder = await startForwarder(host, delayedInfo.storage);
     const runs: ThroughputRun[] = [];
     say('\nthroughput, no added latency:');
     runs.push(await throughput(direct, direct, daemon.pid, ctx, 0, portNames(direct)));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say(`\nthroughput, ${LATENCY_MS} ms added to every round trip (TCP proxies in front of every service):`);
-    runs.push(await throughput(direct, delayed, daemon.pid, ctx, LATENCY_MS, delayedInfo.names));
+    runs.push(await throughput(direct, delayed, daemon.pid, ctx, LATENCY_MS, delayedInfo.names, host?.ns));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say('\nindex speed (one thread) next to sha256 of the same bytes:');
     const speed = await indexSpeed();
@@ -317,7 +355,8 @@ async function main(): Promise<void> {
       notes: [
         'the daemon (dynalite, fauxqs, upload-api, indexing service, gateway) shares the 2 cores with the worker: the measured rate is bounded by their sum of CPU per upload',
         'worker_cpu_bound_uploads_per_min = 60 s / worker CPU per upload: what one worker process sustains with a core of its own',
-        'the upload-api storage nodes (blob PUT) are reached without the delaying proxy; S3 GETs of shards run in piscina threads and are not in requests_per_upload',
+        'the delayed worker runs in a network namespace of its own; every request crosses the delaying proxies, the upload-api storage nodes (blob PUT) included, through a forwarder in the namespace',
+        'S3 GETs of shards run in piscina threads and are not in requests_per_upload',
       ],
       measuredAt: new Date().toISOString(),
     };
@@ -326,6 +365,8 @@ async function main(): Promise<void> {
     say(`\nwrote ${RESULTS}`);
     say(JSON.stringify({ ...result, runs: undefined, index_speed: undefined, large_shards: undefined, notes: undefined }, null, 2));
   } finally {
+    forwarder?.kill('SIGKILL');
+    removeHosts(hosts);
     for (const p of proxies) await p.close().catch(() => undefined);
     await daemon.stop();
     rmSync(work, { recursive: true, force: true });

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { reconcileRun } from '../../coordinator/reconcile.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
-import { itemsByStatus } from '../../state/items.js';
+import { itemsByStatus, itemsOfRun } from '../../state/items.js';
 import { closeOnSignals, Fleet, PROBE_PRELOAD, sleep } from '../fleet/fleet.js';
 import { probeItemId } from '../fleet/probe-kind.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
@@ -70,11 +70,18 @@ async function main(): Promise<number> {
     log(`planned ${ITEMS} items on ${WORKERS} workers (${fleet.mode}); faults start`);
 
     const stop = faults.signal;
+    let lastDone = -1; // items done at the last status poll (the killer paces itself by it)
     const runOver = () => stop.aborted;
+    // Kills are paced by progress as well as by time, so at least MIN_KILLS land while items are
+    // moving whatever this machine's speed: one per KILL_EVERY items done, or after 6 s without one.
+    const KILL_EVERY = Math.max(1, Math.floor(ITEMS / Math.ceil(MIN_KILLS * 1.5)));
+    let nextKillAt = KILL_EVERY;
     const killer = (async () => {
       while (!runOver()) {
-        await sleep(rand(2500, 4500), stop);
+        const since = Date.now();
+        while (!runOver() && lastDone < nextKillAt && Date.now() - since < 6_000) await sleep(200, stop);
         if (runOver()) break;
+        nextKillAt = Math.max(lastDone, 0) + KILL_EVERY;
         const k = Math.floor(Math.random() * WORKERS);
         if (!fleet.isRunning(k)) continue;
         await fleet.killWorker(k);
@@ -122,7 +129,6 @@ async function main(): Promise<number> {
     })();
 
     // Wait for the end; if progress stalls for 45 s, reconcile (re-send items whose messages are gone).
-    let lastDone = -1;
     let lastProgressAt = Date.now();
     let final: RunStatus;
     try {
@@ -139,7 +145,6 @@ async function main(): Promise<number> {
             reconciles++;
             lastProgressAt = Date.now();
           }
-          // keep the run going until enough kills happened: the check needs them during the run
         },
       });
     } finally {
@@ -155,6 +160,22 @@ async function main(): Promise<number> {
     const failedWithoutClass: string[] = [];
     for await (const page of itemsByStatus(fleet.ctx.items, RUN_ID, 'failed')) {
       for (const item of page) if (!item.lastError?.errorClass) failedWithoutClass.push(item.itemId);
+    }
+    // Re-attempts read from the items' own histories (exact: the counters of a killed worker die
+    // with it): every claim after an item's first is a re-attempt, after a kill (lease expired),
+    // a retryable failure, or a release at shutdown. SDK-level retries of throttled requests do
+    // not reach the items; injectedErrors counts those.
+    const reattempts = { total: 0, afterRetryableFailure: 0, afterLeaseExpiry: 0, itemsReattempted: 0 };
+    for await (const page of itemsOfRun(fleet.ctx.items, RUN_ID)) {
+      for (const item of page) {
+        const h = item.history ?? [];
+        const claims = h.filter((e) => e.event === 'claimed').length;
+        if (claims > 1) reattempts.itemsReattempted++;
+        reattempts.total += Math.max(0, claims - 1);
+        reattempts.afterRetryableFailure += h.filter((e) => e.event === 'retry').length;
+        // a claim that follows another claim with no completion, failure or release between: the lease ran out
+        for (let i = 1; i < h.length; i++) if (h[i]!.event === 'claimed' && h[i - 1]!.event === 'claimed') reattempts.afterLeaseExpiry++;
+      }
     }
     const verify = await verifyProbe(fleet.ctx, RUN_ID, spec);
     const lost = ITEMS - final.counts.done - final.counts.failed;
@@ -187,7 +208,7 @@ async function main(): Promise<number> {
         dynamoRestarts: fleet.counts.dynamoRestarts,
         injectedErrors: injected,
         duplicateDeliveriesSent: duplicatesSent,
-        itemRetries: final.counters.retries,
+        itemReattempts: reattempts,
         reconciles,
       },
       verify: verify.counts,

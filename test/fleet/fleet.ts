@@ -56,6 +56,8 @@ export interface FleetOptions {
   throttleRate?: number;
   /** modules each worker imports first (test-only job kinds) */
   preload?: string[];
+  /** node flags for the workers (e.g. --cpu-prof --cpu-prof-dir=DIR) */
+  nodeArgs?: string[];
   /** extra `convoy worker` flags */
   workerArgs?: string[];
   /** start the uploads job's UCAN peers (upload service, indexer, gateway) @defaultValue false */
@@ -305,6 +307,7 @@ export class Fleet {
 
   private startWorker(w: WorkerProc): void {
     const nodeArgs = [
+      ...(this.opts.nodeArgs ?? []),
       ...(this.opts.preload ?? []).flatMap((m) => ['--import', m]),
       CLI,
       '--config', w.configFile,
@@ -457,19 +460,31 @@ export class Fleet {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    // the listener goes when the timer fires: a long chaos run sleeps on one signal many times
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
-/** Stop the fleet on SIGINT/SIGTERM of the harness process (benchmarks and chaos runs). */
-export function closeOnSignals(fleet: Fleet): void {
+/**
+ * Stop the fleet on SIGINT/SIGTERM of the harness process (benchmarks and chaos runs). Returns a
+ * function that removes the handlers again (a benchmark starts one fleet after another).
+ */
+export function closeOnSignals(fleet: Fleet): () => void {
   const stop = (sig: NodeJS.Signals) => {
     void fleet.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
 }

@@ -65,13 +65,17 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   const target = copyTargetFor(ictx.ctx.config, pair);
   const filter = buildKeyFilter(spec);
   const delimiter = r.direct ? '/' : undefined;
-  const src = listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.lastKey, delimiter, signal: ictx.signal });
+  // the range's own key count (+1 to see past its end) as the page size; the destination may hold
+  // extra keys in the range, so its listing simply pages on until it passes lastKey
+  const maxKeys = r.keys > 0 ? r.keys + 1 : undefined;
+  const src = listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.lastKey, delimiter, maxKeys, signal: ictx.signal });
   const dst = listObjects(target.dst, {
     bucket: pair.to.bucket,
     prefix: destKeyFor(pair, r.prefix),
     startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
     lastKey: destKeyFor(pair, r.lastKey),
     delimiter,
+    maxKeys,
     signal: ictx.signal,
   });
 

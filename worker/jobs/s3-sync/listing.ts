@@ -15,6 +15,12 @@ export interface ListOptions {
   lastKey?: string;
   /** '/' = only the objects directly under the prefix (not in child "directories") */
   delimiter?: string;
+  /**
+   * keys per page @defaultValue 1000. A range item knows how many keys it holds: asking for
+   * that many (+1, to see the key past its end) keeps a 10-key range from listing 1,000 keys
+   * of the rest of the bucket, which the worker and the endpoint would parse and throw away.
+   */
+  maxKeys?: number;
   signal?: AbortSignal;
 }
 
@@ -32,7 +38,7 @@ export async function* listObjects(s3: S3Client, opts: ListOptions): AsyncGenera
   let startAfter = opts.startAfter || undefined;
   do {
     const out = await s3.send(
-      new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: opts.prefix || undefined, Delimiter: opts.delimiter, StartAfter: token ? undefined : startAfter, ContinuationToken: token, MaxKeys: 1000 }),
+      new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: opts.prefix || undefined, Delimiter: opts.delimiter, StartAfter: token ? undefined : startAfter, ContinuationToken: token, MaxKeys: Math.min(1000, Math.max(1, opts.maxKeys ?? 1000)) }),
       { abortSignal: opts.signal },
     );
     for (const o of out.Contents ?? []) {
