@@ -65,7 +65,7 @@ export async function planRun(
   const inFlight = new Set<Promise<void>>();
   const flush = async (items: NewItem[]) => {
     const fresh = await putItems(ctx.items, args.runId, items, { skipExisting: !created });
-    await addPlannedItems(ctx.meta, args.runId, fresh.length);
+    await addPlannedItems(ctx.meta, args.runId, fresh);
     await ctx.queue.sendItems(items.map((i) => ({ runId: args.runId, itemId: i.itemId })));
     written += fresh.length;
     enqueued += items.length;

@@ -158,6 +158,9 @@ export interface GroupRow {
   group: string;
   /** from the group counters (cumulative; done and failed as the workers counted them) */
   counters: Counters;
+  /** items planned in the group; pending = planned - done - leased - retrying - failed (approximate: done is counted) */
+  planned: number;
+  pending: number;
   /** exact, from the status index */
   leased: number;
   retrying: number;
@@ -174,7 +177,7 @@ export interface GroupView {
  * Progress of the groups matching the filter. Done/bytes come from group counters (rows per
  * group and worker; with --customer a key-range read of that customer's groups), leased /
  * retrying / failed from the status index filtered by group (cost: items in those states).
- * Pending per group is not known without a per-group planned count (see docs/monitor.md).
+ * Pending comes from the per-group planned count (written with the items) minus the rest.
  */
 export async function readGroupView(ctx: ConvoyContext, runId: string, filter: GroupFilter): Promise<GroupView> {
   const match = groupMatcher(filter) ?? (() => true);
@@ -182,10 +185,14 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
   const rows = new Map<string, GroupRow>();
   const row = (g: string) => {
     let r = rows.get(g);
-    if (!r) rows.set(g, (r = { group: g, counters: emptyCounters(), leased: 0, retrying: 0, failedNow: 0 }));
+    if (!r) rows.set(g, (r = { group: g, counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 }));
     return r;
   };
-  for (const [g, c] of counters) if (match(g)) row(g).counters = c;
+  for (const [g, c] of counters) {
+    if (!match(g)) continue;
+    row(g).counters = c.counters;
+    row(g).planned = c.planned;
+  }
   await Promise.all(
     (['leased', 'retrying', 'failed'] as const).map((status) =>
       forEachItemSummary(ctx.items, runId, status, (page) => {
@@ -199,8 +206,11 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
     ),
   );
   const groups = [...rows.values()].sort((a, b) => a.group.localeCompare(b.group));
-  const total: GroupRow = { group: '(total)', counters: emptyCounters(), leased: 0, retrying: 0, failedNow: 0 };
+  for (const g of groups) g.pending = Math.max(0, g.planned - g.counters.done - g.leased - g.retrying - g.failedNow);
+  const total: GroupRow = { group: '(total)', counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 };
   for (const g of groups) {
+    total.planned += g.planned;
+    total.pending += g.pending;
     for (const k of Object.keys(total.counters) as Array<keyof Counters>) total.counters[k] += g.counters[k];
     total.leased += g.leased;
     total.retrying += g.retrying;
@@ -213,7 +223,7 @@ export function formatGroupView(v: GroupView): string {
   const what = [v.filter.customer && `customer ${v.filter.customer}`, v.filter.space && `space ${v.filter.space}`].filter(Boolean).join(', ');
   if (!v.groups.length) return `no items seen yet for ${what}`;
   const fmt = (r: GroupRow) =>
-    `  ${r.group.padEnd(40)} done ${String(r.counters.done).padStart(8)}  failed ${String(r.failedNow).padStart(6)}  leased ${String(r.leased).padStart(4)}  retrying ${String(r.retrying).padStart(4)}  ${formatBytes(r.counters.bytes).padStart(10)}  ${r.counters.objects} objects`;
+    `  ${r.group.padEnd(40)} planned ${String(r.planned).padStart(8)}  pending ${String(r.pending).padStart(8)}  done ${String(r.counters.done).padStart(8)}  failed ${String(r.failedNow).padStart(6)}  leased ${String(r.leased).padStart(4)}  retrying ${String(r.retrying).padStart(4)}  ${formatBytes(r.counters.bytes).padStart(10)}  ${r.counters.objects} objects`;
   return [`groups of ${what}: ${v.groups.length}`, ...v.groups.map(fmt), fmt(v.total)].join('\n');
 }
 

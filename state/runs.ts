@@ -84,9 +84,32 @@ export async function listRuns(s: MetaStore): Promise<RunRow[]> {
   return rows.sort((a, b) => b.createdAtMs - a.createdAtMs);
 }
 
-/** Count items added to the run (planner batches and fleet-expanded children). */
-export async function addPlannedItems(s: MetaStore, runId: string, n: number): Promise<void> {
+/**
+ * Count items added to the run (planner batches and fleet-expanded children): on the run row, and,
+ * given the items themselves, per group (so the monitor can show pending per customer or space).
+ * Only newly created items are passed in: re-planning the same run counts nothing twice.
+ */
+export async function addPlannedItems(s: MetaStore, runId: string, created: number | ReadonlyArray<{ group: string }>): Promise<void> {
+  const n = typeof created === 'number' ? created : created.length;
   if (n === 0) return;
+  if (typeof created !== 'number') {
+    const perGroup = new Map<string, number>();
+    for (const it of created) perGroup.set(it.group, (perGroup.get(it.group) ?? 0) + 1);
+    // a page of planned items usually belongs to one group or a few (a space, a bucket pair)
+    await Promise.all(
+      [...perGroup].map(([group, k]) =>
+        s.ddb.send(
+          new UpdateCommand({
+            TableName: s.table,
+            Key: metaKeys.groupPlanned(runId, group),
+            UpdateExpression: 'ADD planned :n SET #group = :g, runId = :r, updatedAtMs = :now',
+            ExpressionAttributeNames: { '#group': 'group' },
+            ExpressionAttributeValues: { ':n': k, ':g': group, ':r': runId, ':now': nowOf(s) },
+          }),
+        ),
+      ),
+    );
+  }
   await s.ddb.send(
     new UpdateCommand({
       TableName: s.table,

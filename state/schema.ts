@@ -13,6 +13,7 @@
  *   counters         pk `ctr#<runId>`      sk `total#<workerId>`             (cumulative per worker)
  *                    pk `ctr#<runId>#<minuteBucket>`  sk `<workerId>`        (per minute per worker)
  *                    pk `ctrg#<runId>`    sk `<group>#<workerId>`           (cumulative per group per worker)
+ *                    pk `ctrg#<runId>`    sk `<group>#~planned`             (items planned in the group)
  *   worker heartbeat pk `worker`           sk `<workerId>`
  *   group steps      pk `group#<runId>#<group>`  sk `step#<name>`
  * Counter keys are sharded by worker and by time bucket, so no key is written by the whole fleet.
@@ -106,11 +107,16 @@ export function statusKeysFor(runId: string, status: string): string[] {
   return Array.from({ length: STATUS_SHARDS }, (_, shard) => `${runId}#${status}#${shard}`);
 }
 
+/** sk suffix of a group's planned-count row ('~' sorts after worker ids, which never contain it) */
+export const GROUP_PLANNED_SUFFIX = '~planned';
+
 export const metaKeys = {
   run: (runId: string) => ({ pk: `run#${runId}`, sk: 'run' }),
   counterTotal: (runId: string, workerId: string) => ({ pk: `ctr#${runId}`, sk: `total#${workerId}` }),
   counterMinute: (runId: string, minuteBucket: number, workerId: string) => ({ pk: `ctr#${runId}#${minuteBucket}`, sk: workerId }),
   counterGroup: (runId: string, group: string, workerId: string) => ({ pk: `ctrg#${runId}`, sk: `${group}#${workerId}` }),
+  /** items planned in a group (planner and fleet expansion add to it): pending per group = planned - the rest */
+  groupPlanned: (runId: string, group: string) => ({ pk: `ctrg#${runId}`, sk: `${group}#${GROUP_PLANNED_SUFFIX}` }),
   worker: (workerId: string) => ({ pk: 'worker', sk: workerId }),
   groupStep: (runId: string, group: string, step: string) => ({ pk: `group#${runId}#${group}`, sk: `step#${step}` }),
 };

@@ -9,7 +9,7 @@
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
 import type { ItemError, ItemStatus } from './items.js';
-import { BY_STATUS_INDEX, STATUS_SHARDS, statusKeysFor } from './schema.js';
+import { BY_STATUS_INDEX, GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
 
 interface Store {
   ddb: DynamoDBDocumentClient;
@@ -205,8 +205,14 @@ export async function readCounterBuckets(s: Store, runId: string, buckets: numbe
  * given a group: pk `ctrg#<runId>`, sk `<group>#<workerId>`. With `groupPrefix` only the groups
  * starting with it are read (a key-range query: e.g. one customer's spaces).
  */
-export async function readGroupCounters(s: Store, runId: string, opts: { groupPrefix?: string } = {}): Promise<Map<string, Counters>> {
-  const groups = new Map<string, Counters>();
+export interface GroupCounters {
+  counters: Counters;
+  /** items planned in the group (0 for runs planned before groups were counted) */
+  planned: number;
+}
+
+export async function readGroupCounters(s: Store, runId: string, opts: { groupPrefix?: string } = {}): Promise<Map<string, GroupCounters>> {
+  const groups = new Map<string, GroupCounters>();
   let start: Record<string, unknown> | undefined;
   do {
     const out = await s.ddb.send(
@@ -219,9 +225,12 @@ export async function readGroupCounters(s: Store, runId: string, opts: { groupPr
     );
     for (const row of out.Items ?? []) {
       const group = String(row.group);
-      const acc = groups.get(group) ?? emptyCounters();
-      const c = countersOf(row);
-      for (const f of COUNTER_FIELDS) acc[f] += c[f];
+      const acc = groups.get(group) ?? { counters: emptyCounters(), planned: 0 };
+      if (String(row.sk).endsWith(`#${GROUP_PLANNED_SUFFIX}`)) acc.planned += Number(row.planned ?? 0);
+      else {
+        const c = countersOf(row);
+        for (const f of COUNTER_FIELDS) acc.counters[f] += c[f];
+      }
       groups.set(group, acc);
     }
     start = out.LastEvaluatedKey;

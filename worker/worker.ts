@@ -318,7 +318,7 @@ export class Worker {
     // A retried parent re-creates the same ids: existing rows are kept, and every child still
     // pending is (re-)sent, because the first attempt may have died between write and send.
     const created = await putItems(this.ctx.items, parent.runId, rows, { skipExisting: true });
-    await addPlannedItems(this.ctx.meta, parent.runId, created.length);
+    await addPlannedItems(this.ctx.meta, parent.runId, created);
     this.leases.assertValid(lease);
     const refs: ItemRef[] = rows.map((c) => ({ runId: parent.runId, itemId: c.itemId }));
     await this.ctx.queue.sendItems(refs);

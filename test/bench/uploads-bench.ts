@@ -46,6 +46,8 @@ const RESULTS = path.resolve(DIST, '../test/bench/results/uploads.json');
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 800);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCY_MS = 20;
+/** BENCH_PROFILE_DIR: write V8 CPU profiles of the daemon and the workers there (slower; for finding where CPU goes) */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const work = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-bench-'));
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -55,10 +57,10 @@ function cpuSecondsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks
 }
 
-function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean; netns?: string }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
+function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean; netns?: string; nodeArgs?: string[] }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
   const started = Date.now();
   const timeFile = path.join(work, `time-${started}-${Math.random().toString(36).slice(2)}`);
-  const argv = [CLI, '--state-dir', opts.stateDir, ...args];
+  const argv = [...(opts.nodeArgs ?? []), CLI, '--state-dir', opts.stateDir, ...args];
   const [cmd0, cmdArgs0] = opts.time ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...argv]] : [process.execPath, argv];
   // in a network namespace of its own (a host whose every round trip crosses the delaying link)
   const [cmd, cmdArgs] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, cmd0, ...cmdArgs0]] : [cmd0, cmdArgs0];
@@ -88,7 +90,7 @@ async function startDaemon(stateDir: string): Promise<{ pid: number; stack: Stac
   mkdirSync(stateDir, { recursive: true });
   const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true };
   const log = openSync(path.join(work, 'daemon.log'), 'a');
-  const child = fork(DAEMON, [JSON.stringify(args)], { stdio: ['ignore', log, log, 'ipc'] });
+  const child = fork(DAEMON, [JSON.stringify(args)], { stdio: ['ignore', log, log, 'ipc'], execArgv: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, 'daemon')}`] : [] });
   closeSync(log);
   const reply = await new Promise<{ ready: boolean; stack?: StackFile; error?: string }>((resolve) => {
     child.once('message', (m) => resolve(m as never));
@@ -216,6 +218,7 @@ async function throughput(direct: string, workerDir: string, daemonPid: number, 
       time: true,
       netns,
       log: path.join(work, `worker-${latencyMs}.log`),
+      nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `worker-${latencyMs}`)}`] : [],
       env: { NODE_OPTIONS: `--import=${HTTP_COUNT}`, CONVOY_BENCH_HTTP_COUNT_FILE: countFile, CONVOY_BENCH_PORT_NAMES: JSON.stringify(names) },
     }),
     'worker',

@@ -8,7 +8,7 @@ import { planRun } from '../../coordinator/plan.js';
 import { createApiApp } from '../../monitor/api.js';
 import { SnapshotReader } from '../../monitor/snapshot.js';
 import { buildSummary, formatSummary } from '../../monitor/summary.js';
-import { instanceViews, readFailedView, readGroupView, readStuckItems } from '../../monitor/views.js';
+import { formatGroupView, instanceViews, readFailedView, readGroupView, readStuckItems } from '../../monitor/views.js';
 import { createWorkerMetrics, serveWorkerMetrics } from '../../monitor/worker-metrics.js';
 import { ConvoyEmitter } from '../../shared/events.js';
 import { CounterBuffer } from '../../state/counters.js';
@@ -117,10 +117,13 @@ describe('monitor views on a run with known counts', () => {
     const v = await readGroupView(env.ctx, RUN, { customer: 'cust0' });
     // even items: done 0,2,4,6,8; failed 10,12; retrying 14; leased 16
     expect(v.groups.map((g) => g.group)).toEqual(['cust0/space0']);
-    expect(v.total).toMatchObject({ leased: 1, retrying: 1, failedNow: 2 });
+    // even items: 0-8 done, 10 and 12 failed, 14 retrying, 16 leased, 18 pending (planned counted per group)
+    expect(v.total).toMatchObject({ planned: 10, pending: 1, leased: 1, retrying: 1, failedNow: 2 });
+    expect(formatGroupView(v)).toMatch(/cust0\/space0\s+planned\s+10\s+pending\s+1\s+done\s+5/);
     expect(v.total.counters).toMatchObject({ done: 5, failed: 2, bytes: 5 * MIB });
     const bySpace = await readGroupView(env.ctx, RUN, { space: 'space1' });
     expect(bySpace.total.counters.done).toBe(5);
+    expect(bySpace.total).toMatchObject({ planned: 10, pending: 1 });
     const s = await buildSummary(env.ctx, RUN);
     const i2 = instanceViews(s, 'i2');
     expect(i2).toHaveLength(1);
