@@ -51,35 +51,36 @@ async function items(env: TestEnv, runId: string): Promise<ItemRow[]> {
  * Two workers start; once worker A holds a lease on an item that has made progress (`ready`), A
  * is killed with SIGKILL and a third worker joins. Resolves when every item is done.
  *
- * A can finish its item between our read of the lease and the signal landing; then it held
- * nothing when it died and the kill proved nothing. In that case a fresh A is started and the
- * kill repeated (the condition, not a sleep, decides when to kill).
+ * A could finish its item between our read of the lease and the kill, and then die holding
+ * nothing. So A is frozen first (SIGSTOP), its leases are read while it cannot change them, and
+ * it is killed only if it holds one; otherwise it is thawed (SIGCONT) and we wait again.
  */
 async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it: ItemRow, all: ItemRow[]) => boolean): Promise<ItemRow[]> {
   const config = writeFleetConfig(dir, env.config);
+  const a = spawnWorker(config, dir, `${runId}-A`, ['--run', runId]);
   const b = spawnWorker(config, dir, `${runId}-B`, ['--run', runId]);
-  workers.push(b);
-  const killed: string[] = [];
+  workers.push(a, b);
+  const heldByA = (all: ItemRow[]) => all.filter((it) => it.status === 'leased' && it.leaseOwner === a.id);
   let stranded: string[] = [];
-  for (let attempt = 1; stranded.length === 0; attempt++) {
-    if (attempt > 5) throw new Error(`worker A finished its item before the kill landed ${attempt - 1} times; the run is too small to test a kill`);
-    const a = spawnWorker(config, dir, `${runId}-A${attempt}`, ['--run', runId]);
-    workers.push(a);
-    await waitUntil(async () => {
+  while (stranded.length === 0) {
+    const seen = await waitUntil(async () => {
       const all = await items(env, runId);
-      return all.some((it) => it.status === 'leased' && it.leaseOwner === a.id && ready(it, all));
-    }, {
-      what: `worker A${attempt} to make progress in ${runId}`,
-      timeoutMs: TIMEOUT,
-      intervalMs: 50,
-    });
-    a.child.kill('SIGKILL');
-    await a.exited;
-    killed.push(a.id);
-    // what A held when it died: these must come back and be finished by the others
-    if (process.env.DEBUG_KILL) console.log(JSON.stringify((await items(env, runId)).map((i) => [i.itemId, i.status, i.leaseOwner, i.attempts, i.history?.map((h) => h.event + ':' + h.worker + ':' + h.atMs)])));
-    stranded = (await items(env, runId)).filter((it) => it.status === 'leased' && it.leaseOwner === a.id).map((it) => it.itemId);
+      if (heldByA(all).some((it) => ready(it, all))) return 'ready';
+      // nothing left that A could still claim: the run is too small to kill A mid-item
+      if (!all.some((it) => it.status === 'pending' || it.status === 'retrying') && heldByA(all).length === 0) return 'no-work';
+      return undefined;
+    }, { what: `worker A to make progress in ${runId}`, timeoutMs: TIMEOUT, intervalMs: 50 });
+    if (seen === 'no-work') throw new Error(`${runId}: worker A ran out of work before it could be killed mid-item; make the run larger`);
+    a.child.kill('SIGSTOP');
+    // A write A sent just before it stopped may still be on its way into the emulator: a first
+    // full read (a round trip issued after the stop) lets it land; the second read is the truth.
+    await items(env, runId);
+    stranded = heldByA(await items(env, runId)).map((it) => it.itemId);
+    if (stranded.length === 0) a.child.kill('SIGCONT');
   }
+  a.child.kill('SIGKILL');
+  await a.exited;
+  if (process.env.DEBUG_KILL) console.log(JSON.stringify((await items(env, runId)).map((i) => [i.itemId, i.status, i.leaseOwner, i.attempts, i.history?.map((h) => h.event + ':' + h.worker + ':' + h.atMs)])));
   const c = spawnWorker(config, dir, `${runId}-C`, ['--run', runId]);
   workers.push(c);
   const planned = (await getRun(env.ctx.meta, runId))!.plannedItems;
@@ -97,7 +98,7 @@ async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it:
     const it = all.find((x) => x.itemId === id)!;
     expect(it.status).toBe('done');
     expect(it.attempts).toBeGreaterThanOrEqual(2);
-    expect(killed).not.toContain(it.worker);
+    expect(it.worker).not.toBe(a.id);
   }
   return all;
 }
@@ -159,13 +160,13 @@ describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
     const s3 = new S3Client({ region: r.region, endpoint: r.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     const bucket = `store-${suffix()}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const spec = await pgS3SpecFromFlags({ from: db.url, table: 'store_events', timeColumn: 'created_at', order: ['aggregate_id', 'sequence'], partition: '6h', to: `local:${bucket}/events`, fetchSize: 20 }); // small fetches: partitions take long enough to be killed mid-way
+    const spec = await pgS3SpecFromFlags({ from: db.url, table: 'store_events', timeColumn: 'created_at', order: ['aggregate_id', 'sequence'], partition: '2h', to: `local:${bucket}/events`, fetchSize: 20 }); // small fetches: partitions take long enough to be killed mid-way
     await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec });
     const started = Date.now();
     // kill A while it streams a partition, after some partitions are already in S3
     const all = await runWithKill(env, dir, 'ks', (_it, every) => every.some((i) => i.status === 'done'));
     timings.pgS3Ms = Date.now() - started;
-    expect(all.length).toBe(12); // 3 days of 6 h partitions
+    expect(all.length).toBe(36); // 3 days of 2 h partitions: more partitions than the two workers' 16 slots, so work remains to kill A in
     expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
     await verifyClean(env, dir, 'ks');
     env.close();
