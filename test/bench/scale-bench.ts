@@ -130,7 +130,7 @@ async function runS3Sync(fleet: Fleet, n: number, items: number): Promise<Point>
   const config = harnessConfig(fleet);
   const runId = `scale-sync-${n}`;
   const t0 = Date.now();
-  execFileSync(process.execPath, [distPath('coordinator/cli/main.js'), '--config', config, '--log-level', 'warn', 'plan', 's3-sync', '--from', `local:${src}`, '--to', `local:${dst}`, '--run', runId, '--range-keys', String(keysPerItem)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  cli(fleet, config, ['plan', 's3-sync', '--from', `local:${src}`, '--to', `local:${dst}`, '--run', runId, '--range-keys', String(keysPerItem)]);
   const { s, rate, cpu } = await follow(fleet, runId, items);
   const total = s.total;
   return { workers: n, items: total, seconds: (Date.now() - t0) / 1000, throughput: rate, failed: s.counts.failed, cpu };

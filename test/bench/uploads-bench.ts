@@ -33,7 +33,8 @@ import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';
 import type { DaemonArgs } from '../../infra/local/daemon.js';
 import { LinkProxy } from '../fleet/link-proxy.js';
-import { createHosts, netnsAvailable, removeHosts, type Host } from '../fleet/netns.js';
+import { createHosts, netnsAvailable, removeHosts, startForwarder, type Host } from '../fleet/netns.js';
+import { processCpuSeconds } from './lib/proc-cpu.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -41,7 +42,6 @@ const DIST = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(DIST, 'coordinator/cli/main.js');
 const DAEMON = path.join(DIST, 'infra/local/daemon.js');
 const HTTP_COUNT = path.join(DIST, 'test/bench/lib/http-count.js');
-const FORWARDER = path.join(DIST, 'test/fleet/ns-forwarder.js');
 const RESULTS = path.resolve(DIST, '../test/bench/results/uploads.json');
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 800);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -51,11 +51,6 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const work = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-bench-'));
 
 const say = (s: string) => process.stdout.write(s + '\n');
-
-function cpuSecondsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks
-}
 
 function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean; netns?: string; nodeArgs?: string[] }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
   const started = Date.now();
@@ -211,7 +206,7 @@ async function windowOf(ctx: ConvoyContext, runId: string): Promise<{ uploads: n
 async function throughput(direct: string, workerDir: string, daemonPid: number, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>, netns?: string): Promise<ThroughputRun> {
   const runId = await seedAndPlan(direct, `bench-${latencyMs}ms`, UPLOADS);
   const countFile = path.join(work, `http-${latencyMs}.json`);
-  const cpu0 = cpuSecondsOf(daemonPid);
+  const cpu0 = processCpuSeconds(daemonPid) ?? 0;
   const w = await must(
     run(['worker', '--concurrency', String(CONCURRENCY), '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
       stateDir: workerDir,
@@ -223,7 +218,7 @@ async function throughput(direct: string, workerDir: string, daemonPid: number, 
     }),
     'worker',
   );
-  const daemonCpuS = cpuSecondsOf(daemonPid) - cpu0;
+  const daemonCpuS = (processCpuSeconds(daemonPid) ?? 0) - cpu0;
   const win = await windowOf(ctx, runId);
   const windowS = (win.lastMs - win.firstMs) / 1000;
   const counts = (JSON.parse(readFileSync(countFile, 'utf8')) as { counts: Record<string, number> }).counts;
@@ -291,16 +286,6 @@ async function largeShards(direct: string): Promise<{ peak_rss_mib: number; shar
   const w = await must(run(['worker', '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], { stateDir: direct, time: true, log: path.join(work, 'worker-large.log') }), 'worker large');
   const status = await run(['status', '--run', runId], { stateDir: direct });
   return { peak_rss_mib: Math.round((w.maxRssKiB ?? 0) / 1024), shard_mib: shardMib, upload_mib: uploadMib, ok: /failed\s+0\s/.test(status.stdout) };
-}
-
-/** Inside the host's namespace, 127.0.0.1:<storage node port> -> that node's delaying proxy. */
-async function startForwarder(host: Host, storage: Array<{ port: number; proxyPort: number }>): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, FORWARDER, ...storage.map((s) => `${s.port}=${host.hostAddr}:${s.proxyPort}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`namespace forwarder exited with ${code}`)));
-  });
-  return child;
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,7 @@ import { loadConfig, stateSchema, type ConvoyConfig, type StateConfig } from '..
 import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
-import { createHosts, netnsAvailable, removeHosts, setLink, type Host } from './netns.js';
+import { createHosts, netnsAvailable, removeHosts, setLink, startForwarder, type Host } from './netns.js';
 import { ThrottleProxy } from './throttle-proxy.js';
 import type { PeerCounts } from './service-process.js';
 
@@ -40,7 +40,6 @@ export function distPath(rel: string): string {
 
 const CLI = distPath('coordinator/cli/main.js');
 const SERVICE = distPath('test/fleet/service-process.js');
-const FORWARDER = distPath('test/fleet/ns-forwarder.js');
 /** preload for workers that should know the fleet-probe kind */
 export const PROBE_PRELOAD = distPath('test/fleet/probe-kind.js');
 
@@ -261,12 +260,7 @@ export class Fleet {
     writeFileSync(w.uploadsConfigFile, JSON.stringify({ ...ucan.uploads, peers }), { mode: 0o600 });
     const storage = await Promise.all(ucan.storageNodePorts.map(async (port) => ({ port, proxy: await proxyTo(port) })));
     if (!w.host || storage.length === 0) return; // on loopback the storage nodes' URLs work as they are (undelayed)
-    const forwarder = spawn('ip', ['netns', 'exec', w.host.ns, process.execPath, FORWARDER, ...storage.map((s) => `${s.port}=${listen}:${s.proxy.port}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    w.forwarder = forwarder;
-    await new Promise<void>((resolve, reject) => {
-      forwarder.stdout!.once('data', () => resolve());
-      forwarder.once('exit', (code) => reject(new Error(`namespace forwarder for ${w.label} exited with ${code}`)));
-    });
+    w.forwarder = await startForwarder(w.host, storage.map((s) => ({ port: s.port, proxyPort: s.proxy.port })));
   }
 
   /** Where a host's link proxy for a service forwards to: the throttle proxy when there is one. */

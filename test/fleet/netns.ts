@@ -12,7 +12,9 @@
  * harness is dead, never a concurrently running harness's. Removal runs on exit, on signals and
  * on a failed start.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const SUBNET_PREFIX = '10.231';
 
@@ -155,4 +157,26 @@ export function removeHosts(hosts: Host[]): void {
 /** 100% loss on a host's link: its veth goes down (packets are dropped, connections stall). */
 export function setLink(host: Host, up: boolean): void {
   ip(['link', 'set', host.hostIf, up ? 'up' : 'down']);
+}
+
+/** dist/test/fleet/ns-forwarder.js: beside this module in the build, or the build's copy when run from source */
+function forwarderScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${path.sep}dist${path.sep}`) ? here.slice(0, here.lastIndexOf(`${path.sep}dist${path.sep}`)) : path.resolve(here, '../..');
+  return path.join(root, 'dist', 'test', 'fleet', 'ns-forwarder.js');
+}
+
+/**
+ * Inside a host's namespace, make `127.0.0.1:<port>` reach `<host side address>:<proxyPort>`
+ * (see ns-forwarder.ts: URLs that say 127.0.0.1 and cannot be rewritten). Resolves once it
+ * listens; the caller kills it.
+ */
+export async function startForwarder(host: Host, mappings: Array<{ port: number; proxyPort: number }>): Promise<ChildProcess> {
+  const args = mappings.map((m) => `${m.port}=${host.hostAddr}:${m.proxyPort}`);
+  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, forwarderScript(), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`namespace forwarder in ${host.ns} exited with ${code}`)));
+  });
+  return child;
 }
