@@ -291,7 +291,8 @@ async function largeShards(direct: string): Promise<{ peak_rss_mib: number; shar
 async function main(): Promise<void> {
   const direct = path.join(work, 'direct');
   const delayed = path.join(work, 'delayed');
-  say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const loadAtStart = loadavg().map((l) => Math.round(l * 10) / 10);
+  say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadAtStart.join(' ')}`);
   const daemon = await startDaemon(direct);
   const proxies: LinkProxy[] = [];
   let hosts: Host[] = [];
@@ -339,7 +340,7 @@ async function main(): Promise<void> {
       runs,
       index_speed: speed,
       large_shards: large,
-      machine: { cores: availableParallelism(), model: cpus()[0]?.model, loadavg_at_start: loadavg().map((l) => Math.round(l * 10) / 10), node: process.version },
+      machine: { cores: availableParallelism(), model: cpus()[0]?.model, loadavg_at_start: loadAtStart, node: process.version },
       notes: [
         'the daemon (dynalite, fauxqs, upload-api, indexing service, gateway) shares the 2 cores with the worker: the measured rate is bounded by their sum of CPU per upload',
         'worker_cpu_bound_uploads_per_min = 60 s / worker CPU per upload: what one worker process sustains with a core of its own',
