@@ -7,6 +7,7 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, ConvoyError } from '../shared/errors.js';
+import { sleep } from '../shared/sleep.js';
 import { listRuns } from '../state/runs.js';
 import { dashboardModel, statusLine } from './dashboard-model.js';
 import type { StuckItem } from './filters.js';
@@ -104,13 +105,3 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}

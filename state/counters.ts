@@ -5,7 +5,7 @@
  * (workers x runs) / flush interval, and the monitor reads rates from a handful of minute rows.
  * Counters are for rates and progress bars; item rows stay the truth for status counts.
  */
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { metaKeys } from './schema.js';
 
 export const COUNTER_FIELDS = ['done', 'failed', 'retries', 'bytes', 'objects', 'skipped'] as const;
@@ -114,11 +114,7 @@ export class CounterBuffer {
 export async function readCounterTotals(s: CounterStore, runId: string): Promise<{ total: Counters; byWorker: Map<string, Counters> }> {
   const total = emptyCounters();
   const byWorker = new Map<string, Counters>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new QueryCommand({ TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ctr#${runId}` }, ExclusiveStartKey: start }),
-    );
+  for await (const out of paginateQuery({ client: s.ddb }, { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ctr#${runId}` }, })) {
     for (const row of out.Items ?? []) {
       const c = emptyCounters();
       for (const f of COUNTER_FIELDS) {
@@ -127,8 +123,7 @@ export async function readCounterTotals(s: CounterStore, runId: string): Promise
       }
       byWorker.set(String(row.workerId), c);
     }
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return { total, byWorker };
 }
 

@@ -24,7 +24,7 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
-  QueryCommand,
+  paginateQuery,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -404,21 +404,15 @@ export async function* itemsByStatus(
   opts: { pageSize?: number } = {},
 ): AsyncGenerator<ItemRow[]> {
   for (const key of statusKeysFor(runId, status)) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await s.ddb.send(
-        new QueryCommand({
-          TableName: s.table,
-          IndexName: BY_STATUS_INDEX,
-          KeyConditionExpression: 'statusKey = :k',
-          ExpressionAttributeValues: { ':k': key },
-          ExclusiveStartKey: start,
-          Limit: opts.pageSize ?? 500,
-        }),
-      );
+    for await (const out of paginateQuery({ client: s.ddb }, {
+      TableName: s.table,
+      IndexName: BY_STATUS_INDEX,
+      KeyConditionExpression: 'statusKey = :k',
+      ExpressionAttributeValues: { ':k': key },
+      Limit: opts.pageSize ?? 500,
+    })) {
       if (out.Items?.length) yield out.Items as ItemRow[];
-      start = out.LastEvaluatedKey;
-    } while (start);
+    }
   }
 }
 
@@ -427,21 +421,15 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
   const counts = await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
       let n = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await s.ddb.send(
-          new QueryCommand({
-            TableName: s.table,
-            IndexName: BY_STATUS_INDEX,
-            KeyConditionExpression: 'statusKey = :k',
-            ExpressionAttributeValues: { ':k': key },
-            Select: 'COUNT',
-            ExclusiveStartKey: start,
-          }),
-        );
+      for await (const out of paginateQuery({ client: s.ddb }, {
+        TableName: s.table,
+        IndexName: BY_STATUS_INDEX,
+        KeyConditionExpression: 'statusKey = :k',
+        ExpressionAttributeValues: { ':k': key },
+        Select: 'COUNT',
+      })) {
         n += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
+      }
       return n;
     }),
   );
@@ -456,40 +444,28 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
  * callers use it once, to confirm a run is finished.
  */
 export async function anyActiveItem(s: ItemStore, runId: string): Promise<boolean> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new QueryCommand({
-        TableName: s.table,
-        KeyConditionExpression: 'runId = :r',
-        FilterExpression: '#st IN (:pending, :leased, :retrying)',
-        ProjectionExpression: 'itemId',
-        ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':r': runId, ':pending': 'pending', ':leased': 'leased', ':retrying': 'retrying' },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
+  for await (const out of paginateQuery({ client: s.ddb }, {
+    TableName: s.table,
+    KeyConditionExpression: 'runId = :r',
+    FilterExpression: '#st IN (:pending, :leased, :retrying)',
+    ProjectionExpression: 'itemId',
+    ExpressionAttributeNames: { '#st': 'status' },
+    ExpressionAttributeValues: { ':r': runId, ':pending': 'pending', ':leased': 'leased', ':retrying': 'retrying' },
+    ConsistentRead: true,
+  })) {
     if (out.Items?.length) return true;
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return false;
 }
 
 /** All items of a run in key order, paged (reports and verify; not for screens). */
 export async function* itemsOfRun(s: ItemStore, runId: string, opts: { pageSize?: number } = {}): AsyncGenerator<ItemRow[]> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new QueryCommand({
-        TableName: s.table,
-        KeyConditionExpression: 'runId = :r',
-        ExpressionAttributeValues: { ':r': runId },
-        ExclusiveStartKey: start,
-        Limit: opts.pageSize ?? 500,
-      }),
-    );
+  for await (const out of paginateQuery({ client: s.ddb }, {
+    TableName: s.table,
+    KeyConditionExpression: 'runId = :r',
+    ExpressionAttributeValues: { ':r': runId },
+    Limit: opts.pageSize ?? 500,
+  })) {
     if (out.Items?.length) yield out.Items as ItemRow[];
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
 }

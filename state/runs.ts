@@ -6,7 +6,7 @@
  * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes (idempotent).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateScan, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { metaKeys } from './schema.js';
 
 export const RunState = { planning: 'planning', running: 'running', done: 'done', cancelled: 'cancelled' } as const;
@@ -67,20 +67,14 @@ export async function getRun(s: MetaStore, runId: string): Promise<RunRow | unde
 /** Runs, newest first (a scan of run rows only; there are few runs). */
 export async function listRuns(s: MetaStore): Promise<RunRow[]> {
   const rows: RunRow[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new ScanCommand({
-        TableName: s.table,
-        FilterExpression: '#t = :run',
-        ExpressionAttributeNames: { '#t': 'type' },
-        ExpressionAttributeValues: { ':run': 'run' },
-        ExclusiveStartKey: start,
-      }),
-    );
+  for await (const out of paginateScan({ client: s.ddb }, {
+    TableName: s.table,
+    FilterExpression: '#t = :run',
+    ExpressionAttributeNames: { '#t': 'type' },
+    ExpressionAttributeValues: { ':run': 'run' },
+  })) {
     rows.push(...((out.Items ?? []) as RunRow[]));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return rows.sort((a, b) => b.createdAtMs - a.createdAtMs);
 }
 

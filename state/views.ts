@@ -6,7 +6,7 @@
  *  - group counters are rows per (group, worker) under one partition per run.
  * Everything here is eventually consistent (GSI reads): views, not decisions.
  */
-import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
 import type { ItemError, ItemStatus } from './items.js';
 import { BY_STATUS_INDEX, GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
@@ -115,21 +115,15 @@ export async function* itemSummariesByStatus(s: Store, runId: string, status: It
 export async function forEachItemSummary(s: Store, runId: string, status: ItemStatus, onPage: (rows: ItemSummaryRow[]) => void): Promise<void> {
   await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out: QueryCommandOutput = await s.ddb.send(
-          new QueryCommand({
-            TableName: s.table,
-            IndexName: BY_STATUS_INDEX,
-            KeyConditionExpression: 'statusKey = :k',
-            ExpressionAttributeValues: { ':k': key },
-            ExclusiveStartKey: start,
-            ...SUMMARY_PROJECTION,
-          }),
-        );
+      for await (const out of paginateQuery({ client: s.ddb }, {
+        TableName: s.table,
+        IndexName: BY_STATUS_INDEX,
+        KeyConditionExpression: 'statusKey = :k',
+        ExpressionAttributeValues: { ':k': key },
+        ...SUMMARY_PROJECTION,
+      })) {
         if (out.Items?.length) onPage(out.Items as ItemSummaryRow[]);
-        start = out.LastEvaluatedKey;
-      } while (start);
+      }
     }),
   );
 }
@@ -178,23 +172,17 @@ export async function readCounterBuckets(s: Store, runId: string, buckets: numbe
     buckets.map(async (bucket) => {
       const counters = emptyCounters();
       const byWorker = new Map<string, Counters>();
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await s.ddb.send(
-          new QueryCommand({
-            TableName: s.table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` },
-            ExclusiveStartKey: start,
-          }),
-        );
+      for await (const out of paginateQuery({ client: s.ddb }, {
+        TableName: s.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` },
+      })) {
         for (const row of out.Items ?? []) {
           const c = countersOf(row);
           for (const f of COUNTER_FIELDS) counters[f] += c[f];
           byWorker.set(String(row.workerId), c);
         }
-        start = out.LastEvaluatedKey;
-      } while (start);
+      }
       return { bucket, counters, byWorker };
     }),
   );
@@ -213,16 +201,11 @@ export interface GroupCounters {
 
 export async function readGroupCounters(s: Store, runId: string, opts: { groupPrefix?: string } = {}): Promise<Map<string, GroupCounters>> {
   const groups = new Map<string, GroupCounters>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new QueryCommand({
-        TableName: s.table,
-        KeyConditionExpression: opts.groupPrefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `ctrg#${runId}`, ...(opts.groupPrefix ? { ':p': opts.groupPrefix } : {}) },
-        ExclusiveStartKey: start,
-      }),
-    );
+  for await (const out of paginateQuery({ client: s.ddb }, {
+    TableName: s.table,
+    KeyConditionExpression: opts.groupPrefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `ctrg#${runId}`, ...(opts.groupPrefix ? { ':p': opts.groupPrefix } : {}) },
+  })) {
     for (const row of out.Items ?? []) {
       const group = String(row.group);
       const acc = groups.get(group) ?? { counters: emptyCounters(), planned: 0 };
@@ -233,7 +216,6 @@ export async function readGroupCounters(s: Store, runId: string, opts: { groupPr
       }
       groups.set(group, acc);
     }
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return groups;
 }

@@ -3,7 +3,7 @@
  * worker stale when its last beat is older than a threshold; nothing else depends on them (leases
  * on items are what make a dead worker's items come back).
  */
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { metaKeys } from './schema.js';
 
 export interface WorkerHeartbeat {
@@ -32,13 +32,8 @@ export async function writeHeartbeat(s: WorkerStore, beat: WorkerHeartbeat): Pro
 
 export async function listWorkers(s: WorkerStore): Promise<WorkerHeartbeat[]> {
   const rows: WorkerHeartbeat[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await s.ddb.send(
-      new QueryCommand({ TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'worker' }, ExclusiveStartKey: start }),
-    );
+  for await (const out of paginateQuery({ client: s.ddb }, { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'worker' }, })) {
     rows.push(...((out.Items ?? []) as WorkerHeartbeat[]));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return rows;
 }

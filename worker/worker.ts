@@ -19,6 +19,7 @@ import { fullJitterDelayMs, shouldRetry } from '../shared/backoff.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, describeError, LeaseLostError, toError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { sleep } from '../shared/sleep.js';
 import type { ItemRef, ReceivedMessage } from '../shared/work-queue.js';
 import { CounterBuffer } from '../state/counters.js';
 import { claimItem, completeItem, failItem, putItems, releaseItem, saveCheckpoint, type ItemRow, type NewItem } from '../state/items.js';
@@ -443,21 +444,4 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
   const settled = await Promise.race([Promise.allSettled(promises).then(() => true), sleep(ms, timer.signal).then(() => false)]);
   timer.abort();
   return settled;
-}
-
-/** Sleep, cut short by `signal`. The abort listener is removed when the timer fires: the receive
- * loop sleeps on one long-lived signal, and leaving a listener per sleep leaks. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

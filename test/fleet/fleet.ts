@@ -28,6 +28,7 @@ import { LinkProxy, type LinkMode } from './link-proxy.js';
 import { createHosts, netnsAvailable, removeHosts, setLink, startForwarder, type Host } from './netns.js';
 import { ThrottleProxy } from './throttle-proxy.js';
 import type { PeerCounts } from './service-process.js';
+import { sleep } from '../../shared/sleep.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** the repository root, whether this file runs from dist/ (benchmarks) or from source (vitest) */
@@ -451,21 +452,7 @@ export class Fleet {
   }
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    // the listener goes when the timer fires: a long chaos run sleeps on one signal many times
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { sleep };
 
 /**
  * Stop the fleet on SIGINT/SIGTERM of the harness process (benchmarks and chaos runs). Returns a

@@ -4,7 +4,7 @@
  * transformed again and compared attribute by attribute with the destination, and the destination
  * is counted. One JSONL report line per segment and per sampled item.
  */
-import { BatchGetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, paginateScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun, type ItemRow } from '../../../state/items.js';
@@ -20,12 +20,7 @@ import type { CopySpec } from './spec.js';
 export async function countTable(client: DynamoDBClient, table: string, segments = 8, segment?: number): Promise<number> {
   const one = async (seg: number, total: number) => {
     let n = 0;
-    let start: AttributeMap | undefined;
-    do {
-      const out = await client.send(new ScanCommand({ TableName: table, Select: 'COUNT', Segment: seg, TotalSegments: total, ExclusiveStartKey: start }));
-      n += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const out of paginateScan({ client }, { TableName: table, Select: 'COUNT', Segment: seg, TotalSegments: total })) n += out.Count ?? 0;
     return n;
   };
   if (segment !== undefined) return one(segment, segments);
@@ -65,15 +60,12 @@ export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext
     Array.from({ length: spec.segments }, (_, seg) =>
       limit(async () => {
         let n = 0;
-        let start: AttributeMap | undefined;
-        do {
-          const out = await source.send(new ScanCommand({ TableName: spec.from.table, Segment: seg, TotalSegments: spec.segments, ExclusiveStartKey: start }));
+        for await (const out of paginateScan({ client: source }, { TableName: spec.from.table, Segment: seg, TotalSegments: spec.segments })) {
           for (const it of (out.Items ?? []) as AttributeMap[]) {
             n++;
             if (Math.random() < p && sample.length < sampleSize * 2) sample.push(it);
           }
-          start = out.LastEvaluatedKey;
-        } while (start);
+        }
         sourceTotal += n;
         const item = segments.get(seg);
         const row = { segment: `${seg}/${spec.segments}`, sourceCount: n, scanned: item?.metrics?.objects, written: item?.metrics?.written, status: item?.status };

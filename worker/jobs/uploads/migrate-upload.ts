@@ -21,6 +21,7 @@
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { ConvoyError, NotFoundError } from '../../../shared/errors.js';
+import { sleep } from '../../../shared/sleep.js';
 import { claimGroupStep, completeGroupStep, failGroupStep, getGroupStep, type GroupStepRef } from '../../../state/group-steps.js';
 import type { ItemRow } from '../../../state/items.js';
 import type { ItemContext, ItemOutcome } from '../types.js';
@@ -219,7 +220,7 @@ async function ensureGateway(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>,
       return 'already';
     }
     if (claim.outcome === 'held') {
-      await sleep(Math.min(1_000, 50 * 2 ** Math.min(waited, 5)), ictx.signal);
+      await sleepOrThrow(Math.min(1_000, 50 * 2 ** Math.min(waited, 5)), ictx.signal);
       continue;
     }
     try {
@@ -241,13 +242,8 @@ async function ensureGateway(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>,
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+/** Wait, or throw the abort reason (the lease lost, the worker stopping) if `signal` aborts first. */
+async function sleepOrThrow(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, signal);
+  if (signal.aborted) throw signal.reason;
 }

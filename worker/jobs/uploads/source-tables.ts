@@ -8,7 +8,7 @@
  * Every listing is paged; nothing reads a whole table into memory.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { UploadsConfig } from './config.js';
 
 export type TableNames = UploadsConfig['source']['tables'];
@@ -53,41 +53,29 @@ export async function uploadsPage(t: SourceTables, space: string, startAfter: st
 /** Count a space's uploads without reading them (Select COUNT). */
 export async function countUploads(t: SourceTables, space: string): Promise<number> {
   let n = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await t.ddb.send(
-      new QueryCommand({
-        TableName: t.names.upload,
-        KeyConditionExpression: '#s = :s',
-        ExpressionAttributeNames: { '#s': 'space' },
-        ExpressionAttributeValues: { ':s': space },
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
+  for await (const out of paginateQuery({ client: t.ddb }, {
+    TableName: t.names.upload,
+    KeyConditionExpression: '#s = :s',
+    ExpressionAttributeNames: { '#s': 'space' },
+    ExpressionAttributeValues: { ':s': space },
+    Select: 'COUNT',
+  })) {
     n += out.Count ?? 0;
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return n;
 }
 
 /** A customer's spaces (through the consumer table's `customer` index), all pages. */
 export async function spacesOfCustomer(t: SourceTables, customer: string): Promise<string[]> {
   const spaces: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await t.ddb.send(
-      new QueryCommand({
-        TableName: t.names.consumer,
-        IndexName: 'customer',
-        KeyConditionExpression: 'customer = :c',
-        ExpressionAttributeValues: { ':c': customer },
-        ExclusiveStartKey: start,
-      }),
-    );
+  for await (const out of paginateQuery({ client: t.ddb }, {
+    TableName: t.names.consumer,
+    IndexName: 'customer',
+    KeyConditionExpression: 'customer = :c',
+    ExpressionAttributeValues: { ':c': customer },
+  })) {
     for (const row of out.Items ?? []) spaces.push(row.consumer as string);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return spaces.sort();
 }
 
