@@ -51,6 +51,7 @@ export async function planRun(
   const { created, run } = await createRun(ctx.meta, { runId: args.runId, kind: args.kind, spec: spec as Record<string, unknown> });
   if (!created) {
     if (run.kind !== args.kind) throw new InputError(`run ${args.runId} exists with kind ${run.kind}, not ${args.kind}; choose another --run id`);
+    if (run.state === 'cancelled') throw new InputError(`run ${args.runId} was cancelled; a cancelled run is final: plan a new --run id`);
     if (run.planComplete) {
       ctx.log.info({ runId: args.runId }, 'run already planned; nothing to do');
       return { run, planned: false, itemsWritten: 0, itemsEnqueued: 0 };

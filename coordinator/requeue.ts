@@ -4,8 +4,9 @@
  * of other runs, or not matching the filter, are left where they are.
  */
 import type { ConvoyContext } from '../shared/context.js';
+import { InputError } from '../shared/errors.js';
 import { itemsByStatus, requeueItem } from '../state/items.js';
-import { transitionRun } from '../state/runs.js';
+import { getRun, transitionRun } from '../state/runs.js';
 
 export interface RequeueFilter {
   runId: string;
@@ -19,6 +20,9 @@ export interface RequeueResult {
 }
 
 export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): Promise<RequeueResult> {
+  const run = await getRun(ctx.meta, filter.runId);
+  if (!run) throw new InputError(`run "${filter.runId}" not found`);
+  if (run.state === 'cancelled') throw new InputError(`run ${filter.runId} was cancelled, which is final: its items cannot be requeued; plan a new run`);
   const matches = (errorClass: string | undefined, itemId: string) =>
     (!filter.errorClass || errorClass === filter.errorClass) && (!filter.itemId || itemId === filter.itemId);
   const requeuedIds = new Set<string>();

@@ -7,15 +7,17 @@
  *   GET  /runs/:id/failed         failed items, paged (?limit, ?cursor, ?class, ?customer, ?space)
  *   GET  /runs/:id/stuck          stuck items (?stuckAfterMs)
  *   POST /runs/:id/requeue        requeue failed items ({errorClass?, itemId?}); bearer token
+ *   POST /runs/:id/pause|resume|cancel   run control (coordinator/run-control.ts); bearer token
  *   GET  /metrics                 Prometheus text (prom-client)
- * The only write (requeue) goes through coordinator/requeue.ts, and exists only when a token is
- * configured: without one the route answers 403 and says how to configure it.
+ * The writes go through coordinator/requeue.ts and coordinator/run-control.ts, and exist only when
+ * a token is configured: without one the routes answer 403 and say how to configure it.
  */
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { requeueFailed } from '../coordinator/requeue.js';
+import { controlRun } from '../coordinator/run-control.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, ConvoyError, InputError } from '../shared/errors.js';
 import { getRun, listRuns, type RunRow } from '../state/runs.js';
@@ -79,10 +81,19 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
       ctx.log.info({ runId, ...body.data, requeued: result.requeued }, 'requeue through the API');
       return c.json({ runId, ...result });
     });
+    for (const action of ['pause', 'resume', 'cancel'] as const) {
+      app.post(`/runs/:id/${action}`, bearerAuth({ token: opts.token }), async (c) => {
+        const result = await controlRun(ctx, c.req.param('id'), action);
+        ctx.log.info({ ...result }, `${action} through the API`);
+        return c.json(result);
+      });
+    }
   } else {
-    app.post('/runs/:id/requeue', (c) =>
-      c.json({ error: 'WRITES_DISABLED', message: 'requeue is disabled: no API token configured; set CONVOY_API_TOKEN or "api": {"token": ...} in the config file' }, 403),
-    );
+    for (const action of ['requeue', 'pause', 'resume', 'cancel']) {
+      app.post(`/runs/:id/${action}`, (c) =>
+        c.json({ error: 'WRITES_DISABLED', message: `${action} is disabled: no API token configured; set CONVOY_API_TOKEN or "api": {"token": ...} in the config file` }, 403),
+      );
+    }
   }
 
   app.get('/metrics', async (c) => {
@@ -97,7 +108,7 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
 }
 
 function isActive(r: RunRow, now: number, keepFinishedMs: number): boolean {
-  return r.state === 'planning' || r.state === 'running' || now - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs;
+  return r.state === 'planning' || r.state === 'running' || r.state === 'paused' || now - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs;
 }
 
 async function existingRun(ctx: ConvoyContext, runId: string): Promise<string> {

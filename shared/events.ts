@@ -15,7 +15,7 @@ export interface ConvoyEvents {
   'worker:shutdown:begin': { workerId: string; signal?: string };
   'worker:shutdown:complete': { workerId: string; released: number; errors: number };
   'item:claimed': ItemRef & { attempt: number };
-  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'cancelled' };
+  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'cancelled' | 'paused' };
   'item:completed': ItemRef & { durationMs: number; bytes: number; objects: number };
   'item:retry': ItemRef & { errorClass: string; delayMs: number; attempt: number };
   'item:failed': ItemRef & { errorClass: string; message: string };

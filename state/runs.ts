@@ -2,15 +2,27 @@
  * Run rows: one per migration run, holding its job kind, spec, state and planned item count.
  *
  *   planning ──plan finished──▶ running ──all items terminal──▶ done
- *       └────────────── cancel ───────────────┴──▶ cancelled
+ *       │  ▲                      │  ▲
+ *     pause└─resume── paused ◀─pause┘└─resume
+ *       └──────────── cancel (from planning, running or paused) ──────────▶ cancelled
  * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes (idempotent).
+ * Operators pause, resume and cancel through coordinator/run-control.ts; workers drop a paused
+ * run's messages (its items stay pending until a resume re-sends them) and fail a cancelled run's
+ * items with RUN_CANCELLED.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConvoyError } from '../shared/errors.js';
 import { metaKeys } from './schema.js';
 
-export const RunState = { planning: 'planning', running: 'running', done: 'done', cancelled: 'cancelled' } as const;
+export const RunState = { planning: 'planning', running: 'running', paused: 'paused', done: 'done', cancelled: 'cancelled' } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
+
+/**
+ * How long a worker acts on a run row it has read before reading it again: a pause, resume or
+ * cancel reaches every worker within this time (one GetItem per run per worker per period).
+ */
+export const RUN_STATE_TTL_MS = 10_000;
 
 export interface RunRow {
   runId: string;
@@ -114,18 +126,44 @@ export async function addPlannedItems(s: MetaStore, runId: string, created: numb
   );
 }
 
-/** planning -> running, once the planner has written and enqueued everything. */
+/**
+ * planning -> running, once the planner has written and enqueued everything. A run paused while
+ * it was planned stays paused (only its plan is marked complete); one cancelled meanwhile, or
+ * already finished, is an error naming its state.
+ */
 export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
-  await s.ddb.send(
-    new UpdateCommand({
-      TableName: s.table,
-      Key: metaKeys.run(runId),
-      UpdateExpression: 'SET planComplete = :t, #st = :running, updatedAtMs = :now',
-      ConditionExpression: '#st IN (:planning, :running)',
-      ExpressionAttributeNames: { '#st': 'state' },
-      ExpressionAttributeValues: { ':t': true, ':running': 'running', ':planning': 'planning', ':now': nowOf(s) },
-    }),
-  );
+  try {
+    await s.ddb.send(
+      new UpdateCommand({
+        TableName: s.table,
+        Key: metaKeys.run(runId),
+        UpdateExpression: 'SET planComplete = :t, #st = :running, updatedAtMs = :now',
+        ConditionExpression: '#st IN (:planning, :running)',
+        ExpressionAttributeNames: { '#st': 'state' },
+        ExpressionAttributeValues: { ':t': true, ':running': 'running', ':planning': 'planning', ':now': nowOf(s) },
+      }),
+    );
+    return;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+  try {
+    await s.ddb.send(
+      new UpdateCommand({
+        TableName: s.table,
+        Key: metaKeys.run(runId),
+        UpdateExpression: 'SET planComplete = :t, updatedAtMs = :now',
+        ConditionExpression: '#st = :paused',
+        ExpressionAttributeNames: { '#st': 'state' },
+        ExpressionAttributeValues: { ':t': true, ':paused': 'paused', ':now': nowOf(s) },
+      }),
+    );
+    return;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+  const run = await getRun(s, runId);
+  throw new ConvoyError(run?.state === 'cancelled' ? 'RUN_CANCELLED' : 'RUN_STATE', `run ${runId} is ${run ? run.state : 'gone'}: its plan cannot be completed${run?.state === 'cancelled' ? ' (it was cancelled while being planned; plan a new run)' : ''}`, { retryable: false });
 }
 
 /** Conditional state change; returns false when the run was not in `from`. */

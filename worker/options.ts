@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatZodIssues } from '../shared/config.js';
 import { InputError } from '../shared/errors.js';
 import { defaultThreads } from './thread-pool.js';
+import { RUN_STATE_TTL_MS } from '../state/runs.js';
 
 export const workerOptionsSchema = z
   .object({
@@ -38,6 +39,11 @@ export const workerOptionsSchema = z
     shutdownForceMs: z.number().int().min(0).default(5_000),
     /** Heartbeat row interval. @defaultValue 5000 */
     heartbeatMs: z.number().int().min(100).default(5_000),
+    /**
+     * How long the worker acts on a run row it has read (pause, resume and cancel reach it within
+     * this); 0 reads the row for every message. @defaultValue 10000 (RUN_STATE_TTL_MS)
+     */
+    runStateTtlMs: z.number().int().min(0).default(RUN_STATE_TTL_MS),
     /** Counter flush interval. @defaultValue 5000 */
     counterFlushMs: z.number().int().min(100).default(5_000),
     /** Exit after the queue has been empty this long (demo, tests, batch jobs); 0 = never. @defaultValue 0 */

@@ -186,6 +186,14 @@ export class Worker {
       await this.ctx.queue.changeVisibility(msg.receiptHandle, FOREIGN_RUN_HIDE_SECONDS).catch(() => undefined);
       return;
     }
+    if (await this.runIsPaused(ref.runId)) {
+      // Drop the message, leave the item pending: no attempt spent, nothing written. Hiding it
+      // instead would cycle a paused backlog through every worker's receives and, past the
+      // queue's maxReceiveCount, into the DLQ. `convoy resume` re-sends the run's unfinished items.
+      this.ctx.events.safeEmit('item:claim:skipped', { ...ref, reason: 'paused' });
+      await this.ctx.queue.delete(msg.receiptHandle);
+      return;
+    }
     const claim = await claimItem(this.ctx.items, ref, this.id, this.options.leaseMs);
     switch (claim.outcome) {
       case 'done':
@@ -327,9 +335,24 @@ export class Worker {
     return created.length;
   }
 
-  private async loadRun(runId: string) {
+  /**
+   * Whether the run is paused. The cached row is trusted only to say "not paused"; "paused" is
+   * confirmed with a fresh (consistent) read, since this message may have been re-sent by a
+   * resume after the row was cached, and dropping it then would strand the item until the next
+   * reconcile. A failure to read says "not paused": the claim path then decides.
+   */
+  private async runIsPaused(runId: string): Promise<boolean> {
+    try {
+      if ((await this.loadRun(runId)).run.state !== 'paused') return false;
+      return (await this.loadRun(runId, { fresh: true })).run.state === 'paused';
+    } catch {
+      return false;
+    }
+  }
+
+  private async loadRun(runId: string, opts: { fresh?: boolean } = {}) {
     const cached = this.runCache.get(runId);
-    if (cached && this.ctx.now() - cached.loadedAtMs < 30_000) return cached;
+    if (cached && !opts.fresh && this.ctx.now() - cached.loadedAtMs < this.options.runStateTtlMs) return cached;
     const run = await getRun(this.ctx.meta, runId);
     if (!run) throw classifyError(new Error(`run ${runId} not found`));
     const kind = await loadJobKind(run.kind);

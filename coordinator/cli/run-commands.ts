@@ -1,15 +1,16 @@
 /**
- * Run-level commands: status, requeue, reconcile, verify, runs.
+ * Run-level commands: status, requeue, reconcile, verify, pause, resume, cancel.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
-import { getRun, listRuns } from '../../state/runs.js';
+import { getRun, listRuns, RUN_STATE_TTL_MS } from '../../state/runs.js';
 import { loadJobKind } from '../../worker/jobs/registry.js';
 import '../../worker/jobs/builtin.js';
 import { reconcileRun } from '../reconcile.js';
 import { requeueFailed } from '../requeue.js';
+import { controlRun, PAST, type RunControlAction } from '../run-control.js';
 import { formatStatus, runStatus } from '../status.js';
 import { action } from './errors.js';
 import { withContext as ctxOf } from './globals.js';
@@ -45,7 +46,6 @@ export function registerRunCommands(program: Command): void {
     .action(
       action(async (opts: { run: string; class?: string; item?: string }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
-          if (!(await getRun(ctx.meta, opts.run))) throw new InputError(`run "${opts.run}" not found`);
           const r = await requeueFailed(ctx, { runId: opts.run, errorClass: opts.class, itemId: opts.item });
           process.stdout.write(`requeued ${r.requeued} item(s); removed ${r.dlqMessagesRemoved} DLQ message(s)\n`);
         }),
@@ -66,6 +66,27 @@ export function registerRunCommands(program: Command): void {
         }),
       ),
     );
+
+  const controls: Array<[RunControlAction, string]> = [
+    ['pause', "stop workers taking the run's items (those in flight finish); nothing is spent or lost"],
+    ['resume', "let workers take a paused run's items again (its unfinished items are re-sent)"],
+    ['cancel', "end a run for good: items still to do fail with RUN_CANCELLED as workers take them (those in flight finish)"],
+  ];
+  for (const [name, description] of controls) {
+    program
+      .command(name)
+      .description(description)
+      .requiredOption('--run <id>', 'run id')
+      .action(
+        action(async (opts: { run: string }, cmd: Command) =>
+          ctxOf(cmd, async (ctx) => {
+            const r = await controlRun(ctx, opts.run, name);
+            const resent = r.resent !== undefined ? `; re-sent ${r.resent} unfinished item(s)` : '';
+            process.stdout.write(`run ${r.runId} ${PAST[name]} (was ${r.from})${resent}; workers see it within ${Math.round(RUN_STATE_TTL_MS / 1000)} s\n`);
+          }),
+        ),
+      );
+  }
 
   program
     .command('verify')

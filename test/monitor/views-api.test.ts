@@ -13,6 +13,7 @@ import { createWorkerMetrics, serveWorkerMetrics } from '../../monitor/worker-me
 import { ConvoyEmitter } from '../../shared/events.js';
 import { CounterBuffer } from '../../state/counters.js';
 import { claimItem, completeItem, failItem } from '../../state/items.js';
+import { createRun, getRun, markPlanComplete } from '../../state/runs.js';
 import { writeHeartbeat } from '../../state/workers.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { synthGroup, synthItemId } from './fixtures/synth-kind.js';
@@ -211,6 +212,35 @@ describe('monitor API (in-process)', () => {
     expect(await json(ok)).toMatchObject({ runId: RUN, requeued: 1 });
     const after = await json(await app.request(`/runs/${RUN}/failed`));
     expect(after.byClass).toEqual({ A: 2 });
+  });
+});
+
+describe('monitor API run control', () => {
+  const token = 'test-token-0123456789abcdef';
+  const auth = { authorization: `Bearer ${token}` };
+
+  it('pauses, resumes and cancels a run with the token; refuses without one; names the state when it cannot', async () => {
+    await createRun(env.ctx.meta, { runId: 'ctl', kind: 'synth', spec: {} });
+    await markPlanComplete(env.ctx.meta, 'ctl');
+    const readOnly = createApiApp(env.ctx, {});
+    const refused = await readOnly.request('/runs/ctl/pause', { method: 'POST' });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toContain('pause is disabled');
+    const app = createApiApp(env.ctx, { token });
+    expect((await app.request('/runs/ctl/pause', { method: 'POST' })).status).toBe(401);
+    expect((await getRun(env.ctx.meta, 'ctl'))?.state).toBe('running');
+
+    const paused = await app.request('/runs/ctl/pause', { method: 'POST', headers: auth });
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toEqual({ runId: 'ctl', from: 'running', to: 'paused' });
+    const twice = await app.request('/runs/ctl/pause', { method: 'POST', headers: auth });
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toEqual({ error: 'BAD_INPUT', message: 'run ctl is already paused' });
+    expect(await (await app.request('/runs/ctl/resume', { method: 'POST', headers: auth })).json()).toEqual({ runId: 'ctl', from: 'paused', to: 'running', resent: 0 });
+    expect((await app.request('/runs/ctl/cancel', { method: 'POST', headers: auth })).status).toBe(200);
+    expect((await getRun(env.ctx.meta, 'ctl'))?.state).toBe('cancelled');
+    expect((await app.request('/runs/ctl/requeue', { method: 'POST', headers: auth })).status).toBe(400);
+    expect((await app.request('/runs/nope/pause', { method: 'POST', headers: auth })).status).toBe(404);
   });
 });
 
