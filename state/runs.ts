@@ -132,52 +132,31 @@ export async function addPlannedItems(s: MetaStore, runId: string, created: numb
  * already finished, is an error naming its state.
  */
 export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
-  try {
-    await s.ddb.send(
-      new UpdateCommand({
-        TableName: s.table,
-        Key: metaKeys.run(runId),
-        UpdateExpression: 'SET planComplete = :t, #st = :running, updatedAtMs = :now',
-        ConditionExpression: '#st IN (:planning, :running)',
-        ExpressionAttributeNames: { '#st': 'state' },
-        ExpressionAttributeValues: { ':t': true, ':running': 'running', ':planning': 'planning', ':now': nowOf(s) },
-      }),
-    );
-    return;
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-  }
-  try {
-    await s.ddb.send(
-      new UpdateCommand({
-        TableName: s.table,
-        Key: metaKeys.run(runId),
-        UpdateExpression: 'SET planComplete = :t, updatedAtMs = :now',
-        ConditionExpression: '#st = :paused',
-        ExpressionAttributeNames: { '#st': 'state' },
-        ExpressionAttributeValues: { ':t': true, ':paused': 'paused', ':now': nowOf(s) },
-      }),
-    );
-    return;
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-  }
+  const now = nowOf(s);
+  if (await updateRunIf(s, runId, 'SET planComplete = :t, #st = :running, updatedAtMs = :now', '#st IN (:planning, :running)', { ':t': true, ':running': 'running', ':planning': 'planning', ':now': now })) return;
+  if (await updateRunIf(s, runId, 'SET planComplete = :t, updatedAtMs = :now', '#st = :paused', { ':t': true, ':paused': 'paused', ':now': now })) return;
   const run = await getRun(s, runId);
-  throw new ConvoyError(run?.state === 'cancelled' ? 'RUN_CANCELLED' : 'RUN_STATE', `run ${runId} is ${run ? run.state : 'gone'}: its plan cannot be completed${run?.state === 'cancelled' ? ' (it was cancelled while being planned; plan a new run)' : ''}`, { retryable: false });
+  const cancelled = run?.state === 'cancelled';
+  throw new ConvoyError(cancelled ? 'RUN_CANCELLED' : 'RUN_STATE', `run ${runId} is ${run ? run.state : 'gone'}: its plan cannot be completed${cancelled ? ' (it was cancelled while being planned; plan a new run)' : ''}`, { retryable: false });
 }
 
 /** Conditional state change; returns false when the run was not in `from`. */
 export async function transitionRun(s: MetaStore, runId: string, from: RunState[], to: RunState): Promise<boolean> {
-  const now = nowOf(s);
-  const values: Record<string, unknown> = { ':to': to, ':now': now };
+  const values: Record<string, unknown> = { ':to': to, ':now': nowOf(s) };
   from.forEach((f, i) => (values[`:f${i}`] = f));
+  const finished = to === 'done' || to === 'cancelled' ? ', finishedAtMs = :now' : '';
+  return updateRunIf(s, runId, `SET #st = :to, updatedAtMs = :now${finished}`, `#st IN (${from.map((_, i) => `:f${i}`).join(', ')})`, values);
+}
+
+/** One conditional update of a run row (`#st` names its state); false when the condition fails. */
+async function updateRunIf(s: MetaStore, runId: string, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
   try {
     await s.ddb.send(
       new UpdateCommand({
         TableName: s.table,
         Key: metaKeys.run(runId),
-        UpdateExpression: `SET #st = :to, updatedAtMs = :now${to === 'done' || to === 'cancelled' ? ', finishedAtMs = :now' : ''}`,
-        ConditionExpression: `#st IN (${from.map((_, i) => `:f${i}`).join(', ')})`,
+        UpdateExpression: update,
+        ConditionExpression: condition,
         ExpressionAttributeNames: { '#st': 'state' },
         ExpressionAttributeValues: values,
       }),

@@ -4,16 +4,15 @@
  * once; cancel ends every unfinished item as RUN_CANCELLED; the CLI refuses what makes no sense
  * with exit 2 and a message naming the run and its state.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { controlRun, refusal, RUN_CONTROL } from '../../coordinator/run-control.js';
 import { ConvoyError, InputError } from '../../shared/errors.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { createRun, getRun, markPlanComplete } from '../../state/runs.js';
-import type { Worker } from '../../worker/worker.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
-import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
-import { fastWorker, gate, planScript, queueEmpty, recordEvents, rowCounts, SCRIPT_KIND, succeed } from './script-kind.js';
+import { waitUntil } from '../helpers/stack.js';
+import { engineFixture, fastWorker, gate, planScript, queueEmpty, recordEvents, rowCounts, SCRIPT_KIND, succeed } from './script-kind.js';
 
 describe('run control rules (pure)', () => {
   it('each action leaves only from the states that make sense', () => {
@@ -33,51 +32,32 @@ describe('run control rules (pure)', () => {
 });
 
 describe('pause, resume, cancel', () => {
-  let t: TestStack;
-  let env: TestEnv;
-  const workers: Worker[] = [];
-  const start = (w: Worker) => {
-    workers.push(w);
-    void w.start();
-    return w;
-  };
+  const fx = engineFixture();
   const rows = async (runId: string): Promise<ItemRow[]> => {
     const out: ItemRow[] = [];
-    for await (const page of itemsOfRun(env.ctx.items, runId)) out.push(...page);
+    for await (const page of itemsOfRun(fx.env.ctx.items, runId)) out.push(...page);
     return out;
   };
 
-  beforeAll(async () => {
-    t = await startTestStack();
-  });
-  afterAll(async () => t?.close());
-  beforeEach(async () => {
-    env = await freshEnv(t.stack);
-  });
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    env.close();
-  });
-
   it('a paused run is not worked (no attempt spent, queue drained); resume re-sends and completes every item once', async () => {
     const calls: string[] = [];
-    await planScript(env.ctx, 'paused', 6, async (it, ictx) => {
+    await planScript(fx.env.ctx, 'paused', 6, async (it, ictx) => {
       calls.push(it.itemId);
       return succeed(it, ictx);
     });
-    expect(await controlRun(env.ctx, 'paused', 'pause')).toMatchObject({ from: 'running', to: 'paused' });
-    const ev = recordEvents(env.ctx, ['item:claim:skipped', 'item:completed']);
-    start(fastWorker(env.ctx));
+    expect(await controlRun(fx.env.ctx, 'paused', 'pause')).toMatchObject({ from: 'running', to: 'paused' });
+    const ev = recordEvents(fx.env.ctx, ['item:claim:skipped', 'item:completed']);
+    fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 6, { what: 'all six messages met while paused' });
-    await waitUntil(() => queueEmpty(env.ctx), { what: 'paused messages dropped, not cycled' });
+    await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'paused messages dropped, not cycled' });
     expect(calls).toEqual([]);
     for (const r of await rows('paused')) expect(r).toMatchObject({ status: 'pending', attempts: 0 });
-    expect((await env.ctx.queue.depth()).dlqVisible).toBe(0);
+    expect((await fx.env.ctx.queue.depth()).dlqVisible).toBe(0);
 
-    const resumed = await controlRun(env.ctx, 'paused', 'resume');
+    const resumed = await controlRun(fx.env.ctx, 'paused', 'resume');
     expect(resumed).toMatchObject({ from: 'paused', to: 'running', resent: 6 });
     await waitUntil(() => ev['item:completed'].length === 6, { what: 'all six completed after resume' });
-    expect(await rowCounts(env.ctx, 'paused')).toEqual({ done: 6 });
+    expect(await rowCounts(fx.env.ctx, 'paused')).toEqual({ done: 6 });
     expect([...calls].sort()).toEqual((await rows('paused')).map((r) => r.itemId).sort());
     for (const r of await rows('paused')) expect(r.attempts).toBe(1);
   });
@@ -85,73 +65,73 @@ describe('pause, resume, cancel', () => {
   it('pausing a run being worked: items in flight finish, the rest stay pending unattempted until resumed', async () => {
     const release = gate();
     const started: string[] = [];
-    await planScript(env.ctx, 'busy', 10, async (it, ictx) => {
+    await planScript(fx.env.ctx, 'busy', 10, async (it, ictx) => {
       started.push(it.itemId);
       if (started.length <= 2) await release.promise; // the first two are in flight when we pause
       return succeed(it, ictx);
     });
-    const ev = recordEvents(env.ctx, ['item:claim:skipped', 'item:completed']);
+    const ev = recordEvents(fx.env.ctx, ['item:claim:skipped', 'item:completed']);
     // runStateTtlMs 0: the worker reads the run row for every message, so the pause is seen at once
-    start(fastWorker(env.ctx, { concurrency: 2, runStateTtlMs: 0 }));
+    fx.start(fastWorker(fx.env.ctx, { concurrency: 2, runStateTtlMs: 0 }));
     await waitUntil(() => started.length === 2, { what: 'two items in flight' });
-    await controlRun(env.ctx, 'busy', 'pause');
+    await controlRun(fx.env.ctx, 'busy', 'pause');
     release.open();
     await waitUntil(() => ev['item:completed'].length === 2, { what: 'the in-flight items finished' });
     await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 8, { what: 'the other eight left alone' });
-    await waitUntil(() => queueEmpty(env.ctx), { what: 'queue drained' });
+    await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'queue drained' });
     expect(started).toHaveLength(2);
-    expect(await rowCounts(env.ctx, 'busy')).toEqual({ done: 2, pending: 8 });
+    expect(await rowCounts(fx.env.ctx, 'busy')).toEqual({ done: 2, pending: 8 });
     for (const r of (await rows('busy')).filter((r) => r.status === 'pending')) expect(r.attempts).toBe(0);
 
-    await controlRun(env.ctx, 'busy', 'resume');
+    await controlRun(fx.env.ctx, 'busy', 'resume');
     await waitUntil(() => ev['item:completed'].length === 10, { what: 'all ten completed after resume' });
-    expect(await rowCounts(env.ctx, 'busy')).toEqual({ done: 10 });
+    expect(await rowCounts(fx.env.ctx, 'busy')).toEqual({ done: 10 });
     expect(new Set(started).size).toBe(10);
   });
 
   it('cancelling a paused run ends every unfinished item as RUN_CANCELLED, none of them worked', async () => {
     let calls = 0;
-    await planScript(env.ctx, 'doomed', 5, async (it, ictx) => {
+    await planScript(fx.env.ctx, 'doomed', 5, async (it, ictx) => {
       calls++;
       return succeed(it, ictx);
     });
-    await controlRun(env.ctx, 'doomed', 'pause');
-    const ev = recordEvents(env.ctx, ['item:claim:skipped', 'item:failed']);
-    start(fastWorker(env.ctx));
+    await controlRun(fx.env.ctx, 'doomed', 'pause');
+    const ev = recordEvents(fx.env.ctx, ['item:claim:skipped', 'item:failed']);
+    fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:claim:skipped'].length === 5, { what: 'messages dropped while paused' });
-    const cancelled = await controlRun(env.ctx, 'doomed', 'cancel');
+    const cancelled = await controlRun(fx.env.ctx, 'doomed', 'cancel');
     expect(cancelled).toMatchObject({ from: 'paused', to: 'cancelled', resent: 5 });
-    await waitUntil(async () => (await rowCounts(env.ctx, 'doomed')).failed === 5, { what: 'all failed as cancelled' });
+    await waitUntil(async () => (await rowCounts(fx.env.ctx, 'doomed')).failed === 5, { what: 'all failed as cancelled' });
     for (const r of await rows('doomed')) expect(r.lastError?.errorClass).toBe('RUN_CANCELLED');
     expect(calls).toBe(0);
-    expect((await getRun(env.ctx.meta, 'doomed'))?.finishedAtMs).toBeGreaterThan(0);
-    await expect(controlRun(env.ctx, 'doomed', 'resume')).rejects.toThrow(/cancelled, which is final/);
-    await expect(planRun(env.ctx, { kind: SCRIPT_KIND, runId: 'doomed', spec: { n: 5 } })).rejects.toThrow(/doomed was cancelled; a cancelled run is final/);
+    expect((await getRun(fx.env.ctx.meta, 'doomed'))?.finishedAtMs).toBeGreaterThan(0);
+    await expect(controlRun(fx.env.ctx, 'doomed', 'resume')).rejects.toThrow(/cancelled, which is final/);
+    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'doomed', spec: { n: 5 } })).rejects.toThrow(/doomed was cancelled; a cancelled run is final/);
   });
 
   it('a run paused while it is planned stays paused when the plan completes; one cancelled meanwhile fails the plan clearly', async () => {
-    await createRun(env.ctx.meta, { runId: 'mid', kind: SCRIPT_KIND, spec: { n: 1 } });
-    await controlRun(env.ctx, 'mid', 'pause');
-    await markPlanComplete(env.ctx.meta, 'mid');
-    expect(await getRun(env.ctx.meta, 'mid')).toMatchObject({ state: 'paused', planComplete: true });
+    await createRun(fx.env.ctx.meta, { runId: 'mid', kind: SCRIPT_KIND, spec: { n: 1 } });
+    await controlRun(fx.env.ctx, 'mid', 'pause');
+    await markPlanComplete(fx.env.ctx.meta, 'mid');
+    expect(await getRun(fx.env.ctx.meta, 'mid')).toMatchObject({ state: 'paused', planComplete: true });
 
-    await createRun(env.ctx.meta, { runId: 'gone', kind: SCRIPT_KIND, spec: { n: 1 } });
-    await controlRun(env.ctx, 'gone', 'cancel');
-    const err = await markPlanComplete(env.ctx.meta, 'gone').catch((e: unknown) => e);
+    await createRun(fx.env.ctx.meta, { runId: 'gone', kind: SCRIPT_KIND, spec: { n: 1 } });
+    await controlRun(fx.env.ctx, 'gone', 'cancel');
+    const err = await markPlanComplete(fx.env.ctx.meta, 'gone').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConvoyError);
     expect(err).toMatchObject({ errorClass: 'RUN_CANCELLED', retryable: false });
     // re-planning the cancelled, unfinished run is refused before anything is written
-    await expect(planRun(env.ctx, { kind: SCRIPT_KIND, runId: 'gone', spec: { n: 1 } })).rejects.toBeInstanceOf(InputError);
+    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'gone', spec: { n: 1 } })).rejects.toBeInstanceOf(InputError);
     expect(await rows('gone')).toEqual([]);
   });
 
   it('CLI: pause/resume/cancel print what changed; nonsense exits 2 naming the run and its state; a cancelled run cannot be requeued', async () => {
-    await planScript(env.ctx, 'cli', 2, succeed);
-    const config = writeCliConfig(env);
+    await planScript(fx.env.ctx, 'cli', 2, succeed);
+    const config = writeCliConfig(fx.env);
     const pause = await runCli(['pause', '--run', 'cli'], { config });
     expect(pause.code).toBe(0);
     expect(pause.stdout).toMatch(/run cli paused \(was running\)/);
-    expect((await getRun(env.ctx.meta, 'cli'))?.state).toBe('paused');
+    expect((await getRun(fx.env.ctx.meta, 'cli'))?.state).toBe('paused');
 
     const again = await runCli(['pause', '--run', 'cli'], { config });
     expect(again.code).toBe(2);
@@ -171,6 +151,6 @@ describe('pause, resume, cancel', () => {
     const requeue = await runCli(['requeue', '--run', 'cli'], { config });
     expect(requeue.code).toBe(2);
     expect(requeue.stderr).toMatch(/run cli was cancelled, which is final/);
-    expect((await getRun(env.ctx.meta, 'cli'))?.state).toBe('cancelled');
+    expect((await getRun(fx.env.ctx.meta, 'cli'))?.state).toBe('cancelled');
   });
 });

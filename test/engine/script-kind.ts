@@ -4,6 +4,7 @@
  * wait on their AbortSignal. Plus small fixtures: fast worker options, an event recorder, and
  * queue helpers (all against the real local stack).
  */
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { z } from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import type { ConvoyContext } from '../../shared/context.js';
@@ -13,6 +14,7 @@ import { registerJobKind } from '../../worker/jobs/registry.js';
 import type { ItemContext, ItemOutcome } from '../../worker/jobs/types.js';
 import type { WorkerOptionsInput } from '../../worker/options.js';
 import { Worker } from '../../worker/worker.js';
+import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 
 export const SCRIPT_KIND = 'test-script';
 
@@ -116,4 +118,53 @@ export async function rowCounts(ctx: ConvoyContext, runId: string): Promise<Reco
 /** Whether exactly `n` items of the run are done. */
 export async function doneCount(ctx: ConvoyContext, runId: string, n: number): Promise<boolean> {
   return ((await rowCounts(ctx, runId)).done ?? 0) === n;
+}
+
+export interface EngineFixture {
+  /** this test's environment (fresh tables and queues) */
+  readonly env: TestEnv;
+  /** workers started in this test, in order */
+  readonly workers: readonly Worker[];
+  /** start a worker's loop; it is stopped after the test */
+  start(w: Worker): Worker;
+  /** the same, keeping the loop's promise (to see how it ends) */
+  startWithLoop(w: Worker): { worker: Worker; loop: Promise<void> };
+}
+
+/**
+ * The engine tests' set-up: one local stack per file, a fresh environment per test, and every
+ * worker a test started stopped after it (a leak check: each loop must end). Call at the top of a
+ * file or a describe block.
+ */
+export function engineFixture(): EngineFixture {
+  let stack: TestStack | undefined;
+  let env: TestEnv | undefined;
+  const workers: Worker[] = [];
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => stack?.close());
+  beforeEach(async () => {
+    env = await freshEnv(stack!.stack);
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    env?.close();
+  });
+  const startWithLoop = (w: Worker) => {
+    workers.push(w);
+    return { worker: w, loop: w.start() };
+  };
+  return {
+    get env() {
+      if (!env) throw new Error('engineFixture: the environment exists only inside a test');
+      return env;
+    },
+    workers,
+    startWithLoop,
+    start: (w) => {
+      void startWithLoop(w).loop;
+      return w;
+    },
+  };
 }

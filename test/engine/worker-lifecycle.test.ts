@@ -3,45 +3,26 @@
  * lease aborting its item, heartbeat rows and counters.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { LeaseLostError, NotFoundError, ServiceUnavailableError } from '../../shared/errors.js';
 import { readCounterMinutes, readCounterTotals } from '../../state/counters.js';
 import { completeItem, getItem, type ItemRow } from '../../state/items.js';
 import { statusKey } from '../../state/schema.js';
 import { listWorkers } from '../../state/workers.js';
-import type { Worker } from '../../worker/worker.js';
-import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
-import { doneCount, fastWorker, gate, itemIdOf, planScript, queueEmpty, recordEvents, setBehaviour, succeed, untilAborted } from './script-kind.js';
+import { waitUntil } from '../helpers/stack.js';
+import { engineFixture, doneCount, fastWorker, gate, itemIdOf, planScript, queueEmpty, recordEvents, setBehaviour, succeed, untilAborted } from './script-kind.js';
 
-let t: TestStack;
-let env: TestEnv;
-const workers: Worker[] = [];
+const fx = engineFixture();
 
-beforeAll(async () => {
-  t = await startTestStack();
-});
-afterAll(async () => t?.close());
-beforeEach(async () => {
-  env = await freshEnv(t.stack);
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-  env.close();
-});
 
-function start(w: Worker): { worker: Worker; loop: Promise<void> } {
-  workers.push(w);
-  return { worker: w, loop: w.start() };
-}
-
-const item = async (runId: string, i: number): Promise<ItemRow> => (await getItem(env.ctx.items, runId, itemIdOf(i)))!;
+const item = async (runId: string, i: number): Promise<ItemRow> => (await getItem(fx.env.ctx.items, runId, itemIdOf(i)))!;
 
 /** Take an item's lease away from its worker by writing the row (what a takeover looks like). */
 async function stealLease(runId: string, itemId: string, thief: string): Promise<void> {
-  await env.ctx.items.ddb.send(
+  await fx.env.ctx.items.ddb.send(
     new UpdateCommand({
-      TableName: env.ctx.items.table,
+      TableName: fx.env.ctx.items.table,
       Key: { runId, itemId },
       UpdateExpression: 'SET leaseOwner = :o, leaseExpiresAtMs = :e, statusKey = :sk',
       ExpressionAttributeValues: { ':o': thief, ':e': Date.now() + 60_000, ':sk': statusKey(runId, 'leased', itemId) },
@@ -52,17 +33,17 @@ async function stealLease(runId: string, itemId: string, thief: string): Promise
 describe('graceful shutdown', () => {
   it('in-flight items that finish within the deadline complete; stop waits for them', async () => {
     const finish = gate();
-    const ev = recordEvents(env.ctx, ['item:claimed', 'item:completed', 'item:released', 'worker:shutdown:complete']);
-    await planScript(env.ctx, 'drain', 3, async (it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:completed', 'item:released', 'worker:shutdown:complete']);
+    await planScript(fx.env.ctx, 'drain', 3, async (it, ictx) => {
       await finish.promise;
       return succeed(it, ictx);
     });
-    const { worker, loop } = start(fastWorker(env.ctx, { shutdownDeadlineMs: 10_000 }));
+    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { shutdownDeadlineMs: 10_000 }));
     await waitUntil(() => ev['item:claimed'].length === 3, { what: '3 in flight' });
     let stopped = false;
     const stopping = worker.stop('SIGTERM').then(() => (stopped = true));
     try {
-      await waitUntil(async () => (await listWorkers(env.ctx.meta)).find((w) => w.workerId === worker.id)?.state === 'draining', { what: 'draining beat' });
+      await waitUntil(async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)?.state === 'draining', { what: 'draining beat' });
       expect(stopped).toBe(false);
     } finally {
       finish.open();
@@ -73,13 +54,13 @@ describe('graceful shutdown', () => {
     expect(ev['item:released']).toHaveLength(0);
     expect(ev['worker:shutdown:complete'][0]!.payload).toMatchObject({ released: 0, errors: 0 });
     for (const i of [0, 1, 2]) expect(await item('drain', i)).toMatchObject({ status: 'done', attempts: 1 });
-    expect(await queueEmpty(env.ctx)).toBe(true);
+    expect(await queueEmpty(fx.env.ctx)).toBe(true);
   });
 
   it('items still running at the deadline are aborted and released: pending, attempt not counted, message visible at once', async () => {
     const seen: unknown[] = [];
-    const ev = recordEvents(env.ctx, ['item:claimed', 'item:released', 'worker:shutdown:complete']);
-    await planScript(env.ctx, 'cut', 3, async (_it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:released', 'worker:shutdown:complete']);
+    await planScript(fx.env.ctx, 'cut', 3, async (_it, ictx) => {
       try {
         return await untilAborted(ictx.signal);
       } catch (err) {
@@ -87,7 +68,7 @@ describe('graceful shutdown', () => {
         throw err;
       }
     });
-    const { worker, loop } = start(fastWorker(env.ctx, { shutdownDeadlineMs: 300 }));
+    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { shutdownDeadlineMs: 300 }));
     await waitUntil(() => ev['item:claimed'].length === 3, { what: '3 in flight' });
     const began = Date.now();
     await worker.stop('SIGTERM');
@@ -101,24 +82,24 @@ describe('graceful shutdown', () => {
       expect(row).toMatchObject({ status: 'pending', attempts: 0 });
       expect(row.leaseOwner).toBeUndefined();
     }
-    const d = await env.ctx.queue.depth();
+    const d = await fx.env.ctx.queue.depth();
     expect(d.visible).toBe(3);
     expect(d.inFlight).toBe(0);
     // a new worker picks them up straight away and does them
     setBehaviour('cut', succeed);
-    start(fastWorker(env.ctx));
-    await waitUntil(() => doneCount(env.ctx, 'cut', 3), { what: '3 done by the next worker' });
+    fx.startWithLoop(fastWorker(fx.env.ctx));
+    await waitUntil(() => doneCount(fx.env.ctx, 'cut', 3), { what: '3 done by the next worker' });
     expect((await item('cut', 0)).attempts).toBe(1);
   });
 
   it('a handler that ignores its signal does not hang shutdown: its item is released after the force timeout and its late result discarded', async () => {
     const never = gate<void>();
-    const ev = recordEvents(env.ctx, ['item:claimed', 'item:released', 'item:completed']);
-    await planScript(env.ctx, 'stuck', 1, async (it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:released', 'item:completed']);
+    await planScript(fx.env.ctx, 'stuck', 1, async (it, ictx) => {
       await never.promise; // ignores ictx.signal
       return succeed(it, ictx);
     });
-    const { worker, loop } = start(fastWorker(env.ctx, { shutdownDeadlineMs: 200, shutdownForceMs: 300 }));
+    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { shutdownDeadlineMs: 200, shutdownForceMs: 300 }));
     await waitUntil(() => ev['item:claimed'].length === 1, { what: 'claimed' });
     await worker.stop('SIGTERM');
     await loop;
@@ -127,22 +108,22 @@ describe('graceful shutdown', () => {
     // the handler returns late: nothing is written for it
     never.open();
     await new Promise((r) => setImmediate(r));
-    await waitUntil(async () => (await item('stuck', 0)).status === 'pending' && (await env.ctx.queue.depth()).visible === 1, { what: 'still pending' });
+    await waitUntil(async () => (await item('stuck', 0)).status === 'pending' && (await fx.env.ctx.queue.depth()).visible === 1, { what: 'still pending' });
     expect(ev['item:completed']).toHaveLength(0);
   });
 
   it('with exitWhenIdleMs the worker stops by itself once the queue stays empty', async () => {
-    await planScript(env.ctx, 'idle', 2, succeed);
-    const { worker, loop } = start(fastWorker(env.ctx, { exitWhenIdleMs: 300 }));
+    await planScript(fx.env.ctx, 'idle', 2, succeed);
+    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { exitWhenIdleMs: 300 }));
     await loop; // resolves on its own
-    expect((await runStatus(env.ctx, 'idle')).counts.done).toBe(2);
-    expect((await listWorkers(env.ctx.meta)).find((w) => w.workerId === worker.id)).toMatchObject({ state: 'stopped', done: 2 });
+    expect((await runStatus(fx.env.ctx, 'idle')).counts.done).toBe(2);
+    expect((await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)).toMatchObject({ state: 'stopped', done: 2 });
   });
 
   it('stop is idempotent and a worker that never started stops cleanly', async () => {
-    const w = fastWorker(env.ctx);
+    const w = fastWorker(fx.env.ctx);
     await Promise.all([w.stop(), w.stop()]);
-    const { worker, loop } = start(fastWorker(env.ctx));
+    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx));
     await Promise.all([worker.stop('SIGINT'), worker.stop('SIGTERM'), loop]);
   });
 });
@@ -150,12 +131,12 @@ describe('graceful shutdown', () => {
 describe('lost lease', () => {
   it("aborts the handler's signal with LeaseLostError and discards its result", async () => {
     const reasons: unknown[] = [];
-    const ev = recordEvents(env.ctx, ['item:claimed', 'item:lease:lost', 'item:completed']);
-    await planScript(env.ctx, 'steal', 1, async (it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:lease:lost', 'item:completed']);
+    await planScript(fx.env.ctx, 'steal', 1, async (it, ictx) => {
       await untilAborted(ictx.signal).catch((r) => reasons.push(r));
       return succeed(it, ictx); // pretends to have finished anyway
     });
-    start(fastWorker(env.ctx, { leaseMs: 1_200 }));
+    fx.startWithLoop(fastWorker(fx.env.ctx, { leaseMs: 1_200 }));
     await waitUntil(() => ev['item:claimed'].length === 1, { what: 'claimed' });
     await stealLease('steal', itemIdOf(0), 'thief');
     await waitUntil(() => ev['item:lease:lost'].length === 1, { what: 'lease lost noticed by the heartbeat' });
@@ -166,21 +147,21 @@ describe('lost lease', () => {
     expect(row.metrics).toBeUndefined();
     expect(ev['item:completed']).toHaveLength(0);
     // the thief can still finish it
-    expect(await completeItem(env.ctx.items, { runId: 'steal', itemId: itemIdOf(0) }, 'thief', { bytes: 0, objects: 0, durationMs: 0 })).toBe('ok');
+    expect(await completeItem(fx.env.ctx.items, { runId: 'steal', itemId: itemIdOf(0) }, 'thief', { bytes: 0, objects: 0, durationMs: 0 })).toBe('ok');
   });
 
   it('a handler that returns before the heartbeat notices still cannot complete: the conditional write refuses', async () => {
     const go = gate();
-    const ev = recordEvents(env.ctx, ['item:claimed', 'item:completed', 'item:failed', 'item:retry']);
-    await planScript(env.ctx, 'late', 1, async (it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:completed', 'item:failed', 'item:retry']);
+    await planScript(fx.env.ctx, 'late', 1, async (it, ictx) => {
       await go.promise;
       return succeed(it, ictx);
     });
-    start(fastWorker(env.ctx, { leaseMs: 30_000 })); // renewals every 10 s: the heartbeat will not notice in time
+    fx.startWithLoop(fastWorker(fx.env.ctx, { leaseMs: 30_000 })); // renewals every 10 s: the heartbeat will not notice in time
     await waitUntil(() => ev['item:claimed'].length === 1, { what: 'claimed' });
     await stealLease('late', itemIdOf(0), 'thief');
     go.open();
-    await waitUntil(async () => (await item('late', 0)).leaseOwner === 'thief' && workers[0]!.inFlightCount === 0, { what: 'handler finished' });
+    await waitUntil(async () => (await item('late', 0)).leaseOwner === 'thief' && fx.workers[0]!.inFlightCount === 0, { what: 'handler finished' });
     const row = await item('late', 0);
     expect(row).toMatchObject({ status: 'leased', leaseOwner: 'thief' });
     expect(row.metrics).toBeUndefined();
@@ -192,34 +173,34 @@ describe('lost lease', () => {
 
 describe('heartbeats and counters', () => {
   it('writes heartbeat rows while running and a final one; counters add up across done, failed and retried items', async () => {
-    const ev = recordEvents(env.ctx, ['item:completed', 'item:failed']);
-    await planScript(env.ctx, 'count', 12, async (it, ictx) => {
+    const ev = recordEvents(fx.env.ctx, ['item:completed', 'item:failed']);
+    await planScript(fx.env.ctx, 'count', 12, async (it, ictx) => {
       const i = Number(it.spec.i);
       if (i === 10) throw new NotFoundError('SOURCE_OBJECT_MISSING', 'gone');
       if (i === 11 && it.attempts === 1) throw new ServiceUnavailableError('blip');
       return succeed(it, ictx);
     });
-    const { worker } = start(fastWorker(env.ctx, { instance: 'instance-7', backoffBaseMs: 10, backoffCapMs: 10 }));
-    const beat = await waitUntil(async () => (await listWorkers(env.ctx.meta)).find((w) => w.workerId === worker.id), { what: 'first heartbeat' });
+    const { worker } = fx.startWithLoop(fastWorker(fx.env.ctx, { instance: 'instance-7', backoffBaseMs: 10, backoffCapMs: 10 }));
+    const beat = await waitUntil(async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id), { what: 'first heartbeat' });
     expect(beat).toMatchObject({ state: 'running', pid: process.pid, instance: 'instance-7' });
     expect(typeof beat.host).toBe('string');
     await waitUntil(() => ev['item:completed'].length === 11 && ev['item:failed'].length === 1, { what: 'all finished' });
     // heartbeats keep coming while it runs
     await waitUntil(async () => {
-      const b = (await listWorkers(env.ctx.meta)).find((w) => w.workerId === worker.id);
+      const b = (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id);
       return b && b.lastBeatAtMs > beat.lastBeatAtMs && b.done === 11 && b.failed === 1;
     }, { what: 'a later beat with the counts' });
     await worker.stop();
-    const last = (await listWorkers(env.ctx.meta)).find((w) => w.workerId === worker.id)!;
+    const last = (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)!;
     expect(last).toMatchObject({ state: 'stopped', done: 11, failed: 1, inFlight: 0, runs: ['count'] });
-    const totals = await readCounterTotals(env.ctx.meta, 'count');
+    const totals = await readCounterTotals(fx.env.ctx.meta, 'count');
     const bytes = Array.from({ length: 12 }, (_, i) => i).filter((i) => i !== 10).reduce((a, b) => a + b, 0);
     expect(totals.total).toEqual({ done: 11, failed: 1, retries: 1, bytes, objects: 11, skipped: 0 });
     expect([...totals.byWorker.keys()]).toEqual([worker.id]);
-    const minutes = await readCounterMinutes(env.ctx.meta, 'count', 3);
+    const minutes = await readCounterMinutes(fx.env.ctx.meta, 'count', 3);
     const summed = minutes.reduce((a, m) => a + m.counters.done, 0);
     expect(summed).toBe(11);
-    const s = await runStatus(env.ctx, 'count');
+    const s = await runStatus(fx.env.ctx, 'count');
     expect(s.counters.done).toBe(11);
     expect(s.counts).toMatchObject({ done: 11, failed: 1 });
   });
