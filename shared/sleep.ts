@@ -9,3 +9,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return delay(ms, undefined, signal ? { signal } : undefined).catch(() => undefined);
 }
+
+/** Wait `ms`, or throw the signal's reason (a lost lease, a stopping worker) if it aborts first. */
+export async function sleepOrThrow(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms, signal);
+  if (signal?.aborted) throw signal.reason;
+}

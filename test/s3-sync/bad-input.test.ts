@@ -52,6 +52,9 @@ describe('s3-sync bad input', () => {
     ['bad remote path', ['--from', 'minio', '--to', 'local:x-dst'], /--from "minio" is not of the form remote:bucket\[\/prefix\]/],
     ['{} without --buckets', ['--from', 'minio:r-{}', '--to', 'local:r-{}'], /contain \{\} but no --buckets/],
     ['bad size', ['--from', 'minio:present', '--to', 'local:x-dst', '--multipart-threshold', 'huge'], /--multipart-threshold: "huge" is not a size/],
+    ['bad --bwlimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', 'fast'], /--bwlimit: "fast" is not a size/],
+    ['zero --bwlimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', '0'], /--bwlimit: "0" is no rate; give bytes per second/],
+    ['bad --tpslimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--tpslimit', '-3'], /--tpslimit: "-3" is not a positive number of objects per second/],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: exit 2, a message naming the input, nothing enqueued`, async () => {

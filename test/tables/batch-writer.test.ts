@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWriter, emptyStats } from '../../worker/jobs/shared-tables/batch-writer.js';
-import { CapacityBudget } from '../../worker/jobs/shared-tables/capacity-budget.js';
+import { CapacityBudget } from '../../worker/budget/capacity-budget.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { createTable, ddbClient, receiptItem, suffix } from './helpers.js';

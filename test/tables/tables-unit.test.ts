@@ -5,7 +5,7 @@ import { parsePairs, parseTtl } from '../../worker/jobs/dynamodb-copy/spec.js';
 import { differingAttributes } from '../../worker/jobs/dynamodb-copy/compare.js';
 import { convertValue, mapRow, mappingColumns, mappingSchema } from '../../worker/jobs/pg-to-dynamodb/mapping.js';
 import { rangeCondition, rangesFromBoundaries, quantileFractions } from '../../worker/jobs/shared-tables/key-ranges.js';
-import { CapacityBudget, shareOf } from '../../worker/jobs/shared-tables/capacity-budget.js';
+import { CapacityBudget, shareOf } from '../../worker/budget/capacity-budget.js';
 import { itemSize, writeUnits } from '../../worker/jobs/shared-tables/item-size.js';
 import { preparePuts } from '../../worker/jobs/shared-tables/batch-writer.js';
 import { isoTimestamp, checkPgUrl } from '../../worker/jobs/shared-tables/pg-source.js';

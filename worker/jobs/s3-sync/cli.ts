@@ -28,6 +28,8 @@ export interface S3SyncCliOptions {
   partSize?: string;
   rangeKeys?: number;
   listMode?: string;
+  bwlimit?: string;
+  tpslimit?: string;
   json?: boolean;
 }
 
@@ -50,6 +52,10 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
       throw new InputError(`${flag}: ${(err as Error).message}`);
     }
   };
+  const bwlimit = size(o.bwlimit, '--bwlimit');
+  if (bwlimit !== undefined && bwlimit < 1) throw new InputError(`--bwlimit: "${o.bwlimit}" is no rate; give bytes per second for the whole fleet, e.g. --bwlimit 50MiB`);
+  const tpslimit = o.tpslimit === undefined ? undefined : Number(o.tpslimit);
+  if (tpslimit !== undefined && !(tpslimit > 0)) throw new InputError(`--tpslimit: "${o.tpslimit}" is not a positive number of objects per second for the whole fleet (e.g. --tpslimit 200)`);
   return {
     pairs,
     include: o.include ?? [],
@@ -62,6 +68,8 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     partSizeBytes: size(o.partSize, '--part-size'),
     rangeMaxKeys: o.rangeKeys,
     listMode: o.listMode,
+    bwlimitBytesPerSecond: bwlimit,
+    tpsLimit: tpslimit,
   };
 }
 
@@ -83,6 +91,8 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
     .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
+    .option('--bwlimit <size>', 'bytes copied per second by the whole fleet, e.g. 50MiB (split across live workers)')
+    .option('--tpslimit <n>', 'objects copied per second by the whole fleet (split across live workers)')
     .option('--list-mode <mode>', '"auto": top-level prefixes listed by the fleet (default); "coordinator": list here')
     .option('--json', 'print the result as JSON')
     .action(

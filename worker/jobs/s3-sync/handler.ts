@@ -13,6 +13,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/items.js';
 import type { ItemContext, ItemOutcome } from '../types.js';
+import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
 import { decide, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
@@ -79,6 +80,9 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
     signal: ictx.signal,
   });
 
+  // the run's fleet-wide limits, this process's share (shared by all its items of the run)
+  const bytesBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.bwlimitBytesPerSecond, 'bytes');
+  const objectsBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.tpsLimit, 'objects');
   const outcome = { bytes: 0, objects: 0, skipped: 0, bytesThroughWorker: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
@@ -99,6 +103,8 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
       outcome.skipped++;
       return;
     }
+    await objectsBudget?.acquire(1, ictx.signal);
+    await bytesBudget?.acquire(o.size, ictx.signal);
     ictx.assertLease();
     const r = await copyObject(target, o, destKey, copyOpts);
     outcome.objects++;

@@ -14,7 +14,8 @@ import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@
 import pLimit from 'p-limit';
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { ConvoyError, ThrottledError, classifyError } from '../../../shared/errors.js';
-import { abortableSleep, type CapacityBudget } from './capacity-budget.js';
+import { sleepOrThrow } from '../../../shared/sleep.js';
+import type { CapacityBudget } from '../../budget/capacity-budget.js';
 import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from './item-size.js';
 
 export interface BatchWriterOptions {
@@ -139,7 +140,7 @@ export class BatchWriter {
       if (retries > this.o.maxRetries) {
         throw new ThrottledError(`${pending.length} item(s) still unprocessed after ${this.o.maxRetries} retries writing ${this.o.table}`);
       }
-      await abortableSleep(fullJitterDelayMs(retries, this.o.backoff), this.o.signal);
+      await sleepOrThrow(fullJitterDelayMs(retries, this.o.backoff), this.o.signal);
     }
     for (const p of batch) stats.bytes += p.bytes;
   }

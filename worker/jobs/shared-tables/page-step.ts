@@ -7,7 +7,7 @@ import type { ConvoyContext } from '../../../shared/context.js';
 import type { ItemContext } from '../types.js';
 import { BatchWriter, type WriteStats } from './batch-writer.js';
 import type { AttributeMap } from './item-size.js';
-import { runBudget } from './run-budget.js';
+import { runBudget } from '../../budget/run-budget.js';
 import { tableClient } from './table-ref.js';
 
 /** The destination side every table job's spec has. */

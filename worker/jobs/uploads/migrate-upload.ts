@@ -21,7 +21,7 @@
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { ConvoyError, NotFoundError } from '../../../shared/errors.js';
-import { sleep } from '../../../shared/sleep.js';
+import { sleepOrThrow } from '../../../shared/sleep.js';
 import { claimGroupStep, completeGroupStep, failGroupStep, getGroupStep, type GroupStepRef } from '../../../state/group-steps.js';
 import type { ItemRow } from '../../../state/items.js';
 import type { ItemContext, ItemOutcome } from '../types.js';
@@ -242,8 +242,3 @@ async function ensureGateway(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>,
   }
 }
 
-/** Wait, or throw the abort reason (the lease lost, the worker stopping) if `signal` aborts first. */
-async function sleepOrThrow(ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, signal);
-  if (signal.aborted) throw signal.reason;
-}

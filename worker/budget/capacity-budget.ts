@@ -1,12 +1,17 @@
 /**
- * A write-capacity budget (`--max-wcu N`): a token bucket refilled at N units per second and
- * holding at most one second of them. A batch takes its estimated WCU before it is sent; the
- * ConsumedCapacity DynamoDB reports afterwards settles the difference (refund or debt), so the
- * rate follows what the table actually charged, not our estimate.
+ * A rate budget: a token bucket refilled at N units per second and holding at most one second
+ * of them. Units are whatever the limit counts: DynamoDB write capacity (`--max-wcu`), bytes
+ * (s3-sync `--bwlimit`) or objects (s3-sync `--tpslimit`). Taking more than the bucket holds
+ * waits for a full bucket and leaves a debt, so the average rate holds for large units too.
+ * For `--max-wcu` a batch takes its estimated WCU before it is sent; the ConsumedCapacity
+ * DynamoDB reports afterwards settles the difference (refund or debt), so the rate follows what
+ * the table actually charged, not our estimate.
  *
  * The clock and the sleep are injected, so the arithmetic is unit-tested without waiting.
  * The budget is per worker process; `shareOf` splits a run's budget across the live workers.
  */
+import { sleepOrThrow } from '../../shared/sleep.js';
+
 export interface CapacityBudgetOptions {
   /** units refilled per second */
   unitsPerSecond: number;
@@ -14,21 +19,6 @@ export interface CapacityBudgetOptions {
   burstSeconds?: number;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class CapacityBudget {
@@ -46,7 +36,7 @@ export class CapacityBudget {
     this.rate = opts.unitsPerSecond;
     this.burstSeconds = opts.burstSeconds ?? 1;
     this.now = opts.now ?? Date.now;
-    this.sleep = opts.sleep ?? abortableSleep;
+    this.sleep = opts.sleep ?? sleepOrThrow;
     this.tokens = this.capacity;
     this.lastMs = this.now();
   }
