@@ -1,6 +1,7 @@
 /**
  * S3 helpers for tests: read back a whole bucket, compare two buckets byte for byte.
  */
+import { afterAll, beforeAll } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../shared/clients.js';
 import { startTestStack, type TestStack } from './stack.js';
@@ -51,4 +52,14 @@ export async function startTwoEndpointStack(): Promise<TwoEndpointStack> {
       await t.close();
     },
   };
+}
+
+/** Start a two-endpoint stack before the file's tests (handing it to `onReady`), close it after. */
+export function useTwoEndpointStack(onReady: (s: TwoEndpointStack) => void): void {
+  let s: TwoEndpointStack | undefined;
+  beforeAll(async () => {
+    s = await startTwoEndpointStack();
+    onReady(s);
+  });
+  afterAll(async () => s?.close());
 }

@@ -4,26 +4,20 @@
  * no item is stuck, and verify is clean.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import '../../worker/jobs/s3-sync/index.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { lakehouseObjects, putObjects } from '../fixtures/s3-data.js';
 import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';
-import { listKeys, startTwoEndpointStack, type TwoEndpointStack } from '../helpers/s3.js';
+import { listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestStack } from '../helpers/stack.js';
 
 let t: TestStack;
 let minio: S3Client;
 let local: S3Client;
-let endpoints: TwoEndpointStack;
-
-beforeAll(async () => {
-  endpoints = await startTwoEndpointStack();
-  ({ t, minio, local } = endpoints);
-});
-afterAll(async () => endpoints?.close());
+useTwoEndpointStack((s) => ({ t, minio, local } = s));
 
 describe('s3-sync under SIGKILL', () => {
   it('loses nothing when a worker is killed -9 repeatedly', async () => {

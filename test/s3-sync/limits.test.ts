@@ -4,7 +4,7 @@
  * than the limit allows" (after the one-second burst), which a slow machine cannot break.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import { itemsOfRun } from '../../state/items.js';
@@ -12,19 +12,13 @@ import '../../worker/jobs/s3-sync/index.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { Worker } from '../../worker/worker.js';
 import { objectBytes, putObjects, type GeneratedObject } from '../fixtures/s3-data.js';
-import { getObject, listKeys, startTwoEndpointStack, type TwoEndpointStack } from '../helpers/s3.js';
+import { getObject, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 
 let t: TestStack;
 let minio: S3Client;
 let local: S3Client;
-let endpoints: TwoEndpointStack;
-
-beforeAll(async () => {
-  endpoints = await startTwoEndpointStack();
-  ({ t, minio, local } = endpoints);
-});
-afterAll(async () => endpoints?.close());
+useTwoEndpointStack((s) => ({ t, minio, local } = s));
 
 /** Plan, work to the end with one in-process worker; the run's span from first claim to last finish. */
 async function timedRun(env: TestEnv, runId: string, raw: Record<string, unknown>): Promise<{ spanS: number; failed: number }> {

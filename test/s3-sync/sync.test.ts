@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import { getRun } from '../../state/runs.js';
@@ -22,20 +22,14 @@ import { s3SyncSpecSchema, type S3SyncSpec } from '../../worker/jobs/s3-sync/spe
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { Worker } from '../../worker/worker.js';
 import { lakehouseObjects, objectBytes, putObjects, type GeneratedObject } from '../fixtures/s3-data.js';
-import { getObject, listKeys, startTwoEndpointStack, type TwoEndpointStack } from '../helpers/s3.js';
+import { getObject, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 
 let t: TestStack;
 let minio: S3Client;
 let local: S3Client;
-let endpoints: TwoEndpointStack;
-
-beforeAll(async () => {
-  endpoints = await startTwoEndpointStack();
-  ({ t, minio, local } = endpoints);
-});
-afterAll(async () => endpoints?.close());
+useTwoEndpointStack((s) => ({ t, minio, local } = s));
 
 async function runToEnd(env: TestEnv, runId: string, raw: Record<string, unknown>, workerOpts: Record<string, unknown> = {}) {
   await planRun(env.ctx, { kind: 's3-sync', runId, spec: raw });
