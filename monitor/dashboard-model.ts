@@ -3,7 +3,7 @@
  * code in dashboard.ts only copies these strings and numbers into widgets.
  */
 import type { StuckItem } from './filters.js';
-import { formatBytes, formatDuration, percent } from './rates.js';
+import { formatBytes, formatDuration, formatEta, percent } from './rates.js';
 import type { RunSnapshot } from './snapshot.js';
 import { sortedClasses } from './summary.js';
 
@@ -35,7 +35,7 @@ export function dashboardModel(s: RunSnapshot, stuck: StuckItem[]): DashboardMod
     itemsSeries: { title: 'items/min', x, y: s.series.map((p) => round1(p.itemsPerMin)) },
     mibSeries: { title: 'MiB/s', x, y: s.series.map((p) => round1(p.mibPerSec)) },
     progressPercent: s.total ? Math.min(100, Math.floor((100 * finished) / s.total)) : 0,
-    progressLabel: `progress ${finished}/${s.total} finished  ETA ${formatDuration(s.etaSeconds)}`,
+    progressLabel: `progress ${finished}/${s.total} finished  ETA ${formatEta(s.run.state, s.etaSeconds)}`,
     queueText: q
       ? `queue ${q.visible} waiting  ${q.inFlight} in flight  ${q.delayed} delayed    DLQ ${q.dlqVisible}`
       : 'queue unavailable',

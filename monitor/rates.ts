@@ -124,6 +124,13 @@ export function exactCounts(total: number, c: Omit<StatusCounts, 'done'>): Statu
   return { ...c, done: Math.max(0, total - c.pending - c.leased - c.retrying - c.failed) };
 }
 
+/** The ETA to show for a run: a paused or cancelled run has none, and says why. */
+export function formatEta(runState: string, seconds: number | null): string {
+  if (runState === 'paused') return 'paused (convoy resume --run to go on)';
+  if (runState === 'cancelled') return 'none (cancelled)';
+  return formatDuration(seconds);
+}
+
 export function formatDuration(seconds: number | null): string {
   if (seconds === null) return 'unknown';
   if (seconds <= 0) return 'done';

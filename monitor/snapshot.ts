@@ -199,7 +199,7 @@ export class SnapshotReader {
       failuresByClass: failures.byClass,
       recentFailures: failures.recent,
       rate,
-      etaSeconds: etaSeconds(counts.pending + counts.leased + counts.retrying, rate.itemsPerMin),
+      etaSeconds: run.state === 'paused' || run.state === 'cancelled' ? null : etaSeconds(counts.pending + counts.leased + counts.retrying, rate.itemsPerMin),
       series: this.opts.seriesMinutes > 0 ? throughputSeries(buckets.slice(-this.opts.seriesMinutes), now) : [],
       queue,
       workers,

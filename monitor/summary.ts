@@ -4,7 +4,7 @@
  * For the cost of a read see snapshot.ts.
  */
 import type { ConvoyContext } from '../shared/context.js';
-import { formatBytes, formatDuration, percent } from './rates.js';
+import { formatBytes, formatDuration, formatEta, percent } from './rates.js';
 import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapshot.js';
 
 export type { RunSnapshot as RunSummary } from './snapshot.js';
@@ -24,7 +24,7 @@ export function formatSummary(s: RunSnapshot): string {
     `items ${s.total}${s.countsExact ? '' : ` (pending/done estimated from counters; exact ${ago(s.countsExactAtMs, s.generatedAtMs)})`}`,
     ...STATUSES.map((k) => `  ${k.padEnd(9)} ${String(c[k]).padStart(9)}  ${percent(c[k], s.total).padStart(5)}%`),
     `moved: ${formatBytes(s.counters.bytes)} in ${s.counters.objects} objects (${s.counters.skipped} skipped unchanged, ${s.counters.retries} retries)`,
-    `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${formatDuration(s.etaSeconds)}`,
+    `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${formatEta(s.run.state, s.etaSeconds)}`,
     q ? `queue: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed; DLQ ${q.dlqVisible}` : 'queue: unavailable',
     `workers: ${s.workerCounts.alive} alive, ${s.workerCounts.stale} stale, ${s.workerCounts.draining} draining, ${s.workerCounts.stopped} stopped`,
   ];
@@ -53,7 +53,7 @@ export function formatSummaryLine(s: RunSnapshot): string {
     `failed=${c.failed}${classes ? `[${classes}]` : ''}`,
     `rate=${s.rate.itemsPerMin.toFixed(1)}/min`,
     `mibps=${s.rate.mibPerSec.toFixed(2)}`,
-    `eta=${formatDuration(s.etaSeconds)}`,
+    `eta=${s.run.state === 'paused' || s.run.state === 'cancelled' ? s.run.state : formatDuration(s.etaSeconds)}`,
     q ? `queue=${q.visible}` : 'queue=?',
     q ? `inflight=${q.inFlight}` : 'inflight=?',
     q ? `dlq=${q.dlqVisible}` : 'dlq=?',

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { controlRun, refusal, RUN_CONTROL } from '../../coordinator/run-control.js';
+import { buildSummary, formatSummary } from '../../monitor/summary.js';
 import { ConvoyError, InputError } from '../../shared/errors.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { createRun, getRun, markPlanComplete } from '../../state/runs.js';
@@ -53,6 +54,10 @@ describe('pause, resume, cancel', () => {
     expect(calls).toEqual([]);
     for (const r of await rows('paused')) expect(r).toMatchObject({ status: 'pending', attempts: 0 });
     expect((await fx.env.ctx.queue.depth()).dlqVisible).toBe(0);
+    // the monitor says so, instead of an ETA
+    const summary = formatSummary(await buildSummary(fx.env.ctx, 'paused', { staleAfterMs: 30_000 }));
+    expect(summary).toMatch(/state=paused/);
+    expect(summary).toMatch(/ETA paused \(convoy resume --run to go on\)/);
 
     const resumed = await controlRun(fx.env.ctx, 'paused', 'resume');
     expect(resumed).toMatchObject({ from: 'paused', to: 'running', resent: 6 });

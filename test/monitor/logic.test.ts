@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardModel, statusLine } from '../../monitor/dashboard-model.js';
 import { classifyStuck, groupByClass, groupMatcher } from '../../monitor/filters.js';
-import { advanceCounts, etaSeconds, exactCounts, formatDuration, MIB, rateOverWindow, throughputSeries, workerState, type MinuteCounters } from '../../monitor/rates.js';
+import { advanceCounts, etaSeconds, exactCounts, formatDuration, formatEta, MIB, rateOverWindow, throughputSeries, workerState, type MinuteCounters } from '../../monitor/rates.js';
 import type { RunSnapshot } from '../../monitor/snapshot.js';
 import { emptyCounters } from '../../state/counters.js';
 import type { ItemSummaryRow } from '../../state/views.js';
@@ -23,6 +23,9 @@ describe('rates', () => {
     expect(etaSeconds(5, 0)).toBeNull();
     expect(formatDuration(3725)).toBe('1h02m');
     expect(formatDuration(65)).toBe('1m05s');
+    expect(formatEta('running', 65)).toBe('1m05s');
+    expect(formatEta('paused', 65)).toBe('paused (convoy resume --run to go on)');
+    expect(formatEta('cancelled', null)).toBe('none (cancelled)');
   });
 
   it('scales the current minute of the series to a per-minute rate', () => {
