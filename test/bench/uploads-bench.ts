@@ -2,19 +2,20 @@
  * `npm run bench:uploads`: the uploads job's throughput, index speed and memory, written to
  * test/bench/results/uploads.json.
  *
- *  1. uploads/min per worker process: the local stack and its UCAN peers run in their own
- *     process (the `convoy local up` daemon); a generated data set is migrated by ONE
- *     `convoy worker` process, without and with 20 ms added to every round trip to S3, DynamoDB,
+ *  1. uploads/min per worker process: the local stack (the `convoy local up` daemon: dynalite and
+ *     fauxqs) and the UCAN peers (upload-api with its storage nodes, indexing service, gateway)
+ *     run in two processes of their own, so that neither single event loop caps the rate on a
+ *     machine with cores to spare; a generated data set is migrated by ONE `convoy worker` process, without and with 20 ms added to every round trip to S3, DynamoDB,
  *     SQS and the three UCAN peers (a TCP proxy per service that delays every chunk by 10 ms each
  *     way). The rate is uploads over the window from the first claim to the last completion.
- *     CPU per upload is reported for the worker and for the daemon (the peers and emulators),
+ *     CPU per upload is reported for the worker and for the stand-ins (emulators + peers),
  *     and HTTP requests per upload by service (the worker's main thread).
  *  2. index MiB/s on one thread next to plain sha256 MiB/s of the same bytes in the same run
  *     (a CAR of 1 MiB raw blocks, read from the page cache the same way by both).
  *  3. the worker's peak RSS migrating an upload whose shards are > 100 MiB each.
  *
  * BENCH_UPLOADS (default 800) sets the uploads per run, BENCH_CONCURRENCY (default 64) the
- * worker's --concurrency. The machine is shared and has 2 cores: the daemon and the worker
+ * worker's --concurrency. The machine is shared and has 2 cores: the stand-ins and the worker
  * compete for them, so the measured rate is the whole system's; the worker's CPU per upload says
  * what one process could do with a core of its own.
  */
@@ -41,12 +42,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const DIST = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(DIST, 'coordinator/cli/main.js');
 const DAEMON = path.join(DIST, 'infra/local/daemon.js');
+const SERVICE = path.join(DIST, 'test/fleet/service-process.js');
 const HTTP_COUNT = path.join(DIST, 'test/bench/lib/http-count.js');
 const RESULTS = path.resolve(DIST, '../test/bench/results/uploads.json');
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 800);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCY_MS = 20;
-/** BENCH_PROFILE_DIR: write V8 CPU profiles of the daemon and the workers there (slower; for finding where CPU goes) */
+/** BENCH_PROFILE_DIR: write V8 CPU profiles of the stand-in services and the workers there (slower; for finding where CPU goes) */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const work = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-bench-'));
 
@@ -81,26 +83,52 @@ async function must(p: ReturnType<typeof run>, what: string) {
   return r;
 }
 
-async function startDaemon(stateDir: string): Promise<{ pid: number; stack: StackFile; stop(): Promise<void> }> {
-  mkdirSync(stateDir, { recursive: true });
-  const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true };
-  const log = openSync(path.join(work, 'daemon.log'), 'a');
-  const child = fork(DAEMON, [JSON.stringify(args)], { stdio: ['ignore', log, log, 'ipc'], execArgv: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, 'daemon')}`] : [] });
+/** Start a forked process and wait for its { ready } message. */
+async function forkReady<T extends { ready: boolean; error?: string }>(file: string, args: string[], logName: string, profileName: string): Promise<{ child: ChildProcess; reply: T }> {
+  const log = openSync(path.join(work, logName), 'a');
+  const child = fork(file, args, { stdio: ['ignore', log, log, 'ipc'], execArgv: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, profileName)}`] : [] });
   closeSync(log);
-  const reply = await new Promise<{ ready: boolean; stack?: StackFile; error?: string }>((resolve) => {
-    child.once('message', (m) => resolve(m as never));
-    child.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` }));
+  const reply = await new Promise<T>((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` } as T));
   });
-  if (!reply.ready || !reply.stack) throw new Error(`local stack did not start: ${reply.error}`);
+  if (!reply.ready) throw new Error(`${path.basename(file)} ${args[0] ?? ''} did not start: ${reply.error}`);
+  return { child, reply };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * The stand-ins for the remote services, in two processes: the daemon (dynalite + fauxqs) and the
+ * UCAN peers. The peers' uploads config goes to <stateDir>/uploads.json and their URLs, storage
+ * nodes included, into stack.json's endpoints, as `convoy local up` would write them.
+ */
+async function startServices(stateDir: string): Promise<{ pids: number[]; stop(): Promise<void> }> {
+  mkdirSync(stateDir, { recursive: true });
+  const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true, uploadPeers: false };
+  const daemon = await forkReady<{ ready: boolean; stack?: StackFile; error?: string }>(DAEMON, [JSON.stringify(args)], 'daemon.log', 'daemon');
+  const peers = await forkReady<{ ready: boolean; uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[]; error?: string }>(SERVICE, ['ucan'], 'ucan.log', 'ucan').catch(async (err) => {
+    await stopChild(daemon.child);
+    throw err;
+  });
+  writeFileSync(path.join(stateDir, UPLOADS_CONFIG_FILE), JSON.stringify(peers.reply.uploads, null, 2), { mode: 0o600 });
+  const stackPath = path.join(stateDir, STACK_FILE);
+  const stack = JSON.parse(readFileSync(stackPath, 'utf8')) as StackFile;
+  const ucanEndpoints = Object.fromEntries(Object.entries(peers.reply.uploads!.peers).map(([name, p]) => [`ucan:${name}`, p.url]));
+  (peers.reply.storageNodePorts ?? []).forEach((port, i) => (ucanEndpoints[`ucan:storage-${i + 1}`] = `http://127.0.0.1:${port}/`));
+  writeFileSync(stackPath, JSON.stringify({ ...stack, endpoints: { ...stack.endpoints, ...ucanEndpoints } }, null, 2));
   return {
-    pid: child.pid!,
-    stack: reply.stack,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    pids: [daemon.child.pid!, peers.child.pid!],
+    stop: async () => {
+      await stopChild(peers.child);
+      await stopChild(daemon.child);
+    },
   };
 }
 
@@ -169,7 +197,9 @@ interface ThroughputRun {
   window_s: number;
   worker_wall_s: number;
   worker_cpu_ms_per_upload: number;
-  daemon_cpu_ms_per_upload: number;
+  /** the stand-ins for remote services: emulators (dynalite + fauxqs) and UCAN peers */
+  services_cpu_ms_per_upload: number;
+  services_cpu_ms_per_upload_by_process: Record<string, number>;
   worker_peak_rss_mib: number;
   requests_per_upload: Record<string, number>;
   failed: number;
@@ -203,10 +233,11 @@ async function windowOf(ctx: ConvoyContext, runId: string): Promise<{ uploads: n
   return { uploads, failed, firstMs, lastMs };
 }
 
-async function throughput(direct: string, workerDir: string, daemonPid: number, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>, netns?: string): Promise<ThroughputRun> {
+async function throughput(direct: string, workerDir: string, servicePids: { emulators: number; ucan_peers: number }, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>, netns?: string): Promise<ThroughputRun> {
   const runId = await seedAndPlan(direct, `bench-${latencyMs}ms`, UPLOADS);
   const countFile = path.join(work, `http-${latencyMs}.json`);
-  const cpu0 = processCpuSeconds(daemonPid) ?? 0;
+  const cpu = () => Object.fromEntries(Object.entries(servicePids).map(([name, pid]) => [name, processCpuSeconds(pid) ?? 0]));
+  const cpu0 = cpu();
   const w = await must(
     run(['worker', '--concurrency', String(CONCURRENCY), '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
       stateDir: workerDir,
@@ -218,8 +249,9 @@ async function throughput(direct: string, workerDir: string, daemonPid: number, 
     }),
     'worker',
   );
-  const daemonCpuS = (processCpuSeconds(daemonPid) ?? 0) - cpu0;
+  const cpu1 = cpu();
   const win = await windowOf(ctx, runId);
+  const servicesCpuMs = Object.fromEntries(Object.keys(cpu1).map((k) => [k, Math.round(((cpu1[k]! - cpu0[k]!) * 1000) / win.uploads)]));
   const windowS = (win.lastMs - win.firstMs) / 1000;
   const counts = (JSON.parse(readFileSync(countFile, 'utf8')) as { counts: Record<string, number> }).counts;
   const perUpload: Record<string, number> = {};
@@ -235,7 +267,8 @@ async function throughput(direct: string, workerDir: string, daemonPid: number, 
     window_s: Math.round(windowS * 10) / 10,
     worker_wall_s: Math.round(w.wallS * 10) / 10,
     worker_cpu_ms_per_upload: Math.round(((w.cpuS ?? 0) * 1000) / win.uploads),
-    daemon_cpu_ms_per_upload: Math.round((daemonCpuS * 1000) / win.uploads),
+    services_cpu_ms_per_upload: Object.values(servicesCpuMs).reduce((a, b) => a + b, 0),
+    services_cpu_ms_per_upload_by_process: servicesCpuMs,
     worker_peak_rss_mib: Math.round((w.maxRssKiB ?? 0) / 1024),
     requests_per_upload: perUpload,
     failed: win.failed,
@@ -293,7 +326,8 @@ async function main(): Promise<void> {
   const delayed = path.join(work, 'delayed');
   const loadAtStart = loadavg().map((l) => Math.round(l * 10) / 10);
   say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadAtStart.join(' ')}`);
-  const daemon = await startDaemon(direct);
+  const services = await startServices(direct);
+  const servicePids = { emulators: services.pids[0]!, ucan_peers: services.pids[1]! };
   const proxies: LinkProxy[] = [];
   let hosts: Host[] = [];
   let forwarder: ChildProcess | undefined;
@@ -311,10 +345,10 @@ async function main(): Promise<void> {
     if (host && delayedInfo.storage.length) forwarder = await startForwarder(host, delayedInfo.storage);
     const runs: ThroughputRun[] = [];
     say('\nthroughput, no added latency:');
-    runs.push(await throughput(direct, direct, daemon.pid, ctx, 0, portNames(direct)));
+    runs.push(await throughput(direct, direct, servicePids, ctx, 0, portNames(direct)));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say(`\nthroughput, ${LATENCY_MS} ms added to every round trip (TCP proxies in front of every service):`);
-    runs.push(await throughput(direct, delayed, daemon.pid, ctx, LATENCY_MS, delayedInfo.names, host?.ns));
+    runs.push(await throughput(direct, delayed, servicePids, ctx, LATENCY_MS, delayedInfo.names, host?.ns));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say('\nindex speed (one thread) next to sha256 of the same bytes:');
     const speed = await indexSpeed();
@@ -342,7 +376,7 @@ async function main(): Promise<void> {
       large_shards: large,
       machine: { cores: availableParallelism(), model: cpus()[0]?.model, loadavg_at_start: loadAtStart, node: process.version },
       notes: [
-        'the daemon (dynalite, fauxqs, upload-api, indexing service, gateway) shares the 2 cores with the worker: the measured rate is bounded by their sum of CPU per upload',
+        'the stand-ins for remote services (dynalite + fauxqs in one process, the UCAN peers: upload-api, storage nodes, indexing service, gateway in another) share the 2 cores with the worker: the measured rate is bounded by their sum of CPU per upload',
         'worker_cpu_bound_uploads_per_min = 60 s / worker CPU per upload: what one worker process sustains with a core of its own',
         'the delayed worker runs in a network namespace of its own; every request crosses the delaying proxies, the upload-api storage nodes (blob PUT) included, through a forwarder in the namespace',
         'S3 GETs of shards run in piscina threads and are not in requests_per_upload',
@@ -357,7 +391,7 @@ async function main(): Promise<void> {
     forwarder?.kill('SIGKILL');
     removeHosts(hosts);
     for (const p of proxies) await p.close().catch(() => undefined);
-    await daemon.stop();
+    await services.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
