@@ -28,6 +28,8 @@ import { addPlannedItems, createRun, markPlanComplete } from '../../state/runs.j
 import { statusKey } from '../../state/schema.js';
 import { writeHeartbeat } from '../../state/workers.js';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const ITEMS = Number(process.argv[2] ?? process.env.BENCH_ITEMS ?? 100_000);
 const WORKERS = Number(process.argv[3] ?? process.env.BENCH_WORKERS ?? 20);
 const RUN = 'bench-run';

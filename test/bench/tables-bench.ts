@@ -48,6 +48,8 @@ import { tableClient } from '../../worker/jobs/shared-tables/table-ref.js';
 import { LinkProxy } from '../fleet/link-proxy.js';
 import { createTable, receiptItem, seedItems } from '../tables/helpers.js';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
   const i = args.indexOf(`--${name}`);

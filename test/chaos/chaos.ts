@@ -24,6 +24,8 @@ import { closeOnSignals, Fleet, PROBE_PRELOAD, sleep } from '../fleet/fleet.js';
 import { probeItemId } from '../fleet/probe-kind.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const { values: args } = parseArgs({
   options: {
     short: { type: 'boolean', default: false },
