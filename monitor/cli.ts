@@ -104,7 +104,7 @@ export function registerMonitorCommands(program: Command): void {
 
   program
     .command('serve')
-    .description('HTTP status and metrics API: GET /runs, /runs/:id, /runs/:id/failed, /runs/:id/stuck, /metrics; POST /runs/:id/requeue (bearer token)')
+    .description('HTTP status and metrics API: GET /runs, /runs/:id, /runs/:id/failed, /runs/:id/stuck, /metrics; POST /runs/:id/requeue, /pause, /resume, /cancel (bearer token)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', (v) => {
       const n = Number(v);
