@@ -2,8 +2,9 @@
  * `npm run test:chaos`: one fleet-probe run on a multi-process fleet (test/fleet/) while, during
  * that run: workers are killed -9 at random and restarted (>= --kills), a service is unreachable
  * for 10-30 s (S3+SQS stalled, then DynamoDB refusing), one host's link is cut, the on-disk
- * DynamoDB emulator is killed -9 and restarted, --throttle of requests are answered with
- * throttling errors, and messages are delivered twice (re-sent for random items, done or not).
+ * DynamoDB emulator is killed -9 and restarted, the run is paused for 12 s (`convoy pause`) and
+ * resumed, --throttle of requests are answered with throttling errors, and messages are
+ * delivered twice (re-sent for random items, done or not).
  *
  * Afterwards it checks: 0 items lost (every item done, or failed with an error class),
  * 0 duplicate effects (the peer counted each done item's registration exactly once), verify
@@ -18,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { reconcileRun } from '../../coordinator/reconcile.js';
+import { controlRun } from '../../coordinator/run-control.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
 import { itemsByStatus, itemsOfRun } from '../../state/items.js';
 import { closeOnSignals, Fleet, PROBE_PRELOAD, sleep } from '../fleet/fleet.js';
@@ -63,6 +65,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   let duplicatesSent = 0;
   let reconciles = 0;
+  let pauses = 0;
+  let resumes = 0;
   const faults = new AbortController();
   try {
     fleet.setThrottleRate(0); // seeding and planning are not under test
@@ -103,6 +107,29 @@ async function main(): Promise<number> {
         }
       }
     })();
+    /** Pause the run, wait, resume it: the resume must land whatever the faults are doing. */
+    const pauseFor = async (ms: number): Promise<void> => {
+      try {
+        await controlRun(fleet.ctx, RUN_ID, 'pause');
+      } catch (err) {
+        log(`pause skipped: ${(err as Error).message}`);
+        return;
+      }
+      pauses++;
+      log(`run paused for ${ms / 1000} s`);
+      await sleep(ms);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const r = await controlRun(fleet.ctx, RUN_ID, 'resume');
+          resumes++;
+          log(`run resumed; ${r.resent} unfinished item(s) re-sent`);
+          return;
+        } catch (err) {
+          if (attempt >= 60) throw err;
+          await sleep(1_000);
+        }
+      }
+    };
     const scheduled = (async () => {
       await sleep(8_000, stop);
       if (runOver()) return;
@@ -128,6 +155,10 @@ async function main(): Promise<number> {
       fleet.setServiceMode('dynamodb', 'refuse');
       await sleep(10_000);
       fleet.setServiceMode('dynamodb', 'pass');
+      await sleep(3_000, stop);
+      if (runOver()) return;
+      // longer than a worker's run-state cache (10 s), so every worker meets the pause
+      await pauseFor(12_000);
     })();
 
     // Wait for the end; if progress stalls for 45 s, reconcile (re-send items whose messages are gone).
@@ -192,6 +223,7 @@ async function main(): Promise<number> {
       outageHappened: outages >= 1,
       dynamoRestarted: fleet.counts.dynamoRestarts >= 1,
       throttlingInjected: THROTTLE === 0 || Object.values(injected).reduce((a, b) => a + b, 0) > 0,
+      resumedAfterPause: resumes === pauses,
     };
     const result = {
       date: new Date().toISOString(),
@@ -212,6 +244,7 @@ async function main(): Promise<number> {
         duplicateDeliveriesSent: duplicatesSent,
         itemReattempts: reattempts,
         reconciles,
+        pauses,
       },
       verify: verify.counts,
       checks,
