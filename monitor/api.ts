@@ -73,7 +73,7 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
 
   if (opts.token) {
     app.post('/runs/:id/requeue', bearerAuth({ token: opts.token }), async (c) => {
-      const runId = await existingRun(ctx, c.req.param('id'));
+      const runId = c.req.param('id'); // requeueFailed reads the run: unknown -> 404, cancelled -> 400
       const raw = await c.req.json().catch(() => ({}));
       const body = requeueBody.safeParse(raw ?? {});
       if (!body.success) throw new InputError(`request body must be {"errorClass"?: string, "itemId"?: string}: ${body.error.issues.map((i) => i.message).join('; ')}`);

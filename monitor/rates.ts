@@ -124,10 +124,15 @@ export function exactCounts(total: number, c: Omit<StatusCounts, 'done'>): Statu
   return { ...c, done: Math.max(0, total - c.pending - c.leased - c.retrying - c.failed) };
 }
 
-/** The ETA to show for a run: a paused or cancelled run has none, and says why. */
-export function formatEta(runState: string, seconds: number | null): string {
-  if (runState === 'paused') return 'paused (convoy resume --run to go on)';
-  if (runState === 'cancelled') return 'none (cancelled)';
+/** A paused or cancelled run is not moving: it has no ETA (the snapshot's is null). */
+export function runHasEta(runState: string): boolean {
+  return runState !== 'paused' && runState !== 'cancelled';
+}
+
+/** The ETA to show for a run; a paused or cancelled run says why it has none (`short`: one word). */
+export function formatEta(runState: string, seconds: number | null, opts: { short?: boolean } = {}): string {
+  if (runState === 'paused') return opts.short ? 'paused' : 'paused (convoy resume --run to go on)';
+  if (runState === 'cancelled') return opts.short ? 'cancelled' : 'none (cancelled)';
   return formatDuration(seconds);
 }
 

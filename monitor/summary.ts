@@ -4,7 +4,7 @@
  * For the cost of a read see snapshot.ts.
  */
 import type { ConvoyContext } from '../shared/context.js';
-import { formatBytes, formatDuration, formatEta, percent } from './rates.js';
+import { formatBytes, formatEta, percent } from './rates.js';
 import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapshot.js';
 
 export type { RunSnapshot as RunSummary } from './snapshot.js';
@@ -53,7 +53,7 @@ export function formatSummaryLine(s: RunSnapshot): string {
     `failed=${c.failed}${classes ? `[${classes}]` : ''}`,
     `rate=${s.rate.itemsPerMin.toFixed(1)}/min`,
     `mibps=${s.rate.mibPerSec.toFixed(2)}`,
-    `eta=${s.run.state === 'paused' || s.run.state === 'cancelled' ? s.run.state : formatDuration(s.etaSeconds)}`,
+    `eta=${formatEta(s.run.state, s.etaSeconds, { short: true })}`,
     q ? `queue=${q.visible}` : 'queue=?',
     q ? `inflight=${q.inFlight}` : 'inflight=?',
     q ? `dlq=${q.dlqVisible}` : 'dlq=?',

@@ -19,7 +19,7 @@
  * compete for them, so the measured rate is the whole system's; the worker's CPU per upload says
  * what one process could do with a core of its own.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -34,6 +34,7 @@ import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';
 import type { DaemonArgs } from '../../infra/local/daemon.js';
 import { LinkProxy } from '../fleet/link-proxy.js';
+import { forkReady, type ReadyReply } from '../fleet/fork-ready.js';
 import { createHosts, netnsAvailable, removeHosts, startForwarder, type Host } from '../fleet/netns.js';
 import { processCpuSeconds } from './lib/proc-cpu.js';
 
@@ -83,19 +84,6 @@ async function must(p: ReturnType<typeof run>, what: string) {
   return r;
 }
 
-/** Start a forked process and wait for its { ready } message. */
-async function forkReady<T extends { ready: boolean; error?: string }>(file: string, args: string[], logName: string, profileName: string): Promise<{ child: ChildProcess; reply: T }> {
-  const log = openSync(path.join(work, logName), 'a');
-  const child = fork(file, args, { stdio: ['ignore', log, log, 'ipc'], execArgv: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, profileName)}`] : [] });
-  closeSync(log);
-  const reply = await new Promise<T>((resolve) => {
-    child.once('message', (m) => resolve(m as T));
-    child.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` } as T));
-  });
-  if (!reply.ready) throw new Error(`${path.basename(file)} ${args[0] ?? ''} did not start: ${reply.error}`);
-  return { child, reply };
-}
-
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise<void>((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -109,11 +97,12 @@ function stopChild(child: ChildProcess): Promise<void> {
  * UCAN peers. The peers' uploads config goes to <stateDir>/uploads.json and their URLs, storage
  * nodes included, into stack.json's endpoints, as `convoy local up` would write them.
  */
-async function startServices(stateDir: string): Promise<{ pids: number[]; stop(): Promise<void> }> {
+async function startServices(stateDir: string): Promise<{ pids: { emulators: number; ucan_peers: number }; stop(): Promise<void> }> {
   mkdirSync(stateDir, { recursive: true });
   const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true, uploadPeers: false };
-  const daemon = await forkReady<{ ready: boolean; stack?: StackFile; error?: string }>(DAEMON, [JSON.stringify(args)], 'daemon.log', 'daemon');
-  const peers = await forkReady<{ ready: boolean; uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[]; error?: string }>(SERVICE, ['ucan'], 'ucan.log', 'ucan').catch(async (err) => {
+  const profile = (name: string) => (PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : []);
+  const daemon = await forkReady(DAEMON, [JSON.stringify(args)], { logFile: path.join(work, 'daemon.log'), execArgv: profile('daemon'), what: 'the local stack' });
+  const peers = await forkReady<ReadyReply & { uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[] }>(SERVICE, ['ucan'], { logFile: path.join(work, 'ucan.log'), execArgv: profile('ucan'), what: 'the UCAN peers' }).catch(async (err) => {
     await stopChild(daemon.child);
     throw err;
   });
@@ -124,7 +113,7 @@ async function startServices(stateDir: string): Promise<{ pids: number[]; stop()
   (peers.reply.storageNodePorts ?? []).forEach((port, i) => (ucanEndpoints[`ucan:storage-${i + 1}`] = `http://127.0.0.1:${port}/`));
   writeFileSync(stackPath, JSON.stringify({ ...stack, endpoints: { ...stack.endpoints, ...ucanEndpoints } }, null, 2));
   return {
-    pids: [daemon.child.pid!, peers.child.pid!],
+    pids: { emulators: daemon.child.pid!, ucan_peers: peers.child.pid! },
     stop: async () => {
       await stopChild(peers.child);
       await stopChild(daemon.child);
@@ -327,7 +316,6 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((l) => Math.round(l * 10) / 10);
   say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadAtStart.join(' ')}`);
   const services = await startServices(direct);
-  const servicePids = { emulators: services.pids[0]!, ucan_peers: services.pids[1]! };
   const proxies: LinkProxy[] = [];
   let hosts: Host[] = [];
   let forwarder: ChildProcess | undefined;
@@ -345,10 +333,10 @@ async function main(): Promise<void> {
     if (host && delayedInfo.storage.length) forwarder = await startForwarder(host, delayedInfo.storage);
     const runs: ThroughputRun[] = [];
     say('\nthroughput, no added latency:');
-    runs.push(await throughput(direct, direct, servicePids, ctx, 0, portNames(direct)));
+    runs.push(await throughput(direct, direct, services.pids, ctx, 0, portNames(direct)));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say(`\nthroughput, ${LATENCY_MS} ms added to every round trip (TCP proxies in front of every service):`);
-    runs.push(await throughput(direct, delayed, servicePids, ctx, LATENCY_MS, delayedInfo.names, host?.ns));
+    runs.push(await throughput(direct, delayed, services.pids, ctx, LATENCY_MS, delayedInfo.names, host?.ns));
     say(`  ${JSON.stringify(runs.at(-1))}`);
     say('\nindex speed (one thread) next to sha256 of the same bytes:');
     const speed = await indexSpeed();

@@ -15,7 +15,7 @@
  * The harness itself talks to the emulators directly (planning, checking) over 127.0.0.1.
  * Everything it starts is stopped by close(), and by an exit handler if the harness dies.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { provisionState, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/loc
 import { loadConfig, stateSchema, type ConvoyConfig, type StateConfig } from '../../shared/config.js';
 import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
+import { forkReady, type ReadyReply } from './fork-ready.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
 import { createHosts, netnsAvailable, removeHosts, setLink, startForwarder, type Host } from './netns.js';
 import { ThrottleProxy } from './throttle-proxy.js';
@@ -195,28 +196,16 @@ export class Fleet {
   private async startService(name: ServiceName): Promise<void> {
     const prev = this.services.get(name);
     const args = name === 'dynamodb' ? ['dynalite', String(prev?.port ?? 0), path.join(this.workDir, 'dynamodb')] : ['fauxqs', String(prev?.port ?? 0)];
-    const logFd = openSync(path.join(this.workDir, `${name}.log`), 'a');
-    const proc = fork(SERVICE, args, { stdio: ['ignore', logFd, logFd, 'ipc'] });
-    closeSync(logFd);
-    const reply = await new Promise<{ ready: boolean; port?: number; error?: string }>((resolve) => {
-      proc.once('message', (m) => resolve(m as never));
-      proc.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` }));
-    });
-    if (!reply.ready || !reply.port) throw new Error(`${name} did not start: ${reply.error}`);
+    const { child: proc, reply } = await forkReady<ReadyReply & { port?: number }>(SERVICE, args, { logFile: path.join(this.workDir, `${name}.log`), what: name });
+    if (!reply.port) throw new Error(`${name} did not say its port`);
     const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
     this.services.set(name, { name, port: reply.port, proc, exited });
   }
 
   /** The UCAN peers in their own process; the harness's uploads config points at them directly. */
   private async startUcanPeers(): Promise<void> {
-    const logFd = openSync(path.join(this.workDir, 'ucan.log'), 'a');
-    const proc = fork(SERVICE, ['ucan'], { stdio: ['ignore', logFd, logFd, 'ipc'] });
-    closeSync(logFd);
-    const reply = await new Promise<{ ready: boolean; uploads?: UcanPeersProc['uploads']; storageNodePorts?: number[]; error?: string }>((resolve) => {
-      proc.once('message', (m) => resolve(m as never));
-      proc.once('exit', (code) => resolve({ ready: false, error: `exited with ${code}` }));
-    });
-    if (!reply.ready || !reply.uploads) throw new Error(`UCAN peers did not start: ${reply.error}`);
+    const { child: proc, reply } = await forkReady<ReadyReply & { uploads?: UcanPeersProc['uploads']; storageNodePorts?: number[] }>(SERVICE, ['ucan'], { logFile: path.join(this.workDir, 'ucan.log'), what: 'UCAN peers' });
+    if (!reply.uploads) throw new Error('the UCAN peers did not send their uploads config');
     const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
     this.ucan = { proc, exited, uploads: reply.uploads, storageNodePorts: reply.storageNodePorts ?? [] };
     this.uploadsConfigFile = path.join(this.workDir, 'uploads.json');
