@@ -5,17 +5,19 @@
  * UnprocessedItems retried) and sent (SendMessageBatch 10, 16 batches in flight) while the
  * planner keeps listing, so memory stays flat for any size.
  * Idempotent: the run row is created by a conditional put. A run whose plan completed is not
- * planned again. A run left in `planning` (a crashed plan) is resumed: existing rows are kept
- * (read before the batch write) and every item of the plan is re-sent (duplicates are harmless:
- * a claim on a done or held item does nothing).
+ * planned again; planning an existing run id with a different spec is refused (exit 2) with the
+ * differences. A run left in `planning` (a crashed plan) is resumed: existing rows are kept
+ * (read before the batch write), every item of the plan is re-sent (duplicates are harmless: a
+ * claim on a done or held item does nothing), and the run's item counts are recounted from the
+ * rows (the crash may have come between a batch write and its count).
  */
-import type { ConvoyContext } from '../shared/context.js';
 import { formatZodIssues } from '../shared/config.js';
-import { InputError } from '../shared/errors.js';
+import { classifyError, InputError } from '../shared/errors.js';
 import { putItems, type NewItem } from '../state/items.js';
-import { addPlannedItems, createRun, markPlanComplete, type RunRow } from '../state/runs.js';
-import { getJobKind, loadJobKind } from '../worker/jobs/registry.js';
-import '../worker/jobs/builtin.js';
+import { applyRunTransition, finishRunIfComplete, markPlanComplete } from '../state/run-lifecycle.js';
+import { addPlannedItems, createRun, recountPlannedItems, type RunRow } from '../state/runs.js';
+import type { EngineContext, JobKind } from '../worker/job-kind.js';
+import { canonical, specDifferences } from './spec-diff.js';
 
 export interface PlanResult {
   run: RunRow;
@@ -33,18 +35,18 @@ export function newRunId(kind: string, now = new Date()): string {
 }
 
 /** Validate a spec against its kind's schema with a clear message. */
-export function parseSpec(kind: string, raw: unknown): unknown {
-  const parsed = getJobKind(kind).specSchema.safeParse(raw);
-  if (!parsed.success) throw new InputError(`invalid ${kind} spec:\n${formatZodIssues(parsed.error)}`);
+export function parseSpec<Spec>(job: JobKind<Spec>, raw: unknown): Spec {
+  const parsed = job.specSchema.safeParse(raw);
+  if (!parsed.success) throw new InputError(`invalid ${job.kind} spec:\n${formatZodIssues(parsed.error)}`);
   return parsed.data;
 }
 
 export async function planRun(
-  ctx: ConvoyContext,
+  ctx: EngineContext,
   args: { kind: string; runId: string; spec: unknown; chunkSize?: number },
 ): Promise<PlanResult> {
-  const job = await loadJobKind(args.kind);
-  const parsed = parseSpec(args.kind, args.spec);
+  const job = await ctx.kinds.job(args.kind);
+  const parsed = parseSpec(job, args.spec);
   // Everything that can be wrong with the inputs is found here, before anything is written.
   const spec = (await job.preflight(parsed, ctx)) ?? parsed;
 
@@ -52,10 +54,21 @@ export async function planRun(
   if (!created) {
     if (run.kind !== args.kind) throw new InputError(`run ${args.runId} exists with kind ${run.kind}, not ${args.kind}; choose another --run id`);
     if (run.state === 'cancelled') throw new InputError(`run ${args.runId} was cancelled; a cancelled run is final: plan a new --run id`);
+    // A finished plan keeps its spec. (A plan that did not complete is resumed with the spec
+    // given now: resuming is how an operator finishes a crashed or interrupted plan.)
+    if (run.planComplete && canonical(run.spec) !== canonical(spec)) {
+      const diff = specDifferences(run.spec, spec);
+      throw new InputError(
+        `run ${args.runId} was planned with a different spec:\n  ${diff.join('\n  ')}\n` +
+          `A run keeps the spec it was planned with. Plan the new spec as a new run (another --run id, or none for a generated one); ` +
+          `the first run's finished items stay as they are.`,
+      );
+    }
     if (run.planComplete) {
       ctx.log.info({ runId: args.runId }, 'run already planned; nothing to do');
       return { run, planned: false, itemsWritten: 0, itemsEnqueued: 0 };
     }
+    if (run.state === 'failed') await applyRunTransition(ctx.meta, args.runId, 'replan');
     ctx.log.info({ runId: args.runId }, 'resuming an unfinished plan');
   }
   const log = ctx.log.child({ runId: args.runId });
@@ -97,12 +110,17 @@ export async function planRun(
     await Promise.all(inFlight);
   } catch (err) {
     // Let the writes already started finish before reporting: the caller may close the clients,
-    // and a re-plan resumes from whatever landed (the run stays in `planning`).
+    // and a re-plan resumes from whatever landed. A permanent error (bad input found while
+    // listing, access denied) fails the run, so it does not sit in `planning` looking busy.
     await Promise.allSettled(inFlight);
+    if (!classifyError(err).retryable) await applyRunTransition(ctx.meta, args.runId, 'planFailed').catch(() => undefined);
     throw err;
   }
   if (failure) throw failure;
+  if (!created) await recountPlannedItems(ctx.meta, ctx.items, args.runId);
   await markPlanComplete(ctx.meta, args.runId);
+  // The fleet may have finished every item before the plan was marked complete.
+  await finishRunIfComplete(ctx.meta, ctx.items, args.runId);
   log.info({ itemsWritten: written, itemsEnqueued: enqueued }, 'plan complete');
   ctx.events.safeEmit('plan:complete', { runId: args.runId, items: enqueued });
   return { run: { ...run, planComplete: true, state: 'running' }, planned: true, itemsWritten: written, itemsEnqueued: enqueued };

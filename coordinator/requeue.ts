@@ -5,8 +5,10 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
-import { itemsByStatus, requeueItem } from '../state/items.js';
-import { getRun, transitionRun } from '../state/runs.js';
+import { getItem, itemsByStatus, requeueItem } from '../state/items.js';
+import { applyRunTransition } from '../state/run-lifecycle.js';
+import { getRun } from '../state/runs.js';
+import { redriveRunDlq } from './dlq-redrive.js';
 
 export interface RequeueFilter {
   runId: string;
@@ -17,6 +19,8 @@ export interface RequeueFilter {
 export interface RequeueResult {
   requeued: number;
   dlqMessagesRemoved: number;
+  /** unfinished (pending) items whose messages SQS had pushed into the DLQ, sent back */
+  dlqRedriven: number;
 }
 
 export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): Promise<RequeueResult> {
@@ -26,8 +30,13 @@ export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): 
   const matches = (errorClass: string | undefined, itemId: string) =>
     (!filter.errorClass || errorClass === filter.errorClass) && (!filter.itemId || itemId === filter.itemId);
   const requeuedIds = new Set<string>();
+  // the failed items' classes, read on the same pass, to name them when the filter matches none
+  const classes = new Map<string, number>();
+  let matched = 0;
   for await (const page of itemsByStatus(ctx.items, filter.runId, 'failed')) {
+    for (const i of page) classes.set(i.lastError?.errorClass ?? 'UNKNOWN', (classes.get(i.lastError?.errorClass ?? 'UNKNOWN') ?? 0) + 1);
     const chosen = page.filter((i) => matches(i.lastError?.errorClass, i.itemId));
+    matched += chosen.length;
     const ok: string[] = [];
     for (const item of chosen) {
       if ((await requeueItem(ctx.items, { runId: filter.runId, itemId: item.itemId })) === 'ok') ok.push(item.itemId);
@@ -35,31 +44,27 @@ export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): 
     await ctx.queue.sendItems(ok.map((itemId) => ({ runId: filter.runId, itemId })));
     ok.forEach((id) => requeuedIds.add(id));
   }
-  if (requeuedIds.size) await transitionRun(ctx.meta, filter.runId, ['done'], 'running');
-  const dlqMessagesRemoved = await removeFromDlq(ctx, filter.runId, requeuedIds);
-  return { requeued: requeuedIds.size, dlqMessagesRemoved };
+  // A filter that matches nothing is a typo far more often than a no-op: say so (nothing was written).
+  if (!matched && (filter.errorClass || filter.itemId)) throw await noMatch(ctx, filter, classes);
+  if (requeuedIds.size) await applyRunTransition(ctx.meta, filter.runId, 'reopen');
+  // Always sweep (not only after a requeue): pending items can sit in the DLQ too, when SQS's
+  // redrive counted deliveries nobody acted on; they go back to the queue, stale copies go away.
+  const sweep = await redriveRunDlq(ctx, filter.runId, { requeued: requeuedIds });
+  return { requeued: requeuedIds.size, dlqMessagesRemoved: sweep.removed + sweep.redriven, dlqRedriven: sweep.redriven };
 }
 
-/**
- * Drain the DLQ once: messages for requeued items are deleted; the rest are made visible again.
- * SQS has no "receive by attribute", so this reads what is there (bounded by rounds).
- */
-async function removeFromDlq(ctx: ConvoyContext, runId: string, itemIds: Set<string>): Promise<number> {
-  if (!itemIds.size) return 0;
-  let removed = 0;
-  const keep: string[] = [];
-  for (let round = 0; round < 1000; round++) {
-    const msgs = await ctx.queue.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30, fromDlq: true });
-    if (!msgs.length) break;
-    for (const m of msgs) {
-      if (m.ref && m.ref.runId === runId && itemIds.has(m.ref.itemId)) {
-        await ctx.queue.delete(m.receiptHandle, true);
-        removed++;
-      } else keep.push(m.receiptHandle);
-    }
+/** The refusal for a filter that matched no failed item: what is there instead, so the fix is obvious. */
+async function noMatch(ctx: ConvoyContext, filter: RequeueFilter, classes: Map<string, number>): Promise<InputError> {
+  const known = [...classes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c, n]) => `${c} (${n})`);
+  const knownText = known.length ? `the run's failed items have class ${known.join(', ')}` : 'the run has no failed items';
+  if (filter.itemId) {
+    const item = await getItem(ctx.items, filter.runId, filter.itemId);
+    const what = !item
+      ? `"${filter.itemId}" is not an item of run ${filter.runId}`
+      : item.status !== 'failed'
+        ? `item "${filter.itemId}" of run ${filter.runId} is ${item.status}, not failed`
+        : `item "${filter.itemId}" failed with class ${item.lastError?.errorClass ?? 'UNKNOWN'}, not ${filter.errorClass}`;
+    return new InputError(`nothing to requeue: ${what}; ${knownText} (list them with \`convoy monitor --run ${filter.runId} --failed\`)`);
   }
-  // Give the others back at once: left hidden for 30 s, a second requeue (another --item or
-  // --class) right after this one would not see them and would leave its DLQ messages behind.
-  await Promise.all(keep.map((h) => ctx.queue.changeVisibility(h, 0, true).catch(() => undefined)));
-  return removed;
+  return new InputError(`nothing to requeue: no failed item of run ${filter.runId} has error class "${filter.errorClass}"; ${knownText}`);
 }

@@ -1,7 +1,7 @@
 /**
  * Pausing, resuming and cancelling a run (`convoy pause|resume|cancel --run R`).
  *
- * Each is one conditional write of the run row's state (state/runs.ts `transitionRun`); workers
+ * Each is one conditional write of the run row's state (state/run-lifecycle.ts); workers
  * read the state with the run (cached for RUN_STATE_TTL_MS) and act on it:
  *  - paused: a worker that receives one of the run's messages deletes it without claiming the
  *    item, which stays pending: no attempt is spent and nothing else is written. Items already in
@@ -18,15 +18,17 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
-import { getRun, transitionRun, type RunState } from '../state/runs.js';
+import { applyRunTransition, RUN_TRANSITIONS, type RunState } from '../state/run-lifecycle.js';
+import { getRun } from '../state/runs.js';
 import { reconcileRun } from './reconcile.js';
 
 export type RunControlAction = 'pause' | 'resume' | 'cancel';
 
-export const RUN_CONTROL: Record<RunControlAction, { from: RunState[]; to: RunState }> = {
-  pause: { from: ['planning', 'running'], to: 'paused' },
-  resume: { from: ['paused'], to: 'running' },
-  cancel: { from: ['planning', 'running', 'paused'], to: 'cancelled' },
+/** The operator's three actions, as transitions of the run lifecycle's table. */
+export const RUN_CONTROL: Record<RunControlAction, { from: readonly RunState[]; to: RunState }> = {
+  pause: RUN_TRANSITIONS.pause,
+  resume: RUN_TRANSITIONS.resume,
+  cancel: RUN_TRANSITIONS.cancel,
 };
 
 export const PAST: Record<RunControlAction, string> = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
@@ -59,7 +61,7 @@ export async function controlRun(ctx: ConvoyContext, runId: string, action: RunC
     const run = await getRun(ctx.meta, runId);
     if (!run) throw new InputError(`run "${runId}" not found (list runs with \`convoy status\`)`);
     if (!from.includes(run.state)) throw new InputError(refusal(runId, action, run.state));
-    if (await transitionRun(ctx.meta, runId, [run.state], to)) {
+    if (await applyRunTransition(ctx.meta, runId, action, { onlyFrom: run.state })) {
       ctx.log.info({ runId, from: run.state, to }, `run ${PAST[action]}`);
       if (action === 'pause') return { runId, from: run.state, to };
       const { resent } = await reconcileRun(ctx, runId);

@@ -3,14 +3,15 @@
  * the rest), failures by error class, and the counters' bytes/objects.
  * The per-status counts are separate index queries, so an item that changes status while they run
  * can be missed by both (leased -> retrying between the two; on AWS the index also lags): while
- * workers are busy, `done` may read a little high for a moment. So a run is finished (running ->
- * done) only after the items themselves confirm it (`anyActiveItem`, consistent reads, once).
+ * workers are busy, `done` may read a little high for a moment.
+ * Read-only: the run's state is what the write path made it (state/run-lifecycle.ts); a status
+ * read never finishes a run.
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import { readCounterTotals, type Counters } from '../state/counters.js';
-import { anyActiveItem, countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
-import { getRun, transitionRun, type RunRow } from '../state/runs.js';
+import { countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
+import { getRun, type RunRow } from '../state/runs.js';
 
 export interface RunStatus {
   run: RunRow;
@@ -35,11 +36,7 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
       }
     }
   }
-  let current = run;
-  if (run.state === 'running' && run.planComplete && pending + leased + retrying === 0) {
-    if (!(await anyActiveItem(ctx.items, runId)) && (await transitionRun(ctx.meta, runId, ['running'], 'done'))) current = { ...run, state: 'done' };
-  }
-  return { run: current, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters: totals.total };
+  return { run, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters: totals.total };
 }
 
 function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {

@@ -21,6 +21,8 @@ import { controlRun } from '../coordinator/run-control.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, ConvoyError, InputError } from '../shared/errors.js';
 import { getRun, listRuns, type RunRow } from '../state/runs.js';
+import { statusKeysFor } from '../state/schema.js';
+import { decodeCursor } from '../state/views.js';
 import { RunMetrics } from './run-metrics.js';
 import { SnapshotReader, type SnapshotOptions } from './snapshot.js';
 import { readFailedView, readStuckItems } from './views.js';
@@ -37,7 +39,16 @@ export interface ApiOptions {
 
 const requeueBody = z.object({ errorClass: z.string().min(1).optional(), itemId: z.string().min(1).optional() }).strict();
 
+/** The documented minimum: a shorter token can be guessed by anyone who can reach the port. */
+export const MIN_TOKEN_LENGTH = 16;
+
 export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
+  if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH) {
+    throw new InputError(
+      `the API token (CONVOY_API_TOKEN or "api": {"token"} in the config file) has ${opts.token.length} characters; ` +
+        `use at least ${MIN_TOKEN_LENGTH} (for example: openssl rand -hex 24)`,
+    );
+  }
   const reader = new SnapshotReader(ctx, { seriesMinutes: 0, ...opts.snapshot });
   const metrics = new RunMetrics();
   const app = new Hono();
@@ -60,6 +71,7 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
     const runId = await existingRun(ctx, c.req.param('id'));
     const limit = intParam(c, 'limit', 100, 1, 1000);
     const q = c.req.query();
+    if (q.cursor !== undefined) checkFailedCursor(runId, q.cursor);
     return c.json(
       await readFailedView(ctx, runId, { limit, cursor: q.cursor, errorClass: q.class, group: { customer: q.customer, space: q.space } }),
     );
@@ -74,8 +86,7 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
   if (opts.token) {
     app.post('/runs/:id/requeue', bearerAuth({ token: opts.token }), async (c) => {
       const runId = c.req.param('id'); // requeueFailed reads the run: unknown -> 404, cancelled -> 400
-      const raw = await c.req.json().catch(() => ({}));
-      const body = requeueBody.safeParse(raw ?? {});
+      const body = requeueBody.safeParse(await jsonBody(c));
       if (!body.success) throw new InputError(`request body must be {"errorClass"?: string, "itemId"?: string}: ${body.error.issues.map((i) => i.message).join('; ')}`);
       const result = await requeueFailed(ctx, { runId, ...body.data });
       ctx.log.info({ runId, ...body.data, requeued: result.requeued }, 'requeue through the API');
@@ -122,4 +133,38 @@ function intParam(c: Context, name: string, dflt: number, min: number, max: numb
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`query parameter ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+/**
+ * The request body as JSON: an empty body is `{}` (requeue everything failed), anything else must
+ * parse. A body that does not parse is refused, never read as "no filter": that would requeue
+ * every failed item of the run when the caller asked for a few.
+ */
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`request body is not valid JSON (${(err as Error).message}); send {"errorClass"?: string, "itemId"?: string}, or no body to requeue every failed item`);
+  }
+}
+
+/**
+ * A ?cursor= is only ever one this API returned as nextCursor: a failed-status index position of
+ * this run. Anything else (edited, from another run, made up) is bad input, not a failed query.
+ */
+export function checkFailedCursor(runId: string, token: string): void {
+  const c = decodeCursor(token);
+  const keys = statusKeysFor(runId, 'failed');
+  const key = c?.key;
+  const keyOk =
+    key === undefined ||
+    (typeof key === 'object' &&
+      key !== null &&
+      Object.keys(key).sort().join(',') === 'itemId,runId,statusKey' &&
+      key.runId === runId &&
+      typeof key.itemId === 'string' &&
+      key.statusKey === keys[c!.shard]);
+  if (!c || !keyOk) throw new InputError(`query parameter cursor "${token.slice(0, 80)}" is not a cursor of run ${runId}'s failed items; use the nextCursor of the previous page, or drop it to start at the first`);
 }

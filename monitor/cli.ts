@@ -9,7 +9,9 @@ import { withContext } from '../coordinator/cli/globals.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import { getRun, listRuns } from '../state/runs.js';
+import { formatFleet, readFleet } from './fleet.js';
 import type { GroupFilter } from './filters.js';
+import { SnapshotReader } from './snapshot.js';
 import { buildSummary, formatSummary } from './summary.js';
 import {
   formatFailedView,
@@ -37,6 +39,7 @@ interface MonitorOptions {
   customer?: string;
   space?: string;
   staleAfter: number;
+  goneAfter: number;
   rateWindow: number;
 }
 
@@ -54,7 +57,7 @@ export function registerMonitorCommands(program: Command): void {
   program
     .command('monitor')
     .description('show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --customer / --space views')
-    .option('--run <id>', 'run id (default: the newest run)')
+    .option('--run <id>', 'run id (default: a table of every active run; the detail views and --instance use the newest run; --watch follows the active runs)')
     .option('--json', 'print JSON (every view)')
     .option('--watch', 'terminal dashboard refreshed every --interval (one summary line per interval when stdout is not a terminal); q quits')
     .option('--interval <seconds>', 'refresh interval for --watch', positive('--interval'), 2)
@@ -68,11 +71,12 @@ export function registerMonitorCommands(program: Command): void {
     .option('--customer <customer>', 'progress of one customer\'s groups (also filters --failed / --stuck)')
     .option('--space <space>', 'progress of one space (also filters --failed / --stuck)')
     .option('--stale-after <seconds>', 'a worker without a heartbeat for this long is stale', positive('--stale-after'), 30)
+    .option('--gone-after <seconds>', 'a worker without a heartbeat for this long is gone: no longer listed, only counted', positive('--gone-after'), 600)
     .option('--rate-window <minutes>', 'minutes the rate and ETA are computed over', positive('--rate-window', { integer: true }), 5)
     .action(
       action(async (opts: MonitorOptions, cmd: Command) =>
         withContext(cmd, async (ctx) => {
-          const snapshot = { staleAfterMs: opts.staleAfter * 1000, rateWindowMinutes: opts.rateWindow };
+          const snapshot = { staleAfterMs: opts.staleAfter * 1000, goneAfterMs: opts.goneAfter * 1000, rateWindowMinutes: opts.rateWindow };
           if (opts.watch) {
             if (opts.failed || opts.stuck || opts.instance || opts.json) throw new InputError('--watch shows everything at once; drop --failed / --stuck / --instance / --json');
             // loaded on demand: blessed, hono and prom-client are not needed by the other commands
@@ -80,9 +84,14 @@ export function registerMonitorCommands(program: Command): void {
             await watch(ctx, { runId: opts.run, intervalMs: opts.interval * 1000, stuckAfterMs: opts.stuckAfter * 1000, snapshot });
             return;
           }
+          const print = (json: unknown, text: () => string): void => void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
+          const detail = opts.failed || opts.stuck || opts.instance !== undefined || opts.customer !== undefined || opts.space !== undefined;
+          if (!opts.run && !detail) {
+            const v = await readFleet(ctx, new SnapshotReader(ctx, { seriesMinutes: 0, ...snapshot, exact: true }));
+            return print(v, () => formatFleet(v));
+          }
           const runId = await resolveRun(ctx, opts.run);
           const group: GroupFilter = { customer: opts.customer, space: opts.space };
-          const print = (json: unknown, text: () => string): void => void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
           if (opts.failed) return printFailed(ctx, runId, opts, group);
           if (opts.stuck) {
             const items = await readStuckItems(ctx, runId, { stuckAfterMs: opts.stuckAfter * 1000, group });

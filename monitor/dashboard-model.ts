@@ -3,9 +3,10 @@
  * code in dashboard.ts only copies these strings and numbers into widgets.
  */
 import type { StuckItem } from './filters.js';
-import { formatBytes, formatDuration, formatEta, percent } from './rates.js';
+import { otherRunsLine } from './fleet.js';
+import { formatBytes, formatDuration, percent } from './rates.js';
 import type { RunSnapshot } from './snapshot.js';
-import { sortedClasses } from './summary.js';
+import { etaText, sortedClasses } from './summary.js';
 
 export interface DashboardModel {
   title: string;
@@ -25,20 +26,24 @@ export const WORKER_COLUMNS = ['instance', 'host', 'pid', 'in flight', 'items/mi
 export const FAILURE_COLUMNS = ['class', 'items'];
 export const STUCK_COLUMNS = ['reason', 'for', 'item'];
 
-export function dashboardModel(s: RunSnapshot, stuck: StuckItem[]): DashboardModel {
+/** `others`: the other active runs (watch without --run), named on the queue line. */
+export function dashboardModel(s: RunSnapshot, stuck: StuckItem[], others: RunSnapshot[] = []): DashboardModel {
   const c = s.counts;
   const q = s.queue;
   const x = s.series.map((p) => new Date(p.bucket * 60_000).toISOString().slice(11, 16));
-  const finished = c.done + c.failed;
   return {
     title: `convoy monitor: run ${s.run.runId} (${s.run.kind})`,
     itemsSeries: { title: 'items/min', x, y: s.series.map((p) => round1(p.itemsPerMin)) },
     mibSeries: { title: 'MiB/s', x, y: s.series.map((p) => round1(p.mibPerSec)) },
-    progressPercent: s.total ? Math.min(100, Math.floor((100 * finished) / s.total)) : 0,
-    progressLabel: `progress ${finished}/${s.total} finished  ETA ${formatEta(s.run.state, s.etaSeconds)}`,
-    queueText: q
-      ? `queue ${q.visible} waiting  ${q.inFlight} in flight  ${q.delayed} delayed    DLQ ${q.dlqVisible}`
-      : 'queue unavailable',
+    // the gauge is done / total: failed items are not progress (a run with 4% failed is not 100%)
+    progressPercent: s.total ? Math.min(100, Math.floor((100 * c.done) / s.total)) : 0,
+    progressLabel: `done ${c.done}/${s.total} (${s.progress.donePercent.toFixed(1)}%)  failed ${c.failed} (${s.progress.failedPercent.toFixed(1)}%)  ETA ${etaText(s)}`,
+    queueText: [
+      q ? `queue ${q.visible} waiting  ${q.inFlight} in flight  ${q.delayed} delayed    DLQ ${q.dlqVisible}` : 'queue unavailable',
+      otherRunsLine(others),
+    ]
+      .filter(Boolean)
+      .join('\n'),
     summaryText: [
       `state ${s.run.state}${s.run.planComplete ? '' : ' (planning)'}`,
       `done ${c.done} (${percent(c.done, s.total)}%)`,
@@ -48,7 +53,7 @@ export function dashboardModel(s: RunSnapshot, stuck: StuckItem[]): DashboardMod
       `failed ${c.failed} (${percent(c.failed, s.total)}%)`,
       `moved ${formatBytes(s.counters.bytes)}, ${s.counters.objects} objects`,
       `rate ${s.rate.itemsPerMin.toFixed(1)} items/min ${s.rate.mibPerSec.toFixed(2)} MiB/s`,
-      `workers ${s.workerCounts.alive} alive ${s.workerCounts.stale} stale`,
+      `workers ${s.workerCounts.alive} alive ${s.workerCounts.stale} stale ${s.workerCounts.gone} gone`,
       s.countsExact ? 'counts exact' : `counts: pending/done from counters`,
     ].join('\n'),
     failureRows: sortedClasses(s.failuresByClass).map(([cls, n]) => [cls, String(n)]),

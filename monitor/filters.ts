@@ -27,7 +27,8 @@ export function groupMatcher(f: GroupFilter): ((group: string | undefined) => bo
   };
 }
 
-export type StuckReason = 'lease-expired' | 'running-long' | 'retry-overdue';
+/** `in-dlq`: unfinished, but its message sits in the DLQ, so no worker will see it (`convoy reconcile` or `requeue` redrives it). */
+export type StuckReason = 'lease-expired' | 'running-long' | 'retry-overdue' | 'in-dlq';
 
 export interface StuckItem extends ItemSummaryRow {
   reason: StuckReason;

@@ -73,6 +73,51 @@ export function etaSeconds(remaining: number, itemsPerMin: number): number | nul
   return Math.round((remaining / itemsPerMin) * 60);
 }
 
+/** Leased items no live worker is working on: they wait for their leases to run out, then for a redelivery. */
+export interface LeaseWait {
+  items: number;
+  /** seconds until the last of those leases runs out (0 when all have) */
+  seconds: number;
+}
+
+/**
+ * The ETA when some items wait for leases to expire (a worker died holding them): the rate alone
+ * says "1 s" while those items cannot move before their leases run out. So the ETA is at least
+ * the wait plus the time to do those items at the current rate.
+ */
+export function etaWithLeaseWait(remaining: number, itemsPerMin: number, wait: LeaseWait | null): number | null {
+  const atRate = etaSeconds(remaining, itemsPerMin);
+  if (!wait || wait.items === 0) return atRate;
+  // at least 1 s: those items are not done, even when their leases have just run out
+  return Math.max(1, atRate ?? 0, wait.seconds + (etaSeconds(wait.items, itemsPerMin) ?? 0));
+}
+
+/** Whether a leased item waits for its lease to expire: its owner is not alive, the lease ran out, or it missed its renewals. */
+export function waitsForLease(
+  row: { leaseOwner?: string; leaseExpiresAtMs?: number; updatedAtMs: number },
+  liveOwners: ReadonlySet<string>,
+  nowMs: number,
+): boolean {
+  const exp = row.leaseExpiresAtMs ?? 0;
+  if (!row.leaseOwner || !liveOwners.has(row.leaseOwner) || exp <= nowMs) return true;
+  // A live owner renews every lease/3 (each renewal sets updatedAtMs and pushes the expiry a lease
+  // ahead), so half of the remaining lease gone without a write means the owner died before its
+  // heartbeat row went stale (30 s by default).
+  return nowMs - row.updatedAtMs > (exp - row.updatedAtMs) / 2;
+}
+
+/** The lease wait of a run's leased items (null when none waits). */
+export function leaseWaitOf(
+  rows: Array<{ leaseOwner?: string; leaseExpiresAtMs?: number; updatedAtMs: number }>,
+  liveOwners: ReadonlySet<string>,
+  nowMs: number,
+): LeaseWait | null {
+  const waiting = rows.filter((r) => waitsForLease(r, liveOwners, nowMs));
+  if (!waiting.length) return null;
+  const last = Math.max(...waiting.map((r) => r.leaseExpiresAtMs ?? 0));
+  return { items: waiting.length, seconds: Math.max(0, Math.ceil((last - nowMs) / 1000)) };
+}
+
 export interface SeriesPoint {
   bucket: number;
   itemsPerMin: number;
@@ -88,11 +133,16 @@ export function throughputSeries(buckets: MinuteCounters[], nowMs: number): Seri
   });
 }
 
-export type WorkerState = 'alive' | 'stale' | 'draining' | 'stopped';
+export type WorkerState = 'alive' | 'stale' | 'draining' | 'stopped' | 'gone';
 
-/** A worker is stale when it says it is running but has not beaten for `staleAfterMs`. */
-export function workerState(w: Pick<WorkerHeartbeat, 'state' | 'lastBeatAtMs'>, nowMs: number, staleAfterMs: number): WorkerState {
+/**
+ * A worker is stale when it says it is running but has not beaten for `staleAfterMs`, and gone
+ * (no longer listed, only counted) after `goneAfterMs` without a beat: a killed worker never
+ * writes "stopped", and must not stay in the live view for ever.
+ */
+export function workerState(w: Pick<WorkerHeartbeat, 'state' | 'lastBeatAtMs'>, nowMs: number, staleAfterMs: number, goneAfterMs = Infinity): WorkerState {
   if (w.state === 'stopped') return 'stopped';
+  if (nowMs - w.lastBeatAtMs > goneAfterMs) return 'gone';
   if (nowMs - w.lastBeatAtMs > staleAfterMs) return 'stale';
   return w.state === 'draining' ? 'draining' : 'alive';
 }
@@ -129,10 +179,21 @@ export function runHasEta(runState: string): boolean {
   return runState !== 'paused' && runState !== 'cancelled';
 }
 
-/** The ETA to show for a run; a paused or cancelled run says why it has none (`short`: one word). */
-export function formatEta(runState: string, seconds: number | null, opts: { short?: boolean } = {}): string {
+/**
+ * The ETA to show for a run; a paused or cancelled run says why it has none (`short`: one word).
+ * With `remaining` (unfinished items), a paused run with nothing left says so; with `leaseWait`,
+ * the items waiting for expired leases are named.
+ */
+export function formatEta(runState: string, seconds: number | null, opts: { short?: boolean; remaining?: number; leaseWait?: LeaseWait | null } = {}): string {
+  if (runState === 'paused' && opts.remaining === 0) {
+    return opts.short ? 'paused-all-finished' : 'none: paused with every item finished (convoy resume --run completes the run)';
+  }
   if (runState === 'paused') return opts.short ? 'paused' : 'paused (convoy resume --run to go on)';
   if (runState === 'cancelled') return opts.short ? 'cancelled' : 'none (cancelled)';
+  const w = opts.leaseWait;
+  if (w && w.items > 0 && !opts.short) {
+    return `${formatDuration(seconds)} (waiting for ${w.items} lease${w.items === 1 ? '' : 's'} to expire, ~${w.seconds}s)`;
+  }
   return formatDuration(seconds);
 }
 

@@ -13,24 +13,25 @@
  * in the background every `recountEveryMs` (or on every refresh while they are small), never on
  * the refresh path; see rates.ts `advanceCounts` for the numbers shown in between.
  */
-import { runStatus } from '../coordinator/status.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError, toError } from '../shared/errors.js';
 import type { QueueDepth } from '../shared/work-queue.js';
-import { emptyCounters, minuteBucket, readCounterTotals, type Counters } from '../state/counters.js';
+import { emptyCounters, minuteBucket, readCounterTotals, reconcileTotals, type Counters, type RunTotals } from '../state/counters.js';
 import { countByStatus } from '../state/items.js';
 import { getRun, type RunRow } from '../state/runs.js';
-import { failedSetSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
+import { failedSetSummary, forEachItemSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
 import { listWorkers, type WorkerHeartbeat } from '../state/workers.js';
 import {
   advanceCounts,
-  etaSeconds,
+  etaWithLeaseWait,
   exactCounts,
+  leaseWaitOf,
   rateOverWindow,
   runHasEta,
   throughputSeries,
   workerState,
   type ExactCounts,
+  type LeaseWait,
   type MinuteCounters,
   type Rate,
   type SeriesPoint,
@@ -53,6 +54,8 @@ export interface SnapshotOptions {
   exact?: boolean;
   /** stopped workers whose last beat is older than this are left out. @defaultValue 3600000 */
   forgetStoppedAfterMs?: number;
+  /** workers without a heartbeat for this long (killed, host gone) are left out, counted as gone. @defaultValue 600000 */
+  goneAfterMs?: number;
   /** recent failures kept for the dashboard's log. @defaultValue 20 */
   recentFailures?: number;
 }
@@ -73,8 +76,20 @@ export interface RunSnapshot {
   /** true when every count was exact on this refresh; otherwise see countsExactAtMs */
   countsExact: boolean;
   countsExactAtMs: number | null;
-  /** cumulative counters (done, failed, retries, bytes, objects, skipped) */
+  /** cumulative totals (done, failed, retries, bytes, objects, skipped, skippedBytes) */
   counters: Counters;
+  /**
+   * where done / bytes / objects / skipped come from: the counters (cheap, lag by a flush
+   * interval, lose a killed worker's last seconds) or, once every item is finished and the
+   * counters disagree with the exact done count, the item rows (exact)
+   */
+  totalsFrom: RunTotals['from'];
+  /** pending + leased + retrying */
+  remaining: number;
+  /** progress is done / total; failed items are shown apart, never as progress */
+  progress: { done: number; failed: number; total: number; donePercent: number; failedPercent: number };
+  /** leased items whose owner is gone: they wait for their leases to run out (null: none) */
+  leaseWait: LeaseWait | null;
   failuresByClass: Record<string, number>;
   recentFailures: ItemSummaryRow[];
   rate: Rate;
@@ -102,6 +117,8 @@ export class SnapshotReader {
   private readonly exact = new Map<string, ExactCounts>();
   private readonly failed = new Map<string, FailedCache>();
   private readonly background = new Map<string, Promise<void>>();
+  /** a finished run's totals from its item rows, valid while its done and failed counts stay the same */
+  private readonly itemTotals = new Map<string, { done: number; failed: number; counters: Counters }>();
   /** the last background error, shown as a warning once */
   private backgroundError: string | undefined;
 
@@ -117,6 +134,7 @@ export class SnapshotReader {
       smallSetMax: opts.smallSetMax ?? 5_000,
       exact: opts.exact ?? false,
       forgetStoppedAfterMs: opts.forgetStoppedAfterMs ?? 3_600_000,
+      goneAfterMs: opts.goneAfterMs ?? 600_000,
       recentFailures: opts.recentFailures ?? 20,
     };
   }
@@ -146,6 +164,7 @@ export class SnapshotReader {
           failed: failed!,
           exact: undefined,
         }));
+    const leasedRows: ItemSummaryRow[] = [];
     const [run, sets, totals, buckets, heartbeats, queue] = await Promise.all([
       getRun(this.ctx.meta, runId),
       smallSets,
@@ -156,6 +175,7 @@ export class SnapshotReader {
         warnings.push(`queue: ${toError(err).message}`);
         return null;
       }),
+      forEachItemSummary(this.ctx.items, runId, 'leased', (page) => void leasedRows.push(...page)),
     ]);
     if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
     const now = this.ctx.now();
@@ -172,35 +192,40 @@ export class SnapshotReader {
       this.backgroundError = undefined;
     }
 
-    // The coordinator finishes a run whose items are all terminal (the monitor itself never writes).
-    let current = run;
-    if (countsExact && run.state === 'running' && run.planComplete && counts.pending + counts.leased + counts.retrying === 0) {
-      current = (await runStatus(this.ctx, runId)).run;
-    }
+    // Reads never write: a run becomes done in the workers' write path, not here.
+    const remaining = counts.pending + counts.leased + counts.retrying;
+    const runTotals = await this.totals(runId, totals.total, counts, sets.exact !== undefined);
 
     const windowBuckets = buckets.slice(-this.opts.rateWindowMinutes);
     const rate = rateOverWindow(windowBuckets, now);
+    const workerCounts: Record<WorkerState, number> = { alive: 0, stale: 0, draining: 0, stopped: 0, gone: 0 };
     const workers = heartbeats
       .filter((w) => w.state !== 'stopped' || now - w.lastBeatAtMs < this.opts.forgetStoppedAfterMs)
       .map((w) => {
         const r = rateOverWindow(windowBuckets, now, (b) => b.byWorker.get(w.workerId) ?? emptyCounters());
-        return { ...w, status: workerState(w, now, this.opts.staleAfterMs), beatAgeMs: now - w.lastBeatAtMs, itemsPerMin: r.itemsPerMin, mibPerSec: r.mibPerSec };
+        return { ...w, status: workerState(w, now, this.opts.staleAfterMs, this.opts.goneAfterMs), beatAgeMs: now - w.lastBeatAtMs, itemsPerMin: r.itemsPerMin, mibPerSec: r.mibPerSec };
       })
+      .filter((w) => (workerCounts[w.status]++, w.status !== 'gone'))
       .sort((a, b) => (a.instance ?? '').localeCompare(b.instance ?? '') || a.workerId.localeCompare(b.workerId));
-    const workerCounts: Record<WorkerState, number> = { alive: 0, stale: 0, draining: 0, stopped: 0 };
-    for (const w of workers) workerCounts[w.status]++;
+    const liveOwners = new Set(workers.filter((w) => w.status === 'alive' || w.status === 'draining').map((w) => w.workerId));
+    const leaseWait = leaseWaitOf(leasedRows, liveOwners, now);
+    const pct = (n: number) => (total ? Math.round((1000 * n) / total) / 10 : 0);
 
     return {
-      run: current,
+      run,
       total,
       counts,
       countsExact,
       countsExactAtMs: base?.atMs ?? null,
-      counters: totals.total,
+      counters: runTotals.counters,
+      totalsFrom: runTotals.from,
+      remaining,
+      progress: { done: counts.done, failed: counts.failed, total, donePercent: pct(counts.done), failedPercent: pct(counts.failed) },
+      leaseWait,
       failuresByClass: failures.byClass,
       recentFailures: failures.recent,
       rate,
-      etaSeconds: !runHasEta(run.state) ? null : etaSeconds(counts.pending + counts.leased + counts.retrying, rate.itemsPerMin),
+      etaSeconds: !runHasEta(run.state) ? null : etaWithLeaseWait(remaining, rate.itemsPerMin, leaseWait),
       series: this.opts.seriesMinutes > 0 ? throughputSeries(buckets.slice(-this.opts.seriesMinutes), now) : [],
       queue,
       workers,
@@ -209,6 +234,28 @@ export class SnapshotReader {
       generatedAtMs: now,
       refreshMs: Date.now() - started,
     };
+  }
+
+  /**
+   * The run's totals (see state/counters.ts reconcileTotals): the counters, or the item rows' sum
+   * once the run is finished and the counters disagree. That sum reads every item of the run, so
+   * it is taken only on an exact count, once per (done, failed) count (finished rows no longer
+   * change), and in the background unless this reader is one-shot (`exact`).
+   */
+  private async totals(runId: string, counters: Counters, counts: StatusCounts, countedExactly: boolean): Promise<RunTotals> {
+    const withFailed = { ...counters, failed: countedExactly ? counts.failed : counters.failed };
+    const cached = this.itemTotals.get(runId);
+    if (cached && cached.done === counts.done && cached.failed === counts.failed) return { counters: { ...cached.counters, retries: counters.retries }, from: 'items' };
+    const unfinished = counts.pending + counts.leased + counts.retrying;
+    if (!countedExactly || unfinished > 0 || counters.done === counts.done) return { counters: withFailed, from: 'counters' };
+    const load = async () => {
+      const t = await reconcileTotals(this.ctx.items, runId, counters, { done: counts.done, failed: counts.failed, unfinished });
+      if (t.from === 'items') this.itemTotals.set(runId, { done: counts.done, failed: counts.failed, counters: t.counters });
+      return t;
+    };
+    if (this.opts.exact) return load();
+    this.inBackground(`totals:${runId}`, () => load().then(() => undefined));
+    return { counters: withFailed, from: 'counters' };
   }
 
   /** Count every status exactly (O(unfinished items)) and remember it as the new base. */

@@ -23,10 +23,11 @@ export function formatSummary(s: RunSnapshot): string {
     `run ${s.run.runId}  kind=${s.run.kind}  state=${s.run.state}${s.run.planComplete ? '' : ' (planning)'}`,
     `items ${s.total}${s.countsExact ? '' : ` (pending/done estimated from counters; exact ${ago(s.countsExactAtMs, s.generatedAtMs)})`}`,
     ...STATUSES.map((k) => `  ${k.padEnd(9)} ${String(c[k]).padStart(9)}  ${percent(c[k], s.total).padStart(5)}%`),
-    `moved: ${formatBytes(s.counters.bytes)} in ${s.counters.objects} objects (${s.counters.skipped} skipped unchanged, ${s.counters.retries} retries)`,
-    `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${formatEta(s.run.state, s.etaSeconds)}`,
+    progressLine(s),
+    `moved: ${formatBytes(s.counters.bytes)} in ${s.counters.objects} objects (${s.counters.skipped} skipped unchanged, ${formatBytes(s.counters.skippedBytes)}; ${s.counters.retries} retries)${s.totalsFrom === 'items' ? ' [from the item rows]' : ''}`,
+    `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${etaText(s)}`,
     q ? `queue: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed; DLQ ${q.dlqVisible}` : 'queue: unavailable',
-    `workers: ${s.workerCounts.alive} alive, ${s.workerCounts.stale} stale, ${s.workerCounts.draining} draining, ${s.workerCounts.stopped} stopped`,
+    `workers: ${s.workerCounts.alive} alive, ${s.workerCounts.stale} stale, ${s.workerCounts.draining} draining, ${s.workerCounts.stopped} stopped, ${s.workerCounts.gone} gone`,
   ];
   const classes = sortedClasses(s.failuresByClass);
   if (classes.length) {
@@ -34,6 +35,11 @@ export function formatSummary(s: RunSnapshot): string {
     for (const [cls, n] of classes) lines.push(`  ${cls.padEnd(28)} ${n}`);
   }
   for (const w of s.warnings) lines.push(`warning: ${w}`);
+  // Pending work with no message anywhere in the queue is never taken (messages lost, e.g. a
+  // local-stack restart); a paused run is the exception: resume re-sends its items.
+  if (c.pending > 0 && q && q.visible + q.inFlight + q.delayed === 0 && s.run.state !== 'paused') {
+    lines.push(`hint: ${c.pending} pending items have no message in the queue: run convoy reconcile --run ${s.run.runId}`);
+  }
   return lines.join('\n');
 }
 
@@ -53,12 +59,24 @@ export function formatSummaryLine(s: RunSnapshot): string {
     `failed=${c.failed}${classes ? `[${classes}]` : ''}`,
     `rate=${s.rate.itemsPerMin.toFixed(1)}/min`,
     `mibps=${s.rate.mibPerSec.toFixed(2)}`,
-    `eta=${formatEta(s.run.state, s.etaSeconds, { short: true })}`,
+    `eta=${formatEta(s.run.state, s.etaSeconds, { short: true, remaining: s.remaining })}`,
+    ...(s.leaseWait ? [`leasewait=${s.leaseWait.items}items/${s.leaseWait.seconds}s`] : []),
     q ? `queue=${q.visible}` : 'queue=?',
     q ? `inflight=${q.inFlight}` : 'inflight=?',
     q ? `dlq=${q.dlqVisible}` : 'dlq=?',
-    `workers=${s.workerCounts.alive}alive/${s.workerCounts.stale}stale`,
+    `workers=${s.workerCounts.alive}alive/${s.workerCounts.stale}stale/${s.workerCounts.gone}gone`,
   ].join(' ');
+}
+
+/** Progress is what is done; failed items are shown beside it, never counted as progress. */
+export function progressLine(s: RunSnapshot): string {
+  const p = s.progress;
+  return `progress: ${p.done}/${p.total} done (${p.donePercent.toFixed(1)}%), ${p.failed} failed (${p.failedPercent.toFixed(1)}%), ${s.remaining} to do`;
+}
+
+/** The ETA as the summary and the dashboard show it (lease waits, a paused run with nothing left). */
+export function etaText(s: RunSnapshot): string {
+  return formatEta(s.run.state, s.etaSeconds, { remaining: s.remaining, leaseWait: s.leaseWait });
 }
 
 export function sortedClasses(byClass: Record<string, number>): Array<[string, number]> {

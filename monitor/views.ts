@@ -4,7 +4,9 @@
  * the failed / leased / retrying parts of the status index, heartbeat rows, or group counters.
  */
 import type { ConvoyContext } from '../shared/context.js';
+import { errorClassInfo } from '../shared/error-classes.js';
 import { emptyCounters, type Counters } from '../state/counters.js';
+import { getItem } from '../state/items.js';
 import { failedSetSummary, forEachItemSummary, itemPageByStatus, readGroupCounters, type ItemSummaryRow } from '../state/views.js';
 import { classifyStuck, groupByClass, groupMatcher, type GroupFilter, type StuckItem } from './filters.js';
 import { formatBytes, formatDuration } from './rates.js';
@@ -54,7 +56,7 @@ export function formatFailedView(v: FailedView): string {
   if (v.byClass) {
     const total = Object.values(v.byClass).reduce((a, b) => a + b, 0);
     lines.push(`failed items of run ${v.runId}: ${total}`);
-    for (const [c, n] of sortedClasses(v.byClass)) lines.push(`  ${c.padEnd(28)} ${n}`);
+    for (const [c, n] of sortedClasses(v.byClass)) lines.push(`  ${c.padEnd(28)} ${n}${errorClassInfo(c) ? `  ${errorClassInfo(c)!.hint}` : ''}`);
   }
   const grouped = groupByClass(
     v.items.map((i) => ({ itemId: i.itemId, group: i.group, status: 'failed', attempts: i.attempts, updatedAtMs: 0, lastError: { errorClass: i.errorClass, message: i.message, retryable: i.retryable } })),
@@ -85,8 +87,27 @@ export async function readStuckItems(
     }
   };
   await Promise.all([forEachItemSummary(ctx.items, runId, 'leased', onPage), forEachItemSummary(ctx.items, runId, 'retrying', onPage)]);
+  stuck.push(...(await unfinishedInDlq(ctx, runId, now, new Set(stuck.map((s) => s.itemId)))).filter((s) => !inGroup || inGroup(s.group)));
   stuck.sort((a, b) => b.forMs - a.forMs);
   return opts.limit ? stuck.slice(0, opts.limit) : stuck;
+}
+
+/**
+ * Unfinished items whose message SQS moved to the DLQ (every receive counts toward its
+ * maxReceiveCount, acted on or not). The DLQ is sampled without hiding anything (peekDlq), so
+ * the view stays bounded and read-only; the item rows say which of those are still unfinished.
+ */
+async function unfinishedInDlq(ctx: ConvoyContext, runId: string, now: number, already: Set<string>): Promise<StuckItem[]> {
+  const msgs = await ctx.queue.peekDlq(100).catch(() => []);
+  const ids = [...new Set(msgs.filter((m) => m.ref?.runId === runId).map((m) => m.ref!.itemId))].filter((id) => !already.has(id));
+  const rows = await Promise.all(ids.map((id) => getItem(ctx.items, runId, id).catch(() => undefined)));
+  return rows
+    .filter((r) => r && r.status !== 'done' && r.status !== 'failed')
+    .map((r) => {
+      const { itemId, group, status, attempts, worker, leaseOwner, leaseExpiresAtMs, lastError, startedAtMs, updatedAtMs, finishedAtMs, nextAttemptAtMs } = r!;
+      const row: ItemSummaryRow = { itemId, group, status, attempts, worker, leaseOwner, leaseExpiresAtMs, lastError, startedAtMs, updatedAtMs, finishedAtMs, nextAttemptAtMs };
+      return { ...row, reason: 'in-dlq' as const, forMs: Math.max(0, now - updatedAtMs) };
+    });
 }
 
 export function formatStuck(items: StuckItem[], stuckAfterMs: number): string {

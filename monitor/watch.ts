@@ -8,15 +8,19 @@
 import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, ConvoyError } from '../shared/errors.js';
 import { sleep } from '../shared/sleep.js';
-import { listRuns } from '../state/runs.js';
 import { dashboardModel, statusLine } from './dashboard-model.js';
+import { runsToFollow } from './fleet.js';
 import type { StuckItem } from './filters.js';
 import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapshot.js';
 import { formatSummaryLine } from './summary.js';
 import { readStuckItems } from './views.js';
 
 export interface WatchOptions {
-  /** run to show; the newest run when absent (looked up until one exists) */
+  /**
+   * run to show. When absent, the runs are looked up on every refresh: lines are printed for
+   * every active run, the dashboard shows the newest active run (the newest run when none is
+   * active) and names the others, so a watch started before `convoy plan` follows the new run.
+   */
   runId?: string;
   /** @defaultValue 2000 */
   intervalMs?: number;
@@ -50,30 +54,29 @@ export async function watch(ctx: ConvoyContext, opts: WatchOptions = {}): Promis
   const onOutError = () => quit();
   if (!ui) out.on('error', onOutError);
 
-  let runId = opts.runId;
   let lastOkAtMs: number | null = null;
-  let inFlight: Promise<{ snap: RunSnapshot; stuck: StuckItem[] }> | undefined;
+  let inFlight: Promise<{ snaps: RunSnapshot[]; stuck: StuckItem[] }> | undefined;
   try {
     for (let n = 0; !stop.signal.aborted && (!opts.maxRefreshes || n < opts.maxRefreshes); n++) {
       const started = Date.now();
       try {
-        runId ??= (await listRuns(ctx.meta))[0]?.runId;
-        if (!runId) throw new ConvoyError('NO_RUN', 'no runs yet; waiting for `convoy plan`', { retryable: true });
-        const id = runId;
         // A refresh still running from last time (a hung connection) is awaited, not doubled.
         inFlight ??= (async () => {
-          const snap = await reader.read(id);
-          const stuck = await readStuckItems(ctx, id, { stuckAfterMs, limit: 50 });
-          return { snap, stuck };
+          const ids = opts.runId ? [opts.runId] : (await runsToFollow(ctx)).runs.map((r) => r.runId);
+          if (!ids.length) throw new ConvoyError('NO_RUN', 'no runs yet; waiting for `convoy plan`', { retryable: true });
+          const snaps = await Promise.all(ids.map((id) => reader.read(id)));
+          const stuck = ui ? await readStuckItems(ctx, ids[0]!, { stuckAfterMs, limit: 50 }) : [];
+          return { snaps, stuck };
         })().finally(() => (inFlight = undefined));
-        const { snap, stuck } = await withTimeout(inFlight, timeoutMs);
+        const { snaps, stuck } = await withTimeout(inFlight, timeoutMs);
+        const snap = snaps[0]!;
         lastOkAtMs = Date.now();
         const refreshMs = lastOkAtMs - started;
         if (ui) {
-          ui.update(dashboardModel(snap, stuck));
+          ui.update(dashboardModel(snap, stuck, snaps.slice(1)));
           ui.setStatus(statusLine({ lastOkAtMs, refreshMs, error: snap.warnings[0] ?? null, nowMs: lastOkAtMs, intervalMs }), snap.warnings.length > 0);
         } else {
-          out.write(formatSummaryLine(snap) + (snap.warnings.length ? ` warning=${JSON.stringify(snap.warnings.join('; '))}` : '') + '\n');
+          for (const s of snaps) out.write(formatSummaryLine(s) + (s.warnings.length ? ` warning=${JSON.stringify(s.warnings.join('; '))}` : '') + '\n');
         }
       } catch (err) {
         const message = describe(err);

@@ -1,8 +1,10 @@
 /**
  * Retry delays: exponential with a cap and "full jitter" (a uniform draw in [0, exp]), which
  * spreads a thundering herd of retries best (AWS Architecture Blog, "Exponential Backoff And
- * Jitter"). Pure: the random source is injected so tests can pin it.
+ * Jitter"). The delay functions are pure: the random source is injected so tests can pin it.
  */
+import { sleepOrThrow } from './sleep.js';
+
 export interface BackoffOptions {
   /** Delay scale for the first retry. @defaultValue 1000 */
   baseMs: number;
@@ -25,4 +27,36 @@ export function fullJitterDelayMs(
 /** Whether a failed attempt may be retried, given the attempts already made (claims count). */
 export function shouldRetry(retryable: boolean, attemptsMade: number, maxAttempts: number): boolean {
   return retryable && attemptsMade < maxAttempts;
+}
+
+export interface DrainOptions {
+  /** @defaultValue base 50 ms, cap 2 s: DynamoDB hands work back under short bursts of load */
+  backoff?: BackoffOptions;
+  /** retries before giving up; @defaultValue unlimited (a loader that drops work loses data) */
+  maxRetries?: number;
+  /** the error thrown when maxRetries run out, given what is still left */
+  exhausted?: (left: number) => Error;
+  /** stops the waits and further sends: its reason is thrown */
+  signal?: AbortSignal;
+}
+
+/**
+ * Send a batch until nothing is left: `send` does one call and returns what the service handed
+ * back (BatchWriteItem's UnprocessedItems, BatchGetItem's UnprocessedKeys, or the whole batch
+ * after a throttling error); the rest is sent again after a capped full-jitter delay. Every
+ * batch loop goes through here so they all back off the same way.
+ */
+export async function drainBatch<T>(batch: T[], send: (pending: T[]) => Promise<T[]>, opts: DrainOptions = {}): Promise<void> {
+  const backoff = opts.backoff ?? { baseMs: 50, capMs: 2_000 };
+  const maxRetries = opts.maxRetries ?? Number.POSITIVE_INFINITY;
+  let pending = batch;
+  for (let retries = 1; pending.length; retries++) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    pending = await send(pending);
+    if (!pending.length) return;
+    if (retries > maxRetries) {
+      throw opts.exhausted?.(pending.length) ?? new Error(`${pending.length} entries still unprocessed after ${maxRetries} retries`);
+    }
+    await sleepOrThrow(fullJitterDelayMs(retries, backoff), opts.signal);
+  }
 }

@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from './errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 
 export const DEFAULT_STATE_DIR = '.convoy';
 export const DEFAULT_CONFIG_FILE = 'convoy.config.json';
@@ -96,6 +97,8 @@ export interface ConvoyConfig {
   localStack: boolean;
   remotes: Record<string, RemoteConfig>;
   logLevel: string;
+  /** log line format; unset: readable on a terminal, JSON otherwise (shared/log.ts) */
+  logFormat?: LogFormat;
   /** bearer token for `convoy serve` write endpoints (config `api.token` or env CONVOY_API_TOKEN); never logged */
   apiToken?: string;
   /** pid of a local stack whose stack.json was found but which is no longer running */
@@ -210,7 +213,24 @@ export function loadConfig(opts: LoadConfigOptions = {}): ConvoyConfig {
   add(opts.remotes, 'options');
 
   const apiToken = file.api?.token ?? (env.CONVOY_API_TOKEN || undefined);
-  return { stateDir, configPath, state, localStack, remotes, logLevel: env.CONVOY_LOG_LEVEL ?? 'info', apiToken, staleStackPid };
+  const logLevel = checkLogLevel(env.CONVOY_LOG_LEVEL ?? 'info', 'CONVOY_LOG_LEVEL');
+  const logFormat = env.CONVOY_LOG_FORMAT ? checkLogFormat(env.CONVOY_LOG_FORMAT, 'CONVOY_LOG_FORMAT') : undefined;
+  return { stateDir, configPath, state, localStack, remotes, logLevel, logFormat, apiToken, staleStackPid };
+}
+
+/** A log level pino knows, or bad input naming where it came from (pino's own error is a stack trace). */
+export function checkLogLevel(level: string, what: string): string {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new InputError(`${what} "${level}" is not a log level; use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return level;
+}
+
+export function checkLogFormat(format: string, what: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new InputError(`${what} "${format}" is not a log format; use json (machines) or pretty (one readable line per entry)`);
+  }
+  return format as LogFormat;
 }
 
 /** Whether a local process exists (signal 0 checks without signalling; EPERM means it exists). */
@@ -242,7 +262,10 @@ export function getRemote(config: ConvoyConfig, name: string): RemoteConfig {
     const known = Object.keys(config.remotes);
     throw new InputError(
       `unknown remote "${name}"; known remotes: ${known.length ? known.join(', ') : '(none)'}. ` +
-        `Add it under "remotes" in ${config.configPath ?? DEFAULT_CONFIG_FILE}.`,
+        // a local stack's extra S3 endpoints come from `local up --extra-s3`, not from the config file
+        (config.localStack && !config.configPath
+          ? `To have the local stack serve it, restart it with it: \`convoy local down\` then \`convoy local up --extra-s3 ${[...known.filter((k) => k !== 'local'), name].join(' ')}\` (remembered for later \`local up\`); or add it under "remotes" in ${DEFAULT_CONFIG_FILE}.`
+          : `Add it under "remotes" in ${config.configPath ?? DEFAULT_CONFIG_FILE}.`),
     );
   }
   return remote;

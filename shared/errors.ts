@@ -2,10 +2,14 @@
  * One error hierarchy for the whole system.
  *
  * Every error that can end an item carries an `errorClass` (a stable, upper-case name used in
- * item rows, reports and the monitor's failure breakdown) and a `retryable` flag (the worker's
- * only input for "back off and try again" versus "fail the item now"). `classifyError` is the one
- * place that turns anything thrown (SDK errors, fetch errors, strings) into a ConvoyError.
+ * item rows, reports and the monitor's failure breakdown, one of the registry in
+ * ./error-classes.ts) and a `retryable` flag (the worker's only input for "back off and try
+ * again" versus "fail the item now"). `classifyError` is the one place that turns anything thrown
+ * (SDK errors, fetch errors, strings) into a ConvoyError.
  */
+import type { ErrorClass } from './error-classes.js';
+
+export type { ErrorClass } from './error-classes.js';
 
 export interface ErrorContext {
   [key: string]: unknown;
@@ -13,12 +17,12 @@ export interface ErrorContext {
 
 export class ConvoyError extends Error {
   override name = 'ConvoyError';
-  readonly errorClass: string;
+  readonly errorClass: ErrorClass;
   readonly retryable: boolean;
   readonly context: ErrorContext;
 
   constructor(
-    errorClass: string,
+    errorClass: ErrorClass,
     message: string,
     opts: { retryable?: boolean; cause?: unknown; context?: ErrorContext } = {},
   ) {
@@ -72,7 +76,7 @@ export class AccessDeniedError extends ConvoyError {
 /** Something the item needs does not exist (object deleted, bucket gone). Not retried. */
 export class NotFoundError extends ConvoyError {
   override name = 'NotFoundError';
-  constructor(errorClass: string, message: string, opts: { cause?: unknown; context?: ErrorContext } = {}) {
+  constructor(errorClass: ErrorClass, message: string, opts: { cause?: unknown; context?: ErrorContext } = {}) {
     super(errorClass, message, { ...opts, retryable: false });
   }
 }
@@ -172,6 +176,6 @@ function hasNetworkCause(err: Error, depth = 0): boolean {
 }
 
 /** A short, single-line description safe for logs and item rows (no stacks, bounded length). */
-export function describeError(err: ConvoyError): { errorClass: string; message: string; retryable: boolean } {
+export function describeError(err: ConvoyError): { errorClass: ErrorClass; message: string; retryable: boolean } {
   return { errorClass: err.errorClass, message: err.message.slice(0, 1000), retryable: err.retryable };
 }

@@ -3,19 +3,18 @@
  * listener errors: a broken subscriber must never break the worker loop.
  */
 import { EventEmitter } from 'node:events';
+import type { ItemRef } from './work-queue.js';
 
-export interface ItemRef {
-  runId: string;
-  itemId: string;
-}
+export type { ItemRef };
 
 export interface ConvoyEvents {
   'worker:started': { workerId: string };
+  'run:finished': { runId: string };
   'worker:receive:empty': { workerId: string };
   'worker:shutdown:begin': { workerId: string; signal?: string };
   'worker:shutdown:complete': { workerId: string; released: number; errors: number };
   'item:claimed': ItemRef & { attempt: number };
-  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'cancelled' | 'paused' };
+  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'paused' };
   'item:completed': ItemRef & { durationMs: number; bytes: number; objects: number };
   'item:retry': ItemRef & { errorClass: string; delayMs: number; attempt: number };
   'item:failed': ItemRef & { errorClass: string; message: string };

@@ -15,12 +15,23 @@ import {
 } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { z } from 'zod';
+import { drainBatch } from './backoff.js';
 import type { StateConfig } from './config.js';
 import { InputError } from './errors.js';
+
+/**
+ * Receives of one message before SQS moves it to the DLQ, for the local stack and the CDK alike.
+ * A safety net only: an item's attempts (--max-attempts) decide when a failing item stops (and its message goes to
+ * the DLQ), and deliveries a worker does not act on (another run's item, a held lease) are re-sent
+ * as fresh messages, so they never count. What is left to count: duplicate deliveries and
+ * receives lost to crashes. It must stay above any run's max attempts (at most 100).
+ */
+export const MAX_RECEIVE_COUNT = 100;
 
 export const messageSchema = z.object({ v: z.literal(1), runId: z.string().min(1), itemId: z.string().min(1) });
 export type WorkMessage = z.infer<typeof messageSchema>;
 
+/** What a message points at, and what events and leases name: one item of one run. */
 export interface ItemRef {
   runId: string;
   itemId: string;
@@ -79,20 +90,23 @@ export class WorkQueue {
     await Promise.all(
       batches.map((batch) =>
         this.sendLimit(async () => {
-          let entries = batch.map((ref, i) => ({
+          const entries = batch.map((ref, i) => ({
             Id: String(i),
-            MessageBody: JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage),
+            // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs
+            // also everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
+            MessageBody: JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
             DelaySeconds: opts.delaySeconds,
           }));
-          for (let attempt = 0; entries.length; attempt++) {
-            const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }));
+          const send = async (pending: typeof entries) => {
+            const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: pending }));
             const failed = new Set((out.Failed ?? []).map((f) => f.Id));
-            entries = entries.filter((e) => failed.has(e.Id));
-            if (entries.length) {
-              if (attempt >= 8) throw new Error(`SendMessageBatch kept failing for ${entries.length} entries`);
-              await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** attempt));
-            }
-          }
+            return pending.filter((e) => failed.has(e.Id));
+          };
+          await drainBatch(entries, send, {
+            backoff: { baseMs: 100, capMs: 12_800 },
+            maxRetries: 8,
+            exhausted: (left) => new Error(`SendMessageBatch kept failing for ${left} entries`),
+          });
         }),
       ),
     );
@@ -185,6 +199,69 @@ export class WorkQueue {
     if (msg.ref) await this.sendItems([msg.ref], { toDlq: true });
     else await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.dlqUrl, Entries: [{ Id: '0', MessageBody: msg.body }] }));
     await this.delete(msg.receiptHandle);
+  }
+
+  /**
+   * Hand a message back for later as a FRESH message (delayed `delaySeconds`, at most 900) and
+   * delete the received one. For deliveries this worker will not act on while the item is still
+   * pending (another run's item, an item held by a live lease): hiding the received message
+   * instead would count every such receive toward the queue's maxReceiveCount and, after enough
+   * of them, SQS would move a message of a perfectly healthy pending item to the DLQ. A new
+   * message starts at receive count 0; the delay keeps this from becoming a tight loop. The copy
+   * is sent before the original is deleted: a crash in between leaves a duplicate (harmless: the
+   * claim decides), never nothing.
+   */
+  async redeliverLater(msg: ReceivedMessage, delaySeconds: number): Promise<void> {
+    const delay = Math.max(0, Math.min(900, Math.ceil(delaySeconds)));
+    await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: [{ Id: '0', MessageBody: msg.body, DelaySeconds: delay }] })).then((out) => {
+      if (out.Failed?.length) throw new Error(`re-sending message ${msg.messageId} failed: ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);
+    });
+    await this.delete(msg.receiptHandle);
+  }
+
+  /**
+   * Look at up to `max` DLQ messages without taking them: receives with visibility 0 (nothing is
+   * hidden from requeue/reconcile), deduplicated by message id, until a round brings nothing new.
+   * SQS cannot list a queue, so on a large DLQ this is a sample, which is what a monitor view needs.
+   */
+  async peekDlq(max = 100): Promise<ReceivedMessage[]> {
+    const seen = new Map<string, ReceivedMessage>();
+    for (let round = 0; seen.size < max && round < Math.ceil(max / 10) + 2; round++) {
+      const msgs = await this.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 0, fromDlq: true });
+      const fresh = msgs.filter((m) => !seen.has(m.messageId));
+      if (!fresh.length) break;
+      for (const m of fresh) seen.set(m.messageId, m);
+    }
+    return [...seen.values()].slice(0, max);
+  }
+
+  /**
+   * Drain the DLQ once, asking `decide` about each message: 'delete' removes it, 'redrive' sends
+   * it to the work queue as a fresh message (receive count 0) and then removes it, 'keep' leaves
+   * it (made visible again at the end, so a second sweep right after this one sees it).
+   * Bounded by rounds: SQS has no "receive by attribute".
+   */
+  async sweepDlq(decide: (msg: ReceivedMessage) => Promise<'delete' | 'redrive' | 'keep'>): Promise<{ deleted: number; redriven: number }> {
+    const result = { deleted: 0, redriven: 0 };
+    const keep: string[] = [];
+    for (let round = 0; round < 1000; round++) {
+      const msgs = await this.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30, fromDlq: true });
+      if (!msgs.length) break;
+      for (const m of msgs) {
+        const verdict = await decide(m);
+        if (verdict === 'keep') {
+          keep.push(m.receiptHandle);
+          continue;
+        }
+        if (verdict === 'redrive' && m.ref) {
+          await this.sendItems([m.ref]);
+          result.redriven++;
+        } else result.deleted++;
+        await this.delete(m.receiptHandle, true);
+      }
+    }
+    await Promise.all(keep.map((h) => this.changeVisibility(h, 0, true).catch(() => undefined)));
+    return result;
   }
 
   async depth(): Promise<QueueDepth> {

@@ -1,27 +1,35 @@
 /**
  * Throughput counters. A worker adds to an in-memory buffer and flushes it every few seconds as
  * ADD updates to two rows it alone writes: its cumulative total for the run and its row for the
- * current minute. So no key is written by the whole fleet (invariant 6), the write rate is
+ * current minute. So no key is written by the whole fleet (no hot key), the write rate is
  * (workers x runs) / flush interval, and the monitor reads rates from a handful of minute rows.
  * Counters are for rates and progress bars; item rows stay the truth for status counts.
+ *
+ * Counters are not exact: a worker killed with SIGKILL loses what it had not flushed yet, and a
+ * flush retried after a write that did land counts twice. A done item's row holds its metrics,
+ * written by the same conditional write that completes it, so the item rows are the exact
+ * account. `reconcileTotals` uses them once a run's items are all finished and the counters
+ * disagree with the exact done count. Why not write the counters with the completion instead:
+ * DynamoDB's only multi-row atomic write (TransactWriteItems) is missing from the local stack
+ * (dynalite), which must run the same code path as AWS, and a transaction per item
+ * would contend on the worker's counter row. Why not always sum item rows: that reads every item
+ * of the run, so it is done once, when the run has nothing left to do and the rows stop changing.
  */
-import { paginateQuery, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { metaKeys } from './schema.js';
+import type { TableStore } from './store.js';
 
-export const COUNTER_FIELDS = ['done', 'failed', 'retries', 'bytes', 'objects', 'skipped'] as const;
+/** `skipped`/`skippedBytes`: objects found already in place (an item redone after a crash skips what the first attempt copied) */
+export const COUNTER_FIELDS = ['done', 'failed', 'retries', 'bytes', 'objects', 'skipped', 'skippedBytes'] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 export type CounterDelta = Partial<Record<CounterField, number>>;
 export type Counters = Record<CounterField, number>;
 
-export const emptyCounters = (): Counters => ({ done: 0, failed: 0, retries: 0, bytes: 0, objects: 0, skipped: 0 });
+export const emptyCounters = (): Counters => ({ done: 0, failed: 0, retries: 0, bytes: 0, objects: 0, skipped: 0, skippedBytes: 0 });
 
 export const minuteBucket = (ms: number) => Math.floor(ms / 60_000);
 
-export interface CounterStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  now?: () => number;
-}
+export type CounterStore = TableStore;
 
 export class CounterBuffer {
   private pending = new Map<string, Counters>();
@@ -153,4 +161,54 @@ export async function readCounterMinutes(
       return { bucket, counters, byWorker };
     }),
   );
+}
+
+/** The item-row fields that are also counters (what a done item's `metrics` may hold). */
+const ITEM_METRIC_FIELDS = ['bytes', 'objects', 'skipped', 'skippedBytes'] as const;
+
+/**
+ * Done items of a run and the sum of their metrics, read from the item rows (projected to status
+ * and metrics). Exact, and O(items of the run): for a run whose rows no longer change.
+ */
+export async function sumDoneItemMetrics(items: CounterStore, runId: string): Promise<Counters> {
+  const c = emptyCounters();
+  for await (const out of paginateQuery({ client: items.ddb }, {
+    TableName: items.table,
+    KeyConditionExpression: 'runId = :r',
+    FilterExpression: '#st = :done',
+    ProjectionExpression: '#st, #m',
+    ExpressionAttributeNames: { '#st': 'status', '#m': 'metrics' },
+    ExpressionAttributeValues: { ':r': runId, ':done': 'done' },
+  })) {
+    for (const row of out.Items ?? []) {
+      c.done++;
+      const m = (row.metrics ?? {}) as Record<string, unknown>;
+      for (const f of ITEM_METRIC_FIELDS) c[f] += Number(m[f] ?? 0);
+    }
+  }
+  return c;
+}
+
+export interface RunTotals {
+  counters: Counters;
+  /** `items`: done, bytes, objects and skipped were summed from the item rows (exact) */
+  from: 'counters' | 'items';
+}
+
+/**
+ * The run's totals: the counters while the run is moving (cheap; they lag by a flush interval),
+ * the item rows' sum once every item is finished (`unfinished` = pending + leased + retrying is
+ * 0) and the counters' `done` differs from the exact `done` (a killed worker's lost counts, or a
+ * flush that has not happened yet). `failed` is the exact count either way.
+ */
+export async function reconcileTotals(
+  items: CounterStore,
+  runId: string,
+  counters: Counters,
+  exact: { done: number; failed: number; unfinished: number },
+): Promise<RunTotals> {
+  const base = { ...counters, failed: exact.failed };
+  if (exact.unfinished > 0 || counters.done === exact.done) return { counters: base, from: 'counters' };
+  const sum = await sumDoneItemMetrics(items, runId);
+  return { counters: { ...base, done: sum.done, bytes: sum.bytes, objects: sum.objects, skipped: sum.skipped, skippedBytes: sum.skippedBytes }, from: 'items' };
 }

@@ -13,15 +13,12 @@
  * A claimer that dies leaves `running` with a lease that expires; the next claim takes over.
  * Losing a condition is a typed result ('held', 'done'), never an overwrite.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions.js';
 import { metaKeys } from './schema.js';
+import { nowOf, type TableStore } from './store.js';
 
-export interface GroupStepStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  now?: () => number;
-}
+export type GroupStepStore = TableStore;
 
 export interface GroupStepRef {
   /** a run id, or a name for steps that outlive runs (e.g. 'uploads') */
@@ -43,10 +40,7 @@ export interface GroupStepRow {
 
 export type GroupStepClaim = { outcome: 'claimed'; attempts: number } | { outcome: 'done'; row: GroupStepRow } | { outcome: 'held'; row: GroupStepRow };
 
-const nowOf = (s: GroupStepStore) => (s.now ?? Date.now)();
 const key = (r: GroupStepRef) => metaKeys.groupStep(r.scope, r.group, r.step);
-const isConditionFailure = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
 
 export async function getGroupStep(s: GroupStepStore, ref: GroupStepRef): Promise<GroupStepRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: key(ref), ConsistentRead: true }));

@@ -1,7 +1,7 @@
 /**
  * The item state machine. Every transition is ONE conditional write that checks the current
- * status and, for a leased item, the lease owner (invariant 3). Losing a condition is a typed
- * result, never a silent overwrite.
+ * status and, for a leased item, the lease owner, so two workers can never both move an item.
+ * Losing a condition is a typed result, never a silent overwrite.
  *
  *             claim                 complete
  *   pending ─────────▶ leased ───────────────▶ done
@@ -19,16 +19,11 @@
  * next claim (from the SQS redelivery or a reconcile) takes the item over. A worker checks its
  * lease is still valid before each side effect that matters and aborts the item if it is lost.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  GetCommand,
-  paginateQuery,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, batchWriteAll } from './batch.js';
+import { isConditionFailure } from './conditions.js';
 import { BY_STATUS_INDEX, statusKey, statusKeysFor } from './schema.js';
+import { nowOf, type TableStore } from './store.js';
 
 export const ItemStatus = {
   pending: 'pending',
@@ -38,7 +33,6 @@ export const ItemStatus = {
   failed: 'failed',
 } as const;
 export type ItemStatus = (typeof ItemStatus)[keyof typeof ItemStatus];
-export const NON_TERMINAL_STATUSES: ItemStatus[] = ['pending', 'leased', 'retrying'];
 
 export interface ItemError {
   errorClass: string;
@@ -93,17 +87,7 @@ export interface NewItem {
   parentId?: string;
 }
 
-export interface ItemStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  now?: () => number;
-}
-
-const nowOf = (s: ItemStore) => (s.now ?? Date.now)();
-
-function isConditionFailure(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
-}
+export type ItemStore = TableStore;
 
 export function newItemRow(runId: string, item: NewItem, nowMs: number): ItemRow & { statusKey: string } {
   return {
@@ -142,38 +126,19 @@ export async function putItems(
     toWrite = toWrite.filter((i) => !existing.has(i.itemId));
   }
   const now = nowOf(s);
-  for (let i = 0; i < toWrite.length; i += 25) {
-    let requests = toWrite.slice(i, i + 25).map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } }));
-    for (let attempt = 0; requests.length; attempt++) {
-      const out = await s.ddb.send(new BatchWriteCommand({ RequestItems: { [s.table]: requests } }));
-      requests = (out.UnprocessedItems?.[s.table] ?? []) as typeof requests;
-      if (requests.length) await sleepBackoff(attempt);
-    }
-  }
+  await batchWriteAll(s.ddb, s.table, toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })));
   return toWrite;
 }
 
+/** `itemIds` are distinct (putItems de-duplicates them first). */
 async function existingItemIds(s: ItemStore, runId: string, itemIds: string[]): Promise<Set<string>> {
   const found = new Set<string>();
-  for (let i = 0; i < itemIds.length; i += 100) {
-    let keys: Record<string, unknown>[] = [...new Set(itemIds.slice(i, i + 100))].map((itemId) => ({ runId, itemId }));
-    for (let attempt = 0; keys.length; attempt++) {
-      const out = await s.ddb.send(
-        new BatchGetCommand({
-          RequestItems: { [s.table]: { Keys: keys, ProjectionExpression: 'itemId', ConsistentRead: true } },
-        }),
-      );
-      for (const row of out.Responses?.[s.table] ?? []) found.add(row.itemId as string);
-      keys = (out.UnprocessedKeys?.[s.table]?.Keys ?? []) as Record<string, unknown>[];
-      if (keys.length) await sleepBackoff(attempt);
-    }
-  }
+  const keys = itemIds.map((itemId) => ({ runId, itemId }));
+  const onRows = (rows: Record<string, unknown>[]) => {
+    for (const row of rows) found.add(row.itemId as string);
+  };
+  await batchGetAll(s.ddb, s.table, keys, onRows, { projection: 'itemId' });
   return found;
-}
-
-async function sleepBackoff(attempt: number): Promise<void> {
-  const ms = Math.floor(Math.random() * Math.min(2_000, 50 * 2 ** attempt));
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 export async function getItem(s: ItemStore, runId: string, itemId: string): Promise<ItemRow | undefined> {

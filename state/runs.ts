@@ -1,22 +1,16 @@
 /**
  * Run rows: one per migration run, holding its job kind, spec, state and planned item count.
- *
- *   planning ──plan finished──▶ running ──all items terminal──▶ done
- *       │  ▲                      │  ▲
- *     pause└─resume── paused ◀─pause┘└─resume
- *       └──────────── cancel (from planning, running or paused) ──────────▶ cancelled
- * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes (idempotent).
- * Operators pause, resume and cancel through coordinator/run-control.ts; workers drop a paused
- * run's messages (its items stay pending until a resume re-sends them) and fail a cancelled run's
- * items with RUN_CANCELLED.
+ * The states and every transition between them are in ./run-lifecycle.ts; this module creates,
+ * reads and counts. A spec too large for one row (a 100k-customer file) is stored gzipped in
+ * chunk rows beside it (./run-spec.ts), so the 400 KB item limit never decides what can be planned.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, paginateScan, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConvoyError } from '../shared/errors.js';
+import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions.js';
+import type { RunState } from './run-lifecycle.js';
+import { readSpec, storeSpec, type StoredSpec } from './run-spec.js';
 import { metaKeys } from './schema.js';
 
-export const RunState = { planning: 'planning', running: 'running', paused: 'paused', done: 'done', cancelled: 'cancelled' } as const;
-export type RunState = (typeof RunState)[keyof typeof RunState];
+export type { RunState } from './run-lifecycle.js';
 
 /**
  * How long a worker acts on a run row it has read before reading it again: a pause, resume or
@@ -44,8 +38,6 @@ export interface MetaStore {
 }
 
 const nowOf = (s: MetaStore) => (s.now ?? Date.now)();
-const isConditionFailure = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
 
 /** Create the run unless it exists. Returns the row and whether this call created it. */
 export async function createRun(
@@ -54,11 +46,12 @@ export async function createRun(
 ): Promise<{ created: boolean; run: RunRow }> {
   const now = nowOf(s);
   const row: RunRow = { ...run, state: 'planning', plannedItems: 0, planComplete: false, createdAtMs: now, updatedAtMs: now };
+  const stored = await storeSpec(s, run.runId, run.spec);
   try {
     await s.ddb.send(
       new PutCommand({
         TableName: s.table,
-        Item: { ...metaKeys.run(run.runId), type: 'run', ...row },
+        Item: { ...metaKeys.run(run.runId), type: 'run', ...row, ...stored },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -73,7 +66,9 @@ export async function createRun(
 
 export async function getRun(s: MetaStore, runId: string): Promise<RunRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: metaKeys.run(runId), ConsistentRead: true }));
-  return out.Item as RunRow | undefined;
+  const row = out.Item as (RunRow & StoredSpec) | undefined;
+  if (!row?.specRef) return row;
+  return { ...row, spec: await readSpec(s, runId, row) };
 }
 
 /** Runs, newest first (a scan of run rows only; there are few runs). */
@@ -127,45 +122,56 @@ export async function addPlannedItems(s: MetaStore, runId: string, created: numb
 }
 
 /**
- * planning -> running, once the planner has written and enqueued everything. A run paused while
- * it was planned stays paused (only its plan is marked complete); one cancelled meanwhile, or
- * already finished, is an error naming its state.
+ * Set the run's planned counts (on the run row and per group) from the item rows themselves: a
+ * plan killed between a batch write and its count left them short, and a resumed plan skips rows
+ * that exist. The run row's count is set on the condition that it did not move while the rows
+ * were counted (a worker adding children); if it did, count again.
  */
-export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
-  const now = nowOf(s);
-  if (await updateRunIf(s, runId, 'SET planComplete = :t, #st = :running, updatedAtMs = :now', '#st IN (:planning, :running)', { ':t': true, ':running': 'running', ':planning': 'planning', ':now': now })) return;
-  if (await updateRunIf(s, runId, 'SET planComplete = :t, updatedAtMs = :now', '#st = :paused', { ':t': true, ':paused': 'paused', ':now': now })) return;
-  const run = await getRun(s, runId);
-  const cancelled = run?.state === 'cancelled';
-  throw new ConvoyError(cancelled ? 'RUN_CANCELLED' : 'RUN_STATE', `run ${runId} is ${run ? run.state : 'gone'}: its plan cannot be completed${cancelled ? ' (it was cancelled while being planned; plan a new run)' : ''}`, { retryable: false });
-}
-
-/** Conditional state change; returns false when the run was not in `from`. */
-export async function transitionRun(s: MetaStore, runId: string, from: RunState[], to: RunState): Promise<boolean> {
-  const values: Record<string, unknown> = { ':to': to, ':now': nowOf(s) };
-  from.forEach((f, i) => (values[`:f${i}`] = f));
-  const finished = to === 'done' || to === 'cancelled' ? ', finishedAtMs = :now' : '';
-  return updateRunIf(s, runId, `SET #st = :to, updatedAtMs = :now${finished}`, `#st IN (${from.map((_, i) => `:f${i}`).join(', ')})`, values);
-}
-
-/** One conditional update of a run row (`#st` names its state); false when the condition fails. */
-async function updateRunIf(s: MetaStore, runId: string, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
-  try {
-    await s.ddb.send(
-      new UpdateCommand({
-        TableName: s.table,
-        Key: metaKeys.run(runId),
-        UpdateExpression: update,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { '#st': 'state' },
-        ExpressionAttributeValues: values,
-      }),
+export async function recountPlannedItems(meta: MetaStore, items: { ddb: DynamoDBDocumentClient; table: string }, runId: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const before = (await getRun(meta, runId))?.plannedItems ?? 0;
+    const perGroup = new Map<string, number>();
+    let total = 0;
+    for await (const page of paginateQuery({ client: items.ddb }, {
+      TableName: items.table,
+      KeyConditionExpression: 'runId = :r',
+      ExpressionAttributeValues: { ':r': runId },
+      ExpressionAttributeNames: { '#g': 'group' },
+      ProjectionExpression: '#g',
+      ConsistentRead: true,
+    })) {
+      for (const row of page.Items ?? []) {
+        total++;
+        perGroup.set(row.group as string, (perGroup.get(row.group as string) ?? 0) + 1);
+      }
+    }
+    try {
+      await meta.ddb.send(
+        new UpdateCommand({
+          TableName: meta.table,
+          Key: metaKeys.run(runId),
+          UpdateExpression: 'SET plannedItems = :n, updatedAtMs = :now',
+          ConditionExpression: 'plannedItems = :before',
+          ExpressionAttributeValues: { ':n': total, ':before': before, ':now': nowOf(meta) },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err) && attempt < 5) continue;
+      throw err;
+    }
+    await Promise.all(
+      [...perGroup].map(([group, n]) =>
+        meta.ddb.send(
+          new UpdateCommand({
+            TableName: meta.table,
+            Key: metaKeys.groupPlanned(runId, group),
+            UpdateExpression: 'SET planned = :n, #group = :g, runId = :r, updatedAtMs = :now',
+            ExpressionAttributeNames: { '#group': 'group' },
+            ExpressionAttributeValues: { ':n': n, ':g': group, ':r': runId, ':now': nowOf(meta) },
+          }),
+        ),
+      ),
     );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
+    return total;
   }
 }
-
-export { QueryCommand };

@@ -25,6 +25,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from '../shared/sleep.js';
 
 export const STATUS_SHARDS = 8;
 export const BY_STATUS_INDEX = 'byStatus';
@@ -84,7 +85,7 @@ export async function ensureTable(client: DynamoDBClient, def: CreateTableComman
     } catch (err) {
       if (!(err instanceof ResourceNotFoundException)) throw err;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`table ${def.TableName} did not become ACTIVE`);
 }

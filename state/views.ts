@@ -6,15 +6,11 @@
  *  - group counters are rows per (group, worker) under one partition per run.
  * Everything here is eventually consistent (GSI reads): views, not decisions.
  */
-import { paginateQuery, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
 import type { ItemError, ItemStatus } from './items.js';
 import { BY_STATUS_INDEX, GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
-
-interface Store {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-}
+import type { TableStore as Store } from './store.js';
 
 /** The fields of an item row a monitor view shows (never the spec or the history). */
 export interface ItemSummaryRow {
@@ -96,16 +92,6 @@ export async function itemPageByStatus(
     else cursor = cursor.shard + 1 < keys.length ? { shard: cursor.shard + 1 } : undefined;
   }
   return { items, nextCursor: cursor ? encodeCursor(cursor) : undefined };
-}
-
-/** Every item of a run in one status, page by page, with only the summary fields. */
-export async function* itemSummariesByStatus(s: Store, runId: string, status: ItemStatus): AsyncGenerator<ItemSummaryRow[]> {
-  let cursor: string | undefined;
-  do {
-    const page = await itemPageByStatus(s, runId, status, { limit: 500, cursor });
-    if (page.items.length) yield page.items;
-    cursor = page.nextCursor;
-  } while (cursor);
 }
 
 /**

@@ -3,8 +3,9 @@
  * worker stale when its last beat is older than a threshold; nothing else depends on them (leases
  * on items are what make a dead worker's items come back).
  */
-import { paginateQuery, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { metaKeys } from './schema.js';
+import type { TableStore } from './store.js';
 
 export interface WorkerHeartbeat {
   workerId: string;
@@ -21,10 +22,7 @@ export interface WorkerHeartbeat {
   runs?: string[];
 }
 
-export interface WorkerStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-}
+export type WorkerStore = TableStore;
 
 export async function writeHeartbeat(s: WorkerStore, beat: WorkerHeartbeat): Promise<void> {
   await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...metaKeys.worker(beat.workerId), type: 'worker', ...beat } }));

@@ -1,23 +1,19 @@
 /**
  * `convoy worker`: run one worker process until SIGTERM/SIGINT (or until idle with --exit-when-idle).
+ * The job kinds add their own options and start hooks (the uploads kind's --customers-file): the
+ * registry hands them in, and every hook runs, checking its options, before the loop starts.
  */
 import type { Command } from 'commander';
 import { action } from '../coordinator/cli/errors.js';
 import { configFrom, intOption } from '../coordinator/cli/globals.js';
 import { createContext } from '../shared/context.js';
 import { createLogger } from '../shared/log.js';
+import { withKinds, type KindRegistry } from './job-kind.js';
 import { Worker } from './worker.js';
 
-export interface WorkerCliHooks {
-  /** runs before the loop starts (e.g. the uploads job plans a --customers-file) */
-  beforeStart?: Array<(ctx: Awaited<ReturnType<typeof createContext>>, opts: Record<string, unknown>) => Promise<void>>;
-}
-
-export const workerCliHooks: WorkerCliHooks = { beforeStart: [] };
-
-export function registerWorkerCommand(program: Command): Command {
-  return program
-    .command('worker')
+export function registerWorkerCommand(program: Command, kinds: KindRegistry): Command {
+  const command = program.command('worker');
+  command
     .description('take work items from the queue and do them (many in flight), until SIGTERM/SIGINT')
     .option('--concurrency <n>', 'items in flight', intOption('--concurrency'))
     .option('--transfers <n>', 'object transfers in flight across items', intOption('--transfers'))
@@ -31,13 +27,20 @@ export function registerWorkerCommand(program: Command): Command {
     .option('--instance <label>', 'instance label shown by the monitor')
     .option('--run <id...>', 'only work items of these runs')
     .option('--worker-id <id>', 'worker id (default host-pid-random)')
-    .option('--customers-file <file>', 'uploads job: plan these customers (idempotently) before working the shared queue')
     .option('--metrics-port <port>', 'serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port)', intOption('--metrics-port'))
     .action(
       action(async (opts: Record<string, unknown>, cmd: Command) => {
         const config = configFrom(cmd);
         const log = createLogger(config.logLevel);
-        const ctx = await createContext(config, { log });
+        const ctx = withKinds(await createContext(config, { log }), kinds);
+        // The kinds' start hooks check their options (a missing customers file exits 2) and act
+        // on them before this process takes any work or writes its heartbeat.
+        try {
+          for (const plugin of kinds.plugins) await plugin.beforeWorkerStart?.(ctx, opts);
+        } catch (err) {
+          ctx.close();
+          throw err;
+        }
         const worker = new Worker(ctx, {
           concurrency: opts.concurrency as number | undefined,
           transfers: opts.transfers as number | undefined,
@@ -52,7 +55,6 @@ export function registerWorkerCommand(program: Command): Command {
           runs: opts.run as string[] | undefined,
           workerId: opts.workerId as string | undefined,
         });
-        for (const hook of workerCliHooks.beforeStart ?? []) await hook(ctx, opts);
         const onSignal = (signal: NodeJS.Signals) => {
           log.info({ signal }, 'shutting down');
           void worker.stop(signal);
@@ -69,4 +71,6 @@ export function registerWorkerCommand(program: Command): Command {
         log.flush();
       }),
     );
+  for (const plugin of kinds.plugins) for (const option of plugin.workerOptions?.() ?? []) command.addOption(option);
+  return command;
 }

@@ -44,6 +44,8 @@ export const workerOptionsSchema = z
      * this); 0 reads the row for every message. @defaultValue 10000 (RUN_STATE_TTL_MS)
      */
     runStateTtlMs: z.number().int().min(0).default(RUN_STATE_TTL_MS),
+    /** how long after an item ends its run is checked for completion (coalesces a run's tail) */
+    runFinishDelayMs: z.number().int().min(0).default(500),
     /** Counter flush interval. @defaultValue 5000 */
     counterFlushMs: z.number().int().min(100).default(5_000),
     /** Exit after the queue has been empty this long (demo, tests, batch jobs); 0 = never. @defaultValue 0 */

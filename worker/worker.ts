@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { fullJitterDelayMs, shouldRetry } from '../shared/backoff.js';
 import type { ConvoyContext } from '../shared/context.js';
-import { classifyError, describeError, LeaseLostError, toError } from '../shared/errors.js';
+import { classifyError, describeError, LeaseLostError, toError, type ErrorClass } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { sleep } from '../shared/sleep.js';
 import type { ItemRef, ReceivedMessage } from '../shared/work-queue.js';
@@ -25,15 +25,21 @@ import { CounterBuffer } from '../state/counters.js';
 import { claimItem, completeItem, failItem, putItems, releaseItem, saveCheckpoint, type ItemRow, type NewItem } from '../state/items.js';
 import { addPlannedItems, getRun, type RunRow } from '../state/runs.js';
 import { writeHeartbeat } from '../state/workers.js';
-import { loadJobKind } from './jobs/registry.js';
-import './jobs/builtin.js';
-import type { JobKind } from './jobs/types.js';
+import type { EngineContext, JobKind } from './job-kind.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
 import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
+import { RunFinisher } from './run-finisher.js';
 import { createThreadPool, type ThreadPool } from './thread-pool.js';
 
 /** How long a message of a run this worker does not serve (`runs` option) is left to others. */
 const FOREIGN_RUN_HIDE_SECONDS = 5;
+/**
+ * Receives hide messages this briefly; the loop then extends what it keeps to a full lease. A
+ * receive whose response never reaches us (aborted at shutdown while the server still completes
+ * the long poll, as fauxqs does and SQS may; a crash between receive and claim) so strands its
+ * messages for seconds, not for a whole lease.
+ */
+const RECEIVE_VISIBILITY_SECONDS = 3;
 
 class ShutdownAbort extends Error {
   override name = 'ShutdownAbort';
@@ -67,8 +73,11 @@ export class Worker {
   private beating: Promise<void> = Promise.resolve();
   private flushing: Promise<void> = Promise.resolve();
 
+  /** finishes runs in the write path: after this worker's terminal transitions, and on each heartbeat */
+  private readonly finisher: RunFinisher;
+
   constructor(
-    private readonly ctx: ConvoyContext,
+    private readonly ctx: EngineContext,
     options: WorkerOptionsInput = {},
   ) {
     this.options = parseWorkerOptions(options);
@@ -76,6 +85,7 @@ export class Worker {
     this.log = ctx.log.child({ workerId: this.id });
     this.leases = new LeaseKeeper(ctx.items, ctx.queue, { owner: this.id, leaseMs: this.options.leaseMs }, ctx.events, this.log, ctx.now);
     this.counters = new CounterBuffer(ctx.meta, this.id);
+    this.finisher = new RunFinisher(ctx.meta, ctx.items, this.log, (runId) => ctx.events.safeEmit('run:finished', { runId }), { delayMs: this.options.runFinishDelayMs });
     this.pool = createThreadPool(this.options.threads);
     this.transfers = pLimit(this.options.transfers);
     this.startedAtMs = ctx.now();
@@ -92,7 +102,10 @@ export class Worker {
     if (this.loopPromise) return this.loopPromise;
     this.leases.start();
     this.timers.push(
-      setInterval(() => void this.beat(this.stopping ? 'draining' : 'running'), this.options.heartbeatMs),
+      setInterval(() => {
+        void this.beat(this.stopping ? 'draining' : 'running');
+        void this.finisher.sweep();
+      }, this.options.heartbeatMs),
       setInterval(() => void this.flushCounters(), this.options.counterFlushMs),
     );
     this.timers.forEach((t) => t.unref());
@@ -120,10 +133,15 @@ export class Worker {
           this.ctx.queue.receive({
             max: free,
             waitSeconds: this.options.waitSeconds,
-            visibilitySeconds: Math.ceil(this.options.leaseMs / 1000),
+            visibilitySeconds: RECEIVE_VISIBILITY_SECONDS,
             signal: this.receiveAbort.signal,
           }),
         );
+        // Kept messages get a full lease of visibility at once (the lease keeper renews it later);
+        // a failure here only means an early redelivery, which the claim turns away.
+        if (messages.length && !this.stopping) {
+          await this.ctx.queue.changeVisibilityMany(messages.map((m) => m.receiptHandle), Math.ceil(this.options.leaseMs / 1000)).catch(() => undefined);
+        }
       } catch (err) {
         if (this.stopping) break;
         this.log.warn({ err: toError(err).message }, 'receive failed; backing off');
@@ -181,9 +199,11 @@ export class Worker {
     }
     const ref = msg.ref;
     if (this.options.runs && !this.options.runs.includes(ref.runId)) {
-      // Another run's item: leave it to other workers. Visible again at once would have this
-      // worker receive it again straight away, in a tight loop of receives.
-      await this.ctx.queue.changeVisibility(msg.receiptHandle, FOREIGN_RUN_HIDE_SECONDS).catch(() => undefined);
+      // Another run's item: leave it to other workers, as a fresh delayed message. Hiding this
+      // one instead counted every look toward maxReceiveCount and sent pending items of runs no
+      // live worker serves to the DLQ; visible again at once would be a tight loop of receives.
+      this.log.debug({ runId: ref.runId, itemId: ref.itemId, receiveCount: msg.receiveCount }, 'item of a run this worker does not serve; left to others');
+      await this.ctx.queue.redeliverLater(msg, FOREIGN_RUN_HIDE_SECONDS).catch(() => undefined);
       return;
     }
     if (await this.runIsPaused(ref.runId)) {
@@ -205,8 +225,10 @@ export class Worker {
       case 'held': {
         // Someone else is working on it (duplicate delivery): look again when their lease ends.
         this.ctx.events.safeEmit('item:claim:skipped', { ...ref, reason: 'held' });
+        // As a fresh message: a long item is looked at once per lease, and hiding this delivery
+        // would count each look toward maxReceiveCount (the DLQ) while the item is fine.
         const waitS = Math.max(1, Math.ceil((claim.leaseExpiresAtMs - this.ctx.now()) / 1000) + 1);
-        await this.ctx.queue.changeVisibility(msg.receiptHandle, waitS).catch(() => undefined);
+        await this.ctx.queue.redeliverLater(msg, waitS).catch(() => undefined);
         return;
       }
       case 'claimed':
@@ -227,10 +249,10 @@ export class Worker {
       if (loaded.run.state === 'cancelled') {
         this.leases.drop(ref, lease);
         const message = 'run was cancelled';
-        if ((await failItem(this.ctx.items, ref, this.id, { errorClass: 'RUN_CANCELLED', message, retryable: false }, { retry: false })) === 'ok') {
+        if ((await failItem(this.ctx.items, ref, this.id, { errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message, retryable: false }, { retry: false })) === 'ok') {
           this.failed++;
           this.counters.add(ref.runId, { failed: 1 }, item.group);
-          this.ctx.events.safeEmit('item:failed', { ...ref, errorClass: 'RUN_CANCELLED', message });
+          this.ctx.events.safeEmit('item:failed', { ...ref, errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message });
         }
         await this.ctx.queue.delete(msg.receiptHandle);
         return;
@@ -259,7 +281,8 @@ export class Worker {
       if (result === 'lease-lost') throw new LeaseLostError(ref.itemId);
       await this.ctx.queue.delete(msg.receiptHandle).catch((err) => log.warn({ err: toError(err).message }, 'delete failed; duplicate will be skipped'));
       this.done++;
-      this.counters.add(ref.runId, { done: 1, bytes: outcome.bytes, objects: outcome.objects, skipped: outcome.skipped ?? 0 }, item.group);
+      this.finisher.noteTerminal(ref.runId);
+      this.counters.add(ref.runId, { done: 1, bytes: outcome.bytes, objects: outcome.objects, skipped: outcome.skipped ?? 0, skippedBytes: outcome.skippedBytes ?? 0 }, item.group);
       this.ctx.events.safeEmit('item:completed', { ...ref, durationMs: metrics.durationMs, bytes: outcome.bytes, objects: outcome.objects });
     } catch (thrown) {
       await this.onItemError(thrown, item, lease, msg, log);
@@ -299,6 +322,7 @@ export class Worker {
     if (r === 'lease-lost') return;
     log.error({ errorClass: error.errorClass, err: error.message }, 'item failed');
     this.failed++;
+    this.finisher.noteTerminal(ref.runId);
     this.counters.add(ref.runId, { failed: 1 }, item.group);
     this.ctx.events.safeEmit('item:failed', { ...ref, errorClass: error.errorClass, message: error.message });
     if (err.retryable) await this.ctx.queue.moveToDlq(msg);
@@ -355,7 +379,7 @@ export class Worker {
     if (cached && !opts.fresh && this.ctx.now() - cached.loadedAtMs < this.options.runStateTtlMs) return cached;
     const run = await getRun(this.ctx.meta, runId);
     if (!run) throw classifyError(new Error(`run ${runId} not found`));
-    const kind = await loadJobKind(run.kind);
+    const kind = await this.ctx.kinds.job(run.kind);
     const spec = cached?.spec ?? kind.specSchema.parse(run.spec);
     const entry = { run, kind, spec, loadedAtMs: this.ctx.now() };
     this.runCache.set(runId, entry);
@@ -446,7 +470,7 @@ export class Worker {
         }
       }
       this.timers.forEach(clearInterval);
-      for (const step of [() => this.leases.stop(), () => this.flushCounters(), () => this.counters.flush(), () => this.beat('stopped'), () => this.pool.close()]) {
+      for (const step of [() => this.leases.stop(), () => this.finisher.flush(), () => this.flushCounters(), () => this.counters.flush(), () => this.beat('stopped'), () => this.pool.close()]) {
         try {
           await step();
         } catch (err) {

@@ -1,32 +1,57 @@
 /**
- * Global CLI options (--config, --state-dir, --log-level) and the context built from them.
+ * Global CLI options (--config, --state-dir, --log-level, --log-format) and the context built
+ * from them, plus the option parsers every command shares (integers, sizes, run ids). Parsers
+ * throw commander's InvalidArgumentError, so commander names the option and exits 2.
  */
-import type { Command } from 'commander';
-import { loadConfig, type ConvoyConfig } from '../../shared/config.js';
-import { createContext, type ConvoyContext } from '../../shared/context.js';
-import { createLogger } from '../../shared/log.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { checkLogFormat, checkLogLevel, loadConfig, type ConvoyConfig } from '../../shared/config.js';
+import { createContext } from '../../shared/context.js';
+import { withKinds, type EngineContext } from '../../worker/job-kind.js';
+import { kindsOf } from './kinds.js';
+import { InputError } from '../../shared/errors.js';
+import { createLogger, resolveLogFormat } from '../../shared/log.js';
 
 export interface GlobalOptions {
   config?: string;
   stateDir?: string;
   logLevel?: string;
+  logFormat?: string;
+  run?: unknown;
 }
 
 export function globalsOf(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
+/** `--log-format json|pretty` (env CONVOY_LOG_FORMAT); default: pretty on a terminal, else JSON. */
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines: json or pretty (default: pretty when stderr is a terminal; env CONVOY_LOG_FORMAT)');
+}
+
+/**
+ * The validated configuration of a command. Everything a command was given is checked here,
+ * before any client is built or anything written: the config file, the log level and format,
+ * and the run id(s) of its --run option, whichever command declared it and however.
+ */
 export function configFrom(cmd: Command): ConvoyConfig {
   const g = globalsOf(cmd);
+  checkRunIds(cmd.opts().run);
+  const logLevel = g.logLevel === undefined ? undefined : checkLogLevel(g.logLevel, '--log-level');
+  const logFormat = g.logFormat === undefined ? undefined : checkLogFormat(g.logFormat, '--log-format');
   const config = loadConfig({ configPath: g.config, stateDir: g.stateDir });
-  if (g.logLevel) config.logLevel = g.logLevel;
+  if (logLevel) config.logLevel = logLevel;
+  if (logFormat) {
+    config.logFormat = logFormat;
+    // loggers made without the config (the worker's) read the format from the environment
+    process.env.CONVOY_LOG_FORMAT = logFormat;
+  }
   return config;
 }
 
 /** Run `fn` with a context; the context's clients are closed afterwards. */
-export async function withContext<T>(cmd: Command, fn: (ctx: ConvoyContext) => Promise<T>): Promise<T> {
+export async function withContext<T>(cmd: Command, fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
-  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
+  const ctx = withKinds(await createContext(config, { log: createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat()) }), kindsOf(cmd));
   try {
     return await fn(ctx);
   } finally {
@@ -34,11 +59,11 @@ export async function withContext<T>(cmd: Command, fn: (ctx: ConvoyContext) => P
   }
 }
 
-/** Parse an integer option with a message naming it. */
+/** Parse an integer option; a bad value is reported by commander with the option's name. */
 export function intOption(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${value}"`);
+    if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${value}".`);
     return n;
   };
 }
@@ -46,7 +71,51 @@ export function intOption(name: string) {
 /** Parse sizes such as 8MiB, 512KiB, 1GB, 1048576. */
 export function parseSize(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(value.trim());
-  if (!m) throw new Error(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576)`);
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
   const units: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
   return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+/**
+ * Run ids become DynamoDB keys, SQS message fields, S3 keys (pg-to-s3 manifests) and file names
+ * (verify reports), so they are limited to what is safe in all of them.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Why `id` is not a usable run id, or undefined when it is. */
+export function runIdProblem(id: string): string | undefined {
+  if (id === '.' || id === '..' || !RUN_ID_PATTERN.test(id)) {
+    const shown = id.length > 40 ? `${id.slice(0, 40)}... (${id.length} characters)` : `"${id}"`;
+    return `run id ${shown} is not valid: use 1 to 128 characters of letters, digits, '.', '_', ':' and '-' (not "." or "..")`;
+  }
+  return undefined;
+}
+
+/** The parser for every `--run <id>` option. */
+export function runIdOption(value: string): string {
+  const problem = runIdProblem(value);
+  if (problem) throw new InvalidArgumentError(`${problem}.`);
+  return value;
+}
+
+/** The parser for `--run <id...>` options (commander passes the list so far). */
+export function runIdsOption(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), runIdOption(value)];
+}
+
+/** The same check for a --run option declared without the parser (one or many ids). */
+function checkRunIds(run: unknown): void {
+  for (const id of Array.isArray(run) ? run : run === undefined ? [] : [run]) {
+    const problem = typeof id === 'string' ? runIdProblem(id) : 'run id must be a string';
+    if (problem) throw new InputError(`--run: ${problem}`);
+  }
+}
+
+/** Parse a positive number option (rates such as --max-wcu). */
+export function positiveNumberOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
+    return n;
+  };
 }

@@ -6,21 +6,20 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import { getRun, listRuns, RUN_STATE_TTL_MS } from '../../state/runs.js';
-import { loadJobKind } from '../../worker/jobs/registry.js';
-import '../../worker/jobs/builtin.js';
-import { reconcileRun } from '../reconcile.js';
+import { reconcileTotals } from '../../state/counters.js';
+import { RECONCILE_GRACE_MS, reconcileRun } from '../reconcile.js';
 import { requeueFailed } from '../requeue.js';
 import { controlRun, PAST, type RunControlAction } from '../run-control.js';
 import { formatStatus, runStatus } from '../status.js';
 import { action } from './errors.js';
-import { withContext as ctxOf } from './globals.js';
+import { intOption, runIdOption, withContext as ctxOf } from './globals.js';
 
 
 export function registerRunCommands(program: Command): void {
   program
     .command('status')
     .description('print a run\'s items by status and its failures by error class (no --run: list runs)')
-    .option('--run <id>', 'run id')
+    .option('--run <id>', 'run id', runIdOption)
     .option('--json', 'print JSON')
     .action(
       action(async (opts: { run?: string; json?: boolean }, cmd: Command) =>
@@ -32,6 +31,9 @@ export function registerRunCommands(program: Command): void {
             return;
           }
           const s = await runStatus(ctx, opts.run);
+          // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
+          const c = s.counts;
+          s.counters = (await reconcileTotals(ctx.items, opts.run, s.counters, { done: c.done, failed: c.failed, unfinished: c.pending + c.leased + c.retrying })).counters;
           process.stdout.write((opts.json ? JSON.stringify(s, null, 2) : formatStatus(s)) + '\n');
         }),
       ),
@@ -40,14 +42,14 @@ export function registerRunCommands(program: Command): void {
   program
     .command('requeue')
     .description('put failed items (and their DLQ messages) back on the queue')
-    .requiredOption('--run <id>', 'run id')
+    .requiredOption('--run <id>', 'run id', runIdOption)
     .option('--class <errorClass>', 'only items that failed with this error class')
     .option('--item <itemId>', 'only this item')
     .action(
       action(async (opts: { run: string; class?: string; item?: string }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
           const r = await requeueFailed(ctx, { runId: opts.run, errorClass: opts.class, itemId: opts.item });
-          process.stdout.write(`requeued ${r.requeued} item(s); removed ${r.dlqMessagesRemoved} DLQ message(s)\n`);
+          process.stdout.write(`requeued ${r.requeued} item(s); removed ${r.dlqMessagesRemoved} DLQ message(s)${r.dlqRedriven ? ` (${r.dlqRedriven} of them for pending items, sent back to the queue)` : ''}\n`);
         }),
       ),
     );
@@ -55,14 +57,18 @@ export function registerRunCommands(program: Command): void {
   program
     .command('reconcile')
     .description('re-send items that are pending, due for retry, or whose lease expired (messages lost)')
-    .requiredOption('--run <id>', 'run id')
-    .option('--grace-ms <ms>', 'only items untouched for this long', '0')
+    .requiredOption('--run <id>', 'run id', runIdOption)
+    .option('--grace-ms <ms>', 'leave alone items sent, touched or due within this long (0: re-send them all)', intOption('--grace-ms'), RECONCILE_GRACE_MS)
     .action(
-      action(async (opts: { run: string; graceMs: string }, cmd: Command) =>
+      action(async (opts: { run: string; graceMs: number }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
-          if (!(await getRun(ctx.meta, opts.run))) throw new InputError(`run "${opts.run}" not found`);
-          const r = await reconcileRun(ctx, opts.run, { graceMs: Number(opts.graceMs) });
+          if (opts.graceMs < 0) throw new InputError(`--grace-ms must be 0 or more, got ${opts.graceMs}`);
+          if (!(await getRun(ctx.meta, opts.run))) throw new InputError(`run "${opts.run}" not found (list runs with \`convoy status\`)`);
+          const r = await reconcileRun(ctx, opts.run, { graceMs: opts.graceMs });
           process.stdout.write(`re-sent ${r.resent} item(s): ${r.pending} pending, ${r.retrying} retrying, ${r.expiredLeases} with expired leases\n`);
+          if (r.recentlySent) {
+            process.stdout.write(`left ${r.recentlySent} item(s) alone: their message was sent less than ${opts.graceMs} ms ago and the queue is not empty (--grace-ms 0 re-sends them too)\n`);
+          }
         }),
       ),
     );
@@ -76,7 +82,7 @@ export function registerRunCommands(program: Command): void {
     program
       .command(name)
       .description(description)
-      .requiredOption('--run <id>', 'run id')
+      .requiredOption('--run <id>', 'run id', runIdOption)
       .action(
         action(async (opts: { run: string }, cmd: Command) =>
           ctxOf(cmd, async (ctx) => {
@@ -91,21 +97,35 @@ export function registerRunCommands(program: Command): void {
   program
     .command('verify')
     .description('compare a run\'s source and destination; writes a JSONL report; exit 1 on differences')
-    .requiredOption('--run <id>', 'run id')
+    .requiredOption('--run <id>', 'run id', runIdOption)
     .option('--report <file>', 'report path (default <state-dir>/reports/<run>-verify.jsonl)')
+    .option('--allow-extra', 'destination objects/rows the source lacks are reported but not a difference (e.g. kept on purpose)')
     .action(
-      action(async (opts: { run: string; report?: string }, cmd: Command) =>
+      action(async (opts: { run: string; report?: string; allowExtra?: boolean }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
           const run = await getRun(ctx.meta, opts.run);
           if (!run) throw new InputError(`run "${opts.run}" not found`);
-          const kind = await loadJobKind(run.kind);
+          const kind = await ctx.kinds.job(run.kind);
           if (!kind.verify) throw new InputError(`job kind ${run.kind} has no verifier`);
-          const reportPath = opts.report ?? path.join(ctx.config.stateDir, 'reports', `${opts.run}-verify.jsonl`);
+          const reportPath = opts.report ?? defaultReportPath(ctx.config.stateDir, opts.run);
           mkdirSync(path.dirname(reportPath), { recursive: true });
-          const summary = await kind.verify(run, kind.specSchema.parse(run.spec), ctx, { reportPath, log: ctx.log });
+          // allowExtra: read by the kinds that know extras (s3-sync); VerifyOptions should declare it
+          const verifyOpts = { reportPath, log: ctx.log, allowExtra: opts.allowExtra === true };
+          const summary = await kind.verify(run, kind.specSchema.parse(run.spec), ctx, verifyOpts);
           process.stdout.write(summary.lines.join('\n') + `\nreport: ${summary.reportPath}\n`);
           return summary.clean ? 0 : 1;
         }),
       ),
     );
+}
+
+/**
+ * The default verify report of a run, always inside <state-dir>/reports: the run id is checked
+ * where it is read, and this check keeps a bad one from ever naming a file elsewhere.
+ */
+export function defaultReportPath(stateDir: string, runId: string): string {
+  const dir = path.resolve(stateDir, 'reports');
+  const file = path.resolve(dir, `${runId}-verify.jsonl`);
+  if (path.dirname(file) !== dir) throw new InputError(`--run "${runId}" cannot name a report file in ${dir}; give --report FILE`);
+  return file;
 }

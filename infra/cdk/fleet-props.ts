@@ -6,6 +6,7 @@
  * Deploy-time values that change per release (the artifact URI, how many customer slots) are
  * CloudFormation parameters instead (see fleet-stack.ts), so a new release is a parameter update.
  */
+import { MAX_RECEIVE_COUNT } from '../../shared/work-queue.js';
 import { z } from 'zod';
 import { formatZodIssues } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
@@ -36,8 +37,8 @@ const fleetPropsObject = z
     metaTable: tableName.default('convoy-meta'),
     queueName: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).default('convoy-work'),
     dlqName: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).default('convoy-work-dlq'),
-    /** Receives before SQS moves a message to the DLQ (a safety net; the worker's maxAttempts decides first). @defaultValue 20 */
-    maxReceiveCount: int(1, 1000).default(20),
+    /** Receives before SQS moves a message to the DLQ: a safety net (see MAX_RECEIVE_COUNT). @defaultValue 100, as in the local stack */
+    maxReceiveCount: int(1, 1000).default(MAX_RECEIVE_COUNT),
     /** Visibility timeout of the work queue, seconds; the worker extends it while it holds a lease. @defaultValue 120 */
     visibilityTimeoutSec: int(0, 43_200).default(120),
     /** Buckets the fleet reads (sources); objects and listing only. */
@@ -81,7 +82,6 @@ export const fleetPropsSchema = fleetPropsObject.superRefine((p, ctx) => {
   });
 
 export type FleetProps = z.infer<typeof fleetPropsSchema>;
-export type FleetPropsInput = z.input<typeof fleetPropsSchema>;
 
 /** Context keys the app reads (everything else in the CDK context is ignored). */
 export const FLEET_CONTEXT_KEYS = Object.keys(fleetPropsObject.shape) as Array<keyof FleetProps>;

@@ -103,7 +103,7 @@ export const USED_COMMANDS: readonly string[] = [
   'ChangeMessageVisibility', 'ChangeMessageVisibilityBatch', 'DeleteMessageBatch', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage', 'SendMessageBatch',
   // job kinds (worker/jobs/**)
   'BatchGetItem', 'BatchWriteItem',
-  'CopyObject', 'CreateBucket', 'GetObject', 'HeadBucket', 'HeadObject', 'ListObjectsV2', 'PutObject', 'lib-storage:Upload',
+  'CopyObject', 'CreateBucket', 'DeleteObject', 'DeleteObjects', 'GetObject', 'HeadBucket', 'HeadObject', 'ListObjectsV2', 'PutObject', 'lib-storage:Upload',
 ];
 
 /** Catalogue entries of a command: `BatchGetItem` also matches `BatchGetItem_dest` (same command, another target). */

@@ -10,6 +10,7 @@ import { action } from '../../coordinator/cli/errors.js';
 import { globalsOf, intOption } from '../../coordinator/cli/globals.js';
 import { DEFAULT_STATE_DIR, readStackFile, type StackFile } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
+import { sleep } from '../../shared/sleep.js';
 import type { DaemonArgs } from './daemon.js';
 
 function stateDirOf(cmd: Command): string {
@@ -33,18 +34,33 @@ function printStack(stack: StackFile): void {
   process.stdout.write(`  remotes      ${Object.keys(stack.remotes).join(', ')}\n`);
 }
 
-/** Start the daemon and wait for it to report its endpoints. */
+/**
+ * Start the daemon and wait for it to report its endpoints. `extraS3`: the extra S3 endpoints;
+ * undefined means "the same as last time" (remembered in the state dir, so `local down` then
+ * `local up` keeps `--extra-s3 minio`), an empty list forgets them.
+ */
 export async function localUp(stateDir: string, opts: { dynamoPort?: number; sqsPort?: number; extraS3?: string[]; inMemory?: boolean } = {}): Promise<StackFile> {
   const existing = readStackFile(stateDir);
-  if (existing && isAlive(existing.pid)) return existing;
+  if (existing && isAlive(existing.pid)) {
+    const missing = (opts.extraS3 ?? []).filter((name) => !existing.remotes[name]);
+    if (missing.length) {
+      throw new InputError(
+        `the local stack in ${stateDir} is already running without --extra-s3 ${missing.join(' ')}; ` +
+          `restart it with them: \`convoy local down\` then \`convoy local up --extra-s3 ${[...new Set([...extraS3Of(existing), ...missing])].join(' ')}\` ` +
+          '(SQS messages and S3 objects are in memory and are lost; `convoy reconcile --run R` re-sends the messages)',
+      );
+    }
+    return existing;
+  }
   mkdirSync(stateDir, { recursive: true });
-  // Reuse the previous ports so running workers and saved queue URLs keep working after a restart.
-  const prevPorts = readPreviousPorts(stateDir);
+  // Reuse the previous ports and extra endpoints so running workers, saved queue URLs and
+  // remotes named in commands keep working after a restart.
+  const prev = readPrevious(stateDir);
   const args: DaemonArgs = {
     stateDir,
-    dynamoPort: opts.dynamoPort ?? prevPorts.dynamodb ?? 0,
-    sqsPort: opts.sqsPort ?? prevPorts.sqs ?? 0,
-    extraS3: opts.extraS3 ?? [],
+    dynamoPort: opts.dynamoPort ?? prev.dynamodb ?? 0,
+    sqsPort: opts.sqsPort ?? prev.sqs ?? 0,
+    extraS3: opts.extraS3 ?? prev.extraS3 ?? [],
     inMemory: opts.inMemory ?? false,
   };
   const logFd = openSync(path.join(stateDir, 'local-stack.log'), 'a');
@@ -57,31 +73,39 @@ export async function localUp(stateDir: string, opts: { dynamoPort?: number; sqs
   child.unref();
   child.disconnect?.();
   if (!reply.ready || !reply.stack) throw new InputError(`local stack failed to start: ${reply.error}`);
-  writePorts(stateDir, reply.stack);
+  writePrevious(stateDir, reply.stack, args.extraS3);
   return reply.stack;
 }
 
-function readPreviousPorts(stateDir: string): { dynamodb?: number; sqs?: number } {
+/** The extra S3 endpoints a running stack was started with (its remotes besides "local"). */
+function extraS3Of(stack: StackFile): string[] {
+  return Object.keys(stack.endpoints).filter((k) => k.startsWith('s3:')).map((k) => k.slice(3));
+}
+
+/** What the last `local up` used (ports.json; a damaged file counts as none). */
+function readPrevious(stateDir: string): { dynamodb?: number; sqs?: number; extraS3?: string[] } {
   const file = path.join(stateDir, 'ports.json');
   if (!existsSync(file)) return {};
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as { dynamodb?: number; sqs?: number; extraS3?: unknown };
+    const extraS3 = Array.isArray(prev.extraS3) && prev.extraS3.every((n) => typeof n === 'string') ? (prev.extraS3 as string[]) : undefined;
+    return { dynamodb: prev.dynamodb, sqs: prev.sqs, extraS3 };
   } catch {
     return {};
   }
 }
 
-function writePorts(stateDir: string, stack: StackFile): void {
+function writePrevious(stateDir: string, stack: StackFile, extraS3: string[]): void {
   const port = (url?: string) => (url ? Number(new URL(url).port) : undefined);
-  const ports = { dynamodb: port(stack.endpoints.dynamodb), sqs: port(stack.endpoints.sqs) };
-  writeFileSync(path.join(stateDir, 'ports.json'), JSON.stringify(ports));
+  const prev = { dynamodb: port(stack.endpoints.dynamodb), sqs: port(stack.endpoints.sqs), extraS3 };
+  writeFileSync(path.join(stateDir, 'ports.json'), JSON.stringify(prev));
 }
 
 export async function localDown(stateDir: string): Promise<boolean> {
   const stack = readStackFile(stateDir);
   if (!stack || !isAlive(stack.pid)) return false;
   process.kill(stack.pid, 'SIGTERM');
-  for (let i = 0; i < 200 && isAlive(stack.pid); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && isAlive(stack.pid); i++) await sleep(50);
   if (isAlive(stack.pid)) process.kill(stack.pid, 'SIGKILL');
   return true;
 }
@@ -93,11 +117,19 @@ export function registerLocalCommands(program: Command): Command {
     .description('start the local stack in the background; creates tables, queue and DLQ; prints endpoints')
     .option('--dynamodb-port <port>', 'DynamoDB port (default: previous or any free)', intOption('--dynamodb-port'))
     .option('--sqs-port <port>', 'SQS/S3 port (default: previous or any free)', intOption('--sqs-port'))
-    .option('--extra-s3 <name...>', 'extra S3 endpoints, each a remote of that name (e.g. minio)')
+    .option('--extra-s3 <name...>', 'extra S3 endpoints, each a remote of that name (e.g. minio); remembered for the next `local up`')
+    .option('--no-extra-s3', 'start without the extra S3 endpoints remembered from the last `local up`')
     .option('--in-memory', 'keep DynamoDB in memory instead of on disk')
     .action(
-      action(async (opts: { dynamodbPort?: number; sqsPort?: number; extraS3?: string[]; inMemory?: boolean }, cmd: Command) => {
-        const stack = await localUp(stateDirOf(cmd), { dynamoPort: opts.dynamodbPort, sqsPort: opts.sqsPort, extraS3: opts.extraS3, inMemory: opts.inMemory });
+      action(async (opts: { dynamodbPort?: number; sqsPort?: number; extraS3?: string[] | boolean; inMemory?: boolean }, cmd: Command) => {
+        // commander: a list with --extra-s3, false with --no-extra-s3, true (its default) without either
+        const extraS3 = Array.isArray(opts.extraS3) ? opts.extraS3 : opts.extraS3 === false ? [] : undefined;
+        for (const name of extraS3 ?? []) {
+          if (!/^[A-Za-z0-9_-]+$/.test(name) || name === 'local') {
+            throw new InputError(`--extra-s3 "${name}" is not a usable remote name: use letters, digits, _ and - (and not "local", the main endpoint), e.g. --extra-s3 minio`);
+          }
+        }
+        const stack = await localUp(stateDirOf(cmd), { dynamoPort: opts.dynamodbPort, sqsPort: opts.sqsPort, extraS3, inMemory: opts.inMemory });
         printStack(stack);
       }),
     );

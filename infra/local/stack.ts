@@ -4,8 +4,12 @@
  * tests (port 0), by the `convoy local up` daemon, the demo and the benchmarks.
  * fauxqs's own startFauxqs() binds 0.0.0.0, so the app is built and bound to loopback here.
  */
+import { MAX_RECEIVE_COUNT } from '../../shared/work-queue.js';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
@@ -58,7 +62,38 @@ async function startDynalite(path: string | undefined, port: number): Promise<{ 
   };
 }
 
+/**
+ * fauxqs 1.9.2 moves expired in-flight messages (and due delayed ones) back only when something
+ * receives, so GetQueueAttributes kept counting messages "in flight" for minutes after their
+ * visibility ran out when no worker was polling (SQS itself recounts continuously). Its queue
+ * class is not exported, so it is reached by file (pinned version) and patched once to settle
+ * its timers before answering; if that file moves, the counts are merely stale again.
+ */
+let queueCountsPatched: Promise<void> | undefined;
+function patchFauxqsQueueCounts(): Promise<void> {
+  queueCountsPatched ??= (async () => {
+    try {
+      // by the resolver's search paths: import.meta.resolve is missing under vitest's module runner
+      const dir = (createRequire(import.meta.url).resolve.paths('fauxqs') ?? []).map((p) => path.join(p, 'fauxqs', 'dist', 'sqs')).find((d) => existsSync(d));
+      if (!dir) return;
+      const file = pathToFileURL(path.join(dir, 'sqsStore.js')).href;
+      const { SqsQueue } = (await import(file)) as { SqsQueue?: { prototype: { getAllAttributes(names: string[]): unknown; processTimers?(): void } } };
+      const proto = SqsQueue?.prototype;
+      if (!proto?.processTimers) return;
+      const original = proto.getAllAttributes;
+      proto.getAllAttributes = function (this: typeof proto, names: string[]) {
+        this.processTimers!();
+        return original.call(this, names);
+      };
+    } catch {
+      // another fauxqs layout: counts stay as fauxqs reports them
+    }
+  })();
+  return queueCountsPatched;
+}
+
 export async function startFauxqsServer(port = 0): Promise<{ url: string; close: Closer }> {
+  await patchFauxqsQueueCounts();
   const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
   await app.listen({ port, host: '127.0.0.1' });
   const { port: bound } = app.server.address() as AddressInfo;
@@ -83,7 +118,7 @@ export async function provisionState(state: StateConfig, opts: { maxReceiveCount
         Attributes: {
           VisibilityTimeout: '60',
           MessageRetentionPeriod: '1209600',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? 100 }),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? MAX_RECEIVE_COUNT }),
         },
       }),
     );

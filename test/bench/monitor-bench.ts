@@ -24,7 +24,8 @@ import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
 import { CounterBuffer } from '../../state/counters.js';
 import { countByStatus, newItemRow, type ItemRow } from '../../state/items.js';
-import { addPlannedItems, createRun, markPlanComplete } from '../../state/runs.js';
+import { markPlanComplete } from '../../state/run-lifecycle.js';
+import { addPlannedItems, createRun } from '../../state/runs.js';
 import { statusKey } from '../../state/schema.js';
 import { writeHeartbeat } from '../../state/workers.js';
 

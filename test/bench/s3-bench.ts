@@ -1,6 +1,6 @@
 /**
  * `npm run bench:s3`: convoy's s3-sync against `rclone copy` (--transfers 16 and 64) and
- * `aws s3 sync`, side by side on the same data in one run (issue 2's benchmark):
+ * `aws s3 sync`, side by side on the same data in one run:
  *   (a) 5,000 x 16 KiB objects between two S3 endpoints,
  *   (b) 200 x 8 MiB objects between two S3 endpoints,
  *   (c) 2,000 x 256 KiB objects within one endpoint.

@@ -30,7 +30,7 @@ import pLimit from 'p-limit';
 import { runStatus } from '../../coordinator/status.js';
 import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
-import { closeOnSignals, distPath, Fleet, PROBE_PRELOAD } from '../fleet/fleet.js';
+import { closeOnSignals, distPath, Fleet, PROBE_CLI } from '../fleet/fleet.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
 import { itemsOfRun } from '../../state/items.js';
 import { startCpuWindow, type CpuWindowReport } from './lib/proc-cpu.js';
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       const fleet = await Fleet.start({
         workers: n,
         netns: args['no-netns'] ? false : 'auto',
-        preload: [PROBE_PRELOAD],
+        cli: PROBE_CLI,
         uploadPeers: kind === 'uploads',
         nodeArgs: args['profile-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['profile-dir'], `${kind}-${n}`)}`] : [],
         workerArgs: ['--concurrency', String(concurrencyOf(kind)), '--wait-seconds', '2', '--threads', '1'],

@@ -33,14 +33,16 @@ import { BatchWriteItemCommand, DeleteTableCommand, ScanCommand, type AttributeV
 import pLimit from 'p-limit';
 import pg from 'pg';
 import { loadConfig, type StackFile } from '../../shared/config.js';
-import { createContext, type ConvoyContext } from '../../shared/context.js';
+import { createContext } from '../../shared/context.js';
+import { KindRegistry, withKinds, type EngineContext } from '../../worker/job-kind.js';
+import { builtInKinds } from '../../worker/jobs/builtin.js';
 import { silentLogger } from '../../shared/log.js';
 import { listWorkers } from '../../state/workers.js';
 import { itemsOfRun } from '../../state/items.js';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import '../../worker/jobs/builtin.js';
-import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/index.js';
+import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/plan-command.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { pgDynamoSpecFromFlags } from '../../worker/jobs/pg-to-dynamodb/plan.js';
 import { closePgPools } from '../../worker/jobs/shared-tables/pg-source.js';
@@ -106,7 +108,7 @@ interface Bench {
   stack: StackFile;
   emulatorPid: number;
   /** direct to the emulator: watching runs, counting, seeding */
-  watch: ConvoyContext;
+  watch: EngineContext;
   direct: DynamoDBClient;
   pgUrl: string;
 }
@@ -137,7 +139,7 @@ async function toolView(b: Bench, latencyMs: number, dir: string) {
     );
   }
   const config = loadConfig({ stateDir: b.stateDir, configPath, env: {} });
-  const ctx = latencyMs > 0 ? await createContext(config, { log: silentLogger }) : b.watch;
+  const ctx = latencyMs > 0 ? withKinds(await createContext(config, { log: silentLogger }), new KindRegistry(builtInKinds)) : b.watch;
   return {
     ctx,
     client: tableClient(config, 'local'),
@@ -333,7 +335,7 @@ async function main() {
   execFileSync(process.execPath, [CLI, '--state-dir', stateDir, 'local', 'up', '--in-memory'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const stack = JSON.parse(readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackFile;
   const config = loadConfig({ stateDir, env: {} });
-  const watch = await createContext(config, { log: silentLogger });
+  const watch = withKinds(await createContext(config, { log: silentLogger }), new KindRegistry(builtInKinds));
   const direct = tableClient(config, 'local');
   const loadAtStart = loadavg().map(round2);
   const t0 = Date.now();

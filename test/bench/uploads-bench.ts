@@ -29,7 +29,7 @@ import { loadConfig, STACK_FILE, type StackFile } from '../../shared/config.js';
 import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
 import { itemsOfRun } from '../../state/items.js';
-import { contentBytes, encodeShards } from '../../infra/local/seed-uploads/dag.js';
+import { contentBytes, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';
 import type { DaemonArgs } from '../../infra/local/daemon.js';

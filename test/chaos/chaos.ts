@@ -22,7 +22,7 @@ import { reconcileRun } from '../../coordinator/reconcile.js';
 import { controlRun } from '../../coordinator/run-control.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
 import { itemsByStatus, itemsOfRun } from '../../state/items.js';
-import { closeOnSignals, Fleet, PROBE_PRELOAD, sleep } from '../fleet/fleet.js';
+import { closeOnSignals, Fleet, PROBE_CLI, sleep } from '../fleet/fleet.js';
 import { probeItemId } from '../fleet/probe-kind.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
 
@@ -56,7 +56,7 @@ async function main(): Promise<number> {
   const fleet = await Fleet.start({
     workers: WORKERS,
     throttleRate: THROTTLE,
-    preload: [PROBE_PRELOAD],
+    cli: PROBE_CLI,
     // short leases so killed workers' items return quickly; more attempts than faults can use up
     workerArgs: ['--concurrency', '8', '--wait-seconds', '2', '--lease-ms', '8000', '--max-attempts', '12', '--backoff-base-ms', '250', '--shutdown-deadline-ms', '3000'],
     log,

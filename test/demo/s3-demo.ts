@@ -1,6 +1,6 @@
 /**
  * `npm run demo:s3`: a real s3-sync migration on the embedded local stack, through the real CLI.
- * Two S3 endpoints (two fauxqs servers standing for MinIO and AWS S3), runbook 000's four
+ * Two S3 endpoints (two fauxqs servers standing for MinIO and AWS S3), the four
  * lakehouse buckets with generated data, a dry run, the run itself with two worker processes,
  * then `status`, `verify` and the monitor's summary.
  */

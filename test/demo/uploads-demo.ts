@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: a real uploads migration (issue 3, runbook 004) on the embedded local stack,
+ * `npm run demo`: a real uploads migration (legacy uploads re-indexed) on the embedded local stack,
  * through the real CLI: `local up` (dynalite, fauxqs and the UCAN peers: the real upload-api, an
  * indexing service, a gateway), a generated data set (customers, spaces, uploads as real CAR
  * shards, some of them broken), a dry run, the migration with two worker processes, `status`,

@@ -9,7 +9,7 @@ import { runStatus } from '../../coordinator/status.js';
 import { InputError } from '../../shared/errors.js';
 import { countByStatus, putItems } from '../../state/items.js';
 import { addPlannedItems, createRun, getRun, listRuns } from '../../state/runs.js';
-import { registerJobKind } from '../../worker/jobs/registry.js';
+import { pluginOf } from '../../worker/job-kind.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { queueEmpty } from './script-kind.js';
 
@@ -20,7 +20,7 @@ interface Spec {
   duplicate?: boolean;
   refuse?: boolean;
 }
-registerJobKind({
+const testPlanKind = pluginOf({
   kind: 'test-plan',
   specSchema: z.object({ n: z.number().int().min(1), crashAfter: z.number().optional(), duplicate: z.boolean().optional(), refuse: z.boolean().optional() }).strict(),
   async preflight(spec: Spec) {
@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 beforeEach(async () => {
-  env = await freshEnv(t.stack);
+  env = await freshEnv(t.stack, { kinds: [testPlanKind] });
 });
 afterEach(() => env.close());
 

@@ -10,7 +10,8 @@ import { controlRun, refusal, RUN_CONTROL } from '../../coordinator/run-control.
 import { buildSummary, formatSummary } from '../../monitor/summary.js';
 import { ConvoyError, InputError } from '../../shared/errors.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
-import { createRun, getRun, markPlanComplete } from '../../state/runs.js';
+import { markPlanComplete } from '../../state/run-lifecycle.js';
+import { createRun, getRun } from '../../state/runs.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/stack.js';
 import { engineFixture, fastWorker, gate, planScript, queueEmpty, recordEvents, rowCounts, SCRIPT_KIND, succeed } from './script-kind.js';

@@ -7,11 +7,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { z } from 'zod';
 import { planRun } from '../../coordinator/plan.js';
-import type { ConvoyContext } from '../../shared/context.js';
 import type { ConvoyEventName, ConvoyEvents } from '../../shared/events.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
-import { registerJobKind } from '../../worker/jobs/registry.js';
-import type { ItemContext, ItemOutcome } from '../../worker/jobs/types.js';
+import { pluginOf, type EngineContext, type ItemContext, type ItemOutcome } from '../../worker/job-kind.js';
 import type { WorkerOptionsInput } from '../../worker/options.js';
 import { Worker } from '../../worker/worker.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
@@ -25,7 +23,8 @@ export interface ScriptSpec {
 
 const behaviours = new Map<string, Behaviour>();
 
-registerJobKind({
+/** The scriptable kind, added to a test env's kinds by `engineFixture` (freshEnv's `kinds`). */
+export const scriptPlugin = pluginOf({
   kind: SCRIPT_KIND,
   specSchema: z.object({ n: z.number().int().min(0) }),
   async preflight() {},
@@ -42,7 +41,7 @@ registerJobKind({
 export const itemIdOf = (i: number) => `i-${String(i).padStart(4, '0')}`;
 
 /** Plan a run of `n` items whose handler is `behaviour` (changeable later with setBehaviour). */
-export async function planScript(ctx: ConvoyContext, runId: string, n: number, behaviour: Behaviour): Promise<void> {
+export async function planScript(ctx: EngineContext, runId: string, n: number, behaviour: Behaviour): Promise<void> {
   behaviours.set(runId, behaviour);
   await planRun(ctx, { kind: SCRIPT_KIND, runId, spec: { n } });
 }
@@ -54,7 +53,7 @@ export function setBehaviour(runId: string, behaviour: Behaviour): void {
 export const succeed: Behaviour = async (item) => ({ bytes: Number(item.spec.i ?? 0), objects: 1 });
 
 /** Options that keep tests fast: short leases, no long polls, frequent flushes. */
-export function fastWorker(ctx: ConvoyContext, opts: WorkerOptionsInput = {}): Worker {
+export function fastWorker(ctx: EngineContext, opts: WorkerOptionsInput = {}): Worker {
   return new Worker(ctx, {
     concurrency: 4,
     threads: 1,
@@ -75,7 +74,7 @@ export interface Recorded<K extends ConvoyEventName> {
 }
 
 /** Record every event of the given names with the time it happened. */
-export function recordEvents<K extends ConvoyEventName>(ctx: ConvoyContext, names: K[]): { [P in K]: Recorded<P>[] } & { stop(): void } {
+export function recordEvents<K extends ConvoyEventName>(ctx: EngineContext, names: K[]): { [P in K]: Recorded<P>[] } & { stop(): void } {
   const out = {} as { [P in K]: Recorded<P>[] };
   const offs = names.map((name) => {
     out[name] = [];
@@ -100,7 +99,7 @@ export function untilAborted(signal: AbortSignal): Promise<never> {
 }
 
 /** Queue depth as a plain object (visible + in flight + delayed = messages still to be dealt with). */
-export async function queueEmpty(ctx: ConvoyContext): Promise<boolean> {
+export async function queueEmpty(ctx: EngineContext): Promise<boolean> {
   const d = await ctx.queue.depth();
   return d.visible === 0 && d.inFlight === 0 && d.delayed === 0;
 }
@@ -109,14 +108,14 @@ export async function queueEmpty(ctx: ConvoyContext): Promise<boolean> {
  * Exact counts by status from the item rows themselves (runStatus counts with separate queries,
  * which can read `done` a little high while workers are busy; tests need exact numbers).
  */
-export async function rowCounts(ctx: ConvoyContext, runId: string): Promise<Record<string, number>> {
+export async function rowCounts(ctx: EngineContext, runId: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for await (const page of itemsOfRun(ctx.items, runId)) for (const row of page) counts[row.status] = (counts[row.status] ?? 0) + 1;
   return counts;
 }
 
 /** Whether exactly `n` items of the run are done. */
-export async function doneCount(ctx: ConvoyContext, runId: string, n: number): Promise<boolean> {
+export async function doneCount(ctx: EngineContext, runId: string, n: number): Promise<boolean> {
   return ((await rowCounts(ctx, runId)).done ?? 0) === n;
 }
 
@@ -145,7 +144,7 @@ export function engineFixture(): EngineFixture {
   });
   afterAll(async () => stack?.close());
   beforeEach(async () => {
-    env = await freshEnv(stack!.stack);
+    env = await freshEnv(stack!.stack, { kinds: [scriptPlugin] });
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));

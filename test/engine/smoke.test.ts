@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
-import { registerJobKind } from '../../worker/jobs/registry.js';
+import { pluginOf } from '../../worker/job-kind.js';
 import { Worker } from '../../worker/worker.js';
 import { freshEnv, startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
 
-registerJobKind({
+const testCountKind = pluginOf({
   kind: 'test-count',
   specSchema: z.object({ n: z.number() }),
   async preflight() {},
@@ -26,7 +26,7 @@ afterAll(async () => t?.close());
 
 describe('engine smoke', () => {
   it('plans, works and completes every item', async () => {
-    const env = await freshEnv(t.stack, process.env.DEBUG_LOG ? { log: (await import('../../shared/log.js')).createLogger('debug') } : {});
+    const env = await freshEnv(t.stack, { kinds: [testCountKind], ...(process.env.DEBUG_LOG ? { log: (await import('../../shared/log.js')).createLogger('debug') } : {}) });
     const plan = await planRun(env.ctx, { kind: 'test-count', runId: 'r1', spec: { n: 120 } });
     expect(plan.itemsWritten).toBe(120);
     const again = await planRun(env.ctx, { kind: 'test-count', runId: 'r1', spec: { n: 120 } });

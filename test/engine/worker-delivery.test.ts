@@ -10,7 +10,8 @@ import { runStatus } from '../../coordinator/status.js';
 import { NotFoundError, ServiceUnavailableError } from '../../shared/errors.js';
 import { readCounterTotals } from '../../state/counters.js';
 import { claimItem, failItem, getItem, putItems, type ItemRow } from '../../state/items.js';
-import { addPlannedItems, createRun, markPlanComplete, transitionRun } from '../../state/runs.js';
+import { applyRunTransition, markPlanComplete } from '../../state/run-lifecycle.js';
+import { addPlannedItems, createRun } from '../../state/runs.js';
 import { waitUntil } from '../helpers/stack.js';
 import { engineFixture, doneCount, fastWorker, itemIdOf, planScript, queueEmpty, recordEvents, SCRIPT_KIND, setBehaviour, succeed, gate } from './script-kind.js';
 
@@ -135,8 +136,7 @@ describe('failures', () => {
     expect(await item('dlq', 2)).toMatchObject({ status: 'failed' });
     expect(await dlqDepth()).toBe(1);
 
-    const none = await requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'NO_SUCH_CLASS' });
-    expect(none.requeued).toBe(0);
+    await expect(requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'NO_SUCH_CLASS' })).rejects.toThrow(/SERVICE_UNAVAILABLE \(1\)/);
     const rest = await requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'SERVICE_UNAVAILABLE' });
     expect(rest).toEqual({ requeued: 1, dlqMessagesRemoved: 1 });
     await waitUntil(() => ev['item:completed'].length === 3, { what: 'all completed' });
@@ -168,7 +168,7 @@ describe('reconcile', () => {
 
     expect(await queueEmpty(fx.env.ctx)).toBe(true);
     const r = await reconcileRun(fx.env.ctx, run);
-    expect(r).toEqual({ pending: 6, retrying: 1, expiredLeases: 1, resent: 8 });
+    expect(r).toMatchObject({ pending: 6, retrying: 1, expiredLeases: 1, resent: 8, recentlySent: 0 });
     fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => doneCount(fx.env.ctx, run, 8), { what: '8 done' });
     expect(await item(run, 6)).toMatchObject({ status: 'done', attempts: 2 });
@@ -235,7 +235,7 @@ describe('odd messages', () => {
       calls++;
       return succeed(it, ictx);
     });
-    expect(await transitionRun(fx.env.ctx.meta, 'cancelled', ['running'], 'cancelled')).toBe(true);
+    expect(await applyRunTransition(fx.env.ctx.meta, 'cancelled', 'cancel', { onlyFrom: 'running' })).toBe(true);
     fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:failed'].length === 2, { what: 'both failed' });
     await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'messages deleted' });

@@ -9,18 +9,18 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { waitUntil } from '../helpers/stack.js';
-import { distPath, Fleet, PROBE_PRELOAD } from './fleet.js';
+import { distPath, Fleet, PROBE_CLI } from './fleet.js';
 import { listNamespaces } from './netns.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from './probe-run.js';
 
 let fleet: Fleet | undefined;
-const built = existsSync(distPath('coordinator/cli/main.js')) && existsSync(PROBE_PRELOAD);
+const built = existsSync(distPath('coordinator/cli/main.js')) && existsSync(PROBE_CLI);
 
 beforeAll(async () => {
   if (!built) return;
   fleet = await Fleet.start({
     workers: 2,
-    preload: [PROBE_PRELOAD],
+    cli: PROBE_CLI,
     // short leases so a killed worker's items come back in seconds
     workerArgs: ['--concurrency', '8', '--wait-seconds', '1', '--lease-ms', '4000'],
     workDir: process.env.FLEET_TEST_DIR,

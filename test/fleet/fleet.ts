@@ -22,7 +22,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { provisionState, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/stack.js';
 import { loadConfig, stateSchema, type ConvoyConfig, type StateConfig } from '../../shared/config.js';
-import { createContext, type ConvoyContext } from '../../shared/context.js';
+import { createContext } from '../../shared/context.js';
+import { KindRegistry, withKinds, type EngineContext } from '../../worker/job-kind.js';
+import { builtInKinds } from '../../worker/jobs/builtin.js';
+import { probePlugin } from './probe-kind.js';
 import { silentLogger } from '../../shared/log.js';
 import { forkReady, type ReadyReply } from './fork-ready.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
@@ -42,8 +45,8 @@ export function distPath(rel: string): string {
 
 const CLI = distPath('coordinator/cli/main.js');
 const SERVICE = distPath('test/fleet/service-process.js');
-/** preload for workers that should know the fleet-probe kind */
-export const PROBE_PRELOAD = distPath('test/fleet/probe-kind.js');
+/** the CLI entry for workers that should know the fleet-probe kind */
+export const PROBE_CLI = distPath('test/fleet/convoy-probe-cli.js');
 
 export type ServiceName = 'dynamodb' | 'fauxqs';
 
@@ -55,8 +58,8 @@ export interface FleetOptions {
   delayMs?: { min: number; max: number };
   /** fraction of requests answered with throttling errors @defaultValue 0 */
   throttleRate?: number;
-  /** modules each worker imports first (test-only job kinds) */
-  preload?: string[];
+  /** the CLI entry the workers run (one with test-only job kinds) @defaultValue the convoy CLI */
+  cli?: string;
   /** node flags for the workers (e.g. --cpu-prof --cpu-prof-dir=DIR) */
   nodeArgs?: string[];
   /** extra `convoy worker` flags */
@@ -122,7 +125,7 @@ export class Fleet {
   mode: 'netns' | 'loopback' = 'loopback';
   state!: StateConfig;
   config!: ConvoyConfig;
-  ctx!: ConvoyContext;
+  ctx!: EngineContext;
   readonly workDir: string;
   private closed = false;
   private readonly exitHandler = () => this.killEverythingNow();
@@ -185,7 +188,7 @@ export class Fleet {
       env: {},
       stateDir: path.join(this.workDir, 'state'),
     });
-    this.ctx = await createContext(this.config, { log: silentLogger });
+    this.ctx = withKinds(await createContext(this.config, { log: silentLogger }), new KindRegistry([...builtInKinds, probePlugin]));
 
     if (this.mode === 'netns') this.hosts = createHosts(this.opts.workers);
     for (let k = 0; k < this.opts.workers; k++) await this.addWorker(k);
@@ -292,8 +295,7 @@ export class Fleet {
   private startWorker(w: WorkerProc): void {
     const nodeArgs = [
       ...(this.opts.nodeArgs ?? []),
-      ...(this.opts.preload ?? []).flatMap((m) => ['--import', m]),
-      CLI,
+      this.opts.cli ?? CLI,
       '--config', w.configFile,
       '--state-dir', path.join(this.workDir, 'state'),
       '--log-level', 'warn',

@@ -1,6 +1,7 @@
 /**
- * `fleet-probe`: a small, latency-bound job kind for the fleet harness (test-only; registered on
- * import: workers load it with `node --import dist/test/fleet/probe-kind.js ...`).
+ * `fleet-probe`: a small, latency-bound job kind for the fleet harness (test-only). Added the way
+ * any kind is: its plugin (`probePlugin`) in a registry, here the test CLI entry beside this file
+ * (convoy-probe-cli.ts), which worker processes of the fleet run.
  *
  * Per item `probe:<n>`: read `src/<n>` from S3, ask the peer whether the item is registered,
  * write `dst/<n>` (= sha256 of the source + the source), then register it at the peer. The peer
@@ -20,8 +21,7 @@ import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
 import { itemsOfRun } from '../../state/items.js';
-import { registerJobKind } from '../../worker/jobs/registry.js';
-import type { JobKind } from '../../worker/jobs/types.js';
+import { pluginOf, type JobKind } from '../../worker/job-kind.js';
 
 export const PROBE_KIND = 'fleet-probe';
 
@@ -123,4 +123,4 @@ export const probeKind: JobKind<ProbeSpec> = {
   },
 };
 
-registerJobKind(probeKind);
+export const probePlugin = pluginOf(probeKind);

@@ -13,8 +13,9 @@ import { runStatus, type RunStatus } from '../../coordinator/status.js';
 import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
+import type { EngineContext } from '../../worker/job-kind.js';
 import { ensureTable } from '../../state/schema.js';
-import type { VerifySummary } from '../../worker/jobs/types.js';
+import type { VerifySummary } from '../../worker/job-kind.js';
 import { getRun } from '../../state/runs.js';
 import { probeKind, PROBE_KIND, srcKey, type ProbeSpec } from './probe-kind.js';
 
@@ -60,7 +61,7 @@ export async function seedProbe(ctx: ConvoyContext, opts: SeedOptions): Promise<
   return spec;
 }
 
-export async function planProbe(ctx: ConvoyContext, runId: string, spec: ProbeSpec): Promise<void> {
+export async function planProbe(ctx: EngineContext, runId: string, spec: ProbeSpec): Promise<void> {
   await planRun(ctx, { kind: PROBE_KIND, runId, spec });
 }
 

@@ -4,7 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type ConvoyConfig } from '../../shared/config.js';
-import { createContext, type ConvoyContext } from '../../shared/context.js';
+import { createContext } from '../../shared/context.js';
+import { KindRegistry, withKinds, type EngineContext, type KindPlugin } from '../../worker/job-kind.js';
+import { builtInKinds } from '../../worker/jobs/builtin.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { provisionState, startLocalStack, type LocalStack, type LocalStackOptions } from '../../infra/local/stack.js';
 import { stateSchema } from '../../shared/config.js';
@@ -21,14 +23,14 @@ export async function startTestStack(opts: LocalStackOptions = {}): Promise<Test
 
 export interface TestEnv {
   config: ConvoyConfig;
-  ctx: ConvoyContext;
+  ctx: EngineContext;
   /** a fresh namespace on the same servers */
   names: { itemsTable: string; metaTable: string; queueName: string; dlqName: string };
   close(): void;
 }
 
 /** A context on fresh tables and queues of a running stack (cheap: ~20 ms). */
-export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: () => number; remotes?: Record<string, unknown> } = {}): Promise<TestEnv> {
+export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: () => number; remotes?: Record<string, unknown>; kinds?: readonly KindPlugin[] } = {}): Promise<TestEnv> {
   const suffix = randomBytes(4).toString('hex');
   const names = {
     itemsTable: `items-${suffix}`,
@@ -44,7 +46,8 @@ export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: ()
     configPath: undefined,
     stateDir: '/nonexistent-convoy-test-state',
   });
-  const ctx = await createContext(config, { log: opts.log ?? silentLogger, now: opts.now });
+  // the built-in kinds, plus the test's own (a test kind is added the way a new kind would be)
+  const ctx = withKinds(await createContext(config, { log: opts.log ?? silentLogger, now: opts.now }), new KindRegistry([...builtInKinds, ...(opts.kinds ?? [])]));
   return { config, ctx, names, close: () => ctx.close() };
 }
 

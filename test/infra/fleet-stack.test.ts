@@ -111,7 +111,7 @@ describe('least privilege', () => {
       ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject'])],
       ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket'])],
-      ['arn:{AWS::Partition}:s3:::dst-bucket/*', new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'])],
+      ['arn:{AWS::Partition}:s3:::dst-bucket/*', new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'])],
       [tableArn('legacy-orders'), new Set(['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'])],
       // destinations are written, and read back by verify
       [tableArn('new-orders'), new Set(['dynamodb:DescribeTable', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'])],

@@ -69,7 +69,7 @@ describe('IAM actions from the code', () => {
     expect(actionsFor('localOnly')).toContain('dynamodb:CreateTable');
     expect(actionsFor('itemsTable')).not.toContain('dynamodb:CreateTable');
     expect(s3ActionsFor('readBuckets')).toEqual({ bucket: ['s3:ListBucket'], objects: ['s3:GetObject'] });
-    expect(s3ActionsFor('writeBuckets').objects).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(s3ActionsFor('writeBuckets').objects).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     // nothing granted for commands the code does not send
     expect(actionsFor('writeBuckets', ['GetObject'])).toEqual(['s3:GetObject']);
   });

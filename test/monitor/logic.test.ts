@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardModel, statusLine } from '../../monitor/dashboard-model.js';
 import { classifyStuck, groupByClass, groupMatcher } from '../../monitor/filters.js';
-import { advanceCounts, etaSeconds, exactCounts, formatDuration, formatEta, MIB, rateOverWindow, throughputSeries, workerState, type MinuteCounters } from '../../monitor/rates.js';
+import { advanceCounts, etaSeconds, etaWithLeaseWait, exactCounts, formatDuration, formatEta, leaseWaitOf, MIB, rateOverWindow, throughputSeries, workerState, type MinuteCounters } from '../../monitor/rates.js';
 import type { RunSnapshot } from '../../monitor/snapshot.js';
 import { emptyCounters } from '../../state/counters.js';
 import type { ItemSummaryRow } from '../../state/views.js';
@@ -28,6 +28,26 @@ describe('rates', () => {
     expect(formatEta('cancelled', null)).toBe('none (cancelled)');
   });
 
+  it('waits for the leases of a dead worker\'s items before the ETA runs out', () => {
+    const now = 100_000;
+    const live = new Set(['alive']);
+    const rows = [
+      { leaseOwner: 'dead', leaseExpiresAtMs: now + 40_000, updatedAtMs: now - 20_000 }, // owner gone
+      { leaseOwner: 'alive', leaseExpiresAtMs: now - 1, updatedAtMs: now - 60_000 }, // lease ran out
+      { leaseOwner: 'alive', leaseExpiresAtMs: now + 10_000, updatedAtMs: now - 50_000 }, // missed its renewals
+      { leaseOwner: 'alive', leaseExpiresAtMs: now + 50_000, updatedAtMs: now - 10_000 }, // healthy
+    ];
+    const wait = leaseWaitOf(rows, live, now);
+    expect(wait).toEqual({ items: 3, seconds: 40 });
+    // 7 items at 420 items/min is 1 s; 3 of them cannot start for 40 s
+    expect(etaWithLeaseWait(7, 420, wait)).toBe(40 + Math.round((3 / 420) * 60));
+    expect(etaWithLeaseWait(7, 420, null)).toBe(1);
+    expect(etaWithLeaseWait(3, 0, { items: 3, seconds: 0 })).toBe(1);
+    expect(formatEta('running', 41, { leaseWait: wait })).toBe('0m41s (waiting for 3 leases to expire, ~40s)');
+    expect(formatEta('paused', null, { remaining: 0 })).toBe('none: paused with every item finished (convoy resume --run completes the run)');
+    expect(formatEta('paused', null, { remaining: 2 })).toBe('paused (convoy resume --run to go on)');
+  });
+
   it('scales the current minute of the series to a per-minute rate', () => {
     const s = throughputSeries([bucket(9, 60, 60 * MIB), bucket(10, 10)], 10 * 60_000 + 15_000);
     expect(s[0]).toMatchObject({ itemsPerMin: 60, mibPerSec: 1 });
@@ -38,6 +58,9 @@ describe('rates', () => {
     expect(workerState({ state: 'running', lastBeatAtMs: 0 }, 31_000, 30_000)).toBe('stale');
     expect(workerState({ state: 'running', lastBeatAtMs: 0 }, 29_000, 30_000)).toBe('alive');
     expect(workerState({ state: 'stopped', lastBeatAtMs: 0 }, 99_000, 30_000)).toBe('stopped');
+    expect(workerState({ state: 'running', lastBeatAtMs: 0 }, 601_000, 30_000, 600_000)).toBe('gone');
+    expect(workerState({ state: 'draining', lastBeatAtMs: 0 }, 601_000, 30_000, 600_000)).toBe('gone');
+    expect(workerState({ state: 'stopped', lastBeatAtMs: 0 }, 601_000, 30_000, 600_000)).toBe('stopped');
     expect(workerState({ state: 'draining', lastBeatAtMs: 0 }, 1_000, 30_000)).toBe('draining');
   });
 
@@ -102,14 +125,18 @@ describe('dashboard model', () => {
         { workerId: 'w2', host: 'h', pid: 2, instance: 'i2', status: 'stopped', beatAgeMs: 1000, inFlight: 0, itemsPerMin: 0, mibPerSec: 0 },
         { workerId: 'w1', host: 'h', pid: 1, instance: 'i1', status: 'stale', beatAgeMs: 45_000, inFlight: 1, itemsPerMin: 6, mibPerSec: 0.1 },
       ],
-      workerCounts: { alive: 0, stale: 1, draining: 0, stopped: 1 },
+      workerCounts: { alive: 0, stale: 1, draining: 0, stopped: 1, gone: 0 },
+      progress: { done: 6, failed: 2, total: 10, donePercent: 60, failedPercent: 20 },
+      remaining: 2,
+      leaseWait: null,
       warnings: [],
       generatedAtMs: 0,
       refreshMs: 1,
     } as unknown as RunSnapshot;
     const m = dashboardModel(snap, [{ ...row({ itemId: 'stuck1' }), reason: 'lease-expired', forMs: 65_000 }]);
-    expect(m.progressPercent).toBe(80);
-    expect(m.progressLabel).toContain('8/10 finished  ETA 0m20s');
+    // progress is done / total; the 2 failed items are shown beside it, not counted as progress
+    expect(m.progressPercent).toBe(60);
+    expect(m.progressLabel).toBe('done 6/10 (60.0%)  failed 2 (20.0%)  ETA 0m20s');
     expect(m.queueText).toContain('DLQ 3');
     expect(m.summaryText).toContain('done 6 (60.0%)');
     expect(m.failureRows).toEqual([['A', '1'], ['B', '1']]);

@@ -13,10 +13,11 @@ import { createWorkerMetrics, serveWorkerMetrics } from '../../monitor/worker-me
 import { ConvoyEmitter } from '../../shared/events.js';
 import { CounterBuffer } from '../../state/counters.js';
 import { claimItem, completeItem, failItem } from '../../state/items.js';
-import { createRun, getRun, markPlanComplete } from '../../state/runs.js';
+import { markPlanComplete } from '../../state/run-lifecycle.js';
+import { createRun, getRun } from '../../state/runs.js';
 import { writeHeartbeat } from '../../state/workers.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
-import { synthGroup, synthItemId } from './fixtures/synth-kind.js';
+import { synthGroup, synthItemId, synthPlugin } from './fixtures/synth-kind.js';
 import { parseMetrics, sample } from './helpers.js';
 
 const MIB = 1024 * 1024;
@@ -55,9 +56,8 @@ async function buildKnownRun(e: TestEnv): Promise<void> {
 }
 
 beforeAll(async () => {
-  await import('./fixtures/synth-kind.js');
   t = await startTestStack();
-  env = await freshEnv(t.stack, { now: () => nowMs });
+  env = await freshEnv(t.stack, { now: () => nowMs, kinds: [synthPlugin] });
   await buildKnownRun(env);
 });
 afterAll(async () => {
@@ -73,7 +73,10 @@ describe('monitor views on a run with known counts', () => {
     expect(s.countsExact).toBe(true);
     expect(s.failuresByClass).toEqual({ A: 2, B: 1 });
     expect(s.counters).toMatchObject({ done: 10, failed: 3, bytes: 10 * MIB, objects: 10 });
-    expect(s.workerCounts).toEqual({ alive: 1, stale: 1, draining: 0, stopped: 1 });
+    expect(s.workerCounts).toEqual({ alive: 1, stale: 1, draining: 0, stopped: 1, gone: 0 });
+    expect(s.progress).toEqual({ done: 10, failed: 3, total: 20, donePercent: 50, failedPercent: 15 });
+    // items 15 and 16: their leases ran out (they wait for a redelivery); 17's owner renews it
+    expect(s.leaseWait).toEqual({ items: 2, seconds: 0 });
     expect(s.queue).toMatchObject({ visible: 20, inFlight: 0, dlqVisible: 0 });
     // All 10 done items were counted in the current minute, 35 s in: 10 / (35/60) items/min.
     expect(s.rate.itemsPerMin).toBeCloseTo(10 / (35 / 60), 1);
@@ -132,7 +135,7 @@ describe('monitor views on a run with known counts', () => {
   });
 
   it('between exact counts, advances done with the counters and corrects their drift at the next count', async () => {
-    const e = await freshEnv(t.stack, { now: () => nowMs });
+    const e = await freshEnv(t.stack, { now: () => nowMs, kinds: [synthPlugin] });
     try {
       await buildKnownRun(e);
       const reader = new SnapshotReader(e.ctx, { smallSetMax: -1, recountEveryMs: 0 });

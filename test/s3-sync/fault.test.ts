@@ -7,7 +7,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
-import '../../worker/jobs/s3-sync/index.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { lakehouseObjects, putObjects } from '../fixtures/s3-data.js';
 import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';

@@ -10,11 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import '../../worker/jobs/builtin.js';
-import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/index.js';
+import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/plan-command.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { pgDynamoSpecFromFlags } from '../../worker/jobs/pg-to-dynamodb/plan.js';
 import { pgS3SpecFromFlags } from '../../worker/jobs/pg-to-s3/plan.js';
-import { getJobKind } from '../../worker/jobs/registry.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { getRun } from '../../state/runs.js';
 import { createSchema, seedParking } from '../../examples/parking/seed.mjs';
@@ -105,7 +104,7 @@ async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it:
 
 async function verifyClean(env: TestEnv, dir: string, runId: string) {
   const run = (await getRun(env.ctx.meta, runId))!;
-  const kind = getJobKind(run.kind);
+  const kind = await env.ctx.kinds.job(run.kind);
   const summary = await kind.verify!(run, kind.specSchema.parse(run.spec), env.ctx, { reportPath: path.join(dir, `${runId}.jsonl`), log: env.ctx.log });
   expect(summary.clean, summary.lines.join('\n')).toBe(true);
   return summary;

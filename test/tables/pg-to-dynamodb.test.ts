@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import '../../worker/jobs/builtin.js';
-import { pgToDynamoKind } from '../../worker/jobs/pg-to-dynamodb/index.js';
+import { pgToDynamoKind } from '../../worker/jobs/pg-to-dynamodb/job.js';
 import { pgDynamoSpecFromFlags, readMapping } from '../../worker/jobs/pg-to-dynamodb/plan.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { itemsOfRun } from '../../state/items.js';

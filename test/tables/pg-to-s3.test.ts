@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import '../../worker/jobs/builtin.js';
-import { pgToS3Kind } from '../../worker/jobs/pg-to-s3/index.js';
+import { pgToS3Kind } from '../../worker/jobs/pg-to-s3/job.js';
 import { pgS3SpecFromFlags } from '../../worker/jobs/pg-to-s3/plan.js';
 import { parseWindow, readManifest, replay } from '../../worker/jobs/pg-to-s3/replay.js';
 import { getRun } from '../../state/runs.js';

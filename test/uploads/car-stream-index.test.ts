@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConvoyError } from '../../shared/errors.js';
-import { contentBytes, encodeShards } from '../../infra/local/seed-uploads/dag.js';
+import { contentBytes, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { indexCarStream } from '../../worker/jobs/uploads/car-stream-index.js';
 
 async function oneShard(size: number): Promise<Uint8Array> {

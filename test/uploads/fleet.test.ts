@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import type { UploadPeers } from '../../infra/local/ucan-peers/index.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
-import { planUploadsRun } from '../../worker/jobs/uploads/index.js';
+import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, writeStateDir } from './helpers.js';
 

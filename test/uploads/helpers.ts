@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startUploadPeers, type UploadPeers } from '../../infra/local/ucan-peers/index.js';
-import { seedUploads, type SeededUpload, type SeedOptions, type SeedSummary } from '../../infra/local/seed-uploads/seed.js';
+import { seedUploads, type SeededUpload, type SeedOptions, type SeedSummary } from '../../worker/jobs/uploads/seed/seed.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { getRemote } from '../../shared/config.js';
 import { parseUploadsConfig, setUploadsConfig, UPLOADS_CONFIG_FILE, type UploadsConfigInput } from '../../worker/jobs/uploads/config.js';

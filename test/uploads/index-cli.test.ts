@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { contentBytes, encodeShards } from '../../infra/local/seed-uploads/dag.js';
+import { contentBytes, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { buildDagIndex } from '../../worker/jobs/uploads/dag-index.js';
 import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 

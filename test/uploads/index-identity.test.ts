@@ -16,7 +16,7 @@ import * as HTTP from '@ucanto/transport/http';
 import { startUploadService, type UploadServicePeer } from '../../infra/local/ucan-peers/upload-service.js';
 import { sha256 } from 'multiformats/hashes/sha2';
 import * as Link from 'multiformats/link';
-import { contentBytes, dagSettings, type DagShape } from '../../infra/local/seed-uploads/dag.js';
+import { contentBytes, dagSettings, type DagShape } from '../../worker/jobs/uploads/seed/dag.js';
 import { buildDagIndex, describeIndex } from '../../worker/jobs/uploads/dag-index.js';
 import { indexShard, resultToIndex, type ShardIndexResult } from '../../worker/jobs/uploads/shard-source.js';
 import { createThreadPool, type ThreadPool } from '../../worker/thread-pool.js';

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyError, InputError } from '../../shared/errors.js';
 import type { ItemRow } from '../../state/items.js';
 import { balance } from '../../worker/jobs/uploads/distribute.js';
-import { specFromOptions } from '../../worker/jobs/uploads/index.js';
+import { specFromOptions } from '../../worker/jobs/uploads/plan-command.js';
 import { createLeanFetch } from '../../worker/jobs/uploads/lean-fetch.js';
 import { installNativeEd25519 } from '../../worker/jobs/uploads/native-ed25519.js';
 import { estimateMinutes, UploadsReport } from '../../worker/jobs/uploads/report.js';

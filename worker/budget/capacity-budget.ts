@@ -17,6 +17,11 @@ export interface CapacityBudgetOptions {
   unitsPerSecond: number;
   /** bucket size in seconds of refill. @defaultValue 1 */
   burstSeconds?: number;
+  /**
+   * units in the bucket at the start. @defaultValue a full bucket. A fleet-wide budget starts
+   * empty: every worker joining with a full bucket would let N buckets through at once.
+   */
+  initialUnits?: number;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -37,7 +42,7 @@ export class CapacityBudget {
     this.burstSeconds = opts.burstSeconds ?? 1;
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? sleepOrThrow;
-    this.tokens = this.capacity;
+    this.tokens = Math.min(this.capacity, opts.initialUnits ?? this.capacity);
     this.lastMs = this.now();
   }
 

@@ -1,20 +1,38 @@
 /**
  * One budget per run, limit and worker process, shared by all of the run's items in flight here.
  * A run's limit (`--max-wcu`, `--bwlimit`, `--tpslimit`) is for the whole fleet: each process
- * takes an even share, recounting every 30 s the live workers (heartbeat in the last 30 s) that
- * have this run loaded.
+ * takes an even share of it. Three things keep the fleet within the limit from the first second
+ * (a fleet that starts together used to take N whole budgets until the first recount):
+ *  - the share is counted before the first unit is taken, over the live workers (heartbeat in the
+ *    last 30 s) that have this run loaded, plus live workers that have not loaded any run yet (a
+ *    worker that just started is about to take this run's messages like the others; counting it
+ *    early errs on the side of the limit), plus this process even before its own first heartbeat;
+ *  - the bucket starts empty, so joining workers do not each add a burst;
+ *  - the share is recounted every 2 s during a budget's first minute (when workers join), then
+ *    every 30 s (a recount is one Query of the heartbeat rows).
  */
+import { hostname } from 'node:os';
 import type { ConvoyContext } from '../../shared/context.js';
-import { listWorkers } from '../../state/workers.js';
+import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 
-const budgets = new Map<string, { budget: Promise<CapacityBudget>; checkedAtMs: number; refreshing?: Promise<void> }>();
-const REFRESH_MS = 30_000;
+const budgets = new Map<string, { budget: Promise<CapacityBudget>; createdAtMs: number; checkedAtMs: number; refreshing?: Promise<void> }>();
+export const LIVE_WORKER_MS = 30_000;
+const RECOUNT_EARLY_MS = 2_000;
+const EARLY_PHASE_MS = 60_000;
+const RECOUNT_MS = 30_000;
+
+const isThisProcess = (w: Pick<WorkerHeartbeat, 'host' | 'pid'>) => w.pid === process.pid && w.host === hostname();
+
+/** Workers sharing the run's budget now (at least 1: this process). */
+export function countSharers(workers: WorkerHeartbeat[], runId: string, nowMs: number): number {
+  const live = workers.filter((w) => w.state === 'running' && nowMs - w.lastBeatAtMs < LIVE_WORKER_MS);
+  const sharing = live.filter((w) => isThisProcess(w) || !w.runs?.length || w.runs.includes(runId));
+  return sharing.length + (sharing.some(isThisProcess) ? 0 : 1);
+}
 
 export async function liveWorkersOnRun(ctx: ConvoyContext, runId: string): Promise<number> {
-  const now = ctx.now();
-  const workers = await listWorkers(ctx.meta);
-  return workers.filter((w) => w.state === 'running' && now - w.lastBeatAtMs < 30_000 && (w.runs ?? []).includes(runId)).length;
+  return countSharers(await listWorkers(ctx.meta), runId, ctx.now());
 }
 
 /** This process's share of the run's limit `name` (`perSecond` for the whole fleet); none without a limit. */
@@ -22,16 +40,19 @@ export async function runBudget(ctx: ConvoyContext, runId: string, perSecond: nu
   if (perSecond === undefined) return undefined;
   const key = `${runId}\n${name}`;
   let entry = budgets.get(key);
+  const now = ctx.now();
   if (!entry) {
-    // the entry goes in before the first await: items starting together must share one budget
+    // the entry goes in before the first await: items starting together must share one budget.
+    // When the heartbeats cannot be read, assume a large fleet (10) rather than none: a slow
+    // start is better than a limit broken.
     const budget = liveWorkersOnRun(ctx, runId)
-      .catch(() => 1)
-      .then((n) => new CapacityBudget({ unitsPerSecond: shareOf(perSecond, n) }));
-    entry = { budget, checkedAtMs: ctx.now() };
+      .catch(() => 10)
+      .then((n) => new CapacityBudget({ unitsPerSecond: shareOf(perSecond, n), initialUnits: 0 }));
+    entry = { budget, createdAtMs: now, checkedAtMs: now };
     budgets.set(key, entry);
-  } else if (ctx.now() - entry.checkedAtMs > REFRESH_MS && !entry.refreshing) {
+  } else if (now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) && !entry.refreshing) {
     const e = entry;
-    e.checkedAtMs = ctx.now();
+    e.checkedAtMs = now;
     e.refreshing = Promise.all([e.budget, liveWorkersOnRun(ctx, runId)])
       .then(([budget, n]) => budget.setRate(shareOf(perSecond, n)))
       .catch(() => undefined)

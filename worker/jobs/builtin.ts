@@ -1,19 +1,12 @@
 /**
- * The built-in job kinds: one loader per kind. Importing a kind's index module registers it and
- * its `convoy plan <kind>` command; `loadAllBuiltInKinds` is for `--help` and tests.
+ * The built-in job kinds: the registry the composition root (coordinator/cli/main.ts) builds the
+ * CLI with. Adding a kind: its folder under worker/jobs/<kind>/ with a plugin.ts, and one line here.
  */
-import { registerJobKindLoader } from './registry.js';
+import type { KindPlugin } from '../job-kind.js';
+import { dynamodbCopyPlugin } from './dynamodb-copy/plugin.js';
+import { pgToDynamoPlugin } from './pg-to-dynamodb/plugin.js';
+import { pgToS3Plugin } from './pg-to-s3/plugin.js';
+import { s3SyncPlugin } from './s3-sync/plugin.js';
+import { uploadsPlugin } from './uploads/plugin.js';
 
-export const builtInKinds: Record<string, () => Promise<unknown>> = {
-  's3-sync': () => import('./s3-sync/index.js'),
-  'dynamodb-copy': () => import('./dynamodb-copy/index.js'),
-  'pg-to-dynamodb': () => import('./pg-to-dynamodb/index.js'),
-  'pg-to-s3': () => import('./pg-to-s3/index.js'),
-  uploads: () => import('./uploads/index.js'),
-};
-
-for (const [name, load] of Object.entries(builtInKinds)) registerJobKindLoader(name, load);
-
-export async function loadAllBuiltInKinds(): Promise<void> {
-  await Promise.all(Object.values(builtInKinds).map((load) => load()));
-}
+export const builtInKinds: readonly KindPlugin[] = [s3SyncPlugin, uploadsPlugin, dynamodbCopyPlugin, pgToDynamoPlugin, pgToS3Plugin];

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import { sleep } from '../../../shared/sleep.js';
 
 /** The part of a ucanto server we serve. */
 export interface UcantoRequestHandler {
@@ -26,7 +27,7 @@ export class PeerFaults {
   }
 
   async before(): Promise<Response | undefined> {
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (this.unavailable > 0) {
       this.unavailable--;
       this.refused++;

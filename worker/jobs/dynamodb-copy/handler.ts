@@ -14,7 +14,7 @@
  */
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { ItemRow } from '../../../state/items.js';
-import type { ItemContext, ItemOutcome } from '../types.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { emptyStats } from '../shared-tables/batch-writer.js';
 import type { AttributeMap } from '../shared-tables/item-size.js';
 import { openDestinationWriter, transformAndWrite } from '../shared-tables/page-step.js';

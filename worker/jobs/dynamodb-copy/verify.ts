@@ -6,10 +6,11 @@
  */
 import { BatchGetItemCommand, paginateScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
+import { drainBatch } from '../../../shared/backoff.js';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun, type ItemRow } from '../../../state/items.js';
 import type { RunRow } from '../../../state/runs.js';
-import type { VerifyOptions, VerifySummary } from '../types.js';
+import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { keyOf, keyText, type AttributeMap } from '../shared-tables/item-size.js';
 import { describeTable, formatTableRef, tableClient } from '../shared-tables/table-ref.js';
 import { VerifyReport } from '../shared-tables/verify-report.js';
@@ -32,13 +33,11 @@ export async function countTable(client: DynamoDBClient, table: string, segments
 export async function batchGet(client: DynamoDBClient, table: string, keys: AttributeMap[], keyNames: string[]): Promise<Map<string, AttributeMap>> {
   const found = new Map<string, AttributeMap>();
   for (let i = 0; i < keys.length; i += 100) {
-    let pending = keys.slice(i, i + 100);
-    for (let attempt = 0; pending.length; attempt++) {
+    await drainBatch(keys.slice(i, i + 100), async (pending) => {
       const out = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
       for (const it of (out.Responses?.[table] ?? []) as AttributeMap[]) found.set(keyText(it, keyNames), it);
-      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as AttributeMap[];
-      if (pending.length) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 50 * 2 ** attempt)));
-    }
+      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as AttributeMap[];
+    });
   }
   return found;
 }

@@ -9,7 +9,7 @@
  * (same keys: nothing duplicated).
  */
 import type { ItemRow } from '../../../state/items.js';
-import type { ItemContext, ItemOutcome } from '../types.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { emptyStats } from '../shared-tables/batch-writer.js';
 import type { KeyRange } from '../shared-tables/key-ranges.js';
 import { classifyPgError, describeSource, pgPool } from '../shared-tables/pg-source.js';

@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun, type ItemRow } from '../../../state/items.js';
 import type { RunRow } from '../../../state/runs.js';
-import type { VerifyOptions, VerifySummary } from '../types.js';
+import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { differingAttributes } from '../dynamodb-copy/compare.js';
 import { batchGet } from '../dynamodb-copy/verify.js';
 import { keyOf, keyText, type AttributeMap } from '../shared-tables/item-size.js';

@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { action } from '../../../coordinator/cli/errors.js';
-import { withContext } from '../../../coordinator/cli/globals.js';
+import { runIdOption, withContext } from '../../../coordinator/cli/globals.js';
 import { InputError } from '../../../shared/errors.js';
 import { getRun } from '../../../state/runs.js';
 import { s3For } from './handler.js';
@@ -16,7 +16,7 @@ export function registerReplayCommand(program: Command): Command {
   return program
     .command('replay')
     .description('stream the events of a pg-to-s3 run back in order, for a time window (NDJSON)')
-    .requiredOption('--run <id>', 'the pg-to-s3 run whose export to read')
+    .requiredOption('--run <id>', 'the pg-to-s3 run whose export to read', runIdOption)
     .option('--from <time>', 'first event time (inclusive), e.g. 2024-11-01T00:00:00Z')
     .option('--to <time>', 'end of the window (exclusive)')
     .option('--out <file>', 'write to a file instead of stdout')

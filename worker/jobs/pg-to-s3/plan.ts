@@ -8,7 +8,7 @@ import type { ConvoyConfig } from '../../../shared/config.js';
 import { formatZodIssues, getRemote, parseRemotePath } from '../../../shared/config.js';
 import { InputError, classifyError } from '../../../shared/errors.js';
 import type { NewItem } from '../../../state/items.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../job-kind.js';
 import { checkPgUrl, describeSource, pgPool, primaryKeyColumns, quoteIdent, requireColumns, sourceName, sourceRelation } from '../shared-tables/pg-source.js';
 import { isoOf, manifestKey, partitionKey, type Partition } from './partitions.js';
 import { s3For } from './handler.js';

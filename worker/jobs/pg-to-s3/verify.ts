@@ -10,7 +10,7 @@ import type { ConvoyContext } from '../../../shared/context.js';
 import { classifyError } from '../../../shared/errors.js';
 import { itemsOfRun, type ItemRow } from '../../../state/items.js';
 import type { RunRow } from '../../../state/runs.js';
-import type { VerifyOptions, VerifySummary } from '../types.js';
+import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { pgPool, sourceRelation } from '../shared-tables/pg-source.js';
 import { VerifyReport } from '../shared-tables/verify-report.js';
 import { readPartition } from './export.js';

@@ -1,14 +1,15 @@
 /**
  * `convoy plan s3-sync`: bucket pairs from --from/--to (rclone-style remote:bucket[/prefix]); a
- * `{}` in both is replaced by each name of --buckets (runbook 000: rideshare-{} -> rideshare-123-{}).
+ * `{}` in both is replaced by each name of --buckets (the lakehouse migration: rideshare-{} -> rideshare-123-{}).
  */
 import type { Command } from 'commander';
 import { planRun, newRunId, parseSpec } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { configFrom, intOption, parseSize, withContext } from '../../../coordinator/cli/globals.js';
+import { configFrom, intOption, parseSize, runIdOption, withContext } from '../../../coordinator/cli/globals.js';
 import { parseRemotePath } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
 import { dryRunS3Sync, formatDryRun } from './dry-run.js';
+import { s3SyncJob } from './job.js';
 import { preflightS3Sync } from './preflight.js';
 import type { S3SyncSpec } from './spec.js';
 
@@ -22,6 +23,7 @@ export interface S3SyncCliOptions {
   latestBy?: string;
   sizeOnly?: boolean;
   createBuckets?: boolean;
+  delete?: boolean;
   dryRun?: boolean;
   run?: string;
   multipartThreshold?: string;
@@ -64,6 +66,7 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     latestBy: o.latestBy,
     sizeOnly: o.sizeOnly ?? false,
     createBuckets: o.createBuckets ?? false,
+    delete: o.delete ?? false,
     multipartThresholdBytes: size(o.multipartThreshold, '--multipart-threshold'),
     partSizeBytes: size(o.partSize, '--part-size'),
     rangeMaxKeys: o.rangeKeys,
@@ -81,13 +84,14 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .requiredOption('--to <remote:bucket[/prefix]>', 'destination, e.g. aws:rideshare-123-bronze or aws:rideshare-123-{}')
     .option('--buckets <names...>', 'names substituted for {} in --from/--to (several bucket pairs in one run)')
     .option('--include <glob...>', 're-include keys matching (aws-cli globs, relative to the prefix)')
-    .option('--exclude <glob...>', 'exclude keys matching, e.g. --exclude "*.json" --exclude "*/delta/*"')
+    .option('--exclude <glob...>', 'exclude keys matching (aws-cli globs: * also crosses /, ? one character, [a-z] or [!a-z] a class), e.g. --exclude "*.json" --exclude "*/delta/*"')
     .option('--latest-prefix <prefix...>', 'copy only the newest child prefix of each (e.g. snapshots/lines)')
     .option('--latest-by <how>', 'newest by "name" (default) or by "modified" time')
     .option('--size-only', 'skip objects whose size matches (do not compare checksums)')
     .option('--create-buckets', 'create missing destination buckets')
-    .option('--dry-run', 'print per bucket what would be copied and skipped; write nothing')
-    .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op')
+    .option('--delete', 'also delete destination keys the source lacks (like aws s3 sync --delete), only within the synced prefixes and filters, each key range after its copies succeed')
+    .option('--dry-run', 'print per bucket what would be copied and skipped (with --delete, each key that would be deleted); write nothing')
+    .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op', runIdOption)
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
     .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
@@ -100,9 +104,12 @@ export function registerS3SyncPlanCommand(plan: Command): void {
         const raw = specFromCli(o);
         if (o.dryRun) {
           const config = configFrom(cmd);
-          const spec = await preflightS3Sync(parseSpec('s3-sync', raw) as S3SyncSpec, config, { dryRun: true });
-          const report = await dryRunS3Sync(config, spec);
-          process.stdout.write((o.json ? JSON.stringify(report, null, 2) : formatDryRun(report)) + '\n');
+          const spec = await preflightS3Sync(parseSpec(s3SyncJob, raw), config, { dryRun: true });
+          // text: one line per key as found (flat memory); JSON: the keys in each pair's report
+          const keys: string[][] = spec.pairs.map(() => []);
+          const report = await dryRunS3Sync(config, spec, (pair, location) => (o.json ? keys[pair]!.push(location) : process.stdout.write(`delete: ${location}\n`)));
+          const json = () => JSON.stringify(report.map((r, i) => (r.delete ? { ...r, deleteKeys: keys[i] } : r)), null, 2);
+          process.stdout.write((o.json ? json() : formatDryRun(report)) + '\n');
           return;
         }
         await withContext(cmd, async (ctx) => {

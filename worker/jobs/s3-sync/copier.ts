@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
+import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
 
@@ -112,7 +113,7 @@ async function withObjectRetries<T>(fn: () => Promise<T>, signal: AbortSignal | 
     } catch (err) {
       const e = err instanceof ConvoyError ? err : classifyError(err);
       if (!e.retryable || attempt >= attempts || signal?.aborted || e.errorClass === 'SOURCE_CHANGED') throw e;
-      await new Promise((r) => setTimeout(r, fullJitterDelayMs(attempt, { baseMs: 100, capMs: 2_000 })));
+      await sleep(fullJitterDelayMs(attempt, { baseMs: 100, capMs: 2_000 }));
     }
   }
 }

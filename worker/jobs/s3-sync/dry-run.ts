@@ -1,6 +1,8 @@
 /**
  * `convoy plan s3-sync --dry-run`: per bucket pair, the objects and bytes that would be copied and
- * skipped, computed by the same comparison the workers use. Writes nothing anywhere.
+ * skipped (and with --delete, deleted), computed by the same comparison the workers use. Writes
+ * nothing anywhere. The keys a --delete would remove are handed to `onDelete` as they are found
+ * (printed one per line, like `aws s3 sync --delete --dryrun`), so no listing is held in memory.
  */
 import type { ConvoyConfig } from '../../../shared/config.js';
 import { compareRun } from './compare.js';
@@ -11,22 +13,32 @@ export interface DryRunPairReport {
   prefixes: string[];
   copy: { objects: number; bytes: number };
   skip: { objects: number; bytes: number };
-  /** destination objects the sync would leave alone (not deleted) */
+  /** destination objects the source lacks: left alone, or with --delete deleted */
   extra: number;
+  /** with --delete: what would be deleted */
+  delete?: { objects: number; bytes: number };
 }
 
-export async function dryRunS3Sync(config: ConvoyConfig, spec: S3SyncSpec): Promise<DryRunPairReport[]> {
+export async function dryRunS3Sync(config: ConvoyConfig, spec: S3SyncSpec, onDelete?: (pair: number, location: string) => void): Promise<DryRunPairReport[]> {
   const reports: DryRunPairReport[] = spec.pairs.map((p, i) => ({
     pair: groupOf(p),
     prefixes: spec.resolvedPrefixes?.[i] ?? [p.from.prefix],
     copy: { objects: 0, bytes: 0 },
     skip: { objects: 0, bytes: 0 },
     extra: 0,
+    ...(spec.delete ? { delete: { objects: 0, bytes: 0 } } : {}),
   }));
   for await (const e of compareRun(config, spec)) {
     const r = reports[e.pair]!;
-    if (e.verdict === 'extra') r.extra++;
-    else if (e.verdict === 'ok') {
+    if (e.verdict === 'extra') {
+      r.extra++;
+      if (r.delete) {
+        r.delete.objects++;
+        r.delete.bytes += e.dst!.size;
+        const to = spec.pairs[e.pair]!.to;
+        onDelete?.(e.pair, `${to.remote}:${to.bucket}/${e.dstKey}`);
+      }
+    } else if (e.verdict === 'ok') {
       r.skip.objects++;
       r.skip.bytes += e.src!.size;
     } else {
@@ -47,5 +59,12 @@ export function formatDryRun(reports: DryRunPairReport[]): string {
   }
   const total = reports.reduce((a, r) => ({ o: a.o + r.copy.objects, b: a.b + r.copy.bytes }), { o: 0, b: 0 });
   lines.push(`total to copy: ${total.o} objects, ${mib(total.b)} MiB`);
+  const extra = reports.reduce((a, r) => a + r.extra, 0);
+  if (reports.some((r) => r.delete)) {
+    const del = reports.reduce((a, r) => ({ o: a.o + r.delete!.objects, b: a.b + r.delete!.bytes }), { o: 0, b: 0 });
+    lines.push(`total to delete: ${del.o} objects, ${mib(del.b)} MiB (--delete: destination keys the source lacks, within the synced prefixes and filters)`);
+  } else if (extra) {
+    lines.push(`left alone: ${extra} destination object(s) the source lacks (add --delete to delete them)`);
+  }
   return lines.join('\n');
 }

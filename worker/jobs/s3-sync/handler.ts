@@ -8,13 +8,17 @@
  *   An object deleted from the source after listing does not stop the others: the item copies
  *   everything else and then fails with SOURCE_OBJECT_MISSING naming the keys (a requeue re-lists
  *   the range and succeeds).
+ *   With --delete, the destination keys of the range that the source lacks (and the filters
+ *   admit) are deleted once every copy of the range has succeeded, never before and never after
+ *   a failure (rclone sync's rule: an error stops deletions, a requeue redoes them).
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/items.js';
-import type { ItemContext, ItemOutcome } from '../types.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
+import { deleteKeys } from './deleter.js';
 import { decide, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
@@ -24,6 +28,8 @@ import { RangeCutter } from './ranges.js';
 import { destKeyFor, type S3SyncSpec } from './spec.js';
 
 const CHILD_BATCH = 100;
+/** destination keys to delete held while the copies run; past this a second listing finds them */
+const HELD_DELETIONS = 10_000;
 
 export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
   const itemSpec = item.spec as S3SyncItemSpec;
@@ -36,7 +42,11 @@ async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { typ
   const pair = spec.pairs[itemSpec.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
   const filter = buildKeyFilter(spec);
-  const resumeAfter = (item.checkpoint as { startAfter?: string } | undefined)?.startAfter ?? '';
+  const checkpoint = item.checkpoint as { startAfter?: string; ended?: boolean } | undefined;
+  // the open-ended last range (--delete) was added already: re-adding from its lastKey would
+  // overlap it
+  if (checkpoint?.ended) return { bytes: 0, objects: 0 };
+  const resumeAfter = checkpoint?.startAfter ?? '';
   const cutter = new RangeCutter(itemSpec.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
   let batch: NewItem[] = [];
   let children = 0;
@@ -44,8 +54,8 @@ async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { typ
     if (!batch.length) return;
     await ictx.addChildren(batch);
     children += batch.length;
-    const last = batch.at(-1)!.spec as { lastKey: string };
-    await ictx.saveCheckpoint({ startAfter: last.lastKey }, { children });
+    const last = batch.at(-1)!.spec as { lastKey: string; toEnd?: boolean };
+    await ictx.saveCheckpoint({ startAfter: last.lastKey, ended: last.toEnd === true }, { children });
     batch = [];
   };
   for await (const o of listObjects(target.src, { bucket: pair.from.bucket, prefix: itemSpec.prefix, startAfter: resumeAfter, signal: ictx.signal })) {
@@ -54,7 +64,7 @@ async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { typ
     if (range) batch.push(rangeItem(spec, itemSpec.pair, range, false));
     if (batch.length >= CHILD_BATCH) await flush();
   }
-  const last = cutter.finish();
+  const last = cutter.finish({ toEnd: spec.delete });
   if (last) batch.push(rangeItem(spec, itemSpec.pair, last, false));
   await flush();
   return { bytes: 0, objects: 0, children };
@@ -67,23 +77,30 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   const filter = buildKeyFilter(spec);
   const delimiter = r.direct ? '/' : undefined;
   // the range's own key count (+1 to see past its end) as the page size; the destination may hold
-  // extra keys in the range, so its listing simply pages on until it passes lastKey
-  const maxKeys = r.keys > 0 ? r.keys + 1 : undefined;
-  const src = listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.lastKey, delimiter, maxKeys, signal: ictx.signal });
-  const dst = listObjects(target.dst, {
-    bucket: pair.to.bucket,
-    prefix: destKeyFor(pair, r.prefix),
-    startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
-    lastKey: destKeyFor(pair, r.lastKey),
-    delimiter,
-    maxKeys,
-    signal: ictx.signal,
+  // extra keys in the range, so its listing simply pages on until it passes lastKey (an open-ended
+  // range pages on to the end of the prefix: full pages)
+  const maxKeys = r.keys > 0 && !r.toEnd ? r.keys + 1 : undefined;
+  // an open-ended range (the last of its prefix under --delete) lists both sides to the end
+  const listings = () => ({
+    src: listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.toEnd ? undefined : r.lastKey, delimiter, maxKeys, signal: ictx.signal }),
+    dst: listObjects(target.dst, {
+      bucket: pair.to.bucket,
+      prefix: destKeyFor(pair, r.prefix),
+      startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
+      lastKey: r.toEnd ? undefined : destKeyFor(pair, r.lastKey),
+      delimiter,
+      maxKeys,
+      signal: ictx.signal,
+    }),
   });
+  const { src, dst } = listings();
+  const toDelete: string[] = [];
+  let tooManyToHold = false;
 
   // the run's fleet-wide limits, this process's share (shared by all its items of the run)
   const bytesBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.bwlimitBytesPerSecond, 'bytes');
   const objectsBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.tpsLimit, 'objects');
-  const outcome = { bytes: 0, objects: 0, skipped: 0, bytesThroughWorker: 0 };
+  const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -101,6 +118,7 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
     }
     if (d.action === 'skip') {
       outcome.skipped++;
+      outcome.skippedBytes += o.size; // so copied + skipped account for the source, after a crash too
       return;
     }
     await objectsBudget?.acquire(1, ictx.signal);
@@ -113,7 +131,14 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   };
 
   for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
-    if (!entry.src || !filter(entry.rel)) continue;
+    if (!filter(entry.rel)) continue;
+    if (!entry.src) {
+      if (spec.delete && !tooManyToHold) {
+        if (toDelete.length < HELD_DELETIONS) toDelete.push(entry.dst!.key);
+        else tooManyToHold = true;
+      }
+      continue;
+    }
     if (firstError && !firstError.retryable) break;
     const p = ictx
       .transfers(() => work(entry.src!, entry.dst))
@@ -136,5 +161,15 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
       { context: { keys: missing.slice(0, 100) } },
     );
   }
+  if (spec.delete) {
+    // every copy of the range succeeded: now the destination keys the source lacks can go
+    const keys = tooManyToHold ? extraKeys(listings(), pair.from.prefix, pair.to.prefix, filter) : toDelete;
+    return { ...outcome, deleted: await deleteKeys(target.dst, pair.to.bucket, keys, { signal: ictx.signal, assertLease: () => ictx.assertLease() }) };
+  }
   return outcome;
+}
+
+/** The destination keys the source lacks, from a fresh merge-join of the range's listings. */
+async function* extraKeys(l: { src: AsyncIterable<ListedObject>; dst: AsyncIterable<ListedObject> }, srcPrefix: string, dstPrefix: string, filter: (rel: string) => boolean): AsyncGenerator<string> {
+  for await (const e of mergeJoin(l.src, srcPrefix, l.dst, dstPrefix)) if (!e.src && filter(e.rel)) yield e.dst!.key;
 }

@@ -2,9 +2,26 @@
  * Streaming S3 listings (ListObjectsV2, 1,000 keys a page; never a whole listing in memory) and
  * the merge-join of a source and a destination listing by relative key (mc mirror's approach:
  * both listings are sorted, so one pass compares them with flat memory).
+ *
+ * Every listing asks for URL-encoded keys (EncodingType=url, as aws-cli and rclone do): XML 1.0
+ * cannot carry some characters a key may hold, and an XML parser turns a carriage return into a
+ * line feed, so a key with a CR was listed as another key and its copy failed as "deleted".
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { ListedObject } from './decide.js';
+
+/**
+ * A key, prefix or StartAfter as a listing returned it: S3 encodes them as form data (a space as
+ * `+`, a `+` as `%2B`) when the response says `EncodingType: url`. An endpoint that ignores the
+ * parameter (some emulators) says nothing and sends keys as they are, so those are left alone.
+ */
+export function decodeListedKey(value: string, encodingType: string | undefined): string {
+  return encodingType === 'url' ? decodeURIComponent(value.replace(/\+/g, ' ')) : value;
+}
+
+function listedObject(o: NonNullable<ListObjectsV2CommandOutput['Contents']>[number], encodingType: string | undefined): ListedObject {
+  return { key: decodeListedKey(o.Key!, encodingType), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 };
+}
 
 export interface ListOptions {
   bucket: string;
@@ -38,13 +55,21 @@ export async function* listObjects(s3: S3Client, opts: ListOptions): AsyncGenera
   let startAfter = opts.startAfter || undefined;
   do {
     const out = await s3.send(
-      new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: opts.prefix || undefined, Delimiter: opts.delimiter, StartAfter: token ? undefined : startAfter, ContinuationToken: token, MaxKeys: Math.min(1000, Math.max(1, opts.maxKeys ?? 1000)) }),
+      new ListObjectsV2Command({
+        Bucket: opts.bucket,
+        Prefix: opts.prefix || undefined,
+        Delimiter: opts.delimiter,
+        StartAfter: token ? undefined : startAfter,
+        ContinuationToken: token,
+        MaxKeys: Math.min(1000, Math.max(1, opts.maxKeys ?? 1000)),
+        EncodingType: 'url',
+      }),
       { abortSignal: opts.signal },
     );
     for (const o of out.Contents ?? []) {
-      const key = o.Key!;
-      if (opts.lastKey !== undefined && compareKeys(key, opts.lastKey) > 0) return;
-      yield { key, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 };
+      const obj = listedObject(o, out.EncodingType);
+      if (opts.lastKey !== undefined && compareKeys(obj.key, opts.lastKey) > 0) return;
+      yield obj;
     }
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
     startAfter = undefined;
@@ -60,11 +85,9 @@ export async function* listLevel(
 ): AsyncGenerator<{ object: ListedObject } | { childPrefix: string }> {
   let token: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: '/', ContinuationToken: token }), { abortSignal: signal });
-    for (const o of out.Contents ?? []) {
-      yield { object: { key: o.Key!, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 } };
-    }
-    for (const p of out.CommonPrefixes ?? []) yield { childPrefix: p.Prefix! };
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: '/', ContinuationToken: token, EncodingType: 'url' }), { abortSignal: signal });
+    for (const o of out.Contents ?? []) yield { object: listedObject(o, out.EncodingType) };
+    for (const p of out.CommonPrefixes ?? []) yield { childPrefix: decodeListedKey(p.Prefix!, out.EncodingType) };
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
 }
@@ -104,3 +127,4 @@ export async function* mergeJoin(
     }
   }
 }
+

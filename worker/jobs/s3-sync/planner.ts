@@ -4,16 +4,19 @@
  * listMode auto (default): the coordinator lists one level of each synced prefix; objects directly
  * under it are cut into `range` items (listed with Delimiter '/', so a range never spans a child
  * prefix), and each child prefix becomes a `list` item that a worker expands into range items
- * (invariant 5: a 100M-key bucket is listed by the fleet, in parallel, not by one process).
+ * (no planning bottleneck: a 100M-key bucket is listed by the fleet, in parallel, not by one process).
  * listMode coordinator: the coordinator streams the whole listing into range items.
+ * --delete: the last range of each listing is open-ended (ranges.ts `toEnd`), and in auto mode a
+ * child prefix only the destination has gets a `list` item too, so every destination key in the
+ * synced prefixes falls in exactly one range item, which deletes it if the source lacks it.
  */
 import type { NewItem } from '../../../state/items.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
-import { listLevel, listObjects } from './listing.js';
+import { listLevel, listObjects, mergeJoin } from './listing.js';
 import { RangeCutter, listItemId, rangeItemId, type KeyRange } from './ranges.js';
-import { groupOf, type S3SyncSpec } from './spec.js';
+import { destKeyFor, groupOf, type BucketPair, type S3SyncSpec } from './spec.js';
 
 export type S3SyncItemSpec =
   | { type: 'list'; pair: number; prefix: string }
@@ -30,6 +33,7 @@ export function rangeItem(spec: S3SyncSpec, pairIndex: number, range: KeyRange, 
 
 export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGenerator<NewItem> {
   const filter = buildKeyFilter(spec);
+  const toEnd = spec.delete;
   for (const [i, pair] of spec.pairs.entries()) {
     const s3 = s3For(pctx.ctx.config, pair.from.remote);
     const prefixes = spec.resolvedPrefixes?.[i] ?? [pair.from.prefix];
@@ -42,22 +46,39 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
           const range = cutter.push(o.key, o.size);
           if (range) yield rangeItem(spec, i, range, false);
         }
-        const last = cutter.finish();
+        const last = cutter.finish({ toEnd });
         if (last) yield rangeItem(spec, i, last, false);
         continue;
       }
+      const listItem = (childPrefix: string): NewItem => ({ itemId: listItemId(i, childPrefix), kind: 's3-sync', group: groupOf(pair), spec: { type: 'list', pair: i, prefix: childPrefix } satisfies S3SyncItemSpec });
       const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
       for await (const entry of listLevel(s3, pair.from.bucket, prefix)) {
         if ('childPrefix' in entry) {
-          yield { itemId: listItemId(i, entry.childPrefix), kind: 's3-sync', group: groupOf(pair), spec: { type: 'list', pair: i, prefix: entry.childPrefix } satisfies S3SyncItemSpec };
+          if (!spec.delete) yield listItem(entry.childPrefix);
           continue;
         }
         if (!filter(rel(entry.object.key))) continue;
         const range = cutter.push(entry.object.key, entry.object.size);
         if (range) yield rangeItem(spec, i, range, true);
       }
-      const last = cutter.finish();
+      const last = cutter.finish({ toEnd });
       if (last) yield rangeItem(spec, i, last, true);
+      if (spec.delete) for await (const child of childPrefixesOfEither(pctx, pair, prefix)) yield listItem(child);
     }
+  }
+}
+
+/**
+ * The child prefixes of either side (in source terms), once each: a prefix the source no longer
+ * has (a vacuumed partition) still needs its list item so its destination keys get deleted. Both
+ * listings are sorted, so a merge-join keeps memory flat.
+ */
+async function* childPrefixesOfEither(pctx: PlanContext, pair: BucketPair, prefix: string): AsyncGenerator<string> {
+  const children = async function* (side: 'from' | 'to', p: string) {
+    const s3 = s3For(pctx.ctx.config, pair[side].remote);
+    for await (const e of listLevel(s3, pair[side].bucket, p)) if ('childPrefix' in e) yield { key: e.childPrefix, size: 0, etag: '', lastModifiedMs: 0 };
+  };
+  for await (const e of mergeJoin(children('from', prefix), pair.from.prefix, children('to', destKeyFor(pair, prefix)), pair.to.prefix)) {
+    yield pair.from.prefix + e.rel;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Which prefixes a pair syncs: the pair's own prefix, or, with --latest-prefix, the newest child
- * prefix of each named prefix (runbook 002: copy only the latest ChromaDB snapshot). Resolved once
+ * prefix of each named prefix (dev to prod: copy only the latest ChromaDB snapshot). Resolved once
  * at planning and stored in the spec, so workers and verify see the same snapshot even if a newer
  * one appears during the run.
  */

@@ -1,6 +1,6 @@
 /**
  * Everything that can be wrong with an s3-sync spec is found here, before a run row or a message
- * exists: unknown remotes, unreachable endpoints, refused credentials, missing buckets (created
+ * exists: bad filter patterns, unknown remotes, unreachable endpoints, refused credentials, missing buckets (created
  * only with --create-buckets), and the latest-snapshot prefixes are resolved.
  */
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -8,6 +8,7 @@ import type { ConvoyConfig } from '../../../shared/config.js';
 import { getRemote } from '../../../shared/config.js';
 import { InputError, classifyError } from '../../../shared/errors.js';
 import { s3For } from './endpoints.js';
+import { buildKeyFilter } from './filters.js';
 import { resolveSyncPrefixes } from './prefixes.js';
 import type { S3Location, S3SyncSpec } from './spec.js';
 
@@ -35,6 +36,7 @@ async function headBucket(s3: S3Client, loc: S3Location, config: ConvoyConfig, r
 }
 
 export async function preflightS3Sync(spec: S3SyncSpec, config: ConvoyConfig, opts: { dryRun?: boolean } = {}): Promise<S3SyncSpec> {
+  buildKeyFilter(spec); // a bad --include/--exclude pattern is an InputError before any request
   const resolved: string[][] = [];
   for (const pair of spec.pairs) {
     const src = s3For(config, pair.from.remote);

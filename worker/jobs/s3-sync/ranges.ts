@@ -13,6 +13,12 @@ export interface KeyRange {
   lastKey: string;
   keys: number;
   bytes: number;
+  /**
+   * the last range of a prefix under --delete: it also covers everything after lastKey, so the
+   * destination keys past the source's last key (or under a prefix the source no longer has at
+   * all) are deleted too. Its handler lists both sides to the end of the prefix.
+   */
+  toEnd?: boolean;
 }
 
 export class RangeCutter {
@@ -39,13 +45,18 @@ export class RangeCutter {
     return undefined;
   }
 
-  /** The last, partial range (if any keys are left). */
-  finish(): KeyRange | undefined {
-    return this.keys ? this.cut() : undefined;
+  /**
+   * The last, partial range (if any keys are left). With `toEnd` (--delete) there is always one,
+   * open-ended: even a prefix with no source key left has destination keys to delete.
+   */
+  finish(opts: { toEnd?: boolean } = {}): KeyRange | undefined {
+    if (this.keys) return this.cut(opts.toEnd);
+    if (!opts.toEnd) return undefined;
+    return { prefix: this.prefix, startAfter: this.startAfter, lastKey: this.startAfter, keys: 0, bytes: 0, toEnd: true };
   }
 
-  private cut(): KeyRange {
-    const range = { prefix: this.prefix, startAfter: this.startAfter, lastKey: this.last, keys: this.keys, bytes: this.bytes };
+  private cut(toEnd?: boolean): KeyRange {
+    const range: KeyRange = { prefix: this.prefix, startAfter: this.startAfter, lastKey: this.last, keys: this.keys, bytes: this.bytes, ...(toEnd ? { toEnd } : {}) };
     this.startAfter = this.last;
     this.keys = 0;
     this.bytes = 0;
@@ -57,8 +68,8 @@ export class RangeCutter {
  * Deterministic item id for a range. DynamoDB sort keys are <= 1024 bytes and S3 keys up to 1024,
  * so long bounds are replaced by a digest (the real bounds live in the item's spec).
  */
-export function rangeItemId(pairIndex: number, range: Pick<KeyRange, 'prefix' | 'startAfter' | 'lastKey'>): string {
-  const plain = `range:${pairIndex}:${range.prefix}|${range.startAfter}..${range.lastKey}`;
+export function rangeItemId(pairIndex: number, range: Pick<KeyRange, 'prefix' | 'startAfter' | 'lastKey' | 'toEnd'>): string {
+  const plain = `range:${pairIndex}:${range.prefix}|${range.startAfter}..${range.toEnd ? `${range.lastKey}..end` : range.lastKey}`;
   if (Buffer.byteLength(plain) <= 512) return plain;
   return `range:${pairIndex}:sha256:${createHash('sha256').update(plain).digest('hex')}`;
 }

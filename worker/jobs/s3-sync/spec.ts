@@ -27,6 +27,12 @@ export const s3SyncSpecSchema = z.object({
   /** compare by size only (skip any same-size object) */
   sizeOnly: z.boolean().default(false),
   createBuckets: z.boolean().default(false),
+  /**
+   * mirror deletions (rclone sync, `aws s3 sync --delete`): each range item deletes the
+   * destination keys in its range that the source lacks, after its copies, within the synced
+   * prefixes and filters only
+   */
+  delete: z.boolean().default(false),
   /** objects above this are copied with multipart upload (fauxqs caps one request body at ~11 MiB) */
   multipartThresholdBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
   partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),

@@ -1,16 +1,24 @@
 /**
  * `convoy verify --run R` for s3-sync: every synced key compared (missing, size differs, checksum
  * differs, extra), a JSONL report with one line per difference and a final summary line.
+ *
+ * Extras (destination keys the source lacks, within the synced prefixes and filters) are
+ * differences: a --delete run should have removed them, and without --delete they are what a
+ * vacuum or a retention policy left behind. `verify --allow-extra` accepts them (still counted and
+ * reported), for an operator who keeps them on purpose.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { ConvoyContext } from '../../../shared/context.js';
 import type { RunRow } from '../../../state/runs.js';
-import type { VerifyOptions, VerifySummary } from '../types.js';
+import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { compareRun, type Verdict } from './compare.js';
 import { groupOf, type S3SyncSpec } from './spec.js';
 
-export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyContext, opts: VerifyOptions): Promise<VerifySummary> {
+/** VerifyOptions plus `allowExtra` (`convoy verify --allow-extra`). */
+export type S3SyncVerifyOptions = VerifyOptions & { allowExtra?: boolean };
+
+export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyContext, opts: S3SyncVerifyOptions): Promise<VerifySummary> {
   const counts: Record<Verdict, number> = { ok: 0, missing: 0, size_differs: 0, checksum_differs: 0, extra: 0 };
   const perPair = spec.pairs.map(() => ({ ok: 0, differ: 0 }));
   const out = createWriteStream(opts.reportPath);
@@ -25,14 +33,24 @@ export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyCon
       await write({ verdict: e.verdict, pair: groupOf(spec.pairs[e.pair]!), srcKey: e.srcKey, dstKey: e.dstKey, srcSize: e.src?.size, dstSize: e.dst?.size, srcEtag: e.src?.etag, dstEtag: e.dst?.etag });
     }
   }
-  const clean = counts.missing + counts.size_differs + counts.checksum_differs + counts.extra === 0;
-  await write({ summary: true, runId: run.runId, clean, counts });
+  const allowExtra = opts.allowExtra === true;
+  const clean = counts.missing + counts.size_differs + counts.checksum_differs + (allowExtra ? 0 : counts.extra) === 0;
+  await write({ summary: true, runId: run.runId, clean, counts, allowExtra, delete: spec.delete });
   out.end();
   await once(out, 'finish');
+  const accepted = allowExtra && counts.extra ? ` (${counts.extra} extra object(s) accepted: --allow-extra)` : '';
   const lines = [
-    `verify ${run.runId}: ${clean ? 'CLEAN' : 'DIFFERENCES FOUND'}`,
+    `verify ${run.runId}: ${clean ? 'CLEAN' : 'DIFFERENCES FOUND'}${accepted}`,
     ...spec.pairs.map((p, i) => `  ${groupOf(p)}: ${perPair[i]!.ok} identical, ${perPair[i]!.differ} different`),
     `  ok ${counts.ok}  missing ${counts.missing}  size_differs ${counts.size_differs}  checksum_differs ${counts.checksum_differs}  extra ${counts.extra}`,
   ];
+  if (counts.extra && !allowExtra) lines.push(extraHint(counts.extra, spec.delete));
   return { counts, clean, reportPath: opts.reportPath, lines };
+}
+
+function extraHint(extra: number, deleted: boolean): string {
+  if (deleted) {
+    return `  ${extra} destination object(s) the source lacks are still there although the run was planned with --delete: were they written after the run, or did items fail (convoy status)? Plan a new run with the same flags (a new --run id) to delete them.`;
+  }
+  return `  ${extra} destination object(s) the source lacks were left in place: the run was planned without --delete. Plan again with --delete to remove them, or accept them with convoy verify --allow-extra.`;
 }

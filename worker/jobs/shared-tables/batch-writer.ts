@@ -12,9 +12,8 @@
  */
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
-import { fullJitterDelayMs } from '../../../shared/backoff.js';
+import { drainBatch } from '../../../shared/backoff.js';
 import { ConvoyError, ThrottledError, classifyError } from '../../../shared/errors.js';
-import { sleepOrThrow } from '../../../shared/sleep.js';
 import type { CapacityBudget } from '../../budget/capacity-budget.js';
 import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from './item-size.js';
 
@@ -100,12 +99,10 @@ export class BatchWriter {
   }
 
   private async writeBatch(batch: { item: AttributeMap; bytes: number }[], stats: WriteStats): Promise<void> {
-    let pending: WriteRequest[] = batch.map((p) => ({ PutRequest: { Item: p.item } }));
     let estimate = 0;
     for (const p of batch) estimate += writeUnits(p.bytes);
-    let retries = 0;
-    while (pending.length) {
-      if (this.o.signal?.aborted) throw this.o.signal.reason;
+    // one call: returns what is left to write (UnprocessedItems, or all of it when throttled)
+    const send = async (pending: WriteRequest[]): Promise<WriteRequest[]> => {
       // estimate for what is left: proportional share of the batch
       const units = Math.max(1, Math.round((estimate * pending.length) / batch.length));
       if (this.o.budget) await this.o.budget.acquire(units, this.o.signal);
@@ -122,9 +119,8 @@ export class BatchWriter {
         stats.written += writtenNow;
         stats.consumedWcu += consumed ?? 0;
         if (this.o.budget && consumed !== undefined) this.o.budget.settle(units, consumed);
-        pending = left;
-        if (!pending.length) break;
-        stats.unprocessedRetries++;
+        if (left.length) stats.unprocessedRetries++;
+        return left;
       } catch (err) {
         if (!isThrottle(err)) {
           const c = classifyError(err);
@@ -135,13 +131,19 @@ export class BatchWriter {
         stats.throttles++;
         // nothing of this batch was written: give the budget's tokens back
         if (this.o.budget) this.o.budget.settle(units, 0);
+        return pending;
       }
-      retries++;
-      if (retries > this.o.maxRetries) {
-        throw new ThrottledError(`${pending.length} item(s) still unprocessed after ${this.o.maxRetries} retries writing ${this.o.table}`);
-      }
-      await sleepOrThrow(fullJitterDelayMs(retries, this.o.backoff), this.o.signal);
-    }
+    };
+    await drainBatch(
+      batch.map((p): WriteRequest => ({ PutRequest: { Item: p.item } })),
+      send,
+      {
+        backoff: this.o.backoff,
+        maxRetries: this.o.maxRetries,
+        signal: this.o.signal,
+        exhausted: (left) => new ThrottledError(`${left} item(s) still unprocessed after ${this.o.maxRetries} retries writing ${this.o.table}`),
+      },
+    );
     for (const p of batch) stats.bytes += p.bytes;
   }
 }

@@ -4,7 +4,7 @@
  * pg-to-dynamodb, whose loops differ only in how they read a page and where they resume.
  */
 import type { ConvoyContext } from '../../../shared/context.js';
-import type { ItemContext } from '../types.js';
+import type { ItemContext } from '../../job-kind.js';
 import { BatchWriter, type WriteStats } from './batch-writer.js';
 import type { AttributeMap } from './item-size.js';
 import { runBudget } from '../../budget/run-budget.js';

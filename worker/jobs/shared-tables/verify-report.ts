@@ -4,7 +4,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import type { VerifySummary } from '../types.js';
+import type { VerifySummary } from '../../job-kind.js';
 
 export class VerifyReport {
   readonly counts: Record<string, number> = {};

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, withContext } from '../../../coordinator/cli/globals.js';
-import { seedUploads } from '../../../infra/local/seed-uploads/seed.js';
+import { intOption, runIdOption, withContext } from '../../../coordinator/cli/globals.js';
+import { seedUploads } from './seed/seed.js';
 import { makeS3Client } from '../../../shared/clients.js';
 import { InputError } from '../../../shared/errors.js';
 import { balance, countUploadsPerCustomer, writeInstanceFiles } from './distribute.js';
@@ -110,7 +110,7 @@ export function registerUploadsCommands(program: Command): void {
     .description("print an upload's rows, shard sizes and carpark keys, the claims the indexer holds, the space's gateway step and the upload's items with their history")
     .requiredOption('--space <did>', 'the space')
     .requiredOption('--cid <root>', "the upload's root CID")
-    .option('--run <id>', 'only this run (default: the 10 newest uploads runs)')
+    .option('--run <id>', 'only this run (default: the 10 newest uploads runs)', runIdOption)
     .option('--json', 'print JSON')
     .action(
       action(async (opts: { space: string; cid: string; run?: string; json?: boolean }, cmd: Command) =>

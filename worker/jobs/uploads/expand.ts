@@ -4,7 +4,7 @@
  * deterministic, so a retried page re-adds the same children (kept, not duplicated).
  */
 import type { ItemRow, NewItem } from '../../../state/items.js';
-import type { ItemContext, ItemOutcome } from '../types.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { UploadsRuntime } from './runtime.js';
 import { consumersPage, shardsOf, spacesOfCustomer, uploadsPage, type UploadRow } from './source-tables.js';
 import { itemIds, MAX_SHARDS_IN_ITEM, type ItemSpec, type UploadsSpec } from './spec.js';

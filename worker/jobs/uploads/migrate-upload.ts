@@ -24,7 +24,7 @@ import { ConvoyError, NotFoundError } from '../../../shared/errors.js';
 import { sleepOrThrow } from '../../../shared/sleep.js';
 import { claimGroupStep, completeGroupStep, failGroupStep, getGroupStep, type GroupStepRef } from '../../../state/group-steps.js';
 import type { ItemRow } from '../../../state/items.js';
-import type { ItemContext, ItemOutcome } from '../types.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { ShardIndex } from './car-stream-index.js';
 import { buildDagIndex } from './dag-index.js';
 import type { UploadsRuntime } from './runtime.js';

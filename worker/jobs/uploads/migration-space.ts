@@ -1,6 +1,6 @@
 /**
  * The customer's migration space: created once per customer (conditional write in
- * state/migration-spaces.ts), its ed25519 key encrypted at rest with AES-256-GCM (key from the
+ * ./migration-space-rows.ts), its ed25519 key encrypted at rest with AES-256-GCM (key from the
  * uploads config; the customer DID is the additional authenticated data, so a row copied to
  * another customer does not decrypt). Looked up, decrypted and provisioned (provider/add, where
  * "already provisioned" counts as done) once per process -- a cache of promises, so concurrent
@@ -12,7 +12,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Signer } from '@ucanto/interface';
 import { ed25519 } from '@ucanto/principal';
 import { ConvoyError } from '../../../shared/errors.js';
-import { createMigrationSpace, getMigrationSpace, markMigrationSpaceProvisioned, type MigrationSpaceStore } from '../../../state/migration-spaces.js';
+import { createMigrationSpace, getMigrationSpace, markMigrationSpaceProvisioned, type MigrationSpaceStore } from './migration-space-rows.js';
 import type { UcanAgent } from './ucan.js';
 
 export function encryptKey(plaintext: string, keyB64: string, customer: string): string {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../../shared/errors.js';
 import type { NewItem } from '../../../state/items.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../job-kind.js';
 import { customerItem, scanItem, spaceItem, uploadItem } from './expand.js';
 import { uploadsRuntime } from './runtime.js';
 import { consumersPage, customerOfSpace, spacesOfCustomer, uploadsPage, type SourceTables } from './source-tables.js';
@@ -25,6 +25,12 @@ export function readCustomersFile(file: string): string[] {
     throw new InputError(`--customers-file ${file} must hold a JSON array of customer DIDs (did:mailto:...) or {"customers": [...]}`);
   }
   if (!list.length) throw new InputError(`--customers-file ${file} lists no customers`);
+  // A customer listed twice would be planned (and counted) twice: a merge gone wrong, not intent.
+  const seen = new Set<string>();
+  const dupes = [...new Set((list as string[]).filter((c) => seen.has(c) || !seen.add(c)))];
+  if (dupes.length) {
+    throw new InputError(`--customers-file ${file} lists ${dupes.length} customer(s) more than once: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? ', ...' : ''}; list each customer once`);
+  }
   return list as string[];
 }
 

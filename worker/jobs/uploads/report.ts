@@ -9,7 +9,9 @@
  * The aggregation is pure (`UploadsReport`), fed one item at a time: a run of millions of
  * uploads is read page by page, never held in memory (per-customer totals only).
  */
-import type { ItemRow } from '../../../state/items.js';
+import type { ConvoyContext } from '../../../shared/context.js';
+import { itemsOfRun, type ItemRow } from '../../../state/items.js';
+import { getRun, listRuns } from '../../../state/runs.js';
 import type { ItemSpec, UploadsSpec } from './spec.js';
 
 /**
@@ -18,6 +20,68 @@ import type { ItemSpec, UploadsSpec } from './spec.js';
  * injected latency); see docs/uploads.md. Production rates differ: measure a small run first.
  */
 export const DEFAULT_RATES = { uploadsPerMinPerWorker: 1400, indexMibPerSecPerWorker: 300 };
+
+/** The uploads rate an estimate assumes, and where it comes from (printed with the estimate). */
+export interface RateAssumption {
+  uploadsPerMinPerWorker: number;
+  /** e.g. "measured by run uploads-1 on 2026-12-02", "given with --rate" */
+  source: string;
+}
+
+/** the kind's name (expand.ts KIND; not imported: that module pulls in the whole runtime) */
+const UPLOADS_KIND = 'uploads';
+/** A history run is trusted only with at least this many measured uploads. */
+const MIN_MEASURED_UPLOADS = 10;
+/** Item rows read per history run at most (the rate of a sample is the rate). */
+const MAX_ITEMS_READ = 50_000;
+
+/**
+ * Uploads per minute per worker process, measured from a finished uploads run: its done upload
+ * items grouped by the worker that did them; each worker's time is the span from its first start
+ * to its last finish, so the rate is uploads / (sum of those spans). Undefined when the run has
+ * too few measured uploads.
+ */
+export async function measureRunRate(ctx: ConvoyContext, runId: string): Promise<{ uploadsPerMinPerWorker: number; uploads: number } | undefined> {
+  const spans = new Map<string, { first: number; last: number }>();
+  let uploads = 0;
+  let read = 0;
+  for await (const page of itemsOfRun(ctx.items, runId)) {
+    for (const item of page) {
+      if ((item.spec as ItemSpec).type !== 'upload' || item.status !== 'done' || !item.worker || !item.startedAtMs || !item.finishedAtMs) continue;
+      uploads++;
+      const s = spans.get(item.worker);
+      spans.set(item.worker, { first: Math.min(s?.first ?? Infinity, item.startedAtMs), last: Math.max(s?.last ?? 0, item.finishedAtMs) });
+    }
+    if ((read += page.length) >= MAX_ITEMS_READ) break;
+  }
+  const workerMs = [...spans.values()].reduce((a, s) => a + Math.max(0, s.last - s.first), 0);
+  if (uploads < MIN_MEASURED_UPLOADS || workerMs <= 0) return undefined;
+  return { uploadsPerMinPerWorker: Math.max(1, Math.round(uploads / (workerMs / 60_000))), uploads };
+}
+
+/**
+ * What the dry-run estimate assumes, best first: the plan's own `--rate`; this installation's
+ * newest finished migrate run of uploads (its measured rate: same machines, peers and links as the
+ * run being estimated); else DEFAULT_RATES, which were measured elsewhere and said so. A bench
+ * number from another machine was several times too fast here, hence history first.
+ */
+export async function uploadsRateAssumption(ctx: ConvoyContext, spec: UploadsSpec, excludeRunId?: string): Promise<RateAssumption> {
+  if (spec.estimate?.uploadsPerMinPerWorker) return { uploadsPerMinPerWorker: spec.estimate.uploadsPerMinPerWorker, source: 'given with --rate' };
+  try {
+    const runs = (await listRuns(ctx.meta)).filter((r) => r.kind === UPLOADS_KIND && r.state === 'done' && r.runId !== excludeRunId);
+    for (const row of runs) {
+      const run = row.spec && 'mode' in row.spec ? row : await getRun(ctx.meta, row.runId);
+      if ((run?.spec as { mode?: string } | undefined)?.mode !== 'migrate') continue;
+      const measured = await measureRunRate(ctx, row.runId);
+      if (!measured) continue;
+      const day = new Date(row.finishedAtMs ?? row.updatedAtMs).toISOString().slice(0, 10);
+      return { uploadsPerMinPerWorker: measured.uploadsPerMinPerWorker, source: `measured by run ${row.runId} on ${day}: ${measured.uploads.toLocaleString('en-US')} uploads` };
+    }
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'could not read the run history for the estimate; using the default rate');
+  }
+  return { uploadsPerMinPerWorker: DEFAULT_RATES.uploadsPerMinPerWorker, source: 'default from npm run bench:uploads on the development machine; no finished uploads run here to measure, pass --rate to set it' };
+}
 
 export interface CustomerTotals {
   uploads: number;
@@ -52,7 +116,11 @@ export class UploadsReport {
   readonly counts: Record<string, number> = { uploads: 0, ok: 0, failed: 0, pending: 0 };
   readonly customers = new Map<string, CustomerTotals>();
 
-  constructor(private readonly spec: UploadsSpec) {
+  constructor(
+    private readonly spec: UploadsSpec,
+    /** dry-run: the rate to assume (uploadsRateAssumption); without it, --rate or the default */
+    private readonly assumption?: RateAssumption,
+  ) {
     if (spec.mode === 'verify-only') Object.assign(this.counts, { missing_index: 0, missing_locations: 0, missing_gateway: 0 });
     if (spec.mode === 'dry-run') Object.assign(this.counts, { shards: 0, bytes: 0 });
   }
@@ -105,12 +173,14 @@ export class UploadsReport {
       .map(([k, v]) => `${k.padEnd(18)} ${v}`);
     if (this.spec.mode !== 'dry-run') return out;
     const rates = {
-      uploadsPerMinPerWorker: this.spec.estimate?.uploadsPerMinPerWorker ?? DEFAULT_RATES.uploadsPerMinPerWorker,
+      uploadsPerMinPerWorker: this.assumption?.uploadsPerMinPerWorker ?? this.spec.estimate?.uploadsPerMinPerWorker ?? DEFAULT_RATES.uploadsPerMinPerWorker,
       indexMibPerSecPerWorker: this.spec.estimate?.indexMibPerSecPerWorker ?? DEFAULT_RATES.indexMibPerSecPerWorker,
     };
     const workers = this.spec.estimate?.workers ?? 1;
     out.push(`bytes to read      ${mib(this.counts.bytes ?? 0)}`);
     out.push('');
+    const source = this.assumption?.source ?? (this.spec.estimate?.uploadsPerMinPerWorker ? 'given with --rate' : 'default from npm run bench:uploads on the development machine');
+    out.push(`assuming ${rates.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (${source})`);
     out.push(`per customer (estimate with ${workers} worker process(es) at ${rates.uploadsPerMinPerWorker} uploads/min and ${rates.indexMibPerSecPerWorker} MiB/s each):`);
     out.push(`  ${'customer'.padEnd(44)} ${'uploads'.padStart(8)} ${'shards'.padStart(8)} ${'bytes'.padStart(12)}  estimate`);
     const rows = [...this.customers.entries()].sort((a, b) => b[1].uploads - a[1].uploads || a[0].localeCompare(b[0]));

@@ -9,7 +9,7 @@ import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { makeS3Client } from '../../../shared/clients.js';
 import type { RemoteConfig } from '../../../shared/config.js';
-import { classifyError, ConvoyError, NotFoundError, toError } from '../../../shared/errors.js';
+import { classifyError, ConvoyError, NotFoundError, toError, type ErrorClass } from '../../../shared/errors.js';
 import { indexCarStream, type ShardIndex } from './car-stream-index.js';
 
 export type ShardSource =
@@ -84,7 +84,7 @@ export async function indexShard(source: ShardSource, opts: { verifyBlocks?: boo
 /** A result that crosses the thread boundary intact (an Error loses its class in a structured clone). */
 export type ShardIndexResult =
   | { ok: ShardIndex & { key?: string } }
-  | { error: { errorClass: string; message: string; retryable: boolean } };
+  | { error: { errorClass: ErrorClass; message: string; retryable: boolean } };
 
 export async function indexShardResult(source: ShardSource, opts: { verifyBlocks?: boolean; label?: string } = {}): Promise<ShardIndexResult> {
   try {

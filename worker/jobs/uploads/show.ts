@@ -14,7 +14,7 @@ import type { ConvoyContext } from '../../../shared/context.js';
 import { InputError } from '../../../shared/errors.js';
 import { getGroupStep } from '../../../state/group-steps.js';
 import { getItem, type ItemRow } from '../../../state/items.js';
-import { getMigrationSpace } from '../../../state/migration-spaces.js';
+import { getMigrationSpace } from './migration-space-rows.js';
 import { getRun, listRuns } from '../../../state/runs.js';
 import { parseRoot } from './dag-index.js';
 import { KIND } from './expand.js';

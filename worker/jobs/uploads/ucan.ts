@@ -28,7 +28,7 @@ import { parse as parseDID } from '@ipld/dag-ucan/did';
 import { base58btc } from 'multiformats/bases/base58';
 import * as Digest from 'multiformats/hashes/digest';
 import { CID } from 'multiformats/cid';
-import { classifyError, ConvoyError, ServiceUnavailableError, ThrottledError, toError } from '../../../shared/errors.js';
+import { classifyError, ConvoyError, ServiceUnavailableError, ThrottledError, toError, type ErrorClass } from '../../../shared/errors.js';
 import type { UploadsConfig } from './config.js';
 import { createLeanFetch } from './lean-fetch.js';
 import { installNativeEd25519 } from './native-ed25519.js';
@@ -61,7 +61,7 @@ export function transportError(peer: PeerName, err: unknown): ConvoyError {
   if (e.name === 'HTTPError' && typeof e.status === 'number') {
     if (e.status === 429) return new ThrottledError(`${peer}: HTTP 429`, { cause: err });
     if (e.status >= 500) return new ServiceUnavailableError(`${peer}: HTTP ${e.status}`, { cause: err });
-    return new ConvoyError(`${peer.toUpperCase()}_REJECTED`, `${peer}: HTTP ${e.status}`, { retryable: false, cause: err });
+    return new ConvoyError(`${peer.toUpperCase() as Uppercase<PeerName>}_REJECTED`, `${peer}: HTTP ${e.status}`, { retryable: false, cause: err });
   }
   const c = classifyError(err);
   // fetch failures without a code ("fetch failed") are network faults
@@ -70,7 +70,7 @@ export function transportError(peer: PeerName, err: unknown): ConvoyError {
 }
 
 /** Turn a receipt's error into a ConvoyError of `stepClass` (UNAUTHORIZED for proof failures). */
-export function receiptError(peer: PeerName, stepClass: string, error: { name?: string; message?: string }): ConvoyError {
+export function receiptError(peer: PeerName, stepClass: ErrorClass, error: { name?: string; message?: string }): ConvoyError {
   const name = error.name ?? 'Error';
   const message = `${peer}: ${name}: ${(error.message ?? '').slice(0, 500)}`;
   if (name === 'Unauthorized' || name === 'InvalidAudience' || name === 'Expired' || name === 'InvalidSignature') {
@@ -150,7 +150,7 @@ export class UcanAgent {
   }
 
   /** Execute; an error receipt named in `accept` counts as success (an idempotent step already done). */
-  private async run(peer: PeerName, stepClass: string, invocation: { execute(conn: unknown): Promise<{ out: { ok?: unknown; error?: { name?: string; message?: string } } }> }, accept: string[] = []) {
+  private async run(peer: PeerName, stepClass: ErrorClass, invocation: { execute(conn: unknown): Promise<{ out: { ok?: unknown; error?: { name?: string; message?: string } } }> }, accept: string[] = []) {
     let receipt;
     try {
       receipt = await invocation.execute(this.connections[peer]);
@@ -194,7 +194,7 @@ export class UcanAgent {
     }
   }
 
-  private fromClientError(stepClass: string, err: unknown): ConvoyError {
+  private fromClientError(stepClass: ErrorClass, err: unknown): ConvoyError {
     const e = toError(err) as Error & { cause?: { name?: string; message?: string } };
     if (e.cause && typeof e.cause === 'object' && 'name' in e.cause && !(e.cause instanceof Error)) return receiptError('upload', stepClass, e.cause);
     const t = transportError('upload', e.cause instanceof Error ? e.cause : err);

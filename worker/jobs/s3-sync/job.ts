@@ -1,11 +1,8 @@
 /**
- * s3-sync (runbooks 000 and 002): buckets from MinIO or any S3 endpoint to AWS S3, byte for byte.
- * One concept, registered once: spec (spec.ts), planner (planner.ts), handler (handler.ts),
- * verifier (verify.ts), and its `convoy plan s3-sync` command (cli.ts).
+ * The runtime of s3-sync: spec (spec.ts), planner (planner.ts), handler (handler.ts), verifier
+ * (verify.ts). What the kind adds to convoy is declared in ./plugin.ts.
  */
-import { addBuiltInKind } from '../index.js';
-import type { JobKind } from '../types.js';
-import { registerS3SyncPlanCommand } from './cli.js';
+import type { JobKind } from '../../job-kind.js';
 import { handleS3SyncItem } from './handler.js';
 import { planS3Sync } from './planner.js';
 import { preflightS3Sync } from './preflight.js';
@@ -20,5 +17,3 @@ export const s3SyncJob: JobKind<S3SyncSpec> = {
   handle: handleS3SyncItem,
   verify: verifyS3Sync,
 };
-
-addBuiltInKind(s3SyncJob, registerS3SyncPlanCommand);

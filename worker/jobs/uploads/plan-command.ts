@@ -1,53 +1,16 @@
 /**
- * The uploads job kind (issue 3, runbook 004): re-index legacy uploads (sharded DAG indexes),
- * register them, re-publish location claims with the space, authorize the gateway per space.
- * Registered once here; `convoy plan uploads` is its plan subcommand.
+ * `convoy plan uploads`: options -> spec (modes and targets checked, pure), then a planned run.
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
 import { intOption, withContext } from '../../../coordinator/cli/globals.js';
-import type { ConvoyContext } from '../../../shared/context.js';
 import { InputError } from '../../../shared/errors.js';
-import { itemsOfRun } from '../../../state/items.js';
-import { workerCliHooks } from '../../cli.js';
-import { addBuiltInKind } from '../index.js';
-import type { JobKind, VerifySummary } from '../types.js';
-import { expandItem, KIND } from './expand.js';
-import { migrateUpload } from './migrate-upload.js';
-import { planUploads, readCustomersFile } from './plan.js';
-import { uploadsRuntime } from './runtime.js';
-import { DEFAULT_RATES, UploadsReport } from './report.js';
-import { MODES, uploadsSpecSchema, type ItemSpec, type Mode, type UploadsSpec } from './spec.js';
-
-export const uploadsKind: JobKind<UploadsSpec> = {
-  kind: KIND,
-  specSchema: uploadsSpecSchema as never,
-  async preflight(_spec, ctx) {
-    await uploadsRuntime(ctx); // config, keys and proofs parse, remote exists
-  },
-  plan: planUploads,
-  async handle(item, ictx) {
-    const rt = await uploadsRuntime(ictx.ctx);
-    if ((item.spec as ItemSpec).type === 'upload') return migrateUpload(item, ictx, rt);
-    return expandItem(item, ictx, rt);
-  },
-  async verify(run, spec, ctx, opts): Promise<VerifySummary> {
-    const report = new UploadsReport(spec);
-    const out = createWriteStream(opts.reportPath);
-    for await (const page of itemsOfRun(ctx.items, run.runId)) {
-      for (const item of page) {
-        const line = report.add(item);
-        if (line && !out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
-      }
-    }
-    await new Promise<void>((resolve) => out.end(resolve));
-    return { counts: report.counts, clean: report.clean, reportPath: opts.reportPath, lines: report.lines() };
-  },
-};
+import type { EngineContext } from '../../job-kind.js';
+import { KIND } from './expand.js';
+import { readCustomersFile } from './plan.js';
+import { DEFAULT_RATES } from './report.js';
+import { MODES, uploadsSpecSchema, type Mode, type UploadsSpec } from './spec.js';
 
 export interface PlanUploadsOptions {
   run?: string;
@@ -90,12 +53,12 @@ export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
   return parsed.data;
 }
 
-export async function planUploadsRun(ctx: ConvoyContext, o: PlanUploadsOptions) {
+export async function planUploadsRun(ctx: EngineContext, o: PlanUploadsOptions) {
   const spec = specFromOptions(o);
   return planRun(ctx, { kind: KIND, runId: o.run ?? newRunId(KIND), spec });
 }
 
-function registerPlanCommand(plan: Command): void {
+export function registerPlanCommand(plan: Command): void {
   plan
     .command('uploads')
     .description('re-index uploads: build sharded DAG indexes, register them, re-publish location claims, authorize the gateway')
@@ -126,18 +89,3 @@ function registerPlanCommand(plan: Command): void {
     );
 }
 
-addBuiltInKind(uploadsKind, registerPlanCommand);
-
-/**
- * `convoy worker --customers-file instance-1.json`: plan those customers first (the run id is
- * derived from the file's content, so every restart re-plans the same run: idempotent), then the
- * worker works the SHARED queue, so an idle instance helps with any customer's work.
- */
-workerCliHooks.beforeStart?.push(async (ctx, opts) => {
-  const file = opts.customersFile as string | undefined;
-  if (!file) return;
-  const customers = readCustomersFile(file);
-  const digest = createHash('sha256').update(customers.join('\n')).digest('hex').slice(0, 12);
-  const r = await planUploadsRun(ctx, { customer: customers, run: (opts.run as string[] | undefined)?.[0] ?? `uploads-${digest}` });
-  ctx.log.info({ runId: r.run.runId, planned: r.planned, items: r.itemsWritten }, 'planned customers file');
-});

@@ -1,42 +1,16 @@
 /**
- * dynamodb-copy: copy a DynamoDB table into another (runbook 002's dev -> prod), as parallel Scan
- * segments with resume, built-in rules and an optional transform module, a write budget, a dry
- * run and a verifier. Registered once; `convoy plan dynamodb-copy` is its command.
+ * `convoy plan dynamodb-copy`: flags -> spec (reading and checking a transform module), a dry run,
+ * or a planned run.
  */
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { configFrom, intOption, withContext } from '../../../coordinator/cli/globals.js';
-import { InputError } from '../../../shared/errors.js';
-import { addBuiltInKind } from '../index.js';
-import type { JobKind } from '../types.js';
+import { configFrom, intOption, positiveNumberOption, withContext } from '../../../coordinator/cli/globals.js';
 import { readTransformSource } from '../shared-tables/transform-module.js';
-import { copySegment } from './handler.js';
-import { dryRunCopy, preflightCopy } from './preflight.js';
+import { dryRunCopy } from './preflight.js';
 import { copySpecSchema, specFromFlags, type CopyFlags, type CopySpec } from './spec.js';
-import { verifyCopy } from './verify.js';
-
-export const dynamodbCopyKind: JobKind<CopySpec> = {
-  kind: 'dynamodb-copy',
-  specSchema: copySpecSchema as never,
-  async preflight(spec, ctx) {
-    await preflightCopy(spec, ctx.config);
-  },
-  async *plan(spec) {
-    for (let n = 0; n < spec.segments; n++) {
-      yield { itemId: `segment:${n}/${spec.segments}`, kind: 'dynamodb-copy', group: spec.from.table, spec: { segment: n, total: spec.segments } };
-    }
-  },
-  handle: copySegment,
-  verify: verifyCopy,
-};
 
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
-export const numberOption = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
 
 /** Build the spec from flags, reading (and checking) the transform module. */
 export async function copySpecFromFlags(flags: CopyFlags & { transform?: string }, nowMs = Date.now()): Promise<CopySpec> {
@@ -45,7 +19,7 @@ export async function copySpecFromFlags(flags: CopyFlags & { transform?: string 
   return copySpecSchema.parse({ ...base, transform });
 }
 
-function registerPlanCommand(plan: Command): void {
+export function registerPlanCommand(plan: Command): void {
   plan
     .command('dynamodb-copy')
     .description('copy a DynamoDB table into another: parallel Scan segments, rules/transform, BatchWriteItem with retries')
@@ -58,7 +32,7 @@ function registerPlanCommand(plan: Command): void {
     .option('--drop <attr>', 'drop a top-level attribute (repeatable)', collect)
     .option('--ttl <attr[:keep|:drop|:recompute=<s>]>', 'TTL attribute handling (default keep)')
     .option('--transform <module>', 'module exporting (item) => item | item[] | null (.js, .mjs or .ts)')
-    .option('--max-wcu <n>', 'write capacity units per second for the whole run', numberOption('--max-wcu'))
+    .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
     .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per segment (default 8)', intOption('--write-concurrency'))
     .option('--run <id>', 'run id (default dynamodb-copy-<time>-<rand>)')
     .option('--dry-run', 'count items per segment and show a sample transformed; write nothing')
@@ -78,5 +52,3 @@ function registerPlanCommand(plan: Command): void {
       }),
     );
 }
-
-addBuiltInKind(dynamodbCopyKind, registerPlanCommand);

@@ -1,30 +1,14 @@
 /**
- * pg-to-s3: export an event table to S3 as NDJSON+gzip objects partitioned by time, with a
- * manifest per run (runbook 003's event store); `convoy replay` streams events back in order;
- * `convoy verify` compares counts and a per-partition hash of PostgreSQL against S3.
+ * `convoy plan pg-to-s3`: flags -> spec, checked, then a planned run.
  */
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
 import { intOption, withContext } from '../../../coordinator/cli/globals.js';
-import { addBuiltInKind } from '../index.js';
-import type { JobKind } from '../types.js';
-import { exportPartition } from './handler.js';
 import { manifestKey } from './partitions.js';
-import { pgS3SpecFromFlags, planPartitions, preflightPgToS3, type PgToS3Flags } from './plan.js';
-import { pgToS3SpecSchema, type PgToS3Spec } from './spec.js';
-import { verifyPgToS3 } from './verify.js';
+import { pgS3SpecFromFlags, type PgToS3Flags } from './plan.js';
 
-export const pgToS3Kind: JobKind<PgToS3Spec> = {
-  kind: 'pg-to-s3',
-  specSchema: pgToS3SpecSchema as never,
-  preflight: (spec, ctx) => preflightPgToS3(spec, ctx.config),
-  plan: planPartitions,
-  handle: exportPartition,
-  verify: verifyPgToS3,
-};
-
-function registerPlanCommand(plan: Command): void {
+export function registerPlanCommand(plan: Command): void {
   plan
     .command('pg-to-s3')
     .description('export an event table to S3: NDJSON+gzip objects per time partition, a manifest per run')
@@ -50,5 +34,3 @@ function registerPlanCommand(plan: Command): void {
       ),
     );
 }
-
-addBuiltInKind(pgToS3Kind, registerPlanCommand);

@@ -6,14 +6,11 @@
  * run: a later run for the same customer reuses the space.
  *   pk `mspace#<customer>`  sk `space`
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from '../../../state/conditions.js';
+import { nowOf, type TableStore } from '../../../state/store.js';
 
-export interface MigrationSpaceStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  now?: () => number;
-}
+export type MigrationSpaceStore = TableStore;
 
 export interface MigrationSpaceRow {
   customer: string;
@@ -26,8 +23,6 @@ export interface MigrationSpaceRow {
 }
 
 const keyOf = (customer: string) => ({ pk: `mspace#${customer}`, sk: 'space' });
-const isConditionFailure = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
 
 export async function getMigrationSpace(s: MigrationSpaceStore, customer: string): Promise<MigrationSpaceRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: keyOf(customer), ConsistentRead: true }));
@@ -39,7 +34,7 @@ export async function createMigrationSpace(
   s: MigrationSpaceStore,
   row: Omit<MigrationSpaceRow, 'createdAtMs' | 'provisionedAtMs'>,
 ): Promise<{ created: boolean; row: MigrationSpaceRow }> {
-  const full: MigrationSpaceRow = { ...row, createdAtMs: (s.now ?? Date.now)() };
+  const full: MigrationSpaceRow = { ...row, createdAtMs: nowOf(s) };
   try {
     await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...keyOf(row.customer), type: 'migration-space', ...full }, ConditionExpression: 'attribute_not_exists(pk)' }));
     return { created: true, row: full };
@@ -53,6 +48,6 @@ export async function createMigrationSpace(
 
 export async function markMigrationSpaceProvisioned(s: MigrationSpaceStore, customer: string): Promise<void> {
   await s.ddb.send(
-    new UpdateCommand({ TableName: s.table, Key: keyOf(customer), UpdateExpression: 'SET provisionedAtMs = :now', ExpressionAttributeValues: { ':now': (s.now ?? Date.now)() } }),
+    new UpdateCommand({ TableName: s.table, Key: keyOf(customer), UpdateExpression: 'SET provisionedAtMs = :now', ExpressionAttributeValues: { ':now': nowOf(s) } }),
   );
 }

@@ -1,30 +1,13 @@
 /**
- * pg-to-dynamodb: backfill a DynamoDB table from a PostgreSQL table or query (runbook 001's
- * TimescaleDB -> DynamoDB), as key ranges from quantiles read by keyset pages, mapped by a
- * declarative mapping or a transform module; `--since` catch-up passes; a verifier.
+ * `convoy plan pg-to-dynamodb`: flags -> spec, checked, then a planned run.
  */
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, withContext } from '../../../coordinator/cli/globals.js';
-import { addBuiltInKind } from '../index.js';
-import type { JobKind } from '../types.js';
-import { numberOption } from '../dynamodb-copy/index.js';
-import { copyRange } from './handler.js';
-import { pgDynamoSpecFromFlags, planRanges, preflightPgToDynamo, type PgToDynamoFlags } from './plan.js';
-import { pgToDynamoSpecSchema, type PgToDynamoSpec } from './spec.js';
-import { verifyPgToDynamo } from './verify.js';
+import { intOption, positiveNumberOption, withContext } from '../../../coordinator/cli/globals.js';
+import { pgDynamoSpecFromFlags, type PgToDynamoFlags } from './plan.js';
 
-export const pgToDynamoKind: JobKind<PgToDynamoSpec> = {
-  kind: 'pg-to-dynamodb',
-  specSchema: pgToDynamoSpecSchema as never,
-  preflight: (spec, ctx) => preflightPgToDynamo(spec, ctx.config),
-  plan: (spec) => planRanges(spec),
-  handle: copyRange,
-  verify: verifyPgToDynamo,
-};
-
-function registerPlanCommand(plan: Command): void {
+export function registerPlanCommand(plan: Command): void {
   plan
     .command('pg-to-dynamodb')
     .description('backfill a DynamoDB table from PostgreSQL: key ranges from quantiles, keyset pages, a mapping or transform')
@@ -41,7 +24,7 @@ function registerPlanCommand(plan: Command): void {
     .option('--updated-column <column>', 'column with each row\'s last change time (enables --since later)')
     .option('--since <run-id|timestamp>', 'catch-up pass: only rows changed after that run\'s watermark (or the time)')
     .option('--since-overlap <seconds>', 'seconds before the watermark to re-read, default 300', intOption('--since-overlap'))
-    .option('--max-wcu <n>', 'write capacity units per second for the whole run', numberOption('--max-wcu'))
+    .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
     .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per range (default 8)', intOption('--write-concurrency'))
     .option('--run <id>', 'run id')
     .action(
@@ -57,5 +40,3 @@ function registerPlanCommand(plan: Command): void {
       ),
     );
 }
-
-addBuiltInKind(pgToDynamoKind, registerPlanCommand);

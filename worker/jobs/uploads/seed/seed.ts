@@ -13,7 +13,7 @@
  *   - at `brokenRate`, broken uploads: a missing shard, a truncated CAR, or a block whose bytes
  *     do not match its CID. The summary lists them, so tests know which must fail and how.
  */
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -23,12 +23,13 @@ import { ed25519 } from '@ucanto/principal';
 import { parse as parseDID } from '@ipld/dag-ucan/did';
 import { CID } from 'multiformats/cid';
 import { base58btc } from 'multiformats/bases/base58';
-import { ensureTable } from '../../../state/schema.js';
-import { buildDagIndex } from '../../../worker/jobs/uploads/dag-index.js';
-import { indexCarStream } from '../../../worker/jobs/uploads/car-stream-index.js';
-import { carparkKeys } from '../../../worker/jobs/uploads/shard-source.js';
-import { sourceTableDefinitions, type TableNames } from '../../../worker/jobs/uploads/source-tables.js';
-import { encodeProof, type UcanAgent } from '../../../worker/jobs/uploads/ucan.js';
+import { batchWriteAll } from '../../../../state/batch.js';
+import { ensureTable } from '../../../../state/schema.js';
+import { buildDagIndex } from '../dag-index.js';
+import { indexCarStream } from '../car-stream-index.js';
+import { carparkKeys } from '../shard-source.js';
+import { sourceTableDefinitions, type TableNames } from '../source-tables.js';
+import { encodeProof, type UcanAgent } from '../ucan.js';
 import { contentBytes, encodeShards, type DagShape } from './dag.js';
 
 export interface SeedOptions {
@@ -113,13 +114,7 @@ export function skewedCounts(total: number, parts: number, random: () => number)
 }
 
 async function batchPut(ddb: DynamoDBDocumentClient, table: string, items: Record<string, unknown>[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    let req = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-    while (req.length) {
-      const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [table]: req } }));
-      req = (out.UnprocessedItems?.[table] ?? []) as typeof req;
-    }
-  }
+  await batchWriteAll(ddb, table, items.map((Item) => ({ PutRequest: { Item } })));
 }
 
 async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8Array): Promise<void> {

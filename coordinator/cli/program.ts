@@ -1,0 +1,78 @@
+/**
+ * The `convoy` program, built from the engine's commands and a list of job kinds. The engine's
+ * commands (local, plan, worker, status and the other run commands, monitor, serve) are always
+ * there; each kind adds `plan <kind>` and the commands it declares. A kind's command modules are
+ * imported only when one of its commands runs (or for help), so `convoy status` does not load the
+ * UCAN stack or the PostgreSQL driver; what a command does never depends on what was loaded.
+ */
+import { Command } from 'commander';
+import { registerLocalCommands } from '../../infra/local/commands.js';
+import { registerMonitorCommands } from '../../monitor/cli.js';
+import { registerWorkerCommand } from '../../worker/cli.js';
+import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
+import { logFormatOption } from './globals.js';
+import { attachKinds } from './kinds.js';
+import { registerRunCommands } from './run-commands.js';
+
+/** The words of argv that name a command (options and their values left out). */
+export function commandWords(argv: readonly string[]): string[] {
+  const valued = new Set(['--config', '--state-dir', '--log-level', '--log-format']);
+  return argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.has(all[i - 1] ?? ''));
+}
+
+/** What of each kind a command line needs: all of it for help, else the one kind it names. */
+function wanted(plugins: readonly KindPlugin[], argv: readonly string[]) {
+  const words = commandWords(argv);
+  const help = argv.includes('--help') || argv.includes('-h') || words[0] === 'help' || words.length === 0;
+  const owns = (p: KindPlugin) => p.commands?.paths.some((path) => path.every((w, i) => words[i] === w)) ?? false;
+  return plugins.map((p) => ({
+    plugin: p,
+    plan: help || (words[0] === 'plan' && (words[1] === undefined || words[1] === p.name)),
+    commands: help || owns(p),
+  }));
+}
+
+export async function buildProgram(plugins: readonly KindPlugin[], argv: readonly string[] = process.argv): Promise<Command> {
+  const kinds = new KindRegistry(plugins);
+  const program = new Command('convoy')
+    .description('move and re-index large data sets with a fleet of workers (SQS work items, DynamoDB progress rows)')
+    .option('--config <file>', 'config file (default ./convoy.config.json; env CONVOY_CONFIG)')
+    .option('--state-dir <dir>', 'local stack state directory (default .convoy; env CONVOY_STATE_DIR)')
+    .option('--log-level <level>', 'log level: debug, info, warn, error (env CONVOY_LOG_LEVEL)')
+    .addOption(logFormatOption())
+    .showHelpAfterError();
+  attachKinds(program, kinds);
+  program.configureHelp({ sortSubcommands: true });
+  registerLocalCommands(program);
+  const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
+  registerWorkerCommand(program, kinds);
+  registerRunCommands(program);
+  registerMonitorCommands(program);
+  for (const need of wanted(plugins, argv)) {
+    if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
+    if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);
+  }
+  exitCodesOf(program);
+  return program;
+}
+
+/**
+ * commander's own errors (unknown option, missing argument, an invalid value) are bad input:
+ * exit 2 after its message; help and version exit 0. Every sub-command inherits this.
+ */
+function exitCodesOf(cmd: Command): void {
+  cmd.exitOverride((err) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+    process.exit(2);
+  });
+  cmd.showHelpAfterError();
+  for (const sub of cmd.commands) exitCodesOf(sub);
+}
+
+/** Build the program for `argv` and run it. */
+export async function runConvoy(plugins: readonly KindPlugin[], argv: readonly string[] = process.argv): Promise<void> {
+  // The AWS SDK warns on every start that its releases after January 2027 need Node 22; the
+  // engines field and the README say what we support, so keep operators' terminals free of it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  await (await buildProgram(plugins, argv)).parseAsync(argv as string[]);
+}

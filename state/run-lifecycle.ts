@@ -1,0 +1,146 @@
+/**
+ * The run lifecycle: every state a run can be in, every transition between them, and the one
+ * conditional write that makes each. Nothing else writes a run's `state`.
+ *
+ *   planning ──planComplete──▶ running ──finish (last open item terminal)──▶ done
+ *     │   │                     │  ▲  ▲                                       │
+ *     │   └──pause──▶ paused ◀──pause │  └──────────reopen (requeue)───────────┘
+ *     │                 └──resume─────┘
+ *     ├──planFailed──▶ failed ──replan──▶ planning
+ *     └──cancel (from planning, running or paused)──▶ cancelled (final)
+ *
+ * - `planComplete`: the planner wrote and enqueued everything. A run paused while it was planned
+ *   stays paused (only `planComplete` is set: `markPlanComplete`).
+ * - `finish`: in the write path, never in a read: the worker whose terminal transition left no
+ *   open item (or `convoy reconcile`, or the planner when the fleet finished first) calls
+ *   `finishRunIfComplete` (engine), which checks the items and then makes this transition.
+ * - `reopen`: `convoy requeue` put failed items of a finished run back to pending.
+ * - `planFailed`: the planner hit a permanent error (bad input found only while listing, access
+ *   denied); `replan`: planning the same run again after fixing the cause.
+ * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes it.
+ */
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConvoyError } from '../shared/errors.js';
+import { isConditionFailure } from './conditions.js';
+import { anyActiveItem, type ItemStore } from './items.js';
+import { getRun, type MetaStore } from './runs.js';
+import { BY_STATUS_INDEX, metaKeys, statusKeysFor } from './schema.js';
+
+export const RunState = {
+  planning: 'planning',
+  running: 'running',
+  paused: 'paused',
+  done: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+} as const;
+export type RunState = (typeof RunState)[keyof typeof RunState];
+
+/** The transition table: the only ways a run's state changes. */
+export const RUN_TRANSITIONS = {
+  planComplete: { from: ['planning'], to: 'running' },
+  pause: { from: ['planning', 'running'], to: 'paused' },
+  resume: { from: ['paused'], to: 'running' },
+  cancel: { from: ['planning', 'running', 'paused'], to: 'cancelled' },
+  finish: { from: ['running'], to: 'done' },
+  reopen: { from: ['done'], to: 'running' },
+  planFailed: { from: ['planning'], to: 'failed' },
+  replan: { from: ['failed'], to: 'planning' },
+} as const satisfies Record<string, { from: readonly RunState[]; to: RunState }>;
+export type RunTransition = keyof typeof RUN_TRANSITIONS;
+
+/** States no transition leaves except by an operator's explicit action (requeue, re-plan). */
+export const FINISHED_RUN_STATES: readonly RunState[] = ['done', 'failed', 'cancelled'];
+
+/**
+ * Make `transition` with one conditional write: the run must be in one of its `from` states (or,
+ * narrower, in `onlyFrom`), and for `finish` its plan must be complete. Returns false when the
+ * condition fails (the run is elsewhere: read it to say where).
+ */
+export async function applyRunTransition(s: MetaStore, runId: string, transition: RunTransition, opts: { onlyFrom?: RunState } = {}): Promise<boolean> {
+  const { from, to } = RUN_TRANSITIONS[transition];
+  const states: readonly RunState[] = opts.onlyFrom ? from.filter((f) => f === opts.onlyFrom) : from;
+  if (!states.length) return false;
+  const values: Record<string, unknown> = { ':to': to, ':now': (s.now ?? Date.now)() };
+  states.forEach((f, i) => (values[`:f${i}`] = f));
+  let set = 'SET #st = :to, updatedAtMs = :now';
+  let condition = `#st IN (${states.map((_, i) => `:f${i}`).join(', ')})`;
+  if (to === 'done' || to === 'cancelled' || to === 'failed') set += ', finishedAtMs = :now';
+  if (transition === 'reopen' || transition === 'replan') set += ' REMOVE finishedAtMs';
+  if (transition === 'planComplete') set += ', planComplete = :t';
+  if (transition === 'finish') {
+    condition += ' AND planComplete = :t';
+  }
+  if (transition === 'planComplete' || transition === 'finish') values[':t'] = true;
+  return updateRunIf(s, runId, set, condition, values);
+}
+
+/**
+ * The planner is done: planning -> running; a run paused while it was planned stays paused with
+ * its plan marked complete. A run cancelled meanwhile, or in any other state, is an error naming it.
+ */
+export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
+  if (await applyRunTransition(s, runId, 'planComplete')) return;
+  // Already running (a resumed plan of a run whose first plan completed the transition).
+  if (await updateRunIf(s, runId, 'SET planComplete = :t, updatedAtMs = :now', '#st IN (:running, :paused)', { ':t': true, ':running': 'running', ':paused': 'paused', ':now': (s.now ?? Date.now)() })) return;
+  const run = await getRun(s, runId);
+  const cancelled = run?.state === 'cancelled';
+  throw new ConvoyError(
+    cancelled ? 'RUN_CANCELLED' : 'RUN_STATE',
+    `run ${runId} is ${run ? run.state : 'gone'}: its plan cannot be completed${cancelled ? ' (it was cancelled while being planned; plan a new run)' : ''}`,
+    { retryable: false },
+  );
+}
+
+/** One conditional update of a run row (`#st` names its state); false when the condition fails. */
+async function updateRunIf(s: MetaStore, runId: string, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+  try {
+    await s.ddb.send(
+      new UpdateCommand({
+        TableName: s.table,
+        Key: metaKeys.run(runId),
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#st': 'state' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * running -> done when the plan is complete and no item is open (pending, leased, retrying):
+ * called in the write path by whoever may have closed the last item (a worker after a terminal
+ * transition, the planner after its last batch, `convoy reconcile`). Cheap when items are still
+ * open (one index query per status shard, one row each); only when the index says none are left
+ * are the items read with consistent reads (the index lags on AWS), then the conditional write.
+ * Says whether this call finished the run, or why not: items are still open, or the run is not
+ * running (paused, still planning, already finished by someone else, cancelled).
+ */
+export async function finishRunIfComplete(meta: MetaStore, items: ItemStore, runId: string): Promise<'finished' | 'open' | 'not-running'> {
+  const run = await getRun(meta, runId);
+  if (!run || run.state !== 'running' || !run.planComplete) return 'not-running';
+  if (await openItemIndexed(items, runId)) return 'open';
+  if (await anyActiveItem(items, runId)) return 'open';
+  return (await applyRunTransition(meta, runId, 'finish')) ? 'finished' : 'not-running';
+}
+
+/** Whether the status index holds any open item of the run (eventually consistent on AWS). */
+async function openItemIndexed(items: ItemStore, runId: string): Promise<boolean> {
+  for (const status of ['leased', 'retrying', 'pending']) {
+    const found = await Promise.all(
+      statusKeysFor(runId, status).map(async (key) => {
+        const out = await items.ddb.send(
+          new QueryCommand({ TableName: items.table, IndexName: BY_STATUS_INDEX, KeyConditionExpression: 'statusKey = :k', ExpressionAttributeValues: { ':k': key }, Limit: 1, Select: 'COUNT' }),
+        );
+        return (out.Count ?? 0) > 0;
+      }),
+    );
+    if (found.some(Boolean)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,128 @@
+/**
+ * docs/deploy.md sections 5, 7 and 8 on the test's local stack: an s3-sync run planned "from
+ * anywhere with the config", held with `pause` before a fleet instance without customers files
+ * (the user data's `convoy-start`: no slot, so "the shared queue only") starts, resumed, then the
+ * doc's watch, requeue and reconcile commands as an operator runs them after the run is done.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeS3Client } from '../../shared/clients.js';
+import { putObjects } from '../fixtures/s3-data.js';
+import { waitUntil } from '../helpers/stack.js';
+import { docCommand } from './doc-commands.js';
+import { DocShell, type Background } from './doc-shell.js';
+import { startInstance } from './fleet-instance.js';
+
+const shell = new DocShell();
+const OBJECTS = Array.from({ length: 40 }, (_, i) => ({ key: `${String.fromCharCode(97 + (i % 26))}/part-${i}.parquet`, size: 2000 + i, contentType: 'application/octet-stream' }));
+let aws: S3Client;
+let instance: Background | undefined;
+
+interface Summary {
+  run: { state: string };
+  total: number;
+  counts: Record<string, number>;
+  queue?: Record<string, number>;
+}
+
+async function run(cmd: string): Promise<{ code: number | null; out: string }> {
+  const r = await shell.run(cmd);
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+
+const summary = async () => JSON.parse((await shell.run('convoy --config convoy.config.json monitor --run bronze-1 --json')).stdout) as Summary;
+
+beforeAll(async () => {
+  const up = await run(docCommand('README.md', 'npx convoy local up'));
+  expect(up.code, up.out).toBe(0);
+  const stack = shell.stackFile();
+  // deploy.md section 3's config: the state section and the remotes ("aws" here is the stack's S3)
+  shell.writeConfig({ state: stack.state, remotes: { ...stack.remotes, aws: stack.remotes.local } });
+  aws = makeS3Client({ ...stack.remotes.local, name: 'aws' } as never);
+  await putObjects(aws, 'bronze-src', OBJECTS);
+  await putObjects(aws, 'bronze-dst', []);
+}, 90_000);
+afterAll(async () => {
+  aws?.destroy();
+  await shell.close();
+}, 30_000);
+
+describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue and reconcile', () => {
+  it('a paused run waits for resume; the fleet instance (shared queue only) then finishes it', async () => {
+    const plan = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json plan s3-sync --from aws:bronze-src --to aws:bronze-dst --run bronze-1'));
+    expect(plan.code, plan.out).toBe(0);
+    const pause = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json pause --run bronze-1'));
+    expect(pause.code, pause.out).toBe(0);
+
+    const configJson = readFileSync(path.join(shell.cwd, 'convoy.config.json'), 'utf8'); // what every instance gets
+    instance = startInstance(shell, 'i-1', { input: { configJson, fleet: 'convoy', customerSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 } });
+    // paused: the worker drops the run's messages instead of working them; the items stay pending
+    await waitUntil(
+      async () => {
+        const s = await summary();
+        return s.queue && s.queue.visible === 0 && s.queue.inFlight === 0 && s.counts.pending === s.total && s.counts.done === 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000, what: `the paused run's queue drained with every item pending; instance:\n${instance.output()}` },
+    );
+    expect(instance.output()).toContain('working the shared queue only');
+
+    const resume = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json resume --run bronze-1'));
+    expect(resume.code, resume.out).toBe(0);
+    await waitUntil(async () => (await summary()).run.state === 'done', { timeoutMs: 90_000, intervalMs: 1000, what: `bronze-1 done; instance:\n${instance.output()}` });
+    const s = await summary();
+    expect(s.counts).toMatchObject({ done: s.total, failed: 0 });
+    const listed = await aws.send(new ListObjectsV2Command({ Bucket: 'bronze-dst' }));
+    expect(listed.KeyCount).toBe(OBJECTS.length);
+  }, 200_000);
+
+  it('section 7 and 8: the watch, requeue, reconcile and verify commands answer as the doc says', async () => {
+    const watch = [
+      'convoy --config convoy.config.json monitor --run bronze-1',
+      'convoy --config convoy.config.json monitor --instance',
+      'convoy --config convoy.config.json monitor --failed --class THROTTLED',
+      'convoy --config convoy.config.json monitor --stuck',
+      'convoy --config convoy.config.json status --run bronze-1',
+      'convoy --config convoy.config.json monitor --failed --run bronze-1',
+    ];
+    const out: Record<string, string> = {};
+    for (const cmd of watch) {
+      const r = await run(docCommand('docs/deploy.md', cmd));
+      expect(r.code, `${cmd}\n${r.out}`).toBe(0);
+      out[cmd] = r.out;
+    }
+    expect(out[watch[0]!]).toMatch(/state=done|done/);
+    expect(out[watch[1]!]).toContain('convoy-extra-'); // the label convoy-start gives an instance without a slot
+
+    // nothing failed: reconcile has nothing to re-send, verify is clean
+    for (const cmd of ['convoy --config convoy.config.json reconcile --run bronze-1 --grace-ms 600000', 'convoy --config convoy.config.json verify --run bronze-1']) {
+      const r = await run(docCommand('docs/deploy.md', cmd));
+      expect(r.code, `${cmd}\n${r.out}`).toBe(0);
+    }
+    instance!.kill('SIGTERM');
+    expect(await instance!.exited, instance!.output()).toBe(0);
+  }, 120_000);
+
+  it('requeue with a filter no failed item matches is bad input: exit 2 naming the filter, nothing written', async () => {
+    // bronze-1 finished clean: neither the doc's class nor its item matches a failed item
+    for (const [cmd, named] of [
+      ['convoy --config convoy.config.json requeue --run bronze-1 --class ACCESS_DENIED', 'ACCESS_DENIED'],
+      ["convoy --config convoy.config.json requeue --run bronze-1 --item 'range:bronze:a..f'", 'range:bronze:a..f'],
+    ] as const) {
+      const r = await run(docCommand('docs/deploy.md', cmd));
+      expect(r.code, `${cmd}\n${r.out}`).toBe(2);
+      expect(r.out).toContain(named);
+      expect(r.out).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    expect((await summary()).run.state).toBe('done');
+  }, 60_000);
+
+  it('cancel is final; on a finished run it does not apply: exit 2 naming the run state', async () => {
+    const r = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json cancel --run bronze-1'));
+    expect(r.code, r.out).toBe(2);
+    expect(r.out).toContain('done');
+    expect(r.out).not.toMatch(/\n\s+at /);
+    expect((await summary()).run.state).toBe('done');
+  }, 60_000);
+});

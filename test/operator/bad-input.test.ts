@@ -1,0 +1,99 @@
+/**
+ * Bad operator input, through the real CLI: every case exits 2 with a message naming the input
+ * and the fix, no stack trace, and nothing written (no run row, no file outside the reports
+ * folder). Also: a reader that closes the pipe early, and credentials in an endpoint URL, which
+ * never reach the terminal.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listRuns } from '../../state/runs.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { operatorFixture, seedRun } from './fixture.js';
+
+const fx = operatorFixture();
+const NO_STACK_TRACE = /\n\s+at /;
+
+function expectBadInput(r: { code: number | null; stderr: string }, ...mentions: Array<string | RegExp>): void {
+  expect(r.code, r.stderr).toBe(2);
+  for (const m of mentions) expect(r.stderr).toMatch(m);
+  expect(r.stderr).not.toMatch(NO_STACK_TRACE);
+  expect(r.stderr).not.toMatch(/ValidationException|TypeError|RangeError/);
+}
+
+describe('run ids', () => {
+  it('an empty or 3,000-character --run on plan, status and a kind whose option has no parser: exit 2, no run written', async () => {
+    const plan = ['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket'];
+    expectBadInput(await runCli([...plan, '--run', ''], { config: fx.config }), /--run/, /1 to 128 characters/);
+    expectBadInput(await runCli([...plan, '--run', 'x'.repeat(3000)], { config: fx.config }), /--run/, /3000 characters/);
+    expectBadInput(await runCli(['status', '--run', 'a/b'], { config: fx.config }), /--run/);
+    // pg-to-s3 declares its --run without the parser: the check in the shared config code holds it
+    const pg = ['plan', 'pg-to-s3', '--from', 'postgres://127.0.0.1:1/x', '--table', 't', '--time-column', 'ts', '--to', 'local:bucket/p'];
+    expectBadInput(await runCli([...pg, '--run', ''], { config: fx.config }), /--run/, /1 to 128 characters/);
+    expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
+  });
+
+  it('verify --run ../../x: exit 2, and no report written outside the reports folder', async () => {
+    // a run with that id exists (made before ids were checked): verify must still not write outside
+    await seedRun(fx.env, '../../x', {});
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'convoy-verify-'));
+    const r = await runCli(['--state-dir', path.join(stateDir, 'a', 'b'), 'verify', '--run', '../../x'], { config: fx.config });
+    expectBadInput(r, /--run/, /"\.\.\/\.\.\/x"/);
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
+});
+
+describe('option values', () => {
+  it('--log-level verbose: exit 2 naming the allowed levels', async () => {
+    expectBadInput(await runCli(['--log-level', 'verbose', 'status'], { config: fx.config }), /--log-level "verbose"/, /warn, info, debug/);
+    expectBadInput(await runCli(['status'], { config: fx.config, env: { CONVOY_LOG_LEVEL: 'verbose' } }), /CONVOY_LOG_LEVEL "verbose"/);
+  });
+
+  it('integer flags given words: commander names the option, exit 2', async () => {
+    const sync = await runCli(['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket', '--range-keys', 'abc'], { config: fx.config });
+    expectBadInput(sync, "error: option '--range-keys <n>' argument 'abc' is invalid.");
+    expectBadInput(await runCli(['worker', '--concurrency', 'abc'], { config: fx.config }), "error: option '--concurrency <n>' argument 'abc' is invalid.");
+    expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
+  });
+
+  it('a customers file listing a DID twice: exit 2 naming the file and the DID, no run written', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'convoy-customers-')), 'customers.json');
+    writeFileSync(file, JSON.stringify(['did:mailto:a.example:alice', 'did:mailto:b.example:bob', 'did:mailto:a.example:alice']));
+    const r = await runCli(['plan', 'uploads', '--customers-file', file, '--run', 'dupes'], { config: fx.config });
+    expectBadInput(r, new RegExp(file.replaceAll('.', '\\.')), /did:mailto:a\.example:alice/, /more than once/);
+    expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
+  });
+});
+
+describe('output and secrets', () => {
+  it('`convoy status | <reader that has exited>`: no EPIPE crash, exit 0, nothing on stderr', async () => {
+    await seedRun(fx.env, 'piped', { pending: 2 });
+    // `true` exits at once, so every write of status meets a closed pipe (async: the stack runs in this process)
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" --config "${fx.config}" status --run piped | true`], {
+        env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (status) => resolve({ status, stderr }));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('credentials in a remote endpoint URL never reach stderr, in errors or logs', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-secret-'));
+    const config = path.join(dir, 'convoy.config.json');
+    writeFileSync(config, JSON.stringify({ remotes: { bad: { endpoint: 'http://USER:SECRETPASS@127.0.0.1:1', accessKeyId: 'ak', secretAccessKey: 'sk-secret' } } }));
+    const r = await runCli(['plan', 's3-sync', '--from', 'bad:src-bucket', '--to', 'bad:dst-bucket', '--dry-run'], { config, env: { CONVOY_LOG_LEVEL: 'debug' } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('bad:src-bucket'); // the failure is reported...
+    expect(r.stderr).toContain('127.0.0.1:1');
+    expect(r.stderr).not.toContain('SECRETPASS'); // ...without the password
+    expect(r.stdout).not.toContain('SECRETPASS');
+    expect(existsSync(path.join(dir, '.convoy'))).toBe(false);
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * s3-sync: S3 buckets between endpoints (MinIO, AWS, any S3), byte for byte, with filters, the
+ * latest snapshot only, fleet-wide rate limits and a verifier. This object is everything the
+ * kind adds to convoy; its modules are imported only when a command or an item needs them.
+ */
+import type { KindPlugin } from '../../job-kind.js';
+import type { S3SyncSpec } from './spec.js';
+
+export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
+  name: 's3-sync',
+  load: async () => (await import('./job.js')).s3SyncJob,
+  planCommand: async () => (await import('./cli.js')).registerS3SyncPlanCommand,
+};

@@ -1,0 +1,25 @@
+/**
+ * uploads: re-index storacha uploads (sharded DAG indexes built in threads, UCAN registration,
+ * location claims, gateway authorization). Everything the kind adds to convoy: `convoy plan
+ * uploads`, its tools (`index`, `distribute`, `uploads show`, `local seed uploads`), the worker's
+ * `--customers-file` and the plan it makes at start, and how the monitor names its groups. Its
+ * modules (the UCAN stack) load only when one of these runs.
+ */
+import { Option } from 'commander';
+import type { KindPlugin } from '../../job-kind.js';
+import type { UploadsSpec } from './spec.js';
+
+export const uploadsPlugin: KindPlugin<UploadsSpec> = {
+  name: 'uploads',
+  load: async () => (await import('./job.js')).uploadsKind,
+  planCommand: async () => (await import('./plan-command.js')).registerPlanCommand,
+  commands: {
+    paths: [['index'], ['distribute'], ['uploads'], ['local', 'seed']],
+    register: async () => (await import('./cli.js')).registerUploadsCommands,
+  },
+  workerOptions: () => [
+    new Option('--customers-file <file>', 'uploads: plan these customers (a JSON array of DIDs or a `convoy distribute` file; idempotent) before working the shared queue'),
+  ],
+  beforeWorkerStart: async (ctx, opts) => (await import('./worker-start.js')).planCustomersFile(ctx, opts),
+  groupParts: ['customer', 'space'],
+};
