@@ -9,7 +9,7 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
-import { readCounterTotals, type Counters } from '../state/counters.js';
+import { readCounterTotals, reconcileTotals, type Counters } from '../state/counters.js';
 import { countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
 import { getRun, type RunRow } from '../state/runs.js';
 
@@ -36,7 +36,10 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
       }
     }
   }
-  return { run, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters: totals.total };
+  // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
+  const exact = { done, failed, unfinished: pending + leased + retrying };
+  const { counters } = await reconcileTotals(ctx.items, runId, totals.total, exact);
+  return { run, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters };
 }
 
 function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {

@@ -46,7 +46,11 @@ export interface DrainOptions {
  * after a throttling error); the rest is sent again after a capped full-jitter delay. Every
  * batch loop goes through here so they all back off the same way.
  */
-export async function drainBatch<T>(batch: T[], send: (pending: T[]) => Promise<T[]>, opts: DrainOptions = {}): Promise<void> {
+export async function drainBatch<T>(
+  batch: T[],
+  send: (pending: T[]) => Promise<T[]>,
+  opts: DrainOptions = {},
+): Promise<void> {
   const backoff = opts.backoff ?? { baseMs: 50, capMs: 2_000 };
   const maxRetries = opts.maxRetries ?? Number.POSITIVE_INFINITY;
   let pending = batch;
@@ -55,7 +59,8 @@ export async function drainBatch<T>(batch: T[], send: (pending: T[]) => Promise<
     pending = await send(pending);
     if (!pending.length) return;
     if (retries > maxRetries) {
-      throw opts.exhausted?.(pending.length) ?? new Error(`${pending.length} entries still unprocessed after ${maxRetries} retries`);
+      const left = pending.length;
+      throw opts.exhausted?.(left) ?? new Error(`${left} entries still unprocessed after ${maxRetries} retries`);
     }
     await sleepOrThrow(fullJitterDelayMs(retries, backoff), opts.signal);
   }

@@ -56,7 +56,7 @@ export const ERROR_CLASSES = {
   // ---- s3-sync -----------------------------------------------------------------------------
   SOURCE_OBJECT_MISSING: {
     retryable: false,
-    hint: 'a source object was deleted after listing; the rest of the range is copied; nothing to do unless it should exist',
+    hint: 'a source object was deleted after listing; the rest of the range is copied; nothing to do',
   },
   SOURCE_CHANGED: { retryable: true, hint: 'a source object changed while being copied; it is copied again' },
   CHECKSUM_MISMATCH: {
@@ -70,7 +70,7 @@ export const ERROR_CLASSES = {
   },
   UNCONVERTIBLE_VALUE: {
     retryable: false,
-    hint: 'a value cannot be stored in DynamoDB (row and column in the message); fix the mapping or the row, then requeue',
+    hint: 'a value DynamoDB cannot store (row and column in the message); fix the mapping or row, then requeue',
   },
   MISSING_KEY: {
     retryable: false,
@@ -82,7 +82,7 @@ export const ERROR_CLASSES = {
   },
   WRITE_REJECTED: {
     retryable: false,
-    hint: 'DynamoDB rejected a BatchWriteItem (ValidationException); the message says why; fix the mapping, then requeue',
+    hint: 'DynamoDB rejected a BatchWriteItem (ValidationException, reason in the message); fix, then requeue',
   },
   PG_TRANSACTION_ROLLBACK: {
     retryable: true,
@@ -107,7 +107,7 @@ export const ERROR_CLASSES = {
   },
   SHARD_NOT_FOUND: {
     retryable: false,
-    hint: 'a shard is in neither the allocation nor the store table, or missing from the bucket; restore it, then requeue',
+    hint: 'a shard is in neither the allocation nor the store table, or not in the bucket; restore it, requeue',
   },
   SHARD_CORRUPT: {
     retryable: false,

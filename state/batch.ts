@@ -10,7 +10,7 @@ import {
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { drainBatch } from '../shared/backoff.js';
+import { type DrainOptions, drainBatch } from '../shared/backoff.js';
 
 type Row = Record<string, unknown>;
 /** `Item` is any row type (interfaces such as ItemRow have no index signature to match Row). */
@@ -37,24 +37,29 @@ export async function batchWriteAll(
 
 /**
  * Read the rows with these keys, 100 a call (consistent reads), handing each call's rows to
- * `onRows`; keys that do not exist are simply absent. `projection` limits the attributes read.
+ * `onRows`; keys that do not exist are simply absent. `projection` limits the attributes read;
+ * `drain` bounds the retries (unbounded by default).
  */
 export async function batchGetAll(
   ddb: DynamoDBDocumentClient,
   table: string,
   keys: Row[],
   onRows: (rows: Row[]) => void,
-  opts: { projection?: string } = {},
+  opts: { projection?: string; drain?: DrainOptions } = {},
 ): Promise<void> {
   for (let i = 0; i < keys.length; i += GET_BATCH) {
-    await drainBatch(keys.slice(i, i + GET_BATCH), async (pending) => {
-      const out = await ddb.send(
-        new BatchGetCommand({
-          RequestItems: { [table]: { Keys: pending, ProjectionExpression: opts.projection, ConsistentRead: true } },
-        }),
-      );
-      onRows(out.Responses?.[table] ?? []);
-      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Row[];
-    });
+    await drainBatch(
+      keys.slice(i, i + GET_BATCH),
+      async (pending) => {
+        const out = await ddb.send(
+          new BatchGetCommand({
+            RequestItems: { [table]: { Keys: pending, ProjectionExpression: opts.projection, ConsistentRead: true } },
+          }),
+        );
+        onRows(out.Responses?.[table] ?? []);
+        return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Row[];
+      },
+      opts.drain,
+    );
   }
 }

@@ -13,8 +13,8 @@
  *   t1  reconcile B: sentAtMs t0 > t1-g   -> condition fails, skip (A's message is on its way)
  *   t2  (t2 - t0 >= g, still pending)     -> SET sentAtMs = t2, send again: A's was lost
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions.js';
 import type { ItemRow, ItemStatus, ItemStore } from './items.js';
 
 export type SentItemRow = ItemRow & { sentAtMs?: number };
@@ -45,7 +45,7 @@ export async function claimResend(
     );
     return 'ok';
   } catch (err) {
-    if (err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException') return 'skip';
+    if (isConditionFailure(err)) return 'skip';
     throw err;
   }
 }

@@ -23,18 +23,10 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConvoyError } from '../shared/errors.js';
 import { isConditionFailure } from './conditions.js';
 import { anyActiveItem, type ItemStore } from './items.js';
-import { getRun, type MetaStore } from './runs.js';
-import { BY_STATUS_INDEX, metaKeys, statusKeysFor } from './schema.js';
+import { getRun, type MetaStore, type RunState } from './runs.js';
 
-export const RunState = {
-  planning: 'planning',
-  running: 'running',
-  paused: 'paused',
-  done: 'done',
-  failed: 'failed',
-  cancelled: 'cancelled',
-} as const;
-export type RunState = (typeof RunState)[keyof typeof RunState];
+export { RunState } from './runs.js';
+import { BY_STATUS_INDEX, metaKeys, statusKeysFor } from './schema.js';
 
 /** The transition table: the only ways a run's state changes. */
 export const RUN_TRANSITIONS = {

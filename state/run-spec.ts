@@ -7,16 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BatchGetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from './batch.js';
+import type { TableStore } from './store.js';
 
 /** Specs up to this size (JSON bytes) stay on the run row, with room left for its other fields. */
 export const INLINE_SPEC_MAX_BYTES = 300_000;
 const CHUNK_BYTES = 350_000;
 
-export interface SpecStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-}
+export type SpecStore = TableStore;
 
 /** What the run row holds instead of a large spec. */
 export interface StoredSpecRef {
@@ -51,15 +50,12 @@ export async function readSpec(s: SpecStore, runId: string, row: StoredSpec): Pr
   const { digest, chunks } = row.specRef;
   const keys = Array.from({ length: chunks }, (_, n) => chunkKey(runId, digest, n));
   const parts = new Map<string, Uint8Array>();
-  for (let i = 0; i < keys.length; i += 100) {
-    let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
-    for (let attempt = 0; pending.length; attempt++) {
-      if (attempt > 10) throw new Error(`run ${runId}: could not read its spec chunks (unprocessed keys kept coming back)`);
-      const out = await s.ddb.send(new BatchGetCommand({ RequestItems: { [s.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[s.table] ?? []) parts.set(item.sk as string, item.data as Uint8Array);
-      pending = (out.UnprocessedKeys?.[s.table]?.Keys ?? []) as Record<string, unknown>[];
-    }
-  }
+  const onRows = (rows: Record<string, unknown>[]) => {
+    for (const item of rows) parts.set(item.sk as string, item.data as Uint8Array);
+  };
+  await batchGetAll(s.ddb, s.table, keys, onRows, {
+    drain: { maxRetries: 10, exhausted: () => new Error(`run ${runId}: could not read its spec chunks (unprocessed keys kept coming back)`) },
+  });
   const ordered = keys.map((k) => {
     const part = parts.get(k.sk);
     if (!part) throw new Error(`run ${runId}: spec chunk ${k.sk} is missing`);

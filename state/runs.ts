@@ -6,11 +6,19 @@
  */
 import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions.js';
-import type { RunState } from './run-lifecycle.js';
 import { readSpec, storeSpec, type StoredSpec } from './run-spec.js';
 import { metaKeys } from './schema.js';
 
-export type { RunState } from './run-lifecycle.js';
+/** The states of a run; the transitions between them are in ./run-lifecycle.ts. */
+export const RunState = {
+  planning: 'planning',
+  running: 'running',
+  paused: 'paused',
+  done: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+} as const;
+export type RunState = (typeof RunState)[keyof typeof RunState];
 
 /**
  * How long a worker acts on a run row it has read before reading it again: a pause, resume or

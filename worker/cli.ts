@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import { action } from '../coordinator/cli/errors.js';
-import { configFrom, intOption } from '../coordinator/cli/globals.js';
+import { configFrom, intOption, runIdsOption } from '../coordinator/cli/globals.js';
 import { createContext } from '../shared/context.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger, resolveLogFormat } from '../shared/log.js';
 import { withKinds, type KindRegistry } from './job-kind.js';
 import { Worker } from './worker.js';
 
@@ -25,13 +25,13 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
     .option('--backoff-base-ms <ms>', 'retry backoff scale', intOption('--backoff-base-ms'))
     .option('--exit-when-idle <ms>', 'exit after the queue has been empty this long', intOption('--exit-when-idle'))
     .option('--instance <label>', 'instance label shown by the monitor')
-    .option('--run <id...>', 'only work items of these runs')
+    .option('--run <id...>', 'only work items of these runs', runIdsOption)
     .option('--worker-id <id>', 'worker id (default host-pid-random)')
     .option('--metrics-port <port>', 'serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port)', intOption('--metrics-port'))
     .action(
       action(async (opts: Record<string, unknown>, cmd: Command) => {
         const config = configFrom(cmd);
-        const log = createLogger(config.logLevel);
+        const log = createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat());
         const ctx = withKinds(await createContext(config, { log }), kinds);
         // The kinds' start hooks check their options (a missing customers file exits 2) and act
         // on them before this process takes any work or writes its heartbeat.

@@ -49,6 +49,8 @@ export type ItemOutcome = Partial<ItemMetrics> & { bytes: number; objects: numbe
 export interface VerifyOptions {
   reportPath: string;
   log: Logger;
+  /** accept objects the destination has and the source does not (s3-sync without --delete) */
+  allowExtra?: boolean;
 }
 
 export interface VerifySummary {
@@ -99,6 +101,11 @@ export interface KindPlugin<Spec = any> {
    * uploads kind plans its --customers-file).
    */
   beforeWorkerStart?(ctx: EngineContext, opts: Record<string, unknown>): Promise<void>;
+  /**
+   * Services the kind needs beside the embedded local stack (the uploads kind's UCAN peers): a
+   * module URL exporting `startLocalServices` (infra/local/services.ts), started by `local up`.
+   */
+  localServices?: { module: string };
   /** how the monitor names the parts of an item's `group`, split at '/': e.g. ['customer', 'space'] */
   groupParts?: readonly string[];
 }

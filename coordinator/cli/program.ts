@@ -43,7 +43,7 @@ export async function buildProgram(plugins: readonly KindPlugin[], argv: readonl
     .showHelpAfterError();
   attachKinds(program, kinds);
   program.configureHelp({ sortSubcommands: true });
-  registerLocalCommands(program);
+  registerLocalCommands(program, plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])));
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   registerWorkerCommand(program, kinds);
   registerRunCommands(program);

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import { getRun, listRuns, RUN_STATE_TTL_MS } from '../../state/runs.js';
-import { reconcileTotals } from '../../state/counters.js';
 import { RECONCILE_GRACE_MS, reconcileRun } from '../reconcile.js';
 import { requeueFailed } from '../requeue.js';
 import { controlRun, PAST, type RunControlAction } from '../run-control.js';
@@ -31,9 +30,6 @@ export function registerRunCommands(program: Command): void {
             return;
           }
           const s = await runStatus(ctx, opts.run);
-          // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
-          const c = s.counts;
-          s.counters = (await reconcileTotals(ctx.items, opts.run, s.counters, { done: c.done, failed: c.failed, unfinished: c.pending + c.leased + c.retrying })).counters;
           process.stdout.write((opts.json ? JSON.stringify(s, null, 2) : formatStatus(s)) + '\n');
         }),
       ),
@@ -68,6 +64,9 @@ export function registerRunCommands(program: Command): void {
           process.stdout.write(`re-sent ${r.resent} item(s): ${r.pending} pending, ${r.retrying} retrying, ${r.expiredLeases} with expired leases\n`);
           if (r.recentlySent) {
             process.stdout.write(`left ${r.recentlySent} item(s) alone: their message was sent less than ${opts.graceMs} ms ago and the queue is not empty (--grace-ms 0 re-sends them too)\n`);
+          }
+          if (r.dlqRedriven || r.dlqRemoved) {
+            process.stdout.write(`DLQ: sent ${r.dlqRedriven ?? 0} unfinished item(s) back to the queue; removed ${r.dlqRemoved ?? 0} stale message(s)\n`);
           }
         }),
       ),
@@ -109,7 +108,6 @@ export function registerRunCommands(program: Command): void {
           if (!kind.verify) throw new InputError(`job kind ${run.kind} has no verifier`);
           const reportPath = opts.report ?? defaultReportPath(ctx.config.stateDir, opts.run);
           mkdirSync(path.dirname(reportPath), { recursive: true });
-          // allowExtra: read by the kinds that know extras (s3-sync); VerifyOptions should declare it
           const verifyOpts = { reportPath, log: ctx.log, allowExtra: opts.allowExtra === true };
           const summary = await kind.verify(run, kind.specSchema.parse(run.spec), ctx, verifyOpts);
           process.stdout.write(summary.lines.join('\n') + `\nreport: ${summary.reportPath}\n`);

@@ -39,7 +39,10 @@ function printStack(stack: StackFile): void {
  * undefined means "the same as last time" (remembered in the state dir, so `local down` then
  * `local up` keeps `--extra-s3 minio`), an empty list forgets them.
  */
-export async function localUp(stateDir: string, opts: { dynamoPort?: number; sqsPort?: number; extraS3?: string[]; inMemory?: boolean } = {}): Promise<StackFile> {
+export async function localUp(
+  stateDir: string,
+  opts: { dynamoPort?: number; sqsPort?: number; extraS3?: string[]; inMemory?: boolean; serviceModules?: string[] } = {},
+): Promise<StackFile> {
   const existing = readStackFile(stateDir);
   if (existing && isAlive(existing.pid)) {
     const missing = (opts.extraS3 ?? []).filter((name) => !existing.remotes[name]);
@@ -62,6 +65,7 @@ export async function localUp(stateDir: string, opts: { dynamoPort?: number; sqs
     sqsPort: opts.sqsPort ?? prev.sqs ?? 0,
     extraS3: opts.extraS3 ?? prev.extraS3 ?? [],
     inMemory: opts.inMemory ?? false,
+    serviceModules: opts.serviceModules ?? [],
   };
   const logFd = openSync(path.join(stateDir, 'local-stack.log'), 'a');
   const daemonPath = fileURLToPath(new URL('./daemon.js', import.meta.url));
@@ -110,7 +114,8 @@ export async function localDown(stateDir: string): Promise<boolean> {
   return true;
 }
 
-export function registerLocalCommands(program: Command): Command {
+/** `serviceModules`: the job kinds' local services (./services.ts), started by `local up`. */
+export function registerLocalCommands(program: Command, serviceModules: string[] = []): Command {
   const local = program.command('local').description('the embedded local stack (dynalite + fauxqs on 127.0.0.1)');
   local
     .command('up')
@@ -129,7 +134,7 @@ export function registerLocalCommands(program: Command): Command {
             throw new InputError(`--extra-s3 "${name}" is not a usable remote name: use letters, digits, _ and - (and not "local", the main endpoint), e.g. --extra-s3 minio`);
           }
         }
-        const stack = await localUp(stateDirOf(cmd), { dynamoPort: opts.dynamodbPort, sqsPort: opts.sqsPort, extraS3, inMemory: opts.inMemory });
+        const stack = await localUp(stateDirOf(cmd), { dynamoPort: opts.dynamodbPort, sqsPort: opts.sqsPort, extraS3, inMemory: opts.inMemory, serviceModules });
         printStack(stack);
       }),
     );

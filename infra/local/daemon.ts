@@ -4,18 +4,14 @@
  * which is why `convoy reconcile` exists. Tells its parent the endpoints over IPC, then writes
  * <state-dir>/stack.json for every later command.
  *
- * It also starts the uploads job's local UCAN peers (upload service, indexing service, gateway)
- * and writes their uploads config to <state-dir>/uploads.json, mode 0600 (it holds keys). The
- * agent and encryption keys of an existing uploads.json are kept across restarts, so delegation
- * rows seeded for the agent and migration-space keys encrypted at rest stay valid. The peers
- * themselves keep what they receive in memory, like fauxqs.
+ * It also starts the job kinds' local services (./services.ts: the uploads kind's UCAN peers),
+ * importing the modules the program's kinds declared; their endpoints join stack.json.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { STACK_FILE, type StackFile } from '../../shared/config.js';
-import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';
+import type { LocalServices, StartLocalServices } from './services.js';
 import { startLocalStack } from './stack.js';
-import { startUploadPeers, type UploadPeers } from './ucan-peers/index.js';
 
 export interface DaemonArgs {
   stateDir: string;
@@ -23,22 +19,8 @@ export interface DaemonArgs {
   sqsPort: number;
   extraS3: string[];
   inMemory: boolean;
-  /** start the uploads job's UCAN peers. @defaultValue true */
-  uploadPeers?: boolean;
-}
-
-/** The keys worth keeping from a previous uploads.json (a damaged file is replaced). */
-function previousUploadKeys(file: string): { agentKey?: string; encryptionKey?: string } {
-  if (!existsSync(file)) return {};
-  try {
-    const old = JSON.parse(readFileSync(file, 'utf8')) as { agentKey?: unknown; encryptionKey?: unknown };
-    return {
-      agentKey: typeof old.agentKey === 'string' ? old.agentKey : undefined,
-      encryptionKey: typeof old.encryptionKey === 'string' ? old.encryptionKey : undefined,
-    };
-  } catch {
-    return {};
-  }
+  /** modules (file URLs) exporting `startLocalServices`, one per kind that declares local services */
+  serviceModules: string[];
 }
 
 async function main(): Promise<void> {
@@ -49,22 +31,18 @@ async function main(): Promise<void> {
     sqsPort: args.sqsPort,
     extraS3: args.extraS3,
   });
-  let peers: UploadPeers | undefined;
-  const uploadsPath = path.join(args.stateDir, UPLOADS_CONFIG_FILE);
-  if (args.uploadPeers !== false) {
-    try {
-      peers = await startUploadPeers(previousUploadKeys(uploadsPath));
-    } catch (err) {
-      await stack.close();
-      throw err;
+  const services: LocalServices[] = [];
+  try {
+    for (const module of args.serviceModules) {
+      const { startLocalServices } = (await import(module)) as { startLocalServices: StartLocalServices };
+      services.push(await startLocalServices({ stateDir: args.stateDir }));
     }
-    // mode 0600 applies on creation only: remove first so a file made with other modes is replaced
-    rmSync(uploadsPath, { force: true });
-    writeFileSync(uploadsPath, JSON.stringify(peers.config, null, 2), { mode: 0o600 });
+  } catch (err) {
+    await Promise.allSettled(services.map((svc) => svc.close()));
+    await stack.close();
+    throw err;
   }
-  // the upload-api's storage nodes too: clients PUT blobs to the URLs they hand out
-  const storageNodes = Object.fromEntries((peers?.upload.storageNodePorts ?? []).map((port, i) => [`ucan:storage-${i + 1}`, `http://127.0.0.1:${port}/`]));
-  const endpoints = { ...stack.endpoints, ...(peers ? { 'ucan:upload': peers.config.peers.upload.url, 'ucan:indexer': peers.config.peers.indexer.url, 'ucan:gateway': peers.config.peers.gateway.url, ...storageNodes } : {}) };
+  const endpoints = Object.assign({ ...stack.endpoints }, ...services.map((svc) => svc.endpoints)) as Record<string, string>;
   const file: StackFile = { pid: process.pid, startedAtMs: Date.now(), state: stack.state, remotes: stack.remotes, endpoints };
   const stackPath = path.join(args.stateDir, STACK_FILE);
   writeFileSync(stackPath, JSON.stringify(file, null, 2));
@@ -75,7 +53,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     rmSync(stackPath, { force: true });
-    await peers?.close().catch(() => undefined);
+    await Promise.allSettled(services.map((svc) => svc.close()));
     await stack.close();
     process.exit(0);
   };

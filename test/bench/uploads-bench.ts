@@ -99,7 +99,7 @@ function stopChild(child: ChildProcess): Promise<void> {
  */
 async function startServices(stateDir: string): Promise<{ pids: { emulators: number; ucan_peers: number }; stop(): Promise<void> }> {
   mkdirSync(stateDir, { recursive: true });
-  const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true, uploadPeers: false };
+  const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true, serviceModules: [] };
   const profile = (name: string) => (PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : []);
   const daemon = await forkReady(DAEMON, [JSON.stringify(args)], { logFile: path.join(work, 'daemon.log'), execArgv: profile('daemon'), what: 'the local stack' });
   const peers = await forkReady<ReadyReply & { uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[] }>(SERVICE, ['ucan'], { logFile: path.join(work, 'ucan.log'), execArgv: profile('ucan'), what: 'the UCAN peers' }).catch(async (err) => {

@@ -113,6 +113,7 @@ describe('deliveries a worker will not act on', () => {
     await toDlq();
     const reconcile = await runCli(['reconcile', '--run', 'R3', '--grace-ms', '0'], { config });
     expect(reconcile.code, reconcile.stderr).toBe(0);
+    expect(reconcile.stdout).toContain(`removed ${total} stale message(s)`);
     const depth = await env.ctx.queue.depth();
     expect(depth.dlqVisible, 'stale DLQ copies left by reconcile').toBe(0);
     expect(depth.visible).toBeGreaterThanOrEqual(total);

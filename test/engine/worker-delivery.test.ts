@@ -11,7 +11,7 @@ import { NotFoundError, ServiceUnavailableError } from '../../shared/errors.js';
 import { readCounterTotals } from '../../state/counters.js';
 import { claimItem, failItem, getItem, putItems, type ItemRow } from '../../state/items.js';
 import { applyRunTransition, markPlanComplete } from '../../state/run-lifecycle.js';
-import { addPlannedItems, createRun } from '../../state/runs.js';
+import { addPlannedItems, createRun, getRun } from '../../state/runs.js';
 import { waitUntil } from '../helpers/stack.js';
 import { engineFixture, doneCount, fastWorker, itemIdOf, planScript, queueEmpty, recordEvents, SCRIPT_KIND, setBehaviour, succeed, gate } from './script-kind.js';
 
@@ -53,10 +53,12 @@ describe('duplicate delivery', () => {
     fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:claim:skipped'].length === 1, { what: 'held' });
     expect(ev['item:claim:skipped'][0]!.payload.reason).toBe('held');
-    // hidden, not spinning: invisible in the queue and not received again before the lease ends
-    const d = await fx.env.ctx.queue.depth();
-    expect(d.visible).toBe(0);
-    expect(d.inFlight).toBe(1);
+    // put aside, not spinning: re-sent as a fresh message delayed until the lease ends (a hidden
+    // one would count each look toward the DLQ), not received again before then
+    await waitUntil(async () => {
+      const d = await fx.env.ctx.queue.depth();
+      return d.visible === 0 && d.inFlight === 0 && d.delayed === 1;
+    }, { what: 'one delayed message' });
     await waitUntil(() => ev['item:completed'].length === 1, { what: 'taken over and completed', timeoutMs: 15_000 });
     expect(ev['item:claim:skipped']).toHaveLength(1);
     expect(ev['item:claimed'][0]!.atMs).toBeGreaterThanOrEqual(leaseEnd);
@@ -130,7 +132,7 @@ describe('failures', () => {
     // the cause is fixed: requeue one item by id, then the rest by class
     failing.clear();
     const one = await requeueFailed(fx.env.ctx, { runId: 'dlq', itemId: itemIdOf(1) });
-    expect(one).toEqual({ requeued: 1, dlqMessagesRemoved: 1 });
+    expect(one).toEqual({ requeued: 1, dlqMessagesRemoved: 1, dlqRedriven: 0 });
     await waitUntil(() => ev['item:completed'].length === 2, { what: 'requeued item completed' });
     expect(await item('dlq', 1)).toMatchObject({ status: 'done', attempts: 1 });
     expect(await item('dlq', 2)).toMatchObject({ status: 'failed' });
@@ -138,9 +140,11 @@ describe('failures', () => {
 
     await expect(requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'NO_SUCH_CLASS' })).rejects.toThrow(/SERVICE_UNAVAILABLE \(1\)/);
     const rest = await requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'SERVICE_UNAVAILABLE' });
-    expect(rest).toEqual({ requeued: 1, dlqMessagesRemoved: 1 });
+    expect(rest).toEqual({ requeued: 1, dlqMessagesRemoved: 1, dlqRedriven: 0 });
     await waitUntil(() => ev['item:completed'].length === 3, { what: 'all completed' });
     await waitUntil(async () => (await dlqDepth()) === 0 && (await queueEmpty(fx.env.ctx)), { what: 'queues empty' });
+    // the worker that ended the last item finishes the run, a moment after (worker/run-finisher.ts)
+    await waitUntil(async () => (await getRun(fx.env.ctx.meta, 'dlq'))?.state === 'done', { what: 'the run finished by its worker' });
     const s = await runStatus(fx.env.ctx, 'dlq');
     expect(s.counts).toMatchObject({ done: 3, failed: 0 });
     expect(s.run.state).toBe('done');

@@ -195,7 +195,7 @@ describe('heartbeats and counters', () => {
     expect(last).toMatchObject({ state: 'stopped', done: 11, failed: 1, inFlight: 0, runs: ['count'] });
     const totals = await readCounterTotals(fx.env.ctx.meta, 'count');
     const bytes = Array.from({ length: 12 }, (_, i) => i).filter((i) => i !== 10).reduce((a, b) => a + b, 0);
-    expect(totals.total).toEqual({ done: 11, failed: 1, retries: 1, bytes, objects: 11, skipped: 0 });
+    expect(totals.total).toEqual({ done: 11, failed: 1, retries: 1, bytes, objects: 11, skipped: 0, skippedBytes: 0 });
     expect([...totals.byWorker.keys()]).toEqual([worker.id]);
     const minutes = await readCounterMinutes(fx.env.ctx.meta, 'count', 3);
     const summed = minutes.reduce((a, m) => a + m.counters.done, 0);

@@ -58,7 +58,6 @@ describe('--bwlimit across a fleet', () => {
     const inWindow = ranges.slice(1).reduce((a, r) => a + (r.metrics?.bytes ?? 0), 0);
     const allowed = LIMIT * 1.25 * spanS + LIMIT;
     const rate = `${(inWindow / 1024).toFixed(0)} KiB in ${spanS.toFixed(2)} s = ${(inWindow / 1024 / spanS).toFixed(1)} KiB/s (limit ${LIMIT / 1024} KiB/s)`;
-    if (process.env.DIAG) console.log('DIAG', rate, ranges.map((r) => [completedBy(r), r.finishedAtMs! - ranges[0]!.finishedAtMs!]));
     expect(inWindow, rate).toBeLessThanOrEqual(allowed);
     expect((await listKeys(local, 'bw-fleet-dst')).size).toBe(objects.length);
     env.close();

@@ -26,9 +26,6 @@ afterEach(async () => {
   }
 });
 
-const t0 = Date.now();
-const phase = (what: string) => process.env.DIAG && console.log('DIAG', what, Date.now() - t0);
-
 describe('a worker killed with SIGKILL', () => {
   it('loses no counts: status and monitor match the source exactly, and the dead worker ages out', async () => {
     const N = 24;
@@ -38,7 +35,6 @@ describe('a worker killed with SIGKILL', () => {
     // slow enough (8 objects/s for the fleet) that A is killed with items done and items in hand
     await planSync(config, ['--from', 'minio:acct-src', '--to', 'local:acct-dst', '--create-buckets', '--range-keys', '2', '--tpslimit', '8', '--run', 'acct']);
 
-    phase('planned');
     const a = spawnWorker(config, ['--worker-id', 'doomed-a', '--concurrency', '3', '--lease-ms', '3000', '--wait-seconds', '1', '--threads', '1']);
     workers.push(a);
     // Kill A when it has completed items its counter row does not hold yet (counters flush every
@@ -58,7 +54,6 @@ describe('a worker killed with SIGKILL', () => {
       { timeoutMs: 30_000, intervalMs: 20, what: 'worker A with unflushed completions and held leases' },
     );
     await exited(a);
-    phase('killed');
     const killedAtMs = Date.now();
     const rowsAtKill = await itemRows(env, 'acct');
     const lost = rowsAtKill.filter((r) => r.status === 'done' && completedBy(r) === 'doomed-a').length - ((await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0);
@@ -66,7 +61,6 @@ describe('a worker killed with SIGKILL', () => {
 
     workers.push(spawnWorker(config, ['--worker-id', 'finisher-b', '--concurrency', '3', '--lease-ms', '3000', '--wait-seconds', '1', '--threads', '1']));
     await waitFinished(env, 'acct', 60_000);
-    phase('finished');
     expect((await listKeys(local, 'acct-dst')).size).toBe(N);
 
     // Straight after the last completion (B's counters may not be flushed either).
@@ -76,7 +70,6 @@ describe('a worker killed with SIGKILL', () => {
     expect(status.counters.bytes + status.counters.skippedBytes).toBe(sourceBytes);
     expect(status.counters.done).toBe(status.total);
 
-    phase('status');
     // The killed worker is gone after --gone-after (longer than the 5 s heartbeat interval, so
     // the live worker B stays listed): not listed, counted as gone.
     const goneAfterS = 10;

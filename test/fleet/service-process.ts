@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { startFauxqsServer } from '../../infra/local/stack.js';
-import { startUploadPeers } from '../../infra/local/ucan-peers/index.js';
+import { startUploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
 
 /** What the UCAN peers received, summed (answers a harness's { type: 'counts' }). */
 export interface PeerCounts {

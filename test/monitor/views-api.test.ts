@@ -12,7 +12,7 @@ import { formatGroupView, instanceViews, readFailedView, readGroupView, readStuc
 import { createWorkerMetrics, serveWorkerMetrics } from '../../monitor/worker-metrics.js';
 import { ConvoyEmitter } from '../../shared/events.js';
 import { CounterBuffer } from '../../state/counters.js';
-import { claimItem, completeItem, failItem } from '../../state/items.js';
+import { claimItem, completeItem, failItem, putItems } from '../../state/items.js';
 import { markPlanComplete } from '../../state/run-lifecycle.js';
 import { createRun, getRun } from '../../state/runs.js';
 import { writeHeartbeat } from '../../state/workers.js';
@@ -224,6 +224,10 @@ describe('monitor API run control', () => {
 
   it('pauses, resumes and cancels a run with the token; refuses without one; names the state when it cannot', async () => {
     await createRun(env.ctx.meta, { runId: 'ctl', kind: 'synth', spec: {} });
+    // one item held by a live lease: the run has open work throughout (resume re-sends nothing,
+    // and nothing finishes the run under the test's feet)
+    await putItems(env.ctx.items, 'ctl', [{ itemId: 'held', kind: 'synth', group: 'g', spec: {} }], { skipExisting: false });
+    await claimItem(env.ctx.items, { runId: 'ctl', itemId: 'held' }, 'someone', 3_600_000);
     await markPlanComplete(env.ctx.meta, 'ctl');
     const readOnly = createApiApp(env.ctx, {});
     const refused = await readOnly.request('/runs/ctl/pause', { method: 'POST' });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
 import pLimit from 'p-limit';
+import { drainBatch } from '../../shared/backoff.js';
 import type { LocalStack } from '../../infra/local/stack.js';
 import type { ConvoyContext } from '../../shared/context.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
@@ -33,13 +34,12 @@ export async function seedItems(client: DynamoDBClient, table: string, n: number
   for (let i = 0; i < n; i += 25) {
     const batch = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({ PutRequest: { Item: make(i + j) } }));
     jobs.push(
-      limit(async () => {
-        let pending = batch;
-        while (pending.length) {
+      limit(() =>
+        drainBatch(batch, async (pending) => {
           const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
-          pending = (out.UnprocessedItems?.[table] ?? []) as typeof batch;
-        }
-      }),
+          return (out.UnprocessedItems?.[table] ?? []) as typeof batch;
+        }),
+      ),
     );
   }
   await Promise.all(jobs);

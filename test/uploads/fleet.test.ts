@@ -17,7 +17,7 @@ import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
-import type { UploadPeers } from '../../infra/local/ucan-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startUploadPeers, type UploadPeers } from '../../infra/local/ucan-peers/index.js';
+import { startUploadPeers, type UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
 import { seedUploads, type SeededUpload, type SeedOptions, type SeedSummary } from '../../worker/jobs/uploads/seed/seed.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { getRemote } from '../../shared/config.js';

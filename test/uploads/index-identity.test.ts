@@ -13,7 +13,7 @@ import { uploadFile } from '@storacha/upload-client';
 import { connect } from '@ucanto/client';
 import * as CAR from '@ucanto/transport/car';
 import * as HTTP from '@ucanto/transport/http';
-import { startUploadService, type UploadServicePeer } from '../../infra/local/ucan-peers/upload-service.js';
+import { startUploadService, type UploadServicePeer } from '../../worker/jobs/uploads/local-peers/upload-service.js';
 import { sha256 } from 'multiformats/hashes/sha2';
 import * as Link from 'multiformats/link';
 import { contentBytes, dagSettings, type DagShape } from '../../worker/jobs/uploads/seed/dag.js';

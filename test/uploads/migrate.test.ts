@@ -22,7 +22,7 @@ import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
 import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
-import type { UploadPeers } from '../../infra/local/ucan-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
 
 let t: TestStack;
 let peers: UploadPeers;

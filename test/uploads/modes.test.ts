@@ -15,7 +15,7 @@ import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
-import type { UploadPeers } from '../../infra/local/ucan-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
 import type { SeededUpload } from '../../worker/jobs/uploads/seed/seed.js';
 import { getGroupStep } from '../../state/group-steps.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';

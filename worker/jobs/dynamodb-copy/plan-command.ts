@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { configFrom, intOption, positiveNumberOption, withContext } from '../../../coordinator/cli/globals.js';
+import { configFrom, intOption, positiveNumberOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { readTransformSource } from '../shared-tables/transform-module.js';
 import { dryRunCopy } from './preflight.js';
 import { copySpecSchema, specFromFlags, type CopyFlags, type CopySpec } from './spec.js';
@@ -34,7 +34,7 @@ export function registerPlanCommand(plan: Command): void {
     .option('--transform <module>', 'module exporting (item) => item | item[] | null (.js, .mjs or .ts)')
     .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
     .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per segment (default 8)', intOption('--write-concurrency'))
-    .option('--run <id>', 'run id (default dynamodb-copy-<time>-<rand>)')
+    .option('--run <id>', 'run id (default dynamodb-copy-<time>-<rand>)', runIdOption)
     .option('--dry-run', 'count items per segment and show a sample transformed; write nothing')
     .action(
       action(async (opts: CopyFlags & { transform?: string; run?: string; dryRun?: boolean }, cmd: Command) => {

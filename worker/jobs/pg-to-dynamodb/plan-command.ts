@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, positiveNumberOption, withContext } from '../../../coordinator/cli/globals.js';
+import { intOption, positiveNumberOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { pgDynamoSpecFromFlags, type PgToDynamoFlags } from './plan.js';
 
 export function registerPlanCommand(plan: Command): void {
@@ -26,7 +26,7 @@ export function registerPlanCommand(plan: Command): void {
     .option('--since-overlap <seconds>', 'seconds before the watermark to re-read, default 300', intOption('--since-overlap'))
     .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
     .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per range (default 8)', intOption('--write-concurrency'))
-    .option('--run <id>', 'run id')
+    .option('--run <id>', 'run id', runIdOption)
     .action(
       action(async (opts: PgToDynamoFlags & { run?: string; sinceOverlap?: number }, cmd: Command) =>
         withContext(cmd, async (ctx) => {

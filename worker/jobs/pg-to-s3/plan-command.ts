@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, withContext } from '../../../coordinator/cli/globals.js';
+import { intOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { manifestKey } from './partitions.js';
 import { pgS3SpecFromFlags, type PgToS3Flags } from './plan.js';
 
@@ -22,7 +22,7 @@ export function registerPlanCommand(plan: Command): void {
     .option('--from-time <time>', 'only rows at or after this time')
     .option('--to-time <time>', 'only rows before this time')
     .option('--fetch-size <n>', 'rows per cursor FETCH (default 2000)', intOption('--fetch-size'))
-    .option('--run <id>', 'run id')
+    .option('--run <id>', 'run id', runIdOption)
     .action(
       action(async (opts: PgToS3Flags & { run?: string }, cmd: Command) =>
         withContext(cmd, async (ctx) => {

@@ -15,8 +15,8 @@ import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { compareRun, type Verdict } from './compare.js';
 import { groupOf, type S3SyncSpec } from './spec.js';
 
-/** VerifyOptions plus `allowExtra` (`convoy verify --allow-extra`). */
-export type S3SyncVerifyOptions = VerifyOptions & { allowExtra?: boolean };
+/** `convoy verify` options (`allowExtra`: `--allow-extra`). */
+export type S3SyncVerifyOptions = VerifyOptions;
 
 export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyContext, opts: S3SyncVerifyOptions): Promise<VerifySummary> {
   const counts: Record<Verdict, number> = { ok: 0, missing: 0, size_differs: 0, checksum_differs: 0, extra: 0 };

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, withContext } from '../../../coordinator/cli/globals.js';
+import { intOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { InputError } from '../../../shared/errors.js';
 import type { EngineContext } from '../../job-kind.js';
 import { KIND } from './expand.js';
@@ -62,7 +62,7 @@ export function registerPlanCommand(plan: Command): void {
   plan
     .command('uploads')
     .description('re-index uploads: build sharded DAG indexes, register them, re-publish location claims, authorize the gateway')
-    .option('--run <id>', 'run id (default uploads-<time>-<random>); planning an existing run again resumes it')
+    .option('--run <id>', 'run id (default uploads-<time>-<random>); planning an existing run again resumes it', runIdOption)
     .option('--customers-file <file>', 'customers to migrate (JSON array of DIDs, or a `convoy distribute` file)')
     .option('--customer <did...>', 'customer DID(s)')
     .option('--space <did>', 'one space')

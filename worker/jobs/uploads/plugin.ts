@@ -21,5 +21,6 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
     new Option('--customers-file <file>', 'uploads: plan these customers (a JSON array of DIDs or a `convoy distribute` file; idempotent) before working the shared queue'),
   ],
   beforeWorkerStart: async (ctx, opts) => (await import('./worker-start.js')).planCustomersFile(ctx, opts),
+  localServices: { module: new URL('./local-services.js', import.meta.url).href },
   groupParts: ['customer', 'space'],
 };

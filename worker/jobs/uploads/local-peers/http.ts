@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { sleep } from '../../../shared/sleep.js';
+import { sleep } from '../../../../shared/sleep.js';
 
 /** The part of a ucanto server we serve. */
 export interface UcantoRequestHandler {
