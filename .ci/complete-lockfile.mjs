@@ -10,7 +10,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const file = process.argv[2] ?? 'package-lock.json';
 const lock = JSON.parse(readFileSync(file, 'utf8'));
 const packages = lock.packages;
-const OSES = new Set(['android', 'darwin', 'freebsd', 'linux', 'openbsd', 'openharmony', 'sunos', 'win32', 'netbsd', 'aix']);
+const OSES = new Set([
+  'android',
+  'darwin',
+  'freebsd',
+  'linux',
+  'openbsd',
+  'openharmony',
+  'sunos',
+  'win32',
+  'netbsd',
+  'aix',
+]);
 let added = 0;
 for (const meta of Object.values({ ...packages })) {
   for (const [name, version] of Object.entries(meta.optionalDependencies ?? {})) {
@@ -29,7 +40,9 @@ for (const meta of Object.values({ ...packages })) {
   }
 }
 if (added) {
-  lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  lock.packages = Object.fromEntries(
+    Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+  );
   writeFileSync(file, JSON.stringify(lock, null, 2) + '\n');
 }
 console.log(`complete-lockfile: ${added} per-platform optional entr${added === 1 ? 'y' : 'ies'} added`);

@@ -30,7 +30,10 @@ export interface PlanResult {
 }
 
 export function newRunId(kind: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${kind}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
@@ -50,10 +53,16 @@ export async function planRun(
   // Everything that can be wrong with the inputs is found here, before anything is written.
   const spec = (await job.preflight(parsed, ctx)) ?? parsed;
 
-  const { created, run } = await createRun(ctx.meta, { runId: args.runId, kind: args.kind, spec: spec as Record<string, unknown> });
+  const { created, run } = await createRun(ctx.meta, {
+    runId: args.runId,
+    kind: args.kind,
+    spec: spec as Record<string, unknown>,
+  });
   if (!created) {
-    if (run.kind !== args.kind) throw new InputError(`run ${args.runId} exists with kind ${run.kind}, not ${args.kind}; choose another --run id`);
-    if (run.state === 'cancelled') throw new InputError(`run ${args.runId} was cancelled; a cancelled run is final: plan a new --run id`);
+    if (run.kind !== args.kind)
+      throw new InputError(`run ${args.runId} exists with kind ${run.kind}, not ${args.kind}; choose another --run id`);
+    if (run.state === 'cancelled')
+      throw new InputError(`run ${args.runId} was cancelled; a cancelled run is final: plan a new --run id`);
     // A finished plan keeps its spec. (A plan that did not complete is resumed with the spec
     // given now: resuming is how an operator finishes a crashed or interrupted plan.)
     if (run.planComplete && canonical(run.spec) !== canonical(spec)) {
@@ -113,7 +122,8 @@ export async function planRun(
     // and a re-plan resumes from whatever landed. A permanent error (bad input found while
     // listing, access denied) fails the run, so it does not sit in `planning` looking busy.
     await Promise.allSettled(inFlight);
-    if (!classifyError(err).retryable) await applyRunTransition(ctx.meta, args.runId, 'planFailed').catch(() => undefined);
+    if (!classifyError(err).retryable)
+      await applyRunTransition(ctx.meta, args.runId, 'planFailed').catch(() => undefined);
     throw err;
   }
   if (failure) throw failure;
@@ -123,7 +133,12 @@ export async function planRun(
   await finishRunIfComplete(ctx.meta, ctx.items, args.runId);
   log.info({ itemsWritten: written, itemsEnqueued: enqueued }, 'plan complete');
   ctx.events.safeEmit('plan:complete', { runId: args.runId, items: enqueued });
-  return { run: { ...run, planComplete: true, state: 'running' }, planned: true, itemsWritten: written, itemsEnqueued: enqueued };
+  return {
+    run: { ...run, planComplete: true, state: 'running' },
+    planned: true,
+    itemsWritten: written,
+    itemsEnqueued: enqueued,
+  };
 }
 
 /** Ids must be unique within a run; checks a chunk and remembers only a bounded window. */

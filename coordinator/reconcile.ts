@@ -49,7 +49,11 @@ export interface ReconcileOptions {
   graceMs?: number;
 }
 
-export async function reconcileRun(ctx: ConvoyContext, runId: string, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+export async function reconcileRun(
+  ctx: ConvoyContext,
+  runId: string,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileResult> {
   const now = ctx.now();
   const graceMs = opts.graceMs ?? 0;
   const depth = await ctx.queue.depth();
@@ -78,10 +82,16 @@ export async function reconcileRun(ctx: ConvoyContext, runId: string, opts: Reco
     result.pending += await resend('pending', page);
   }
   for await (const page of itemsByStatus(ctx.items, runId, 'retrying', { pageSize: 100 })) {
-    result.retrying += await resend('retrying', page.filter((i) => (i.nextAttemptAtMs ?? 0) + graceMs <= now));
+    result.retrying += await resend(
+      'retrying',
+      page.filter((i) => (i.nextAttemptAtMs ?? 0) + graceMs <= now),
+    );
   }
   for await (const page of itemsByStatus(ctx.items, runId, 'leased', { pageSize: 100 })) {
-    result.expiredLeases += await resend('leased', page.filter((i) => (i.leaseExpiresAtMs ?? 0) + graceMs < now));
+    result.expiredLeases += await resend(
+      'leased',
+      page.filter((i) => (i.leaseExpiresAtMs ?? 0) + graceMs < now),
+    );
   }
   // A DLQ copy is never a live message, whatever the grace window says: redrive those items.
   const dlq = await redriveRunDlq(ctx, runId, { alreadySent: sentIds });

@@ -26,7 +26,10 @@ export interface RequeueResult {
 export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): Promise<RequeueResult> {
   const run = await getRun(ctx.meta, filter.runId);
   if (!run) throw new InputError(`run "${filter.runId}" not found`);
-  if (run.state === 'cancelled') throw new InputError(`run ${filter.runId} was cancelled, which is final: its items cannot be requeued; plan a new run`);
+  if (run.state === 'cancelled')
+    throw new InputError(
+      `run ${filter.runId} was cancelled, which is final: its items cannot be requeued; plan a new run`,
+    );
   const matches = (errorClass: string | undefined, itemId: string) =>
     (!filter.errorClass || errorClass === filter.errorClass) && (!filter.itemId || itemId === filter.itemId);
   const requeuedIds = new Set<string>();
@@ -34,7 +37,8 @@ export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): 
   const classes = new Map<string, number>();
   let matched = 0;
   for await (const page of itemsByStatus(ctx.items, filter.runId, 'failed')) {
-    for (const i of page) classes.set(i.lastError?.errorClass ?? 'UNKNOWN', (classes.get(i.lastError?.errorClass ?? 'UNKNOWN') ?? 0) + 1);
+    for (const i of page)
+      classes.set(i.lastError?.errorClass ?? 'UNKNOWN', (classes.get(i.lastError?.errorClass ?? 'UNKNOWN') ?? 0) + 1);
     const chosen = page.filter((i) => matches(i.lastError?.errorClass, i.itemId));
     matched += chosen.length;
     const ok: string[] = [];
@@ -50,13 +54,19 @@ export async function requeueFailed(ctx: ConvoyContext, filter: RequeueFilter): 
   // Always sweep (not only after a requeue): pending items can sit in the DLQ too, when SQS's
   // redrive counted deliveries nobody acted on; they go back to the queue, stale copies go away.
   const sweep = await redriveRunDlq(ctx, filter.runId, { requeued: requeuedIds });
-  return { requeued: requeuedIds.size, dlqMessagesRemoved: sweep.removed + sweep.redriven, dlqRedriven: sweep.redriven };
+  return {
+    requeued: requeuedIds.size,
+    dlqMessagesRemoved: sweep.removed + sweep.redriven,
+    dlqRedriven: sweep.redriven,
+  };
 }
 
 /** The refusal for a filter that matched no failed item: what is there instead, so the fix is obvious. */
 async function noMatch(ctx: ConvoyContext, filter: RequeueFilter, classes: Map<string, number>): Promise<InputError> {
   const known = [...classes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c, n]) => `${c} (${n})`);
-  const knownText = known.length ? `the run's failed items have class ${known.join(', ')}` : 'the run has no failed items';
+  const knownText = known.length
+    ? `the run's failed items have class ${known.join(', ')}`
+    : 'the run has no failed items';
   if (filter.itemId) {
     const item = await getItem(ctx.items, filter.runId, filter.itemId);
     const what = !item
@@ -64,7 +74,11 @@ async function noMatch(ctx: ConvoyContext, filter: RequeueFilter, classes: Map<s
       : item.status !== 'failed'
         ? `item "${filter.itemId}" of run ${filter.runId} is ${item.status}, not failed`
         : `item "${filter.itemId}" failed with class ${item.lastError?.errorClass ?? 'UNKNOWN'}, not ${filter.errorClass}`;
-    return new InputError(`nothing to requeue: ${what}; ${knownText} (list them with \`convoy monitor --run ${filter.runId} --failed\`)`);
+    return new InputError(
+      `nothing to requeue: ${what}; ${knownText} (list them with \`convoy monitor --run ${filter.runId} --failed\`)`,
+    );
   }
-  return new InputError(`nothing to requeue: no failed item of run ${filter.runId} has error class "${filter.errorClass}"; ${knownText}`);
+  return new InputError(
+    `nothing to requeue: no failed item of run ${filter.runId} has error class "${filter.errorClass}"; ${knownText}`,
+  );
 }

@@ -36,7 +36,8 @@ export const PAST: Record<RunControlAction, string> = { pause: 'paused', resume:
 /** Why `action` cannot apply to a run in `state`, and what to do instead. */
 export function refusal(runId: string, action: RunControlAction, state: RunState): string {
   if (state === RUN_CONTROL[action].to) return `run ${runId} is already ${state}`;
-  if (state === 'done') return `run ${runId} is done: there is nothing left to ${action}${action === 'resume' ? '' : ' (requeue its failed items with `convoy requeue --run ' + runId + '`)'}`;
+  if (state === 'done')
+    return `run ${runId} is done: there is nothing left to ${action}${action === 'resume' ? '' : ' (requeue its failed items with `convoy requeue --run ' + runId + '`)'}`;
   if (state === 'cancelled') return `run ${runId} was cancelled, which is final: plan a new run to do its work`;
   if (action === 'resume') return `run ${runId} is ${state}, not paused: there is nothing to resume`;
   return `run ${runId} is ${state}: cannot ${action} it`;
@@ -55,7 +56,11 @@ export interface RunControlResult {
  * moved in between (a worker finished it, another operator acted), it is read again and retried
  * or refused with the state it is now in.
  */
-export async function controlRun(ctx: ConvoyContext, runId: string, action: RunControlAction): Promise<RunControlResult> {
+export async function controlRun(
+  ctx: ConvoyContext,
+  runId: string,
+  action: RunControlAction,
+): Promise<RunControlResult> {
   const { from, to } = RUN_CONTROL[action];
   for (let attempt = 0; attempt < 3; attempt++) {
     const run = await getRun(ctx.meta, runId);
@@ -68,5 +73,7 @@ export async function controlRun(ctx: ConvoyContext, runId: string, action: RunC
       return { runId, from: run.state, to, resent };
     }
   }
-  throw new InputError(`run ${runId} kept changing state while we tried to ${action} it; look at \`convoy status --run ${runId}\` and try again`);
+  throw new InputError(
+    `run ${runId} kept changing state while we tried to ${action} it; look at \`convoy status --run ${runId}\` and try again`,
+  );
 }

@@ -14,7 +14,8 @@ export function specDifferences(before: unknown, after: unknown, path = '', out:
   }
   if (Array.isArray(before) && Array.isArray(after) && before.length === after.length && before.length > 20) {
     // long lists (customers): name the first differing positions, not the whole list
-    for (let i = 0; i < before.length && out.length < 10; i++) specDifferences(before[i], after[i], `${path}[${i}]`, out);
+    for (let i = 0; i < before.length && out.length < 10; i++)
+      specDifferences(before[i], after[i], `${path}[${i}]`, out);
     return out;
   }
   if (canonical(before) !== canonical(after)) out.push(`${path || '(spec)'}: ${show(before)} -> ${show(after)}`);
@@ -27,9 +28,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** JSON with sorted keys and no undefined fields (what a DynamoDB round trip keeps). */
 export function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) =>
-    isPlainObject(value) ? Object.fromEntries(Object.keys(value).sort().filter((k) => value[k] !== undefined).map((k) => [k, value[k]])) : value,
-  ) ?? 'undefined';
+  return (
+    JSON.stringify(v, (_k, value: unknown) =>
+      isPlainObject(value)
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .filter((k) => value[k] !== undefined)
+              .map((k) => [k, value[k]]),
+          )
+        : value,
+    ) ?? 'undefined'
+  );
 }
 
 function show(v: unknown): string {

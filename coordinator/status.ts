@@ -24,7 +24,10 @@ export interface RunStatus {
 export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
   const run = await getRun(ctx.meta, runId);
   if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
-  const [[pending, leased, retrying, failed], totals] = await Promise.all([countActive(ctx, runId), readCounterTotals(ctx.meta, runId)]);
+  const [[pending, leased, retrying, failed], totals] = await Promise.all([
+    countActive(ctx, runId),
+    readCounterTotals(ctx.meta, runId),
+  ]);
   const total = run.plannedItems;
   const done = Math.max(0, total - pending - leased - retrying - failed);
   const failuresByClass: Record<string, number> = {};
@@ -43,7 +46,9 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
 }
 
 function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
-  return Promise.all((['pending', 'leased', 'retrying', 'failed'] as ItemStatus[]).map((s) => countByStatus(ctx.items, runId, s)));
+  return Promise.all(
+    (['pending', 'leased', 'retrying', 'failed'] as ItemStatus[]).map((s) => countByStatus(ctx.items, runId, s)),
+  );
 }
 
 export function formatStatus(s: RunStatus): string {
@@ -51,7 +56,9 @@ export function formatStatus(s: RunStatus): string {
   const lines = [
     `run ${s.run.runId} (${s.run.kind}) state=${s.run.state}${s.run.planComplete ? '' : ' (planning)'}`,
     `items: ${s.total}`,
-    ...(['done', 'pending', 'leased', 'retrying', 'failed'] as const).map((k) => `  ${k.padEnd(9)} ${String(s.counts[k]).padStart(8)}  ${pct(s.counts[k]).padStart(5)}%`),
+    ...(['done', 'pending', 'leased', 'retrying', 'failed'] as const).map(
+      (k) => `  ${k.padEnd(9)} ${String(s.counts[k]).padStart(8)}  ${pct(s.counts[k]).padStart(5)}%`,
+    ),
     `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
   ];
   const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);

@@ -37,7 +37,9 @@ export interface ApiOptions {
   metricsKeepFinishedMs?: number;
 }
 
-const requeueBody = z.object({ errorClass: z.string().min(1).optional(), itemId: z.string().min(1).optional() }).strict();
+const requeueBody = z
+  .object({ errorClass: z.string().min(1).optional(), itemId: z.string().min(1).optional() })
+  .strict();
 
 /** The documented minimum: a shorter token can be guessed by anyone who can reach the port. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -57,7 +59,8 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
     if (err instanceof HTTPException) return err.getResponse(); // 401 from bearerAuth
     const e = err instanceof ConvoyError ? err : classifyError(err);
     const status = e instanceof InputError ? (/not found/.test(e.message) ? 404 : 400) : e.retryable ? 503 : 500;
-    if (status >= 500) ctx.log.warn({ errorClass: e.errorClass, err: e.message, path: c.req.path }, 'api request failed');
+    if (status >= 500)
+      ctx.log.warn({ errorClass: e.errorClass, err: e.message, path: c.req.path }, 'api request failed');
     return c.json({ error: e.errorClass, message: e.message }, status);
   });
 
@@ -73,7 +76,12 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
     const q = c.req.query();
     if (q.cursor !== undefined) checkFailedCursor(runId, q.cursor);
     return c.json(
-      await readFailedView(ctx, runId, { limit, cursor: q.cursor, errorClass: q.class, group: { customer: q.customer, space: q.space } }),
+      await readFailedView(ctx, runId, {
+        limit,
+        cursor: q.cursor,
+        errorClass: q.class,
+        group: { customer: q.customer, space: q.space },
+      }),
     );
   });
 
@@ -87,7 +95,10 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
     app.post('/runs/:id/requeue', bearerAuth({ token: opts.token }), async (c) => {
       const runId = c.req.param('id'); // requeueFailed reads the run: unknown -> 404, cancelled -> 400
       const body = requeueBody.safeParse(await jsonBody(c));
-      if (!body.success) throw new InputError(`request body must be {"errorClass"?: string, "itemId"?: string}: ${body.error.issues.map((i) => i.message).join('; ')}`);
+      if (!body.success)
+        throw new InputError(
+          `request body must be {"errorClass"?: string, "itemId"?: string}: ${body.error.issues.map((i) => i.message).join('; ')}`,
+        );
       const result = await requeueFailed(ctx, { runId, ...body.data });
       ctx.log.info({ runId, ...body.data, requeued: result.requeued }, 'requeue through the API');
       return c.json({ runId, ...result });
@@ -102,7 +113,13 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
   } else {
     for (const action of ['requeue', 'pause', 'resume', 'cancel']) {
       app.post(`/runs/:id/${action}`, (c) =>
-        c.json({ error: 'WRITES_DISABLED', message: `${action} is disabled: no API token configured; set CONVOY_API_TOKEN or "api": {"token": ...} in the config file` }, 403),
+        c.json(
+          {
+            error: 'WRITES_DISABLED',
+            message: `${action} is disabled: no API token configured; set CONVOY_API_TOKEN or "api": {"token": ...} in the config file`,
+          },
+          403,
+        ),
       );
     }
   }
@@ -119,7 +136,12 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
 }
 
 function isActive(r: RunRow, now: number, keepFinishedMs: number): boolean {
-  return r.state === 'planning' || r.state === 'running' || r.state === 'paused' || now - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs;
+  return (
+    r.state === 'planning' ||
+    r.state === 'running' ||
+    r.state === 'paused' ||
+    now - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs
+  );
 }
 
 async function existingRun(ctx: ConvoyContext, runId: string): Promise<string> {
@@ -131,7 +153,8 @@ function intParam(c: Context, name: string, dflt: number, min: number, max: numb
   const raw = c.req.query(name);
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`query parameter ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InputError(`query parameter ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 
@@ -146,7 +169,9 @@ async function jsonBody(c: Context): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InputError(`request body is not valid JSON (${(err as Error).message}); send {"errorClass"?: string, "itemId"?: string}, or no body to requeue every failed item`);
+    throw new InputError(
+      `request body is not valid JSON (${(err as Error).message}); send {"errorClass"?: string, "itemId"?: string}, or no body to requeue every failed item`,
+    );
   }
 }
 
@@ -166,5 +191,8 @@ export function checkFailedCursor(runId: string, token: string): void {
       key.runId === runId &&
       typeof key.itemId === 'string' &&
       key.statusKey === keys[c!.shard]);
-  if (!c || !keyOk) throw new InputError(`query parameter cursor "${token.slice(0, 80)}" is not a cursor of run ${runId}'s failed items; use the nextCursor of the previous page, or drop it to start at the first`);
+  if (!c || !keyOk)
+    throw new InputError(
+      `query parameter cursor "${token.slice(0, 80)}" is not a cursor of run ${runId}'s failed items; use the nextCursor of the previous page, or drop it to start at the first`,
+    );
 }

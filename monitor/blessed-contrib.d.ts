@@ -3,7 +3,14 @@ declare module 'blessed-contrib' {
   import type { Widgets } from 'blessed';
 
   interface Grid {
-    set<T>(row: number, col: number, rowSpan: number, colSpan: number, factory: (opts: Record<string, unknown>) => T, opts: Record<string, unknown>): T;
+    set<T>(
+      row: number,
+      col: number,
+      rowSpan: number,
+      colSpan: number,
+      factory: (opts: Record<string, unknown>) => T,
+      opts: Record<string, unknown>,
+    ): T;
   }
   interface LineWidget extends Widgets.BoxElement {
     setData(series: Array<{ title: string; x: string[]; y: number[]; style?: { line?: string } }>): void;

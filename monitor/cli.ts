@@ -47,7 +47,9 @@ function positive(name: string, opts: { integer?: boolean } = {}) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0 || (opts.integer && !Number.isInteger(n))) {
-      throw new InvalidArgumentError(`${name} must be a positive ${opts.integer ? 'integer' : 'number'}, got "${value}"`);
+      throw new InvalidArgumentError(
+        `${name} must be a positive ${opts.integer ? 'integer' : 'number'}, got "${value}"`,
+      );
     }
     return n;
   };
@@ -56,36 +58,82 @@ function positive(name: string, opts: { integer?: boolean } = {}) {
 export function registerMonitorCommands(program: Command): void {
   program
     .command('monitor')
-    .description('show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --customer / --space views')
-    .option('--run <id>', 'run id (default: a table of every active run; the detail views and --instance use the newest run; --watch follows the active runs)')
+    .description(
+      'show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --customer / --space views',
+    )
+    .option(
+      '--run <id>',
+      'run id (default: a table of every active run; the detail views and --instance use the newest run; --watch follows the active runs)',
+    )
     .option('--json', 'print JSON (every view)')
-    .option('--watch', 'terminal dashboard refreshed every --interval (one summary line per interval when stdout is not a terminal); q quits')
+    .option(
+      '--watch',
+      'terminal dashboard refreshed every --interval (one summary line per interval when stdout is not a terminal); q quits',
+    )
     .option('--interval <seconds>', 'refresh interval for --watch', positive('--interval'), 2)
     .option('--failed', 'failed items grouped by error class, with ids and messages (all pages unless --limit)')
-    .option('--limit <n>', 'with --failed: one page of at most n items (prints the cursor of the next)', positive('--limit', { integer: true }))
+    .option(
+      '--limit <n>',
+      'with --failed: one page of at most n items (prints the cursor of the next)',
+      positive('--limit', { integer: true }),
+    )
     .option('--cursor <token>', 'with --failed: start at this page')
     .option('--class <errorClass>', 'with --failed: only this error class')
     .option('--stuck', 'items whose lease expired, that run longer than --stuck-after, or whose retry is overdue')
     .option('--stuck-after <seconds>', 'no progress for this long counts as stuck', positive('--stuck-after'), 300)
-    .option('--instance [label]', 'workers by instance label (per-worker rates, in flight, heartbeats); a label shows only that instance')
-    .option('--customer <customer>', 'progress of one customer\'s groups (also filters --failed / --stuck)')
+    .option(
+      '--instance [label]',
+      'workers by instance label (per-worker rates, in flight, heartbeats); a label shows only that instance',
+    )
+    .option('--customer <customer>', "progress of one customer's groups (also filters --failed / --stuck)")
     .option('--space <space>', 'progress of one space (also filters --failed / --stuck)')
-    .option('--stale-after <seconds>', 'a worker without a heartbeat for this long is stale', positive('--stale-after'), 30)
-    .option('--gone-after <seconds>', 'a worker without a heartbeat for this long is gone: no longer listed, only counted', positive('--gone-after'), 600)
-    .option('--rate-window <minutes>', 'minutes the rate and ETA are computed over', positive('--rate-window', { integer: true }), 5)
+    .option(
+      '--stale-after <seconds>',
+      'a worker without a heartbeat for this long is stale',
+      positive('--stale-after'),
+      30,
+    )
+    .option(
+      '--gone-after <seconds>',
+      'a worker without a heartbeat for this long is gone: no longer listed, only counted',
+      positive('--gone-after'),
+      600,
+    )
+    .option(
+      '--rate-window <minutes>',
+      'minutes the rate and ETA are computed over',
+      positive('--rate-window', { integer: true }),
+      5,
+    )
     .action(
       action(async (opts: MonitorOptions, cmd: Command) =>
         withContext(cmd, async (ctx) => {
-          const snapshot = { staleAfterMs: opts.staleAfter * 1000, goneAfterMs: opts.goneAfter * 1000, rateWindowMinutes: opts.rateWindow };
+          const snapshot = {
+            staleAfterMs: opts.staleAfter * 1000,
+            goneAfterMs: opts.goneAfter * 1000,
+            rateWindowMinutes: opts.rateWindow,
+          };
           if (opts.watch) {
-            if (opts.failed || opts.stuck || opts.instance || opts.json) throw new InputError('--watch shows everything at once; drop --failed / --stuck / --instance / --json');
+            if (opts.failed || opts.stuck || opts.instance || opts.json)
+              throw new InputError('--watch shows everything at once; drop --failed / --stuck / --instance / --json');
             // loaded on demand: blessed, hono and prom-client are not needed by the other commands
             const { watch } = await import('./watch.js');
-            await watch(ctx, { runId: opts.run, intervalMs: opts.interval * 1000, stuckAfterMs: opts.stuckAfter * 1000, snapshot });
+            await watch(ctx, {
+              runId: opts.run,
+              intervalMs: opts.interval * 1000,
+              stuckAfterMs: opts.stuckAfter * 1000,
+              snapshot,
+            });
             return;
           }
-          const print = (json: unknown, text: () => string): void => void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
-          const detail = opts.failed || opts.stuck || opts.instance !== undefined || opts.customer !== undefined || opts.space !== undefined;
+          const print = (json: unknown, text: () => string): void =>
+            void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
+          const detail =
+            opts.failed ||
+            opts.stuck ||
+            opts.instance !== undefined ||
+            opts.customer !== undefined ||
+            opts.space !== undefined;
           if (!opts.run && !detail) {
             const v = await readFleet(ctx, new SnapshotReader(ctx, { seriesMinutes: 0, ...snapshot, exact: true }));
             return print(v, () => formatFleet(v));
@@ -95,7 +143,9 @@ export function registerMonitorCommands(program: Command): void {
           if (opts.failed) return printFailed(ctx, runId, opts, group);
           if (opts.stuck) {
             const items = await readStuckItems(ctx, runId, { stuckAfterMs: opts.stuckAfter * 1000, group });
-            return print({ runId, stuckAfterMs: opts.stuckAfter * 1000, items }, () => formatStuck(items, opts.stuckAfter * 1000));
+            return print({ runId, stuckAfterMs: opts.stuckAfter * 1000, items }, () =>
+              formatStuck(items, opts.stuckAfter * 1000),
+            );
           }
           if (opts.customer !== undefined || opts.space !== undefined) {
             const v = await readGroupView(ctx, runId, group);
@@ -113,14 +163,27 @@ export function registerMonitorCommands(program: Command): void {
 
   program
     .command('serve')
-    .description('HTTP status and metrics API: GET /runs, /runs/:id, /runs/:id/failed, /runs/:id/stuck, /metrics; POST /runs/:id/requeue, /pause, /resume, /cancel (bearer token)')
+    .description(
+      'HTTP status and metrics API: GET /runs, /runs/:id, /runs/:id/failed, /runs/:id/stuck, /metrics; POST /runs/:id/requeue, /pause, /resume, /cancel (bearer token)',
+    )
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port (0 = any free port)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be an integer from 0 to 65535, got "${v}"`);
-      return n;
-    }, 8080)
-    .option('--stale-after <seconds>', 'a worker without a heartbeat for this long is stale', positive('--stale-after'), 30)
+    .option(
+      '--port <port>',
+      'port (0 = any free port)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535)
+          throw new InvalidArgumentError(`--port must be an integer from 0 to 65535, got "${v}"`);
+        return n;
+      },
+      8080,
+    )
+    .option(
+      '--stale-after <seconds>',
+      'a worker without a heartbeat for this long is stale',
+      positive('--stale-after'),
+      30,
+    )
     .action(
       action(async (opts: { host: string; port: number; staleAfter: number }, cmd: Command) =>
         withContext(cmd, async (ctx) => {
@@ -129,11 +192,16 @@ export function registerMonitorCommands(program: Command): void {
           const app = createApiApp(ctx, { token, snapshot: { staleAfterMs: opts.staleAfter * 1000 } });
           const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
             const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
-            s.once('error', (err) => reject(new InputError(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
+            s.once('error', (err) =>
+              reject(new InputError(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })),
+            );
           });
           const { port } = server.address() as AddressInfo;
-          if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host)) ctx.log.warn({ host: opts.host }, 'serving beyond loopback: put it behind TLS and a firewall');
-          process.stdout.write(`convoy serve: listening on http://${opts.host}:${port} (requeue ${token ? 'enabled, bearer token required' : 'disabled: no api token configured'})\n`);
+          if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host))
+            ctx.log.warn({ host: opts.host }, 'serving beyond loopback: put it behind TLS and a firewall');
+          process.stdout.write(
+            `convoy serve: listening on http://${opts.host}:${port} (requeue ${token ? 'enabled, bearer token required' : 'disabled: no api token configured'})\n`,
+          );
           await new Promise<void>((resolve) => {
             process.once('SIGINT', resolve);
             process.once('SIGTERM', resolve);
@@ -149,7 +217,8 @@ export function registerMonitorCommands(program: Command): void {
 
 async function resolveRun(ctx: ConvoyContext, runId: string | undefined): Promise<string> {
   if (runId) {
-    if (!(await getRun(ctx.meta, runId))) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
+    if (!(await getRun(ctx.meta, runId)))
+      throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
     return runId;
   }
   const newest = (await listRuns(ctx.meta))[0]?.runId;
@@ -169,7 +238,8 @@ async function printFailed(ctx: ConvoyContext, runId: string, opts: MonitorOptio
   do {
     const v = await readFailedView(ctx, runId, { ...base, limit: 500, cursor });
     if (opts.json) process.stdout.write(JSON.stringify(v) + '\n');
-    else if (v.items.length || v.byClass) process.stdout.write(formatFailedView({ ...v, nextCursor: undefined }) + '\n');
+    else if (v.items.length || v.byClass)
+      process.stdout.write(formatFailedView({ ...v, nextCursor: undefined }) + '\n');
     cursor = v.nextCursor;
   } while (cursor);
 }

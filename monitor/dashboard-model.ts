@@ -39,7 +39,9 @@ export function dashboardModel(s: RunSnapshot, stuck: StuckItem[], others: RunSn
     progressPercent: s.total ? Math.min(100, Math.floor((100 * c.done) / s.total)) : 0,
     progressLabel: `done ${c.done}/${s.total} (${s.progress.donePercent.toFixed(1)}%)  failed ${c.failed} (${s.progress.failedPercent.toFixed(1)}%)  ETA ${etaText(s)}`,
     queueText: [
-      q ? `queue ${q.visible} waiting  ${q.inFlight} in flight  ${q.delayed} delayed    DLQ ${q.dlqVisible}` : 'queue unavailable',
+      q
+        ? `queue ${q.visible} waiting  ${q.inFlight} in flight  ${q.delayed} delayed    DLQ ${q.dlqVisible}`
+        : 'queue unavailable',
       otherRunsLine(others),
     ]
       .filter(Boolean)
@@ -71,13 +73,20 @@ export function dashboardModel(s: RunSnapshot, stuck: StuckItem[], others: RunSn
         w.status.toUpperCase(),
       ]),
     recentFailureLines: s.recentFailures.map(
-      (f) => `${f.finishedAtMs ? new Date(f.finishedAtMs).toISOString().slice(11, 19) : '--:--:--'} ${f.lastError?.errorClass ?? 'UNKNOWN'} ${f.itemId}: ${(f.lastError?.message ?? '').replace(/\s+/g, ' ').slice(0, 120)}`,
+      (f) =>
+        `${f.finishedAtMs ? new Date(f.finishedAtMs).toISOString().slice(11, 19) : '--:--:--'} ${f.lastError?.errorClass ?? 'UNKNOWN'} ${f.itemId}: ${(f.lastError?.message ?? '').replace(/\s+/g, ' ').slice(0, 120)}`,
     ),
   };
 }
 
 /** The status line: when it was refreshed, or the error it keeps retrying after. */
-export function statusLine(state: { lastOkAtMs: number | null; refreshMs: number | null; error: string | null; nowMs: number; intervalMs: number }): string {
+export function statusLine(state: {
+  lastOkAtMs: number | null;
+  refreshMs: number | null;
+  error: string | null;
+  nowMs: number;
+  intervalMs: number;
+}): string {
   const at = (ms: number) => new Date(ms).toISOString().slice(11, 19);
   if (state.error) {
     const since = state.lastOkAtMs === null ? 'no data yet' : `showing data from ${at(state.lastOkAtMs)}`;

@@ -23,7 +23,10 @@ export function groupMatcher(f: GroupFilter): ((group: string | undefined) => bo
   return (group) => {
     if (group === undefined) return false;
     const g = parseGroup(group);
-    return (f.customer === undefined || g.customer === f.customer) && (f.space === undefined || g.space === f.space || (g.space === undefined && g.customer === f.space));
+    return (
+      (f.customer === undefined || g.customer === f.customer) &&
+      (f.space === undefined || g.space === f.space || (g.space === undefined && g.customer === f.space))
+    );
   };
 }
 
@@ -46,7 +49,8 @@ export interface StuckItem extends ItemSummaryRow {
  */
 export function classifyStuck(row: ItemSummaryRow, nowMs: number, stuckAfterMs: number): StuckItem | undefined {
   if (row.status === 'leased') {
-    if (row.leaseExpiresAtMs !== undefined && row.leaseExpiresAtMs < nowMs) return { ...row, reason: 'lease-expired', forMs: nowMs - row.leaseExpiresAtMs };
+    if (row.leaseExpiresAtMs !== undefined && row.leaseExpiresAtMs < nowMs)
+      return { ...row, reason: 'lease-expired', forMs: nowMs - row.leaseExpiresAtMs };
     const since = row.startedAtMs ?? row.updatedAtMs;
     if (nowMs - since > stuckAfterMs) return { ...row, reason: 'running-long', forMs: nowMs - since };
   }

@@ -13,11 +13,19 @@ import type { RunSnapshot, SnapshotReader } from './snapshot.js';
 export const KEEP_FINISHED_MS = 3_600_000;
 
 export function isActiveRun(r: RunRow, nowMs: number, keepFinishedMs = KEEP_FINISHED_MS): boolean {
-  return r.state === 'planning' || r.state === 'running' || r.state === 'paused' || nowMs - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs;
+  return (
+    r.state === 'planning' ||
+    r.state === 'running' ||
+    r.state === 'paused' ||
+    nowMs - (r.finishedAtMs ?? r.updatedAtMs) < keepFinishedMs
+  );
 }
 
 /** The active runs, newest first; when none is active, the newest run alone (empty: no runs at all). */
-export async function runsToFollow(ctx: ConvoyContext, keepFinishedMs = KEEP_FINISHED_MS): Promise<{ runs: RunRow[]; active: boolean }> {
+export async function runsToFollow(
+  ctx: ConvoyContext,
+  keepFinishedMs = KEEP_FINISHED_MS,
+): Promise<{ runs: RunRow[]; active: boolean }> {
   const all = await listRuns(ctx.meta);
   const active = all.filter((r) => isActiveRun(r, ctx.now(), keepFinishedMs));
   return active.length ? { runs: active, active: true } : { runs: all.slice(0, 1), active: false };
@@ -71,7 +79,11 @@ export function fleetRow(s: RunSnapshot): FleetRow {
   };
 }
 
-export async function readFleet(ctx: ConvoyContext, reader: SnapshotReader, opts: { keepFinishedMs?: number } = {}): Promise<FleetView> {
+export async function readFleet(
+  ctx: ConvoyContext,
+  reader: SnapshotReader,
+  opts: { keepFinishedMs?: number } = {},
+): Promise<FleetView> {
   const { runs, active } = await runsToFollow(ctx, opts.keepFinishedMs);
   const snaps = active ? await Promise.all(runs.map((r) => reader.read(r.runId))) : [];
   return {
@@ -103,7 +115,9 @@ export function formatFleet(v: FleetView): string {
     ].join(' '),
   );
   const w = v.workers;
-  const workers = w ? `workers: ${w.alive} alive, ${w.stale} stale, ${w.draining} draining, ${w.stopped} stopped, ${w.gone} gone` : '';
+  const workers = w
+    ? `workers: ${w.alive} alive, ${w.stale} stale, ${w.draining} draining, ${w.stopped} stopped, ${w.gone} gone`
+    : '';
   return [`${v.runs.length} active run(s)`, header, ...rows, workers].filter(Boolean).join('\n');
 }
 

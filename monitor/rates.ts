@@ -37,7 +37,11 @@ export interface Rate {
  * time starts at the first bucket with activity, so a run that started 40 s ago is not diluted
  * over the whole window.
  */
-export function rateOverWindow(buckets: MinuteCounters[], nowMs: number, pick: (b: MinuteCounters) => Counters = (b) => b.counters): Rate {
+export function rateOverWindow(
+  buckets: MinuteCounters[],
+  nowMs: number,
+  pick: (b: MinuteCounters) => Counters = (b) => b.counters,
+): Rate {
   const windowMinutes = buckets.length;
   const first = buckets.findIndex((b) => {
     const c = pick(b);
@@ -129,7 +133,11 @@ export function throughputSeries(buckets: MinuteCounters[], nowMs: number): Seri
   const partial = Math.max(1 / 60, (nowMs % 60_000) / 60_000);
   return buckets.map((b, i) => {
     const minutes = i === buckets.length - 1 ? partial : 1;
-    return { bucket: b.bucket, itemsPerMin: b.counters.done / minutes, mibPerSec: b.counters.bytes / MIB / (minutes * 60) };
+    return {
+      bucket: b.bucket,
+      itemsPerMin: b.counters.done / minutes,
+      mibPerSec: b.counters.bytes / MIB / (minutes * 60),
+    };
   });
 }
 
@@ -140,7 +148,12 @@ export type WorkerState = 'alive' | 'stale' | 'draining' | 'stopped' | 'gone';
  * (no longer listed, only counted) after `goneAfterMs` without a beat: a killed worker never
  * writes "stopped", and must not stay in the live view for ever.
  */
-export function workerState(w: Pick<WorkerHeartbeat, 'state' | 'lastBeatAtMs'>, nowMs: number, staleAfterMs: number, goneAfterMs = Infinity): WorkerState {
+export function workerState(
+  w: Pick<WorkerHeartbeat, 'state' | 'lastBeatAtMs'>,
+  nowMs: number,
+  staleAfterMs: number,
+  goneAfterMs = Infinity,
+): WorkerState {
   if (w.state === 'stopped') return 'stopped';
   if (nowMs - w.lastBeatAtMs > goneAfterMs) return 'gone';
   if (nowMs - w.lastBeatAtMs > staleAfterMs) return 'stale';
@@ -184,9 +197,15 @@ export function runHasEta(runState: string): boolean {
  * With `remaining` (unfinished items), a paused run with nothing left says so; with `leaseWait`,
  * the items waiting for expired leases are named.
  */
-export function formatEta(runState: string, seconds: number | null, opts: { short?: boolean; remaining?: number; leaseWait?: LeaseWait | null } = {}): string {
+export function formatEta(
+  runState: string,
+  seconds: number | null,
+  opts: { short?: boolean; remaining?: number; leaseWait?: LeaseWait | null } = {},
+): string {
   if (runState === 'paused' && opts.remaining === 0) {
-    return opts.short ? 'paused-all-finished' : 'none: paused with every item finished (convoy resume --run completes the run)';
+    return opts.short
+      ? 'paused-all-finished'
+      : 'none: paused with every item finished (convoy resume --run completes the run)';
   }
   if (runState === 'paused') return opts.short ? 'paused' : 'paused (convoy resume --run to go on)';
   if (runState === 'cancelled') return opts.short ? 'cancelled' : 'none (cancelled)';

@@ -25,20 +25,85 @@ export class RunMetrics {
 
   constructor() {
     const r = [this.registry];
-    this.items = new Gauge({ name: 'convoy_run_items', help: 'Items of a run by status', labelNames: ['run', 'kind', 'status'], registers: r });
-    this.failedByClass = new Gauge({ name: 'convoy_run_failed_items', help: 'Failed items of a run by error class', labelNames: ['run', 'error_class'], registers: r });
-    this.bytes = new Gauge({ name: 'convoy_run_bytes_moved', help: 'Bytes moved by a run (counters)', labelNames: ['run'], registers: r });
-    this.objects = new Gauge({ name: 'convoy_run_objects_moved', help: 'Objects moved by a run (counters)', labelNames: ['run'], registers: r });
-    this.inFlight = new Gauge({ name: 'convoy_run_items_in_flight', help: 'Items of a run leased by a worker now', labelNames: ['run'], registers: r });
-    this.rate = new Gauge({ name: 'convoy_run_items_per_minute', help: 'Items done per minute over the rate window', labelNames: ['run'], registers: r });
-    this.eta = new Gauge({ name: 'convoy_run_eta_seconds', help: 'Seconds left at the current rate (absent when unknown)', labelNames: ['run'], registers: r });
-    this.queue = new Gauge({ name: 'convoy_queue_messages', help: 'Work queue messages by state', labelNames: ['state'], registers: r });
+    this.items = new Gauge({
+      name: 'convoy_run_items',
+      help: 'Items of a run by status',
+      labelNames: ['run', 'kind', 'status'],
+      registers: r,
+    });
+    this.failedByClass = new Gauge({
+      name: 'convoy_run_failed_items',
+      help: 'Failed items of a run by error class',
+      labelNames: ['run', 'error_class'],
+      registers: r,
+    });
+    this.bytes = new Gauge({
+      name: 'convoy_run_bytes_moved',
+      help: 'Bytes moved by a run (counters)',
+      labelNames: ['run'],
+      registers: r,
+    });
+    this.objects = new Gauge({
+      name: 'convoy_run_objects_moved',
+      help: 'Objects moved by a run (counters)',
+      labelNames: ['run'],
+      registers: r,
+    });
+    this.inFlight = new Gauge({
+      name: 'convoy_run_items_in_flight',
+      help: 'Items of a run leased by a worker now',
+      labelNames: ['run'],
+      registers: r,
+    });
+    this.rate = new Gauge({
+      name: 'convoy_run_items_per_minute',
+      help: 'Items done per minute over the rate window',
+      labelNames: ['run'],
+      registers: r,
+    });
+    this.eta = new Gauge({
+      name: 'convoy_run_eta_seconds',
+      help: 'Seconds left at the current rate (absent when unknown)',
+      labelNames: ['run'],
+      registers: r,
+    });
+    this.queue = new Gauge({
+      name: 'convoy_queue_messages',
+      help: 'Work queue messages by state',
+      labelNames: ['state'],
+      registers: r,
+    });
     this.dlq = new Gauge({ name: 'convoy_dlq_messages', help: 'Messages in the dead-letter queue', registers: r });
-    this.workerRate = new Gauge({ name: 'convoy_worker_items_per_minute', help: 'Items a worker finished per minute over the rate window', labelNames: ['run', 'worker', 'instance'], registers: r });
-    this.workerMib = new Gauge({ name: 'convoy_worker_mib_per_second', help: 'MiB a worker moved per second over the rate window', labelNames: ['run', 'worker', 'instance'], registers: r });
-    this.workerInFlight = new Gauge({ name: 'convoy_worker_in_flight', help: 'Items a worker holds (its last heartbeat)', labelNames: ['worker', 'instance'], registers: r });
-    this.workerUp = new Gauge({ name: 'convoy_worker_up', help: '1 when a worker heartbeats on time, 0 when stale or stopped', labelNames: ['worker', 'instance', 'state'], registers: r });
-    this.workerBeatAge = new Gauge({ name: 'convoy_worker_heartbeat_age_seconds', help: 'Seconds since a worker last heartbeat', labelNames: ['worker', 'instance'], registers: r });
+    this.workerRate = new Gauge({
+      name: 'convoy_worker_items_per_minute',
+      help: 'Items a worker finished per minute over the rate window',
+      labelNames: ['run', 'worker', 'instance'],
+      registers: r,
+    });
+    this.workerMib = new Gauge({
+      name: 'convoy_worker_mib_per_second',
+      help: 'MiB a worker moved per second over the rate window',
+      labelNames: ['run', 'worker', 'instance'],
+      registers: r,
+    });
+    this.workerInFlight = new Gauge({
+      name: 'convoy_worker_in_flight',
+      help: 'Items a worker holds (its last heartbeat)',
+      labelNames: ['worker', 'instance'],
+      registers: r,
+    });
+    this.workerUp = new Gauge({
+      name: 'convoy_worker_up',
+      help: '1 when a worker heartbeats on time, 0 when stale or stopped',
+      labelNames: ['worker', 'instance', 'state'],
+      registers: r,
+    });
+    this.workerBeatAge = new Gauge({
+      name: 'convoy_worker_heartbeat_age_seconds',
+      help: 'Seconds since a worker last heartbeat',
+      labelNames: ['worker', 'instance'],
+      registers: r,
+    });
   }
 
   /** Replace every value with the ones in these snapshots and render the text format. */

@@ -16,7 +16,14 @@
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError, toError } from '../shared/errors.js';
 import type { QueueDepth } from '../shared/work-queue.js';
-import { emptyCounters, minuteBucket, readCounterTotals, reconcileTotals, type Counters, type RunTotals } from '../state/counters.js';
+import {
+  emptyCounters,
+  minuteBucket,
+  readCounterTotals,
+  reconcileTotals,
+  type Counters,
+  type RunTotals,
+} from '../state/counters.js';
 import { countByStatus } from '../state/items.js';
 import { getRun, type RunRow } from '../state/runs.js';
 import { failedSetSummary, forEachItemSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
@@ -158,7 +165,9 @@ export class SnapshotReader {
     const countsExact = this.opts.exact || (base !== undefined && base.counts.pending <= this.opts.smallSetMax);
     const smallSets = countsExact
       ? this.recount(runId).then((e) => ({ ...e.counts, exact: e }))
-      : Promise.all((['leased', 'retrying', 'failed'] as const).map((st) => countByStatus(this.ctx.items, runId, st))).then(([leased, retrying, failed]) => ({
+      : Promise.all(
+          (['leased', 'retrying', 'failed'] as const).map((st) => countByStatus(this.ctx.items, runId, st)),
+        ).then(([leased, retrying, failed]) => ({
           leased: leased!,
           retrying: retrying!,
           failed: failed!,
@@ -182,7 +191,15 @@ export class SnapshotReader {
     const total = run.plannedItems;
     if (sets.exact) base = sets.exact;
     const recountDue = !sets.exact && (!base || now - base.atMs >= this.opts.recountEveryMs);
-    const counts = sets.exact ? sets.exact.counts : advanceCounts(base, { total, leased: sets.leased, retrying: sets.retrying, failed: sets.failed, counterDone: totals.total.done });
+    const counts = sets.exact
+      ? sets.exact.counts
+      : advanceCounts(base, {
+          total,
+          leased: sets.leased,
+          retrying: sets.retrying,
+          failed: sets.failed,
+          counterDone: totals.total.done,
+        });
 
     const failures = await this.failures(runId, counts.failed, now);
     // Started after this refresh's own reads, so the big count does not slow the refresh down.
@@ -203,11 +220,22 @@ export class SnapshotReader {
       .filter((w) => w.state !== 'stopped' || now - w.lastBeatAtMs < this.opts.forgetStoppedAfterMs)
       .map((w) => {
         const r = rateOverWindow(windowBuckets, now, (b) => b.byWorker.get(w.workerId) ?? emptyCounters());
-        return { ...w, status: workerState(w, now, this.opts.staleAfterMs, this.opts.goneAfterMs), beatAgeMs: now - w.lastBeatAtMs, itemsPerMin: r.itemsPerMin, mibPerSec: r.mibPerSec };
+        return {
+          ...w,
+          status: workerState(w, now, this.opts.staleAfterMs, this.opts.goneAfterMs),
+          beatAgeMs: now - w.lastBeatAtMs,
+          itemsPerMin: r.itemsPerMin,
+          mibPerSec: r.mibPerSec,
+        };
       })
-      .filter((w) => (workerCounts[w.status]++, w.status !== 'gone'))
+      .filter((w) => {
+        workerCounts[w.status]++;
+        return w.status !== 'gone';
+      })
       .sort((a, b) => (a.instance ?? '').localeCompare(b.instance ?? '') || a.workerId.localeCompare(b.workerId));
-    const liveOwners = new Set(workers.filter((w) => w.status === 'alive' || w.status === 'draining').map((w) => w.workerId));
+    const liveOwners = new Set(
+      workers.filter((w) => w.status === 'alive' || w.status === 'draining').map((w) => w.workerId),
+    );
     const leaseWait = leaseWaitOf(leasedRows, liveOwners, now);
     const pct = (n: number) => (total ? Math.round((1000 * n) / total) / 10 : 0);
 
@@ -220,7 +248,13 @@ export class SnapshotReader {
       counters: runTotals.counters,
       totalsFrom: runTotals.from,
       remaining,
-      progress: { done: counts.done, failed: counts.failed, total, donePercent: pct(counts.done), failedPercent: pct(counts.failed) },
+      progress: {
+        done: counts.done,
+        failed: counts.failed,
+        total,
+        donePercent: pct(counts.done),
+        failedPercent: pct(counts.failed),
+      },
       leaseWait,
       failuresByClass: failures.byClass,
       recentFailures: failures.recent,
@@ -242,15 +276,27 @@ export class SnapshotReader {
    * it is taken only on an exact count, once per (done, failed) count (finished rows no longer
    * change), and in the background unless this reader is one-shot (`exact`).
    */
-  private async totals(runId: string, counters: Counters, counts: StatusCounts, countedExactly: boolean): Promise<RunTotals> {
+  private async totals(
+    runId: string,
+    counters: Counters,
+    counts: StatusCounts,
+    countedExactly: boolean,
+  ): Promise<RunTotals> {
     const withFailed = { ...counters, failed: countedExactly ? counts.failed : counters.failed };
     const cached = this.itemTotals.get(runId);
-    if (cached && cached.done === counts.done && cached.failed === counts.failed) return { counters: { ...cached.counters, retries: counters.retries }, from: 'items' };
+    if (cached && cached.done === counts.done && cached.failed === counts.failed)
+      return { counters: { ...cached.counters, retries: counters.retries }, from: 'items' };
     const unfinished = counts.pending + counts.leased + counts.retrying;
-    if (!countedExactly || unfinished > 0 || counters.done === counts.done) return { counters: withFailed, from: 'counters' };
+    if (!countedExactly || unfinished > 0 || counters.done === counts.done)
+      return { counters: withFailed, from: 'counters' };
     const load = async () => {
-      const t = await reconcileTotals(this.ctx.items, runId, counters, { done: counts.done, failed: counts.failed, unfinished });
-      if (t.from === 'items') this.itemTotals.set(runId, { done: counts.done, failed: counts.failed, counters: t.counters });
+      const t = await reconcileTotals(this.ctx.items, runId, counters, {
+        done: counts.done,
+        failed: counts.failed,
+        unfinished,
+      });
+      if (t.from === 'items')
+        this.itemTotals.set(runId, { done: counts.done, failed: counts.failed, counters: t.counters });
       return t;
     };
     if (this.opts.exact) return load();
@@ -269,13 +315,21 @@ export class SnapshotReader {
       readCounterTotals(this.ctx.meta, runId),
       getRun(this.ctx.meta, runId),
     ]);
-    const exact = { counts: exactCounts(run?.plannedItems ?? 0, { pending, leased, retrying, failed }), counterDone: totals.total.done, atMs };
+    const exact = {
+      counts: exactCounts(run?.plannedItems ?? 0, { pending, leased, retrying, failed }),
+      counterDone: totals.total.done,
+      atMs,
+    };
     this.exact.set(runId, exact);
     return exact;
   }
 
   /** Failures by class: re-read when the failed count changed or the cache is old. */
-  private async failures(runId: string, failedCount: number, now: number): Promise<{ byClass: Record<string, number>; recent: ItemSummaryRow[] }> {
+  private async failures(
+    runId: string,
+    failedCount: number,
+    now: number,
+  ): Promise<{ byClass: Record<string, number>; recent: ItemSummaryRow[] }> {
     if (failedCount === 0) {
       this.failed.delete(runId);
       return { byClass: {}, recent: [] };

@@ -10,7 +10,11 @@ import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapsh
 export type { RunSnapshot as RunSummary } from './snapshot.js';
 
 /** One exact snapshot (every count exact, failures by class read in full). */
-export async function buildSummary(ctx: ConvoyContext, runId: string, opts: SnapshotOptions = {}): Promise<RunSnapshot> {
+export async function buildSummary(
+  ctx: ConvoyContext,
+  runId: string,
+  opts: SnapshotOptions = {},
+): Promise<RunSnapshot> {
   return new SnapshotReader(ctx, { seriesMinutes: 0, ...opts, exact: true }).read(runId);
 }
 
@@ -26,7 +30,9 @@ export function formatSummary(s: RunSnapshot): string {
     progressLine(s),
     `moved: ${formatBytes(s.counters.bytes)} in ${s.counters.objects} objects (${s.counters.skipped} skipped unchanged, ${formatBytes(s.counters.skippedBytes)}; ${s.counters.retries} retries)${s.totalsFrom === 'items' ? ' [from the item rows]' : ''}`,
     `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${etaText(s)}`,
-    q ? `queue: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed; DLQ ${q.dlqVisible}` : 'queue: unavailable',
+    q
+      ? `queue: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed; DLQ ${q.dlqVisible}`
+      : 'queue: unavailable',
     `workers: ${s.workerCounts.alive} alive, ${s.workerCounts.stale} stale, ${s.workerCounts.draining} draining, ${s.workerCounts.stopped} stopped, ${s.workerCounts.gone} gone`,
   ];
   const classes = sortedClasses(s.failuresByClass);
@@ -38,7 +44,9 @@ export function formatSummary(s: RunSnapshot): string {
   // Pending work with no message anywhere in the queue is never taken (messages lost, e.g. a
   // local-stack restart); a paused run is the exception: resume re-sends its items.
   if (c.pending > 0 && q && q.visible + q.inFlight + q.delayed === 0 && s.run.state !== 'paused') {
-    lines.push(`hint: ${c.pending} pending items have no message in the queue: run convoy reconcile --run ${s.run.runId}`);
+    lines.push(
+      `hint: ${c.pending} pending items have no message in the queue: run convoy reconcile --run ${s.run.runId}`,
+    );
   }
   return lines.join('\n');
 }
@@ -47,7 +55,9 @@ export function formatSummary(s: RunSnapshot): string {
 export function formatSummaryLine(s: RunSnapshot): string {
   const c = s.counts;
   const q = s.queue;
-  const classes = sortedClasses(s.failuresByClass).map(([k, n]) => `${k}=${n}`).join(',');
+  const classes = sortedClasses(s.failuresByClass)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(',');
   return [
     new Date(s.generatedAtMs).toISOString(),
     `run=${s.run.runId}`,

@@ -7,7 +7,13 @@ import type { ConvoyContext } from '../shared/context.js';
 import { errorClassInfo } from '../shared/error-classes.js';
 import { emptyCounters, type Counters } from '../state/counters.js';
 import { getItem } from '../state/items.js';
-import { failedSetSummary, forEachItemSummary, itemPageByStatus, readGroupCounters, type ItemSummaryRow } from '../state/views.js';
+import {
+  failedSetSummary,
+  forEachItemSummary,
+  itemPageByStatus,
+  readGroupCounters,
+  type ItemSummaryRow,
+} from '../state/views.js';
 import { classifyStuck, groupByClass, groupMatcher, type GroupFilter, type StuckItem } from './filters.js';
 import { formatBytes, formatDuration } from './rates.js';
 import type { RunSnapshot, WorkerView } from './snapshot.js';
@@ -19,7 +25,16 @@ export interface FailedView {
   runId: string;
   /** counts by class over all failed items (first page only; null on later pages) */
   byClass: Record<string, number> | null;
-  items: Array<{ itemId: string; group: string; errorClass: string; message: string; retryable: boolean; attempts: number; worker?: string; failedAtMs?: number }>;
+  items: Array<{
+    itemId: string;
+    group: string;
+    errorClass: string;
+    message: string;
+    retryable: boolean;
+    attempts: number;
+    worker?: string;
+    failedAtMs?: number;
+  }>;
   nextCursor?: string;
 }
 
@@ -29,7 +44,8 @@ export async function readFailedView(
   opts: { limit?: number; cursor?: string; errorClass?: string; group?: GroupFilter } = {},
 ): Promise<FailedView> {
   const inGroup = groupMatcher(opts.group ?? {});
-  const where = (r: ItemSummaryRow) => (!opts.errorClass || r.lastError?.errorClass === opts.errorClass) && (!inGroup || inGroup(r.group));
+  const where = (r: ItemSummaryRow) =>
+    (!opts.errorClass || r.lastError?.errorClass === opts.errorClass) && (!inGroup || inGroup(r.group));
   const [page, summary] = await Promise.all([
     itemPageByStatus(ctx.items, runId, 'failed', { limit: opts.limit ?? 100, cursor: opts.cursor, where }),
     opts.cursor ? Promise.resolve(null) : failedSetSummary(ctx.items, runId, { recent: 0 }),
@@ -56,14 +72,23 @@ export function formatFailedView(v: FailedView): string {
   if (v.byClass) {
     const total = Object.values(v.byClass).reduce((a, b) => a + b, 0);
     lines.push(`failed items of run ${v.runId}: ${total}`);
-    for (const [c, n] of sortedClasses(v.byClass)) lines.push(`  ${c.padEnd(28)} ${n}${errorClassInfo(c) ? `  ${errorClassInfo(c)!.hint}` : ''}`);
+    for (const [c, n] of sortedClasses(v.byClass))
+      lines.push(`  ${c.padEnd(28)} ${n}${errorClassInfo(c) ? `  ${errorClassInfo(c)!.hint}` : ''}`);
   }
   const grouped = groupByClass(
-    v.items.map((i) => ({ itemId: i.itemId, group: i.group, status: 'failed', attempts: i.attempts, updatedAtMs: 0, lastError: { errorClass: i.errorClass, message: i.message, retryable: i.retryable } })),
+    v.items.map((i) => ({
+      itemId: i.itemId,
+      group: i.group,
+      status: 'failed',
+      attempts: i.attempts,
+      updatedAtMs: 0,
+      lastError: { errorClass: i.errorClass, message: i.message, retryable: i.retryable },
+    })),
   );
   for (const g of grouped) {
     lines.push(`${g.errorClass} (${g.items.length} on this page)`);
-    for (const i of g.items) lines.push(`  ${i.itemId}  [${i.group}]  attempts=${i.attempts}  ${oneLine(i.lastError?.message ?? '')}`);
+    for (const i of g.items)
+      lines.push(`  ${i.itemId}  [${i.group}]  attempts=${i.attempts}  ${oneLine(i.lastError?.message ?? '')}`);
   }
   if (v.nextCursor) lines.push(`next page: --cursor ${v.nextCursor}`);
   return lines.join('\n');
@@ -86,8 +111,15 @@ export async function readStuckItems(
       if (s) stuck.push(s);
     }
   };
-  await Promise.all([forEachItemSummary(ctx.items, runId, 'leased', onPage), forEachItemSummary(ctx.items, runId, 'retrying', onPage)]);
-  stuck.push(...(await unfinishedInDlq(ctx, runId, now, new Set(stuck.map((s) => s.itemId)))).filter((s) => !inGroup || inGroup(s.group)));
+  await Promise.all([
+    forEachItemSummary(ctx.items, runId, 'leased', onPage),
+    forEachItemSummary(ctx.items, runId, 'retrying', onPage),
+  ]);
+  stuck.push(
+    ...(await unfinishedInDlq(ctx, runId, now, new Set(stuck.map((s) => s.itemId)))).filter(
+      (s) => !inGroup || inGroup(s.group),
+    ),
+  );
   stuck.sort((a, b) => b.forMs - a.forMs);
   return opts.limit ? stuck.slice(0, opts.limit) : stuck;
 }
@@ -97,24 +129,61 @@ export async function readStuckItems(
  * maxReceiveCount, acted on or not). The DLQ is sampled without hiding anything (peekDlq), so
  * the view stays bounded and read-only; the item rows say which of those are still unfinished.
  */
-async function unfinishedInDlq(ctx: ConvoyContext, runId: string, now: number, already: Set<string>): Promise<StuckItem[]> {
+async function unfinishedInDlq(
+  ctx: ConvoyContext,
+  runId: string,
+  now: number,
+  already: Set<string>,
+): Promise<StuckItem[]> {
   const msgs = await ctx.queue.peekDlq(100).catch(() => []);
-  const ids = [...new Set(msgs.filter((m) => m.ref?.runId === runId).map((m) => m.ref!.itemId))].filter((id) => !already.has(id));
+  const ids = [...new Set(msgs.filter((m) => m.ref?.runId === runId).map((m) => m.ref!.itemId))].filter(
+    (id) => !already.has(id),
+  );
   const rows = await Promise.all(ids.map((id) => getItem(ctx.items, runId, id).catch(() => undefined)));
   return rows
     .filter((r) => r && r.status !== 'done' && r.status !== 'failed')
     .map((r) => {
-      const { itemId, group, status, attempts, worker, leaseOwner, leaseExpiresAtMs, lastError, startedAtMs, updatedAtMs, finishedAtMs, nextAttemptAtMs } = r!;
-      const row: ItemSummaryRow = { itemId, group, status, attempts, worker, leaseOwner, leaseExpiresAtMs, lastError, startedAtMs, updatedAtMs, finishedAtMs, nextAttemptAtMs };
+      const {
+        itemId,
+        group,
+        status,
+        attempts,
+        worker,
+        leaseOwner,
+        leaseExpiresAtMs,
+        lastError,
+        startedAtMs,
+        updatedAtMs,
+        finishedAtMs,
+        nextAttemptAtMs,
+      } = r!;
+      const row: ItemSummaryRow = {
+        itemId,
+        group,
+        status,
+        attempts,
+        worker,
+        leaseOwner,
+        leaseExpiresAtMs,
+        lastError,
+        startedAtMs,
+        updatedAtMs,
+        finishedAtMs,
+        nextAttemptAtMs,
+      };
       return { ...row, reason: 'in-dlq' as const, forMs: Math.max(0, now - updatedAtMs) };
     });
 }
 
 export function formatStuck(items: StuckItem[], stuckAfterMs: number): string {
-  if (!items.length) return `no stuck items (lease expired, or no progress for ${formatDuration(Math.round(stuckAfterMs / 1000))})`;
+  if (!items.length)
+    return `no stuck items (lease expired, or no progress for ${formatDuration(Math.round(stuckAfterMs / 1000))})`;
   return [
     `${items.length} stuck item(s):`,
-    ...items.map((i) => `  ${i.reason.padEnd(14)} ${formatDuration(Math.round(i.forMs / 1000)).padStart(7)}  ${i.itemId}  owner=${i.leaseOwner ?? i.worker ?? '-'}  attempts=${i.attempts}`),
+    ...items.map(
+      (i) =>
+        `  ${i.reason.padEnd(14)} ${formatDuration(Math.round(i.forMs / 1000)).padStart(7)}  ${i.itemId}  owner=${i.leaseOwner ?? i.worker ?? '-'}  attempts=${i.attempts}`,
+    ),
   ].join('\n');
 }
 
@@ -166,7 +235,9 @@ export function formatInstances(views: InstanceView[]): string {
   if (!views.length) return 'no workers with that instance label';
   const lines: string[] = [];
   for (const v of views) {
-    lines.push(`instance ${v.instance}: ${v.workers.length} worker(s), ${v.inFlight} in flight, ${v.itemsPerMin.toFixed(1)} items/min, ${v.mibPerSec.toFixed(2)} MiB/s`);
+    lines.push(
+      `instance ${v.instance}: ${v.workers.length} worker(s), ${v.inFlight} in flight, ${v.itemsPerMin.toFixed(1)} items/min, ${v.mibPerSec.toFixed(2)} MiB/s`,
+    );
     lines.push(`  ${WORKER_HEADER}`);
     for (const w of v.workers) lines.push(`  ${formatWorkerRow(w)}`);
   }
@@ -206,7 +277,10 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
   const rows = new Map<string, GroupRow>();
   const row = (g: string) => {
     let r = rows.get(g);
-    if (!r) rows.set(g, (r = { group: g, counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 }));
+    if (!r) {
+      r = { group: g, counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 };
+      rows.set(g, r);
+    }
     return r;
   };
   for (const [g, c] of counters) {
@@ -228,7 +302,15 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
   );
   const groups = [...rows.values()].sort((a, b) => a.group.localeCompare(b.group));
   for (const g of groups) g.pending = Math.max(0, g.planned - g.counters.done - g.leased - g.retrying - g.failedNow);
-  const total: GroupRow = { group: '(total)', counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 };
+  const total: GroupRow = {
+    group: '(total)',
+    counters: emptyCounters(),
+    planned: 0,
+    pending: 0,
+    leased: 0,
+    retrying: 0,
+    failedNow: 0,
+  };
   for (const g of groups) {
     total.planned += g.planned;
     total.pending += g.pending;
@@ -241,7 +323,9 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
 }
 
 export function formatGroupView(v: GroupView): string {
-  const what = [v.filter.customer && `customer ${v.filter.customer}`, v.filter.space && `space ${v.filter.space}`].filter(Boolean).join(', ');
+  const what = [v.filter.customer && `customer ${v.filter.customer}`, v.filter.space && `space ${v.filter.space}`]
+    .filter(Boolean)
+    .join(', ');
   if (!v.groups.length) return `no items seen yet for ${what}`;
   const fmt = (r: GroupRow) =>
     `  ${r.group.padEnd(40)} planned ${String(r.planned).padStart(8)}  pending ${String(r.pending).padStart(8)}  done ${String(r.counters.done).padStart(8)}  failed ${String(r.failedNow).padStart(6)}  leased ${String(r.leased).padStart(4)}  retrying ${String(r.retrying).padStart(4)}  ${formatBytes(r.counters.bytes).padStart(10)}  ${r.counters.objects} objects`;

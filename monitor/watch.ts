@@ -63,7 +63,8 @@ export async function watch(ctx: ConvoyContext, opts: WatchOptions = {}): Promis
         // A refresh still running from last time (a hung connection) is awaited, not doubled.
         inFlight ??= (async () => {
           const ids = opts.runId ? [opts.runId] : (await runsToFollow(ctx)).runs.map((r) => r.runId);
-          if (!ids.length) throw new ConvoyError('NO_RUN', 'no runs yet; waiting for `convoy plan`', { retryable: true });
+          if (!ids.length)
+            throw new ConvoyError('NO_RUN', 'no runs yet; waiting for `convoy plan`', { retryable: true });
           const snaps = await Promise.all(ids.map((id) => reader.read(id)));
           const stuck = ui ? await readStuckItems(ctx, ids[0]!, { stuckAfterMs, limit: 50 }) : [];
           return { snaps, stuck };
@@ -74,14 +75,26 @@ export async function watch(ctx: ConvoyContext, opts: WatchOptions = {}): Promis
         const refreshMs = lastOkAtMs - started;
         if (ui) {
           ui.update(dashboardModel(snap, stuck, snaps.slice(1)));
-          ui.setStatus(statusLine({ lastOkAtMs, refreshMs, error: snap.warnings[0] ?? null, nowMs: lastOkAtMs, intervalMs }), snap.warnings.length > 0);
+          ui.setStatus(
+            statusLine({ lastOkAtMs, refreshMs, error: snap.warnings[0] ?? null, nowMs: lastOkAtMs, intervalMs }),
+            snap.warnings.length > 0,
+          );
         } else {
-          for (const s of snaps) out.write(formatSummaryLine(s) + (s.warnings.length ? ` warning=${JSON.stringify(s.warnings.join('; '))}` : '') + '\n');
+          for (const s of snaps)
+            out.write(
+              formatSummaryLine(s) +
+                (s.warnings.length ? ` warning=${JSON.stringify(s.warnings.join('; '))}` : '') +
+                '\n',
+            );
         }
       } catch (err) {
         const message = describe(err);
         ctx.log.debug({ err: message }, 'monitor refresh failed');
-        if (ui) ui.setStatus(statusLine({ lastOkAtMs, refreshMs: null, error: message, nowMs: Date.now(), intervalMs }), true);
+        if (ui)
+          ui.setStatus(
+            statusLine({ lastOkAtMs, refreshMs: null, error: message, nowMs: Date.now(), intervalMs }),
+            true,
+          );
         else out.write(`${new Date().toISOString()} error=${JSON.stringify(message)} retrying\n`);
       }
       await sleep(Math.max(0, intervalMs - (Date.now() - started)), stop.signal);
@@ -103,8 +116,10 @@ function describe(err: unknown): string {
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConvoyError('TIMEOUT', `refresh took longer than ${ms} ms`, { retryable: true })), ms);
+    timer = setTimeout(
+      () => reject(new ConvoyError('TIMEOUT', `refresh took longer than ${ms} ms`, { retryable: true })),
+      ms,
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
-

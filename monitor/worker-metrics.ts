@@ -29,20 +29,67 @@ export interface WorkerMetrics {
   detach(): void;
 }
 
-export function createWorkerMetrics(events: ConvoyEmitter, opts: Omit<WorkerMetricsOptions, 'port' | 'host'>): WorkerMetrics {
+export function createWorkerMetrics(
+  events: ConvoyEmitter,
+  opts: Omit<WorkerMetricsOptions, 'port' | 'host'>,
+): WorkerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ worker: opts.workerId });
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'convoy_worker_process_' });
   const r = [registry];
-  const claimed = new Counter({ name: 'convoy_worker_items_claimed_total', help: 'Items claimed', labelNames: ['run'], registers: r });
-  const completed = new Counter({ name: 'convoy_worker_items_completed_total', help: 'Items completed', labelNames: ['run'], registers: r });
-  const failed = new Counter({ name: 'convoy_worker_items_failed_total', help: 'Items failed for good, by error class', labelNames: ['run', 'error_class'], registers: r });
-  const retried = new Counter({ name: 'convoy_worker_item_retries_total', help: 'Failed attempts that will be retried, by error class', labelNames: ['run', 'error_class'], registers: r });
-  const released = new Counter({ name: 'convoy_worker_items_released_total', help: 'Items given back unworked (shutdown)', labelNames: ['run'], registers: r });
-  const leaseLost = new Counter({ name: 'convoy_worker_leases_lost_total', help: 'Leases lost while working', labelNames: ['run'], registers: r });
-  const bytes = new Counter({ name: 'convoy_worker_bytes_total', help: 'Bytes moved by completed items', labelNames: ['run'], registers: r });
-  const objects = new Counter({ name: 'convoy_worker_objects_total', help: 'Objects moved by completed items', labelNames: ['run'], registers: r });
-  const inFlight = new Gauge({ name: 'convoy_worker_items_in_flight', help: 'Items this worker is working on', registers: r });
+  const claimed = new Counter({
+    name: 'convoy_worker_items_claimed_total',
+    help: 'Items claimed',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const completed = new Counter({
+    name: 'convoy_worker_items_completed_total',
+    help: 'Items completed',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const failed = new Counter({
+    name: 'convoy_worker_items_failed_total',
+    help: 'Items failed for good, by error class',
+    labelNames: ['run', 'error_class'],
+    registers: r,
+  });
+  const retried = new Counter({
+    name: 'convoy_worker_item_retries_total',
+    help: 'Failed attempts that will be retried, by error class',
+    labelNames: ['run', 'error_class'],
+    registers: r,
+  });
+  const released = new Counter({
+    name: 'convoy_worker_items_released_total',
+    help: 'Items given back unworked (shutdown)',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const leaseLost = new Counter({
+    name: 'convoy_worker_leases_lost_total',
+    help: 'Leases lost while working',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const bytes = new Counter({
+    name: 'convoy_worker_bytes_total',
+    help: 'Bytes moved by completed items',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const objects = new Counter({
+    name: 'convoy_worker_objects_total',
+    help: 'Objects moved by completed items',
+    labelNames: ['run'],
+    registers: r,
+  });
+  const inFlight = new Gauge({
+    name: 'convoy_worker_items_in_flight',
+    help: 'Items this worker is working on',
+    registers: r,
+  });
   const duration = new Histogram({
     name: 'convoy_worker_item_duration_seconds',
     help: 'Time to complete an item',
@@ -91,7 +138,9 @@ export function createWorkerMetrics(events: ConvoyEmitter, opts: Omit<WorkerMetr
   ];
 
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ status: state, workerId: opts.workerId, inFlight: held.size }, state === 'running' ? 200 : 503));
+  app.get('/healthz', (c) =>
+    c.json({ status: state, workerId: opts.workerId, inFlight: held.size }, state === 'running' ? 200 : 503),
+  );
   app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
   return { app, registry, detach: () => offs.forEach((off) => off()) };
 }

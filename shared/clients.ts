@@ -25,9 +25,20 @@ export function httpHandler(maxSockets = 256): NodeHttpHandler {
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
-function credentialsFor(c: { credentials?: Creds; profile?: string; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string }) {
+function credentialsFor(c: {
+  credentials?: Creds;
+  profile?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+}) {
   // copies: the SDK decorates the object it is given
-  if (c.credentials) return { accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey, sessionToken: c.credentials.sessionToken };
+  if (c.credentials)
+    return {
+      accessKeyId: c.credentials.accessKeyId,
+      secretAccessKey: c.credentials.secretAccessKey,
+      sessionToken: c.credentials.sessionToken,
+    };
   if (c.accessKeyId && c.secretAccessKey) {
     return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
   }
@@ -40,7 +51,9 @@ function credentialsFor(c: { credentials?: Creds; profile?: string; accessKeyId?
  * 1 MB Scan page) for a logger that does nothing: ~10% of a worker's CPU in a profile. We log
  * ourselves, so it goes.
  */
-export function withoutLoggerMiddleware<T extends { middlewareStack: { remove(name: string): boolean } }>(client: T): T {
+export function withoutLoggerMiddleware<T extends { middlewareStack: { remove(name: string): boolean } }>(
+  client: T,
+): T {
   client.middlewareStack.remove('loggerMiddleware');
   return client;
 }
@@ -51,7 +64,10 @@ export interface StateClients {
   destroy(): void;
 }
 
-export function makeStateClients(state: StateConfig, opts: { maxSockets?: number; maxAttempts?: number } = {}): StateClients {
+export function makeStateClients(
+  state: StateConfig,
+  opts: { maxSockets?: number; maxAttempts?: number } = {},
+): StateClients {
   const common = {
     region: state.region,
     credentials: credentialsFor(state),
@@ -73,17 +89,19 @@ export function makeStateClients(state: StateConfig, opts: { maxSockets?: number
 
 export function makeS3Client(remote: RemoteConfig, opts: { maxSockets?: number; maxAttempts?: number } = {}): S3Client {
   const custom = remote.endpoint !== undefined;
-  return withoutLoggerMiddleware(new S3Client({
-    region: remote.region,
-    endpoint: remote.endpoint,
-    credentials: credentialsFor(remote),
-    forcePathStyle: remote.forcePathStyle ?? custom,
-    requestHandler: httpHandler(opts.maxSockets ?? 256),
-    maxAttempts: opts.maxAttempts ?? 4,
-    ...(custom
-      ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }
-      : {}),
-  }));
+  return withoutLoggerMiddleware(
+    new S3Client({
+      region: remote.region,
+      endpoint: remote.endpoint,
+      credentials: credentialsFor(remote),
+      forcePathStyle: remote.forcePathStyle ?? custom,
+      requestHandler: httpHandler(opts.maxSockets ?? 256),
+      maxAttempts: opts.maxAttempts ?? 4,
+      ...(custom
+        ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }
+        : {}),
+    }),
+  );
 }
 
 /** Whether two remotes are the same service and identity, so CopyObject can copy server-side. */

@@ -21,7 +21,11 @@ export const DEFAULT_CONFIG_FILE = 'convoy.config.json';
 export const STACK_FILE = 'stack.json';
 
 // Not strict: the AWS SDK decorates credential objects it is given (e.g. `$source`).
-const credentialsSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() });
+const credentialsSchema = z.object({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().optional(),
+});
 
 const urlSchema = z.string().url();
 
@@ -71,9 +75,14 @@ export const stateSchema = z
 export const configFileSchema = z
   .object({
     state: stateSchema.optional(),
-    remotes: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'remote names use letters, digits, _ and -'), remoteSchema).default({}),
+    remotes: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'remote names use letters, digits, _ and -'), remoteSchema)
+      .default({}),
     /** `convoy serve`: the bearer token its write endpoints require (or env CONVOY_API_TOKEN). */
-    api: z.object({ token: z.string().min(16, 'use a token of at least 16 characters').optional() }).strict().optional(),
+    api: z
+      .object({ token: z.string().min(16, 'use a token of at least 16 characters').optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -128,7 +137,8 @@ export function formatZodIssues(error: z.ZodError): string {
  */
 function issueMessage(issue: z.core.$ZodIssue): string {
   const nested = (issue as { issues?: z.core.$ZodIssue[] }).issues;
-  if (issue.code === 'invalid_key' && nested?.length) return `${issue.message}: ${nested.map((n) => n.message).join('; ')}`;
+  if (issue.code === 'invalid_key' && nested?.length)
+    return `${issue.message}: ${nested.map((n) => n.message).join('; ')}`;
   return issue.message;
 }
 
@@ -142,10 +152,9 @@ function readJsonFile(file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InputError(
-      `${what} ${file} is not valid JSON (${(err as Error).message}); fix the file or remove it`,
-      { cause: err },
-    );
+    throw new InputError(`${what} ${file} is not valid JSON (${(err as Error).message}); fix the file or remove it`, {
+      cause: err,
+    });
   }
 }
 
@@ -204,7 +213,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ConvoyConfig {
   const add = (src: Record<string, z.input<typeof remoteSchema>> | undefined, origin: string) => {
     for (const [name, raw] of Object.entries(src ?? {})) {
       const parsed = remoteSchema.safeParse(raw);
-      if (!parsed.success) throw new InputError(`remote "${name}" in ${origin} is invalid:\n${formatZodIssues(parsed.error)}`);
+      if (!parsed.success)
+        throw new InputError(`remote "${name}" in ${origin} is invalid:\n${formatZodIssues(parsed.error)}`);
       remotes[name] = { ...parsed.data, name };
     }
   };
@@ -228,7 +238,9 @@ export function checkLogLevel(level: string, what: string): string {
 
 export function checkLogFormat(format: string, what: string): LogFormat {
   if (!(LOG_FORMATS as readonly string[]).includes(format)) {
-    throw new InputError(`${what} "${format}" is not a log format; use json (machines) or pretty (one readable line per entry)`);
+    throw new InputError(
+      `${what} "${format}" is not a log format; use json (machines) or pretty (one readable line per entry)`,
+    );
   }
   return format as LogFormat;
 }
@@ -248,9 +260,13 @@ export function assertStateReachable(config: ConvoyConfig): void {
   if (config.localStack && !config.state.endpoints.dynamodb) {
     throw new InputError(
       `no state backend: no local stack is running in ${config.stateDir}` +
-        (config.staleStackPid !== undefined ? ` (its stack.json is left from pid ${config.staleStackPid}, which has exited)` : '') +
+        (config.staleStackPid !== undefined
+          ? ` (its stack.json is left from pid ${config.staleStackPid}, which has exited)`
+          : '') +
         ' and ' +
-        (config.configPath ? `${config.configPath} has no "state" section.\n` : `there is no config file (${DEFAULT_CONFIG_FILE}).\n`) +
+        (config.configPath
+          ? `${config.configPath} has no "state" section.\n`
+          : `there is no config file (${DEFAULT_CONFIG_FILE}).\n`) +
         'Start one with `convoy local up`, or configure AWS in the config file ("state": {"region": ..., "itemsTable": ...}).',
     );
   }
@@ -275,7 +291,9 @@ export function getRemote(config: ConvoyConfig, name: string): RemoteConfig {
 export function parseRemotePath(spec: string, what: string): { remote: string; bucket: string; prefix: string } {
   const m = /^([A-Za-z0-9_-]+):([^/]+)(?:\/(.*))?$/.exec(spec);
   if (!m) {
-    throw new InputError(`${what} "${spec}" is not of the form remote:bucket[/prefix] (for example minio:rideshare-bronze)`);
+    throw new InputError(
+      `${what} "${spec}" is not of the form remote:bucket[/prefix] (for example minio:rideshare-bronze)`,
+    );
   }
   return { remote: m[1]!, bucket: m[2]!, prefix: m[3] ?? '' };
 }

@@ -37,12 +37,19 @@ export const REDACT_PATHS = [
 ];
 
 /** The format in effect: an explicit choice (flag or env), else readable only on a terminal. */
-export function resolveLogFormat(explicit = process.env.CONVOY_LOG_FORMAT, stderrIsTty = Boolean(process.stderr.isTTY)): LogFormat {
+export function resolveLogFormat(
+  explicit = process.env.CONVOY_LOG_FORMAT,
+  stderrIsTty = Boolean(process.stderr.isTTY),
+): LogFormat {
   if (explicit === 'json' || explicit === 'pretty') return explicit;
   return stderrIsTty ? 'pretty' : 'json';
 }
 
-export function createLogger(level = process.env.CONVOY_LOG_LEVEL ?? 'info', bindings: Record<string, unknown> = {}, format: LogFormat = resolveLogFormat()): Logger {
+export function createLogger(
+  level = process.env.CONVOY_LOG_LEVEL ?? 'info',
+  bindings: Record<string, unknown> = {},
+  format: LogFormat = resolveLogFormat(),
+): Logger {
   return pino(
     {
       level,
@@ -84,7 +91,8 @@ export function formatPrettyLine(jsonLine: string): string {
 
 function prettyValue(key: string, v: unknown): string {
   // a serialized error: its message is what a person reads; the stack only with CONVOY_DEBUG
-  if (key === 'err' && v && typeof v === 'object' && 'message' in v) return JSON.stringify((v as { message: unknown }).message);
+  if (key === 'err' && v && typeof v === 'object' && 'message' in v)
+    return JSON.stringify((v as { message: unknown }).message);
   if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
   return JSON.stringify(v);
 }

@@ -53,7 +53,10 @@ export interface QueueDepth {
   dlqVisible: number;
 }
 
-export async function resolveQueueUrls(sqs: SQSClient, state: StateConfig): Promise<{ queueUrl: string; dlqUrl: string }> {
+export async function resolveQueueUrls(
+  sqs: SQSClient,
+  state: StateConfig,
+): Promise<{ queueUrl: string; dlqUrl: string }> {
   const lookup = async (name: string, what: string) => {
     try {
       const out = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
@@ -94,7 +97,10 @@ export class WorkQueue {
             Id: String(i),
             // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs
             // also everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
-            MessageBody: JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+            MessageBody: JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(
+              /[\u007f-\uffff]/g,
+              (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+            ),
             DelaySeconds: opts.delaySeconds,
           }));
           const send = async (pending: typeof entries) => {
@@ -112,7 +118,13 @@ export class WorkQueue {
     );
   }
 
-  async receive(opts: { max: number; waitSeconds: number; visibilitySeconds: number; signal?: AbortSignal; fromDlq?: boolean }): Promise<ReceivedMessage[]> {
+  async receive(opts: {
+    max: number;
+    waitSeconds: number;
+    visibilitySeconds: number;
+    signal?: AbortSignal;
+    fromDlq?: boolean;
+  }): Promise<ReceivedMessage[]> {
     const out = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: opts.fromDlq ? this.dlqUrl : this.queueUrl,
@@ -150,7 +162,10 @@ export class WorkQueue {
     this.deleteTimer = undefined;
     while (this.deleteBuffer.length) {
       const batch = this.deleteBuffer.splice(0, 10);
-      this.deleteNow(batch.map((b) => b.handle), this.queueUrl).then(
+      this.deleteNow(
+        batch.map((b) => b.handle),
+        this.queueUrl,
+      ).then(
         () => batch.forEach((b) => b.resolve()),
         (err) => batch.forEach((b) => b.reject(err)),
       );
@@ -164,7 +179,8 @@ export class WorkQueue {
       // A receipt handle that is no longer valid (message already redelivered) fails for good.
       const retry = new Set((out.Failed ?? []).filter((f) => f.SenderFault === false).map((f) => f.Id));
       entries = entries.filter((e) => retry.has(e.Id));
-      if (entries.length && attempt >= 5) throw new Error(`DeleteMessageBatch kept failing for ${entries.length} entries`);
+      if (entries.length && attempt >= 5)
+        throw new Error(`DeleteMessageBatch kept failing for ${entries.length} entries`);
     }
   }
 
@@ -186,7 +202,11 @@ export class WorkQueue {
       const out = await this.sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: batch.map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: clampVisibility(seconds) })),
+          Entries: batch.map((h, j) => ({
+            Id: String(j),
+            ReceiptHandle: h,
+            VisibilityTimeout: clampVisibility(seconds),
+          })),
         }),
       );
       for (const f of out.Failed ?? []) failed.add(batch[Number(f.Id)]!);
@@ -197,7 +217,10 @@ export class WorkQueue {
   /** Move a message to the DLQ: send the copy first, then delete the original (never lose it). */
   async moveToDlq(msg: ReceivedMessage): Promise<void> {
     if (msg.ref) await this.sendItems([msg.ref], { toDlq: true });
-    else await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.dlqUrl, Entries: [{ Id: '0', MessageBody: msg.body }] }));
+    else
+      await this.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: this.dlqUrl, Entries: [{ Id: '0', MessageBody: msg.body }] }),
+      );
     await this.delete(msg.receiptHandle);
   }
 
@@ -213,9 +236,19 @@ export class WorkQueue {
    */
   async redeliverLater(msg: ReceivedMessage, delaySeconds: number): Promise<void> {
     const delay = Math.max(0, Math.min(900, Math.ceil(delaySeconds)));
-    await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: [{ Id: '0', MessageBody: msg.body, DelaySeconds: delay }] })).then((out) => {
-      if (out.Failed?.length) throw new Error(`re-sending message ${msg.messageId} failed: ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);
-    });
+    await this.sqs
+      .send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: [{ Id: '0', MessageBody: msg.body, DelaySeconds: delay }],
+        }),
+      )
+      .then((out) => {
+        if (out.Failed?.length)
+          throw new Error(
+            `re-sending message ${msg.messageId} failed: ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`,
+          );
+      });
     await this.delete(msg.receiptHandle);
   }
 
@@ -241,7 +274,9 @@ export class WorkQueue {
    * it (made visible again at the end, so a second sweep right after this one sees it).
    * Bounded by rounds: SQS has no "receive by attribute".
    */
-  async sweepDlq(decide: (msg: ReceivedMessage) => Promise<'delete' | 'redrive' | 'keep'>): Promise<{ deleted: number; redriven: number }> {
+  async sweepDlq(
+    decide: (msg: ReceivedMessage) => Promise<'delete' | 'redrive' | 'keep'>,
+  ): Promise<{ deleted: number; redriven: number }> {
     const result = { deleted: 0, redriven: 0 };
     const keep: string[] = [];
     for (let round = 0; round < 1000; round++) {
@@ -270,7 +305,11 @@ export class WorkQueue {
         await this.sqs.send(
           new GetQueueAttributesCommand({
             QueueUrl: url,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+              'ApproximateNumberOfMessagesDelayed',
+            ],
           }),
         )
       ).Attributes ?? {};

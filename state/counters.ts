@@ -25,7 +25,15 @@ export type CounterField = (typeof COUNTER_FIELDS)[number];
 export type CounterDelta = Partial<Record<CounterField, number>>;
 export type Counters = Record<CounterField, number>;
 
-export const emptyCounters = (): Counters => ({ done: 0, failed: 0, retries: 0, bytes: 0, objects: 0, skipped: 0, skippedBytes: 0 });
+export const emptyCounters = (): Counters => ({
+  done: 0,
+  failed: 0,
+  retries: 0,
+  bytes: 0,
+  objects: 0,
+  skipped: 0,
+  skippedBytes: 0,
+});
 
 export const minuteBucket = (ms: number) => Math.floor(ms / 60_000);
 
@@ -65,11 +73,22 @@ export class CounterBuffer {
       if (!fields.length) continue;
       const update = `ADD ${fields.map((f) => `#${f} :${f}`).join(', ')} SET updatedAtMs = :now, workerId = :w, runId = :r`;
       const names = Object.fromEntries(fields.map((f) => [`#${f}`, f]));
-      const values = { ...Object.fromEntries(fields.map((f) => [`:${f}`, c[f]])), ':now': now, ':w': this.workerId, ':r': runId };
+      const values = {
+        ...Object.fromEntries(fields.map((f) => [`:${f}`, c[f]])),
+        ':now': now,
+        ':w': this.workerId,
+        ':r': runId,
+      };
       try {
         await Promise.all([
           this.store.ddb.send(
-            new UpdateCommand({ TableName: this.store.table, Key: metaKeys.counterTotal(runId, this.workerId), UpdateExpression: update, ExpressionAttributeNames: names, ExpressionAttributeValues: values }),
+            new UpdateCommand({
+              TableName: this.store.table,
+              Key: metaKeys.counterTotal(runId, this.workerId),
+              UpdateExpression: update,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }),
           ),
           this.store.ddb.send(
             new UpdateCommand({
@@ -105,7 +124,13 @@ export class CounterBuffer {
             Key: metaKeys.counterGroup(runId, group, this.workerId),
             UpdateExpression: `ADD ${fields.map((f) => `#${f} :${f}`).join(', ')} SET updatedAtMs = :now, workerId = :w, runId = :r, #group = :g`,
             ExpressionAttributeNames: { ...Object.fromEntries(fields.map((f) => [`#${f}`, f])), '#group': 'group' },
-            ExpressionAttributeValues: { ...Object.fromEntries(fields.map((f) => [`:${f}`, c[f]])), ':now': now, ':w': this.workerId, ':r': runId, ':g': group },
+            ExpressionAttributeValues: {
+              ...Object.fromEntries(fields.map((f) => [`:${f}`, c[f]])),
+              ':now': now,
+              ':w': this.workerId,
+              ':r': runId,
+              ':g': group,
+            },
           }),
         );
       } catch (err) {
@@ -119,10 +144,16 @@ export class CounterBuffer {
 }
 
 /** Per-worker cumulative totals of a run (one Query over `ctr#<runId>`, rows = workers). */
-export async function readCounterTotals(s: CounterStore, runId: string): Promise<{ total: Counters; byWorker: Map<string, Counters> }> {
+export async function readCounterTotals(
+  s: CounterStore,
+  runId: string,
+): Promise<{ total: Counters; byWorker: Map<string, Counters> }> {
   const total = emptyCounters();
   const byWorker = new Map<string, Counters>();
-  for await (const out of paginateQuery({ client: s.ddb }, { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ctr#${runId}` }, })) {
+  for await (const out of paginateQuery(
+    { client: s.ddb },
+    { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ctr#${runId}` } },
+  )) {
     for (const row of out.Items ?? []) {
       const c = emptyCounters();
       for (const f of COUNTER_FIELDS) {
@@ -148,7 +179,11 @@ export async function readCounterMinutes(
       const counters = emptyCounters();
       const byWorker = new Map<string, Counters>();
       const out = await s.ddb.send(
-        new QueryCommand({ TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` } }),
+        new QueryCommand({
+          TableName: s.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` },
+        }),
       );
       for (const row of out.Items ?? []) {
         const c = emptyCounters();
@@ -172,14 +207,17 @@ const ITEM_METRIC_FIELDS = ['bytes', 'objects', 'skipped', 'skippedBytes'] as co
  */
 export async function sumDoneItemMetrics(items: CounterStore, runId: string): Promise<Counters> {
   const c = emptyCounters();
-  for await (const out of paginateQuery({ client: items.ddb }, {
-    TableName: items.table,
-    KeyConditionExpression: 'runId = :r',
-    FilterExpression: '#st = :done',
-    ProjectionExpression: '#st, #m',
-    ExpressionAttributeNames: { '#st': 'status', '#m': 'metrics' },
-    ExpressionAttributeValues: { ':r': runId, ':done': 'done' },
-  })) {
+  for await (const out of paginateQuery(
+    { client: items.ddb },
+    {
+      TableName: items.table,
+      KeyConditionExpression: 'runId = :r',
+      FilterExpression: '#st = :done',
+      ProjectionExpression: '#st, #m',
+      ExpressionAttributeNames: { '#st': 'status', '#m': 'metrics' },
+      ExpressionAttributeValues: { ':r': runId, ':done': 'done' },
+    },
+  )) {
     for (const row of out.Items ?? []) {
       c.done++;
       const m = (row.metrics ?? {}) as Record<string, unknown>;
@@ -210,5 +248,15 @@ export async function reconcileTotals(
   const base = { ...counters, failed: exact.failed };
   if (exact.unfinished > 0 || counters.done === exact.done) return { counters: base, from: 'counters' };
   const sum = await sumDoneItemMetrics(items, runId);
-  return { counters: { ...base, done: sum.done, bytes: sum.bytes, objects: sum.objects, skipped: sum.skipped, skippedBytes: sum.skippedBytes }, from: 'items' };
+  return {
+    counters: {
+      ...base,
+      done: sum.done,
+      bytes: sum.bytes,
+      objects: sum.objects,
+      skipped: sum.skipped,
+      skippedBytes: sum.skippedBytes,
+    },
+    from: 'items',
+  };
 }

@@ -38,7 +38,10 @@ export interface GroupStepRow {
   doneAtMs?: number;
 }
 
-export type GroupStepClaim = { outcome: 'claimed'; attempts: number } | { outcome: 'done'; row: GroupStepRow } | { outcome: 'held'; row: GroupStepRow };
+export type GroupStepClaim =
+  | { outcome: 'claimed'; attempts: number }
+  | { outcome: 'done'; row: GroupStepRow }
+  | { outcome: 'held'; row: GroupStepRow };
 
 const key = (r: GroupStepRef) => metaKeys.groupStep(r.scope, r.group, r.step);
 
@@ -47,17 +50,33 @@ export async function getGroupStep(s: GroupStepStore, ref: GroupStepRef): Promis
   return out.Item as GroupStepRow | undefined;
 }
 
-export async function claimGroupStep(s: GroupStepStore, ref: GroupStepRef, owner: string, leaseMs: number): Promise<GroupStepClaim> {
+export async function claimGroupStep(
+  s: GroupStepStore,
+  ref: GroupStepRef,
+  owner: string,
+  leaseMs: number,
+): Promise<GroupStepClaim> {
   const now = nowOf(s);
   try {
     const out = await s.ddb.send(
       new UpdateCommand({
         TableName: s.table,
         Key: key(ref),
-        ConditionExpression: 'attribute_not_exists(pk) OR #st = :failed OR (#st = :running AND leaseExpiresAtMs < :now)',
-        UpdateExpression: 'SET #st = :running, #owner = :owner, leaseExpiresAtMs = :exp, updatedAtMs = :now, #type = :type, attempts = if_not_exists(attempts, :zero) + :one',
+        ConditionExpression:
+          'attribute_not_exists(pk) OR #st = :failed OR (#st = :running AND leaseExpiresAtMs < :now)',
+        UpdateExpression:
+          'SET #st = :running, #owner = :owner, leaseExpiresAtMs = :exp, updatedAtMs = :now, #type = :type, attempts = if_not_exists(attempts, :zero) + :one',
         ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner', '#type': 'type' },
-        ExpressionAttributeValues: { ':failed': 'failed', ':running': 'running', ':owner': owner, ':exp': now + leaseMs, ':now': now, ':type': 'group-step', ':zero': 0, ':one': 1 },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':running': 'running',
+          ':owner': owner,
+          ':exp': now + leaseMs,
+          ':now': now,
+          ':type': 'group-step',
+          ':zero': 0,
+          ':one': 1,
+        },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -70,7 +89,13 @@ export async function claimGroupStep(s: GroupStepStore, ref: GroupStepRef, owner
   return row.status === 'done' ? { outcome: 'done', row } : { outcome: 'held', row };
 }
 
-async function ownedUpdate(s: GroupStepStore, ref: GroupStepRef, owner: string, update: string, values: Record<string, unknown>): Promise<'ok' | 'lost'> {
+async function ownedUpdate(
+  s: GroupStepStore,
+  ref: GroupStepRef,
+  owner: string,
+  update: string,
+  values: Record<string, unknown>,
+): Promise<'ok' | 'lost'> {
   try {
     await s.ddb.send(
       new UpdateCommand({
@@ -89,12 +114,32 @@ async function ownedUpdate(s: GroupStepStore, ref: GroupStepRef, owner: string, 
   }
 }
 
-export async function completeGroupStep(s: GroupStepStore, ref: GroupStepRef, owner: string, result: Record<string, unknown> = {}): Promise<'ok' | 'lost'> {
+export async function completeGroupStep(
+  s: GroupStepStore,
+  ref: GroupStepRef,
+  owner: string,
+  result: Record<string, unknown> = {},
+): Promise<'ok' | 'lost'> {
   const now = nowOf(s);
-  return ownedUpdate(s, ref, owner, 'SET #st = :done, stepResult = :r, doneAtMs = :now, updatedAtMs = :now REMOVE leaseExpiresAtMs', { ':done': 'done', ':r': result, ':now': now });
+  return ownedUpdate(
+    s,
+    ref,
+    owner,
+    'SET #st = :done, stepResult = :r, doneAtMs = :now, updatedAtMs = :now REMOVE leaseExpiresAtMs',
+    { ':done': 'done', ':r': result, ':now': now },
+  );
 }
 
-export async function failGroupStep(s: GroupStepStore, ref: GroupStepRef, owner: string, error: { errorClass: string; message: string }): Promise<'ok' | 'lost'> {
+export async function failGroupStep(
+  s: GroupStepStore,
+  ref: GroupStepRef,
+  owner: string,
+  error: { errorClass: string; message: string },
+): Promise<'ok' | 'lost'> {
   const now = nowOf(s);
-  return ownedUpdate(s, ref, owner, 'SET #st = :failedSt, lastError = :e, updatedAtMs = :now REMOVE leaseExpiresAtMs', { ':failedSt': 'failed', ':e': error, ':now': now });
+  return ownedUpdate(s, ref, owner, 'SET #st = :failedSt, lastError = :e, updatedAtMs = :now REMOVE leaseExpiresAtMs', {
+    ':failedSt': 'failed',
+    ':e': error,
+    ':now': now,
+  });
 }

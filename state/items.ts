@@ -126,7 +126,11 @@ export async function putItems(
     toWrite = toWrite.filter((i) => !existing.has(i.itemId));
   }
   const now = nowOf(s);
-  await batchWriteAll(s.ddb, s.table, toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })));
+  await batchWriteAll(
+    s.ddb,
+    s.table,
+    toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })),
+  );
   return toWrite;
 }
 
@@ -155,7 +159,10 @@ export type ClaimResult =
   | { outcome: 'missing' };
 
 function historyUpdate(entry: HistoryEntry) {
-  return { expr: 'history = list_append(if_not_exists(history, :emptyList), :h)', values: { ':emptyList': [], ':h': [entry] } };
+  return {
+    expr: 'history = list_append(if_not_exists(history, :emptyList), :h)',
+    values: { ':emptyList': [], ':h': [entry] },
+  };
 }
 
 /**
@@ -249,7 +256,10 @@ export async function renewLease(
   leaseMs: number,
 ): Promise<OwnedResult> {
   const now = nowOf(s);
-  return ownedUpdate(s, ref, owner, 'SET leaseExpiresAtMs = :exp, updatedAtMs = :now', { ':exp': now + leaseMs, ':now': now });
+  return ownedUpdate(s, ref, owner, 'SET leaseExpiresAtMs = :exp, updatedAtMs = :now', {
+    ':exp': now + leaseMs,
+    ':now': now,
+  });
 }
 
 /** Save a resumable item's progress (e.g. a Scan segment's LastEvaluatedKey). */
@@ -298,13 +308,20 @@ export async function failItem(
 ): Promise<OwnedResult> {
   const now = nowOf(s);
   const status: ItemStatus = next.retry ? 'retrying' : 'failed';
-  const h = historyUpdate({ atMs: now, event: next.retry ? 'retry' : 'failed', worker: owner, errorClass: error.errorClass });
+  const h = historyUpdate({
+    atMs: now,
+    event: next.retry ? 'retry' : 'failed',
+    worker: owner,
+    errorClass: error.errorClass,
+  });
   return ownedUpdate(
     s,
     ref,
     owner,
     `SET #st = :status, statusKey = :sk, lastError = :err, updatedAtMs = :now, nextAttemptAtMs = :next, ${h.expr}` +
-      (next.retry ? ' REMOVE leaseOwner, leaseExpiresAtMs' : ', finishedAtMs = :now REMOVE leaseOwner, leaseExpiresAtMs'),
+      (next.retry
+        ? ' REMOVE leaseOwner, leaseExpiresAtMs'
+        : ', finishedAtMs = :now REMOVE leaseOwner, leaseExpiresAtMs'),
     {
       ':status': status,
       ':sk': statusKey(ref.runId, status, ref.itemId),
@@ -317,7 +334,11 @@ export async function failItem(
 }
 
 /** Give an item back unworked (graceful shutdown): pending again, and the attempt not counted. */
-export async function releaseItem(s: ItemStore, ref: { runId: string; itemId: string }, owner: string): Promise<OwnedResult> {
+export async function releaseItem(
+  s: ItemStore,
+  ref: { runId: string; itemId: string },
+  owner: string,
+): Promise<OwnedResult> {
   const now = nowOf(s);
   const h = historyUpdate({ atMs: now, event: 'released', worker: owner });
   return ownedUpdate(
@@ -369,13 +390,16 @@ export async function* itemsByStatus(
   opts: { pageSize?: number } = {},
 ): AsyncGenerator<ItemRow[]> {
   for (const key of statusKeysFor(runId, status)) {
-    for await (const out of paginateQuery({ client: s.ddb }, {
-      TableName: s.table,
-      IndexName: BY_STATUS_INDEX,
-      KeyConditionExpression: 'statusKey = :k',
-      ExpressionAttributeValues: { ':k': key },
-      Limit: opts.pageSize ?? 500,
-    })) {
+    for await (const out of paginateQuery(
+      { client: s.ddb },
+      {
+        TableName: s.table,
+        IndexName: BY_STATUS_INDEX,
+        KeyConditionExpression: 'statusKey = :k',
+        ExpressionAttributeValues: { ':k': key },
+        Limit: opts.pageSize ?? 500,
+      },
+    )) {
       if (out.Items?.length) yield out.Items as ItemRow[];
     }
   }
@@ -386,13 +410,16 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
   const counts = await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
       let n = 0;
-      for await (const out of paginateQuery({ client: s.ddb }, {
-        TableName: s.table,
-        IndexName: BY_STATUS_INDEX,
-        KeyConditionExpression: 'statusKey = :k',
-        ExpressionAttributeValues: { ':k': key },
-        Select: 'COUNT',
-      })) {
+      for await (const out of paginateQuery(
+        { client: s.ddb },
+        {
+          TableName: s.table,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: 'statusKey = :k',
+          ExpressionAttributeValues: { ':k': key },
+          Select: 'COUNT',
+        },
+      )) {
         n += out.Count ?? 0;
       }
       return n;
@@ -409,28 +436,38 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
  * callers use it once, to confirm a run is finished.
  */
 export async function anyActiveItem(s: ItemStore, runId: string): Promise<boolean> {
-  for await (const out of paginateQuery({ client: s.ddb }, {
-    TableName: s.table,
-    KeyConditionExpression: 'runId = :r',
-    FilterExpression: '#st IN (:pending, :leased, :retrying)',
-    ProjectionExpression: 'itemId',
-    ExpressionAttributeNames: { '#st': 'status' },
-    ExpressionAttributeValues: { ':r': runId, ':pending': 'pending', ':leased': 'leased', ':retrying': 'retrying' },
-    ConsistentRead: true,
-  })) {
+  for await (const out of paginateQuery(
+    { client: s.ddb },
+    {
+      TableName: s.table,
+      KeyConditionExpression: 'runId = :r',
+      FilterExpression: '#st IN (:pending, :leased, :retrying)',
+      ProjectionExpression: 'itemId',
+      ExpressionAttributeNames: { '#st': 'status' },
+      ExpressionAttributeValues: { ':r': runId, ':pending': 'pending', ':leased': 'leased', ':retrying': 'retrying' },
+      ConsistentRead: true,
+    },
+  )) {
     if (out.Items?.length) return true;
   }
   return false;
 }
 
 /** All items of a run in key order, paged (reports and verify; not for screens). */
-export async function* itemsOfRun(s: ItemStore, runId: string, opts: { pageSize?: number } = {}): AsyncGenerator<ItemRow[]> {
-  for await (const out of paginateQuery({ client: s.ddb }, {
-    TableName: s.table,
-    KeyConditionExpression: 'runId = :r',
-    ExpressionAttributeValues: { ':r': runId },
-    Limit: opts.pageSize ?? 500,
-  })) {
+export async function* itemsOfRun(
+  s: ItemStore,
+  runId: string,
+  opts: { pageSize?: number } = {},
+): AsyncGenerator<ItemRow[]> {
+  for await (const out of paginateQuery(
+    { client: s.ddb },
+    {
+      TableName: s.table,
+      KeyConditionExpression: 'runId = :r',
+      ExpressionAttributeValues: { ':r': runId },
+      Limit: opts.pageSize ?? 500,
+    },
+  )) {
     if (out.Items?.length) yield out.Items as ItemRow[];
   }
 }

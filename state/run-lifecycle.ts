@@ -27,6 +27,7 @@ import { getRun, type MetaStore, type RunState } from './runs.js';
 
 export { RunState } from './runs.js';
 import { BY_STATUS_INDEX, metaKeys, statusKeysFor } from './schema.js';
+import { nowOf } from './store.js';
 
 /** The transition table: the only ways a run's state changes. */
 export const RUN_TRANSITIONS = {
@@ -49,11 +50,16 @@ export const FINISHED_RUN_STATES: readonly RunState[] = ['done', 'failed', 'canc
  * narrower, in `onlyFrom`), and for `finish` its plan must be complete. Returns false when the
  * condition fails (the run is elsewhere: read it to say where).
  */
-export async function applyRunTransition(s: MetaStore, runId: string, transition: RunTransition, opts: { onlyFrom?: RunState } = {}): Promise<boolean> {
+export async function applyRunTransition(
+  s: MetaStore,
+  runId: string,
+  transition: RunTransition,
+  opts: { onlyFrom?: RunState } = {},
+): Promise<boolean> {
   const { from, to } = RUN_TRANSITIONS[transition];
   const states: readonly RunState[] = opts.onlyFrom ? from.filter((f) => f === opts.onlyFrom) : from;
   if (!states.length) return false;
-  const values: Record<string, unknown> = { ':to': to, ':now': (s.now ?? Date.now)() };
+  const values: Record<string, unknown> = { ':to': to, ':now': nowOf(s) };
   states.forEach((f, i) => (values[`:f${i}`] = f));
   let set = 'SET #st = :to, updatedAtMs = :now';
   let condition = `#st IN (${states.map((_, i) => `:f${i}`).join(', ')})`;
@@ -74,7 +80,15 @@ export async function applyRunTransition(s: MetaStore, runId: string, transition
 export async function markPlanComplete(s: MetaStore, runId: string): Promise<void> {
   if (await applyRunTransition(s, runId, 'planComplete')) return;
   // Already running (a resumed plan of a run whose first plan completed the transition).
-  if (await updateRunIf(s, runId, 'SET planComplete = :t, updatedAtMs = :now', '#st IN (:running, :paused)', { ':t': true, ':running': 'running', ':paused': 'paused', ':now': (s.now ?? Date.now)() })) return;
+  if (
+    await updateRunIf(s, runId, 'SET planComplete = :t, updatedAtMs = :now', '#st IN (:running, :paused)', {
+      ':t': true,
+      ':running': 'running',
+      ':paused': 'paused',
+      ':now': nowOf(s),
+    })
+  )
+    return;
   const run = await getRun(s, runId);
   const cancelled = run?.state === 'cancelled';
   throw new ConvoyError(
@@ -85,7 +99,13 @@ export async function markPlanComplete(s: MetaStore, runId: string): Promise<voi
 }
 
 /** One conditional update of a run row (`#st` names its state); false when the condition fails. */
-async function updateRunIf(s: MetaStore, runId: string, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+async function updateRunIf(
+  s: MetaStore,
+  runId: string,
+  update: string,
+  condition: string,
+  values: Record<string, unknown>,
+): Promise<boolean> {
   try {
     await s.ddb.send(
       new UpdateCommand({
@@ -113,9 +133,13 @@ async function updateRunIf(s: MetaStore, runId: string, update: string, conditio
  * Says whether this call finished the run, or why not: items are still open, or the run is not
  * running (paused, still planning, already finished by someone else, cancelled).
  */
-export async function finishRunIfComplete(meta: MetaStore, items: ItemStore, runId: string): Promise<'finished' | 'open' | 'not-running'> {
+export async function finishRunIfComplete(
+  meta: MetaStore,
+  items: ItemStore,
+  runId: string,
+): Promise<'finished' | 'open' | 'not-running'> {
   const run = await getRun(meta, runId);
-  if (!run || run.state !== 'running' || !run.planComplete) return 'not-running';
+  if (run?.state !== 'running' || !run.planComplete) return 'not-running';
   if (await openItemIndexed(items, runId)) return 'open';
   if (await anyActiveItem(items, runId)) return 'open';
   return (await applyRunTransition(meta, runId, 'finish')) ? 'finished' : 'not-running';
@@ -127,7 +151,14 @@ async function openItemIndexed(items: ItemStore, runId: string): Promise<boolean
     const found = await Promise.all(
       statusKeysFor(runId, status).map(async (key) => {
         const out = await items.ddb.send(
-          new QueryCommand({ TableName: items.table, IndexName: BY_STATUS_INDEX, KeyConditionExpression: 'statusKey = :k', ExpressionAttributeValues: { ':k': key }, Limit: 1, Select: 'COUNT' }),
+          new QueryCommand({
+            TableName: items.table,
+            IndexName: BY_STATUS_INDEX,
+            KeyConditionExpression: 'statusKey = :k',
+            ExpressionAttributeValues: { ':k': key },
+            Limit: 1,
+            Select: 'COUNT',
+          }),
         );
         return (out.Count ?? 0) > 0;
       }),

@@ -29,7 +29,10 @@ export interface StoredSpec {
   specRef?: StoredSpecRef;
 }
 
-const chunkKey = (runId: string, digest: string, n: number) => ({ pk: `runspec#${runId}#${digest}`, sk: String(n).padStart(4, '0') });
+const chunkKey = (runId: string, digest: string, n: number) => ({
+  pk: `runspec#${runId}#${digest}`,
+  sk: String(n).padStart(4, '0'),
+});
 
 /** The attributes the run row gets for `spec`: the spec itself, or a reference to chunk rows written here. */
 export async function storeSpec(s: SpecStore, runId: string, spec: Record<string, unknown>): Promise<StoredSpec> {
@@ -39,7 +42,16 @@ export async function storeSpec(s: SpecStore, runId: string, spec: Record<string
   const digest = createHash('sha256').update(json).digest('hex').slice(0, 16);
   const chunks = Math.ceil(gz.length / CHUNK_BYTES);
   for (let n = 0; n < chunks; n++) {
-    await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...chunkKey(runId, digest, n), type: 'runspec', data: gz.subarray(n * CHUNK_BYTES, (n + 1) * CHUNK_BYTES) } }));
+    await s.ddb.send(
+      new PutCommand({
+        TableName: s.table,
+        Item: {
+          ...chunkKey(runId, digest, n),
+          type: 'runspec',
+          data: gz.subarray(n * CHUNK_BYTES, (n + 1) * CHUNK_BYTES),
+        },
+      }),
+    );
   }
   return { spec: {}, specRef: { digest, chunks, bytes: json.length } };
 }
@@ -54,7 +66,10 @@ export async function readSpec(s: SpecStore, runId: string, row: StoredSpec): Pr
     for (const item of rows) parts.set(item.sk as string, item.data as Uint8Array);
   };
   await batchGetAll(s.ddb, s.table, keys, onRows, {
-    drain: { maxRetries: 10, exhausted: () => new Error(`run ${runId}: could not read its spec chunks (unprocessed keys kept coming back)`) },
+    drain: {
+      maxRetries: 10,
+      exhausted: () => new Error(`run ${runId}: could not read its spec chunks (unprocessed keys kept coming back)`),
+    },
   });
   const ordered = keys.map((k) => {
     const part = parts.get(k.sk);

@@ -4,10 +4,11 @@
  * reads and counts. A spec too large for one row (a 100k-customer file) is stored gzipped in
  * chunk rows beside it (./run-spec.ts), so the 400 KB item limit never decides what can be planned.
  */
-import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions.js';
 import { readSpec, storeSpec, type StoredSpec } from './run-spec.js';
 import { metaKeys } from './schema.js';
+import { nowOf, type TableStore } from './store.js';
 
 /** The states of a run; the transitions between them are in ./run-lifecycle.ts. */
 export const RunState = {
@@ -39,13 +40,8 @@ export interface RunRow {
   finishedAtMs?: number;
 }
 
-export interface MetaStore {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  now?: () => number;
-}
-
-const nowOf = (s: MetaStore) => (s.now ?? Date.now)();
+/** The meta table (run rows, counters, heartbeats). */
+export type MetaStore = TableStore;
 
 /** Create the run unless it exists. Returns the row and whether this call created it. */
 export async function createRun(
@@ -53,7 +49,14 @@ export async function createRun(
   run: { runId: string; kind: string; spec: Record<string, unknown> },
 ): Promise<{ created: boolean; run: RunRow }> {
   const now = nowOf(s);
-  const row: RunRow = { ...run, state: 'planning', plannedItems: 0, planComplete: false, createdAtMs: now, updatedAtMs: now };
+  const row: RunRow = {
+    ...run,
+    state: 'planning',
+    plannedItems: 0,
+    planComplete: false,
+    createdAtMs: now,
+    updatedAtMs: now,
+  };
   const stored = await storeSpec(s, run.runId, run.spec);
   try {
     await s.ddb.send(
@@ -82,12 +85,15 @@ export async function getRun(s: MetaStore, runId: string): Promise<RunRow | unde
 /** Runs, newest first (a scan of run rows only; there are few runs). */
 export async function listRuns(s: MetaStore): Promise<RunRow[]> {
   const rows: RunRow[] = [];
-  for await (const out of paginateScan({ client: s.ddb }, {
-    TableName: s.table,
-    FilterExpression: '#t = :run',
-    ExpressionAttributeNames: { '#t': 'type' },
-    ExpressionAttributeValues: { ':run': 'run' },
-  })) {
+  for await (const out of paginateScan(
+    { client: s.ddb },
+    {
+      TableName: s.table,
+      FilterExpression: '#t = :run',
+      ExpressionAttributeNames: { '#t': 'type' },
+      ExpressionAttributeValues: { ':run': 'run' },
+    },
+  )) {
     rows.push(...((out.Items ?? []) as RunRow[]));
   }
   return rows.sort((a, b) => b.createdAtMs - a.createdAtMs);
@@ -98,7 +104,11 @@ export async function listRuns(s: MetaStore): Promise<RunRow[]> {
  * given the items themselves, per group (so the monitor can show pending per customer or space).
  * Only newly created items are passed in: re-planning the same run counts nothing twice.
  */
-export async function addPlannedItems(s: MetaStore, runId: string, created: number | ReadonlyArray<{ group: string }>): Promise<void> {
+export async function addPlannedItems(
+  s: MetaStore,
+  runId: string,
+  created: number | ReadonlyArray<{ group: string }>,
+): Promise<void> {
   const n = typeof created === 'number' ? created : created.length;
   if (n === 0) return;
   if (typeof created !== 'number') {
@@ -135,19 +145,22 @@ export async function addPlannedItems(s: MetaStore, runId: string, created: numb
  * that exist. The run row's count is set on the condition that it did not move while the rows
  * were counted (a worker adding children); if it did, count again.
  */
-export async function recountPlannedItems(meta: MetaStore, items: { ddb: DynamoDBDocumentClient; table: string }, runId: string): Promise<number> {
+export async function recountPlannedItems(meta: MetaStore, items: TableStore, runId: string): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const before = (await getRun(meta, runId))?.plannedItems ?? 0;
     const perGroup = new Map<string, number>();
     let total = 0;
-    for await (const page of paginateQuery({ client: items.ddb }, {
-      TableName: items.table,
-      KeyConditionExpression: 'runId = :r',
-      ExpressionAttributeValues: { ':r': runId },
-      ExpressionAttributeNames: { '#g': 'group' },
-      ProjectionExpression: '#g',
-      ConsistentRead: true,
-    })) {
+    for await (const page of paginateQuery(
+      { client: items.ddb },
+      {
+        TableName: items.table,
+        KeyConditionExpression: 'runId = :r',
+        ExpressionAttributeValues: { ':r': runId },
+        ExpressionAttributeNames: { '#g': 'group' },
+        ProjectionExpression: '#g',
+        ConsistentRead: true,
+      },
+    )) {
       for (const row of page.Items ?? []) {
         total++;
         perGroup.set(row.group as string, (perGroup.get(row.group as string) ?? 0) + 1);

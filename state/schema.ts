@@ -114,8 +114,14 @@ export const GROUP_PLANNED_SUFFIX = '~planned';
 export const metaKeys = {
   run: (runId: string) => ({ pk: `run#${runId}`, sk: 'run' }),
   counterTotal: (runId: string, workerId: string) => ({ pk: `ctr#${runId}`, sk: `total#${workerId}` }),
-  counterMinute: (runId: string, minuteBucket: number, workerId: string) => ({ pk: `ctr#${runId}#${minuteBucket}`, sk: workerId }),
-  counterGroup: (runId: string, group: string, workerId: string) => ({ pk: `ctrg#${runId}`, sk: `${group}#${workerId}` }),
+  counterMinute: (runId: string, minuteBucket: number, workerId: string) => ({
+    pk: `ctr#${runId}#${minuteBucket}`,
+    sk: workerId,
+  }),
+  counterGroup: (runId: string, group: string, workerId: string) => ({
+    pk: `ctrg#${runId}`,
+    sk: `${group}#${workerId}`,
+  }),
   /** items planned in a group (planner and fleet expansion add to it): pending per group = planned - the rest */
   groupPlanned: (runId: string, group: string) => ({ pk: `ctrg#${runId}`, sk: `${group}#${GROUP_PLANNED_SUFFIX}` }),
   worker: (workerId: string) => ({ pk: 'worker', sk: workerId }),

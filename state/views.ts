@@ -98,16 +98,24 @@ export async function itemPageByStatus(
  * Every item of a run in one status, the 8 index shards read in parallel, each page handed to
  * `onPage` as it arrives (order across shards is not defined). Cost: the size of that set.
  */
-export async function forEachItemSummary(s: Store, runId: string, status: ItemStatus, onPage: (rows: ItemSummaryRow[]) => void): Promise<void> {
+export async function forEachItemSummary(
+  s: Store,
+  runId: string,
+  status: ItemStatus,
+  onPage: (rows: ItemSummaryRow[]) => void,
+): Promise<void> {
   await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
-      for await (const out of paginateQuery({ client: s.ddb }, {
-        TableName: s.table,
-        IndexName: BY_STATUS_INDEX,
-        KeyConditionExpression: 'statusKey = :k',
-        ExpressionAttributeValues: { ':k': key },
-        ...SUMMARY_PROJECTION,
-      })) {
+      for await (const out of paginateQuery(
+        { client: s.ddb },
+        {
+          TableName: s.table,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: 'statusKey = :k',
+          ExpressionAttributeValues: { ':k': key },
+          ...SUMMARY_PROJECTION,
+        },
+      )) {
         if (out.Items?.length) onPage(out.Items as ItemSummaryRow[]);
       }
     }),
@@ -124,7 +132,11 @@ export interface FailedSetSummary {
  * Failed items of a run counted by error class, and the `recent` newest of them. Reads only the
  * failed set (projected), so the cost grows with the number of failures, not of items.
  */
-export async function failedSetSummary(s: Store, runId: string, opts: { recent?: number } = {}): Promise<FailedSetSummary> {
+export async function failedSetSummary(
+  s: Store,
+  runId: string,
+  opts: { recent?: number } = {},
+): Promise<FailedSetSummary> {
   const keep = opts.recent ?? 20;
   const byClass: Record<string, number> = {};
   let recent: ItemSummaryRow[] = [];
@@ -134,7 +146,9 @@ export async function failedSetSummary(s: Store, runId: string, opts: { recent?:
       byClass[c] = (byClass[c] ?? 0) + 1;
     }
     if (keep > 0) {
-      recent = [...recent, ...page].sort((a, b) => (b.finishedAtMs ?? b.updatedAtMs) - (a.finishedAtMs ?? a.updatedAtMs)).slice(0, keep);
+      recent = [...recent, ...page]
+        .sort((a, b) => (b.finishedAtMs ?? b.updatedAtMs) - (a.finishedAtMs ?? a.updatedAtMs))
+        .slice(0, keep);
     }
   });
   return { byClass, recent };
@@ -158,11 +172,14 @@ export async function readCounterBuckets(s: Store, runId: string, buckets: numbe
     buckets.map(async (bucket) => {
       const counters = emptyCounters();
       const byWorker = new Map<string, Counters>();
-      for await (const out of paginateQuery({ client: s.ddb }, {
-        TableName: s.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` },
-      })) {
+      for await (const out of paginateQuery(
+        { client: s.ddb },
+        {
+          TableName: s.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `ctr#${runId}#${bucket}` },
+        },
+      )) {
         for (const row of out.Items ?? []) {
           const c = countersOf(row);
           for (const f of COUNTER_FIELDS) counters[f] += c[f];
@@ -185,13 +202,20 @@ export interface GroupCounters {
   planned: number;
 }
 
-export async function readGroupCounters(s: Store, runId: string, opts: { groupPrefix?: string } = {}): Promise<Map<string, GroupCounters>> {
+export async function readGroupCounters(
+  s: Store,
+  runId: string,
+  opts: { groupPrefix?: string } = {},
+): Promise<Map<string, GroupCounters>> {
   const groups = new Map<string, GroupCounters>();
-  for await (const out of paginateQuery({ client: s.ddb }, {
-    TableName: s.table,
-    KeyConditionExpression: opts.groupPrefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
-    ExpressionAttributeValues: { ':pk': `ctrg#${runId}`, ...(opts.groupPrefix ? { ':p': opts.groupPrefix } : {}) },
-  })) {
+  for await (const out of paginateQuery(
+    { client: s.ddb },
+    {
+      TableName: s.table,
+      KeyConditionExpression: opts.groupPrefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `ctrg#${runId}`, ...(opts.groupPrefix ? { ':p': opts.groupPrefix } : {}) },
+    },
+  )) {
     for (const row of out.Items ?? []) {
       const group = String(row.group);
       const acc = groups.get(group) ?? { counters: emptyCounters(), planned: 0 };

@@ -25,12 +25,17 @@ export interface WorkerHeartbeat {
 export type WorkerStore = TableStore;
 
 export async function writeHeartbeat(s: WorkerStore, beat: WorkerHeartbeat): Promise<void> {
-  await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...metaKeys.worker(beat.workerId), type: 'worker', ...beat } }));
+  await s.ddb.send(
+    new PutCommand({ TableName: s.table, Item: { ...metaKeys.worker(beat.workerId), type: 'worker', ...beat } }),
+  );
 }
 
 export async function listWorkers(s: WorkerStore): Promise<WorkerHeartbeat[]> {
   const rows: WorkerHeartbeat[] = [];
-  for await (const out of paginateQuery({ client: s.ddb }, { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'worker' }, })) {
+  for await (const out of paginateQuery(
+    { client: s.ddb },
+    { TableName: s.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'worker' } },
+  )) {
     rows.push(...((out.Items ?? []) as WorkerHeartbeat[]));
   }
   return rows;

@@ -21,13 +21,21 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
     .option('--lease-ms <ms>', 'item lease length', intOption('--lease-ms'))
     .option('--max-attempts <n>', 'attempts before a retryable failure becomes failed', intOption('--max-attempts'))
     .option('--wait-seconds <s>', 'long-poll wait', intOption('--wait-seconds'))
-    .option('--shutdown-deadline-ms <ms>', 'how long SIGTERM waits for in-flight items', intOption('--shutdown-deadline-ms'))
+    .option(
+      '--shutdown-deadline-ms <ms>',
+      'how long SIGTERM waits for in-flight items',
+      intOption('--shutdown-deadline-ms'),
+    )
     .option('--backoff-base-ms <ms>', 'retry backoff scale', intOption('--backoff-base-ms'))
     .option('--exit-when-idle <ms>', 'exit after the queue has been empty this long', intOption('--exit-when-idle'))
     .option('--instance <label>', 'instance label shown by the monitor')
     .option('--run <id...>', 'only work items of these runs', runIdsOption)
     .option('--worker-id <id>', 'worker id (default host-pid-random)')
-    .option('--metrics-port <port>', 'serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port)', intOption('--metrics-port'))
+    .option(
+      '--metrics-port <port>',
+      'serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port)',
+      intOption('--metrics-port'),
+    )
     .action(
       action(async (opts: Record<string, unknown>, cmd: Command) => {
         const config = configFrom(cmd);
@@ -62,8 +70,16 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
         process.once('SIGTERM', onSignal);
         process.once('SIGINT', onSignal);
         const metrics =
-          opts.metricsPort === undefined ? undefined : await (await import('../monitor/worker-metrics.js')).serveWorkerMetrics(ctx.events, { workerId: worker.id, port: opts.metricsPort as number });
-        log.info({ workerId: worker.id, concurrency: worker.options.concurrency, metrics: metrics?.url }, 'worker started');
+          opts.metricsPort === undefined
+            ? undefined
+            : await (await import('../monitor/worker-metrics.js')).serveWorkerMetrics(ctx.events, {
+                workerId: worker.id,
+                port: opts.metricsPort as number,
+              });
+        log.info(
+          { workerId: worker.id, concurrency: worker.options.concurrency, metrics: metrics?.url },
+          'worker started',
+        );
         await worker.start();
         await metrics?.close();
         ctx.close();

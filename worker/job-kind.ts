@@ -128,7 +128,10 @@ export class KindRegistry {
 
   plugin(name: string): KindPlugin {
     const p = this.byName.get(name);
-    if (!p) throw new InputError(`unknown job kind "${name}"; known kinds: ${[...this.byName.keys()].join(', ') || '(none)'}`);
+    if (!p)
+      throw new InputError(
+        `unknown job kind "${name}"; known kinds: ${[...this.byName.keys()].join(', ') || '(none)'}`,
+      );
     return p;
   }
 
@@ -162,6 +165,9 @@ export function withKinds(ctx: ConvoyContext, kinds: KindRegistry): EngineContex
 }
 
 /** A plugin for a kind whose runtime is already at hand (tests, small kinds): no commands. */
-export function pluginOf<Spec>(job: JobKind<Spec>, extra: Partial<Omit<KindPlugin<Spec>, 'name' | 'load'>> = {}): KindPlugin<Spec> {
+export function pluginOf<Spec>(
+  job: JobKind<Spec>,
+  extra: Partial<Omit<KindPlugin<Spec>, 'name' | 'load'>> = {},
+): KindPlugin<Spec> {
   return { name: job.kind, load: async () => job, ...extra };
 }

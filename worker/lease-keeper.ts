@@ -123,7 +123,8 @@ export class LeaseKeeper {
         } catch (err) {
           // DynamoDB unreachable: keep the item while the lease we last wrote is still valid.
           this.log.warn({ err, itemId: lease.ref.itemId }, 'lease renewal failed; will retry');
-          if (this.now() > lease.expiresAtMs - this.safetyMarginMs) this.lose(lease, 'renewal failing and lease ran out');
+          if (this.now() > lease.expiresAtMs - this.safetyMarginMs)
+            this.lose(lease, 'renewal failing and lease ran out');
         }
       }),
     );

@@ -12,7 +12,10 @@ import { RUN_STATE_TTL_MS } from '../state/runs.js';
 export const workerOptionsSchema = z
   .object({
     /** Unique id of this worker process. @defaultValue `<host>-<pid>-<random>` */
-    workerId: z.string().min(1).default(() => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
+    workerId: z
+      .string()
+      .min(1)
+      .default(() => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
     /** Label of the launch (e.g. instance-3), shown by `monitor --instance`. */
     instance: z.string().optional(),
     /** Items worked on at once (async I/O). @defaultValue 8 */

@@ -83,7 +83,10 @@ export class RunFinisher {
       // or cancelled one leaves it (a resume or requeue brings its items, and their checks, back).
       if (outcome !== 'open') this.open.delete(runId);
     } catch (err) {
-      this.log.warn({ runId, err: toError(err).message }, 'could not check whether the run is finished; will check again');
+      this.log.warn(
+        { runId, err: toError(err).message },
+        'could not check whether the run is finished; will check again',
+      );
     }
   }
 }

@@ -41,7 +41,13 @@ export function createThreadPool(threads = defaultThreads()): ThreadPool {
       const filename = taskUrl(task);
       // Tasks may wait on I/O (car-index streams a shard from S3): several per thread keep
       // fetches in flight while another task hashes, instead of one fetch per thread at a time.
-      pool = new Piscina({ filename, minThreads: 0, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: TASKS_PER_THREAD });
+      pool = new Piscina({
+        filename,
+        minThreads: 0,
+        maxThreads: threads,
+        idleTimeout: 30_000,
+        concurrentTasksPerWorker: TASKS_PER_THREAD,
+      });
       pools.set(task, pool);
     }
     return pool;

@@ -16,13 +16,21 @@
 import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { fullJitterDelayMs, shouldRetry } from '../shared/backoff.js';
-import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, describeError, LeaseLostError, toError, type ErrorClass } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { sleep } from '../shared/sleep.js';
 import type { ItemRef, ReceivedMessage } from '../shared/work-queue.js';
 import { CounterBuffer } from '../state/counters.js';
-import { claimItem, completeItem, failItem, putItems, releaseItem, saveCheckpoint, type ItemRow, type NewItem } from '../state/items.js';
+import {
+  claimItem,
+  completeItem,
+  failItem,
+  putItems,
+  releaseItem,
+  saveCheckpoint,
+  type ItemRow,
+  type NewItem,
+} from '../state/items.js';
 import { addPlannedItems, getRun, type RunRow } from '../state/runs.js';
 import { writeHeartbeat } from '../state/workers.js';
 import type { EngineContext, JobKind } from './job-kind.js';
@@ -83,14 +91,29 @@ export class Worker {
     this.options = parseWorkerOptions(options);
     this.id = this.options.workerId;
     this.log = ctx.log.child({ workerId: this.id });
-    this.leases = new LeaseKeeper(ctx.items, ctx.queue, { owner: this.id, leaseMs: this.options.leaseMs }, ctx.events, this.log, ctx.now);
+    this.leases = new LeaseKeeper(
+      ctx.items,
+      ctx.queue,
+      { owner: this.id, leaseMs: this.options.leaseMs },
+      ctx.events,
+      this.log,
+      ctx.now,
+    );
     this.counters = new CounterBuffer(ctx.meta, this.id);
-    this.finisher = new RunFinisher(ctx.meta, ctx.items, this.log, (runId) => ctx.events.safeEmit('run:finished', { runId }), { delayMs: this.options.runFinishDelayMs });
+    this.finisher = new RunFinisher(
+      ctx.meta,
+      ctx.items,
+      this.log,
+      (runId) => ctx.events.safeEmit('run:finished', { runId }),
+      { delayMs: this.options.runFinishDelayMs },
+    );
     this.pool = createThreadPool(this.options.threads);
     this.transfers = pLimit(this.options.transfers);
     this.startedAtMs = ctx.now();
     this.lastWorkAtMs = this.startedAtMs;
-    this.stopRequested = new Promise((resolve) => this.receiveAbort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.stopRequested = new Promise((resolve) =>
+      this.receiveAbort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
   }
 
   get inFlightCount(): number {
@@ -140,7 +163,12 @@ export class Worker {
         // Kept messages get a full lease of visibility at once (the lease keeper renews it later);
         // a failure here only means an early redelivery, which the claim turns away.
         if (messages.length && !this.stopping) {
-          await this.ctx.queue.changeVisibilityMany(messages.map((m) => m.receiptHandle), Math.ceil(this.options.leaseMs / 1000)).catch(() => undefined);
+          await this.ctx.queue
+            .changeVisibilityMany(
+              messages.map((m) => m.receiptHandle),
+              Math.ceil(this.options.leaseMs / 1000),
+            )
+            .catch(() => undefined);
         }
       } catch (err) {
         if (this.stopping) break;
@@ -164,7 +192,12 @@ export class Worker {
       }
       if (this.stopping) {
         // Received just as shutdown began: hand them straight back rather than start new work.
-        await this.ctx.queue.changeVisibilityMany(messages.map((m) => m.receiptHandle), 0).catch(() => undefined);
+        await this.ctx.queue
+          .changeVisibilityMany(
+            messages.map((m) => m.receiptHandle),
+            0,
+          )
+          .catch(() => undefined);
         break;
       }
       this.lastWorkAtMs = this.ctx.now();
@@ -202,7 +235,10 @@ export class Worker {
       // Another run's item: leave it to other workers, as a fresh delayed message. Hiding this
       // one instead counted every look toward maxReceiveCount and sent pending items of runs no
       // live worker serves to the DLQ; visible again at once would be a tight loop of receives.
-      this.log.debug({ runId: ref.runId, itemId: ref.itemId, receiveCount: msg.receiveCount }, 'item of a run this worker does not serve; left to others');
+      this.log.debug(
+        { runId: ref.runId, itemId: ref.itemId, receiveCount: msg.receiveCount },
+        'item of a run this worker does not serve; left to others',
+      );
       await this.ctx.queue.redeliverLater(msg, FOREIGN_RUN_HIDE_SECONDS).catch(() => undefined);
       return;
     }
@@ -242,17 +278,33 @@ export class Worker {
     const item = claim.item;
     const log = this.log.child({ runId: ref.runId, itemId: ref.itemId, attempt: item.attempts });
     this.ctx.events.safeEmit('item:claimed', { ...ref, attempt: item.attempts });
-    const lease = this.leases.hold(ref, msg.receiptHandle, item.leaseExpiresAtMs ?? this.ctx.now() + this.options.leaseMs);
+    const lease = this.leases.hold(
+      ref,
+      msg.receiptHandle,
+      item.leaseExpiresAtMs ?? this.ctx.now() + this.options.leaseMs,
+    );
     const started = this.ctx.now();
     try {
       const loaded = await this.loadRun(ref.runId);
       if (loaded.run.state === 'cancelled') {
         this.leases.drop(ref, lease);
         const message = 'run was cancelled';
-        if ((await failItem(this.ctx.items, ref, this.id, { errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message, retryable: false }, { retry: false })) === 'ok') {
+        if (
+          (await failItem(
+            this.ctx.items,
+            ref,
+            this.id,
+            { errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message, retryable: false },
+            { retry: false },
+          )) === 'ok'
+        ) {
           this.failed++;
           this.counters.add(ref.runId, { failed: 1 }, item.group);
-          this.ctx.events.safeEmit('item:failed', { ...ref, errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message });
+          this.ctx.events.safeEmit('item:failed', {
+            ...ref,
+            errorClass: 'RUN_CANCELLED' satisfies ErrorClass,
+            message,
+          });
         }
         await this.ctx.queue.delete(msg.receiptHandle);
         return;
@@ -269,7 +321,8 @@ export class Worker {
         addChildren: (children) => this.addChildren(item, lease, children),
         saveCheckpoint: async (checkpoint, partial) => {
           this.leases.assertValid(lease);
-          if ((await saveCheckpoint(this.ctx.items, ref, this.id, checkpoint, partial)) !== 'ok') throw new LeaseLostError(ref.itemId);
+          if ((await saveCheckpoint(this.ctx.items, ref, this.id, checkpoint, partial)) !== 'ok')
+            throw new LeaseLostError(ref.itemId);
         },
       });
       this.leases.assertValid(lease);
@@ -279,11 +332,28 @@ export class Worker {
       const metrics = { ...outcome, durationMs: this.ctx.now() - started };
       const result = await completeItem(this.ctx.items, ref, this.id, metrics);
       if (result === 'lease-lost') throw new LeaseLostError(ref.itemId);
-      await this.ctx.queue.delete(msg.receiptHandle).catch((err) => log.warn({ err: toError(err).message }, 'delete failed; duplicate will be skipped'));
+      await this.ctx.queue
+        .delete(msg.receiptHandle)
+        .catch((err) => log.warn({ err: toError(err).message }, 'delete failed; duplicate will be skipped'));
       this.done++;
       this.finisher.noteTerminal(ref.runId);
-      this.counters.add(ref.runId, { done: 1, bytes: outcome.bytes, objects: outcome.objects, skipped: outcome.skipped ?? 0, skippedBytes: outcome.skippedBytes ?? 0 }, item.group);
-      this.ctx.events.safeEmit('item:completed', { ...ref, durationMs: metrics.durationMs, bytes: outcome.bytes, objects: outcome.objects });
+      this.counters.add(
+        ref.runId,
+        {
+          done: 1,
+          bytes: outcome.bytes,
+          objects: outcome.objects,
+          skipped: outcome.skipped ?? 0,
+          skippedBytes: outcome.skippedBytes ?? 0,
+        },
+        item.group,
+      );
+      this.ctx.events.safeEmit('item:completed', {
+        ...ref,
+        durationMs: metrics.durationMs,
+        bytes: outcome.bytes,
+        objects: outcome.objects,
+      });
     } catch (thrown) {
       await this.onItemError(thrown, item, lease, msg, log);
     } finally {
@@ -291,7 +361,13 @@ export class Worker {
     }
   }
 
-  private async onItemError(thrown: unknown, item: ItemRow, lease: HeldLease, msg: ReceivedMessage, log: Logger): Promise<void> {
+  private async onItemError(
+    thrown: unknown,
+    item: ItemRow,
+    lease: HeldLease,
+    msg: ReceivedMessage,
+    log: Logger,
+  ): Promise<void> {
     const ref = lease.ref;
     // Stop renewing before the transition: the failure's visibility delay must not be overwritten
     // by a heartbeat extending it to a full lease.
@@ -309,8 +385,14 @@ export class Worker {
     }
     const error = describeError(err);
     if (shouldRetry(err.retryable, item.attempts, this.options.maxAttempts)) {
-      const delayMs = fullJitterDelayMs(item.attempts, { baseMs: this.options.backoffBaseMs, capMs: this.options.backoffCapMs });
-      const r = await failItem(this.ctx.items, ref, this.id, error, { retry: true, nextAttemptAtMs: this.ctx.now() + delayMs });
+      const delayMs = fullJitterDelayMs(item.attempts, {
+        baseMs: this.options.backoffBaseMs,
+        capMs: this.options.backoffCapMs,
+      });
+      const r = await failItem(this.ctx.items, ref, this.id, error, {
+        retry: true,
+        nextAttemptAtMs: this.ctx.now() + delayMs,
+      });
       if (r === 'lease-lost') return;
       log.warn({ errorClass: error.errorClass, err: error.message, delayMs }, 'item failed; will retry');
       this.counters.add(ref.runId, { retries: 1 }, item.group);
@@ -421,7 +503,8 @@ export class Worker {
   private onMessageError(thrown: unknown, body: string): void {
     const err = classifyError(thrown);
     const fields = { errorClass: err.errorClass, err: err.message, message: body.slice(0, 200) };
-    if (err.retryable) this.log.warn(fields, 'queue or state store unavailable while handling a message; it will be redelivered');
+    if (err.retryable)
+      this.log.warn(fields, 'queue or state store unavailable while handling a message; it will be redelivered');
     else this.log.error(fields, 'unexpected error handling a message');
   }
 
@@ -470,7 +553,14 @@ export class Worker {
         }
       }
       this.timers.forEach(clearInterval);
-      for (const step of [() => this.leases.stop(), () => this.finisher.flush(), () => this.flushCounters(), () => this.counters.flush(), () => this.beat('stopped'), () => this.pool.close()]) {
+      for (const step of [
+        () => this.leases.stop(),
+        () => this.finisher.flush(),
+        () => this.flushCounters(),
+        () => this.counters.flush(),
+        () => this.beat('stopped'),
+        () => this.pool.close(),
+      ]) {
         try {
           await step();
         } catch (err) {
@@ -478,7 +568,11 @@ export class Worker {
         }
       }
       if (errors.length) this.log.warn({ errors: errors.map((e) => toError(e).message) }, 'errors during shutdown');
-      this.ctx.events.safeEmit('worker:shutdown:complete', { workerId: this.id, released: this.released, errors: errors.length });
+      this.ctx.events.safeEmit('worker:shutdown:complete', {
+        workerId: this.id,
+        released: this.released,
+        errors: errors.length,
+      });
     })();
     return this.stopPromise;
   }
@@ -488,7 +582,10 @@ export class Worker {
 async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
   if (!promises.length) return true;
   const timer = new AbortController();
-  const settled = await Promise.race([Promise.allSettled(promises).then(() => true), sleep(ms, timer.signal).then(() => false)]);
+  const settled = await Promise.race([
+    Promise.allSettled(promises).then(() => true),
+    sleep(ms, timer.signal).then(() => false),
+  ]);
   timer.abort();
   return settled;
 }

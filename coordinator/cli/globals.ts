@@ -25,7 +25,10 @@ export function globalsOf(cmd: Command): GlobalOptions {
 
 /** `--log-format json|pretty` (env CONVOY_LOG_FORMAT); default: pretty on a terminal, else JSON. */
 export function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'log lines: json or pretty (default: pretty when stderr is a terminal; env CONVOY_LOG_FORMAT)');
+  return new Option(
+    '--log-format <format>',
+    'log lines: json or pretty (default: pretty when stderr is a terminal; env CONVOY_LOG_FORMAT)',
+  );
 }
 
 /**
@@ -51,7 +54,10 @@ export function configFrom(cmd: Command): ConvoyConfig {
 /** Run `fn` with a context; the context's clients are closed afterwards. */
 export async function withContext<T>(cmd: Command, fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
-  const ctx = withKinds(await createContext(config, { log: createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat()) }), kindsOf(cmd));
+  const ctx = withKinds(
+    await createContext(config, { log: createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat()) }),
+    kindsOf(cmd),
+  );
   try {
     return await fn(ctx);
   } finally {
@@ -63,7 +69,8 @@ export async function withContext<T>(cmd: Command, fn: (ctx: EngineContext) => P
 export function intOption(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${value}".`);
+    if (value.trim() === '' || !Number.isInteger(n))
+      throw new InvalidArgumentError(`${name} must be an integer, got "${value}".`);
     return n;
   };
 }
@@ -115,7 +122,8 @@ function checkRunIds(run: unknown): void {
 export function positiveNumberOption(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
     return n;
   };
 }

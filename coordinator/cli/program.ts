@@ -32,7 +32,10 @@ function wanted(plugins: readonly KindPlugin[], argv: readonly string[]) {
   }));
 }
 
-export async function buildProgram(plugins: readonly KindPlugin[], argv: readonly string[] = process.argv): Promise<Command> {
+export async function buildProgram(
+  plugins: readonly KindPlugin[],
+  argv: readonly string[] = process.argv,
+): Promise<Command> {
   const kinds = new KindRegistry(plugins);
   const program = new Command('convoy')
     .description('move and re-index large data sets with a fleet of workers (SQS work items, DynamoDB progress rows)')
@@ -43,7 +46,10 @@ export async function buildProgram(plugins: readonly KindPlugin[], argv: readonl
     .showHelpAfterError();
   attachKinds(program, kinds);
   program.configureHelp({ sortSubcommands: true });
-  registerLocalCommands(program, plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])));
+  registerLocalCommands(
+    program,
+    plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])),
+  );
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   registerWorkerCommand(program, kinds);
   registerRunCommands(program);
@@ -62,7 +68,8 @@ export async function buildProgram(plugins: readonly KindPlugin[], argv: readonl
  */
 function exitCodesOf(cmd: Command): void {
   cmd.exitOverride((err) => {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version')
+      process.exit(0);
     process.exit(2);
   });
   cmd.showHelpAfterError();

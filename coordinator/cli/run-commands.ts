@@ -13,11 +13,10 @@ import { formatStatus, runStatus } from '../status.js';
 import { action } from './errors.js';
 import { intOption, runIdOption, withContext as ctxOf } from './globals.js';
 
-
 export function registerRunCommands(program: Command): void {
   program
     .command('status')
-    .description('print a run\'s items by status and its failures by error class (no --run: list runs)')
+    .description("print a run's items by status and its failures by error class (no --run: list runs)")
     .option('--run <id>', 'run id', runIdOption)
     .option('--json', 'print JSON')
     .action(
@@ -26,7 +25,11 @@ export function registerRunCommands(program: Command): void {
           if (!opts.run) {
             const runs = await listRuns(ctx.meta);
             if (opts.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
-            else for (const r of runs) process.stdout.write(`${r.runId}  ${r.kind.padEnd(14)} ${r.state.padEnd(10)} items=${r.plannedItems}  ${new Date(r.createdAtMs).toISOString()}\n`);
+            else
+              for (const r of runs)
+                process.stdout.write(
+                  `${r.runId}  ${r.kind.padEnd(14)} ${r.state.padEnd(10)} items=${r.plannedItems}  ${new Date(r.createdAtMs).toISOString()}\n`,
+                );
             return;
           }
           const s = await runStatus(ctx, opts.run);
@@ -45,7 +48,9 @@ export function registerRunCommands(program: Command): void {
       action(async (opts: { run: string; class?: string; item?: string }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
           const r = await requeueFailed(ctx, { runId: opts.run, errorClass: opts.class, itemId: opts.item });
-          process.stdout.write(`requeued ${r.requeued} item(s); removed ${r.dlqMessagesRemoved} DLQ message(s)${r.dlqRedriven ? ` (${r.dlqRedriven} of them for pending items, sent back to the queue)` : ''}\n`);
+          process.stdout.write(
+            `requeued ${r.requeued} item(s); removed ${r.dlqMessagesRemoved} DLQ message(s)${r.dlqRedriven ? ` (${r.dlqRedriven} of them for pending items, sent back to the queue)` : ''}\n`,
+          );
         }),
       ),
     );
@@ -54,19 +59,31 @@ export function registerRunCommands(program: Command): void {
     .command('reconcile')
     .description('re-send items that are pending, due for retry, or whose lease expired (messages lost)')
     .requiredOption('--run <id>', 'run id', runIdOption)
-    .option('--grace-ms <ms>', 'leave alone items sent, touched or due within this long (0: re-send them all)', intOption('--grace-ms'), RECONCILE_GRACE_MS)
+    .option(
+      '--grace-ms <ms>',
+      'leave alone items sent, touched or due within this long (0: re-send them all)',
+      intOption('--grace-ms'),
+      RECONCILE_GRACE_MS,
+    )
     .action(
       action(async (opts: { run: string; graceMs: number }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
           if (opts.graceMs < 0) throw new InputError(`--grace-ms must be 0 or more, got ${opts.graceMs}`);
-          if (!(await getRun(ctx.meta, opts.run))) throw new InputError(`run "${opts.run}" not found (list runs with \`convoy status\`)`);
+          if (!(await getRun(ctx.meta, opts.run)))
+            throw new InputError(`run "${opts.run}" not found (list runs with \`convoy status\`)`);
           const r = await reconcileRun(ctx, opts.run, { graceMs: opts.graceMs });
-          process.stdout.write(`re-sent ${r.resent} item(s): ${r.pending} pending, ${r.retrying} retrying, ${r.expiredLeases} with expired leases\n`);
+          process.stdout.write(
+            `re-sent ${r.resent} item(s): ${r.pending} pending, ${r.retrying} retrying, ${r.expiredLeases} with expired leases\n`,
+          );
           if (r.recentlySent) {
-            process.stdout.write(`left ${r.recentlySent} item(s) alone: their message was sent less than ${opts.graceMs} ms ago and the queue is not empty (--grace-ms 0 re-sends them too)\n`);
+            process.stdout.write(
+              `left ${r.recentlySent} item(s) alone: their message was sent less than ${opts.graceMs} ms ago and the queue is not empty (--grace-ms 0 re-sends them too)\n`,
+            );
           }
           if (r.dlqRedriven || r.dlqRemoved) {
-            process.stdout.write(`DLQ: sent ${r.dlqRedriven ?? 0} unfinished item(s) back to the queue; removed ${r.dlqRemoved ?? 0} stale message(s)\n`);
+            process.stdout.write(
+              `DLQ: sent ${r.dlqRedriven ?? 0} unfinished item(s) back to the queue; removed ${r.dlqRemoved ?? 0} stale message(s)\n`,
+            );
           }
         }),
       ),
@@ -75,7 +92,10 @@ export function registerRunCommands(program: Command): void {
   const controls: Array<[RunControlAction, string]> = [
     ['pause', "stop workers taking the run's items (those in flight finish); nothing is spent or lost"],
     ['resume', "let workers take a paused run's items again (its unfinished items are re-sent)"],
-    ['cancel', "end a run for good: items still to do fail with RUN_CANCELLED as workers take them (those in flight finish)"],
+    [
+      'cancel',
+      'end a run for good: items still to do fail with RUN_CANCELLED as workers take them (those in flight finish)',
+    ],
   ];
   for (const [name, description] of controls) {
     program
@@ -87,7 +107,9 @@ export function registerRunCommands(program: Command): void {
           ctxOf(cmd, async (ctx) => {
             const r = await controlRun(ctx, opts.run, name);
             const resent = r.resent !== undefined ? `; re-sent ${r.resent} unfinished item(s)` : '';
-            process.stdout.write(`run ${r.runId} ${PAST[name]} (was ${r.from})${resent}; workers see it within ${Math.round(RUN_STATE_TTL_MS / 1000)} s\n`);
+            process.stdout.write(
+              `run ${r.runId} ${PAST[name]} (was ${r.from})${resent}; workers see it within ${Math.round(RUN_STATE_TTL_MS / 1000)} s\n`,
+            );
           }),
         ),
       );
@@ -95,10 +117,13 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('verify')
-    .description('compare a run\'s source and destination; writes a JSONL report; exit 1 on differences')
+    .description("compare a run's source and destination; writes a JSONL report; exit 1 on differences")
     .requiredOption('--run <id>', 'run id', runIdOption)
     .option('--report <file>', 'report path (default <state-dir>/reports/<run>-verify.jsonl)')
-    .option('--allow-extra', 'destination objects/rows the source lacks are reported but not a difference (e.g. kept on purpose)')
+    .option(
+      '--allow-extra',
+      'destination objects/rows the source lacks are reported but not a difference (e.g. kept on purpose)',
+    )
     .action(
       action(async (opts: { run: string; report?: string; allowExtra?: boolean }, cmd: Command) =>
         ctxOf(cmd, async (ctx) => {
@@ -124,6 +149,7 @@ export function registerRunCommands(program: Command): void {
 export function defaultReportPath(stateDir: string, runId: string): string {
   const dir = path.resolve(stateDir, 'reports');
   const file = path.resolve(dir, `${runId}-verify.jsonl`);
-  if (path.dirname(file) !== dir) throw new InputError(`--run "${runId}" cannot name a report file in ${dir}; give --report FILE`);
+  if (path.dirname(file) !== dir)
+    throw new InputError(`--run "${runId}" cannot name a report file in ${dir}; give --report FILE`);
   return file;
 }

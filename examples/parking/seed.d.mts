@@ -5,5 +5,12 @@ export interface Queryable {
 export function createSchema(db: Queryable): Promise<void>;
 export function seedParking(
   db: Queryable,
-  opts?: { zones?: number; baysPerZone?: number; events?: number; seed?: number; endIso?: string; firstEventId?: number },
+  opts?: {
+    zones?: number;
+    baysPerZone?: number;
+    events?: number;
+    seed?: number;
+    endIso?: string;
+    firstEventId?: number;
+  },
 ): Promise<{ zones: number; bays: number; sensors: number; events: number }>;

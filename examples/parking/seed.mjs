@@ -22,7 +22,10 @@ export async function createSchema(db) {
  * Insert zones x baysPerZone bays (one sensor each) and `events` events, ending at `endIso`.
  * Returns the counts inserted.
  */
-export async function seedParking(db, { zones = 20, baysPerZone = 10, events = 10000, seed = 0.42, endIso = '2025-01-01T00:00:00Z', firstEventId = 1 } = {}) {
+export async function seedParking(
+  db,
+  { zones = 20, baysPerZone = 10, events = 10000, seed = 0.42, endIso = '2025-01-01T00:00:00Z', firstEventId = 1 } = {},
+) {
   await db.query('SELECT setseed($1)', [seed]);
   await db.query(
     `INSERT INTO parking_zones (zone_id, name, address, city, total_bays, lat, lng, price_per_hour, operating_hours, tenant_id, created_at)
@@ -68,14 +71,21 @@ async function main() {
     return i >= 0 ? args[i + 1] : def;
   };
   if (args.includes('--help')) {
-    process.stdout.write('usage: seed.mjs --db <postgres-url> [--zones 20] [--bays 10] [--events 10000] [--seed 0.42]\n');
+    process.stdout.write(
+      'usage: seed.mjs --db <postgres-url> [--zones 20] [--bays 10] [--events 10000] [--seed 0.42]\n',
+    );
     return;
   }
   const db = new pg.Client({ connectionString: opt('db', 'postgres://postgres@127.0.0.1:5432/postgres') });
   await db.connect();
   try {
     await createSchema(db);
-    const counts = await seedParking(db, { zones: Number(opt('zones', 20)), baysPerZone: Number(opt('bays', 10)), events: Number(opt('events', 10000)), seed: Number(opt('seed', 0.42)) });
+    const counts = await seedParking(db, {
+      zones: Number(opt('zones', 20)),
+      baysPerZone: Number(opt('bays', 10)),
+      events: Number(opt('events', 10000)),
+      seed: Number(opt('seed', 0.42)),
+    });
     process.stdout.write(JSON.stringify(counts) + '\n');
   } finally {
     await db.end();

@@ -28,7 +28,10 @@ export function contextFromArgv(argv: string[]): Record<string, string> {
   return out;
 }
 
-export function buildApp(context: Record<string, unknown> = {}, outdir?: string): { app: App; stack: ConvoyFleetStack } {
+export function buildApp(
+  context: Record<string, unknown> = {},
+  outdir?: string,
+): { app: App; stack: ConvoyFleetStack } {
   const app = new App({ context, outdir: process.env.CDK_OUTDIR ? undefined : outdir });
   const raw: Record<string, unknown> = {};
   for (const key of FLEET_CONTEXT_KEYS) {

@@ -29,14 +29,26 @@ const bool = z.preprocess((v) => (typeof v === 'string' ? v === 'true' : v), z.b
 const fleetPropsObject = z
   .object({
     /** Stack name. @defaultValue 'convoy-fleet' */
-    stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/).default('convoy-fleet'),
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/)
+      .default('convoy-fleet'),
     /** Fleet name: prefixes the slot rows and the instance labels. @defaultValue 'convoy' */
-    fleet: z.string().regex(/^[a-z0-9-]{1,32}$/).default('convoy'),
+    fleet: z
+      .string()
+      .regex(/^[a-z0-9-]{1,32}$/)
+      .default('convoy'),
     /** Table and queue names; the defaults are the config defaults, so `state` needs only a region. */
     itemsTable: tableName.default('convoy-items'),
     metaTable: tableName.default('convoy-meta'),
-    queueName: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).default('convoy-work'),
-    dlqName: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).default('convoy-work-dlq'),
+    queueName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,80}$/)
+      .default('convoy-work'),
+    dlqName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,80}$/)
+      .default('convoy-work-dlq'),
     /** Receives before SQS moves a message to the DLQ: a safety net (see MAX_RECEIVE_COUNT). @defaultValue 100, as in the local stack */
     maxReceiveCount: int(1, 1000).default(MAX_RECEIVE_COUNT),
     /** Visibility timeout of the work queue, seconds; the worker extends it while it holds a lease. @defaultValue 120 */
@@ -49,9 +61,18 @@ const fleetPropsObject = z
     readTables: list(tableName).default([]),
     writeTables: list(tableName).default([]),
     /** Where each instance's customers file comes from: `s3://bucket/prefix` or `ssm:/parameter/path`; none when absent. */
-    customersSource: z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]+[a-z0-9](\/[^\s]*)?|ssm:\/[A-Za-z0-9_.\/-]+)$/, 'use s3://bucket/prefix or ssm:/path').optional(),
+    customersSource: z
+      .string()
+      .regex(
+        /^(s3:\/\/[a-z0-9][a-z0-9.-]+[a-z0-9](\/[^\s]*)?|ssm:\/[A-Za-z0-9_./-]+)$/,
+        'use s3://bucket/prefix or ssm:/path',
+      )
+      .optional(),
     /** EC2 instance type; Graviton types (c7g, m7g, ...) get an arm64 AMI. @defaultValue 'c7g.large' */
-    instanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/).default('c7g.large'),
+    instanceType: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/)
+      .default('c7g.large'),
     /** Auto-scaling bounds. @defaultValue 0 / 10 */
     minInstances: int(0, 1000).default(0),
     maxInstances: int(1, 1000).default(10),
@@ -64,7 +85,10 @@ const fleetPropsObject = z
     /** How long systemd lets a stopping worker finish in-flight items (SIGTERM deadline), seconds. @defaultValue 60 */
     shutdownDeadlineSec: int(5, 3600).default(60),
     /** Existing VPC (no lookup: ids given); a new 2-AZ VPC with public subnets and S3/DynamoDB gateway endpoints when absent. */
-    vpcId: z.string().regex(/^vpc-[0-9a-f]+$/).optional(),
+    vpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]+$/)
+      .optional(),
     subnetIds: list(z.string().regex(/^subnet-[0-9a-f]+$/)).default([]),
     availabilityZones: list(z.string().min(3)).default([]),
     /** Email for alarm notifications (an SNS topic is created when set). */
@@ -75,11 +99,16 @@ const fleetPropsObject = z
   .strict();
 
 export const fleetPropsSchema = fleetPropsObject.superRefine((p, ctx) => {
-    if (p.maxInstances < p.minInstances) ctx.addIssue({ code: 'custom', path: ['maxInstances'], message: 'must be >= minInstances' });
-    if (p.vpcId && (!p.subnetIds.length || p.subnetIds.length !== p.availabilityZones.length)) {
-      ctx.addIssue({ code: 'custom', path: ['subnetIds'], message: 'with vpcId, give subnetIds and availabilityZones, one zone per subnet' });
-    }
-  });
+  if (p.maxInstances < p.minInstances)
+    ctx.addIssue({ code: 'custom', path: ['maxInstances'], message: 'must be >= minInstances' });
+  if (p.vpcId && (!p.subnetIds.length || p.subnetIds.length !== p.availabilityZones.length)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['subnetIds'],
+      message: 'with vpcId, give subnetIds and availabilityZones, one zone per subnet',
+    });
+  }
+});
 
 export type FleetProps = z.infer<typeof fleetPropsSchema>;
 
@@ -91,10 +120,14 @@ export function parseFleetProps(input: Record<string, unknown>): FleetProps {
   try {
     parsed = fleetPropsSchema.safeParse(input);
   } catch (err) {
-    throw new InputError(`CDK context is invalid: ${(err as Error).message} (lists are "a,b" or a JSON array)`, { cause: err });
+    throw new InputError(`CDK context is invalid: ${(err as Error).message} (lists are "a,b" or a JSON array)`, {
+      cause: err,
+    });
   }
   if (!parsed.success) {
-    throw new InputError(`CDK context for the convoy fleet is invalid:\n${formatZodIssues(parsed.error)}\nset it with -c key=value (see docs/deploy.md)`);
+    throw new InputError(
+      `CDK context for the convoy fleet is invalid:\n${formatZodIssues(parsed.error)}\nset it with -c key=value (see docs/deploy.md)`,
+    );
   }
   return parsed.data;
 }

@@ -8,7 +8,17 @@
  *   ArtifactUri    s3://bucket/key of the convoy tarball (change it to roll out a release)
  *   CustomerSlots  how many instance-<k> customers files exist (0 = none)
  */
-import { Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Aws,
+  BootstraplessSynthesizer,
+  CfnOutput,
+  CfnParameter,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -82,7 +92,8 @@ export class ConvoyFleetStack extends Stack {
       description: 'convoy workers: state tables, work queues, configured buckets and tables only',
     });
     const allow = (sid: string, actions: string[], resources: string[]) => {
-      if (actions.length && resources.length) this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources }));
+      if (actions.length && resources.length)
+        this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources }));
     };
     allow('ItemsTable', actionsFor('itemsTable'), [items.tableArn]);
     allow('ItemsByStatusIndex', actionsFor('itemsIndex'), [`${items.tableArn}/index/${BY_STATUS_INDEX}`]);
@@ -92,20 +103,36 @@ export class ConvoyFleetStack extends Stack {
     const read = s3ActionsFor('readBuckets');
     const write = s3ActionsFor('writeBuckets');
     allow('ListReadBuckets', read.bucket, fleet.readBuckets.map(bucketArn));
-    allow('ReadObjects', read.objects, fleet.readBuckets.map((b) => `${bucketArn(b)}/*`));
+    allow(
+      'ReadObjects',
+      read.objects,
+      fleet.readBuckets.map((b) => `${bucketArn(b)}/*`),
+    );
     allow('ListWriteBuckets', write.bucket, fleet.writeBuckets.map(bucketArn));
-    allow('WriteObjects', write.objects, fleet.writeBuckets.map((b) => `${bucketArn(b)}/*`));
+    allow(
+      'WriteObjects',
+      write.objects,
+      fleet.writeBuckets.map((b) => `${bucketArn(b)}/*`),
+    );
     const tableArn = (t: string) => `arn:${Aws.PARTITION}:dynamodb:${Aws.REGION}:${Aws.ACCOUNT_ID}:table/${t}`;
     allow('ReadTables', actionsFor('readTables'), fleet.readTables.map(tableArn));
     allow('WriteTables', actionsFor('writeTables'), fleet.writeTables.map(tableArn));
     // The artifact: one object. "s3://b/k" -> "arn:aws:s3:::b/k".
-    allow('Artifact', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${Fn.select(1, Fn.split('s3://', artifactUri.valueAsString))}`]);
+    allow(
+      'Artifact',
+      ['s3:GetObject'],
+      [`arn:${Aws.PARTITION}:s3:::${Fn.select(1, Fn.split('s3://', artifactUri.valueAsString))}`],
+    );
     if (fleet.customersSource?.startsWith('s3://')) {
       const rest = fleet.customersSource.slice('s3://'.length).replace(/\/+$/, '');
       allow('CustomersFiles', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${rest}/instance-*.json`]);
     } else if (fleet.customersSource?.startsWith('ssm:')) {
       const path = fleet.customersSource.slice('ssm:'.length).replace(/^\/+|\/+$/g, '');
-      allow('CustomersParameters', ['ssm:GetParameter'], [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${path}/instance-*`]);
+      allow(
+        'CustomersParameters',
+        ['ssm:GetParameter'],
+        [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${path}/instance-*`],
+      );
     }
 
     // --- network -----------------------------------------------------------------------------------
@@ -113,8 +140,19 @@ export class ConvoyFleetStack extends Stack {
     let subnets: ec2.SubnetSelection;
     let publicIp: boolean;
     if (fleet.vpcId) {
-      vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: fleet.vpcId, availabilityZones: fleet.availabilityZones, privateSubnetIds: fleet.subnetIds });
-      subnets = { subnets: fleet.subnetIds.map((s, i) => ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, { subnetId: s, availabilityZone: fleet.availabilityZones[i] })) };
+      vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+        vpcId: fleet.vpcId,
+        availabilityZones: fleet.availabilityZones,
+        privateSubnetIds: fleet.subnetIds,
+      });
+      subnets = {
+        subnets: fleet.subnetIds.map((s, i) =>
+          ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, {
+            subnetId: s,
+            availabilityZone: fleet.availabilityZones[i],
+          }),
+        ),
+      };
       publicIp = false; // given subnets reach AWS through their own NAT or endpoints
     } else {
       // Public subnets (no NAT gateway to pay for); S3 and DynamoDB traffic stays on gateway endpoints.
@@ -164,13 +202,20 @@ export class ConvoyFleetStack extends Stack {
     );
     const launchTemplate = new ec2.LaunchTemplate(this, 'WorkerLaunchTemplate', {
       instanceType,
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: arm ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 }),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({
+        cpuType: arm ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+      }),
       role: this.role,
       userData,
       securityGroup,
       requireImdsv2: true,
       associatePublicIpAddress: publicIp,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(20, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }),
+        },
+      ],
     });
     this.group = new autoscaling.AutoScalingGroup(this, 'WorkerGroup', {
       vpc,
@@ -184,7 +229,10 @@ export class ConvoyFleetStack extends Stack {
       defaultInstanceWarmup: Duration.minutes(3),
       // a new ArtifactUri (a release) makes a new launch template version: replace instances a
       // quarter of the fleet at a time (each stops gracefully on SIGTERM)
-      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ maxBatchSize: Math.max(1, Math.ceil(fleet.maxInstances / 4)), minInstancesInService: 0 }),
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+        maxBatchSize: Math.max(1, Math.ceil(fleet.maxInstances / 4)),
+        minInstancesInService: 0,
+      }),
     });
 
     // --- scaling on backlog per instance (target tracking on a metric-math expression) -------------
@@ -200,7 +248,11 @@ export class ConvoyFleetStack extends Stack {
               id: 'backlog',
               returnData: false,
               metricStat: {
-                metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: [{ name: 'QueueName', value: queue.queueName }] },
+                metric: {
+                  namespace: 'AWS/SQS',
+                  metricName: 'ApproximateNumberOfMessagesVisible',
+                  dimensions: [{ name: 'QueueName', value: queue.queueName }],
+                },
                 stat: 'Sum',
               },
             },
@@ -208,12 +260,21 @@ export class ConvoyFleetStack extends Stack {
               id: 'instances',
               returnData: false,
               metricStat: {
-                metric: { namespace: 'AWS/AutoScaling', metricName: 'GroupInServiceInstances', dimensions: [{ name: 'AutoScalingGroupName', value: this.group.autoScalingGroupName }] },
+                metric: {
+                  namespace: 'AWS/AutoScaling',
+                  metricName: 'GroupInServiceInstances',
+                  dimensions: [{ name: 'AutoScalingGroupName', value: this.group.autoScalingGroupName }],
+                },
                 stat: 'Average',
               },
             },
             // with no instance in service the whole backlog counts, so the group scales out from 0
-            { id: 'backlogPerInstance', label: 'visible messages per in-service instance', expression: 'IF(instances > 0, backlog / instances, backlog)', returnData: true },
+            {
+              id: 'backlogPerInstance',
+              label: 'visible messages per in-service instance',
+              expression: 'IF(instances > 0, backlog / instances, backlog)',
+              returnData: true,
+            },
           ],
         },
       },
@@ -221,7 +282,8 @@ export class ConvoyFleetStack extends Stack {
 
     // --- alarms ------------------------------------------------------------------------------------
     const dlqNotEmpty = new cloudwatch.Alarm(this, 'DlqNotEmptyAlarm', {
-      alarmDescription: 'convoy: messages in the dead-letter queue (items that exhausted their retries): see `convoy monitor --failed`, then `convoy requeue`',
+      alarmDescription:
+        'convoy: messages in the dead-letter queue (items that exhausted their retries): see `convoy monitor --failed`, then `convoy requeue`',
       metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -49,7 +49,10 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   Put: { actions: ['dynamodb:PutItem'], grants: ['metaTable', 'writeTables'] },
   PutItem: { actions: ['dynamodb:PutItem'], grants: ['metaTable', 'writeTables'] },
   // state/items.ts (by run, and on the byStatus index), counters, workers
-  Query: { actions: ['dynamodb:Query'], grants: ['itemsTable', 'itemsIndex', 'metaTable', 'readTables', 'writeTables'] },
+  Query: {
+    actions: ['dynamodb:Query'],
+    grants: ['itemsTable', 'itemsIndex', 'metaTable', 'readTables', 'writeTables'],
+  },
   // state/runs.ts (list runs); dynamodb-copy scans sources, and its verify counts destinations
   Scan: { actions: ['dynamodb:Scan'], grants: ['metaTable', 'readTables', 'writeTables'] },
   // state/schema.ts ensureTable: the local stack only (the CDK app creates the tables)
@@ -98,12 +101,36 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
  */
 export const USED_COMMANDS: readonly string[] = [
   // state/ and shared/work-queue.ts
-  'BatchGet', 'BatchWrite', 'Get', 'Put', 'Query', 'Scan', 'Update',
-  'CreateTable', 'DescribeTable', 'CreateQueue',
-  'ChangeMessageVisibility', 'ChangeMessageVisibilityBatch', 'DeleteMessageBatch', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage', 'SendMessageBatch',
+  'BatchGet',
+  'BatchWrite',
+  'Get',
+  'Put',
+  'Query',
+  'Scan',
+  'Update',
+  'CreateTable',
+  'DescribeTable',
+  'CreateQueue',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+  'DeleteMessageBatch',
+  'GetQueueAttributes',
+  'GetQueueUrl',
+  'ReceiveMessage',
+  'SendMessageBatch',
   // job kinds (worker/jobs/**)
-  'BatchGetItem', 'BatchWriteItem',
-  'CopyObject', 'CreateBucket', 'DeleteObject', 'DeleteObjects', 'GetObject', 'HeadBucket', 'HeadObject', 'ListObjectsV2', 'PutObject', 'lib-storage:Upload',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'CopyObject',
+  'CreateBucket',
+  'DeleteObject',
+  'DeleteObjects',
+  'GetObject',
+  'HeadBucket',
+  'HeadObject',
+  'ListObjectsV2',
+  'PutObject',
+  'lib-storage:Upload',
 ];
 
 /** Catalogue entries of a command: `BatchGetItem` also matches `BatchGetItem_dest` (same command, another target). */
@@ -135,6 +162,7 @@ export function s3ActionsFor(grant: 'readBuckets' | 'writeBuckets'): { bucket: s
 export function commandsInSource(source: string): string[] {
   const found = new Set<string>();
   for (const m of source.matchAll(/\bnew\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) found.add(m[1]!);
-  if (/from '@aws-sdk\/lib-storage'/.test(source) && /\bnew\s+Upload\s*\(/.test(source)) found.add('lib-storage:Upload');
+  if (/from '@aws-sdk\/lib-storage'/.test(source) && /\bnew\s+Upload\s*\(/.test(source))
+    found.add('lib-storage:Upload');
   return [...found];
 }

@@ -41,7 +41,13 @@ function printStack(stack: StackFile): void {
  */
 export async function localUp(
   stateDir: string,
-  opts: { dynamoPort?: number; sqsPort?: number; extraS3?: string[]; inMemory?: boolean; serviceModules?: string[] } = {},
+  opts: {
+    dynamoPort?: number;
+    sqsPort?: number;
+    extraS3?: string[];
+    inMemory?: boolean;
+    serviceModules?: string[];
+  } = {},
 ): Promise<StackFile> {
   const existing = readStackFile(stateDir);
   if (existing && isAlive(existing.pid)) {
@@ -72,7 +78,12 @@ export async function localUp(
   const child = fork(daemonPath, [JSON.stringify(args)], { detached: true, stdio: ['ignore', logFd, logFd, 'ipc'] });
   const reply = await new Promise<{ ready: boolean; stack?: StackFile; error?: string }>((resolve) => {
     child.once('message', (m) => resolve(m as never));
-    child.once('exit', (code) => resolve({ ready: false, error: `local stack exited with code ${code}; see ${path.join(stateDir, 'local-stack.log')}` }));
+    child.once('exit', (code) =>
+      resolve({
+        ready: false,
+        error: `local stack exited with code ${code}; see ${path.join(stateDir, 'local-stack.log')}`,
+      }),
+    );
   });
   child.unref();
   child.disconnect?.();
@@ -83,7 +94,9 @@ export async function localUp(
 
 /** The extra S3 endpoints a running stack was started with (its remotes besides "local"). */
 function extraS3Of(stack: StackFile): string[] {
-  return Object.keys(stack.endpoints).filter((k) => k.startsWith('s3:')).map((k) => k.slice(3));
+  return Object.keys(stack.endpoints)
+    .filter((k) => k.startsWith('s3:'))
+    .map((k) => k.slice(3));
 }
 
 /** What the last `local up` used (ports.json; a damaged file counts as none). */
@@ -92,7 +105,10 @@ function readPrevious(stateDir: string): { dynamodb?: number; sqs?: number; extr
   if (!existsSync(file)) return {};
   try {
     const prev = JSON.parse(readFileSync(file, 'utf8')) as { dynamodb?: number; sqs?: number; extraS3?: unknown };
-    const extraS3 = Array.isArray(prev.extraS3) && prev.extraS3.every((n) => typeof n === 'string') ? (prev.extraS3 as string[]) : undefined;
+    const extraS3 =
+      Array.isArray(prev.extraS3) && prev.extraS3.every((n) => typeof n === 'string')
+        ? (prev.extraS3 as string[])
+        : undefined;
     return { dynamodb: prev.dynamodb, sqs: prev.sqs, extraS3 };
   } catch {
     return {};
@@ -122,21 +138,37 @@ export function registerLocalCommands(program: Command, serviceModules: string[]
     .description('start the local stack in the background; creates tables, queue and DLQ; prints endpoints')
     .option('--dynamodb-port <port>', 'DynamoDB port (default: previous or any free)', intOption('--dynamodb-port'))
     .option('--sqs-port <port>', 'SQS/S3 port (default: previous or any free)', intOption('--sqs-port'))
-    .option('--extra-s3 <name...>', 'extra S3 endpoints, each a remote of that name (e.g. minio); remembered for the next `local up`')
+    .option(
+      '--extra-s3 <name...>',
+      'extra S3 endpoints, each a remote of that name (e.g. minio); remembered for the next `local up`',
+    )
     .option('--no-extra-s3', 'start without the extra S3 endpoints remembered from the last `local up`')
     .option('--in-memory', 'keep DynamoDB in memory instead of on disk')
     .action(
-      action(async (opts: { dynamodbPort?: number; sqsPort?: number; extraS3?: string[] | boolean; inMemory?: boolean }, cmd: Command) => {
-        // commander: a list with --extra-s3, false with --no-extra-s3, true (its default) without either
-        const extraS3 = Array.isArray(opts.extraS3) ? opts.extraS3 : opts.extraS3 === false ? [] : undefined;
-        for (const name of extraS3 ?? []) {
-          if (!/^[A-Za-z0-9_-]+$/.test(name) || name === 'local') {
-            throw new InputError(`--extra-s3 "${name}" is not a usable remote name: use letters, digits, _ and - (and not "local", the main endpoint), e.g. --extra-s3 minio`);
+      action(
+        async (
+          opts: { dynamodbPort?: number; sqsPort?: number; extraS3?: string[] | boolean; inMemory?: boolean },
+          cmd: Command,
+        ) => {
+          // commander: a list with --extra-s3, false with --no-extra-s3, true (its default) without either
+          const extraS3 = Array.isArray(opts.extraS3) ? opts.extraS3 : opts.extraS3 === false ? [] : undefined;
+          for (const name of extraS3 ?? []) {
+            if (!/^[A-Za-z0-9_-]+$/.test(name) || name === 'local') {
+              throw new InputError(
+                `--extra-s3 "${name}" is not a usable remote name: use letters, digits, _ and - (and not "local", the main endpoint), e.g. --extra-s3 minio`,
+              );
+            }
           }
-        }
-        const stack = await localUp(stateDirOf(cmd), { dynamoPort: opts.dynamodbPort, sqsPort: opts.sqsPort, extraS3, inMemory: opts.inMemory, serviceModules });
-        printStack(stack);
-      }),
+          const stack = await localUp(stateDirOf(cmd), {
+            dynamoPort: opts.dynamodbPort,
+            sqsPort: opts.sqsPort,
+            extraS3,
+            inMemory: opts.inMemory,
+            serviceModules,
+          });
+          printStack(stack);
+        },
+      ),
     );
   local
     .command('down')

@@ -42,8 +42,17 @@ async function main(): Promise<void> {
     await stack.close();
     throw err;
   }
-  const endpoints = Object.assign({ ...stack.endpoints }, ...services.map((svc) => svc.endpoints)) as Record<string, string>;
-  const file: StackFile = { pid: process.pid, startedAtMs: Date.now(), state: stack.state, remotes: stack.remotes, endpoints };
+  const endpoints = Object.assign({ ...stack.endpoints }, ...services.map((svc) => svc.endpoints)) as Record<
+    string,
+    string
+  >;
+  const file: StackFile = {
+    pid: process.pid,
+    startedAtMs: Date.now(),
+    state: stack.state,
+    remotes: stack.remotes,
+    endpoints,
+  };
   const stackPath = path.join(args.stateDir, STACK_FILE);
   writeFileSync(stackPath, JSON.stringify(file, null, 2));
   process.send?.({ ready: true, stack: file });

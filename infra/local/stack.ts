@@ -38,7 +38,17 @@ export interface LocalStack {
   state: StateConfig;
   endpoints: { dynamodb: string; sqs: string; s3: string } & Record<string, string>;
   /** a remote per S3 server: "local" (the main fauxqs) and one per `extraS3` name */
-  remotes: Record<string, { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: boolean; dynamodbEndpoint?: string }>;
+  remotes: Record<
+    string,
+    {
+      endpoint: string;
+      region: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+      forcePathStyle: boolean;
+      dynamodbEndpoint?: string;
+    }
+  >;
   close(): Promise<void>;
 }
 
@@ -74,10 +84,14 @@ function patchFauxqsQueueCounts(): Promise<void> {
   queueCountsPatched ??= (async () => {
     try {
       // by the resolver's search paths: import.meta.resolve is missing under vitest's module runner
-      const dir = (createRequire(import.meta.url).resolve.paths('fauxqs') ?? []).map((p) => path.join(p, 'fauxqs', 'dist', 'sqs')).find((d) => existsSync(d));
+      const dir = (createRequire(import.meta.url).resolve.paths('fauxqs') ?? [])
+        .map((p) => path.join(p, 'fauxqs', 'dist', 'sqs'))
+        .find((d) => existsSync(d));
       if (!dir) return;
       const file = pathToFileURL(path.join(dir, 'sqsStore.js')).href;
-      const { SqsQueue } = (await import(file)) as { SqsQueue?: { prototype: { getAllAttributes(names: string[]): unknown; processTimers?(): void } } };
+      const { SqsQueue } = (await import(file)) as {
+        SqsQueue?: { prototype: { getAllAttributes(names: string[]): unknown; processTimers?(): void } };
+      };
       const proto = SqsQueue?.prototype;
       if (!proto?.processTimers) return;
       const original = proto.getAllAttributes;
@@ -101,14 +115,23 @@ export async function startFauxqsServer(port = 0): Promise<{ url: string; close:
 }
 
 /** Create convoy's tables and queues (idempotent) on the given endpoints. */
-export async function provisionState(state: StateConfig, opts: { maxReceiveCount?: number } = {}): Promise<StateConfig> {
+export async function provisionState(
+  state: StateConfig,
+  opts: { maxReceiveCount?: number } = {},
+): Promise<StateConfig> {
   const credentials = state.credentials ? { ...state.credentials } : undefined;
   const ddb = new DynamoDBClient({ region: state.region, endpoint: state.endpoints.dynamodb, credentials });
-  const sqs = new SQSClient({ region: state.region, endpoint: state.endpoints.sqs, credentials: credentials && { ...credentials } });
+  const sqs = new SQSClient({
+    region: state.region,
+    endpoint: state.endpoints.sqs,
+    credentials: credentials && { ...credentials },
+  });
   try {
     await ensureTable(ddb, itemsTableDefinition(state.itemsTable));
     await ensureTable(ddb, metaTableDefinition(state.metaTable));
-    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: state.dlqName, Attributes: { MessageRetentionPeriod: '1209600' } }));
+    const dlq = await sqs.send(
+      new CreateQueueCommand({ QueueName: state.dlqName, Attributes: { MessageRetentionPeriod: '1209600' } }),
+    );
     const dlqArn = (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
     ).Attributes!.QueueArn!;
@@ -118,7 +141,10 @@ export async function provisionState(state: StateConfig, opts: { maxReceiveCount
         Attributes: {
           VisibilityTimeout: '60',
           MessageRetentionPeriod: '1209600',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? MAX_RECEIVE_COUNT }),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn,
+            maxReceiveCount: opts.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+          }),
         },
       }),
     );
@@ -139,7 +165,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const endpoints: LocalStack['endpoints'] = { dynamodb: dyn.url, sqs: fq.url, s3: fq.url };
     const remotes: LocalStack['remotes'] = {
       // dynamodbEndpoint: table jobs name the local DynamoDB as `local:<table>`
-      local: { endpoint: fq.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true, dynamodbEndpoint: dyn.url },
+      local: {
+        endpoint: fq.url,
+        region: LOCAL_REGION,
+        ...LOCAL_CREDENTIALS,
+        forcePathStyle: true,
+        dynamodbEndpoint: dyn.url,
+      },
     };
     for (const name of opts.extraS3 ?? []) {
       const extra = await startFauxqsServer(0);

@@ -38,14 +38,42 @@ const MIB = 1024 * 1024;
 
 function rowFor(i: number, now: number): Record<string, unknown> {
   const itemId = `upload:space${i % 500}:bafy${String(i).padStart(9, '0')}`;
-  const row: ItemRow & { statusKey?: string } = newItemRow(RUN, { itemId, kind: 'bench', group: `cust${i % 50}/space${i % 500}`, spec: { i } }, now - 3_600_000);
+  const row: ItemRow & { statusKey?: string } = newItemRow(
+    RUN,
+    { itemId, kind: 'bench', group: `cust${i % 50}/space${i % 500}`, spec: { i } },
+    now - 3_600_000,
+  );
   const worker = `worker-${i % WORKERS}`;
-  const set = (status: ItemRow['status'], extra: Partial<ItemRow>) => Object.assign(row, { status, statusKey: status === 'done' ? undefined : statusKey(RUN, status, itemId), worker, attempts: 1, ...extra });
+  const set = (status: ItemRow['status'], extra: Partial<ItemRow>) =>
+    Object.assign(row, {
+      status,
+      statusKey: status === 'done' ? undefined : statusKey(RUN, status, itemId),
+      worker,
+      attempts: 1,
+      ...extra,
+    });
   const f = i / ITEMS;
   if (f < 0.6) set('done', { metrics: { bytes: MIB, objects: 1, durationMs: 100 }, finishedAtMs: now - 60_000 });
-  else if (f < 0.61) set('failed', { lastError: { errorClass: ['NOT_FOUND', 'ACCESS_DENIED', 'UNKNOWN'][i % 3]!, message: `item ${i} failed`, retryable: false }, finishedAtMs: now - 30_000 });
-  else if (f < 0.615) set('retrying', { lastError: { errorClass: 'THROTTLED', message: 'slow down', retryable: true }, nextAttemptAtMs: now + 30_000 });
-  else if (i - Math.floor(0.615 * ITEMS) < WORKERS * 8) set('leased', { leaseOwner: worker, leaseExpiresAtMs: i % 4 === 0 ? now - 10_000 : now + 50_000, startedAtMs: now - 5_000 });
+  else if (f < 0.61)
+    set('failed', {
+      lastError: {
+        errorClass: ['NOT_FOUND', 'ACCESS_DENIED', 'UNKNOWN'][i % 3]!,
+        message: `item ${i} failed`,
+        retryable: false,
+      },
+      finishedAtMs: now - 30_000,
+    });
+  else if (f < 0.615)
+    set('retrying', {
+      lastError: { errorClass: 'THROTTLED', message: 'slow down', retryable: true },
+      nextAttemptAtMs: now + 30_000,
+    });
+  else if (i - Math.floor(0.615 * ITEMS) < WORKERS * 8)
+    set('leased', {
+      leaseOwner: worker,
+      leaseExpiresAtMs: i % 4 === 0 ? now - 10_000 : now + 50_000,
+      startedAtMs: now - 5_000,
+    });
   if (row.statusKey === undefined) delete row.statusKey;
   return row as unknown as Record<string, unknown>;
 }
@@ -54,14 +82,17 @@ async function writeRun(ctx: ConvoyContext): Promise<void> {
   const now = ctx.now();
   await createRun(ctx.meta, { runId: RUN, kind: 'bench', spec: {} });
   const batches: Array<Record<string, unknown>[]> = [];
-  for (let i = 0; i < ITEMS; i += 25) batches.push(Array.from({ length: Math.min(25, ITEMS - i) }, (_, k) => rowFor(i + k, now)));
+  for (let i = 0; i < ITEMS; i += 25)
+    batches.push(Array.from({ length: Math.min(25, ITEMS - i) }, (_, k) => rowFor(i + k, now)));
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < batches.length) {
         let requests = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
         while (requests.length) {
-          const out = await ctx.clients.ddb.send(new BatchWriteCommand({ RequestItems: { [ctx.items.table]: requests } }));
+          const out = await ctx.clients.ddb.send(
+            new BatchWriteCommand({ RequestItems: { [ctx.items.table]: requests } }),
+          );
           requests = (out.UnprocessedItems?.[ctx.items.table] ?? []) as typeof requests;
         }
       }
@@ -88,15 +119,24 @@ async function writeHeartbeats(ctx: ConvoyContext): Promise<void> {
   await Promise.all(
     Array.from({ length: WORKERS }, (_, w) =>
       writeHeartbeat(ctx.meta, {
-        workerId: `worker-${w}`, host: `host-${w % 5}`, pid: 1000 + w, startedAtMs: now - 3_600_000, lastBeatAtMs: w === 0 ? now - 120_000 : now,
-        state: 'running', inFlight: 8, done: 0, failed: 0, instance: `instance-${w % 5}`,
+        workerId: `worker-${w}`,
+        host: `host-${w % 5}`,
+        pid: 1000 + w,
+        startedAtMs: now - 3_600_000,
+        lastBeatAtMs: w === 0 ? now - 120_000 : now,
+        state: 'running',
+        inFlight: 8,
+        done: 0,
+        failed: 0,
+        instance: `instance-${w % 5}`,
       }),
     ),
   );
 }
 
 const ms = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 async function main(): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'convoy-bench-monitor-'));
@@ -134,10 +174,18 @@ async function main(): Promise<void> {
       const exact = await buildSummary(ctx, RUN);
       const exactMs = ms(t0);
       const result = {
-        items: ITEMS, workers: WORKERS, writeMs, coldRefreshMs: coldMs,
+        items: ITEMS,
+        workers: WORKERS,
+        writeMs,
+        coldRefreshMs: coldMs,
         warmRefreshMs: { median: pct(warm, 0.5), p95: pct(warm, 0.95), max: Math.max(...warm) },
-        backgroundExactRecountMs: recountMs, exactPendingCountMs: pendingCountMs, oneShotExactSummaryMs: exactMs,
-        countsShown: last.counts, countsExact: exact.counts, failuresByClass: last.failuresByClass, workersShown: last.workerCounts,
+        backgroundExactRecountMs: recountMs,
+        exactPendingCountMs: pendingCountMs,
+        oneShotExactSummaryMs: exactMs,
+        countsShown: last.counts,
+        countsExact: exact.counts,
+        failuresByClass: last.failuresByClass,
+        workersShown: last.workerCounts,
       };
       process.stdout.write(
         [

@@ -15,7 +15,10 @@ import { convoyArgv, convoyEnv, REPO_ROOT, startBenchStack } from './lib/stack.j
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'convoy-plan-bench-'));
   const stack = await startBenchStack(path.join(work, 'state'), [], { cwd: work });
-  const results: Record<string, { keys: number; items: number; seconds: number; keys_per_s: number; peak_rss_mib: number }> = {};
+  const results: Record<
+    string,
+    { keys: number; items: number; seconds: number; keys_per_s: number; peak_rss_mib: number }
+  > = {};
   try {
     const s3 = makeS3Client({ ...stack.stack.remotes.local!, name: 'local' });
     const bodies = new BodyFactory(64);
@@ -25,8 +28,30 @@ async function main(): Promise<void> {
       // one prefix: a flat bucket, the worst case for the coordinator (nothing to hand to the fleet)
       await populateBucket(s3, bucket, caseObjects(`k${keys}`, keys, 16, 1), bodies, 64);
       const r = await runMeasured(
-        convoyArgv(stack.stateDir, 'plan', 's3-sync', '--from', `local:${bucket}`, '--to', `local:${bucket}-copy`, '--create-buckets', '--list-mode', 'coordinator', '--range-keys', '500', '--run', `plan-${keys}`, '--json'),
-        { logDir: work, label: `plan-${keys}`, env: convoyEnv({ CONVOY_LOG_LEVEL: 'warn' }), cwd: work, timeoutMs: 600_000 },
+        convoyArgv(
+          stack.stateDir,
+          'plan',
+          's3-sync',
+          '--from',
+          `local:${bucket}`,
+          '--to',
+          `local:${bucket}-copy`,
+          '--create-buckets',
+          '--list-mode',
+          'coordinator',
+          '--range-keys',
+          '500',
+          '--run',
+          `plan-${keys}`,
+          '--json',
+        ),
+        {
+          logDir: work,
+          label: `plan-${keys}`,
+          env: convoyEnv({ CONVOY_LOG_LEVEL: 'warn' }),
+          cwd: work,
+          timeoutMs: 600_000,
+        },
       );
       const out = JSON.parse((await import('node:fs')).readFileSync(r.stdoutPath, 'utf8'));
       results[String(keys)] = {
@@ -36,7 +61,9 @@ async function main(): Promise<void> {
         keys_per_s: Math.round(keys / (r.wallMs / 1000)),
         peak_rss_mib: Math.round((r.peakRssKiB / 1024) * 10) / 10,
       };
-      process.stdout.write(`  ${keys} keys -> ${out.itemsEnqueued} items in ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB\n`);
+      process.stdout.write(
+        `  ${keys} keys -> ${out.itemsEnqueued} items in ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB\n`,
+      );
     }
     s3.destroy();
   } finally {
@@ -47,7 +74,14 @@ async function main(): Promise<void> {
   process.stdout.write(`peak RSS 100k / 10k = ${ratio.toFixed(2)} (flat memory: close to 1)\n`);
   const dir = path.join(REPO_ROOT, 'test/bench/results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ measured_at: new Date().toISOString(), cases: results, rss_ratio_100k_vs_10k: Math.round(ratio * 100) / 100 }, null, 2) + '\n');
+  writeFileSync(
+    path.join(dir, 'plan.json'),
+    JSON.stringify(
+      { measured_at: new Date().toISOString(), cases: results, rss_ratio_100k_vs_10k: Math.round(ratio * 100) / 100 },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 main().catch((err) => {

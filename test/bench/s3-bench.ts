@@ -17,7 +17,18 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../shared/clients.js';
 import { InputError } from '../../shared/errors.js';
 import { processCpuSeconds } from './lib/command.js';
-import { BodyFactory, caseObjects, checkBucket, deleteBucket, describeCheck, ensureBucket, KiB, MiB, populateBucket, totalBytes } from './lib/data.js';
+import {
+  BodyFactory,
+  caseObjects,
+  checkBucket,
+  deleteBucket,
+  describeCheck,
+  ensureBucket,
+  KiB,
+  MiB,
+  populateBucket,
+  totalBytes,
+} from './lib/data.js';
 import { ensurePeers, writePeerConfigs, type PeerRemote } from './lib/peers.js';
 import {
   addRatios,
@@ -105,10 +116,18 @@ function parseOptions() {
     if (!Number.isFinite(n) || n < min) throw new InputError(`--${name} must be a number >= ${min}, got "${v}"`);
     return n;
   };
-  const cases = values.cases.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const c of cases) if (!CASES.some((d) => d.id === c)) throw new InputError(`--cases: unknown case "${c}" (cases: a, b, c)`);
-  const tools = values.tools.split(',').map((s) => s.trim()).filter(Boolean) as ToolName[];
-  for (const t of tools) if (!TOOLS.includes(t)) throw new InputError(`--tools: unknown tool "${t}" (tools: ${TOOLS.join(', ')})`);
+  const cases = values.cases
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const c of cases)
+    if (!CASES.some((d) => d.id === c)) throw new InputError(`--cases: unknown case "${c}" (cases: a, b, c)`);
+  const tools = values.tools
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as ToolName[];
+  for (const t of tools)
+    if (!TOOLS.includes(t)) throw new InputError(`--tools: unknown tool "${t}" (tools: ${TOOLS.join(', ')})`);
   const scale = num('scale', values.scale, 0.0001);
   return {
     cases: CASES.filter((d) => cases.includes(d.id)),
@@ -138,8 +157,11 @@ async function main(): Promise<number> {
   // the SDK's notice about Node 20 (printed when a client is built) is noise in the report
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const load = loadavg();
-  say(`cases ${opts.cases.map((c) => c.id).join(',')}, tools ${opts.tools.join(',')}, scale ${opts.scale}, repeat ${opts.repeat}; ${cpus().length} cores, load average ${load.map((l) => l.toFixed(2)).join(' ')}`);
-  if (load[0]! > cpus().length * 0.5) say(`warning: the machine is busy (load ${load[0]!.toFixed(2)} on ${cpus().length} cores): figures will be noisy`);
+  say(
+    `cases ${opts.cases.map((c) => c.id).join(',')}, tools ${opts.tools.join(',')}, scale ${opts.scale}, repeat ${opts.repeat}; ${cpus().length} cores, load average ${load.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  if (load[0]! > cpus().length * 0.5)
+    say(`warning: the machine is busy (load ${load[0]!.toFixed(2)} on ${cpus().length} cores): figures will be noisy`);
 
   const needPeers = opts.tools.some((t) => t !== 'convoy');
   const peers = needPeers ? await ensurePeers(say) : undefined;
@@ -169,14 +191,23 @@ async function main(): Promise<number> {
     return clients.get(remote)!;
   };
   try {
-    say(`emulators up (pid ${stack.pid}): local ${stack.stack.remotes.local!.endpoint}, minio ${stack.stack.remotes.minio!.endpoint}`);
+    say(
+      `emulators up (pid ${stack.pid}): local ${stack.stack.remotes.local!.endpoint}, minio ${stack.stack.remotes.minio!.endpoint}`,
+    );
     const peerRemotes: PeerRemote[] = ['local', 'minio'].map((name) => {
       const r = stack.stack.remotes[name]!;
-      return { name, endpoint: r.endpoint!, region: r.region, accessKeyId: r.accessKeyId!, secretAccessKey: r.secretAccessKey! };
+      return {
+        name,
+        endpoint: r.endpoint!,
+        region: r.region,
+        accessKeyId: r.accessKeyId!,
+        secretAccessKey: r.secretAccessKey!,
+      };
     });
     const peerFiles = needPeers ? writePeerConfigs(tmpDir, peerRemotes) : undefined;
     const convoyReady = opts.tools.includes('convoy') ? await convoyHasS3Sync(tmpDir) : false;
-    if (opts.tools.includes('convoy') && !convoyReady) say('convoy: `convoy plan s3-sync` is not in the built CLI yet; convoy is reported as not available');
+    if (opts.tools.includes('convoy') && !convoyReady)
+      say('convoy: `convoy plan s3-sync` is not in the built CLI yet; convoy is reported as not available');
 
     const ctx: ToolContext = {
       stack,
@@ -185,7 +216,12 @@ async function main(): Promise<number> {
       cwd: tmpDir,
       peers,
       peerFiles,
-      convoy: { concurrency: opts.concurrency, transfers: opts.transfers, workerArgs: opts.workerArgs, workerNodeArgs: opts.workerNodeArgs },
+      convoy: {
+        concurrency: opts.concurrency,
+        transfers: opts.transfers,
+        workerArgs: opts.workerArgs,
+        workerNodeArgs: opts.workerNodeArgs,
+      },
       profileDir,
       timeoutMs: opts.timeoutMs,
       say,
@@ -200,7 +236,13 @@ async function main(): Promise<number> {
         note: 'emulators (dynalite + two fauxqs S3 endpoints) in one separate process on the same machine; every tool competes with them for the same cores',
       },
       peers: peers ? { rclone: peers.rcloneVersion, awscli: peers.awsVersion } : {},
-      settings: { scale: opts.scale, repeat: opts.repeat, convoy_worker: ctx.convoy, rclone: 'copy --transfers 16 / 64, other flags default', awscli: 's3 sync, default settings (10 concurrent requests)' },
+      settings: {
+        scale: opts.scale,
+        repeat: opts.repeat,
+        convoy_worker: ctx.convoy,
+        rclone: 'copy --transfers 16 / 64, other flags default',
+        awscli: 's3 sync, default settings (10 concurrent requests)',
+      },
       case_info: {},
       cases: {},
       targets: [],
@@ -222,12 +264,21 @@ async function main(): Promise<number> {
         from: { remote: def.from, bucket: `bench-src-${def.id}` },
         toRemote: def.to,
       };
-      results.case_info[def.id] = { description: c.description, objects: count, object_size: def.size, total_mib: c.bytes / MiB, from: `${def.from}:${c.from.bucket}`, to: def.to };
+      results.case_info[def.id] = {
+        description: c.description,
+        objects: count,
+        object_size: def.size,
+        total_mib: c.bytes / MiB,
+        from: `${def.from}:${c.from.bucket}`,
+        to: def.to,
+      };
       say(`case ${def.id}: ${c.description}`);
       const bodies = new BodyFactory(def.size);
       const t0 = Date.now();
       await populateBucket(s3(def.from), c.from.bucket, objects, bodies);
-      say(`  source ${def.from}:${c.from.bucket} written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${(c.bytes / MiB).toFixed(0)} MiB)`);
+      say(
+        `  source ${def.from}:${c.from.bucket} written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${(c.bytes / MiB).toFixed(0)} MiB)`,
+      );
 
       const runs = new Map<ToolName, Array<ToolResult | ToolEntry>>();
       for (let rep = 0; rep < opts.repeat; rep++) {
@@ -255,15 +306,22 @@ async function main(): Promise<number> {
             const r = toolResult(count, c.bytes, { ...run.figures, emulatorCpuS }, run.extra);
             list.push(r);
             if (tool === 'convoy' && profileDir) profiledRuns.push({ label, objects: count, result: r, window });
-            say(`  ${tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.objects_per_s.toFixed(0).padStart(6)} obj/s  ${r.mib_per_s.toFixed(1).padStart(7)} MiB/s  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB  (verified ${check.found}/${check.expected}, ${check.contentChecked} sampled)`);
-            if (tool === 'convoy') say(`            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, plan exited ${r.plan_seconds} s after the start; ${r.items} items; worker CPU ${r.worker_cpu_s} s, emulators ${r.emulator_cpu_s ?? '?'} s`);
+            say(
+              `  ${tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.objects_per_s.toFixed(0).padStart(6)} obj/s  ${r.mib_per_s.toFixed(1).padStart(7)} MiB/s  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB  (verified ${check.found}/${check.expected}, ${check.contentChecked} sampled)`,
+            );
+            if (tool === 'convoy')
+              say(
+                `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, plan exited ${r.plan_seconds} s after the start; ${r.items} items; worker CPU ${r.worker_cpu_s} s, emulators ${r.emulator_cpu_s ?? '?'} s`,
+              );
           } catch (err) {
             failed = true;
             const message = (err as Error).message;
             list.push({ error: message });
             say(`  ${tool.padEnd(9)} FAILED: ${message}`);
           } finally {
-            await deleteBucket(destS3, dest).catch((err) => say(`  could not delete ${dest}: ${(err as Error).message}`));
+            await deleteBucket(destS3, dest).catch((err) =>
+              say(`  could not delete ${dest}: ${(err as Error).message}`),
+            );
           }
         }
       }
@@ -285,9 +343,15 @@ async function main(): Promise<number> {
     results.targets = checkTargets(results.cases);
     process.stdout.write('\n' + formatTable(results) + '\n\n');
     if (opts.markdown) process.stdout.write(formatMarkdown(results) + '\n');
-    const out = opts.out ? path.resolve(opts.out) : opts.full ? path.join(REPO_ROOT, 'test/bench/results/s3.json') : path.join(tmpdir(), 'convoy-bench-s3-partial.json');
+    const out = opts.out
+      ? path.resolve(opts.out)
+      : opts.full
+        ? path.join(REPO_ROOT, 'test/bench/results/s3.json')
+        : path.join(tmpdir(), 'convoy-bench-s3-partial.json');
     writeResults(out, results);
-    say(`results written to ${out}${opts.full || opts.out ? '' : ' (partial run: the committed results file is left alone)'}`);
+    say(
+      `results written to ${out}${opts.full || opts.out ? '' : ' (partial run: the committed results file is left alone)'}`,
+    );
   } catch (err) {
     failed = true;
     say(`error: ${(err as Error).stack ?? err}`);

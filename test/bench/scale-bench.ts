@@ -27,7 +27,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { runStatus } from '../../coordinator/status.js';
 import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { closeOnSignals, distPath, Fleet, PROBE_CLI } from '../fleet/fleet.js';
@@ -91,7 +90,8 @@ async function follow(fleet: Fleet, runId: string, expected: number) {
   });
   cpu ??= stopWindow?.();
   const finished: number[] = [];
-  for await (const page of itemsOfRun(fleet.ctx.items, runId)) for (const it of page) if (it.status === 'done') finished.push(it.finishedAtMs ?? it.updatedAtMs);
+  for await (const page of itemsOfRun(fleet.ctx.items, runId))
+    for (const it of page) if (it.status === 'done') finished.push(it.finishedAtMs ?? it.updatedAtMs);
   return { s, rate: steadyRate(finished), cpu };
 }
 
@@ -112,7 +112,15 @@ async function runProbe(fleet: Fleet, n: number, items: number, thinkMs: number)
   await planProbe(fleet.ctx, runId, spec);
   const { s, rate, cpu } = await follow(fleet, runId, items);
   const verify = await verifyProbe(fleet.ctx, runId, spec);
-  return { workers: n, items, seconds: (Date.now() - t0) / 1000, throughput: rate, failed: s.counts.failed, verify: verify.counts, cpu };
+  return {
+    workers: n,
+    items,
+    seconds: (Date.now() - t0) / 1000,
+    throughput: rate,
+    failed: s.counts.failed,
+    verify: verify.counts,
+    cpu,
+  };
 }
 
 async function runS3Sync(fleet: Fleet, n: number, items: number): Promise<Point> {
@@ -125,15 +133,46 @@ async function runS3Sync(fleet: Fleet, n: number, items: number): Promise<Point>
   for (const b of [src, dst]) await s3.send(new CreateBucketCommand({ Bucket: b })).catch(() => undefined);
   const limit = pLimit(32);
   const body = Buffer.alloc(4096, 's');
-  await Promise.all(Array.from({ length: objects }, (_, i) => limit(() => s3.send(new PutObjectCommand({ Bucket: src, Key: `k/${String(i).padStart(7, '0')}`, Body: body, ContentLength: body.length })))));
+  await Promise.all(
+    Array.from({ length: objects }, (_, i) =>
+      limit(() =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: src,
+            Key: `k/${String(i).padStart(7, '0')}`,
+            Body: body,
+            ContentLength: body.length,
+          }),
+        ),
+      ),
+    ),
+  );
   s3.destroy();
   const config = harnessConfig(fleet);
   const runId = `scale-sync-${n}`;
   const t0 = Date.now();
-  cli(fleet, config, ['plan', 's3-sync', '--from', `local:${src}`, '--to', `local:${dst}`, '--run', runId, '--range-keys', String(keysPerItem)]);
+  cli(fleet, config, [
+    'plan',
+    's3-sync',
+    '--from',
+    `local:${src}`,
+    '--to',
+    `local:${dst}`,
+    '--run',
+    runId,
+    '--range-keys',
+    String(keysPerItem),
+  ]);
   const { s, rate, cpu } = await follow(fleet, runId, items);
   const total = s.total;
-  return { workers: n, items: total, seconds: (Date.now() - t0) / 1000, throughput: rate, failed: s.counts.failed, cpu };
+  return {
+    workers: n,
+    items: total,
+    seconds: (Date.now() - t0) / 1000,
+    throughput: rate,
+    failed: s.counts.failed,
+    cpu,
+  };
 }
 
 /** Write the harness's own config (state + the local remote, direct to the emulators). */
@@ -145,10 +184,23 @@ function harnessConfig(fleet: Fleet): string {
 }
 
 function cli(fleet: Fleet, config: string, args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(process.execPath, [distPath('coordinator/cli/main.js'), '--config', config, '--state-dir', path.join(fleet.workDir, 'state'), '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  }).toString();
+  return execFileSync(
+    process.execPath,
+    [
+      distPath('coordinator/cli/main.js'),
+      '--config',
+      config,
+      '--state-dir',
+      path.join(fleet.workDir, 'state'),
+      '--log-level',
+      'warn',
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    },
+  ).toString();
 }
 
 /**
@@ -161,9 +213,33 @@ async function runUploads(fleet: Fleet, n: number, uploads: number): Promise<Poi
   const config = harnessConfig(fleet);
   const env = { CONVOY_UPLOADS_CONFIG: fleet.uploadsConfigFile! };
   const seed = `scale${n}`;
-  cli(fleet, config, ['local', 'seed', 'uploads', '--customers', '5', '--spaces', '20', '--uploads', String(uploads), '--seed', seed, '--broken-rate', '0', '--indexed-rate', '0'], env);
+  cli(
+    fleet,
+    config,
+    [
+      'local',
+      'seed',
+      'uploads',
+      '--customers',
+      '5',
+      '--spaces',
+      '20',
+      '--uploads',
+      String(uploads),
+      '--seed',
+      seed,
+      '--broken-rate',
+      '0',
+      '--indexed-rate',
+      '0',
+    ],
+    env,
+  );
   const customersFile = path.join(fleet.workDir, `${seed}-customers.json`);
-  writeFileSync(customersFile, JSON.stringify(Array.from({ length: 5 }, (_, i) => `did:mailto:example.com:customer-${seed}-${i}`)));
+  writeFileSync(
+    customersFile,
+    JSON.stringify(Array.from({ length: 5 }, (_, i) => `did:mailto:example.com:customer-${seed}-${i}`)),
+  );
   const runId = `scale-uploads-${n}`;
   const t0 = Date.now();
   cli(fleet, config, ['plan', 'uploads', '--run', runId, '--customers-file', customersFile], env);
@@ -179,7 +255,15 @@ async function runUploads(fleet: Fleet, n: number, uploads: number): Promise<Poi
     gateway_spaces: peers.gatewaySpaces,
     gateway_authorized_twice: peers.gatewayTwice,
   };
-  return { workers: n, items: s.total, seconds: (Date.now() - t0) / 1000, throughput: rate, failed: s.counts.failed, verify, cpu };
+  return {
+    workers: n,
+    items: s.total,
+    seconds: (Date.now() - t0) / 1000,
+    throughput: rate,
+    failed: s.counts.failed,
+    verify,
+    cpu,
+  };
 }
 
 /** `--concurrency 8` for every kind, or per kind: `probe=8,uploads=4` (kinds not named: 8). */
@@ -198,7 +282,12 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, loadAverageAtStart: os.loadavg(), node: process.version },
-    settings: { perWorker, concurrency: Object.fromEntries(kinds.map((k) => [k, concurrencyOf(k)])), thinkMs, rttMs: '10-25 (uniform one-way 5-12.5 per connection)' },
+    settings: {
+      perWorker,
+      concurrency: Object.fromEntries(kinds.map((k) => [k, concurrencyOf(k)])),
+      thinkMs,
+      rttMs: '10-25 (uniform one-way 5-12.5 per connection)',
+    },
     kinds: {} as Record<string, Point[]>,
   };
   for (const kind of kinds) {
@@ -209,7 +298,9 @@ async function main(): Promise<void> {
         netns: args['no-netns'] ? false : 'auto',
         cli: PROBE_CLI,
         uploadPeers: kind === 'uploads',
-        nodeArgs: args['profile-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['profile-dir'], `${kind}-${n}`)}`] : [],
+        nodeArgs: args['profile-dir']
+          ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['profile-dir'], `${kind}-${n}`)}`]
+          : [],
         workerArgs: ['--concurrency', String(concurrencyOf(kind)), '--wait-seconds', '2', '--threads', '1'],
         log: (m) => process.stderr.write(`${m}\n`),
       });
@@ -217,12 +308,23 @@ async function main(): Promise<void> {
       (result as { mode?: string }).mode = fleet.mode;
       try {
         const items = perWorker * n;
-        const p = kind === 'probe' ? await runProbe(fleet, n, items, thinkMs) : kind === 'uploads' ? await runUploads(fleet, n, items) : await runS3Sync(fleet, n, items);
+        const p =
+          kind === 'probe'
+            ? await runProbe(fleet, n, items, thinkMs)
+            : kind === 'uploads'
+              ? await runUploads(fleet, n, items)
+              : await runS3Sync(fleet, n, items);
         const base = points[0];
         p.efficiency = base ? p.throughput / ((p.workers / base.workers) * base.throughput) : 1;
         points.push(p);
         process.stdout.write(
-          `${kind.padEnd(8)} N=${String(n).padStart(2)}  items=${String(p.items).padStart(5)}  ${p.throughput.toFixed(1).padStart(7)} items/s  efficiency ${p.efficiency.toFixed(2)}  failed=${p.failed}  load=${os.loadavg()[0]!.toFixed(1)}${p.cpu ? `  busy=${p.cpu.machineBusy} cores ${Object.entries(p.cpu.components).map(([k, v]) => `${k}:${v.cores}`).join(' ')}` : ''}${p.verify ? `  verify=${JSON.stringify(p.verify)}` : ''}\n`,
+          `${kind.padEnd(8)} N=${String(n).padStart(2)}  items=${String(p.items).padStart(5)}  ${p.throughput.toFixed(1).padStart(7)} items/s  efficiency ${p.efficiency.toFixed(2)}  failed=${p.failed}  load=${os.loadavg()[0]!.toFixed(1)}${
+            p.cpu
+              ? `  busy=${p.cpu.machineBusy} cores ${Object.entries(p.cpu.components)
+                  .map(([k, v]) => `${k}:${v.cores}`)
+                  .join(' ')}`
+              : ''
+          }${p.verify ? `  verify=${JSON.stringify(p.verify)}` : ''}\n`,
         );
       } finally {
         await fleet.close();

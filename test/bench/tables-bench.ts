@@ -29,7 +29,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BatchWriteItemCommand, DeleteTableCommand, ScanCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DeleteTableCommand,
+  ScanCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import pg from 'pg';
 import { loadConfig, type StackFile } from '../../shared/config.js';
@@ -66,10 +73,14 @@ const CEILING_IN_FLIGHT = arg('ceiling-in-flight', 64);
 const LATENCY_MS = arg('latency-ms', 10);
 const LATENCY_ONLY = args.includes('--latency-only');
 /** for tuning: `--profile-dir D` writes the workers' V8 CPU profiles there */
-const PROFILE_ARGS = args.includes('--profile-dir') ? ['--cpu-prof', '--cpu-prof-dir', args[args.indexOf('--profile-dir') + 1]!] : [];
+const PROFILE_ARGS = args.includes('--profile-dir')
+  ? ['--cpu-prof', '--cpu-prof-dir', args[args.indexOf('--profile-dir') + 1]!]
+  : [];
 const PAGE_SIZE = arg('page-size', 0) || undefined;
 /** for tuning: run only some phases (`--phases copy,pg`); results then lack the others */
-const PHASES = new Set((args.includes('--phases') ? args[args.indexOf('--phases') + 1]! : 'ceiling,naive,copy,pg').split(','));
+const PHASES = new Set(
+  (args.includes('--phases') ? args[args.indexOf('--phases') + 1]! : 'ceiling,naive,copy,pg').split(','),
+);
 const CLI = path.resolve('dist/coordinator/cli/main.js');
 const PG_ADMIN = process.env.CONVOY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (s: string) => process.stderr.write(`[bench:tables] ${s}\n`);
@@ -124,8 +135,18 @@ async function toolView(b: Bench, latencyMs: number, dir: string) {
   if (latencyMs > 0) {
     const port = (url: string) => Number(new URL(url).port);
     const delayMs = { min: latencyMs, max: latencyMs };
-    const dynamo = await new LinkProxy({ host: '127.0.0.1', upstreamHost: '127.0.0.1', upstreamPort: port(b.stack.state.endpoints.dynamodb!), delayMs }).start();
-    const sqs = await new LinkProxy({ host: '127.0.0.1', upstreamHost: '127.0.0.1', upstreamPort: port(b.stack.state.endpoints.sqs!), delayMs }).start();
+    const dynamo = await new LinkProxy({
+      host: '127.0.0.1',
+      upstreamHost: '127.0.0.1',
+      upstreamPort: port(b.stack.state.endpoints.dynamodb!),
+      delayMs,
+    }).start();
+    const sqs = await new LinkProxy({
+      host: '127.0.0.1',
+      upstreamHost: '127.0.0.1',
+      upstreamPort: port(b.stack.state.endpoints.sqs!),
+      delayMs,
+    }).start();
     proxies.push(dynamo, sqs);
     const local = b.stack.remotes.local!;
     configPath = path.join(dir, `latency-${latencyMs}.config.json`);
@@ -139,7 +160,10 @@ async function toolView(b: Bench, latencyMs: number, dir: string) {
     );
   }
   const config = loadConfig({ stateDir: b.stateDir, configPath, env: {} });
-  const ctx = latencyMs > 0 ? withKinds(await createContext(config, { log: silentLogger }), new KindRegistry(builtInKinds)) : b.watch;
+  const ctx =
+    latencyMs > 0
+      ? withKinds(await createContext(config, { log: silentLogger }), new KindRegistry(builtInKinds))
+      : b.watch;
   return {
     ctx,
     client: tableClient(config, 'local'),
@@ -151,13 +175,22 @@ async function toolView(b: Bench, latencyMs: number, dir: string) {
   };
 }
 
-async function writeBatches(client: DynamoDBClient, table: string, batches: WriteRequest[][], inFlight: number): Promise<void> {
+async function writeBatches(
+  client: DynamoDBClient,
+  table: string,
+  batches: WriteRequest[][],
+  inFlight: number,
+): Promise<void> {
   const limit = pLimit(inFlight);
   await Promise.all(
     batches.map((b) =>
       limit(async () => {
         let pending = b;
-        while (pending.length) pending = (await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }))).UnprocessedItems?.[table] ?? [];
+        while (pending.length)
+          pending =
+            (await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }))).UnprocessedItems?.[
+              table
+            ] ?? [];
       }),
     ),
   );
@@ -182,7 +215,8 @@ const emptyTable = async (b: Bench, name: string) => {
 async function ceilingPhase(b: Bench, view: View, tag: string): Promise<PhaseResult> {
   const table = await emptyTable(b, `ceil-${tag}`);
   const batches: WriteRequest[][] = [];
-  for (let i = 0; i < N; i += 25) batches.push(Array.from({ length: Math.min(25, N - i) }, (_, j) => ({ PutRequest: { Item: receiptItem(i + j) } })));
+  for (let i = 0; i < N; i += 25)
+    batches.push(Array.from({ length: Math.min(25, N - i) }, (_, j) => ({ PutRequest: { Item: receiptItem(i + j) } })));
   const cpu0 = cpuSeconds(b.emulatorPid);
   const t0 = Date.now();
   await writeBatches(view.client, table.name, batches, CEILING_IN_FLIGHT);
@@ -202,7 +236,12 @@ async function naivePhase(b: Bench, view: View, tag: string): Promise<PhaseResul
     const page = await view.client.send(new ScanCommand({ TableName: 'src', ExclusiveStartKey: start }));
     const items = page.Items ?? [];
     for (let i = 0; i < items.length; i += 25) {
-      await writeBatches(view.client, table.name, [items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))], 1);
+      await writeBatches(
+        view.client,
+        table.name,
+        [items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))],
+        1,
+      );
     }
     count += items.length;
     start = page.LastEvaluatedKey;
@@ -216,16 +255,42 @@ async function naivePhase(b: Bench, view: View, tag: string): Promise<PhaseResul
  * A convoy run with one spawned worker process. The worker is started (and ready) before the run
  * is planned, as a fleet would be: the rate is plan -> every item done, without Node's start-up.
  */
-async function jobPhase(b: Bench, view: View, runId: string, units: number, plan: () => Promise<void>): Promise<PhaseResult> {
+async function jobPhase(
+  b: Bench,
+  view: View,
+  runId: string,
+  units: number,
+  plan: () => Promise<void>,
+): Promise<PhaseResult> {
   const id = `bench-${runId}`;
   const child = spawn(
     process.execPath,
-    [...PROFILE_ARGS, CLI, ...view.configArgs, '--state-dir', b.stateDir, 'worker', '--worker-id', id, '--run', runId,
-      '--concurrency', String(WORKER_CONCURRENCY), '--wait-seconds', '1', '--threads', '1', '--exit-when-idle', '600000'],
+    [
+      ...PROFILE_ARGS,
+      CLI,
+      ...view.configArgs,
+      '--state-dir',
+      b.stateDir,
+      'worker',
+      '--worker-id',
+      id,
+      '--run',
+      runId,
+      '--concurrency',
+      String(WORKER_CONCURRENCY),
+      '--wait-seconds',
+      '1',
+      '--threads',
+      '1',
+      '--exit-when-idle',
+      '600000',
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' } },
   );
   try {
-    await waitFor(async () => (await listWorkers(b.watch.meta)).some((w) => w.workerId === id && w.state === 'running'));
+    await waitFor(async () =>
+      (await listWorkers(b.watch.meta)).some((w) => w.workerId === id && w.state === 'running'),
+    );
     const cpu0 = cpuSeconds(b.emulatorPid);
     const t0 = Date.now();
     await plan();
@@ -241,7 +306,8 @@ async function jobPhase(b: Bench, view: View, runId: string, units: number, plan
       finished = [];
       for await (const page of itemsOfRun(b.watch.items, runId)) {
         for (const it of page) {
-          if (it.status === 'failed') throw new Error(`${runId}: item ${it.itemId} failed: ${it.lastError?.errorClass} ${it.lastError?.message}`);
+          if (it.status === 'failed')
+            throw new Error(`${runId}: item ${it.itemId} failed: ${it.lastError?.errorClass} ${it.lastError?.message}`);
           if (it.status === 'done') done++;
           if (it.startedAtMs) started.push(it.startedAtMs - t0);
           if (it.finishedAtMs) finished.push(it.finishedAtMs - t0);
@@ -256,7 +322,12 @@ async function jobPhase(b: Bench, view: View, runId: string, units: number, plan
       emulator_cpu_s: round2(cpuSeconds(b.emulatorPid) - cpu0),
       worker_cpu_s: cpuSeconds(child.pid!),
       peakKiB: Math.max(peak, peakRssKiB(child.pid!)),
-      timeline: { first_claim_ms: Math.min(...started), last_claim_ms: Math.max(...started), first_done_ms: Math.min(...finished), last_done_ms: Math.max(...finished) },
+      timeline: {
+        first_claim_ms: Math.min(...started),
+        last_claim_ms: Math.max(...started),
+        first_done_ms: Math.min(...finished),
+        last_done_ms: Math.max(...finished),
+      },
     };
   } finally {
     child.kill('SIGTERM');
@@ -282,12 +353,20 @@ async function measureMode(b: Bench, latencyMs: number, dir: string) {
       const dest = await emptyTable(b, `copy-${tag}`);
       const runId = `bench-copy-${tag}`;
       r.copy = await jobPhase(b, view, runId, N, async () => {
-        const spec = await copySpecFromFlags({ from: 'local:src', to: `local:${dest.name}`, segments: SEGMENTS, writeConcurrency: WRITE_CONCURRENCY, pageSize: PAGE_SIZE });
+        const spec = await copySpecFromFlags({
+          from: 'local:src',
+          to: `local:${dest.name}`,
+          segments: SEGMENTS,
+          writeConcurrency: WRITE_CONCURRENCY,
+          pageSize: PAGE_SIZE,
+        });
         await planRun(view.ctx, { kind: 'dynamodb-copy', runId, spec });
       });
       if ((await countTable(b.direct, dest.name)) !== N) throw new Error('copy is missing items');
       await dest.drop();
-      say(`[${tag}] dynamodb-copy: ${r.copy.rate.toFixed(0)} items/s (peak RSS ${(r.copy.peakKiB! / 1024).toFixed(0)} MiB, timeline ${JSON.stringify(r.copy.timeline)})`);
+      say(
+        `[${tag}] dynamodb-copy: ${r.copy.rate.toFixed(0)} items/s (peak RSS ${(r.copy.peakKiB! / 1024).toFixed(0)} MiB, timeline ${JSON.stringify(r.copy.timeline)})`,
+      );
     }
     if (PHASES.has('pg')) {
       const dest = await emptyTable(b, `pgdest-${tag}`);
@@ -295,13 +374,23 @@ async function measureMode(b: Bench, latencyMs: number, dir: string) {
       r.pg = await jobPhase(b, view, runId, PG_ROWS, async () => {
         const mapping = path.resolve('examples/parking/events.mapping.json');
         const spec = await pgDynamoSpecFromFlags(
-          { from: b.pgUrl, table: 'parking_events', key: 'timestamp', to: `local:${dest.name}`, mapping, ranges: SEGMENTS, writeConcurrency: WRITE_CONCURRENCY },
+          {
+            from: b.pgUrl,
+            table: 'parking_events',
+            key: 'timestamp',
+            to: `local:${dest.name}`,
+            mapping,
+            ranges: SEGMENTS,
+            writeConcurrency: WRITE_CONCURRENCY,
+          },
           view.ctx,
         );
         await planRun(view.ctx, { kind: 'pg-to-dynamodb', runId, spec });
       });
       await dest.drop();
-      say(`[${tag}] pg-to-dynamodb: ${r.pg.rate.toFixed(0)} rows/s (peak RSS ${(r.pg.peakKiB! / 1024).toFixed(0)} MiB)`);
+      say(
+        `[${tag}] pg-to-dynamodb: ${r.pg.rate.toFixed(0)} rows/s (peak RSS ${(r.pg.peakKiB! / 1024).toFixed(0)} MiB)`,
+      );
     }
   } finally {
     await view.close();
@@ -318,13 +407,23 @@ async function measureMode(b: Bench, latencyMs: number, dir: string) {
     peak_rss_mib: Math.round(Math.max(r.copy?.peakKiB ?? 0, r.pg?.peakKiB ?? 0) / 1024),
     copy_vs_naive: round2(vsNaive),
     copy_vs_ceiling: round2(vsCeiling),
-    targets: { copy_vs_naive: '>= 3', copy_vs_ceiling: '>= 0.7', naive_met: vsNaive >= 3, ceiling_met: vsCeiling >= 0.7, met: vsNaive >= 3 && vsCeiling >= 0.7 },
+    targets: {
+      copy_vs_naive: '>= 3',
+      copy_vs_ceiling: '>= 0.7',
+      naive_met: vsNaive >= 3,
+      ceiling_met: vsCeiling >= 0.7,
+      met: vsNaive >= 3 && vsCeiling >= 0.7,
+    },
     timelines_ms: { copy: r.copy?.timeline, pg: r.pg?.timeline },
-    cpu_seconds: Object.fromEntries(Object.entries(r).map(([k, p]) => [k, { worker_cpu_s: p.worker_cpu_s ?? 0, emulator_cpu_s: p.emulator_cpu_s }])),
+    cpu_seconds: Object.fromEntries(
+      Object.entries(r).map(([k, p]) => [k, { worker_cpu_s: p.worker_cpu_s ?? 0, emulator_cpu_s: p.emulator_cpu_s }]),
+    ),
     // The emulator is one single-threaded process: when the machine is busy, every variant is
     // bound by the CPU it gets, and wall-clock rates mostly measure the load. Items per
     // emulator CPU-second show what each variant costs the service, whatever the load.
-    items_per_emulator_cpu_s: Object.fromEntries(Object.entries(r).map(([k, p]) => [k, Math.round((k === 'pg' ? PG_ROWS : N) / p.emulator_cpu_s)])),
+    items_per_emulator_cpu_s: Object.fromEntries(
+      Object.entries(r).map(([k, p]) => [k, Math.round((k === 'pg' ? PG_ROWS : N) / p.emulator_cpu_s)]),
+    ),
   };
 }
 
@@ -332,7 +431,9 @@ async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'convoy-bench-tables-'));
   const stateDir = path.join(dir, 'state');
   say(`starting the emulator in its own process (state ${stateDir})`);
-  execFileSync(process.execPath, [CLI, '--state-dir', stateDir, 'local', 'up', '--in-memory'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [CLI, '--state-dir', stateDir, 'local', 'up', '--in-memory'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const stack = JSON.parse(readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackFile;
   const config = loadConfig({ stateDir, env: {} });
   const watch = withKinds(await createContext(config, { log: silentLogger }), new KindRegistry(builtInKinds));
@@ -352,7 +453,9 @@ async function main() {
     await admin.end();
     const pgUrl = PG_ADMIN.replace(/\/[^/]*$/, `/${pgDb}`);
     // examples/ is not compiled into dist: load the seed generator from the source tree
-    const { createSchema, seedParking } = (await import(pathToFileURL(path.resolve('examples/parking/seed.mjs')).href)) as typeof import('../../examples/parking/seed.mjs');
+    const { createSchema, seedParking } = (await import(
+      pathToFileURL(path.resolve('examples/parking/seed.mjs')).href
+    )) as typeof import('../../examples/parking/seed.mjs');
     const seedDb = new pg.Client({ connectionString: pgUrl });
     await seedDb.connect();
     await createSchema(seedDb);

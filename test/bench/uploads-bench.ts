@@ -21,7 +21,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,16 +65,31 @@ const work = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-bench-'));
 
 const say = (s: string) => process.stdout.write(s + '\n');
 
-function run(args: string[], opts: { stateDir: string; env?: Record<string, string>; log?: string; time?: boolean; netns?: string; nodeArgs?: string[] }): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
+function run(
+  args: string[],
+  opts: {
+    stateDir: string;
+    env?: Record<string, string>;
+    log?: string;
+    time?: boolean;
+    netns?: string;
+    nodeArgs?: string[];
+  },
+): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
   const started = Date.now();
   const timeFile = path.join(work, `time-${started}-${Math.random().toString(36).slice(2)}`);
   const argv = [...(opts.nodeArgs ?? []), CLI, '--state-dir', opts.stateDir, ...args];
-  const [cmd0, cmdArgs0] = opts.time ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...argv]] : [process.execPath, argv];
+  const [cmd0, cmdArgs0] = opts.time
+    ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...argv]]
+    : [process.execPath, argv];
   // in a network namespace of its own (a host whose every round trip crosses the delaying link)
   const [cmd, cmdArgs] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, cmd0, ...cmdArgs0]] : [cmd0, cmdArgs0];
   return new Promise((resolve, reject) => {
     const log = opts.log ? openSync(opts.log, 'a') : 'ignore';
-    const child = spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'pipe', log], env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env } });
+    const child = spawn(cmd as string, cmdArgs as string[], {
+      stdio: ['ignore', 'pipe', log],
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env },
+    });
     if (typeof log === 'number') closeSync(log);
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -97,20 +122,39 @@ function stopChild(child: ChildProcess): Promise<void> {
  * UCAN peers. The peers' uploads config goes to <stateDir>/uploads.json and their URLs, storage
  * nodes included, into stack.json's endpoints, as `convoy local up` would write them.
  */
-async function startServices(stateDir: string): Promise<{ pids: { emulators: number; ucan_peers: number }; stop(): Promise<void> }> {
+async function startServices(
+  stateDir: string,
+): Promise<{ pids: { emulators: number; ucan_peers: number }; stop(): Promise<void> }> {
   mkdirSync(stateDir, { recursive: true });
   const args: DaemonArgs = { stateDir, dynamoPort: 0, sqsPort: 0, extraS3: [], inMemory: true, serviceModules: [] };
-  const profile = (name: string) => (PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : []);
-  const daemon = await forkReady(DAEMON, [JSON.stringify(args)], { logFile: path.join(work, 'daemon.log'), execArgv: profile('daemon'), what: 'the local stack' });
-  const peers = await forkReady<ReadyReply & { uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[] }>(SERVICE, ['ucan'], { logFile: path.join(work, 'ucan.log'), execArgv: profile('ucan'), what: 'the UCAN peers' }).catch(async (err) => {
+  const profile = (name: string) =>
+    PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : [];
+  const daemon = await forkReady(DAEMON, [JSON.stringify(args)], {
+    logFile: path.join(work, 'daemon.log'),
+    execArgv: profile('daemon'),
+    what: 'the local stack',
+  });
+  const peers = await forkReady<
+    ReadyReply & { uploads?: { peers: Record<string, { url: string }> }; storageNodePorts?: number[] }
+  >(SERVICE, ['ucan'], {
+    logFile: path.join(work, 'ucan.log'),
+    execArgv: profile('ucan'),
+    what: 'the UCAN peers',
+  }).catch(async (err) => {
     await stopChild(daemon.child);
     throw err;
   });
-  writeFileSync(path.join(stateDir, UPLOADS_CONFIG_FILE), JSON.stringify(peers.reply.uploads, null, 2), { mode: 0o600 });
+  writeFileSync(path.join(stateDir, UPLOADS_CONFIG_FILE), JSON.stringify(peers.reply.uploads, null, 2), {
+    mode: 0o600,
+  });
   const stackPath = path.join(stateDir, STACK_FILE);
   const stack = JSON.parse(readFileSync(stackPath, 'utf8')) as StackFile;
-  const ucanEndpoints = Object.fromEntries(Object.entries(peers.reply.uploads!.peers).map(([name, p]) => [`ucan:${name}`, p.url]));
-  (peers.reply.storageNodePorts ?? []).forEach((port, i) => (ucanEndpoints[`ucan:storage-${i + 1}`] = `http://127.0.0.1:${port}/`));
+  const ucanEndpoints = Object.fromEntries(
+    Object.entries(peers.reply.uploads!.peers).map(([name, p]) => [`ucan:${name}`, p.url]),
+  );
+  (peers.reply.storageNodePorts ?? []).forEach(
+    (port, i) => (ucanEndpoints[`ucan:storage-${i + 1}`] = `http://127.0.0.1:${port}/`),
+  );
   writeFileSync(stackPath, JSON.stringify({ ...stack, endpoints: { ...stack.endpoints, ...ucanEndpoints } }, null, 2));
   return {
     pids: { emulators: daemon.child.pid!, ucan_peers: peers.child.pid! },
@@ -127,10 +171,21 @@ async function startServices(stateDir: string): Promise<{ pids: { emulators: num
  * upload-api's storage nodes get proxies too (`storage`: their port -> the proxy's port); their
  * PUT URLs say 127.0.0.1 inside signed receipts, so a worker in a namespace needs a forwarder.
  */
-async function delayedStateDir(direct: string, delayed: string, oneWayMs: number, listen: string): Promise<{ proxies: LinkProxy[]; names: Record<string, string>; storage: Array<{ port: number; proxyPort: number }> }> {
+async function delayedStateDir(
+  direct: string,
+  delayed: string,
+  oneWayMs: number,
+  listen: string,
+): Promise<{
+  proxies: LinkProxy[];
+  names: Record<string, string>;
+  storage: Array<{ port: number; proxyPort: number }>;
+}> {
   mkdirSync(delayed, { recursive: true });
   const stack = JSON.parse(readFileSync(path.join(direct, STACK_FILE), 'utf8')) as StackFile;
-  const uploads = JSON.parse(readFileSync(path.join(direct, UPLOADS_CONFIG_FILE), 'utf8')) as { peers: Record<string, { url: string; did: string }> };
+  const uploads = JSON.parse(readFileSync(path.join(direct, UPLOADS_CONFIG_FILE), 'utf8')) as {
+    peers: Record<string, { url: string; did: string }>;
+  };
   const proxies: LinkProxy[] = [];
   const byPort = new Map<string, string>();
   const names: Record<string, string> = {};
@@ -138,7 +193,12 @@ async function delayedStateDir(direct: string, delayed: string, oneWayMs: number
     const u = new URL(url);
     let to = byPort.get(u.port);
     if (!to) {
-      const p = await new LinkProxy({ host: listen, upstreamHost: u.hostname, upstreamPort: Number(u.port), delayMs: { min: oneWayMs, max: oneWayMs } }).start();
+      const p = await new LinkProxy({
+        host: listen,
+        upstreamHost: u.hostname,
+        upstreamPort: Number(u.port),
+        delayMs: { min: oneWayMs, max: oneWayMs },
+      }).start();
       proxies.push(p);
       to = String(p.port);
       byPort.set(u.port, to);
@@ -169,12 +229,15 @@ async function delayedStateDir(direct: string, delayed: string, oneWayMs: number
 
 function portNames(stateDir: string): Record<string, string> {
   const stack = JSON.parse(readFileSync(path.join(stateDir, STACK_FILE), 'utf8')) as StackFile;
-  const uploads = JSON.parse(readFileSync(path.join(stateDir, UPLOADS_CONFIG_FILE), 'utf8')) as { peers: Record<string, { url: string }> };
+  const uploads = JSON.parse(readFileSync(path.join(stateDir, UPLOADS_CONFIG_FILE), 'utf8')) as {
+    peers: Record<string, { url: string }>;
+  };
   const names: Record<string, string> = {};
   names[new URL(stack.state.endpoints.dynamodb!).port] = 'dynamodb';
   names[new URL(stack.state.endpoints.sqs!).port] = 's3+sqs';
   for (const [name, peer] of Object.entries(uploads.peers)) names[new URL(peer.url).port] = `ucan:${name}`;
-  for (const [name, url] of Object.entries(stack.endpoints ?? {})) if (name.startsWith('ucan:storage-')) names[new URL(url).port] = 'ucan:storage-node';
+  for (const [name, url] of Object.entries(stack.endpoints ?? {}))
+    if (name.startsWith('ucan:storage-')) names[new URL(url).port] = 'ucan:storage-node';
   return names;
 }
 
@@ -195,15 +258,44 @@ interface ThroughputRun {
 }
 
 async function seedAndPlan(stateDir: string, seed: string, uploads: number, extra: string[] = []): Promise<string> {
-  const s = await must(run(['local', 'seed', 'uploads', '--customers', '5', '--spaces', '20', '--uploads', String(uploads), '--seed', seed, '--broken-rate', '0', '--indexed-rate', '0', ...extra], { stateDir }), 'seed');
+  const s = await must(
+    run(
+      [
+        'local',
+        'seed',
+        'uploads',
+        '--customers',
+        '5',
+        '--spaces',
+        '20',
+        '--uploads',
+        String(uploads),
+        '--seed',
+        seed,
+        '--broken-rate',
+        '0',
+        '--indexed-rate',
+        '0',
+        ...extra,
+      ],
+      { stateDir },
+    ),
+    'seed',
+  );
   say(`  ${s.stdout.trim()}`);
   const customersFile = path.join(work, `${seed}-customers.json`);
-  writeFileSync(customersFile, JSON.stringify(Array.from({ length: 5 }, (_, i) => `did:mailto:example.com:customer-${seed}-${i}`)));
+  writeFileSync(
+    customersFile,
+    JSON.stringify(Array.from({ length: 5 }, (_, i) => `did:mailto:example.com:customer-${seed}-${i}`)),
+  );
   await must(run(['plan', 'uploads', '--run', seed, '--customers-file', customersFile], { stateDir }), 'plan');
   return seed;
 }
 
-async function windowOf(ctx: ConvoyContext, runId: string): Promise<{ uploads: number; failed: number; firstMs: number; lastMs: number }> {
+async function windowOf(
+  ctx: ConvoyContext,
+  runId: string,
+): Promise<{ uploads: number; failed: number; firstMs: number; lastMs: number }> {
   let uploads = 0;
   let failed = 0;
   let firstMs = Infinity;
@@ -222,25 +314,53 @@ async function windowOf(ctx: ConvoyContext, runId: string): Promise<{ uploads: n
   return { uploads, failed, firstMs, lastMs };
 }
 
-async function throughput(direct: string, workerDir: string, servicePids: { emulators: number; ucan_peers: number }, ctx: ConvoyContext, latencyMs: number, names: Record<string, string>, netns?: string): Promise<ThroughputRun> {
+async function throughput(
+  direct: string,
+  workerDir: string,
+  servicePids: { emulators: number; ucan_peers: number },
+  ctx: ConvoyContext,
+  latencyMs: number,
+  names: Record<string, string>,
+  netns?: string,
+): Promise<ThroughputRun> {
   const runId = await seedAndPlan(direct, `bench-${latencyMs}ms`, UPLOADS);
   const countFile = path.join(work, `http-${latencyMs}.json`);
-  const cpu = () => Object.fromEntries(Object.entries(servicePids).map(([name, pid]) => [name, processCpuSeconds(pid) ?? 0]));
+  const cpu = () =>
+    Object.fromEntries(Object.entries(servicePids).map(([name, pid]) => [name, processCpuSeconds(pid) ?? 0]));
   const cpu0 = cpu();
   const w = await must(
-    run(['worker', '--concurrency', String(CONCURRENCY), '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
-      stateDir: workerDir,
-      time: true,
-      netns,
-      log: path.join(work, `worker-${latencyMs}.log`),
-      nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `worker-${latencyMs}`)}`] : [],
-      env: { NODE_OPTIONS: `--import=${HTTP_COUNT}`, CONVOY_BENCH_HTTP_COUNT_FILE: countFile, CONVOY_BENCH_PORT_NAMES: JSON.stringify(names) },
-    }),
+    run(
+      [
+        'worker',
+        '--concurrency',
+        String(CONCURRENCY),
+        '--exit-when-idle',
+        '1500',
+        '--wait-seconds',
+        '1',
+        '--run',
+        runId,
+      ],
+      {
+        stateDir: workerDir,
+        time: true,
+        netns,
+        log: path.join(work, `worker-${latencyMs}.log`),
+        nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `worker-${latencyMs}`)}`] : [],
+        env: {
+          NODE_OPTIONS: `--import=${HTTP_COUNT}`,
+          CONVOY_BENCH_HTTP_COUNT_FILE: countFile,
+          CONVOY_BENCH_PORT_NAMES: JSON.stringify(names),
+        },
+      },
+    ),
     'worker',
   );
   const cpu1 = cpu();
   const win = await windowOf(ctx, runId);
-  const servicesCpuMs = Object.fromEntries(Object.keys(cpu1).map((k) => [k, Math.round(((cpu1[k]! - cpu0[k]!) * 1000) / win.uploads)]));
+  const servicesCpuMs = Object.fromEntries(
+    Object.keys(cpu1).map((k) => [k, Math.round(((cpu1[k]! - cpu0[k]!) * 1000) / win.uploads)]),
+  );
   const windowS = (win.lastMs - win.firstMs) / 1000;
   const counts = (JSON.parse(readFileSync(countFile, 'utf8')) as { counts: Record<string, number> }).counts;
   const perUpload: Record<string, number> = {};
@@ -296,25 +416,71 @@ async function indexSpeed(): Promise<{ index_mib_per_s: number; sha256_mib_per_s
 }
 
 /** Peak RSS of a worker migrating one upload of several > 100 MiB shards. */
-async function largeShards(direct: string): Promise<{ peak_rss_mib: number; shard_mib: number; upload_mib: number; ok: boolean }> {
+async function largeShards(
+  direct: string,
+): Promise<{ peak_rss_mib: number; shard_mib: number; upload_mib: number; ok: boolean }> {
   const shardMib = 120;
   const uploadMib = 300;
   const runId = 'bench-large';
   await must(
-    run(['local', 'seed', 'uploads', '--customers', '1', '--spaces', '1', '--uploads', '1', '--seed', runId, '--broken-rate', '0', '--indexed-rate', '0', '--large', '1', '--large-size', String(uploadMib), '--shard-size', String(shardMib)], { stateDir: direct }),
+    run(
+      [
+        'local',
+        'seed',
+        'uploads',
+        '--customers',
+        '1',
+        '--spaces',
+        '1',
+        '--uploads',
+        '1',
+        '--seed',
+        runId,
+        '--broken-rate',
+        '0',
+        '--indexed-rate',
+        '0',
+        '--large',
+        '1',
+        '--large-size',
+        String(uploadMib),
+        '--shard-size',
+        String(shardMib),
+      ],
+      { stateDir: direct },
+    ),
     'seed large',
   );
-  await must(run(['plan', 'uploads', '--run', runId, '--customer', `did:mailto:example.com:customer-${runId}-0`], { stateDir: direct }), 'plan large');
-  const w = await must(run(['worker', '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], { stateDir: direct, time: true, log: path.join(work, 'worker-large.log') }), 'worker large');
+  await must(
+    run(['plan', 'uploads', '--run', runId, '--customer', `did:mailto:example.com:customer-${runId}-0`], {
+      stateDir: direct,
+    }),
+    'plan large',
+  );
+  const w = await must(
+    run(['worker', '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
+      stateDir: direct,
+      time: true,
+      log: path.join(work, 'worker-large.log'),
+    }),
+    'worker large',
+  );
   const status = await run(['status', '--run', runId], { stateDir: direct });
-  return { peak_rss_mib: Math.round((w.maxRssKiB ?? 0) / 1024), shard_mib: shardMib, upload_mib: uploadMib, ok: /failed\s+0\s/.test(status.stdout) };
+  return {
+    peak_rss_mib: Math.round((w.maxRssKiB ?? 0) / 1024),
+    shard_mib: shardMib,
+    upload_mib: uploadMib,
+    ok: /failed\s+0\s/.test(status.stdout),
+  };
 }
 
 async function main(): Promise<void> {
   const direct = path.join(work, 'direct');
   const delayed = path.join(work, 'delayed');
   const loadAtStart = loadavg().map((l) => Math.round(l * 10) / 10);
-  say(`uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadAtStart.join(' ')}`);
+  say(
+    `uploads benchmark: ${UPLOADS} uploads per run, worker --concurrency ${CONCURRENCY}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load ${loadAtStart.join(' ')}`,
+  );
   const services = await startServices(direct);
   const proxies: LinkProxy[] = [];
   let hosts: Host[] = [];
@@ -327,7 +493,10 @@ async function main(): Promise<void> {
     const ns = netnsAvailable();
     hosts = ns.ok ? createHosts(1) : [];
     const host: Host | undefined = hosts[0];
-    if (!host) say(`(network namespaces unavailable: ${ns.why}; the delayed worker shares loopback and reaches the storage nodes undelayed)`);
+    if (!host)
+      say(
+        `(network namespaces unavailable: ${ns.why}; the delayed worker shares loopback and reaches the storage nodes undelayed)`,
+      );
     const delayedInfo = await delayedStateDir(direct, delayed, LATENCY_MS / 2, host?.hostAddr ?? '127.0.0.1');
     proxies.push(...delayedInfo.proxies);
     if (host && delayedInfo.storage.length) forwarder = await startForwarder(host, delayedInfo.storage);
@@ -355,14 +524,23 @@ async function main(): Promise<void> {
       peak_rss_mib: large.peak_rss_mib,
       targets: {
         uploads_per_min_per_process: { target: 1350, met: at20.uploads_per_min_per_process >= 1350 },
-        index_vs_sha256: { target: '>= 0.8 x sha256/2', ratio: Math.round((speed.index_mib_per_s / (speed.sha256_mib_per_s / 2)) * 100) / 100, met: speed.index_mib_per_s >= 0.8 * (speed.sha256_mib_per_s / 2) },
+        index_vs_sha256: {
+          target: '>= 0.8 x sha256/2',
+          ratio: Math.round((speed.index_mib_per_s / (speed.sha256_mib_per_s / 2)) * 100) / 100,
+          met: speed.index_mib_per_s >= 0.8 * (speed.sha256_mib_per_s / 2),
+        },
         peak_rss_mib: { target: 512, met: large.peak_rss_mib < 512 && large.ok },
       },
       worker_cpu_bound_uploads_per_min: Math.round(60_000 / Math.max(1, at20.worker_cpu_ms_per_upload)),
       runs,
       index_speed: speed,
       large_shards: large,
-      machine: { cores: availableParallelism(), model: cpus()[0]?.model, loadavg_at_start: loadAtStart, node: process.version },
+      machine: {
+        cores: availableParallelism(),
+        model: cpus()[0]?.model,
+        loadavg_at_start: loadAtStart,
+        node: process.version,
+      },
       notes: [
         'the stand-ins for remote services (dynalite + fauxqs in one process, the UCAN peers: upload-api, storage nodes, indexing service, gateway in another) share the 2 cores with the worker: the measured rate is bounded by their sum of CPU per upload',
         'worker_cpu_bound_uploads_per_min = 60 s / worker CPU per upload: what one worker process sustains with a core of its own',
@@ -374,7 +552,13 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(RESULTS), { recursive: true });
     writeFileSync(RESULTS, JSON.stringify(result, null, 2) + '\n');
     say(`\nwrote ${RESULTS}`);
-    say(JSON.stringify({ ...result, runs: undefined, index_speed: undefined, large_shards: undefined, notes: undefined }, null, 2));
+    say(
+      JSON.stringify(
+        { ...result, runs: undefined, index_speed: undefined, large_shards: undefined, notes: undefined },
+        null,
+        2,
+      ),
+    );
   } finally {
     forwarder?.kill('SIGKILL');
     removeHosts(hosts);

@@ -58,7 +58,20 @@ async function main(): Promise<number> {
     throttleRate: THROTTLE,
     cli: PROBE_CLI,
     // short leases so killed workers' items return quickly; more attempts than faults can use up
-    workerArgs: ['--concurrency', '8', '--wait-seconds', '2', '--lease-ms', '8000', '--max-attempts', '12', '--backoff-base-ms', '250', '--shutdown-deadline-ms', '3000'],
+    workerArgs: [
+      '--concurrency',
+      '8',
+      '--wait-seconds',
+      '2',
+      '--lease-ms',
+      '8000',
+      '--max-attempts',
+      '12',
+      '--backoff-base-ms',
+      '250',
+      '--shutdown-deadline-ms',
+      '3000',
+    ],
     log,
   });
   closeOnSignals(fleet);
@@ -98,7 +111,10 @@ async function main(): Promise<number> {
     const duplicator = (async () => {
       while (!runOver()) {
         await sleep(2000, stop);
-        const refs = Array.from({ length: 20 }, () => ({ runId: RUN_ID, itemId: probeItemId(Math.floor(Math.random() * ITEMS)) }));
+        const refs = Array.from({ length: 20 }, () => ({
+          runId: RUN_ID,
+          itemId: probeItemId(Math.floor(Math.random() * ITEMS)),
+        }));
         try {
           await fleet.ctx.queue.sendItems(refs);
           duplicatesSent += refs.length;
@@ -207,7 +223,8 @@ async function main(): Promise<number> {
         reattempts.total += Math.max(0, claims - 1);
         reattempts.afterRetryableFailure += h.filter((e) => e.event === 'retry').length;
         // a claim that follows another claim with no completion, failure or release between: the lease ran out
-        for (let i = 1; i < h.length; i++) if (h[i]!.event === 'claimed' && h[i - 1]!.event === 'claimed') reattempts.afterLeaseExpiry++;
+        for (let i = 1; i < h.length; i++)
+          if (h[i]!.event === 'claimed' && h[i - 1]!.event === 'claimed') reattempts.afterLeaseExpiry++;
       }
     }
     const verify = await verifyProbe(fleet.ctx, RUN_ID, spec);
@@ -218,7 +235,10 @@ async function main(): Promise<number> {
       noItemLost: lost === 0 && final.total === ITEMS,
       everyFailureClassified: failedWithoutClass.length === 0,
       noDuplicateEffects: (verify.counts.registered_twice ?? 0) === 0,
-      noMissingEffects: (verify.counts.unregistered ?? 0) === 0 && (verify.counts.missing ?? 0) === 0 && (verify.counts.differs ?? 0) === 0,
+      noMissingEffects:
+        (verify.counts.unregistered ?? 0) === 0 &&
+        (verify.counts.missing ?? 0) === 0 &&
+        (verify.counts.differs ?? 0) === 0,
       enoughKills: fleet.counts.kills >= MIN_KILLS,
       outageHappened: outages >= 1,
       dynamoRestarted: fleet.counts.dynamoRestarts >= 1,
@@ -253,7 +273,13 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     mkdirSync(path.dirname(args.out!), { recursive: true });
     writeFileSync(args.out!, JSON.stringify(result, null, 2) + '\n');
-    if (!result.passed) log(`FAILED: ${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(', ')}; logs kept in ${fleet.workDir}`);
+    if (!result.passed)
+      log(
+        `FAILED: ${Object.entries(checks)
+          .filter(([, ok]) => !ok)
+          .map(([k]) => k)
+          .join(', ')}; logs kept in ${fleet.workDir}`,
+      );
     await fleet.close({ keepWorkDir: !result.passed });
     return result.passed ? 0 : 1;
   } catch (err) {

@@ -20,8 +20,15 @@ afterAll(async () => {
 });
 
 async function putSource(bucket: string): Promise<void> {
-  const stack = JSON.parse(readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as { remotes: Record<string, { endpoint: string }> };
-  const s3 = new S3Client({ endpoint: stack.remotes.minio!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const stack = JSON.parse(readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as {
+    remotes: Record<string, { endpoint: string }>;
+  };
+  const s3 = new S3Client({
+    endpoint: stack.remotes.minio!.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a.txt', Body: 'a' })).catch(async () => {
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -40,7 +47,16 @@ describe('local up --extra-s3', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/remotes\s+.*\bminio\b/);
     await putSource('lu-src');
-    const plan = await cli('plan', 's3-sync', '--from', 'minio:lu-src', '--to', 'local:lu-dst', '--create-buckets', '--dry-run');
+    const plan = await cli(
+      'plan',
+      's3-sync',
+      '--from',
+      'minio:lu-src',
+      '--to',
+      'local:lu-dst',
+      '--create-buckets',
+      '--dry-run',
+    );
     expect(plan.stderr).not.toMatch(/unknown remote/);
     expect(plan.code, plan.stderr).toBe(0);
   }, 150_000);

@@ -22,8 +22,17 @@ const held = new Promise<void>((r) => (releaseHeld = r));
 beforeAll(async () => {
   t = await startTestStack();
   const local = t.stack.remotes.local!;
-  const s3 = new S3Client({ endpoint: local.endpoint, region: local.region, forcePathStyle: true, credentials: { accessKeyId: local.accessKeyId, secretAccessKey: local.secretAccessKey } });
-  await putObjects(s3, 'sd-src', [0, 1].map((i) => ({ key: `k${i}`, size: 64, contentType: 'text/plain' })));
+  const s3 = new S3Client({
+    endpoint: local.endpoint,
+    region: local.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: local.accessKeyId, secretAccessKey: local.secretAccessKey },
+  });
+  await putObjects(
+    s3,
+    'sd-src',
+    [0, 1].map((i) => ({ key: `k${i}`, size: 64, contentType: 'text/plain' })),
+  );
   s3.destroy();
   proxy = await startS3Proxy(local.endpoint, {
     async before(req) {
@@ -45,8 +54,31 @@ describe('shutdown gives its items back visible', () => {
   it('after SIGTERM with items in flight the queue shows 0 in flight within seconds, and a new worker takes the items at once', async () => {
     const env = await freshEnv(t.stack);
     const local = t.stack.remotes.local!;
-    const config = writeCliConfig(env, { slow: { endpoint: proxy.url, region: local.region, accessKeyId: local.accessKeyId, secretAccessKey: local.secretAccessKey, forcePathStyle: true } });
-    const plan = await runCli(['plan', 's3-sync', '--run', 'sd', '--from', 'slow:sd-src', '--to', 'local:sd-dst', '--create-buckets', '--range-keys', '1'], { config });
+    const config = writeCliConfig(env, {
+      slow: {
+        endpoint: proxy.url,
+        region: local.region,
+        accessKeyId: local.accessKeyId,
+        secretAccessKey: local.secretAccessKey,
+        forcePathStyle: true,
+      },
+    });
+    const plan = await runCli(
+      [
+        'plan',
+        's3-sync',
+        '--run',
+        'sd',
+        '--from',
+        'slow:sd-src',
+        '--to',
+        'local:sd-dst',
+        '--create-buckets',
+        '--range-keys',
+        '1',
+      ],
+      { config },
+    );
     expect(plan.code, plan.stderr).toBe(0);
     const leased = async () => {
       const s = await runStatus(env.ctx, 'sd');
@@ -55,13 +87,21 @@ describe('shutdown gives its items back visible', () => {
 
     // concurrency above the item count: the worker sits in a long poll (20 s) when SIGTERM comes
     const first = spawnWorker(config, ['--concurrency', '4', '--shutdown-deadline-ms', '300']);
-    const { total } = await waitUntil(leased, { timeoutMs: 30_000, intervalMs: 200, what: `items in flight; worker: ${first.output()}` });
+    const { total } = await waitUntil(leased, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: `items in flight; worker: ${first.output()}`,
+    });
     expect(total).toBe(2);
     first.kill('SIGTERM');
     expect(await exited(first), first.output()).toBe(0);
     const exitedAt = Date.now();
 
-    await waitUntil(async () => (await env.ctx.queue.depth()).inFlight === 0, { timeoutMs: 10_000, intervalMs: 200, what: 'no message in flight after the worker exited' });
+    await waitUntil(async () => (await env.ctx.queue.depth()).inFlight === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: 'no message in flight after the worker exited',
+    });
     const clearedMs = Date.now() - exitedAt;
 
     holdReads = false;

@@ -24,7 +24,15 @@ const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-estimate-'));
 beforeAll(async () => {
   t = await startTestStack();
   peers = await startUploadPeers();
-  env = await uploadsEnv(t.stack, peers, { customers: 2, spaces: 2, uploads: 24, seed: 'estimate', brokenRate: 0, noShardsRate: 0, maxSmallBytes: 16 * 1024 });
+  env = await uploadsEnv(t.stack, peers, {
+    customers: 2,
+    spaces: 2,
+    uploads: 24,
+    seed: 'estimate',
+    brokenRate: 0,
+    noShardsRate: 0,
+    maxSmallBytes: 16 * 1024,
+  });
   stateDir = writeStateDir(t.stack, env, path.join(dir, 'state'));
 }, 60_000);
 afterAll(async () => {
@@ -37,7 +45,9 @@ afterAll(async () => {
 /** The CLI as a child process; asynchronous, because this process serves the stack it talks to. */
 function convoy(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], { env: { ...process.env, CONVOY_LOG_LEVEL: 'error' } });
+    const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], {
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'error' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -50,7 +60,19 @@ function convoy(args: string[]): Promise<{ code: number | null; stdout: string; 
 async function planAndWork(runId: string, planArgs: string[]): Promise<void> {
   const plan = await convoy(['plan', 'uploads', '--run', runId, '--customer', ...env.seeded.customers, ...planArgs]);
   expect(plan.code, plan.stderr).toBe(0);
-  const worker = await convoy(['worker', '--run', runId, '--concurrency', '8', '--threads', '1', '--wait-seconds', '1', '--exit-when-idle', '1000']);
+  const worker = await convoy([
+    'worker',
+    '--run',
+    runId,
+    '--concurrency',
+    '8',
+    '--threads',
+    '1',
+    '--wait-seconds',
+    '1',
+    '--exit-when-idle',
+    '1000',
+  ]);
   expect(worker.code, worker.stderr).toBe(0);
 }
 
@@ -61,13 +83,22 @@ async function estimate(runId: string): Promise<string> {
 }
 
 /** the estimate the total row must show for `uploads` at `perMin` uploads/min per worker on 3 workers */
-const totalEstimate = (uploads: number, perMin: number) => formatMinutes(estimateMinutes({ uploads, bytes: 0 }, { uploadsPerMinPerWorker: perMin, indexMibPerSecPerWorker: DEFAULT_RATES.indexMibPerSecPerWorker }, 3));
+const totalEstimate = (uploads: number, perMin: number) =>
+  formatMinutes(
+    estimateMinutes(
+      { uploads, bytes: 0 },
+      { uploadsPerMinPerWorker: perMin, indexMibPerSecPerWorker: DEFAULT_RATES.indexMibPerSecPerWorker },
+      3,
+    ),
+  );
 
 describe('uploads --dry-run estimate', () => {
   it('names its assumption: the default with no history, then the rate measured by a finished migrate run', async () => {
     await planAndWork('est-dry', ['--dry-run', '--workers', '3']);
     const before = await estimate('est-dry');
-    expect(before).toContain(`assuming ${DEFAULT_RATES.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (default from npm run bench:uploads`);
+    expect(before).toContain(
+      `assuming ${DEFAULT_RATES.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (default from npm run bench:uploads`,
+    );
 
     await planAndWork('est-migrate', []);
     const measured = await measureRunRate(env.ctx, 'est-migrate');
@@ -75,7 +106,9 @@ describe('uploads --dry-run estimate', () => {
     // the same dry run's report again: the estimate is made when it is shown, from the history then
     const after = await estimate('est-dry');
     const day = new Date().toISOString().slice(0, 10);
-    expect(after).toContain(`assuming ${measured!.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (measured by run est-migrate on ${day}: 24 uploads)`);
+    expect(after).toContain(
+      `assuming ${measured!.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (measured by run est-migrate on ${day}: 24 uploads)`,
+    );
     const total = after.split('\n').find((l) => /^\s+total\s/.test(l));
     expect(total?.trim().endsWith(totalEstimate(24, measured!.uploadsPerMinPerWorker))).toBe(true);
   }, 120_000);

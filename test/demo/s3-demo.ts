@@ -43,7 +43,11 @@ async function main(): Promise<void> {
       silver: lakehouseObjects({ tables: 4, partsPerTable: 60, partSize: 48 * 1024 }),
       gold: lakehouseObjects({ tables: 3, partsPerTable: 40, partSize: 64 * 1024 }),
       checkpoints: [
-        ...Array.from({ length: 12 }, (_, i) => ({ key: `simulation/checkpoint-${String(i).padStart(4, '0')}.json.gz`, size: 200_000 + i * 1000, contentType: 'application/gzip' })),
+        ...Array.from({ length: 12 }, (_, i) => ({
+          key: `simulation/checkpoint-${String(i).padStart(4, '0')}.json.gz`,
+          size: 200_000 + i * 1000,
+          contentType: 'application/gzip',
+        })),
         { key: 'simulation/latest.json.gz', size: 212_000, contentType: 'application/gzip' },
         { key: 'simulation/state-dump.bin', size: 24 * 1024 * 1024, contentType: 'application/octet-stream' },
       ],
@@ -51,14 +55,29 @@ async function main(): Promise<void> {
     process.stdout.write('\ngenerating data in the "minio" endpoint:\n');
     for (const [name, objs] of Object.entries(buckets)) {
       await putObjects(minio, `rideshare-${name}`, objs);
-      process.stdout.write(`  rideshare-${name}: ${objs.length} objects, ${(objs.reduce((a, o) => a + o.size, 0) / 1024 / 1024).toFixed(1)} MiB\n`);
+      process.stdout.write(
+        `  rideshare-${name}: ${objs.length} objects, ${(objs.reduce((a, o) => a + o.size, 0) / 1024 / 1024).toFixed(1)} MiB\n`,
+      );
     }
     minio.destroy();
 
-    const pair = ['--from', 'minio:rideshare-{}', '--to', 'local:rideshare-123456789012-{}', '--buckets', 'bronze', 'silver', 'gold', 'checkpoints', '--create-buckets'];
+    const pair = [
+      '--from',
+      'minio:rideshare-{}',
+      '--to',
+      'local:rideshare-123456789012-{}',
+      '--buckets',
+      'bronze',
+      'silver',
+      'gold',
+      'checkpoints',
+      '--create-buckets',
+    ];
     must(await convoy(['plan', 's3-sync', ...pair, '--dry-run']), 'dry run');
     must(await convoy(['plan', 's3-sync', ...pair, '--run', 'demo-sync']), 'plan');
-    process.stdout.write('\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n');
+    process.stdout.write(
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+    );
     const workers = await Promise.all([
       convoy(['worker', '--instance', 'demo-1', '--exit-when-idle', '2000', '--wait-seconds', '1'], { quiet: true }),
       convoy(['worker', '--instance', 'demo-2', '--exit-when-idle', '2000', '--wait-seconds', '1'], { quiet: true }),
@@ -67,7 +86,9 @@ async function main(): Promise<void> {
     must(await convoy(['status', '--run', 'demo-sync']), 'status');
     const verified = await convoy(['verify', '--run', 'demo-sync']);
     must(await convoy(['monitor', '--run', 'demo-sync']), 'monitor');
-    process.stdout.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; verify ${verified === 0 ? 'clean' : 'FOUND DIFFERENCES'}\n`);
+    process.stdout.write(
+      `\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; verify ${verified === 0 ? 'clean' : 'FOUND DIFFERENCES'}\n`,
+    );
     process.exitCode = verified;
   } finally {
     await convoy(['local', 'down'], { quiet: true });

@@ -18,7 +18,10 @@ const CLI = fileURLToPath(new URL('../../coordinator/cli/main.js', import.meta.u
 const stateDir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-demo-'));
 const UPLOADS = Number(process.env.DEMO_UPLOADS ?? 200);
 
-function convoy(args: string[], opts: { quiet?: boolean; capture?: boolean; logLevel?: string } = {}): Promise<{ code: number; out: string }> {
+function convoy(
+  args: string[],
+  opts: { quiet?: boolean; capture?: boolean; logLevel?: string } = {},
+): Promise<{ code: number; out: string }> {
   if (!opts.quiet) process.stdout.write(`\n$ convoy ${args.join(' ')}\n`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], {
@@ -44,7 +47,24 @@ const twoWorkers = (extra: string[] = []) =>
   Promise.all(
     ['demo-1', 'demo-2'].map((instance) =>
       // failed uploads are expected here (the data set has broken ones): `status` and `monitor --failed` show them
-      must(convoy(['worker', '--instance', instance, '--concurrency', '32', '--exit-when-idle', '1500', '--wait-seconds', '1', ...extra], { quiet: true, logLevel: 'fatal' }), `worker ${instance}`),
+      must(
+        convoy(
+          [
+            'worker',
+            '--instance',
+            instance,
+            '--concurrency',
+            '32',
+            '--exit-when-idle',
+            '1500',
+            '--wait-seconds',
+            '1',
+            ...extra,
+          ],
+          { quiet: true, logLevel: 'fatal' },
+        ),
+        `worker ${instance}`,
+      ),
     ),
   );
 
@@ -52,27 +72,54 @@ async function main(): Promise<void> {
   const started = Date.now();
   await must(convoy(['local', 'up', '--in-memory']), 'local up');
   try {
-    await must(convoy(['local', 'seed', 'uploads', '--customers', '5', '--spaces', '20', '--uploads', String(UPLOADS), '--large', '1', '--large-size', '40', '--broken-rate', '0.03']), 'seed');
+    await must(
+      convoy([
+        'local',
+        'seed',
+        'uploads',
+        '--customers',
+        '5',
+        '--spaces',
+        '20',
+        '--uploads',
+        String(UPLOADS),
+        '--large',
+        '1',
+        '--large-size',
+        '40',
+        '--broken-rate',
+        '0.03',
+      ]),
+      'seed',
+    );
 
     await must(convoy(['plan', 'uploads', '--dry-run', '--run', 'demo-dry']), 'dry-run plan');
-    process.stdout.write('\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n');
+    process.stdout.write(
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+    );
     await twoWorkers();
     await must(convoy(['verify', '--run', 'demo-dry']), 'dry-run summary');
 
     const t0 = Date.now();
     await must(convoy(['plan', 'uploads', '--run', 'demo']), 'plan');
-    process.stdout.write('\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n');
+    process.stdout.write(
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+    );
     await twoWorkers();
     const migratedS = (Date.now() - t0) / 1000;
     await must(convoy(['status', '--run', 'demo']), 'status');
     const verified = await convoy(['verify', '--run', 'demo']);
 
     await must(convoy(['monitor', '--run', 'demo', '--failed']), 'monitor --failed');
-    const failed = await convoy(['monitor', '--run', 'demo', '--failed', '--json', '--limit', '1', '--class', 'SHARD_CORRUPT'], { quiet: true, capture: true });
+    const failed = await convoy(
+      ['monitor', '--run', 'demo', '--failed', '--json', '--limit', '1', '--class', 'SHARD_CORRUPT'],
+      { quiet: true, capture: true },
+    );
     const first = (JSON.parse(failed.out || '{}') as { items?: Array<{ itemId: string }> }).items?.[0]?.itemId;
     if (first) {
       const [, space, root] = /^upload:(did:key:[^:]+):(.+)$/.exec(first) ?? [];
-      if (space && root) await must(convoy(['uploads', 'show', '--space', space, '--cid', root, '--run', 'demo']), 'uploads show');
+      if (space && root)
+        await must(convoy(['uploads', 'show', '--space', space, '--cid', root, '--run', 'demo']), 'uploads show');
     }
 
     await must(convoy(['plan', 'uploads', '--verify-only', '--run', 'demo-check']), 'verify-only plan');

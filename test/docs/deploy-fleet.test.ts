@@ -40,7 +40,10 @@ beforeAll(async () => {
   expect(up.code, up.stderr).toBe(0);
   // docs/uploads.md's seed, smaller for CI (500 uploads take minutes on 2 shared cores), with
   // enough broken uploads that every run has some
-  const seed = docCommand('docs/uploads.md', 'convoy local seed uploads --customers 5 --spaces 20 --uploads 500').replace('--uploads 500', '--uploads 60 --broken-rate 0.1');
+  const seed = docCommand(
+    'docs/uploads.md',
+    'convoy local seed uploads --customers 5 --spaces 20 --uploads 500',
+  ).replace('--uploads 500', '--uploads 60 --broken-rate 0.1');
   const seeded = await shell.run(seed, { timeoutMs: 90_000 });
   expect(seeded.code, seeded.stderr).toBe(0);
   const m = /seeded 5 customers, 20 spaces, (\d+) uploads .*; (\d+) broken/.exec(seeded.stdout);
@@ -59,28 +62,48 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
   it('three instances plan their customers files and migrate every seeded upload (done, or failed with its class)', async () => {
     // deploy.md's distribute over 3 instances (the doc's 8 and --min-uploads 1000 would leave
     // every customer of a small seed out), into a folder that is then uploaded as the doc shows
-    const distribute = docCommand('docs/deploy.md', 'convoy --config convoy.config.json distribute --instances 8 --min-uploads 1000 --out customers').replace(
-      '--instances 8 --min-uploads 1000',
-      '--instances 3 --min-uploads 1',
-    );
+    const distribute = docCommand(
+      'docs/deploy.md',
+      'convoy --config convoy.config.json distribute --instances 8 --min-uploads 1000 --out customers',
+    ).replace('--instances 8 --min-uploads 1000', '--instances 3 --min-uploads 1');
     const d = await shell.run(distribute);
     expect(d.code, d.stderr).toBe(0);
     expect(d.stdout).toContain(`total ${seededUploads} uploads`);
-    const upload = await shell.run(docCommand('docs/deploy.md', 'aws s3 cp customers s3://convoy-config/customers/ --recursive --exclude "*" --include "instance-*.json"'));
+    const upload = await shell.run(
+      docCommand(
+        'docs/deploy.md',
+        'aws s3 cp customers s3://convoy-config/customers/ --recursive --exclude "*" --include "instance-*.json"',
+      ),
+    );
     expect(upload.code, upload.stderr).toBe(0);
-    for (const k of [1, 2, 3]) expect(existsSync(path.join(fakeS3, `convoy-config/customers/instance-${k}.json`))).toBe(true);
+    for (const k of [1, 2, 3])
+      expect(existsSync(path.join(fakeS3, `convoy-config/customers/instance-${k}.json`))).toBe(true);
 
-    const input = { configJson, fleet: 'convoy', customersSource: 's3://convoy-config/customers', customerSlots: '3', workerConcurrency: 16, shutdownDeadlineSec: 10 };
+    const input = {
+      configJson,
+      fleet: 'convoy',
+      customersSource: 's3://convoy-config/customers',
+      customerSlots: '3',
+      workerConcurrency: 16,
+      shutdownDeadlineSec: 10,
+    };
     const instances = [1, 2, 3].map((k) => startInstance(shell, `i-${k}`, { input, slot: k }));
-    const output = () => instances.map((i, k) => `--- instance ${k + 1} (exit ${i.exitCode}):\n${i.output()}`).join('\n');
+    const output = () =>
+      instances.map((i, k) => `--- instance ${k + 1} (exit ${i.exitCode}):\n${i.output()}`).join('\n');
 
     // each instance plans its file's customers as a run of its own
     const runs = await waitUntil(
       async () => {
-        const all = (await convoyJson<Run[]>('convoy --config convoy.config.json status --json')).filter((r) => r.kind === 'uploads');
+        const all = (await convoyJson<Run[]>('convoy --config convoy.config.json status --json')).filter(
+          (r) => r.kind === 'uploads',
+        );
         return all.length >= 3 ? all : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 1000, what: `the 3 instances to plan their customers files (runs by \`status --json\`); instances:\n${output()}` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 1000,
+        what: `the 3 instances to plan their customers files (runs by \`status --json\`); instances:\n${output()}`,
+      },
     ).catch((err) => {
       throw new Error(`${(err as Error).message}\n${output()}`);
     });
@@ -88,7 +111,9 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
     await waitUntil(
       async () => {
         for (const r of runs) {
-          const summary = await convoyJson<{ run: Run }>(`convoy --config convoy.config.json monitor --run ${r.runId} --json`);
+          const summary = await convoyJson<{ run: Run }>(
+            `convoy --config convoy.config.json monitor --run ${r.runId} --json`,
+          );
           if (summary.run.state !== 'done') return false;
         }
         return true;
@@ -100,9 +125,12 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
     let ok = 0;
     let failed = 0;
     for (const r of runs) {
-      const s = await convoyJson<{ counts: Record<string, number>; failuresByClass: Record<string, number> }>(`convoy --config convoy.config.json status --run ${r.runId} --json`);
+      const s = await convoyJson<{ counts: Record<string, number>; failuresByClass: Record<string, number> }>(
+        `convoy --config convoy.config.json status --run ${r.runId} --json`,
+      );
       expect(s.counts.pending + s.counts.leased + s.counts.retrying, r.runId).toBe(0);
-      for (const cls of Object.keys(s.failuresByClass)) expect(BROKEN_CLASSES, `${r.runId} failed with ${cls}`).toContain(cls);
+      for (const cls of Object.keys(s.failuresByClass))
+        expect(BROKEN_CLASSES, `${r.runId} failed with ${cls}`).toContain(cls);
       const v = await shell.run(`convoy --config convoy.config.json verify --run ${r.runId}`);
       expect(v.code, v.stdout + v.stderr).toBe(s.counts.failed > 0 ? 1 : 0); // exit 1 = differences: the broken uploads
       const num = (label: string) => Number(new RegExp(`^${label}\\s+(\\d+)$`, 'm').exec(v.stdout)?.[1]);
@@ -112,11 +140,21 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
       expect(num('pending'), v.stdout).toBe(0);
       expect(num('failed'), v.stdout).toBe(s.counts.failed);
     }
-    expect({ uploads, ok, failed }).toEqual({ uploads: seededUploads, ok: seededUploads - seededBroken, failed: seededBroken });
+    expect({ uploads, ok, failed }).toEqual({
+      uploads: seededUploads,
+      ok: seededUploads - seededBroken,
+      failed: seededBroken,
+    });
 
     // the monitor shows the three instance labels convoy-start gave
-    const byInstance = await convoyJson<{ instances: Array<{ instance: string }> }>(`convoy --config convoy.config.json monitor --instance --run ${runs[0]!.runId} --json`);
-    expect(byInstance.instances.map((i) => i.instance).sort()).toEqual(['convoy-instance-1', 'convoy-instance-2', 'convoy-instance-3']);
+    const byInstance = await convoyJson<{ instances: Array<{ instance: string }> }>(
+      `convoy --config convoy.config.json monitor --instance --run ${runs[0]!.runId} --json`,
+    );
+    expect(byInstance.instances.map((i) => i.instance).sort()).toEqual([
+      'convoy-instance-1',
+      'convoy-instance-2',
+      'convoy-instance-3',
+    ]);
 
     // scale-in: systemd stops each worker with SIGTERM; it exits 0
     for (const i of instances) i.kill('SIGTERM');
@@ -131,9 +169,16 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
     writeFileSync(empty, '[]');
     for (const file of [path.join(shell.cwd, 'instance-9.json'), bad, empty]) {
       // the arguments convoy-start gives the worker, with a file that is not usable
-      const r = await shell.run(`convoy --config convoy.config.json worker --concurrency 16 --shutdown-deadline-ms 10000 --instance convoy-instance-9 --customers-file ${file}`, { timeoutMs: 30_000 }).catch(
-        (err: Error) => ({ code: -1, stdout: '', stderr: `the worker did not exit (it ignored --customers-file ${file}): ${err.message}` }),
-      );
+      const r = await shell
+        .run(
+          `convoy --config convoy.config.json worker --concurrency 16 --shutdown-deadline-ms 10000 --instance convoy-instance-9 --customers-file ${file}`,
+          { timeoutMs: 30_000 },
+        )
+        .catch((err: Error) => ({
+          code: -1,
+          stdout: '',
+          stderr: `the worker did not exit (it ignored --customers-file ${file}): ${err.message}`,
+        }));
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(file);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

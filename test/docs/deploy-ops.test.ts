@@ -16,7 +16,11 @@ import { DocShell, type Background } from './doc-shell.js';
 import { startInstance } from './fleet-instance.js';
 
 const shell = new DocShell();
-const OBJECTS = Array.from({ length: 40 }, (_, i) => ({ key: `${String.fromCharCode(97 + (i % 26))}/part-${i}.parquet`, size: 2000 + i, contentType: 'application/octet-stream' }));
+const OBJECTS = Array.from({ length: 40 }, (_, i) => ({
+  key: `${String.fromCharCode(97 + (i % 26))}/part-${i}.parquet`,
+  size: 2000 + i,
+  contentType: 'application/octet-stream',
+}));
 let aws: S3Client;
 let instance: Background | undefined;
 
@@ -32,7 +36,8 @@ async function run(cmd: string): Promise<{ code: number | null; out: string }> {
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
-const summary = async () => JSON.parse((await shell.run('convoy --config convoy.config.json monitor --run bronze-1 --json')).stdout) as Summary;
+const summary = async () =>
+  JSON.parse((await shell.run('convoy --config convoy.config.json monitor --run bronze-1 --json')).stdout) as Summary;
 
 beforeAll(async () => {
   const up = await run(docCommand('README.md', 'npx convoy local up'));
@@ -51,26 +56,47 @@ afterAll(async () => {
 
 describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue and reconcile', () => {
   it('a paused run waits for resume; the fleet instance (shared queue only) then finishes it', async () => {
-    const plan = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json plan s3-sync --from aws:bronze-src --to aws:bronze-dst --run bronze-1'));
+    const plan = await run(
+      docCommand(
+        'docs/deploy.md',
+        'convoy --config convoy.config.json plan s3-sync --from aws:bronze-src --to aws:bronze-dst --run bronze-1',
+      ),
+    );
     expect(plan.code, plan.out).toBe(0);
     const pause = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json pause --run bronze-1'));
     expect(pause.code, pause.out).toBe(0);
 
     const configJson = readFileSync(path.join(shell.cwd, 'convoy.config.json'), 'utf8'); // what every instance gets
-    instance = startInstance(shell, 'i-1', { input: { configJson, fleet: 'convoy', customerSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 } });
+    instance = startInstance(shell, 'i-1', {
+      input: { configJson, fleet: 'convoy', customerSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 },
+    });
     // paused: the worker drops the run's messages instead of working them; the items stay pending
     await waitUntil(
       async () => {
         const s = await summary();
-        return s.queue && s.queue.visible === 0 && s.queue.inFlight === 0 && s.counts.pending === s.total && s.counts.done === 0;
+        return (
+          s.queue &&
+          s.queue.visible === 0 &&
+          s.queue.inFlight === 0 &&
+          s.counts.pending === s.total &&
+          s.counts.done === 0
+        );
       },
-      { timeoutMs: 60_000, intervalMs: 1000, what: `the paused run's queue drained with every item pending; instance:\n${instance.output()}` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 1000,
+        what: `the paused run's queue drained with every item pending; instance:\n${instance.output()}`,
+      },
     );
     expect(instance.output()).toContain('working the shared queue only');
 
     const resume = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json resume --run bronze-1'));
     expect(resume.code, resume.out).toBe(0);
-    await waitUntil(async () => (await summary()).run.state === 'done', { timeoutMs: 90_000, intervalMs: 1000, what: `bronze-1 done; instance:\n${instance.output()}` });
+    await waitUntil(async () => (await summary()).run.state === 'done', {
+      timeoutMs: 90_000,
+      intervalMs: 1000,
+      what: `bronze-1 done; instance:\n${instance.output()}`,
+    });
     const s = await summary();
     expect(s.counts).toMatchObject({ done: s.total, failed: 0 });
     const listed = await aws.send(new ListObjectsV2Command({ Bucket: 'bronze-dst' }));
@@ -96,7 +122,10 @@ describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue a
     expect(out[watch[1]!]).toContain('convoy-extra-'); // the label convoy-start gives an instance without a slot
 
     // nothing failed: reconcile has nothing to re-send, verify is clean
-    for (const cmd of ['convoy --config convoy.config.json reconcile --run bronze-1 --grace-ms 600000', 'convoy --config convoy.config.json verify --run bronze-1']) {
+    for (const cmd of [
+      'convoy --config convoy.config.json reconcile --run bronze-1 --grace-ms 600000',
+      'convoy --config convoy.config.json verify --run bronze-1',
+    ]) {
       const r = await run(docCommand('docs/deploy.md', cmd));
       expect(r.code, `${cmd}\n${r.out}`).toBe(0);
     }

@@ -71,6 +71,9 @@ export function extractCommands(doc: Doc, markdown = readFileSync(path.join(REPO
 /** The doc's command with exactly this text; fails (naming the doc) when the doc no longer shows it. */
 export function docCommand(doc: Doc, text: string): string {
   const found = extractCommands(doc).find((c) => c.text === text);
-  if (!found) throw new Error(`${doc} no longer shows the command \`${text}\`: update test/docs/ (manifest.ts and the test that runs it) with the doc`);
+  if (!found)
+    throw new Error(
+      `${doc} no longer shows the command \`${text}\`: update test/docs/ (manifest.ts and the test that runs it) with the doc`,
+    );
   return found.text;
 }

@@ -40,7 +40,10 @@ export class DocShell {
     mkdirSync(this.cwd);
     mkdirSync(this.bin);
     // `convoy` (the package's bin) is the built CLI; `npx convoy` in a doc means the same binary
-    this.tool('convoy', `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO, 'dist/coordinator/cli/main.js')}" "$@"\n`);
+    this.tool(
+      'convoy',
+      `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO, 'dist/coordinator/cli/main.js')}" "$@"\n`,
+    );
   }
 
   /** Put an executable script on the shell's PATH (stand-ins for tools outside the test, e.g. `aws`). */
@@ -88,7 +91,11 @@ export class DocShell {
     // would; a compound line (&&, ;, |, &) runs as the doc wrote it
     const line = DocShell.substitute(text);
     const script = /&&|;|\||&/.test(line) ? line : `exec ${line}`;
-    const child = spawn('bash', ['-c', script], { cwd: this.cwd, env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], {
+      cwd: this.cwd,
+      env: { ...this.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let stdoutText = '';
     let stderrText = '';
@@ -101,7 +108,12 @@ export class DocShell {
       stderrText += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const bg = Object.assign(child, { output: () => out, stdoutText: () => stdoutText, stderrText: () => stderrText, exited }) as unknown as Background;
+    const bg = Object.assign(child, {
+      output: () => out,
+      stdoutText: () => stdoutText,
+      stderrText: () => stderrText,
+      exited,
+    }) as unknown as Background;
     this.children.push(bg);
     return bg;
   }
@@ -113,7 +125,12 @@ export class DocShell {
   }
 
   /** The stack.json `convoy local up` wrote. */
-  stackFile(): { pid: number; state: Record<string, unknown>; remotes: Record<string, Record<string, unknown>>; endpoints: Record<string, string> } {
+  stackFile(): {
+    pid: number;
+    state: Record<string, unknown>;
+    remotes: Record<string, Record<string, unknown>>;
+    endpoints: Record<string, string>;
+  } {
     return JSON.parse(readFileSync(path.join(this.stateDir, 'stack.json'), 'utf8'));
   }
 

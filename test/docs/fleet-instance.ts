@@ -61,7 +61,12 @@ export interface InstanceOptions {
 
 /** Start instance `name`'s convoy-start; returns the process (convoy worker, after its exec). */
 export function startInstance(shell: DocShell, name: string, opts: InstanceOptions): Background {
-  const userData = renderUserData({ region: 'us-east-1', artifactUri: 's3://convoy-artifacts/convoy.tgz', metaTable: 'convoy-meta', ...opts.input });
+  const userData = renderUserData({
+    region: 'us-east-1',
+    artifactUri: 's3://convoy-artifacts/convoy.tgz',
+    metaTable: 'convoy-meta',
+    ...opts.input,
+  });
   const root = path.join(shell.dir, 'instances', name);
   const etc = path.join(root, 'etc/convoy');
   mkdirSync(etc, { recursive: true });
@@ -76,7 +81,11 @@ export function startInstance(shell: DocShell, name: string, opts: InstanceOptio
     path.join(etc, 'env'),
     `REGION='us-east-1'\nMETA_TABLE='convoy-meta'\nFLEET='${opts.input.fleet}'\nCUSTOMER_SLOTS='${opts.input.customerSlots}'\nSLOT_LEASE_SEC='300'\nNODE_BIN='${process.execPath}'\n`,
   );
-  writeFileSync(path.join(root, 'convoy-slot'), opts.slot === undefined ? '#!/bin/sh\nexit 1\n' : `#!/bin/sh\necho ${opts.slot}\n`, { mode: 0o755 });
+  writeFileSync(
+    path.join(root, 'convoy-slot'),
+    opts.slot === undefined ? '#!/bin/sh\nexit 1\n' : `#!/bin/sh\necho ${opts.slot}\n`,
+    { mode: 0o755 },
+  );
   const start = path.join(root, 'convoy-start');
   writeFileSync(start, relocate(userDataScript(userData, 'convoy-start', 'CONVOY_START')), { mode: 0o755 });
   return shell.start(start);

@@ -9,9 +9,12 @@ import type { Doc } from './doc-commands.js';
 export type Disposition = { run: string } | { skip: string };
 
 const SYNTH = 'CDK synthesis is covered by test/infra (fleet-stack*.test.ts); offline, but slow';
-const AWS_ACCOUNT = 'needs a real AWS account (CloudFormation, Auto Scaling, CDK deploy); the template is checked by test/infra';
-const ARTIFACT = 'packaging for EC2 (npm ci of production dependencies, tarball to S3): minutes of network, not convoy behaviour';
-const TABLES = 'covered end to end by test/tables (each kind via the real CLI, bad input, fleet); the doc shows placeholders (<run>, ..., remote hosts)';
+const AWS_ACCOUNT =
+  'needs a real AWS account (CloudFormation, Auto Scaling, CDK deploy); the template is checked by test/infra';
+const ARTIFACT =
+  'packaging for EC2 (npm ci of production dependencies, tarball to S3): minutes of network, not convoy behaviour';
+const TABLES =
+  'covered end to end by test/tables (each kind via the real CLI, bad input, fleet); the doc shows placeholders (<run>, ..., remote hosts)';
 const PLACEHOLDER = 'a placeholder in the doc ("..."), not a command';
 const SELF = 'runs the test suite or the demo itself (CI runs npm test; the demos are test/demo)';
 
@@ -23,21 +26,29 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'npx convoy local up --extra-s3 minio': { run: 'readme-s3.test.ts' },
     'npx convoy local status': { run: 'readme-s3.test.ts' },
     'npx convoy local down': { run: 'readme-s3.test.ts' },
-    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --dry-run': { run: 'readme-s3.test.ts' },
-    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --run lakehouse-1': { run: 'readme-s3.test.ts' },
+    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --dry-run':
+      { run: 'readme-s3.test.ts' },
+    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --run lakehouse-1':
+      { run: 'readme-s3.test.ts' },
     'convoy worker --concurrency 8 --transfers 64': { run: 'readme-s3.test.ts' },
     'convoy status --run lakehouse-1': { run: 'readme-s3.test.ts' },
     'convoy verify --run lakehouse-1': { run: 'readme-s3.test.ts' },
-    'convoy plan s3-sync --from aws:dev-raw --to aws:prod-raw --exclude "*.json" --exclude "*.ndjson" --exclude "*/delta/*"': { run: 'readme-s3.test.ts' },
-    'convoy plan s3-sync --from aws:dev-chroma --to aws:prod-chroma --latest-prefix snapshots/lines snapshots/words': { run: 'readme-s3.test.ts' },
-    'convoy plan s3-sync --from aws:rideshare-123456789012-{} --to minio:rideshare-{} --buckets bronze silver gold checkpoints': { run: 'readme-s3.test.ts' },
+    'convoy plan s3-sync --from aws:dev-raw --to aws:prod-raw --exclude "*.json" --exclude "*.ndjson" --exclude "*/delta/*"':
+      { run: 'readme-s3.test.ts' },
+    'convoy plan s3-sync --from aws:dev-chroma --to aws:prod-chroma --latest-prefix snapshots/lines snapshots/words': {
+      run: 'readme-s3.test.ts',
+    },
+    'convoy plan s3-sync --from aws:rideshare-123456789012-{} --to minio:rideshare-{} --buckets bronze silver gold checkpoints':
+      { run: 'readme-s3.test.ts' },
   },
   'docs/uploads.md': {
     'npx tsc -p .': { skip: 'the build; the suite runs on dist/ built by `npm test`' },
     'npm run demo': { skip: SELF },
     'convoy local up': { run: 'uploads-md.test.ts' },
     'convoy local seed uploads --customers 5 --spaces 20 --uploads 500': { run: 'uploads-md.test.ts' },
-    'convoy plan uploads --dry-run --run dry && convoy worker --exit-when-idle 2000 && convoy verify --run dry': { run: 'uploads-md.test.ts' },
+    'convoy plan uploads --dry-run --run dry && convoy worker --exit-when-idle 2000 && convoy verify --run dry': {
+      run: 'uploads-md.test.ts',
+    },
     'convoy plan uploads --run r1': { run: 'uploads-md.test.ts' },
     'convoy worker --concurrency 64 & convoy worker --concurrency 64 &': { run: 'uploads-md.test.ts' },
     'convoy monitor --run r1 --watch': { run: 'uploads-md.test.ts' },
@@ -45,7 +56,8 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
   },
   'docs/deploy.md': {
     'npm ci && npm run build': { skip: SELF },
-    'npm run synth -- -c readBuckets=carpark-prod -c writeBuckets=index-prod -c customersSource=s3://convoy-config/customers -c maxInstances=20': { skip: SYNTH },
+    'npm run synth -- -c readBuckets=carpark-prod -c writeBuckets=index-prod -c customersSource=s3://convoy-config/customers -c maxInstances=20':
+      { skip: SYNTH },
     'rm -rf /tmp/convoy-artifact && mkdir /tmp/convoy-artifact': { skip: ARTIFACT },
     'cp -r dist package.json package-lock.json /tmp/convoy-artifact/': { skip: ARTIFACT },
     '(cd /tmp/convoy-artifact && npm ci --omit=dev --ignore-scripts)': { skip: ARTIFACT },
@@ -55,27 +67,44 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
       { skip: AWS_ACCOUNT },
     'aws cloudformation deploy --stack-name convoy-fleet --capabilities CAPABILITY_IAM --template-file infra/cdk.out/convoy-fleet.template.json --parameter-overrides ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz CustomerSlots=0':
       { skip: AWS_ACCOUNT },
-    'aws cloudformation describe-stacks --stack-name convoy-fleet --query "Stacks[0].Outputs[?OutputKey==\'ConvoyConfig\'].OutputValue" --output text > convoy.config.json': {
-      skip: `${AWS_ACCOUNT}; the tests write the same shape (state + remotes) for their local stack`,
+    'aws cloudformation describe-stacks --stack-name convoy-fleet --query "Stacks[0].Outputs[?OutputKey==\'ConvoyConfig\'].OutputValue" --output text > convoy.config.json':
+      {
+        skip: `${AWS_ACCOUNT}; the tests write the same shape (state + remotes) for their local stack`,
+      },
+    'convoy --config convoy.config.json distribute --instances 8 --min-uploads 1000 --out customers': {
+      run: 'deploy-fleet.test.ts',
     },
-    'convoy --config convoy.config.json distribute --instances 8 --min-uploads 1000 --out customers': { run: 'deploy-fleet.test.ts' },
-    'aws s3 cp customers s3://convoy-config/customers/ --recursive --exclude "*" --include "instance-*.json"': { run: 'deploy-fleet.test.ts' },
+    'aws s3 cp customers s3://convoy-config/customers/ --recursive --exclude "*" --include "instance-*.json"': {
+      run: 'deploy-fleet.test.ts',
+    },
     'aws cloudformation deploy ... --parameter-overrides CustomerSlots=8': { skip: AWS_ACCOUNT },
-    'aws autoscaling set-desired-capacity --auto-scaling-group-name <AutoScalingGroupName> --desired-capacity 8': { skip: AWS_ACCOUNT },
-    'convoy --config convoy.config.json plan s3-sync --from aws:bronze-src --to aws:bronze-dst --run bronze-1': { run: 'deploy-ops.test.ts' },
+    'aws autoscaling set-desired-capacity --auto-scaling-group-name <AutoScalingGroupName> --desired-capacity 8': {
+      skip: AWS_ACCOUNT,
+    },
+    'convoy --config convoy.config.json plan s3-sync --from aws:bronze-src --to aws:bronze-dst --run bronze-1': {
+      run: 'deploy-ops.test.ts',
+    },
     'convoy --config convoy.config.json plan dynamodb-copy ...': { skip: PLACEHOLDER },
-    'aws autoscaling set-desired-capacity --auto-scaling-group-name <name> --desired-capacity 20': { skip: AWS_ACCOUNT },
+    'aws autoscaling set-desired-capacity --auto-scaling-group-name <name> --desired-capacity 20': {
+      skip: AWS_ACCOUNT,
+    },
     'aws autoscaling update-auto-scaling-group --auto-scaling-group-name <name> --max-size 40': { skip: AWS_ACCOUNT },
     'convoy --config convoy.config.json monitor --run bronze-1': { run: 'deploy-ops.test.ts' },
-    'convoy --config convoy.config.json monitor --run bronze-1 --watch': { skip: 'the dashboard needs a terminal: test/monitor/dashboard-tmux.test.ts; the non-terminal form runs in uploads-md.test.ts' },
+    'convoy --config convoy.config.json monitor --run bronze-1 --watch': {
+      skip: 'the dashboard needs a terminal: test/monitor/dashboard-tmux.test.ts; the non-terminal form runs in uploads-md.test.ts',
+    },
     'convoy --config convoy.config.json monitor --instance': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json monitor --failed --class THROTTLED': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json monitor --stuck': { run: 'deploy-ops.test.ts' },
-    'convoy --config convoy.config.json serve --port 8080': { skip: 'a fixed port on a shared CI machine; the API is tested over a socket in test/monitor/views-api.test.ts' },
+    'convoy --config convoy.config.json serve --port 8080': {
+      skip: 'a fixed port on a shared CI machine; the API is tested over a socket in test/monitor/views-api.test.ts',
+    },
     'convoy --config convoy.config.json status --run bronze-1': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json monitor --failed --run bronze-1': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json requeue --run bronze-1 --class ACCESS_DENIED': { run: 'deploy-ops.test.ts' },
-    "convoy --config convoy.config.json requeue --run bronze-1 --item 'range:bronze:a..f'": { run: 'deploy-ops.test.ts' },
+    "convoy --config convoy.config.json requeue --run bronze-1 --item 'range:bronze:a..f'": {
+      run: 'deploy-ops.test.ts',
+    },
     'convoy --config convoy.config.json reconcile --run bronze-1 --grace-ms 600000': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json verify --run bronze-1': { run: 'deploy-ops.test.ts' },
     'convoy --config convoy.config.json pause --run bronze-1': { run: 'deploy-ops.test.ts' },
@@ -101,7 +130,8 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     done: { skip: TABLES },
     'convoy plan pg-to-dynamodb --from postgres://postgres@127.0.0.1/parking --table parking_events --key timestamp --updated-column updated_at --to local:parking --mapping examples/parking/events.mapping.json':
       { skip: TABLES },
-    'convoy plan pg-to-s3 --from postgres://app@db/spice --table events --time-column created_at --order aggregate_id sequence --partition 1h --to local:spice-event-store/events': { skip: TABLES },
+    'convoy plan pg-to-s3 --from postgres://app@db/spice --table events --time-column created_at --order aggregate_id sequence --partition 1h --to local:spice-event-store/events':
+      { skip: TABLES },
     'convoy replay --run <run> --from 2024-11-01T00:00:00Z --to 2024-11-14T00:00:00Z > events.ndjson': { skip: TABLES },
   },
   // its blocks are synopses (`[--run R]`), not ```bash: the commands they describe run in

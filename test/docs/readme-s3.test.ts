@@ -1,5 +1,5 @@
 /**
- * README.md's "The local stack" and "s3-sync (runbooks 000 and 002)" blocks, run as written on a
+ * README.md's "The local stack" and "s3-sync" blocks, run as written on a
  * local stack the test starts with `convoy local up --extra-s3 minio`: "minio" is that second S3
  * endpoint and "aws" a remote in ./convoy.config.json naming the stack's own S3 (only endpoints
  * differ, README "Running against AWS"). Checked as an operator would: `status --json` counts,
@@ -57,7 +57,11 @@ async function planAndFinish(cmd: string): Promise<{ runId: string; status: Stat
       const s = JSON.parse(await ok(`convoy status --run ${runId} --json`)) as Status;
       return ['done', 'failed'].includes(s.run.state) || s.counts.failed > 0 ? s : undefined;
     },
-    { timeoutMs: 90_000, intervalMs: 500, what: `run ${runId} to finish; workers:\n${workers.map((w) => w.output()).join('\n')}` },
+    {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      what: `run ${runId} to finish; workers:\n${workers.map((w) => w.output()).join('\n')}`,
+    },
   );
   return { runId: runId!, status };
 }
@@ -73,7 +77,7 @@ beforeAll(async () => {
   minio = makeS3Client({ ...stack.remotes.minio, name: 'minio' } as never);
   aws = makeS3Client({ ...stack.remotes.local, name: 'aws' } as never);
   for (const b of RUNBOOK_000) await putObjects(minio, `rideshare-${b}`, seeded[b]!);
-  // runbook 002's buckets: data with JSON and Delta logs to exclude; snapshot folders
+  // the dev-to-prod copy's buckets: data with JSON and Delta logs to exclude; snapshot folders
   await putObjects(aws, 'dev-raw', [
     { key: 'rides/2026/part-0.parquet', size: 1000, contentType: 'application/octet-stream' },
     { key: 'rides/2026/part-1.parquet', size: 1000, contentType: 'application/octet-stream' },
@@ -89,7 +93,7 @@ beforeAll(async () => {
     { key: 'snapshots/words/2026-10-02/index.bin', size: 500, contentType: 'application/octet-stream' },
     { key: 'snapshots/words/2026-11-15/index.bin', size: 500, contentType: 'application/octet-stream' },
   ]);
-  // runbook 002's destinations exist already (its commands do not pass --create-buckets)
+  // the dev-to-prod copy's destinations exist already (its commands do not pass --create-buckets)
   await putObjects(aws, 'prod-raw', []);
   await putObjects(aws, 'prod-chroma', []);
   // "convoy worker ... # on as many hosts as you like": two, working every run below
@@ -103,10 +107,13 @@ afterAll(async () => {
   await shell.close();
 }, 30_000);
 
-describe('README.md: s3-sync runbooks 000 and 002 on the local stack', () => {
-  it('runbook 000: dry run, plan, workers, status, verify; the monitor counts every object', async () => {
+describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) on the local stack', () => {
+  it('the lakehouse migration: dry run, plan, workers, status, verify; the monitor counts every object', async () => {
     const dry = await ok(
-      docCommand('README.md', 'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --dry-run'),
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --create-buckets --dry-run',
+      ),
     );
     expect(dry).toContain('DRY RUN: nothing was written');
     const objects = RUNBOOK_000.reduce((a, b) => a + seeded[b]!.length, 0);
@@ -123,30 +130,59 @@ describe('README.md: s3-sync runbooks 000 and 002 on the local stack', () => {
     expect(status.counts).toMatchObject({ done: status.total, failed: 0, pending: 0, leased: 0, retrying: 0 });
     expect(await ok(docCommand('README.md', 'convoy status --run lakehouse-1'))).toMatch(/done/);
     expect(await ok(docCommand('README.md', 'convoy verify --run lakehouse-1'))).toBeTruthy();
-    const monitor = JSON.parse(await ok('convoy monitor --run lakehouse-1 --json')) as { counters: { objects: number; bytes: number }; run: { state: string } };
+    const monitor = JSON.parse(await ok('convoy monitor --run lakehouse-1 --json')) as {
+      counters: { objects: number; bytes: number };
+      run: { state: string };
+    };
     expect(monitor.run.state).toBe('done');
     expect(monitor.counters).toMatchObject({ objects, bytes });
-    for (const b of RUNBOOK_000) expect(await keys(aws, `rideshare-123456789012-${b}`)).toEqual(seeded[b]!.map((o) => o.key).sort());
+    for (const b of RUNBOOK_000)
+      expect(await keys(aws, `rideshare-123456789012-${b}`)).toEqual(seeded[b]!.map((o) => o.key).sort());
     // planning the same --run again creates nothing twice
     expect(await ok(plan)).toContain('already planned');
   }, 150_000);
 
-  it('runbook 002: --exclude filters and --latest-prefix copy only what the doc says', async () => {
-    const raw = await planAndFinish(docCommand('README.md', 'convoy plan s3-sync --from aws:dev-raw --to aws:prod-raw --exclude "*.json" --exclude "*.ndjson" --exclude "*/delta/*"'));
+  it('the dev-to-prod copy: --exclude filters and --latest-prefix copy only what the doc says', async () => {
+    const raw = await planAndFinish(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from aws:dev-raw --to aws:prod-raw --exclude "*.json" --exclude "*.ndjson" --exclude "*/delta/*"',
+      ),
+    );
     expect(raw.status.counts.failed).toBe(0);
-    expect(await keys(aws, 'prod-raw')).toEqual(['readme.txt', 'rides/2026/part-0.parquet', 'rides/2026/part-1.parquet']);
+    expect(await keys(aws, 'prod-raw')).toEqual([
+      'readme.txt',
+      'rides/2026/part-0.parquet',
+      'rides/2026/part-1.parquet',
+    ]);
     expect((await shell.run(`convoy verify --run ${raw.runId}`)).code).toBe(0);
 
-    const chroma = await planAndFinish(docCommand('README.md', 'convoy plan s3-sync --from aws:dev-chroma --to aws:prod-chroma --latest-prefix snapshots/lines snapshots/words'));
+    const chroma = await planAndFinish(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from aws:dev-chroma --to aws:prod-chroma --latest-prefix snapshots/lines snapshots/words',
+      ),
+    );
     expect(chroma.status.counts.failed).toBe(0);
-    expect(await keys(aws, 'prod-chroma')).toEqual(['snapshots/lines/2026-11-20/index.bin', 'snapshots/lines/2026-11-20/meta.json', 'snapshots/words/2026-11-15/index.bin']);
+    expect(await keys(aws, 'prod-chroma')).toEqual([
+      'snapshots/lines/2026-11-20/index.bin',
+      'snapshots/lines/2026-11-20/meta.json',
+      'snapshots/words/2026-11-15/index.bin',
+    ]);
     expect((await shell.run(`convoy verify --run ${chroma.runId}`)).code).toBe(0);
   }, 120_000);
 
   it('reverse sync: the same command the other way round; only multipart objects are copied again', async () => {
-    const reverse = await planAndFinish(docCommand('README.md', 'convoy plan s3-sync --from aws:rideshare-123456789012-{} --to minio:rideshare-{} --buckets bronze silver gold checkpoints'));
+    const reverse = await planAndFinish(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from aws:rideshare-123456789012-{} --to minio:rideshare-{} --buckets bronze silver gold checkpoints',
+      ),
+    );
     expect(reverse.status.counts.failed).toBe(0);
-    const monitor = JSON.parse(await ok(`convoy monitor --run ${reverse.runId} --json`)) as { counters: { bytes: number } };
+    const monitor = JSON.parse(await ok(`convoy monitor --run ${reverse.runId} --json`)) as {
+      counters: { bytes: number };
+    };
     // "Skip unchanged": same size and ETag, or the destination's convoy-source-etag. The original
     // multipart object in minio has neither (its ETag is of other parts, and it was not written by
     // convoy), so the way back copies it again; every single-part object is skipped.

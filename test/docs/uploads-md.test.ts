@@ -24,7 +24,10 @@ beforeAll(async () => {
   // "writes .convoy/uploads.json (0600)": it holds keys
   expect(statSync(path.join(shell.stateDir, 'uploads.json')).mode & 0o777).toBe(0o600);
   // the doc's seed, smaller for CI (500 uploads take minutes on 2 shared cores), with broken uploads
-  const seed = docCommand('docs/uploads.md', 'convoy local seed uploads --customers 5 --spaces 20 --uploads 500').replace('--uploads 500', '--uploads 40 --broken-rate 0.1');
+  const seed = docCommand(
+    'docs/uploads.md',
+    'convoy local seed uploads --customers 5 --spaces 20 --uploads 500',
+  ).replace('--uploads 500', '--uploads 40 --broken-rate 0.1');
   const seeded = await shell.run(seed, { timeoutMs: 90_000 });
   expect(seeded.code, seeded.stderr).toBe(0);
   const m = /seeded 5 customers, 20 spaces, (\d+) uploads .*; (\d+) broken/.exec(seeded.stdout);
@@ -36,7 +39,13 @@ afterAll(() => shell.close(), 30_000);
 
 describe('docs/uploads.md by hand on the local stack', () => {
   it('the dry run: plan, a worker that exits when idle, verify reports every upload', async () => {
-    const r = await shell.run(docCommand('docs/uploads.md', 'convoy plan uploads --dry-run --run dry && convoy worker --exit-when-idle 2000 && convoy verify --run dry'), { timeoutMs: 120_000 });
+    const r = await shell.run(
+      docCommand(
+        'docs/uploads.md',
+        'convoy plan uploads --dry-run --run dry && convoy worker --exit-when-idle 2000 && convoy verify --run dry',
+      ),
+      { timeoutMs: 120_000 },
+    );
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(num('uploads', r.stdout), r.stdout).toBe(seededUploads);
     expect(r.stdout).toMatch(/^\s+total\s+\d+/m);
@@ -46,17 +55,30 @@ describe('docs/uploads.md by hand on the local stack', () => {
     expect((await shell.run(docCommand('docs/uploads.md', 'convoy plan uploads --run r1'))).code).toBe(0);
     // "convoy worker --concurrency 64 &  convoy worker --concurrency 64 &": two background workers
     const line = docCommand('docs/uploads.md', 'convoy worker --concurrency 64 & convoy worker --concurrency 64 &');
-    const workers: Background[] = line.split('&').map((c) => c.trim()).filter(Boolean).map((c) => shell.start(c));
+    const workers: Background[] = line
+      .split('&')
+      .map((c) => c.trim())
+      .filter(Boolean)
+      .map((c) => shell.start(c));
     expect(workers).toHaveLength(2);
-    const watch = shell.start(docCommand('docs/uploads.md', 'convoy monitor --run r1 --watch'), { env: { CONVOY_LOG_LEVEL: 'warn' } });
+    const watch = shell.start(docCommand('docs/uploads.md', 'convoy monitor --run r1 --watch'), {
+      env: { CONVOY_LOG_LEVEL: 'warn' },
+    });
     const outputs = () => [watch, ...workers].map((p) => p.output()).join('\n---\n');
-    await waitUntil(() => /run=r1 state=done /.test(watch.stdoutText()), { timeoutMs: 150_000, intervalMs: 500, what: `the watch line state=done:\n${outputs()}` });
+    await waitUntil(() => /run=r1 state=done /.test(watch.stdoutText()), {
+      timeoutMs: 150_000,
+      intervalMs: 500,
+      what: `the watch line state=done:\n${outputs()}`,
+    });
     watch.kill('SIGTERM');
     for (const w of workers) w.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited)), outputs()).toEqual([0, 0]);
     await watch.exited;
 
-    const status = JSON.parse((await shell.run('convoy status --run r1 --json')).stdout) as { counts: Record<string, number>; failuresByClass: Record<string, number> };
+    const status = JSON.parse((await shell.run('convoy status --run r1 --json')).stdout) as {
+      counts: Record<string, number>;
+      failuresByClass: Record<string, number>;
+    };
     expect(status.counts.pending + status.counts.leased + status.counts.retrying).toBe(0);
     for (const cls of Object.keys(status.failuresByClass)) expect(BROKEN_CLASSES).toContain(cls);
     const v = await shell.run(docCommand('docs/uploads.md', 'convoy verify --run r1'));

@@ -20,7 +20,11 @@ const run = promisify(execFile);
 async function convoy(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CONVOY_')));
   try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], {
+      cwd: dir,
+      env: { ...env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -88,8 +92,18 @@ describe('bad input', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid!;
     const { mkdirSync } = await import('node:fs');
     mkdirSync(staleDir, { recursive: true });
-    const state = { region: 'us-east-1', endpoints: { dynamodb: 'http://127.0.0.1:1', sqs: 'http://127.0.0.1:1' }, itemsTable: 'convoy-items', metaTable: 'convoy-meta', queueName: 'convoy-work', dlqName: 'convoy-work-dlq' };
-    writeFileSync(path.join(staleDir, 'stack.json'), JSON.stringify({ pid: dead, startedAtMs: 0, state, remotes: {}, endpoints: {} }));
+    const state = {
+      region: 'us-east-1',
+      endpoints: { dynamodb: 'http://127.0.0.1:1', sqs: 'http://127.0.0.1:1' },
+      itemsTable: 'convoy-items',
+      metaTable: 'convoy-meta',
+      queueName: 'convoy-work',
+      dlqName: 'convoy-work-dlq',
+    };
+    writeFileSync(
+      path.join(staleDir, 'stack.json'),
+      JSON.stringify({ pid: dead, startedAtMs: 0, state, remotes: {}, endpoints: {} }),
+    );
     const r = await convoy('status', '--run', 'x', '--state-dir', staleDir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('convoy local up');

@@ -22,7 +22,14 @@ interface Spec {
 }
 const testPlanKind = pluginOf({
   kind: 'test-plan',
-  specSchema: z.object({ n: z.number().int().min(1), crashAfter: z.number().optional(), duplicate: z.boolean().optional(), refuse: z.boolean().optional() }).strict(),
+  specSchema: z
+    .object({
+      n: z.number().int().min(1),
+      crashAfter: z.number().optional(),
+      duplicate: z.boolean().optional(),
+      refuse: z.boolean().optional(),
+    })
+    .strict(),
   async preflight(spec: Spec) {
     if (spec.refuse) throw new InputError('source bucket "nope" does not exist; create it or fix --from');
   },
@@ -68,7 +75,9 @@ describe('planRun', () => {
   });
 
   it('a plan that crashed half-way is resumed: existing rows kept, the rest written, counts exact', async () => {
-    await expect(planRun(env.ctx, { kind: 'test-plan', runId: 'p2', spec: { n: 90, crashAfter: 60 }, chunkSize: 20 })).rejects.toThrow(/connection reset/);
+    await expect(
+      planRun(env.ctx, { kind: 'test-plan', runId: 'p2', spec: { n: 90, crashAfter: 60 }, chunkSize: 20 }),
+    ).rejects.toThrow(/connection reset/);
     const half = (await getRun(env.ctx.meta, 'p2'))!;
     expect(half).toMatchObject({ state: 'planning', planComplete: false, plannedItems: 60 });
     const r = await planRun(env.ctx, { kind: 'test-plan', runId: 'p2', spec: { n: 90 }, chunkSize: 20 });
@@ -82,7 +91,9 @@ describe('planRun', () => {
 
   it('a plan resumed after its first chunk landed writes and counts only the rest', async () => {
     await createRun(env.ctx.meta, { runId: 'p3', kind: 'test-plan', spec: { n: 10 } });
-    await putItems(env.ctx.items, 'p3', [{ itemId: 'p-0000', kind: 'test-plan', group: 'g', spec: { i: 0 } }], { skipExisting: false });
+    await putItems(env.ctx.items, 'p3', [{ itemId: 'p-0000', kind: 'test-plan', group: 'g', spec: { i: 0 } }], {
+      skipExisting: false,
+    });
     await addPlannedItems(env.ctx.meta, 'p3', 1);
     const r = await planRun(env.ctx, { kind: 'test-plan', runId: 'p3', spec: { n: 10 } });
     expect(r.itemsWritten).toBe(9);
@@ -90,7 +101,9 @@ describe('planRun', () => {
   });
 
   it('bad input is refused before anything is written: no run row, no items, no messages', async () => {
-    const refused = await planRun(env.ctx, { kind: 'test-plan', runId: 'p4', spec: { n: 5, refuse: true } }).catch((e) => e);
+    const refused = await planRun(env.ctx, { kind: 'test-plan', runId: 'p4', spec: { n: 5, refuse: true } }).catch(
+      (e) => e,
+    );
     expect(refused).toBeInstanceOf(InputError);
     expect(refused.message).toContain('--from');
     const badSpec = await planRun(env.ctx, { kind: 'test-plan', runId: 'p4', spec: { n: 0, typo: 1 } }).catch((e) => e);
@@ -113,8 +126,12 @@ describe('planRun', () => {
   });
 
   it('a planner that yields an id twice is caught, also in the last partial chunk', async () => {
-    await expect(planRun(env.ctx, { kind: 'test-plan', runId: 'p6', spec: { n: 7, duplicate: true } })).rejects.toThrow(/p-0000 twice/);
-    await expect(planRun(env.ctx, { kind: 'test-plan', runId: 'p7', spec: { n: 12, duplicate: true }, chunkSize: 13 })).rejects.toThrow(/p-0000 twice/);
+    await expect(planRun(env.ctx, { kind: 'test-plan', runId: 'p6', spec: { n: 7, duplicate: true } })).rejects.toThrow(
+      /p-0000 twice/,
+    );
+    await expect(
+      planRun(env.ctx, { kind: 'test-plan', runId: 'p7', spec: { n: 12, duplicate: true }, chunkSize: 13 }),
+    ).rejects.toThrow(/p-0000 twice/);
   });
 
   it('status of an unknown run is bad input naming it', async () => {

@@ -14,7 +14,17 @@ import { markPlanComplete } from '../../state/run-lifecycle.js';
 import { createRun, getRun } from '../../state/runs.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/stack.js';
-import { engineFixture, fastWorker, gate, planScript, queueEmpty, recordEvents, rowCounts, SCRIPT_KIND, succeed } from './script-kind.js';
+import {
+  engineFixture,
+  fastWorker,
+  gate,
+  planScript,
+  queueEmpty,
+  recordEvents,
+  rowCounts,
+  SCRIPT_KIND,
+  succeed,
+} from './script-kind.js';
 
 describe('run control rules (pure)', () => {
   it('each action leaves only from the states that make sense', () => {
@@ -50,7 +60,9 @@ describe('pause, resume, cancel', () => {
     expect(await controlRun(fx.env.ctx, 'paused', 'pause')).toMatchObject({ from: 'running', to: 'paused' });
     const ev = recordEvents(fx.env.ctx, ['item:claim:skipped', 'item:completed']);
     fx.start(fastWorker(fx.env.ctx));
-    await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 6, { what: 'all six messages met while paused' });
+    await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 6, {
+      what: 'all six messages met while paused',
+    });
     await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'paused messages dropped, not cycled' });
     expect(calls).toEqual([]);
     for (const r of await rows('paused')) expect(r).toMatchObject({ status: 'pending', attempts: 0 });
@@ -83,7 +95,9 @@ describe('pause, resume, cancel', () => {
     await controlRun(fx.env.ctx, 'busy', 'pause');
     release.open();
     await waitUntil(() => ev['item:completed'].length === 2, { what: 'the in-flight items finished' });
-    await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 8, { what: 'the other eight left alone' });
+    await waitUntil(() => ev['item:claim:skipped'].filter((e) => e.payload.reason === 'paused').length === 8, {
+      what: 'the other eight left alone',
+    });
     await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'queue drained' });
     expect(started).toHaveLength(2);
     expect(await rowCounts(fx.env.ctx, 'busy')).toEqual({ done: 2, pending: 8 });
@@ -107,12 +121,16 @@ describe('pause, resume, cancel', () => {
     await waitUntil(() => ev['item:claim:skipped'].length === 5, { what: 'messages dropped while paused' });
     const cancelled = await controlRun(fx.env.ctx, 'doomed', 'cancel');
     expect(cancelled).toMatchObject({ from: 'paused', to: 'cancelled', resent: 5 });
-    await waitUntil(async () => (await rowCounts(fx.env.ctx, 'doomed')).failed === 5, { what: 'all failed as cancelled' });
+    await waitUntil(async () => (await rowCounts(fx.env.ctx, 'doomed')).failed === 5, {
+      what: 'all failed as cancelled',
+    });
     for (const r of await rows('doomed')) expect(r.lastError?.errorClass).toBe('RUN_CANCELLED');
     expect(calls).toBe(0);
     expect((await getRun(fx.env.ctx.meta, 'doomed'))?.finishedAtMs).toBeGreaterThan(0);
     await expect(controlRun(fx.env.ctx, 'doomed', 'resume')).rejects.toThrow(/cancelled, which is final/);
-    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'doomed', spec: { n: 5 } })).rejects.toThrow(/doomed was cancelled; a cancelled run is final/);
+    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'doomed', spec: { n: 5 } })).rejects.toThrow(
+      /doomed was cancelled; a cancelled run is final/,
+    );
   });
 
   it('a run paused while it is planned stays paused when the plan completes; one cancelled meanwhile fails the plan clearly', async () => {
@@ -127,7 +145,9 @@ describe('pause, resume, cancel', () => {
     expect(err).toBeInstanceOf(ConvoyError);
     expect(err).toMatchObject({ errorClass: 'RUN_CANCELLED', retryable: false });
     // re-planning the cancelled, unfinished run is refused before anything is written
-    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'gone', spec: { n: 1 } })).rejects.toBeInstanceOf(InputError);
+    await expect(planRun(fx.env.ctx, { kind: SCRIPT_KIND, runId: 'gone', spec: { n: 1 } })).rejects.toBeInstanceOf(
+      InputError,
+    );
     expect(await rows('gone')).toEqual([]);
   });
 

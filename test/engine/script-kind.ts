@@ -74,11 +74,16 @@ export interface Recorded<K extends ConvoyEventName> {
 }
 
 /** Record every event of the given names with the time it happened. */
-export function recordEvents<K extends ConvoyEventName>(ctx: EngineContext, names: K[]): { [P in K]: Recorded<P>[] } & { stop(): void } {
+export function recordEvents<K extends ConvoyEventName>(
+  ctx: EngineContext,
+  names: K[],
+): { [P in K]: Recorded<P>[] } & { stop(): void } {
   const out = {} as { [P in K]: Recorded<P>[] };
   const offs = names.map((name) => {
     out[name] = [];
-    return ctx.events.on(name, (payload) => (out[name] as Recorded<K>[]).push({ atMs: Date.now(), payload: payload as ConvoyEvents[K] }));
+    return ctx.events.on(name, (payload) =>
+      (out[name] as Recorded<K>[]).push({ atMs: Date.now(), payload: payload as ConvoyEvents[K] }),
+    );
   });
   return Object.assign(out, { stop: () => offs.forEach((off) => off()) });
 }
@@ -110,7 +115,8 @@ export async function queueEmpty(ctx: EngineContext): Promise<boolean> {
  */
 export async function rowCounts(ctx: EngineContext, runId: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for await (const page of itemsOfRun(ctx.items, runId)) for (const row of page) counts[row.status] = (counts[row.status] ?? 0) + 1;
+  for await (const page of itemsOfRun(ctx.items, runId))
+    for (const row of page) counts[row.status] = (counts[row.status] ?? 0) + 1;
   return counts;
 }
 

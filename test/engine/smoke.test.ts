@@ -11,7 +11,8 @@ const testCountKind = pluginOf({
   specSchema: z.object({ n: z.number() }),
   async preflight() {},
   async *plan(spec: { n: number }) {
-    for (let i = 0; i < spec.n; i++) yield { itemId: `n:${String(i).padStart(5, '0')}`, kind: 'test-count', group: `g${i % 3}`, spec: { i } };
+    for (let i = 0; i < spec.n; i++)
+      yield { itemId: `n:${String(i).padStart(5, '0')}`, kind: 'test-count', group: `g${i % 3}`, spec: { i } };
   },
   async handle(item) {
     return { bytes: Number(item.spec.i), objects: 1 };
@@ -26,18 +27,30 @@ afterAll(async () => t?.close());
 
 describe('engine smoke', () => {
   it('plans, works and completes every item', async () => {
-    const env = await freshEnv(t.stack, { kinds: [testCountKind], ...(process.env.DEBUG_LOG ? { log: (await import('../../shared/log.js')).createLogger('debug') } : {}) });
+    const env = await freshEnv(t.stack, {
+      kinds: [testCountKind],
+      ...(process.env.DEBUG_LOG ? { log: (await import('../../shared/log.js')).createLogger('debug') } : {}),
+    });
     const plan = await planRun(env.ctx, { kind: 'test-count', runId: 'r1', spec: { n: 120 } });
     expect(plan.itemsWritten).toBe(120);
     const again = await planRun(env.ctx, { kind: 'test-count', runId: 'r1', spec: { n: 120 } });
     expect(again.planned).toBe(false);
-    const worker = new Worker(env.ctx, { concurrency: 16, waitSeconds: 0, threads: 1, counterFlushMs: 100, heartbeatMs: 200 });
+    const worker = new Worker(env.ctx, {
+      concurrency: 16,
+      waitSeconds: 0,
+      threads: 1,
+      counterFlushMs: 100,
+      heartbeatMs: 200,
+    });
     const done = worker.start();
-    const s = await waitUntil(async () => {
-      const st = await runStatus(env.ctx, 'r1');
-      if (process.env.DEBUG_LOG) console.log(st.counts);
-      return st.counts.done === 120 ? st : undefined;
-    }, { what: '120 done' });
+    const s = await waitUntil(
+      async () => {
+        const st = await runStatus(env.ctx, 'r1');
+        if (process.env.DEBUG_LOG) console.log(st.counts);
+        return st.counts.done === 120 ? st : undefined;
+      },
+      { what: '120 done' },
+    );
     expect(s.counts.failed).toBe(0);
     await worker.stop();
     await done;

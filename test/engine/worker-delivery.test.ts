@@ -13,12 +13,24 @@ import { claimItem, failItem, getItem, putItems, type ItemRow } from '../../stat
 import { applyRunTransition, markPlanComplete } from '../../state/run-lifecycle.js';
 import { addPlannedItems, createRun, getRun } from '../../state/runs.js';
 import { waitUntil } from '../helpers/stack.js';
-import { engineFixture, doneCount, fastWorker, itemIdOf, planScript, queueEmpty, recordEvents, SCRIPT_KIND, setBehaviour, succeed, gate } from './script-kind.js';
+import {
+  engineFixture,
+  doneCount,
+  fastWorker,
+  itemIdOf,
+  planScript,
+  queueEmpty,
+  recordEvents,
+  SCRIPT_KIND,
+  setBehaviour,
+  succeed,
+  gate,
+} from './script-kind.js';
 
 const fx = engineFixture();
 
-
-const item = async (runId: string, i: number): Promise<ItemRow> => (await getItem(fx.env.ctx.items, runId, itemIdOf(i)))!;
+const item = async (runId: string, i: number): Promise<ItemRow> =>
+  (await getItem(fx.env.ctx.items, runId, itemIdOf(i)))!;
 const dlqDepth = async () => (await fx.env.ctx.queue.depth()).dlqVisible;
 
 describe('duplicate delivery', () => {
@@ -33,11 +45,15 @@ describe('duplicate delivery', () => {
     });
     await fx.env.ctx.queue.sendItems([{ runId: 'dup', itemId: itemIdOf(0) }]);
     fx.start(fastWorker(fx.env.ctx));
-    await waitUntil(() => ev['item:claim:skipped'].some((e) => e.payload.reason === 'held'), { what: 'duplicate seen as held' });
+    await waitUntil(() => ev['item:claim:skipped'].some((e) => e.payload.reason === 'held'), {
+      what: 'duplicate seen as held',
+    });
     release.open();
     await waitUntil(() => ev['item:completed'].length === 1, { what: 'completed' });
     // the duplicate comes back after the lease, finds the item done, and is deleted
-    await waitUntil(() => ev['item:claim:skipped'].some((e) => e.payload.reason === 'done'), { what: 'duplicate seen as done' });
+    await waitUntil(() => ev['item:claim:skipped'].some((e) => e.payload.reason === 'done'), {
+      what: 'duplicate seen as done',
+    });
     await waitUntil(() => queueEmpty(fx.env.ctx), { what: 'both messages deleted' });
     expect(calls).toEqual([itemIdOf(0)]);
     expect(await item('dup', 0)).toMatchObject({ status: 'done', attempts: 1 });
@@ -55,10 +71,13 @@ describe('duplicate delivery', () => {
     expect(ev['item:claim:skipped'][0]!.payload.reason).toBe('held');
     // put aside, not spinning: re-sent as a fresh message delayed until the lease ends (a hidden
     // one would count each look toward the DLQ), not received again before then
-    await waitUntil(async () => {
-      const d = await fx.env.ctx.queue.depth();
-      return d.visible === 0 && d.inFlight === 0 && d.delayed === 1;
-    }, { what: 'one delayed message' });
+    await waitUntil(
+      async () => {
+        const d = await fx.env.ctx.queue.depth();
+        return d.visible === 0 && d.inFlight === 0 && d.delayed === 1;
+      },
+      { what: 'one delayed message' },
+    );
     await waitUntil(() => ev['item:completed'].length === 1, { what: 'taken over and completed', timeoutMs: 15_000 });
     expect(ev['item:claim:skipped']).toHaveLength(1);
     expect(ev['item:claimed'][0]!.atMs).toBeGreaterThanOrEqual(leaseEnd);
@@ -77,7 +96,11 @@ describe('failures', () => {
     const w = fx.start(fastWorker(fx.env.ctx, { backoffBaseMs: 300, backoffCapMs: 1_000 }));
     await waitUntil(() => ev['item:completed'].length === 1, { what: 'completed after retries' });
     const row = await item('retry', 0);
-    expect(row).toMatchObject({ status: 'done', attempts: 3, lastError: { errorClass: 'SERVICE_UNAVAILABLE', retryable: true } });
+    expect(row).toMatchObject({
+      status: 'done',
+      attempts: 3,
+      lastError: { errorClass: 'SERVICE_UNAVAILABLE', retryable: true },
+    });
     expect(row.history?.map((h) => h.event)).toEqual(['claimed', 'retry', 'claimed', 'retry', 'claimed', 'completed']);
     const retries = ev['item:retry'];
     expect(retries.map((r) => r.payload.attempt)).toEqual([1, 2]);
@@ -107,7 +130,11 @@ describe('failures', () => {
     expect(await item('perm', 0)).toMatchObject({
       status: 'failed',
       attempts: 1,
-      lastError: { errorClass: 'SOURCE_OBJECT_MISSING', retryable: false, message: 'source object k1 no longer exists' },
+      lastError: {
+        errorClass: 'SOURCE_OBJECT_MISSING',
+        retryable: false,
+        message: 'source object k1 no longer exists',
+      },
     });
     expect(await dlqDepth()).toBe(0);
     const s = await runStatus(fx.env.ctx, 'perm');
@@ -123,11 +150,19 @@ describe('failures', () => {
       return succeed(it, ictx);
     });
     fx.start(fastWorker(fx.env.ctx, { maxAttempts: 2, backoffBaseMs: 10, backoffCapMs: 10 }));
-    await waitUntil(() => ev['item:failed'].length === 2 && ev['item:completed'].length === 1, { what: 'two failed, one done' });
+    await waitUntil(() => ev['item:failed'].length === 2 && ev['item:completed'].length === 1, {
+      what: 'two failed, one done',
+    });
     for (const i of [1, 2]) {
-      expect(await item('dlq', i)).toMatchObject({ status: 'failed', attempts: 2, lastError: { errorClass: 'SERVICE_UNAVAILABLE', retryable: true } });
+      expect(await item('dlq', i)).toMatchObject({
+        status: 'failed',
+        attempts: 2,
+        lastError: { errorClass: 'SERVICE_UNAVAILABLE', retryable: true },
+      });
     }
-    await waitUntil(async () => (await dlqDepth()) === 2 && (await queueEmpty(fx.env.ctx)), { what: 'two messages in the DLQ, none in the queue' });
+    await waitUntil(async () => (await dlqDepth()) === 2 && (await queueEmpty(fx.env.ctx)), {
+      what: 'two messages in the DLQ, none in the queue',
+    });
 
     // the cause is fixed: requeue one item by id, then the rest by class
     failing.clear();
@@ -138,13 +173,17 @@ describe('failures', () => {
     expect(await item('dlq', 2)).toMatchObject({ status: 'failed' });
     expect(await dlqDepth()).toBe(1);
 
-    await expect(requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'NO_SUCH_CLASS' })).rejects.toThrow(/SERVICE_UNAVAILABLE \(1\)/);
+    await expect(requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'NO_SUCH_CLASS' })).rejects.toThrow(
+      /SERVICE_UNAVAILABLE \(1\)/,
+    );
     const rest = await requeueFailed(fx.env.ctx, { runId: 'dlq', errorClass: 'SERVICE_UNAVAILABLE' });
     expect(rest).toEqual({ requeued: 1, dlqMessagesRemoved: 1, dlqRedriven: 0 });
     await waitUntil(() => ev['item:completed'].length === 3, { what: 'all completed' });
     await waitUntil(async () => (await dlqDepth()) === 0 && (await queueEmpty(fx.env.ctx)), { what: 'queues empty' });
     // the worker that ended the last item finishes the run, a moment after (worker/run-finisher.ts)
-    await waitUntil(async () => (await getRun(fx.env.ctx.meta, 'dlq'))?.state === 'done', { what: 'the run finished by its worker' });
+    await waitUntil(async () => (await getRun(fx.env.ctx.meta, 'dlq'))?.state === 'done', {
+      what: 'the run finished by its worker',
+    });
     const s = await runStatus(fx.env.ctx, 'dlq');
     expect(s.counts).toMatchObject({ done: 3, failed: 0 });
     expect(s.run.state).toBe('done');
@@ -158,7 +197,12 @@ describe('reconcile', () => {
     setBehaviour(run, succeed);
     // rows written, messages never sent (a crash between the two, or SQS lost them)
     const ids = Array.from({ length: 9 }, (_, i) => itemIdOf(i));
-    await putItems(fx.env.ctx.items, run, ids.map((itemId, i) => ({ itemId, kind: SCRIPT_KIND, group: 'g', spec: { i } })), { skipExisting: false });
+    await putItems(
+      fx.env.ctx.items,
+      run,
+      ids.map((itemId, i) => ({ itemId, kind: SCRIPT_KIND, group: 'g', spec: { i } })),
+      { skipExisting: false },
+    );
     await addPlannedItems(fx.env.ctx.meta, run, ids.length);
     await markPlanComplete(fx.env.ctx.meta, run);
     const past = { ...fx.env.ctx.items, now: () => Date.now() - 120_000 };
@@ -166,7 +210,13 @@ describe('reconcile', () => {
     await claimItem(past, { runId: run, itemId: ids[6]! }, 'dead-worker', 1_000);
     // i-0007: failed once, its retry is due, its message is gone
     await claimItem(past, { runId: run, itemId: ids[7]! }, 'dead-worker', 1_000);
-    await failItem(past, { runId: run, itemId: ids[7]! }, 'dead-worker', { errorClass: 'X', message: 'x', retryable: true }, { retry: true, nextAttemptAtMs: Date.now() - 60_000 });
+    await failItem(
+      past,
+      { runId: run, itemId: ids[7]! },
+      'dead-worker',
+      { errorClass: 'X', message: 'x', retryable: true },
+      { retry: true, nextAttemptAtMs: Date.now() - 60_000 },
+    );
     // i-0008: held by a live worker: must not be re-sent
     await claimItem(fx.env.ctx.items, { runId: run, itemId: ids[8]! }, 'live-worker', 60_000);
 
@@ -202,11 +252,17 @@ describe('reconcile', () => {
 describe('odd messages', () => {
   it('a malformed message goes to the DLQ untouched; real items beside it complete', async () => {
     await planScript(fx.env.ctx, 'odd', 2, succeed);
-    await fx.env.ctx.queue.sqs.send(new SendMessageCommand({ QueueUrl: fx.env.ctx.queue.queueUrl, MessageBody: '{"not":"a work message"}' }));
+    await fx.env.ctx.queue.sqs.send(
+      new SendMessageCommand({ QueueUrl: fx.env.ctx.queue.queueUrl, MessageBody: '{"not":"a work message"}' }),
+    );
     fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => doneCount(fx.env.ctx, 'odd', 2), { what: 'items done' });
-    await waitUntil(async () => (await dlqDepth()) === 1 && (await queueEmpty(fx.env.ctx)), { what: 'malformed message in the DLQ' });
-    const out = await fx.env.ctx.queue.sqs.send(new ReceiveMessageCommand({ QueueUrl: fx.env.ctx.queue.dlqUrl, MaxNumberOfMessages: 10 }));
+    await waitUntil(async () => (await dlqDepth()) === 1 && (await queueEmpty(fx.env.ctx)), {
+      what: 'malformed message in the DLQ',
+    });
+    const out = await fx.env.ctx.queue.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: fx.env.ctx.queue.dlqUrl, MaxNumberOfMessages: 10 }),
+    );
     expect(out.Messages?.map((m) => m.Body)).toEqual(['{"not":"a work message"}']);
   });
 
@@ -222,7 +278,12 @@ describe('odd messages', () => {
       async () =>
         (
           await fx.env.ctx.queue.sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: fx.env.ctx.queue.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+            new ReceiveMessageCommand({
+              QueueUrl: fx.env.ctx.queue.queueUrl,
+              MaxNumberOfMessages: 1,
+              WaitTimeSeconds: 1,
+              MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            }),
           )
         ).Messages?.[0],
       { what: 'foreign message received by someone else', timeoutMs: 15_000 },

@@ -11,12 +11,24 @@ import { completeItem, getItem, type ItemRow } from '../../state/items.js';
 import { statusKey } from '../../state/schema.js';
 import { listWorkers } from '../../state/workers.js';
 import { waitUntil } from '../helpers/stack.js';
-import { engineFixture, doneCount, fastWorker, gate, itemIdOf, planScript, queueEmpty, recordEvents, setBehaviour, succeed, untilAborted } from './script-kind.js';
+import {
+  engineFixture,
+  doneCount,
+  fastWorker,
+  gate,
+  itemIdOf,
+  planScript,
+  queueEmpty,
+  recordEvents,
+  setBehaviour,
+  succeed,
+  untilAborted,
+} from './script-kind.js';
 
 const fx = engineFixture();
 
-
-const item = async (runId: string, i: number): Promise<ItemRow> => (await getItem(fx.env.ctx.items, runId, itemIdOf(i)))!;
+const item = async (runId: string, i: number): Promise<ItemRow> =>
+  (await getItem(fx.env.ctx.items, runId, itemIdOf(i)))!;
 
 /** Take an item's lease away from its worker by writing the row (what a takeover looks like). */
 async function stealLease(runId: string, itemId: string, thief: string): Promise<void> {
@@ -33,7 +45,12 @@ async function stealLease(runId: string, itemId: string, thief: string): Promise
 describe('graceful shutdown', () => {
   it('in-flight items that finish within the deadline complete; stop waits for them', async () => {
     const finish = gate();
-    const ev = recordEvents(fx.env.ctx, ['item:claimed', 'item:completed', 'item:released', 'worker:shutdown:complete']);
+    const ev = recordEvents(fx.env.ctx, [
+      'item:claimed',
+      'item:completed',
+      'item:released',
+      'worker:shutdown:complete',
+    ]);
     await planScript(fx.env.ctx, 'drain', 3, async (it, ictx) => {
       await finish.promise;
       return succeed(it, ictx);
@@ -43,7 +60,10 @@ describe('graceful shutdown', () => {
     let stopped = false;
     const stopping = worker.stop('SIGTERM').then(() => (stopped = true));
     try {
-      await waitUntil(async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)?.state === 'draining', { what: 'draining beat' });
+      await waitUntil(
+        async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)?.state === 'draining',
+        { what: 'draining beat' },
+      );
       expect(stopped).toBe(false);
     } finally {
       finish.open();
@@ -99,7 +119,9 @@ describe('graceful shutdown', () => {
       await never.promise; // ignores ictx.signal
       return succeed(it, ictx);
     });
-    const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { shutdownDeadlineMs: 200, shutdownForceMs: 300 }));
+    const { worker, loop } = fx.startWithLoop(
+      fastWorker(fx.env.ctx, { shutdownDeadlineMs: 200, shutdownForceMs: 300 }),
+    );
     await waitUntil(() => ev['item:claimed'].length === 1, { what: 'claimed' });
     await worker.stop('SIGTERM');
     await loop;
@@ -108,7 +130,10 @@ describe('graceful shutdown', () => {
     // the handler returns late: nothing is written for it
     never.open();
     await new Promise((r) => setImmediate(r));
-    await waitUntil(async () => (await item('stuck', 0)).status === 'pending' && (await fx.env.ctx.queue.depth()).visible === 1, { what: 'still pending' });
+    await waitUntil(
+      async () => (await item('stuck', 0)).status === 'pending' && (await fx.env.ctx.queue.depth()).visible === 1,
+      { what: 'still pending' },
+    );
     expect(ev['item:completed']).toHaveLength(0);
   });
 
@@ -117,7 +142,10 @@ describe('graceful shutdown', () => {
     const { worker, loop } = fx.startWithLoop(fastWorker(fx.env.ctx, { exitWhenIdleMs: 300 }));
     await loop; // resolves on its own
     expect((await runStatus(fx.env.ctx, 'idle')).counts.done).toBe(2);
-    expect((await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)).toMatchObject({ state: 'stopped', done: 2 });
+    expect((await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)).toMatchObject({
+      state: 'stopped',
+      done: 2,
+    });
   });
 
   it('stop is idempotent and a worker that never started stops cleanly', async () => {
@@ -147,7 +175,13 @@ describe('lost lease', () => {
     expect(row.metrics).toBeUndefined();
     expect(ev['item:completed']).toHaveLength(0);
     // the thief can still finish it
-    expect(await completeItem(fx.env.ctx.items, { runId: 'steal', itemId: itemIdOf(0) }, 'thief', { bytes: 0, objects: 0, durationMs: 0 })).toBe('ok');
+    expect(
+      await completeItem(fx.env.ctx.items, { runId: 'steal', itemId: itemIdOf(0) }, 'thief', {
+        bytes: 0,
+        objects: 0,
+        durationMs: 0,
+      }),
+    ).toBe('ok');
   });
 
   it('a handler that returns before the heartbeat notices still cannot complete: the conditional write refuses', async () => {
@@ -161,7 +195,9 @@ describe('lost lease', () => {
     await waitUntil(() => ev['item:claimed'].length === 1, { what: 'claimed' });
     await stealLease('late', itemIdOf(0), 'thief');
     go.open();
-    await waitUntil(async () => (await item('late', 0)).leaseOwner === 'thief' && fx.workers[0]!.inFlightCount === 0, { what: 'handler finished' });
+    await waitUntil(async () => (await item('late', 0)).leaseOwner === 'thief' && fx.workers[0]!.inFlightCount === 0, {
+      what: 'handler finished',
+    });
     const row = await item('late', 0);
     expect(row).toMatchObject({ status: 'leased', leaseOwner: 'thief' });
     expect(row.metrics).toBeUndefined();
@@ -180,21 +216,33 @@ describe('heartbeats and counters', () => {
       if (i === 11 && it.attempts === 1) throw new ServiceUnavailableError('blip');
       return succeed(it, ictx);
     });
-    const { worker } = fx.startWithLoop(fastWorker(fx.env.ctx, { instance: 'instance-7', backoffBaseMs: 10, backoffCapMs: 10 }));
-    const beat = await waitUntil(async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id), { what: 'first heartbeat' });
+    const { worker } = fx.startWithLoop(
+      fastWorker(fx.env.ctx, { instance: 'instance-7', backoffBaseMs: 10, backoffCapMs: 10 }),
+    );
+    const beat = await waitUntil(
+      async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id),
+      { what: 'first heartbeat' },
+    );
     expect(beat).toMatchObject({ state: 'running', pid: process.pid, instance: 'instance-7' });
     expect(typeof beat.host).toBe('string');
-    await waitUntil(() => ev['item:completed'].length === 11 && ev['item:failed'].length === 1, { what: 'all finished' });
+    await waitUntil(() => ev['item:completed'].length === 11 && ev['item:failed'].length === 1, {
+      what: 'all finished',
+    });
     // heartbeats keep coming while it runs
-    await waitUntil(async () => {
-      const b = (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id);
-      return b && b.lastBeatAtMs > beat.lastBeatAtMs && b.done === 11 && b.failed === 1;
-    }, { what: 'a later beat with the counts' });
+    await waitUntil(
+      async () => {
+        const b = (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id);
+        return b && b.lastBeatAtMs > beat.lastBeatAtMs && b.done === 11 && b.failed === 1;
+      },
+      { what: 'a later beat with the counts' },
+    );
     await worker.stop();
     const last = (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id)!;
     expect(last).toMatchObject({ state: 'stopped', done: 11, failed: 1, inFlight: 0, runs: ['count'] });
     const totals = await readCounterTotals(fx.env.ctx.meta, 'count');
-    const bytes = Array.from({ length: 12 }, (_, i) => i).filter((i) => i !== 10).reduce((a, b) => a + b, 0);
+    const bytes = Array.from({ length: 12 }, (_, i) => i)
+      .filter((i) => i !== 10)
+      .reduce((a, b) => a + b, 0);
     expect(totals.total).toEqual({ done: 11, failed: 1, retries: 1, bytes, objects: 11, skipped: 0, skippedBytes: 0 });
     expect([...totals.byWorker.keys()]).toEqual([worker.id]);
     const minutes = await readCounterMinutes(fx.env.ctx.meta, 'count', 3);

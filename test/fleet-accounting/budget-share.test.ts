@@ -34,13 +34,23 @@ describe('fleet-wide budget share', () => {
     // this process has not written its first heartbeat yet: counted anyway
     expect(countSharers(workers, 'r', now)).toBe(3);
     // ...and counted once when it has, whatever runs its heartbeat lists so far
-    expect(countSharers([...workers, beat('me', { host: hostname(), pid: process.pid, runs: ['x'] })], 'r', now)).toBe(3);
+    expect(countSharers([...workers, beat('me', { host: hostname(), pid: process.pid, runs: ['x'] })], 'r', now)).toBe(
+      3,
+    );
   });
 
   it('starts a run budget with an empty bucket: no burst when a fleet starts together', async () => {
     let t = 0;
     const slept: number[] = [];
-    const b = new CapacityBudget({ unitsPerSecond: 100, initialUnits: 0, now: () => t, sleep: async (ms) => void (slept.push(ms), (t += ms)) });
+    const b = new CapacityBudget({
+      unitsPerSecond: 100,
+      initialUnits: 0,
+      now: () => t,
+      sleep: async (ms) => {
+        slept.push(ms);
+        t += ms;
+      },
+    });
     await b.acquire(50);
     expect(slept).toEqual([500]);
     expect(new CapacityBudget({ unitsPerSecond: 100, now: () => 0 }).delayFor(100)).toBe(0); // default: full

@@ -37,10 +37,30 @@ describe('--bwlimit across a fleet', () => {
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
     // concurrency 4 x 2 workers = the 8 items at once: both workers copy all the time
-    for (const id of ['bw-a', 'bw-b']) workers.push(spawnWorker(config, ['--worker-id', id, '--concurrency', '4', '--wait-seconds', '1', '--threads', '1']));
-    await waitUntil(async () => (await listWorkers(env.ctx.meta)).filter((w) => w.state === 'running').length === 2, { timeoutMs: 30_000, what: 'both workers heartbeating' });
+    for (const id of ['bw-a', 'bw-b'])
+      workers.push(
+        spawnWorker(config, ['--worker-id', id, '--concurrency', '4', '--wait-seconds', '1', '--threads', '1']),
+      );
+    await waitUntil(async () => (await listWorkers(env.ctx.meta)).filter((w) => w.state === 'running').length === 2, {
+      timeoutMs: 30_000,
+      what: 'both workers heartbeating',
+    });
 
-    await planSync(config, ['--from', 'minio:bw-fleet', '--to', 'local:bw-fleet-dst', '--create-buckets', '--range-keys', '1', '--list-mode', 'coordinator', '--bwlimit', '64KiB', '--run', 'bw2']);
+    await planSync(config, [
+      '--from',
+      'minio:bw-fleet',
+      '--to',
+      'local:bw-fleet-dst',
+      '--create-buckets',
+      '--range-keys',
+      '1',
+      '--list-mode',
+      'coordinator',
+      '--bwlimit',
+      '64KiB',
+      '--run',
+      'bw2',
+    ]);
     await waitFinished(env, 'bw2', 60_000);
 
     const rows = await itemRows(env, 'bw2');

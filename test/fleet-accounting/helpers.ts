@@ -10,8 +10,18 @@ import { runCli } from '../helpers/cli.js';
 import { waitUntil, type TestEnv } from '../helpers/stack.js';
 
 /** `n` objects under `prefix/` with sizes that differ (so a lost or doubled count shows in bytes). */
-export async function seedObjects(s3: S3Client, bucket: string, prefix: string, n: number, size: (i: number) => number): Promise<{ objects: GeneratedObject[]; bytes: number }> {
-  const objects = Array.from({ length: n }, (_, i) => ({ key: `${prefix}/o-${String(i).padStart(4, '0')}.bin`, size: size(i), contentType: 'application/octet-stream' }));
+export async function seedObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  n: number,
+  size: (i: number) => number,
+): Promise<{ objects: GeneratedObject[]; bytes: number }> {
+  const objects = Array.from({ length: n }, (_, i) => ({
+    key: `${prefix}/o-${String(i).padStart(4, '0')}.bin`,
+    size: size(i),
+    contentType: 'application/octet-stream',
+  }));
   await putObjects(s3, bucket, objects);
   return { objects, bytes: objects.reduce((a, o) => a + o.size, 0) };
 }
@@ -40,7 +50,9 @@ export async function waitFinished(env: TestEnv, runId: string, timeoutMs = 40_0
     async () => {
       const run = await getRun(env.ctx.meta, runId);
       if (!run?.planComplete) return false;
-      const open = await Promise.all((['pending', 'leased', 'retrying'] as const).map((s) => countByStatus(env.ctx.items, runId, s)));
+      const open = await Promise.all(
+        (['pending', 'leased', 'retrying'] as const).map((s) => countByStatus(env.ctx.items, runId, s)),
+      );
       return open.every((n) => n === 0);
     },
     { timeoutMs, intervalMs: 200, what: `every item of run ${runId} finished` },

@@ -33,16 +33,41 @@ describe('a worker killed with SIGKILL', () => {
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
     // slow enough (8 objects/s for the fleet) that A is killed with items done and items in hand
-    await planSync(config, ['--from', 'minio:acct-src', '--to', 'local:acct-dst', '--create-buckets', '--range-keys', '2', '--tpslimit', '8', '--run', 'acct']);
+    await planSync(config, [
+      '--from',
+      'minio:acct-src',
+      '--to',
+      'local:acct-dst',
+      '--create-buckets',
+      '--range-keys',
+      '2',
+      '--tpslimit',
+      '8',
+      '--run',
+      'acct',
+    ]);
 
-    const a = spawnWorker(config, ['--worker-id', 'doomed-a', '--concurrency', '3', '--lease-ms', '3000', '--wait-seconds', '1', '--threads', '1']);
+    const a = spawnWorker(config, [
+      '--worker-id',
+      'doomed-a',
+      '--concurrency',
+      '3',
+      '--lease-ms',
+      '3000',
+      '--wait-seconds',
+      '1',
+      '--threads',
+      '1',
+    ]);
     workers.push(a);
     // Kill A when it has completed items its counter row does not hold yet (counters flush every
     // 5 s) and still holds leases: the counts a SIGKILL used to lose.
     await waitUntil(
       async () => {
         const rows = await itemRows(env, 'acct');
-        const doneByA = rows.filter((r) => r.status === 'done' && completedBy(r) === 'doomed-a' && (r.metrics?.objects ?? 0) > 0).length;
+        const doneByA = rows.filter(
+          (r) => r.status === 'done' && completedBy(r) === 'doomed-a' && (r.metrics?.objects ?? 0) > 0,
+        ).length;
         const heldByA = rows.filter((r) => r.status === 'leased' && r.leaseOwner === 'doomed-a').length;
         const counted = (await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0;
         if (doneByA > counted && heldByA > 0) {
@@ -56,10 +81,25 @@ describe('a worker killed with SIGKILL', () => {
     await exited(a);
     const killedAtMs = Date.now();
     const rowsAtKill = await itemRows(env, 'acct');
-    const lost = rowsAtKill.filter((r) => r.status === 'done' && completedBy(r) === 'doomed-a').length - ((await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0);
+    const lost =
+      rowsAtKill.filter((r) => r.status === 'done' && completedBy(r) === 'doomed-a').length -
+      ((await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0);
     expect(lost, 'A died with completions its counters never got').toBeGreaterThan(0);
 
-    workers.push(spawnWorker(config, ['--worker-id', 'finisher-b', '--concurrency', '3', '--lease-ms', '3000', '--wait-seconds', '1', '--threads', '1']));
+    workers.push(
+      spawnWorker(config, [
+        '--worker-id',
+        'finisher-b',
+        '--concurrency',
+        '3',
+        '--lease-ms',
+        '3000',
+        '--wait-seconds',
+        '1',
+        '--threads',
+        '1',
+      ]),
+    );
     await waitFinished(env, 'acct', 60_000);
     expect((await listKeys(local, 'acct-dst')).size).toBe(N);
 
@@ -73,7 +113,10 @@ describe('a worker killed with SIGKILL', () => {
     // The killed worker is gone after --gone-after (longer than the 5 s heartbeat interval, so
     // the live worker B stays listed): not listed, counted as gone.
     const goneAfterS = 10;
-    await waitUntil(() => Date.now() - killedAtMs > goneAfterS * 1000, { timeoutMs: 15_000, what: 'the gone-after age to pass' });
+    await waitUntil(() => Date.now() - killedAtMs > goneAfterS * 1000, {
+      timeoutMs: 15_000,
+      what: 'the gone-after age to pass',
+    });
     const after = await cliJson(config, ['monitor', '--run', 'acct', '--gone-after', String(goneAfterS)]);
     expect(after.counters.objects + after.counters.skipped).toBe(N);
     expect(after.counters.bytes + after.counters.skippedBytes).toBe(sourceBytes);

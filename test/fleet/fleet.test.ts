@@ -38,7 +38,11 @@ describe.skipIf(!built)('fleet harness', () => {
     const spec = await seedProbe(f.ctx, { count: 150, name: 'fleettest', thinkMs: 20 });
     await planProbe(f.ctx, 'fleet-1', spec);
     // kill host-1's worker once some work is done, then restart it
-    await waitUntil(async () => (await runStatus(f.ctx, 'fleet-1')).counts.done >= 30, { timeoutMs: 90_000, intervalMs: 200, what: '30 items done' });
+    await waitUntil(async () => (await runStatus(f.ctx, 'fleet-1')).counts.done >= 30, {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+      what: '30 items done',
+    });
     await f.killWorker(0);
     expect(f.isRunning(0)).toBe(false);
     await f.restartWorker(0);

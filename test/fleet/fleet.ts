@@ -36,7 +36,9 @@ import { sleep } from '../../shared/sleep.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** the repository root, whether this file runs from dist/ (benchmarks) or from source (vitest) */
-const ROOT = HERE.includes(`${path.sep}dist${path.sep}`) ? HERE.slice(0, HERE.lastIndexOf(`${path.sep}dist${path.sep}`)) : path.resolve(HERE, '../..');
+const ROOT = HERE.includes(`${path.sep}dist${path.sep}`)
+  ? HERE.slice(0, HERE.lastIndexOf(`${path.sep}dist${path.sep}`))
+  : path.resolve(HERE, '../..');
 
 /** A compiled file: processes the harness starts always run the build (`npx tsc -p .` first). */
 export function distPath(rel: string): string {
@@ -154,7 +156,8 @@ export class Fleet {
     if (want !== false) {
       const probe = netnsAvailable();
       if (probe.ok) this.mode = 'netns';
-      else if (want === true) throw new Error(`network namespaces are not available: ${probe.why} (run as root with iproute2 installed)`);
+      else if (want === true)
+        throw new Error(`network namespaces are not available: ${probe.why} (run as root with iproute2 installed)`);
       else this.log(`network namespaces unavailable (${probe.why}); workers share loopback`);
     }
     await this.startService('dynamodb');
@@ -182,13 +185,24 @@ export class Fleet {
         dlqName: 'fleet-work-dlq',
       }),
     );
-    const remotes = { local: { endpoint: direct('fauxqs'), region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true } };
+    const remotes = {
+      local: { endpoint: direct('fauxqs'), region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true },
+    };
     this.config = loadConfig({
-      stack: { pid: process.pid, startedAtMs: Date.now(), state: this.state, remotes, endpoints: { dynamodb: direct('dynamodb'), sqs: direct('fauxqs'), s3: direct('fauxqs') } },
+      stack: {
+        pid: process.pid,
+        startedAtMs: Date.now(),
+        state: this.state,
+        remotes,
+        endpoints: { dynamodb: direct('dynamodb'), sqs: direct('fauxqs'), s3: direct('fauxqs') },
+      },
       env: {},
       stateDir: path.join(this.workDir, 'state'),
     });
-    this.ctx = withKinds(await createContext(this.config, { log: silentLogger }), new KindRegistry([...builtInKinds, probePlugin]));
+    this.ctx = withKinds(
+      await createContext(this.config, { log: silentLogger }),
+      new KindRegistry([...builtInKinds, probePlugin]),
+    );
 
     if (this.mode === 'netns') this.hosts = createHosts(this.opts.workers);
     for (let k = 0; k < this.opts.workers; k++) await this.addWorker(k);
@@ -198,18 +212,30 @@ export class Fleet {
   /** Start (or restart on its old port) one emulator process. */
   private async startService(name: ServiceName): Promise<void> {
     const prev = this.services.get(name);
-    const args = name === 'dynamodb' ? ['dynalite', String(prev?.port ?? 0), path.join(this.workDir, 'dynamodb')] : ['fauxqs', String(prev?.port ?? 0)];
-    const { child: proc, reply } = await forkReady<ReadyReply & { port?: number }>(SERVICE, args, { logFile: path.join(this.workDir, `${name}.log`), what: name });
+    const args =
+      name === 'dynamodb'
+        ? ['dynalite', String(prev?.port ?? 0), path.join(this.workDir, 'dynamodb')]
+        : ['fauxqs', String(prev?.port ?? 0)];
+    const { child: proc, reply } = await forkReady<ReadyReply & { port?: number }>(SERVICE, args, {
+      logFile: path.join(this.workDir, `${name}.log`),
+      what: name,
+    });
     if (!reply.port) throw new Error(`${name} did not say its port`);
-    const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
+    const exited = new Promise<void>((resolve) =>
+      proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve()),
+    );
     this.services.set(name, { name, port: reply.port, proc, exited });
   }
 
   /** The UCAN peers in their own process; the harness's uploads config points at them directly. */
   private async startUcanPeers(): Promise<void> {
-    const { child: proc, reply } = await forkReady<ReadyReply & { uploads?: UcanPeersProc['uploads']; storageNodePorts?: number[] }>(SERVICE, ['ucan'], { logFile: path.join(this.workDir, 'ucan.log'), what: 'UCAN peers' });
+    const { child: proc, reply } = await forkReady<
+      ReadyReply & { uploads?: UcanPeersProc['uploads']; storageNodePorts?: number[] }
+    >(SERVICE, ['ucan'], { logFile: path.join(this.workDir, 'ucan.log'), what: 'UCAN peers' });
     if (!reply.uploads) throw new Error('the UCAN peers did not send their uploads config');
-    const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())));
+    const exited = new Promise<void>((resolve) =>
+      proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve()),
+    );
     this.ucan = { proc, exited, uploads: reply.uploads, storageNodePorts: reply.storageNodePorts ?? [] };
     this.uploadsConfigFile = path.join(this.workDir, 'uploads.json');
     writeFileSync(this.uploadsConfigFile, JSON.stringify(reply.uploads), { mode: 0o600 });
@@ -237,7 +263,12 @@ export class Fleet {
   private async connectUcan(w: WorkerProc, listen: string): Promise<void> {
     const ucan = this.ucan!;
     const proxyTo = async (port: number) => {
-      const p = await new LinkProxy({ host: listen, upstreamHost: '127.0.0.1', upstreamPort: port, delayMs: this.opts.delayMs ?? { min: 5, max: 12.5 } }).start();
+      const p = await new LinkProxy({
+        host: listen,
+        upstreamHost: '127.0.0.1',
+        upstreamPort: port,
+        delayMs: this.opts.delayMs ?? { min: 5, max: 12.5 },
+      }).start();
       w.ucanProxies.push(p);
       return p;
     };
@@ -251,9 +282,14 @@ export class Fleet {
     }
     w.uploadsConfigFile = path.join(this.workDir, `${w.label}.uploads.json`);
     writeFileSync(w.uploadsConfigFile, JSON.stringify({ ...ucan.uploads, peers }), { mode: 0o600 });
-    const storage = await Promise.all(ucan.storageNodePorts.map(async (port) => ({ port, proxy: await proxyTo(port) })));
+    const storage = await Promise.all(
+      ucan.storageNodePorts.map(async (port) => ({ port, proxy: await proxyTo(port) })),
+    );
     if (!w.host || storage.length === 0) return; // on loopback the storage nodes' URLs work as they are (undelayed)
-    w.forwarder = await startForwarder(w.host, storage.map((s) => ({ port: s.port, proxyPort: s.proxy.port })));
+    w.forwarder = await startForwarder(
+      w.host,
+      storage.map((s) => ({ port: s.port, proxyPort: s.proxy.port })),
+    );
   }
 
   /** Where a host's link proxy for a service forwards to: the throttle proxy when there is one. */
@@ -280,13 +316,24 @@ export class Fleet {
       JSON.stringify(
         {
           state: { ...this.state, endpoints: { dynamodb: proxies.dynamodb.url, sqs: proxies.fauxqs.url } },
-          remotes: { local: { endpoint: proxies.fauxqs.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true } },
+          remotes: {
+            local: { endpoint: proxies.fauxqs.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true },
+          },
         },
         null,
         2,
       ),
     );
-    const w: WorkerProc = { index: k, label, host, proxies, ucanProxies: [], configFile, logFile: path.join(this.workDir, `${label}.log`), starts: 0 };
+    const w: WorkerProc = {
+      index: k,
+      label,
+      host,
+      proxies,
+      ucanProxies: [],
+      configFile,
+      logFile: path.join(this.workDir, `${label}.log`),
+      starts: 0,
+    };
     this.workers.push(w);
     if (this.ucan) await this.connectUcan(w, listen);
     this.startWorker(w);
@@ -296,24 +343,42 @@ export class Fleet {
     const nodeArgs = [
       ...(this.opts.nodeArgs ?? []),
       this.opts.cli ?? CLI,
-      '--config', w.configFile,
-      '--state-dir', path.join(this.workDir, 'state'),
-      '--log-level', 'warn',
+      '--config',
+      w.configFile,
+      '--state-dir',
+      path.join(this.workDir, 'state'),
+      '--log-level',
+      'warn',
       'worker',
-      '--instance', w.label,
-      '--worker-id', `${w.label}-${++w.starts}`,
+      '--instance',
+      w.label,
+      '--worker-id',
+      `${w.label}-${++w.starts}`,
       ...(this.opts.workerArgs ?? []),
     ];
-    const [cmd, args] = w.host ? ['ip', ['netns', 'exec', w.host.ns, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const [cmd, args] = w.host
+      ? ['ip', ['netns', 'exec', w.host.ns, process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
     const fd = openSync(w.logFile, 'a');
-    const proc = spawn(cmd as string, args as string[], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: '', ...(w.uploadsConfigFile ? { CONVOY_UPLOADS_CONFIG: w.uploadsConfigFile } : {}) } });
+    const proc = spawn(cmd as string, args as string[], {
+      stdio: ['ignore', fd, fd],
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        ...(w.uploadsConfigFile ? { CONVOY_UPLOADS_CONFIG: w.uploadsConfigFile } : {}),
+      },
+    });
     closeSync(fd);
     w.proc = proc;
     w.exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
         if (!this.closed && signal !== 'SIGKILL') {
           // an exit nobody asked for: show why
-          const tail = readFileSync(w.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{') || /error/i.test(l)).slice(-3).join('\n  ');
+          const tail = readFileSync(w.logFile, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('{') || /error/i.test(l))
+            .slice(-3)
+            .join('\n  ');
           this.log(`${w.label} exited (code ${code}, signal ${signal}); log ${w.logFile}\n  ${tail}`);
         }
         resolve(code);

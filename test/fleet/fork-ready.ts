@@ -12,7 +12,11 @@ export interface ReadyReply {
   error?: string;
 }
 
-export async function forkReady<T extends ReadyReply>(file: string, args: string[], opts: { logFile: string; execArgv?: string[]; what: string }): Promise<{ child: ChildProcess; reply: T }> {
+export async function forkReady<T extends ReadyReply>(
+  file: string,
+  args: string[],
+  opts: { logFile: string; execArgv?: string[]; what: string },
+): Promise<{ child: ChildProcess; reply: T }> {
   const log = openSync(opts.logFile, 'a');
   const child = fork(file, args, { stdio: ['ignore', log, log, 'ipc'], execArgv: opts.execArgv ?? [] });
   closeSync(log);

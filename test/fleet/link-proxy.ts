@@ -127,7 +127,9 @@ export class LinkProxy {
       client.resetAndDestroy();
       return;
     }
-    const delay = this.opts.delayMs ? this.opts.delayMs.min + Math.random() * (this.opts.delayMs.max - this.opts.delayMs.min) : 0;
+    const delay = this.opts.delayMs
+      ? this.opts.delayMs.min + Math.random() * (this.opts.delayMs.max - this.opts.delayMs.min)
+      : 0;
     const upstream = net.connect(this.opts.upstreamPort, this.opts.upstreamHost);
     upstream.setNoDelay(true);
     client.setNoDelay(true);

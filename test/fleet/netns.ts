@@ -162,7 +162,9 @@ export function setLink(host: Host, up: boolean): void {
 /** dist/test/fleet/ns-forwarder.js: beside this module in the build, or the build's copy when run from source */
 function forwarderScript(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${path.sep}dist${path.sep}`) ? here.slice(0, here.lastIndexOf(`${path.sep}dist${path.sep}`)) : path.resolve(here, '../..');
+  const root = here.includes(`${path.sep}dist${path.sep}`)
+    ? here.slice(0, here.lastIndexOf(`${path.sep}dist${path.sep}`))
+    : path.resolve(here, '../..');
   return path.join(root, 'dist', 'test', 'fleet', 'ns-forwarder.js');
 }
 
@@ -171,9 +173,14 @@ function forwarderScript(): string {
  * (see ns-forwarder.ts: URLs that say 127.0.0.1 and cannot be rewritten). Resolves once it
  * listens; the caller kills it.
  */
-export async function startForwarder(host: Host, mappings: Array<{ port: number; proxyPort: number }>): Promise<ChildProcess> {
+export async function startForwarder(
+  host: Host,
+  mappings: Array<{ port: number; proxyPort: number }>,
+): Promise<ChildProcess> {
   const args = mappings.map((m) => `${m.port}=${host.hostAddr}:${m.proxyPort}`);
-  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, forwarderScript(), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, forwarderScript(), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`namespace forwarder in ${host.ns} exited with ${code}`)));

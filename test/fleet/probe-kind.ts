@@ -65,17 +65,25 @@ export const probeKind: JobKind<ProbeSpec> = {
   specSchema: probeSpecSchema as never,
   async preflight() {},
   async *plan(spec) {
-    for (let n = 0; n < spec.count; n++) yield { itemId: probeItemId(n), kind: PROBE_KIND, group: `g${n % 8}`, spec: { n } };
+    for (let n = 0; n < spec.count; n++)
+      yield { itemId: probeItemId(n), kind: PROBE_KIND, group: `g${n % 8}`, spec: { n } };
   },
   async handle(item, { ctx, spec, signal, assertLease }) {
     const n = Number(item.spec.n);
     const s3 = s3For(ctx, spec.remote);
-    const src = await bodyOf(await s3.send(new GetObjectCommand({ Bucket: spec.bucket, Key: srcKey(n) }), { abortSignal: signal }));
-    const peer = await ctx.clients.ddb.send(new GetCommand({ TableName: spec.peerTable, Key: { itemId: item.itemId }, ConsistentRead: true }), { abortSignal: signal });
+    const src = await bodyOf(
+      await s3.send(new GetObjectCommand({ Bucket: spec.bucket, Key: srcKey(n) }), { abortSignal: signal }),
+    );
+    const peer = await ctx.clients.ddb.send(
+      new GetCommand({ TableName: spec.peerTable, Key: { itemId: item.itemId }, ConsistentRead: true }),
+      { abortSignal: signal },
+    );
     if (spec.thinkMs) await new Promise((r) => setTimeout(r, spec.thinkMs));
     const dst = expectedDestination(src);
     assertLease();
-    await s3.send(new PutObjectCommand({ Bucket: spec.bucket, Key: dstKey(n), Body: dst, ContentLength: dst.length }), { abortSignal: signal });
+    await s3.send(new PutObjectCommand({ Bucket: spec.bucket, Key: dstKey(n), Body: dst, ContentLength: dst.length }), {
+      abortSignal: signal,
+    });
     if (!peer.Item?.registrations) {
       assertLease();
       await ctx.clients.ddb.send(
@@ -91,7 +99,14 @@ export const probeKind: JobKind<ProbeSpec> = {
     return { bytes: dst.length, objects: 1, skipped: peer.Item?.registrations ? 1 : 0 };
   },
   async verify(run, spec, ctx, opts) {
-    const counts: Record<string, number> = { ok: 0, missing: 0, differs: 0, unregistered: 0, registered_twice: 0, not_done: 0 };
+    const counts: Record<string, number> = {
+      ok: 0,
+      missing: 0,
+      differs: 0,
+      unregistered: 0,
+      registered_twice: 0,
+      not_done: 0,
+    };
     const lines: string[] = [];
     const s3 = s3For(ctx, spec.remote);
     for await (const page of itemsOfRun(ctx.items, run.runId)) {
@@ -101,7 +116,9 @@ export const probeKind: JobKind<ProbeSpec> = {
           continue;
         }
         const n = Number(item.spec.n);
-        const peer = await ctx.clients.ddb.send(new GetCommand({ TableName: spec.peerTable, Key: { itemId: item.itemId }, ConsistentRead: true }));
+        const peer = await ctx.clients.ddb.send(
+          new GetCommand({ TableName: spec.peerTable, Key: { itemId: item.itemId }, ConsistentRead: true }),
+        );
         const regs = Number(peer.Item?.registrations ?? 0);
         let category = 'ok';
         try {

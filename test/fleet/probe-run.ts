@@ -31,9 +31,19 @@ export interface SeedOptions {
 
 /** Create the bucket, the source objects and the peer table; returns the run spec. */
 export async function seedProbe(ctx: ConvoyContext, opts: SeedOptions): Promise<ProbeSpec> {
-  const spec: ProbeSpec = { remote: 'local', bucket: `probe-${opts.name}`, peerTable: `peer-${opts.name}`, count: opts.count, thinkMs: opts.thinkMs ?? 0 };
+  const spec: ProbeSpec = {
+    remote: 'local',
+    bucket: `probe-${opts.name}`,
+    peerTable: `peer-${opts.name}`,
+    count: opts.count,
+    thinkMs: opts.thinkMs ?? 0,
+  };
   const s3 = makeS3Client(getRemote(ctx.config, 'local'));
-  const ddb = new DynamoDBClient({ region: ctx.config.state.region, endpoint: ctx.config.state.endpoints.dynamodb, credentials: ctx.config.state.credentials && { ...ctx.config.state.credentials } });
+  const ddb = new DynamoDBClient({
+    region: ctx.config.state.region,
+    endpoint: ctx.config.state.endpoints.dynamodb,
+    credentials: ctx.config.state.credentials && { ...ctx.config.state.credentials },
+  });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: spec.bucket })).catch((err: Error) => {
       if (!/BucketAlready/.test(err.name)) throw err;
@@ -44,7 +54,9 @@ export async function seedProbe(ctx: ConvoyContext, opts: SeedOptions): Promise<
       Array.from({ length: opts.count }, (_, n) =>
         limit(() => {
           const body = Buffer.alloc(size, `${n}:`);
-          return s3.send(new PutObjectCommand({ Bucket: spec.bucket, Key: srcKey(n), Body: body, ContentLength: body.length }));
+          return s3.send(
+            new PutObjectCommand({ Bucket: spec.bucket, Key: srcKey(n), Body: body, ContentLength: body.length }),
+          );
         }),
       ),
     );
@@ -84,7 +96,9 @@ export async function waitForRun(
       lastError = err; // the state store may be down on purpose (chaos): keep polling
     }
     if (Date.now() > deadline) {
-      throw new Error(`run ${runId} did not finish in ${opts.timeoutMs} ms; last counts ${JSON.stringify(last?.counts)}${lastError ? `; last error ${String(lastError)}` : ''}`);
+      throw new Error(
+        `run ${runId} did not finish in ${opts.timeoutMs} ms; last counts ${JSON.stringify(last?.counts)}${lastError ? `; last error ${String(lastError)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
   }

@@ -69,12 +69,21 @@ describe('link proxy', () => {
   };
 
   it('adds the configured delay each way, in order', async () => {
-    const p = await new LinkProxy({ host: '127.0.0.1', upstreamHost: '127.0.0.1', upstreamPort: echoPort, delayMs: { min: 40, max: 40 } }).start();
+    const p = await new LinkProxy({
+      host: '127.0.0.1',
+      upstreamHost: '127.0.0.1',
+      upstreamPort: echoPort,
+      delayMs: { min: 40, max: 40 },
+    }).start();
     try {
       const { ms, reply } = await roundTrip(p.port);
       expect(reply).toBe('ping');
       expect(ms).toBeGreaterThanOrEqual(78); // 2 x 40 ms, minus timer slack
-      const direct = await new LinkProxy({ host: '127.0.0.1', upstreamHost: '127.0.0.1', upstreamPort: echoPort }).start();
+      const direct = await new LinkProxy({
+        host: '127.0.0.1',
+        upstreamHost: '127.0.0.1',
+        upstreamPort: echoPort,
+      }).start();
       expect((await roundTrip(direct.port)).ms).toBeLessThan(60);
       await direct.close();
     } finally {
@@ -112,19 +121,34 @@ describe('throttle proxy', () => {
 
   it('answers what the real services answer, and convoy classifies it THROTTLED', async () => {
     const port = (url: string) => Number(new URL(url).port);
-    const dyn = await new ThrottleProxy({ endpointKind: 'dynamodb', upstreamPort: port(t.stack.endpoints.dynamodb), rate: 1 }).start();
-    const fq = await new ThrottleProxy({ endpointKind: 'fauxqs', upstreamPort: port(t.stack.endpoints.sqs), rate: 1 }).start();
+    const dyn = await new ThrottleProxy({
+      endpointKind: 'dynamodb',
+      upstreamPort: port(t.stack.endpoints.dynamodb),
+      rate: 1,
+    }).start();
+    const fq = await new ThrottleProxy({
+      endpointKind: 'fauxqs',
+      upstreamPort: port(t.stack.endpoints.sqs),
+      rate: 1,
+    }).start();
     const common = { region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, maxAttempts: 1 };
     const ddb = new DynamoDBClient({ ...common, endpoint: dyn.url });
     const sqs = new SQSClient({ ...common, endpoint: fq.url });
-    const s3 = makeS3Client({ name: 'x', endpoint: fq.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS }, { maxAttempts: 1 });
+    const s3 = makeS3Client(
+      { name: 'x', endpoint: fq.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS },
+      { maxAttempts: 1 },
+    );
     try {
       const errors = await Promise.all([
         ddb.send(new ListTablesCommand({})).catch((e) => e),
         sqs.send(new ListQueuesCommand({})).catch((e) => e),
         s3.send(new ListBucketsCommand({})).catch((e) => e),
       ]);
-      expect(errors.map((e) => e.name)).toEqual(['ProvisionedThroughputExceededException', 'RequestThrottled', 'SlowDown']);
+      expect(errors.map((e) => e.name)).toEqual([
+        'ProvisionedThroughputExceededException',
+        'RequestThrottled',
+        'SlowDown',
+      ]);
       for (const e of errors) expect(classifyError(e).errorClass).toBe('THROTTLED');
       expect(dyn.injected.dynamodb).toBe(1);
       expect(fq.injected).toMatchObject({ sqs: 1, s3: 1 });

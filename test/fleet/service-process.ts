@@ -52,7 +52,9 @@ async function main(): Promise<void> {
         return { distinct: n.size, twice: [...n.values()].filter((v) => v > 1).length };
       };
       const index = tally(peers.indexer.received.filter((r) => r.type === 'assert/index').map((r) => r.content));
-      const loc = tally(peers.indexer.received.filter((r) => r.type === 'assert/location').map((r) => `${r.content} ${r.space}`));
+      const loc = tally(
+        peers.indexer.received.filter((r) => r.type === 'assert/location').map((r) => `${r.content} ${r.space}`),
+      );
       const gw = [...peers.gateway.delegations.values()];
       const counts: PeerCounts = {
         indexed: index.distinct,
@@ -64,7 +66,12 @@ async function main(): Promise<void> {
       };
       process.send?.({ type: 'counts', counts });
     });
-    process.send?.({ ready: true, port: Number(new URL(peers.config.peers.upload.url).port), uploads: peers.config, storageNodePorts: peers.upload.storageNodePorts });
+    process.send?.({
+      ready: true,
+      port: Number(new URL(peers.config.peers.upload.url).port),
+      uploads: peers.config,
+      storageNodePorts: peers.upload.storageNodePorts,
+    });
   } else {
     throw new Error(`unknown service "${kind}" (dynalite, fauxqs or ucan)`);
   }

@@ -33,17 +33,29 @@ export function throttleResponse(service: ServiceKind): ThrottleResponse {
     case 'dynamodb':
       return {
         status: 400,
-        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-errortype': 'ProvisionedThroughputExceededException' },
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': requestId,
+          'x-amzn-errortype': 'ProvisionedThroughputExceededException',
+        },
         body: JSON.stringify({
           __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
-          message: 'The level of configured provisioned throughput for the table was exceeded (injected by the chaos proxy)',
+          message:
+            'The level of configured provisioned throughput for the table was exceeded (injected by the chaos proxy)',
         }),
       };
     case 'sqs':
       return {
         status: 400,
-        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-query-error': 'RequestThrottled;Sender' },
-        body: JSON.stringify({ __type: 'com.amazonaws.sqs#RequestThrottled', message: 'Rate exceeded (injected by the chaos proxy)' }),
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': requestId,
+          'x-amzn-query-error': 'RequestThrottled;Sender',
+        },
+        body: JSON.stringify({
+          __type: 'com.amazonaws.sqs#RequestThrottled',
+          message: 'Rate exceeded (injected by the chaos proxy)',
+        }),
       };
     case 's3':
       return {
@@ -96,7 +108,14 @@ export class ThrottleProxy {
       }
       this.forwarded++;
       const upstream = http.request(
-        { host: '127.0.0.1', port: this.opts.upstreamPort, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
+        {
+          host: '127.0.0.1',
+          port: this.opts.upstreamPort,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent: this.agent,
+        },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);

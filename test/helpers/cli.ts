@@ -11,7 +11,11 @@ import type { TestEnv } from './stack.js';
 export const CLI = path.resolve('dist/coordinator/cli/main.js');
 
 /** Write a convoy.config.json for `env` (plus extra remotes); returns its path. */
-export function writeCliConfig(env: TestEnv, extraRemotes: Record<string, unknown> = {}, dir = mkdtempSync(path.join(tmpdir(), 'convoy-cli-'))): string {
+export function writeCliConfig(
+  env: TestEnv,
+  extraRemotes: Record<string, unknown> = {},
+  dir = mkdtempSync(path.join(tmpdir(), 'convoy-cli-')),
+): string {
   const file = path.join(dir, 'convoy.config.json');
   const remotes = Object.fromEntries(Object.entries(env.config.remotes).map(([name, { name: _n, ...r }]) => [name, r]));
   writeFileSync(file, JSON.stringify({ state: env.config.state, remotes: { ...remotes, ...extraRemotes } }, null, 2));
@@ -24,7 +28,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { config?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { config?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...(opts.config ? ['--config', opts.config] : []), ...args], {
       env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env },
@@ -46,7 +53,11 @@ export function runCli(args: string[], opts: { config?: string; env?: NodeJS.Pro
 }
 
 /** Start a long-running `convoy worker` process. */
-export function spawnWorker(config: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
+export function spawnWorker(
+  config: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess & { output: () => string } {
   let output = '';
   const child = spawn(process.execPath, [CLI, '--config', config, 'worker', ...args], {
     env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...env },

@@ -14,7 +14,10 @@ export interface S3ProxyOptions {
   before?: (req: http.IncomingMessage, upstream: string) => Promise<ProxyVerdict> | ProxyVerdict;
 }
 
-export async function startS3Proxy(target: string, opts: S3ProxyOptions = {}): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+export async function startS3Proxy(
+  target: string,
+  opts: S3ProxyOptions = {},
+): Promise<{ url: string; requests: number; close(): Promise<void> }> {
   const upstream = new URL(target);
   const state = { requests: 0 };
   const server = http.createServer(async (req, res) => {
@@ -26,10 +29,13 @@ export async function startS3Proxy(target: string, opts: S3ProxyOptions = {}): P
       res.end(verdict.body);
       return;
     }
-    const fwd = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const fwd = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     fwd.on('error', () => res.destroy());
     req.pipe(fwd);
   });
@@ -47,9 +53,15 @@ export async function startS3Proxy(target: string, opts: S3ProxyOptions = {}): P
   };
 }
 
-export const accessDenied = { status: 403, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>' };
+export const accessDenied = {
+  status: 403,
+  body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+};
 
 /** Refuse every request signed with this access key. */
 export function denyAccessKey(accessKeyId: string): S3ProxyOptions {
-  return { before: (req) => ((req.headers.authorization ?? '').includes(`Credential=${accessKeyId}/`) ? accessDenied : undefined) };
+  return {
+    before: (req) =>
+      (req.headers.authorization ?? '').includes(`Credential=${accessKeyId}/`) ? accessDenied : undefined,
+  };
 }

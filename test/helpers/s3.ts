@@ -6,11 +6,17 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { makeS3Client } from '../../shared/clients.js';
 import { startTestStack, type TestStack } from './stack.js';
 
-export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<Map<string, { size: number; etag: string }>> {
+export async function listKeys(
+  s3: S3Client,
+  bucket: string,
+  prefix = '',
+): Promise<Map<string, { size: number; etag: string }>> {
   const keys = new Map<string, { size: number; etag: string }>();
   let token: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+    const out = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+    );
     for (const o of out.Contents ?? []) keys.set(o.Key!, { size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, '') });
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
@@ -24,7 +30,11 @@ export async function getBytes(s3: S3Client, bucket: string, key: string): Promi
 
 export async function getObject(s3: S3Client, bucket: string, key: string) {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return { bytes: Buffer.from(await out.Body!.transformToByteArray()), contentType: out.ContentType, metadata: out.Metadata ?? {} };
+  return {
+    bytes: Buffer.from(await out.Body!.transformToByteArray()),
+    contentType: out.ContentType,
+    metadata: out.Metadata ?? {},
+  };
 }
 
 /**

@@ -30,7 +30,10 @@ export interface TestEnv {
 }
 
 /** A context on fresh tables and queues of a running stack (cheap: ~20 ms). */
-export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: () => number; remotes?: Record<string, unknown>; kinds?: readonly KindPlugin[] } = {}): Promise<TestEnv> {
+export async function freshEnv(
+  stack: LocalStack,
+  opts: { log?: Logger; now?: () => number; remotes?: Record<string, unknown>; kinds?: readonly KindPlugin[] } = {},
+): Promise<TestEnv> {
   const suffix = randomBytes(4).toString('hex');
   const names = {
     itemsTable: `items-${suffix}`,
@@ -38,7 +41,9 @@ export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: ()
     queueName: `work-${suffix}`,
     dlqName: `dlq-${suffix}`,
   };
-  const state = await provisionState(stateSchema.parse({ ...stack.state, queueUrl: undefined, dlqUrl: undefined, ...names }));
+  const state = await provisionState(
+    stateSchema.parse({ ...stack.state, queueUrl: undefined, dlqUrl: undefined, ...names }),
+  );
   const config = loadConfig({
     stack: { pid: process.pid, startedAtMs: Date.now(), state, remotes: stack.remotes, endpoints: stack.endpoints },
     remotes: opts.remotes as never,
@@ -47,12 +52,18 @@ export async function freshEnv(stack: LocalStack, opts: { log?: Logger; now?: ()
     stateDir: '/nonexistent-convoy-test-state',
   });
   // the built-in kinds, plus the test's own (a test kind is added the way a new kind would be)
-  const ctx = withKinds(await createContext(config, { log: opts.log ?? silentLogger, now: opts.now }), new KindRegistry([...builtInKinds, ...(opts.kinds ?? [])]));
+  const ctx = withKinds(
+    await createContext(config, { log: opts.log ?? silentLogger, now: opts.now }),
+    new KindRegistry([...builtInKinds, ...(opts.kinds ?? [])]),
+  );
   return { config, ctx, names, close: () => ctx.close() };
 }
 
 /** Poll `check` until it returns a truthy value (a condition, not a sleep). */
-export async function waitUntil<T>(check: () => Promise<T> | T, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  check: () => Promise<T> | T,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let last: unknown;
   for (;;) {
@@ -62,7 +73,8 @@ export async function waitUntil<T>(check: () => Promise<T> | T, opts: { timeoutM
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }

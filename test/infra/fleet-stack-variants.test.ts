@@ -29,7 +29,9 @@ beforeAll(() => {
 
 describe('fleet stack variants', () => {
   it('customers from SSM: GetParameter on the slot parameters only', () => {
-    const ssm = allPolicyStatements(json).filter(({ statement }) => asList(statement.Action).some((a) => a.startsWith('ssm:')));
+    const ssm = allPolicyStatements(json).filter(({ statement }) =>
+      asList(statement.Action).some((a) => a.startsWith('ssm:')),
+    );
     expect(ssm).toHaveLength(1);
     expect(asList(ssm[0]!.statement.Action)).toEqual(['ssm:GetParameter']);
     expect(asList(ssm[0]!.statement.Resource).map(renderIntrinsic)).toEqual([
@@ -54,7 +56,9 @@ describe('fleet stack variants', () => {
     const asg = Object.values(json.Resources).find((r: any) => r.Type === 'AWS::AutoScaling::AutoScalingGroup') as any;
     expect(asg.Properties.VPCZoneIdentifier).toEqual(['subnet-0aaa', 'subnet-0bbb']);
     const lt = Object.values(json.Resources).find((r: any) => r.Type === 'AWS::EC2::LaunchTemplate') as any;
-    expect(lt.Properties.LaunchTemplateData.NetworkInterfaces ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining({ AssociatePublicIpAddress: true })]));
+    expect(lt.Properties.LaunchTemplateData.NetworkInterfaces ?? []).not.toEqual(
+      expect.arrayContaining([expect.objectContaining({ AssociatePublicIpAddress: true })]),
+    );
     expect(Object.keys(json.Parameters).some((p) => p.includes('x8664'))).toBe(true);
   });
 

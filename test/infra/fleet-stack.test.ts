@@ -58,8 +58,18 @@ describe('state tables come from state/schema.ts', () => {
     expect(props.KeySchema).toEqual(def.KeySchema);
     const sortAttrs = (a: any[]) => [...a].sort((x, y) => x.AttributeName.localeCompare(y.AttributeName));
     expect(sortAttrs(props.AttributeDefinitions)).toEqual(sortAttrs(def.AttributeDefinitions!));
-    expect((props.GlobalSecondaryIndexes ?? []).map((g: any) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection }))).toEqual(
-      (def.GlobalSecondaryIndexes ?? []).map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
+    expect(
+      (props.GlobalSecondaryIndexes ?? []).map((g: any) => ({
+        IndexName: g.IndexName,
+        KeySchema: g.KeySchema,
+        Projection: g.Projection,
+      })),
+    ).toEqual(
+      (def.GlobalSecondaryIndexes ?? []).map((g) => ({
+        IndexName: g.IndexName,
+        KeySchema: g.KeySchema,
+        Projection: g.Projection,
+      })),
     );
     // retained by default: deleting the stack must not delete a run's progress
     expect(json.Resources[id].DeletionPolicy).toBe('Retain');
@@ -81,7 +91,10 @@ describe('queues', () => {
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 7 },
       MessageRetentionPeriod: 1_209_600,
     });
-    template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'prod-work-dlq', MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'prod-work-dlq',
+      MessageRetentionPeriod: 1_209_600,
+    });
   });
 });
 
@@ -101,20 +114,69 @@ describe('least privilege', () => {
     knownActions.add('ssm:GetParameter');
     const tableArn = (t: string) => `arn:{AWS::Partition}:dynamodb:{AWS::Region}:{AWS::AccountId}:table/${t}`;
     const allowed = new Map<string, Set<string>>([
-      [`{${items}.Arn}`, new Set(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'])],
+      [
+        `{${items}.Arn}`,
+        new Set([
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ]),
+      ],
       [`{${items}.Arn}/index/${BY_STATUS_INDEX}`, new Set(['dynamodb:Query'])],
-      [`{${meta}.Arn}`, new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem'])],
-      [`{${queue}.Arn}`, new Set(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage'])],
-      [`{${dlq}.Arn}`, new Set(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage'])],
+      [
+        `{${meta}.Arn}`,
+        new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem']),
+      ],
+      [
+        `{${queue}.Arn}`,
+        new Set([
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+          'sqs:SendMessage',
+        ]),
+      ],
+      [
+        `{${dlq}.Arn}`,
+        new Set([
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+          'sqs:SendMessage',
+        ]),
+      ],
       ['arn:{AWS::Partition}:s3:::src-bucket-a', new Set(['s3:ListBucket'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-b', new Set(['s3:ListBucket'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject'])],
       ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket'])],
-      ['arn:{AWS::Partition}:s3:::dst-bucket/*', new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'])],
-      [tableArn('legacy-orders'), new Set(['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'])],
+      [
+        'arn:{AWS::Partition}:s3:::dst-bucket/*',
+        new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject']),
+      ],
+      [
+        tableArn('legacy-orders'),
+        new Set(['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan']),
+      ],
       // destinations are written, and read back by verify
-      [tableArn('new-orders'), new Set(['dynamodb:DescribeTable', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'])],
+      [
+        tableArn('new-orders'),
+        new Set([
+          'dynamodb:DescribeTable',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PutItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:Scan',
+        ]),
+      ],
       ['arn:{AWS::Partition}:s3:::select(1,split(s3://,{ArtifactUri}))', new Set(['s3:GetObject'])],
       ['arn:{AWS::Partition}:s3:::fleet-config/customers/instance-*.json', new Set(['s3:GetObject'])],
     ]);
@@ -175,7 +237,9 @@ describe('workers', () => {
     expect(script).toContain("aws s3 cp --region '{AWS::Region}' '{ArtifactUri}' /tmp/convoy.tgz");
     expect(script).toContain('systemctl enable --now convoy-worker.service');
     expect(script).toContain('/opt/convoy/dist/coordinator/cli/main.js --config /etc/convoy/convoy.config.json');
-    expect(script).toContain('aws s3 cp --region "$REGION" "s3://fleet-config/customers/instance-$SLOT.json" /etc/convoy/customers.json');
+    expect(script).toContain(
+      'aws s3 cp --region "$REGION" "s3://fleet-config/customers/instance-$SLOT.json" /etc/convoy/customers.json',
+    );
     expect(script).toContain('"itemsTable":"');
   });
 
@@ -201,7 +265,9 @@ describe('workers', () => {
       MaxSize: '12',
       MetricsCollection: [{ Granularity: '1Minute', Metrics: ['GroupInServiceInstances'] }],
     });
-    template.hasResource('AWS::AutoScaling::AutoScalingGroup', { UpdatePolicy: Match.objectLike({ AutoScalingRollingUpdate: Match.anyValue() }) });
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', {
+      UpdatePolicy: Match.objectLike({ AutoScalingRollingUpdate: Match.anyValue() }),
+    });
   });
 
   it('scales on backlog per in-service instance', () => {
@@ -211,7 +277,10 @@ describe('workers', () => {
     expect(policy.TargetTrackingConfiguration.TargetValue).toBe(300);
     const metrics = policy.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics;
     const backlog = metrics.find((m: any) => m.Id === 'backlog');
-    expect(backlog.MetricStat.Metric).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
+    expect(backlog.MetricStat.Metric).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+    });
     expect(backlog.MetricStat.Metric.Dimensions[0].Value).toEqual({ 'Fn::GetAtt': [queue, 'QueueName'] });
     const result = metrics.filter((m: any) => m.ReturnData);
     expect(result).toHaveLength(1);
@@ -234,7 +303,17 @@ describe('workers', () => {
   });
 
   it('outputs the names a run needs, and the config file', () => {
-    for (const name of ['Region', 'ItemsTableName', 'MetaTableName', 'QueueUrl', 'DlqUrl', 'QueueName', 'DlqName', 'AutoScalingGroupName', 'ConvoyConfig']) {
+    for (const name of [
+      'Region',
+      'ItemsTableName',
+      'MetaTableName',
+      'QueueUrl',
+      'DlqUrl',
+      'QueueName',
+      'DlqName',
+      'AutoScalingGroupName',
+      'ConvoyConfig',
+    ]) {
       expect(json.Outputs[name], name).toBeDefined();
     }
     const config = renderIntrinsic(json.Outputs.ConvoyConfig.Value);
@@ -244,8 +323,6 @@ describe('workers', () => {
 
   it('synthesizes without a bootstrap stack or lookups', () => {
     expect(json.Parameters.BootstrapVersion).toBeUndefined();
-    expect(Object.keys(json.Parameters).sort()).toEqual(
-      expect.arrayContaining(['ArtifactUri', 'CustomerSlots']),
-    );
+    expect(Object.keys(json.Parameters).sort()).toEqual(expect.arrayContaining(['ArtifactUri', 'CustomerSlots']));
   });
 });

@@ -9,7 +9,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convoyConfigFor } from '../../infra/cdk/config-snippet.js';
 import { parseFleetProps } from '../../infra/cdk/fleet-props.js';
-import { actionsFor, COMMAND_PERMISSIONS, commandsInSource, s3ActionsFor, USED_COMMANDS } from '../../infra/cdk/iam-actions.js';
+import {
+  actionsFor,
+  COMMAND_PERMISSIONS,
+  commandsInSource,
+  s3ActionsFor,
+  USED_COMMANDS,
+} from '../../infra/cdk/iam-actions.js';
 import { contextFromArgv } from '../../infra/cdk/app.js';
 import { configFileSchema } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
@@ -46,15 +52,23 @@ function commandsInCode(): Map<string, string[]> {
 
 describe('IAM actions from the code', () => {
   it('finds commands in source text', () => {
-    expect(commandsInSource("await s.send(new GetObjectCommand({ Bucket }));\nnew  QueryCommand ({})").sort()).toEqual(['GetObject', 'Query']);
-    expect(commandsInSource("import { Upload } from '@aws-sdk/lib-storage';\nconst u = new Upload({})")).toEqual(['lib-storage:Upload']);
+    expect(commandsInSource('await s.send(new GetObjectCommand({ Bucket }));\nnew  QueryCommand ({})').sort()).toEqual([
+      'GetObject',
+      'Query',
+    ]);
+    expect(commandsInSource("import { Upload } from '@aws-sdk/lib-storage';\nconst u = new Upload({})")).toEqual([
+      'lib-storage:Upload',
+    ]);
     expect(commandsInSource('const x = new Upload({})')).toEqual([]);
   });
 
   it('every command the code sends is in the catalogue, and USED_COMMANDS is exactly that set', () => {
     const found = commandsInCode();
     const unknown = [...found.keys()].filter((c) => !Object.keys(COMMAND_PERMISSIONS).includes(c));
-    expect(unknown, `add these to infra/cdk/iam-actions.ts COMMAND_PERMISSIONS (used in ${unknown.map((c) => found.get(c)).join('; ')})`).toEqual([]);
+    expect(
+      unknown,
+      `add these to infra/cdk/iam-actions.ts COMMAND_PERMISSIONS (used in ${unknown.map((c) => found.get(c)).join('; ')})`,
+    ).toEqual([]);
     const missing = [...found.keys()].filter((c) => !USED_COMMANDS.includes(c));
     expect(missing, 'add these to USED_COMMANDS in infra/cdk/iam-actions.ts').toEqual([]);
     const stale = USED_COMMANDS.filter((c) => !found.has(c));
@@ -62,14 +76,28 @@ describe('IAM actions from the code', () => {
   });
 
   it('grants are named actions, split by resource form', () => {
-    for (const grant of ['itemsTable', 'itemsIndex', 'metaTable', 'queues', 'readBuckets', 'writeBuckets', 'readTables', 'writeTables'] as const) {
+    for (const grant of [
+      'itemsTable',
+      'itemsIndex',
+      'metaTable',
+      'queues',
+      'readBuckets',
+      'writeBuckets',
+      'readTables',
+      'writeTables',
+    ] as const) {
       for (const a of actionsFor(grant)) expect(a).toMatch(/^(dynamodb|sqs|s3):[A-Za-z]+$/);
     }
     expect(actionsFor('itemsIndex')).toEqual(['dynamodb:Query']);
     expect(actionsFor('localOnly')).toContain('dynamodb:CreateTable');
     expect(actionsFor('itemsTable')).not.toContain('dynamodb:CreateTable');
     expect(s3ActionsFor('readBuckets')).toEqual({ bucket: ['s3:ListBucket'], objects: ['s3:GetObject'] });
-    expect(s3ActionsFor('writeBuckets').objects).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+    expect(s3ActionsFor('writeBuckets').objects).toEqual([
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:PutObject',
+    ]);
     // nothing granted for commands the code does not send
     expect(actionsFor('writeBuckets', ['GetObject'])).toEqual(['s3:GetObject']);
   });

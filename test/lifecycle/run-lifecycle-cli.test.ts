@@ -26,7 +26,15 @@ let config: string;
 beforeAll(async () => {
   t = await startTestStack({ extraS3: ['minio'] });
   const minio: S3Client = makeS3Client({ ...t.stack.remotes.minio!, name: 'minio' });
-  await putObjects(minio, 'life-src', Array.from({ length: 40 }, (_, i) => ({ key: `data/part-${String(i).padStart(3, '0')}.bin`, size: 2048, contentType: 'application/octet-stream' })));
+  await putObjects(
+    minio,
+    'life-src',
+    Array.from({ length: 40 }, (_, i) => ({
+      key: `data/part-${String(i).padStart(3, '0')}.bin`,
+      size: 2048,
+      contentType: 'application/octet-stream',
+    })),
+  );
   minio.destroy();
   const local: S3Client = makeS3Client({ ...t.stack.remotes.local!, name: 'local' });
   await createBucket(local, 'life-dst');
@@ -41,12 +49,29 @@ afterAll(async () => {
 
 /** The run row as stored: read with GetItem, not through any convoy read path. */
 async function rawRun(runId: string): Promise<Record<string, unknown> | undefined> {
-  const out = await env.ctx.meta.ddb.send(new GetCommand({ TableName: env.ctx.meta.table, Key: metaKeys.run(runId), ConsistentRead: true }));
+  const out = await env.ctx.meta.ddb.send(
+    new GetCommand({ TableName: env.ctx.meta.table, Key: metaKeys.run(runId), ConsistentRead: true }),
+  );
   return out.Item;
 }
 
 async function planAndWork(runId: string, extra: string[] = []) {
-  const plan = await runCli(['plan', 's3-sync', '--from', 'minio:life-src', '--to', 'local:life-dst', '--range-keys', '10', '--run', runId, ...extra], { config });
+  const plan = await runCli(
+    [
+      'plan',
+      's3-sync',
+      '--from',
+      'minio:life-src',
+      '--to',
+      'local:life-dst',
+      '--range-keys',
+      '10',
+      '--run',
+      runId,
+      ...extra,
+    ],
+    { config },
+  );
   expect(plan.code, plan.stderr).toBe(0);
   const worker = spawnWorker(config, ['--wait-seconds', '1', '--exit-when-idle', '3000', '--run', runId]);
   expect(await exited(worker), worker.output()).toBe(0);
@@ -72,9 +97,22 @@ describe('the run lifecycle, as an operator drives it', () => {
   it('reads never write: status, monitor, the API and /metrics leave a finished-but-unmarked run as it is; reconcile (a write command) finishes it', async () => {
     await planAndWork('life-2');
     // Put the run back to `running` as a crash between the last item and the finish check would leave it.
-    await env.ctx.meta.ddb.send(new UpdateCommand({ TableName: env.ctx.meta.table, Key: metaKeys.run('life-2'), UpdateExpression: 'SET #s = :r REMOVE finishedAtMs', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':r': 'running' } }));
+    await env.ctx.meta.ddb.send(
+      new UpdateCommand({
+        TableName: env.ctx.meta.table,
+        Key: metaKeys.run('life-2'),
+        UpdateExpression: 'SET #s = :r REMOVE finishedAtMs',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':r': 'running' },
+      }),
+    );
     const before = await rawRun('life-2');
-    for (const args of [['status', '--run', 'life-2'], ['status', '--run', 'life-2', '--json'], ['monitor', '--run', 'life-2', '--json'], ['status']]) {
+    for (const args of [
+      ['status', '--run', 'life-2'],
+      ['status', '--run', 'life-2', '--json'],
+      ['monitor', '--run', 'life-2', '--json'],
+      ['status'],
+    ]) {
       const r = await runCli(args, { config });
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
@@ -96,7 +134,18 @@ describe('the run lifecycle, as an operator drives it', () => {
   }, 180_000);
 
   it('re-planning a run id: the same spec is a no-op, another spec exits 2 with the difference and writes nothing', async () => {
-    const args = ['plan', 's3-sync', '--from', 'minio:life-src', '--to', 'local:life-dst', '--run', 'life-3', '--exclude', '*.tmp'];
+    const args = [
+      'plan',
+      's3-sync',
+      '--from',
+      'minio:life-src',
+      '--to',
+      'local:life-dst',
+      '--run',
+      'life-3',
+      '--exclude',
+      '*.tmp',
+    ];
     expect((await runCli(args, { config })).code).toBe(0);
     const rowBefore = await rawRun('life-3');
     const again = await runCli(args, { config });
@@ -115,7 +164,12 @@ describe('the run lifecycle, as an operator drives it', () => {
     // What a kill -9 leaves: a run in `planning`, rows written, the count short (here: 0 of 3).
     const spec = { n: 3 };
     await createRun(env.ctx.meta, { runId: 'life-4', kind: 'test-recount', spec });
-    await putItems(env.ctx.items, 'life-4', [0, 1, 2].map((i) => ({ itemId: `x-${i}`, kind: 'test-recount', group: 'g', spec: {} })), { skipExisting: false });
+    await putItems(
+      env.ctx.items,
+      'life-4',
+      [0, 1, 2].map((i) => ({ itemId: `x-${i}`, kind: 'test-recount', group: 'g', spec: {} })),
+      { skipExisting: false },
+    );
     expect((await getRun(env.ctx.meta, 'life-4'))!.plannedItems).toBe(0);
     const { recountPlannedItems } = await import('../../state/runs.js');
     expect(await recountPlannedItems(env.ctx.meta, env.ctx.items, 'life-4')).toBe(3);
@@ -123,7 +177,10 @@ describe('the run lifecycle, as an operator drives it', () => {
   });
 
   it('a spec larger than one DynamoDB item is stored in chunks and read back whole', async () => {
-    const customers = Array.from({ length: 100_000 }, (_, i) => `did:mailto:example.com:customer-${i}-${(i * 7919) % 100_003}`);
+    const customers = Array.from(
+      { length: 100_000 },
+      (_, i) => `did:mailto:example.com:customer-${i}-${(i * 7919) % 100_003}`,
+    );
     const spec = { target: { type: 'customers', customers } };
     expect(JSON.stringify(spec).length).toBeGreaterThan(400 * 1024);
     await createRun(env.ctx.meta, { runId: 'life-5', kind: 'uploads', spec });
@@ -136,9 +193,14 @@ describe('the run lifecycle, as an operator drives it', () => {
 /** `convoy serve` on a free port: the real CLI in a child process; resolves its URL once it listens. */
 function spawnServe() {
   let output = '';
-  const child = spawn(process.execPath, [CLI, '--config', config, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CONVOY_API_TOKEN: '' } });
+  const child = spawn(process.execPath, [CLI, '--config', config, 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CONVOY_API_TOKEN: '' },
+  });
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const url = waitUntil(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1], { what: 'serve to listen' });
+  const url = waitUntil(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1], {
+    what: 'serve to listen',
+  });
   return { child, url };
 }

@@ -39,10 +39,27 @@ function convoy(...args: string[]): string {
 }
 
 function startWorker(instance: string): ChildProcess {
-  const child = spawn(process.execPath, [CLI, 'worker', '--instance', instance, '--concurrency', '4', '--wait-seconds', '1', '--lease-ms', '5000', '--threads', '1'], {
-    env: childEnv,
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'worker',
+      '--instance',
+      instance,
+      '--concurrency',
+      '4',
+      '--wait-seconds',
+      '1',
+      '--lease-ms',
+      '5000',
+      '--threads',
+      '1',
+    ],
+    {
+      env: childEnv,
+      stdio: 'ignore',
+    },
+  );
   workers.push(child);
   return child;
 }
@@ -53,7 +70,14 @@ describe.skipIf(!hasTmux)('monitor --watch in tmux', () => {
   beforeAll(() => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` first (npm test does)`);
     convoy('local', 'up');
-    convoy('plan', 'synth', '--run', 'r1', '--spec', JSON.stringify({ items: ITEMS, failEvery: FAIL_EVERY, delayMs: 100 }));
+    convoy(
+      'plan',
+      'synth',
+      '--run',
+      'r1',
+      '--spec',
+      JSON.stringify({ items: ITEMS, failEvery: FAIL_EVERY, delayMs: 100 }),
+    );
   });
 
   afterAll(() => {
@@ -74,18 +98,39 @@ describe.skipIf(!hasTmux)('monitor --watch in tmux', () => {
   it('shows the state, marks a killed worker stale, and survives a stopped local stack', async () => {
     const a = startWorker('a');
     startWorker('b');
-    const cmd = [process.execPath, CLI, 'monitor', '--watch', '--run', 'r1', '--interval', '1', '--stale-after', '8'].map((s) => `'${s}'`).join(' ');
-    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', `env TERM=xterm-256color NODE_NO_WARNINGS=1 CONVOY_LOG_LEVEL=error CONVOY_STATE_DIR='${stateDir}' ${cmd} 2>/dev/null`]);
+    const cmd = [process.execPath, CLI, 'monitor', '--watch', '--run', 'r1', '--interval', '1', '--stale-after', '8']
+      .map((s) => `'${s}'`)
+      .join(' ');
+    execFileSync('tmux', [
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '200',
+      '-y',
+      '50',
+      `env TERM=xterm-256color NODE_NO_WARNINGS=1 CONVOY_LOG_LEVEL=error CONVOY_STATE_DIR='${stateDir}' ${cmd} 2>/dev/null`,
+    ]);
 
     // 1. The numbers shown match the state once the run has finished.
-    const expectedFailed = Array.from({ length: ITEMS }, (_, i) => expectedOutcome(i, FAIL_EVERY)).filter((o) => o !== 'done');
+    const expectedFailed = Array.from({ length: ITEMS }, (_, i) => expectedOutcome(i, FAIL_EVERY)).filter(
+      (o) => o !== 'done',
+    );
     const done = ITEMS - expectedFailed.length;
     const corrupt = expectedFailed.filter((o) => o === 'SYNTH_CORRUPT').length;
     const missing = expectedFailed.length - corrupt;
-    const screen = await waitUntil(() => {
-      const p = pane();
-      return p.includes(`done ${done} (`) && new RegExp(`SYNTH_CORRUPT\\s+${corrupt}\\s`).test(p) && new RegExp(`SYNTH_MISSING\\s+${missing}\\s`).test(p) ? p : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250, what: 'the dashboard to show the finished run' });
+    const screen = await waitUntil(
+      () => {
+        const p = pane();
+        return p.includes(`done ${done} (`) &&
+          new RegExp(`SYNTH_CORRUPT\\s+${corrupt}\\s`).test(p) &&
+          new RegExp(`SYNTH_MISSING\\s+${missing}\\s`).test(p)
+          ? p
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: 'the dashboard to show the finished run' },
+    );
     const ctx = await createContext(loadConfig({ stateDir, env: {} }), { log: silentLogger });
     try {
       const s = await buildSummary(ctx, 'r1');
@@ -94,37 +139,62 @@ describe.skipIf(!hasTmux)('monitor --watch in tmux', () => {
       expect(screen).toContain(`failed ${s.counts.failed} (`);
       // The gauge is progress (done / total) with failed shown apart: 90%, not 100% with 10% failed.
       const pct = (n: number) => ((100 * n) / ITEMS).toFixed(1);
-      expect(screen).toContain(`done ${s.counts.done}/${ITEMS} (${pct(s.counts.done)}%)  failed ${s.counts.failed} (${pct(s.counts.failed)}%)`);
+      expect(screen).toContain(
+        `done ${s.counts.done}/${ITEMS} (${pct(s.counts.done)}%)  failed ${s.counts.failed} (${pct(s.counts.failed)}%)`,
+      );
       expect(screen).toContain(`${Math.floor((100 * s.counts.done) / ITEMS)}%`);
       expect(screen).not.toMatch(/\b100%/);
     } finally {
       ctx.close();
     }
-    const workerRow = (instance: string, pid: number, state: string) => new RegExp(`\\b${instance}\\s+\\S+\\s+${pid}\\s.*\\b${state}\\b`);
-    await waitUntil(() => workerRow('a', a.pid!, 'ALIVE').test(pane()), { timeoutMs: 15_000, what: 'worker a shown alive' });
+    const workerRow = (instance: string, pid: number, state: string) =>
+      new RegExp(`\\b${instance}\\s+\\S+\\s+${pid}\\s.*\\b${state}\\b`);
+    await waitUntil(() => workerRow('a', a.pid!, 'ALIVE').test(pane()), {
+      timeoutMs: 15_000,
+      what: 'worker a shown alive',
+    });
 
     // 2. A worker killed without a goodbye turns STALE after --stale-after.
     a.kill('SIGKILL');
-    await waitUntil(() => workerRow('a', a.pid!, 'STALE').test(pane()), { timeoutMs: 30_000, intervalMs: 250, what: 'worker a shown stale' });
+    await waitUntil(() => workerRow('a', a.pid!, 'STALE').test(pane()), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'worker a shown stale',
+    });
     expect(pane()).toMatch(/\bb\s+\S+\s+\d+\s.*\bALIVE\b/);
 
     // 3. The local stack goes away: the status line says so and the dashboard keeps running.
     convoy('local', 'down');
-    const down = await waitUntil(() => pane().split('\n').find((l) => l.startsWith('ERROR ')), { timeoutMs: 30_000, intervalMs: 250, what: 'an error in the status line' });
+    const down = await waitUntil(
+      () =>
+        pane()
+          .split('\n')
+          .find((l) => l.startsWith('ERROR ')),
+      { timeoutMs: 30_000, intervalMs: 250, what: 'an error in the status line' },
+    );
     expect(down).toMatch(/SERVICE_UNAVAILABLE|ECONNREFUSED|TIMEOUT/);
     convoy('local', 'up');
-    await waitUntil(() => pane().split('\n').some((l) => l.startsWith('OK refreshed')), { timeoutMs: 30_000, intervalMs: 250, what: 'the status line to recover' });
+    await waitUntil(
+      () =>
+        pane()
+          .split('\n')
+          .some((l) => l.startsWith('OK refreshed')),
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the status line to recover' },
+    );
     expect(pane()).toContain(`done ${done} (`);
 
     // q quits.
     execFileSync('tmux', ['send-keys', '-t', session, 'q']);
-    await waitUntil(() => {
-      try {
-        execFileSync('tmux', ['has-session', '-t', session], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true;
-      }
-    }, { timeoutMs: 10_000, what: 'the dashboard to quit on q' });
+    await waitUntil(
+      () => {
+        try {
+          execFileSync('tmux', ['has-session', '-t', session], { stdio: 'ignore' });
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 10_000, what: 'the dashboard to quit on q' },
+    );
   }, 150_000);
 });

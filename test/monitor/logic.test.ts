@@ -1,17 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardModel, statusLine } from '../../monitor/dashboard-model.js';
 import { classifyStuck, groupByClass, groupMatcher } from '../../monitor/filters.js';
-import { advanceCounts, etaSeconds, etaWithLeaseWait, exactCounts, formatDuration, formatEta, leaseWaitOf, MIB, rateOverWindow, throughputSeries, workerState, type MinuteCounters } from '../../monitor/rates.js';
+import {
+  advanceCounts,
+  etaSeconds,
+  etaWithLeaseWait,
+  exactCounts,
+  formatDuration,
+  formatEta,
+  leaseWaitOf,
+  MIB,
+  rateOverWindow,
+  throughputSeries,
+  workerState,
+  type MinuteCounters,
+} from '../../monitor/rates.js';
 import type { RunSnapshot } from '../../monitor/snapshot.js';
 import { emptyCounters } from '../../state/counters.js';
 import type { ItemSummaryRow } from '../../state/views.js';
 
-const bucket = (b: number, done: number, bytes = 0): MinuteCounters => ({ bucket: b, counters: { ...emptyCounters(), done, bytes }, byWorker: new Map() });
+const bucket = (b: number, done: number, bytes = 0): MinuteCounters => ({
+  bucket: b,
+  counters: { ...emptyCounters(), done, bytes },
+  byWorker: new Map(),
+});
 
 describe('rates', () => {
   it('averages over the minutes since the first activity, counting the partial current minute', () => {
     const now = 100 * 60_000 + 30_000; // half way through minute 100
-    const r = rateOverWindow([bucket(96, 0), bucket(97, 0), bucket(98, 60, 60 * MIB), bucket(99, 60, 60 * MIB), bucket(100, 30, 30 * MIB)], now);
+    const r = rateOverWindow(
+      [bucket(96, 0), bucket(97, 0), bucket(98, 60, 60 * MIB), bucket(99, 60, 60 * MIB), bucket(100, 30, 30 * MIB)],
+      now,
+    );
     expect(r.itemsPerMin).toBeCloseTo(150 / 2.5);
     expect(r.mibPerSec).toBeCloseTo(150 / 150);
     expect(rateOverWindow([bucket(1, 0)], now).itemsPerMin).toBe(0);
@@ -28,7 +48,7 @@ describe('rates', () => {
     expect(formatEta('cancelled', null)).toBe('none (cancelled)');
   });
 
-  it('waits for the leases of a dead worker\'s items before the ETA runs out', () => {
+  it("waits for the leases of a dead worker's items before the ETA runs out", () => {
     const now = 100_000;
     const live = new Set(['alive']);
     const rows = [
@@ -44,7 +64,9 @@ describe('rates', () => {
     expect(etaWithLeaseWait(7, 420, null)).toBe(1);
     expect(etaWithLeaseWait(3, 0, { items: 3, seconds: 0 })).toBe(1);
     expect(formatEta('running', 41, { leaseWait: wait })).toBe('0m41s (waiting for 3 leases to expire, ~40s)');
-    expect(formatEta('paused', null, { remaining: 0 })).toBe('none: paused with every item finished (convoy resume --run completes the run)');
+    expect(formatEta('paused', null, { remaining: 0 })).toBe(
+      'none: paused with every item finished (convoy resume --run completes the run)',
+    );
     expect(formatEta('paused', null, { remaining: 2 })).toBe('paused (convoy resume --run to go on)');
   });
 
@@ -72,18 +94,39 @@ describe('rates', () => {
     const now = advanceCounts(base, { total: 100, leased: 4, retrying: 1, failed: 6, counterDone: 57 });
     expect(now).toEqual({ done: 60, pending: 29, leased: 4, retrying: 1, failed: 6 });
     // Without a base: the counters alone, clamped to what is possible.
-    expect(advanceCounts(undefined, { total: 10, leased: 0, retrying: 0, failed: 2, counterDone: 50 })).toEqual({ done: 8, pending: 0, leased: 0, retrying: 0, failed: 2 });
+    expect(advanceCounts(undefined, { total: 10, leased: 0, retrying: 0, failed: 2, counterDone: 50 })).toEqual({
+      done: 8,
+      pending: 0,
+      leased: 0,
+      retrying: 0,
+      failed: 2,
+    });
   });
 });
 
-const row = (over: Partial<ItemSummaryRow>): ItemSummaryRow => ({ itemId: 'i', group: 'c/s', status: 'leased', attempts: 1, updatedAtMs: 0, ...over });
+const row = (over: Partial<ItemSummaryRow>): ItemSummaryRow => ({
+  itemId: 'i',
+  group: 'c/s',
+  status: 'leased',
+  attempts: 1,
+  updatedAtMs: 0,
+  ...over,
+});
 
 describe('filters', () => {
   it('classifies stuck items', () => {
-    expect(classifyStuck(row({ leaseExpiresAtMs: 900, startedAtMs: 0 }), 1_000, 10_000)).toMatchObject({ reason: 'lease-expired', forMs: 100 });
-    expect(classifyStuck(row({ leaseExpiresAtMs: 50_000, startedAtMs: 0 }), 20_000, 10_000)).toMatchObject({ reason: 'running-long', forMs: 20_000 });
+    expect(classifyStuck(row({ leaseExpiresAtMs: 900, startedAtMs: 0 }), 1_000, 10_000)).toMatchObject({
+      reason: 'lease-expired',
+      forMs: 100,
+    });
+    expect(classifyStuck(row({ leaseExpiresAtMs: 50_000, startedAtMs: 0 }), 20_000, 10_000)).toMatchObject({
+      reason: 'running-long',
+      forMs: 20_000,
+    });
     expect(classifyStuck(row({ leaseExpiresAtMs: 50_000, startedAtMs: 15_000 }), 20_000, 10_000)).toBeUndefined();
-    expect(classifyStuck(row({ status: 'retrying', nextAttemptAtMs: 0 }), 20_000, 10_000)).toMatchObject({ reason: 'retry-overdue' });
+    expect(classifyStuck(row({ status: 'retrying', nextAttemptAtMs: 0 }), 20_000, 10_000)).toMatchObject({
+      reason: 'retry-overdue',
+    });
     expect(classifyStuck(row({ status: 'retrying', nextAttemptAtMs: 15_000 }), 20_000, 10_000)).toBeUndefined();
   });
 
@@ -101,13 +144,20 @@ describe('filters', () => {
 
   it('groups a page of failures by class, biggest first', () => {
     const e = (c: string) => ({ errorClass: c, message: 'm', retryable: false });
-    const g = groupByClass([row({ itemId: 'a', lastError: e('X') }), row({ itemId: 'b', lastError: e('Y') }), row({ itemId: 'c', lastError: e('Y') })]);
-    expect(g.map((x) => [x.errorClass, x.items.length])).toEqual([['Y', 2], ['X', 1]]);
+    const g = groupByClass([
+      row({ itemId: 'a', lastError: e('X') }),
+      row({ itemId: 'b', lastError: e('Y') }),
+      row({ itemId: 'c', lastError: e('Y') }),
+    ]);
+    expect(g.map((x) => [x.errorClass, x.items.length])).toEqual([
+      ['Y', 2],
+      ['X', 1],
+    ]);
   });
 });
 
 describe('dashboard model', () => {
-  it('turns a snapshot into the widgets\' text', () => {
+  it("turns a snapshot into the widgets' text", () => {
     const snap = {
       run: { runId: 'r1', kind: 'synth', state: 'running', planComplete: true },
       total: 10,
@@ -116,14 +166,36 @@ describe('dashboard model', () => {
       countsExactAtMs: 0,
       counters: { ...emptyCounters(), bytes: 6 * MIB, objects: 6 },
       failuresByClass: { B: 1, A: 1 },
-      recentFailures: [row({ itemId: 'x1', finishedAtMs: 0, lastError: { errorClass: 'A', message: 'boom', retryable: false } })],
+      recentFailures: [
+        row({ itemId: 'x1', finishedAtMs: 0, lastError: { errorClass: 'A', message: 'boom', retryable: false } }),
+      ],
       rate: { windowMinutes: 5, itemsPerMin: 6, failedPerMin: 0, objectsPerMin: 6, mibPerSec: 0.1 },
       etaSeconds: 20,
       series: [{ bucket: 1, itemsPerMin: 6, mibPerSec: 0.1 }],
       queue: { visible: 1, inFlight: 1, delayed: 0, dlqVisible: 3 },
       workers: [
-        { workerId: 'w2', host: 'h', pid: 2, instance: 'i2', status: 'stopped', beatAgeMs: 1000, inFlight: 0, itemsPerMin: 0, mibPerSec: 0 },
-        { workerId: 'w1', host: 'h', pid: 1, instance: 'i1', status: 'stale', beatAgeMs: 45_000, inFlight: 1, itemsPerMin: 6, mibPerSec: 0.1 },
+        {
+          workerId: 'w2',
+          host: 'h',
+          pid: 2,
+          instance: 'i2',
+          status: 'stopped',
+          beatAgeMs: 1000,
+          inFlight: 0,
+          itemsPerMin: 0,
+          mibPerSec: 0,
+        },
+        {
+          workerId: 'w1',
+          host: 'h',
+          pid: 1,
+          instance: 'i1',
+          status: 'stale',
+          beatAgeMs: 45_000,
+          inFlight: 1,
+          itemsPerMin: 6,
+          mibPerSec: 0.1,
+        },
       ],
       workerCounts: { alive: 0, stale: 1, draining: 0, stopped: 1, gone: 0 },
       progress: { done: 6, failed: 2, total: 10, donePercent: 60, failedPercent: 20 },
@@ -139,11 +211,27 @@ describe('dashboard model', () => {
     expect(m.progressLabel).toBe('done 6/10 (60.0%)  failed 2 (20.0%)  ETA 0m20s');
     expect(m.queueText).toContain('DLQ 3');
     expect(m.summaryText).toContain('done 6 (60.0%)');
-    expect(m.failureRows).toEqual([['A', '1'], ['B', '1']]);
+    expect(m.failureRows).toEqual([
+      ['A', '1'],
+      ['B', '1'],
+    ]);
     expect(m.stuckRows).toEqual([['lease-expired', '1m05s', 'stuck1']]);
-    expect(m.workerRows.map((r) => [r[0], r[7]])).toEqual([['i1', 'STALE'], ['i2', 'STOPPED']]);
+    expect(m.workerRows.map((r) => [r[0], r[7]])).toEqual([
+      ['i1', 'STALE'],
+      ['i2', 'STOPPED'],
+    ]);
     expect(m.recentFailureLines[0]).toContain('A x1: boom');
-    expect(statusLine({ lastOkAtMs: 0, refreshMs: null, error: 'SERVICE_UNAVAILABLE: connect ECONNREFUSED', nowMs: 5, intervalMs: 2000 })).toMatch(/^ERROR SERVICE_UNAVAILABLE.*retrying every 2s/);
-    expect(statusLine({ lastOkAtMs: 0, refreshMs: 12, error: null, nowMs: 5, intervalMs: 2000 })).toMatch(/^OK refreshed .* in 12 ms/);
+    expect(
+      statusLine({
+        lastOkAtMs: 0,
+        refreshMs: null,
+        error: 'SERVICE_UNAVAILABLE: connect ECONNREFUSED',
+        nowMs: 5,
+        intervalMs: 2000,
+      }),
+    ).toMatch(/^ERROR SERVICE_UNAVAILABLE.*retrying every 2s/);
+    expect(statusLine({ lastOkAtMs: 0, refreshMs: 12, error: null, nowMs: 5, intervalMs: 2000 })).toMatch(
+      /^OK refreshed .* in 12 ms/,
+    );
   });
 });

@@ -34,13 +34,28 @@ const worker = (config: string, id: string, ...args: string[]) => {
 const leasedBy = async (env: TestEnv, runId: string) => countByStatus(env.ctx.items, runId, 'leased');
 
 describe('convoy monitor (CLI)', () => {
-  it('after kill -9 the ETA waits for the dead worker\'s leases, and says so', async () => {
+  it("after kill -9 the ETA waits for the dead worker's leases, and says so", async () => {
     await seedObjects(minio, 'eta-src', 'd', 24, () => 1000);
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
-    await planSync(config, ['--from', 'minio:eta-src', '--to', 'local:eta-dst', '--create-buckets', '--range-keys', '4', '--tpslimit', '2', '--run', 'eta']);
+    await planSync(config, [
+      '--from',
+      'minio:eta-src',
+      '--to',
+      'local:eta-dst',
+      '--create-buckets',
+      '--range-keys',
+      '4',
+      '--tpslimit',
+      '2',
+      '--run',
+      'eta',
+    ]);
     const a = worker(config, 'eta-a', '--concurrency', '3', '--lease-ms', '30000');
-    await waitUntil(async () => (await leasedBy(env, 'eta')) >= 2, { timeoutMs: 30_000, what: 'worker A holding 2 leases' });
+    await waitUntil(async () => (await leasedBy(env, 'eta')) >= 2, {
+      timeoutMs: 30_000,
+      what: 'worker A holding 2 leases',
+    });
     a.kill('SIGKILL');
     await exited(a);
     // A's heartbeat goes stale after 1 s (--stale-after 1); its leases still run ~25 s more.
@@ -63,12 +78,27 @@ describe('convoy monitor (CLI)', () => {
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
     // --range-keys 8: one range item (after the listing item), which takes ~4 s at 2 objects/s
-    await planSync(config, ['--from', 'minio:pause-src', '--to', 'local:pause-dst', '--create-buckets', '--range-keys', '8', '--tpslimit', '2', '--run', 'paused']);
+    await planSync(config, [
+      '--from',
+      'minio:pause-src',
+      '--to',
+      'local:pause-dst',
+      '--create-buckets',
+      '--range-keys',
+      '8',
+      '--tpslimit',
+      '2',
+      '--run',
+      'paused',
+    ]);
     worker(config, 'pause-a', '--concurrency', '2');
     await waitUntil(
       async () => {
         const rows = await itemRows(env, 'paused');
-        return rows.some((r) => r.itemId.startsWith('range:') && r.status === 'leased') && !rows.some((r) => r.status === 'pending');
+        return (
+          rows.some((r) => r.itemId.startsWith('range:') && r.status === 'leased') &&
+          !rows.some((r) => r.status === 'pending')
+        );
       },
       { timeoutMs: 30_000, intervalMs: 100, what: 'the range item in flight, nothing pending' },
     );

@@ -28,19 +28,48 @@ describe('convoy monitor without --run (CLI)', () => {
     await seedObjects(minio, 'fleet-src', 'd', 6, () => 1000);
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
-    await planSync(config, ['--from', 'minio:fleet-src', '--to', 'local:fleet-dst-1', '--create-buckets', '--range-keys', '3', '--run', 'first']);
+    await planSync(config, [
+      '--from',
+      'minio:fleet-src',
+      '--to',
+      'local:fleet-dst-1',
+      '--create-buckets',
+      '--range-keys',
+      '3',
+      '--run',
+      'first',
+    ]);
 
-    const watch = spawn(process.execPath, [CLI, '--config', config, 'monitor', '--watch', '--interval', '1'], { env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const watch = spawn(process.execPath, [CLI, '--config', config, 'monitor', '--watch', '--interval', '1'], {
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(watch);
     let lines = '';
     watch.stdout.on('data', (d) => (lines += d));
     await waitUntil(() => lines.includes('run=first'), { timeoutMs: 20_000, what: 'the watch to show the first run' });
 
-    await planSync(config, ['--from', 'minio:fleet-src', '--to', 'local:fleet-dst-2', '--create-buckets', '--range-keys', '3', '--run', 'second']);
-    await waitUntil(() => lines.includes('run=second'), { timeoutMs: 20_000, what: 'the watch to follow the run planned after it started' });
+    await planSync(config, [
+      '--from',
+      'minio:fleet-src',
+      '--to',
+      'local:fleet-dst-2',
+      '--create-buckets',
+      '--range-keys',
+      '3',
+      '--run',
+      'second',
+    ]);
+    await waitUntil(() => lines.includes('run=second'), {
+      timeoutMs: 20_000,
+      what: 'the watch to follow the run planned after it started',
+    });
 
     // (read at once: two CLI processes side by side)
-    const [fleet, { stdout: table }] = await Promise.all([cliJson(config, ['monitor']), runCli(['monitor'], { config })]);
+    const [fleet, { stdout: table }] = await Promise.all([
+      cliJson(config, ['monitor']),
+      runCli(['monitor'], { config }),
+    ]);
     expect(fleet.runs.map((r: { runId: string }) => r.runId)).toEqual(['second', 'first']);
     for (const r of fleet.runs) expect(r).toMatchObject({ state: 'running', done: 0, failed: 0 });
     expect(table).toMatch(/^2 active run\(s\)/);

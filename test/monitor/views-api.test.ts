@@ -35,23 +35,54 @@ async function buildKnownRun(e: TestEnv): Promise<void> {
   await planRun(e.ctx, { kind: 'synth', runId: RUN, spec });
   const ref = (i: number) => ({ runId: RUN, itemId: synthItemId(i) });
   const counters = new CounterBuffer(e.ctx.meta, 'w1');
-  for (let i = 0; i <= 17; i++) expect((await claimItem(e.ctx.items, ref(i), 'w1', i === 15 || i === 16 ? 1_000 : 600_000)).outcome).toBe('claimed');
+  for (let i = 0; i <= 17; i++)
+    expect((await claimItem(e.ctx.items, ref(i), 'w1', i === 15 || i === 16 ? 1_000 : 600_000)).outcome).toBe(
+      'claimed',
+    );
   for (let i = 0; i <= 9; i++) {
     expect(await completeItem(e.ctx.items, ref(i), 'w1', { bytes: MIB, objects: 1, durationMs: 5 })).toBe('ok');
     counters.add(RUN, { done: 1, bytes: MIB, objects: 1 }, synthGroup(i, spec));
   }
-  for (const [i, cls] of [[10, 'A'], [11, 'A'], [12, 'B']] as const) {
-    await failItem(e.ctx.items, ref(i), 'w1', { errorClass: cls, message: `${cls} broke item ${i}`, retryable: false }, { retry: false });
+  for (const [i, cls] of [
+    [10, 'A'],
+    [11, 'A'],
+    [12, 'B'],
+  ] as const) {
+    await failItem(
+      e.ctx.items,
+      ref(i),
+      'w1',
+      { errorClass: cls, message: `${cls} broke item ${i}`, retryable: false },
+      { retry: false },
+    );
     counters.add(RUN, { failed: 1 }, synthGroup(i, spec));
   }
   for (const i of [13, 14]) {
-    await failItem(e.ctx.items, ref(i), 'w1', { errorClass: 'SLOW', message: 'try later', retryable: true }, { retry: true, nextAttemptAtMs: nowMs - 600_000 });
+    await failItem(
+      e.ctx.items,
+      ref(i),
+      'w1',
+      { errorClass: 'SLOW', message: 'try later', retryable: true },
+      { retry: true, nextAttemptAtMs: nowMs - 600_000 },
+    );
   }
   await counters.flush();
   const beat = { host: 'h', pid: 1, startedAtMs: nowMs - 60_000, inFlight: 3, done: 10, failed: 3 };
   await writeHeartbeat(e.ctx.meta, { ...beat, workerId: 'w1', instance: 'i1', state: 'running', lastBeatAtMs: nowMs });
-  await writeHeartbeat(e.ctx.meta, { ...beat, workerId: 'w2', instance: 'i2', state: 'running', lastBeatAtMs: nowMs - 120_000 });
-  await writeHeartbeat(e.ctx.meta, { ...beat, workerId: 'w3', instance: 'i2', state: 'stopped', lastBeatAtMs: nowMs - 60_000 });
+  await writeHeartbeat(e.ctx.meta, {
+    ...beat,
+    workerId: 'w2',
+    instance: 'i2',
+    state: 'running',
+    lastBeatAtMs: nowMs - 120_000,
+  });
+  await writeHeartbeat(e.ctx.meta, {
+    ...beat,
+    workerId: 'w3',
+    instance: 'i2',
+    state: 'stopped',
+    lastBeatAtMs: nowMs - 60_000,
+  });
   nowMs += 5_000; // the two short leases have run out
 }
 
@@ -112,12 +143,16 @@ describe('monitor views on a run with known counts', () => {
       cursor = v.nextCursor;
       pages++;
     } while (cursor);
-    expect(seen.sort()).toEqual([`${synthItemId(10)}:A:A broke item 10`, `${synthItemId(11)}:A:A broke item 11`, `${synthItemId(12)}:B:B broke item 12`]);
+    expect(seen.sort()).toEqual([
+      `${synthItemId(10)}:A:A broke item 10`,
+      `${synthItemId(11)}:A:A broke item 11`,
+      `${synthItemId(12)}:B:B broke item 12`,
+    ]);
     const onlyB = await readFailedView(env.ctx, RUN, { errorClass: 'B' });
     expect(onlyB.items.map((i) => i.itemId)).toEqual([synthItemId(12)]);
   });
 
-  it('shows a customer\'s groups and one worker instance', async () => {
+  it("shows a customer's groups and one worker instance", async () => {
     const v = await readGroupView(env.ctx, RUN, { customer: 'cust0' });
     // even items: done 0,2,4,6,8; failed 10,12; retrying 14; leased 16
     expect(v.groups.map((g) => g.group)).toEqual(['cust0/space0']);
@@ -131,7 +166,10 @@ describe('monitor views on a run with known counts', () => {
     const s = await buildSummary(env.ctx, RUN);
     const i2 = instanceViews(s, 'i2');
     expect(i2).toHaveLength(1);
-    expect(i2[0]!.workers.map((w) => [w.workerId, w.status])).toEqual([['w2', 'stale'], ['w3', 'stopped']]);
+    expect(i2[0]!.workers.map((w) => [w.workerId, w.status])).toEqual([
+      ['w2', 'stale'],
+      ['w3', 'stopped'],
+    ]);
   });
 
   it('between exact counts, advances done with the counters and corrects their drift at the next count', async () => {
@@ -207,10 +245,23 @@ describe('monitor API (in-process)', () => {
     expect((await json(refused)).message).toContain('CONVOY_API_TOKEN');
     const app = createApiApp(env.ctx, { token });
     expect((await app.request(`/runs/${RUN}/requeue`, { method: 'POST' })).status).toBe(401);
-    expect((await app.request(`/runs/${RUN}/requeue`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-123456789' } })).status).toBe(401);
+    expect(
+      (
+        await app.request(`/runs/${RUN}/requeue`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer wrong-token-123456789' },
+        })
+      ).status,
+    ).toBe(401);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    expect((await app.request(`/runs/${RUN}/requeue`, { method: 'POST', headers: auth, body: '{"bogus":1}' })).status).toBe(400);
-    const ok = await app.request(`/runs/${RUN}/requeue`, { method: 'POST', headers: auth, body: JSON.stringify({ errorClass: 'B' }) });
+    expect(
+      (await app.request(`/runs/${RUN}/requeue`, { method: 'POST', headers: auth, body: '{"bogus":1}' })).status,
+    ).toBe(400);
+    const ok = await app.request(`/runs/${RUN}/requeue`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ errorClass: 'B' }),
+    });
     expect(ok.status).toBe(200);
     expect(await json(ok)).toMatchObject({ runId: RUN, requeued: 1 });
     const after = await json(await app.request(`/runs/${RUN}/failed`));
@@ -226,7 +277,9 @@ describe('monitor API run control', () => {
     await createRun(env.ctx.meta, { runId: 'ctl', kind: 'synth', spec: {} });
     // one item held by a live lease: the run has open work throughout (resume re-sends nothing,
     // and nothing finishes the run under the test's feet)
-    await putItems(env.ctx.items, 'ctl', [{ itemId: 'held', kind: 'synth', group: 'g', spec: {} }], { skipExisting: false });
+    await putItems(env.ctx.items, 'ctl', [{ itemId: 'held', kind: 'synth', group: 'g', spec: {} }], {
+      skipExisting: false,
+    });
     await claimItem(env.ctx.items, { runId: 'ctl', itemId: 'held' }, 'someone', 3_600_000);
     await markPlanComplete(env.ctx.meta, 'ctl');
     const readOnly = createApiApp(env.ctx, {});
@@ -243,7 +296,12 @@ describe('monitor API run control', () => {
     const twice = await app.request('/runs/ctl/pause', { method: 'POST', headers: auth });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toEqual({ error: 'BAD_INPUT', message: 'run ctl is already paused' });
-    expect(await (await app.request('/runs/ctl/resume', { method: 'POST', headers: auth })).json()).toEqual({ runId: 'ctl', from: 'paused', to: 'running', resent: 0 });
+    expect(await (await app.request('/runs/ctl/resume', { method: 'POST', headers: auth })).json()).toEqual({
+      runId: 'ctl',
+      from: 'paused',
+      to: 'running',
+      resent: 0,
+    });
     expect((await app.request('/runs/ctl/cancel', { method: 'POST', headers: auth })).status).toBe(200);
     expect((await getRun(env.ctx.meta, 'ctl'))?.state).toBe('cancelled');
     expect((await app.request('/runs/ctl/requeue', { method: 'POST', headers: auth })).status).toBe(400);
@@ -252,7 +310,7 @@ describe('monitor API run control', () => {
 });
 
 describe('worker /healthz and /metrics', () => {
-  it('counts the worker\'s events and reports draining as unhealthy', async () => {
+  it("counts the worker's events and reports draining as unhealthy", async () => {
     const events = new ConvoyEmitter();
     const m = createWorkerMetrics(events, { workerId: 'w9', processMetrics: false });
     const ref = (i: number) => ({ runId: RUN, itemId: `i${i}` });

@@ -25,10 +25,25 @@ describe('run ids', () => {
   it('an empty or 3,000-character --run on plan, status and a kind whose option has no parser: exit 2, no run written', async () => {
     const plan = ['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket'];
     expectBadInput(await runCli([...plan, '--run', ''], { config: fx.config }), /--run/, /1 to 128 characters/);
-    expectBadInput(await runCli([...plan, '--run', 'x'.repeat(3000)], { config: fx.config }), /--run/, /3000 characters/);
+    expectBadInput(
+      await runCli([...plan, '--run', 'x'.repeat(3000)], { config: fx.config }),
+      /--run/,
+      /3000 characters/,
+    );
     expectBadInput(await runCli(['status', '--run', 'a/b'], { config: fx.config }), /--run/);
     // pg-to-s3 declares its --run without the parser: the check in the shared config code holds it
-    const pg = ['plan', 'pg-to-s3', '--from', 'postgres://127.0.0.1:1/x', '--table', 't', '--time-column', 'ts', '--to', 'local:bucket/p'];
+    const pg = [
+      'plan',
+      'pg-to-s3',
+      '--from',
+      'postgres://127.0.0.1:1/x',
+      '--table',
+      't',
+      '--time-column',
+      'ts',
+      '--to',
+      'local:bucket/p',
+    ];
     expectBadInput(await runCli([...pg, '--run', ''], { config: fx.config }), /--run/, /1 to 128 characters/);
     expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
   });
@@ -37,7 +52,9 @@ describe('run ids', () => {
     // a run with that id exists (made before ids were checked): verify must still not write outside
     await seedRun(fx.env, '../../x', {});
     const stateDir = mkdtempSync(path.join(tmpdir(), 'convoy-verify-'));
-    const r = await runCli(['--state-dir', path.join(stateDir, 'a', 'b'), 'verify', '--run', '../../x'], { config: fx.config });
+    const r = await runCli(['--state-dir', path.join(stateDir, 'a', 'b'), 'verify', '--run', '../../x'], {
+      config: fx.config,
+    });
     expectBadInput(r, /--run/, /"\.\.\/\.\.\/x"/);
     expect(readdirSync(stateDir)).toEqual([]);
   });
@@ -45,20 +62,36 @@ describe('run ids', () => {
 
 describe('option values', () => {
   it('--log-level verbose: exit 2 naming the allowed levels', async () => {
-    expectBadInput(await runCli(['--log-level', 'verbose', 'status'], { config: fx.config }), /--log-level "verbose"/, /warn, info, debug/);
-    expectBadInput(await runCli(['status'], { config: fx.config, env: { CONVOY_LOG_LEVEL: 'verbose' } }), /CONVOY_LOG_LEVEL "verbose"/);
+    expectBadInput(
+      await runCli(['--log-level', 'verbose', 'status'], { config: fx.config }),
+      /--log-level "verbose"/,
+      /warn, info, debug/,
+    );
+    expectBadInput(
+      await runCli(['status'], { config: fx.config, env: { CONVOY_LOG_LEVEL: 'verbose' } }),
+      /CONVOY_LOG_LEVEL "verbose"/,
+    );
   });
 
   it('integer flags given words: commander names the option, exit 2', async () => {
-    const sync = await runCli(['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket', '--range-keys', 'abc'], { config: fx.config });
+    const sync = await runCli(
+      ['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket', '--range-keys', 'abc'],
+      { config: fx.config },
+    );
     expectBadInput(sync, "error: option '--range-keys <n>' argument 'abc' is invalid.");
-    expectBadInput(await runCli(['worker', '--concurrency', 'abc'], { config: fx.config }), "error: option '--concurrency <n>' argument 'abc' is invalid.");
+    expectBadInput(
+      await runCli(['worker', '--concurrency', 'abc'], { config: fx.config }),
+      "error: option '--concurrency <n>' argument 'abc' is invalid.",
+    );
     expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
   });
 
   it('a customers file listing a DID twice: exit 2 naming the file and the DID, no run written', async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'convoy-customers-')), 'customers.json');
-    writeFileSync(file, JSON.stringify(['did:mailto:a.example:alice', 'did:mailto:b.example:bob', 'did:mailto:a.example:alice']));
+    writeFileSync(
+      file,
+      JSON.stringify(['did:mailto:a.example:alice', 'did:mailto:b.example:bob', 'did:mailto:a.example:alice']),
+    );
     const r = await runCli(['plan', 'uploads', '--customers-file', file, '--run', 'dupes'], { config: fx.config });
     expectBadInput(r, new RegExp(file.replaceAll('.', '\\.')), /did:mailto:a\.example:alice/, /more than once/);
     expect(await listRuns(fx.env.ctx.meta)).toEqual([]);

@@ -46,12 +46,21 @@ export const itemId = (i: number) => `i-${String(i).padStart(4, '0')}`;
  * A run with `pending` items whose messages were never sent (lost) and failed items of the given
  * classes (`{SOURCE_OBJECT_MISSING: 3}`), failed permanently by a worker.
  */
-export async function seedRun(env: TestEnv, runId: string, opts: { pending?: number; failed?: Record<string, number> }): Promise<{ failedIds: Record<string, string[]> }> {
+export async function seedRun(
+  env: TestEnv,
+  runId: string,
+  opts: { pending?: number; failed?: Record<string, number> },
+): Promise<{ failedIds: Record<string, string[]> }> {
   await createRun(env.ctx.meta, { runId, kind: 's3-sync', spec: {} });
   const failed = Object.entries(opts.failed ?? {});
   const total = (opts.pending ?? 0) + failed.reduce((n, [, k]) => n + k, 0);
   const ids = Array.from({ length: total }, (_, i) => itemId(i));
-  await putItems(env.ctx.items, runId, ids.map((id, i) => ({ itemId: id, kind: 's3-sync', group: 'g', spec: { i } })), { skipExisting: false });
+  await putItems(
+    env.ctx.items,
+    runId,
+    ids.map((id, i) => ({ itemId: id, kind: 's3-sync', group: 'g', spec: { i } })),
+    { skipExisting: false },
+  );
   const failedIds: Record<string, string[]> = {};
   let next = opts.pending ?? 0;
   for (const [errorClass, n] of failed) {
@@ -59,7 +68,13 @@ export async function seedRun(env: TestEnv, runId: string, opts: { pending?: num
     for (let k = 0; k < n; k++, next++) {
       const ref = { runId, itemId: ids[next]! };
       await claimItem(env.ctx.items, ref, 'w1', 60_000);
-      await failItem(env.ctx.items, ref, 'w1', { errorClass, message: `${errorClass} on ${ref.itemId}`, retryable: false }, { retry: false });
+      await failItem(
+        env.ctx.items,
+        ref,
+        'w1',
+        { errorClass, message: `${errorClass} on ${ref.itemId}`, retryable: false },
+        { retry: false },
+      );
       failedIds[errorClass]!.push(ref.itemId);
     }
   }

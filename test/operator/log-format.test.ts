@@ -15,7 +15,10 @@ function inTerminal(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code
   const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
   const command = [process.execPath, CLI, '--config', fx.config, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, CONVOY_LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'info', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stdin.end();
     let screen = '';
     child.stdout.on('data', (d) => (screen += d));
@@ -36,7 +39,10 @@ describe('log format', () => {
     expect(tty.screen).toMatch(READABLE);
     expect(tty.screen).not.toContain('{"level"');
 
-    const piped = await runCli(['reconcile', '--run', 'logs'], { config: fx.config, env: { CONVOY_LOG_LEVEL: 'info' } });
+    const piped = await runCli(['reconcile', '--run', 'logs'], {
+      config: fx.config,
+      env: { CONVOY_LOG_LEVEL: 'info' },
+    });
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stderr).toMatch(JSON_LINE);
 

@@ -17,10 +17,14 @@ describe('output and secrets', () => {
     await seedRun(fx.env, 'piped', { pending: 2 });
     // `true` exits at once, so every write of status meets a closed pipe (async: the stack runs in this process)
     const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" --config "${fx.config}" status --run piped | true`], {
-        env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child = spawn(
+        'bash',
+        ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" --config "${fx.config}" status --run piped | true`],
+        {
+          env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       child.on('exit', (status) => resolve({ status, stderr }));
@@ -32,8 +36,18 @@ describe('output and secrets', () => {
   it('credentials in a remote endpoint URL never reach stderr, in errors or logs', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'convoy-secret-'));
     const config = path.join(dir, 'convoy.config.json');
-    writeFileSync(config, JSON.stringify({ remotes: { bad: { endpoint: 'http://USER:SECRETPASS@127.0.0.1:1', accessKeyId: 'ak', secretAccessKey: 'sk-secret' } } }));
-    const r = await runCli(['plan', 's3-sync', '--from', 'bad:src-bucket', '--to', 'bad:dst-bucket', '--dry-run'], { config, env: { CONVOY_LOG_LEVEL: 'debug' } });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        remotes: {
+          bad: { endpoint: 'http://USER:SECRETPASS@127.0.0.1:1', accessKeyId: 'ak', secretAccessKey: 'sk-secret' },
+        },
+      }),
+    );
+    const r = await runCli(['plan', 's3-sync', '--from', 'bad:src-bucket', '--to', 'bad:dst-bucket', '--dry-run'], {
+      config,
+      env: { CONVOY_LOG_LEVEL: 'debug' },
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('bad:src-bucket'); // the failure is reported...
     expect(r.stderr).toContain('127.0.0.1:1');

@@ -14,7 +14,9 @@ describe('reconcile', () => {
     await seedRun(fx.env, 'rec', { pending: 8 });
     const before = await runCli(['monitor', '--run', 'rec'], { config: fx.config });
     expect(before.code, before.stderr).toBe(0);
-    expect(before.stdout).toContain('hint: 8 pending items have no message in the queue: run convoy reconcile --run rec');
+    expect(before.stdout).toContain(
+      'hint: 8 pending items have no message in the queue: run convoy reconcile --run rec',
+    );
 
     const first = await runCli(['reconcile', '--run', 'rec'], { config: fx.config });
     expect(first.code, first.stderr).toBe(0);

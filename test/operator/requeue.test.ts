@@ -24,9 +24,14 @@ async function serve(token: string): Promise<{ url: string; child: ChildProcess;
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const url = await waitUntil(() => /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), {
-    what: 'convoy serve listening',
-  });
+  const url = await waitUntil(
+    () =>
+      /listening on (http:\/\/\S+)/.exec(out)?.[1] ??
+      (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
+    {
+      what: 'convoy serve listening',
+    },
+  );
   return {
     url,
     child,
@@ -74,7 +79,11 @@ describe('convoy serve: requeue and cursors over HTTP', () => {
     const api = await serve(TOKEN);
     try {
       const post = (body: string) =>
-        fetch(`${api.url}/runs/api/requeue`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
+        fetch(`${api.url}/runs/api/requeue`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body,
+        });
       const invalid = await post('{errorClass: ACCESS_DENIED');
       expect(invalid.status).toBe(400);
       expect(((await invalid.json()) as { message: string }).message).toMatch(/not valid JSON/);
@@ -82,7 +91,9 @@ describe('convoy serve: requeue and cursors over HTTP', () => {
 
       const unknown = await post(JSON.stringify({ errorClass: 'ACCESS_DENYED' }));
       expect(unknown.status).toBe(400);
-      expect(((await unknown.json()) as { message: string }).message).toContain('SOURCE_OBJECT_MISSING (3), ACCESS_DENIED (2)');
+      expect(((await unknown.json()) as { message: string }).message).toContain(
+        'SOURCE_OBJECT_MISSING (3), ACCESS_DENIED (2)',
+      );
       const notFailed = await post(JSON.stringify({ itemId: 'nope' }));
       expect(notFailed.status).toBe(400);
       expect(await failedCount('api')).toBe(5);
@@ -104,7 +115,11 @@ describe('convoy serve: requeue and cursors over HTTP', () => {
   });
 
   it('a CONVOY_API_TOKEN shorter than 16 characters: serve refuses to start, exit 2, naming it', async () => {
-    const r = await runCli(['serve', '--port', '0'], { config: fx.config, env: { CONVOY_API_TOKEN: 'short' }, timeoutMs: 20_000 });
+    const r = await runCli(['serve', '--port', '0'], {
+      config: fx.config,
+      env: { CONVOY_API_TOKEN: 'short' },
+      timeoutMs: 20_000,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('CONVOY_API_TOKEN');
     expect(r.stderr).toContain('16');

@@ -44,17 +44,57 @@ async function expectNothingWritten() {
 
 describe('s3-sync bad input', () => {
   const cases: Array<[string, string[], RegExp]> = [
-    ['unknown remote', ['--from', 'nope:present', '--to', 'local:x-dst'], /unknown remote "nope"; known remotes: .*local.*minio/],
-    ['missing source bucket', ['--from', 'minio:no-such-bucket', '--to', 'local:x-dst', '--create-buckets'], /source bucket minio:no-such-bucket does not exist/],
-    ['missing destination bucket', ['--from', 'minio:present', '--to', 'local:not-there'], /destination bucket local:not-there does not exist; create it or pass --create-buckets/],
-    ['unreachable endpoint', ['--from', 'down:present', '--to', 'local:x-dst'], /cannot reach source down:present \(http:\/\/127\.0\.0\.1:1\).*Is the endpoint running/],
-    ['access denied', ['--from', 'locked:present', '--to', 'local:x-dst'], /access denied to source locked:present .*check the credentials or profile of remote "locked"/],
-    ['bad remote path', ['--from', 'minio', '--to', 'local:x-dst'], /--from "minio" is not of the form remote:bucket\[\/prefix\]/],
+    [
+      'unknown remote',
+      ['--from', 'nope:present', '--to', 'local:x-dst'],
+      /unknown remote "nope"; known remotes: .*local.*minio/,
+    ],
+    [
+      'missing source bucket',
+      ['--from', 'minio:no-such-bucket', '--to', 'local:x-dst', '--create-buckets'],
+      /source bucket minio:no-such-bucket does not exist/,
+    ],
+    [
+      'missing destination bucket',
+      ['--from', 'minio:present', '--to', 'local:not-there'],
+      /destination bucket local:not-there does not exist; create it or pass --create-buckets/,
+    ],
+    [
+      'unreachable endpoint',
+      ['--from', 'down:present', '--to', 'local:x-dst'],
+      /cannot reach source down:present \(http:\/\/127\.0\.0\.1:1\).*Is the endpoint running/,
+    ],
+    [
+      'access denied',
+      ['--from', 'locked:present', '--to', 'local:x-dst'],
+      /access denied to source locked:present .*check the credentials or profile of remote "locked"/,
+    ],
+    [
+      'bad remote path',
+      ['--from', 'minio', '--to', 'local:x-dst'],
+      /--from "minio" is not of the form remote:bucket\[\/prefix\]/,
+    ],
     ['{} without --buckets', ['--from', 'minio:r-{}', '--to', 'local:r-{}'], /contain \{\} but no --buckets/],
-    ['bad size', ['--from', 'minio:present', '--to', 'local:x-dst', '--multipart-threshold', 'huge'], /--multipart-threshold: "huge" is not a size/],
-    ['bad --bwlimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', 'fast'], /--bwlimit: "fast" is not a size/],
-    ['zero --bwlimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', '0'], /--bwlimit: "0" is no rate; give bytes per second/],
-    ['bad --tpslimit', ['--from', 'minio:present', '--to', 'local:x-dst', '--tpslimit', '-3'], /--tpslimit: "-3" is not a positive number of objects per second/],
+    [
+      'bad size',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--multipart-threshold', 'huge'],
+      /--multipart-threshold: "huge" is not a size/,
+    ],
+    [
+      'bad --bwlimit',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', 'fast'],
+      /--bwlimit: "fast" is not a size/,
+    ],
+    [
+      'zero --bwlimit',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--bwlimit', '0'],
+      /--bwlimit: "0" is no rate; give bytes per second/,
+    ],
+    [
+      'bad --tpslimit',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--tpslimit', '-3'],
+      /--tpslimit: "-3" is not a positive number of objects per second/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: exit 2, a message naming the input, nothing enqueued`, async () => {

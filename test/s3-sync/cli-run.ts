@@ -24,11 +24,18 @@ export function cliFleet(env: TestEnv, config: string): CliFleet {
       expect(plan.stderr, 'plan').toBe('');
       expect(plan.code, plan.stdout).toBe(0);
       try {
-        await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', { timeoutMs: opts.timeoutMs ?? 90_000, intervalMs: 200, what: `run ${runId} done` });
+        await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', {
+          timeoutMs: opts.timeoutMs ?? 90_000,
+          intervalMs: 200,
+          what: `run ${runId} done`,
+        });
       } catch (err) {
         const errors: unknown[] = [];
-        for await (const page of itemsOfRun(env.ctx.items, runId)) for (const i of page) if (i.lastError) errors.push({ item: i.itemId, status: i.status, ...i.lastError });
-        throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify((await runStatus(env.ctx, runId)).counts)}\nerrors: ${JSON.stringify(errors.slice(0, 5))}\nworker: ${worker.output()}`);
+        for await (const page of itemsOfRun(env.ctx.items, runId))
+          for (const i of page) if (i.lastError) errors.push({ item: i.itemId, status: i.status, ...i.lastError });
+        throw new Error(
+          `${(err as Error).message}\nstatus: ${JSON.stringify((await runStatus(env.ctx, runId)).counts)}\nerrors: ${JSON.stringify(errors.slice(0, 5))}\nworker: ${worker.output()}`,
+        );
       }
       return runStatus(env.ctx, runId);
     },
@@ -43,7 +50,9 @@ export function cliFleet(env: TestEnv, config: string): CliFleet {
 export async function itemTotals(env: TestEnv, runId: string): Promise<Record<string, number>> {
   const totals: Record<string, number> = {};
   for await (const page of itemsOfRun(env.ctx.items, runId)) {
-    for (const item of page) for (const [k, v] of Object.entries(item.metrics ?? {})) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
+    for (const item of page)
+      for (const [k, v] of Object.entries(item.metrics ?? {}))
+        if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
   }
   return totals;
 }

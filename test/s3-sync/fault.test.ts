@@ -28,11 +28,28 @@ describe('s3-sync under SIGKILL', () => {
     await putObjects(minio, 'fault-src', objects);
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
-    await planRun(env.ctx, { kind: 's3-sync', runId: 'fault', spec: specFromCli({ from: 'minio:fault-src', to: 'local:fault-dst', createBuckets: true, rangeKeys: 40 }) });
+    await planRun(env.ctx, {
+      kind: 's3-sync',
+      runId: 'fault',
+      spec: specFromCli({ from: 'minio:fault-src', to: 'local:fault-dst', createBuckets: true, rangeKeys: 40 }),
+    });
 
     // Short leases so a killed worker's items come back quickly; small transfer pools so the run
     // lasts long enough to be interrupted several times.
-    const args = ['--lease-ms', '3000', '--wait-seconds', '1', '--concurrency', '3', '--transfers', '6', '--backoff-base-ms', '200', '--shutdown-deadline-ms', '5000'];
+    const args = [
+      '--lease-ms',
+      '3000',
+      '--wait-seconds',
+      '1',
+      '--concurrency',
+      '3',
+      '--transfers',
+      '6',
+      '--backoff-base-ms',
+      '200',
+      '--shutdown-deadline-ms',
+      '5000',
+    ];
     const steady = [spawnWorker(config, args), spawnWorker(config, args)];
     let victim = spawnWorker(config, args);
     let kills = 0;
@@ -40,7 +57,10 @@ describe('s3-sync under SIGKILL', () => {
     for (let i = 0; i < 4; i++) {
       const before = await doneCount();
       // kill only once the victim has had time to hold items: wait for progress, not for a clock
-      await waitUntil(async () => (await doneCount()) >= before + 3, { timeoutMs: 60_000, what: 'progress before a kill' });
+      await waitUntil(async () => (await doneCount()) >= before + 3, {
+        timeoutMs: 60_000,
+        what: 'progress before a kill',
+      });
       if ((await runStatus(env.ctx, 'fault')).run.state === 'done') break;
       victim.kill('SIGKILL');
       await exited(victim);

@@ -19,13 +19,36 @@ useTwoEndpointStack((s) => ({ t, minio, local } = s));
 describe('s3-sync filters through the CLI', () => {
   it('--exclude "**********************a" plans and copies a bucket in bounded time, with aws-cli semantics', async () => {
     // 14+ character keys at the top level (filtered by the planner) and below (by the workers)
-    const keys = ['bbbbbbbbbbbbbb', 'bbbbbbbbbbbbba', 'cccccccccccccccccc.txt', ...Array.from({ length: 20 }, (_, i) => `dir/sub/bbbbbbbbbbbbbbbbbbbb-${i}${i % 2 ? 'a' : 'b'}`)];
-    await putObjects(minio, 'glob-src', keys.map((key) => ({ key, size: 100, contentType: 'application/octet-stream' })));
+    const keys = [
+      'bbbbbbbbbbbbbb',
+      'bbbbbbbbbbbbba',
+      'cccccccccccccccccc.txt',
+      ...Array.from({ length: 20 }, (_, i) => `dir/sub/bbbbbbbbbbbbbbbbbbbb-${i}${i % 2 ? 'a' : 'b'}`),
+    ];
+    await putObjects(
+      minio,
+      'glob-src',
+      keys.map((key) => ({ key, size: 100, contentType: 'application/octet-stream' })),
+    );
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
     const fleet = cliFleet(env, config);
     // bounded: the old matcher never finished planning this (the CLI's own timeout is 60 s)
-    const s = await fleet.run('glob', ['--from', 'minio:glob-src', '--to', 'local:glob-dst', '--create-buckets', '--exclude', '**********************a', '--range-keys', '5'], { timeoutMs: 60_000 });
+    const s = await fleet.run(
+      'glob',
+      [
+        '--from',
+        'minio:glob-src',
+        '--to',
+        'local:glob-dst',
+        '--create-buckets',
+        '--exclude',
+        '**********************a',
+        '--range-keys',
+        '5',
+      ],
+      { timeoutMs: 60_000 },
+    );
     await fleet.stop();
     expect(s.failuresByClass).toEqual({});
     expect([...(await listKeys(local, 'glob-dst')).keys()].sort()).toEqual(keys.filter((k) => !k.endsWith('a')).sort());
@@ -36,9 +59,25 @@ describe('s3-sync filters through the CLI', () => {
     await putObjects(minio, 'glob-src2', [{ key: 'a.txt', size: 10, contentType: 'text/plain' }]);
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
-    const r = await runCli(['plan', 's3-sync', '--from', 'minio:glob-src2', '--to', 'local:never-created', '--create-buckets', '--exclude', '*.tmp', '[z-a]'], { config });
+    const r = await runCli(
+      [
+        'plan',
+        's3-sync',
+        '--from',
+        'minio:glob-src2',
+        '--to',
+        'local:never-created',
+        '--create-buckets',
+        '--exclude',
+        '*.tmp',
+        '[z-a]',
+      ],
+      { config },
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--exclude "\[z-a\]": the range z-a in \[\.\.\.\] is reversed, so it can never match; write it low to high \(e\.g\. \[a-z\]\)/);
+    expect(r.stderr).toMatch(
+      /--exclude "\[z-a\]": the range z-a in \[\.\.\.\] is reversed, so it can never match; write it low to high \(e\.g\. \[a-z\]\)/,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const status = await runCli(['status', '--json'], { config });
     expect(status.code).toBe(0);

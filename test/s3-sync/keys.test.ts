@@ -22,18 +22,27 @@ let minio: S3Client;
 let local: S3Client;
 useTwoEndpointStack((s) => ({ t, minio, local } = s));
 
-const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 /** S3's form of URL encoding in listings: a space is `+`, a `+` is `%2B`. */
 const s3UrlEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
 
 function fetchUpstream(req: http.IncomingMessage, upstream: URL): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const fwd = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const fwd = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     fwd.on('error', reject);
     fwd.end();
   });
@@ -51,11 +60,19 @@ function urlEncodingListings(target: string) {
   return startS3Proxy(target, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://proxy');
-      if (req.method !== 'GET' || url.searchParams.get('list-type') !== '2' || url.searchParams.get('encoding-type') !== 'url') return undefined;
+      if (
+        req.method !== 'GET' ||
+        url.searchParams.get('list-type') !== '2' ||
+        url.searchParams.get('encoding-type') !== 'url'
+      )
+        return undefined;
       const up = await fetchUpstream(req, upstream);
       if (up.status !== 200) return up;
       const body = up.body
-        .replace(/<(Key|Prefix|StartAfter|Delimiter)>([\s\S]*?)<\/\1>/g, (_m, tag: string, v: string) => `<${tag}>${s3UrlEncode(unescapeXml(v))}</${tag}>`)
+        .replace(
+          /<(Key|Prefix|StartAfter|Delimiter)>([\s\S]*?)<\/\1>/g,
+          (_m, tag: string, v: string) => `<${tag}>${s3UrlEncode(unescapeXml(v))}</${tag}>`,
+        )
         .replace(/(<ListBucketResult[^>]*>)/, '$1<EncodingType>url</EncodingType>');
       return { status: 200, body };
     },
@@ -76,7 +93,10 @@ describe('s3-sync with awkward keys, through the CLI', () => {
   let proxies: Array<{ url: string; close(): Promise<void> }> = [];
   beforeAll(async () => {
     env = await freshEnv(t.stack);
-    proxies = [await urlEncodingListings(t.stack.remotes.minio!.endpoint), await urlEncodingListings(t.stack.remotes.local!.endpoint)];
+    proxies = [
+      await urlEncodingListings(t.stack.remotes.minio!.endpoint),
+      await urlEncodingListings(t.stack.remotes.local!.endpoint),
+    ];
   });
   afterAll(async () => {
     env?.close();
@@ -84,8 +104,21 @@ describe('s3-sync with awkward keys, through the CLI', () => {
   });
 
   it('copies keys with spaces, +, %, unicode and a carriage return; verify is clean; a run without EncodingType skips them all', async () => {
-    const keys = ['sp ace/a b.txt', 'plus/a+b.txt', 'pct/100%.txt', 'pct/%41.txt', 'uni/café-日本-😀.txt', 'cr/line\rbreak.txt', 'cr/line\nfeed.txt', 'plain.txt'];
-    await putObjects(minio, 'keys-src', keys.map((key) => ({ key, size: 300, contentType: 'text/plain' })));
+    const keys = [
+      'sp ace/a b.txt',
+      'plus/a+b.txt',
+      'pct/100%.txt',
+      'pct/%41.txt',
+      'uni/café-日本-😀.txt',
+      'cr/line\rbreak.txt',
+      'cr/line\nfeed.txt',
+      'plain.txt',
+    ];
+    await putObjects(
+      minio,
+      'keys-src',
+      keys.map((key) => ({ key, size: 300, contentType: 'text/plain' })),
+    );
     // the emulator keeps a carriage return in a key (checked, so this test shows the CR case)
     expect([...(await listKeys(minio, 'keys-src')).keys()]).toHaveLength(keys.length);
     const config = writeCliConfig(env, {
@@ -94,10 +127,19 @@ describe('s3-sync with awkward keys, through the CLI', () => {
     });
 
     const fleet = cliFleet(env, config);
-    const first = await fleet.run('keys-1', ['--from', 'src:keys-src', '--to', 'dst:keys-dst', '--create-buckets', '--range-keys', '3']);
+    const first = await fleet.run('keys-1', [
+      '--from',
+      'src:keys-src',
+      '--to',
+      'dst:keys-dst',
+      '--create-buckets',
+      '--range-keys',
+      '3',
+    ]);
     expect(first.failuresByClass).toEqual({});
     expect((await itemTotals(env, 'keys-1')).objects).toBe(keys.length);
-    for (const key of keys) expect((await getBytes(local, 'keys-dst', key)).equals(objectBytes(key, 300)), JSON.stringify(key)).toBe(true);
+    for (const key of keys)
+      expect((await getBytes(local, 'keys-dst', key)).equals(objectBytes(key, 300)), JSON.stringify(key)).toBe(true);
 
     // verify lists through the same decoding: the carriage-return key is no difference
     const verify = await runCli(['verify', '--run', 'keys-1'], { config });

@@ -35,7 +35,12 @@ let store: ItemStore;
 const RUN = 'run-sm';
 const LEASE_MS = 5_000;
 const ref = (itemId: string) => ({ runId: RUN, itemId });
-const newItem = (itemId: string, spec: Record<string, unknown> = {}): NewItem => ({ itemId, kind: 'test', group: 'g', spec });
+const newItem = (itemId: string, spec: Record<string, unknown> = {}): NewItem => ({
+  itemId,
+  kind: 'test',
+  group: 'g',
+  spec,
+});
 
 beforeAll(async () => {
   t = await startTestStack();
@@ -98,7 +103,12 @@ describe('claim', () => {
     clockMs += LEASE_MS + 1;
     const c = await claimItem(store, ref('a'), 'w2', LEASE_MS);
     expect(c.outcome).toBe('claimed');
-    expect(await row('a')).toMatchObject({ status: 'leased', leaseOwner: 'w2', attempts: 2, leaseExpiresAtMs: clockMs + LEASE_MS });
+    expect(await row('a')).toMatchObject({
+      status: 'leased',
+      leaseOwner: 'w2',
+      attempts: 2,
+      leaseExpiresAtMs: clockMs + LEASE_MS,
+    });
   });
 
   it('takes over a lease row written as already expired (a crash faked by writing state)', async () => {
@@ -109,7 +119,13 @@ describe('claim', () => {
         Key: { runId: RUN, itemId: 'a' },
         UpdateExpression: 'SET #st = :l, statusKey = :sk, leaseOwner = :o, leaseExpiresAtMs = :e, attempts = :one',
         ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':l': 'leased', ':sk': statusKey(RUN, 'leased', 'a'), ':o': 'crashed', ':e': clockMs - 1, ':one': 1 },
+        ExpressionAttributeValues: {
+          ':l': 'leased',
+          ':sk': statusKey(RUN, 'leased', 'a'),
+          ':o': 'crashed',
+          ':e': clockMs - 1,
+          ':one': 1,
+        },
       }),
     );
     const c = await claimItem(store, ref('a'), 'w2', LEASE_MS);
@@ -119,10 +135,18 @@ describe('claim', () => {
 
   it('two workers racing for one item: exactly one wins, every time', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
-    await putItems(store, RUN, ids.map((id) => newItem(id)), { skipExisting: false });
+    await putItems(
+      store,
+      RUN,
+      ids.map((id) => newItem(id)),
+      { skipExisting: false },
+    );
     const results = await Promise.all(
       ids.map(async (id) => {
-        const [a, b] = await Promise.all([claimItem(store, ref(id), 'wA', LEASE_MS), claimItem(store, ref(id), 'wB', LEASE_MS)]);
+        const [a, b] = await Promise.all([
+          claimItem(store, ref(id), 'wA', LEASE_MS),
+          claimItem(store, ref(id), 'wB', LEASE_MS),
+        ]);
         return { id, outcomes: [a.outcome, b.outcome].sort() };
       }),
     );
@@ -164,11 +188,17 @@ describe('transitions owned by the lease holder', () => {
     clockMs += 500;
     expect(await completeItem(store, ref('a'), 'w1', { bytes: 10, objects: 2, durationMs: 500 })).toBe('ok');
     const r = await row('a');
-    expect(r).toMatchObject({ status: 'done', metrics: { bytes: 10, objects: 2, durationMs: 500 }, finishedAtMs: clockMs, attempts: 1 });
+    expect(r).toMatchObject({
+      status: 'done',
+      metrics: { bytes: 10, objects: 2, durationMs: 500 },
+      finishedAtMs: clockMs,
+      attempts: 1,
+    });
     expect(r.leaseOwner).toBeUndefined();
     expect(r.leaseExpiresAtMs).toBeUndefined();
     expect(r.statusKey).toBeUndefined();
-    for (const s of ['pending', 'leased', 'retrying', 'failed'] as const) expect(await countByStatus(store, RUN, s)).toBe(0);
+    for (const s of ['pending', 'leased', 'retrying', 'failed'] as const)
+      expect(await countByStatus(store, RUN, s)).toBe(0);
     expect(r.history?.map((h) => h.event)).toEqual(['claimed', 'completed']);
   });
 
@@ -176,7 +206,12 @@ describe('transitions owned by the lease holder', () => {
     const err = { errorClass: 'SERVICE_UNAVAILABLE', message: 'down', retryable: true };
     expect(await failItem(store, ref('a'), 'w1', err, { retry: true, nextAttemptAtMs: clockMs + 700 })).toBe('ok');
     const r = await row('a');
-    expect(r).toMatchObject({ status: 'retrying', lastError: err, nextAttemptAtMs: clockMs + 700, statusKey: statusKey(RUN, 'retrying', 'a') });
+    expect(r).toMatchObject({
+      status: 'retrying',
+      lastError: err,
+      nextAttemptAtMs: clockMs + 700,
+      statusKey: statusKey(RUN, 'retrying', 'a'),
+    });
     expect(r.leaseOwner).toBeUndefined();
     expect(await idsByStatus('retrying')).toEqual(['a']);
     clockMs += 700;
@@ -192,7 +227,10 @@ describe('transitions owned by the lease holder', () => {
     await failItem(store, ref('a'), 'w1', err, { retry: true, nextAttemptAtMs: clockMs + 4_000 });
     const before = await row('a');
     clockMs += 3_999;
-    expect(await claimItem(store, ref('a'), 'w2', LEASE_MS)).toMatchObject({ outcome: 'held', leaseExpiresAtMs: before.nextAttemptAtMs });
+    expect(await claimItem(store, ref('a'), 'w2', LEASE_MS)).toMatchObject({
+      outcome: 'held',
+      leaseExpiresAtMs: before.nextAttemptAtMs,
+    });
     expect(await row('a')).toEqual(before);
     clockMs += 1;
     expect((await claimItem(store, ref('a'), 'w2', LEASE_MS)).outcome).toBe('claimed');
@@ -201,7 +239,12 @@ describe('transitions owned by the lease holder', () => {
   it('fail without retry: failed with its class, findable by status', async () => {
     const err = { errorClass: 'SOURCE_MISSING', message: 'gone', retryable: false };
     expect(await failItem(store, ref('a'), 'w1', err, { retry: false })).toBe('ok');
-    expect(await row('a')).toMatchObject({ status: 'failed', lastError: err, finishedAtMs: clockMs, statusKey: statusKey(RUN, 'failed', 'a') });
+    expect(await row('a')).toMatchObject({
+      status: 'failed',
+      lastError: err,
+      finishedAtMs: clockMs,
+      statusKey: statusKey(RUN, 'failed', 'a'),
+    });
     expect(await idsByStatus('failed')).toEqual(['a']);
     expect(await countByStatus(store, RUN, 'failed')).toBe(1);
   });
@@ -221,7 +264,12 @@ describe('transitions owned by the lease holder', () => {
     await failItem(store, ref('a'), 'w1', err, { retry: false });
     expect(await requeueItem(store, ref('a'))).toBe('ok');
     const r = await row('a');
-    expect(r).toMatchObject({ status: 'pending', attempts: 0, lastError: err, statusKey: statusKey(RUN, 'pending', 'a') });
+    expect(r).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      lastError: err,
+      statusKey: statusKey(RUN, 'pending', 'a'),
+    });
     expect(r.finishedAtMs).toBeUndefined();
     expect(await requeueItem(store, ref('a'))).toBe('not-failed');
     expect(r.history?.map((h) => h.event)).toEqual(['claimed', 'failed', 'requeued']);
@@ -277,7 +325,9 @@ describe('putItems', () => {
   });
 
   it('an id given twice in one call is written once (BatchWriteItem would refuse the whole batch)', async () => {
-    const written = await putItems(store, RUN, [newItem('x', { v: 1 }), newItem('y'), newItem('x', { v: 2 })], { skipExisting: false });
+    const written = await putItems(store, RUN, [newItem('x', { v: 1 }), newItem('y'), newItem('x', { v: 2 })], {
+      skipExisting: false,
+    });
     expect(written.map((i) => i.itemId)).toEqual(['x', 'y']);
     expect((await row('x')).spec).toEqual({ v: 1 });
     const again = await putItems(store, RUN, [newItem('z'), newItem('z'), newItem('x')], { skipExisting: true });
@@ -307,7 +357,10 @@ describe('putItems', () => {
           const keep = get.Keys.slice(0, Math.ceil(get.Keys.length / 2));
           const rest = get.Keys.slice(keep.length);
           unprocessedKeys += rest.length;
-          const out = await next({ ...args, input: { ...input, RequestItems: { [store.table]: { ...get, Keys: keep } } } });
+          const out = await next({
+            ...args,
+            input: { ...input, RequestItems: { [store.table]: { ...get, Keys: keep } } },
+          });
           (out.output as any).UnprocessedKeys = { [store.table]: { ...get, Keys: rest } };
           return out;
         }

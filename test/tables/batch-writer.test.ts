@@ -52,7 +52,13 @@ describe('BatchWriter', () => {
     const table = `w-${suffix()}`;
     await createTable(client, table, { hash: 'PK', range: 'SK' });
     const counts = injectFaults(client, table);
-    const writer = new BatchWriter({ client, table, keys: ['PK', 'SK'], concurrency: 4, backoff: { baseMs: 2, capMs: 20 } });
+    const writer = new BatchWriter({
+      client,
+      table,
+      keys: ['PK', 'SK'],
+      concurrency: 4,
+      backoff: { baseMs: 2, capMs: 20 },
+    });
     const items = Array.from({ length: 1000 }, (_, i) => receiptItem(i));
     const stats = await writer.writeAll(items);
     expect(counts.throttled).toBeGreaterThan(10);
@@ -86,9 +92,16 @@ describe('BatchWriter', () => {
     await createTable(client, table, { hash: 'PK', range: 'SK' });
     const writer = new BatchWriter({ client, table, keys: ['PK', 'SK'] });
     const big = { ...receiptItem(1), blob: { S: 'x'.repeat(401 * 1024) } };
-    await expect(writer.writeAll([receiptItem(0), big])).rejects.toMatchObject({ errorClass: 'ITEM_TOO_LARGE', retryable: false, message: expect.stringContaining('IMAGE#0000001') });
+    await expect(writer.writeAll([receiptItem(0), big])).rejects.toMatchObject({
+      errorClass: 'ITEM_TOO_LARGE',
+      retryable: false,
+      message: expect.stringContaining('IMAGE#0000001'),
+    });
     const { SK: _sk, ...noSk } = receiptItem(2);
-    await expect(writer.writeAll([noSk])).rejects.toMatchObject({ errorClass: 'MISSING_KEY', message: expect.stringContaining('IMAGE#0000002') });
+    await expect(writer.writeAll([noSk])).rejects.toMatchObject({
+      errorClass: 'MISSING_KEY',
+      message: expect.stringContaining('IMAGE#0000002'),
+    });
     expect(await countTable(client, table)).toBe(0);
   });
 });

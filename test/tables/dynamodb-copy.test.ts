@@ -57,14 +57,25 @@ describe('dynamodb-copy', () => {
     expect(dry.totalItems).toBe(3000);
     expect(dry.segments).toHaveLength(4);
     await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'c1', spec });
-    const worker = new Worker(env.ctx, { concurrency: 4, waitSeconds: 0, threads: 1, counterFlushMs: 100, heartbeatMs: 200 });
+    const worker = new Worker(env.ctx, {
+      concurrency: 4,
+      waitSeconds: 0,
+      threads: 1,
+      counterFlushMs: 100,
+      heartbeatMs: 200,
+    });
     const done = worker.start();
-    await waitUntil(async () => (await itemCounts(env.ctx, 'c1')).done === 4, { what: '4 segments done', timeoutMs: 60_000 });
+    await waitUntil(async () => (await itemCounts(env.ctx, 'c1')).done === 4, {
+      what: '4 segments done',
+      timeoutMs: 60_000,
+    });
     lap('copied');
     await worker.stop();
     await done;
     lap('stopped');
-    const got = await client.send(new GetItemCommand({ TableName: to, Key: { PK: { S: 'IMAGE#0000003' }, SK: { S: 'RECEIPT' } } }));
+    const got = await client.send(
+      new GetItemCommand({ TableName: to, Key: { PK: { S: 'IMAGE#0000003' }, SK: { S: 'RECEIPT' } } }),
+    );
     expect(got.Item?.raw_s3?.S).toBe('s3://prod-raw-bucket/images/0000003.png');
     expect(got.Item?.meta?.M?.cdn?.S).toBe('https://prod-cdn-bucket.example/0000003.jpg');
     expect(got.Item?.meta?.M?.tags?.L?.[0]?.S).toBe('prod-raw-bucket');
@@ -76,7 +87,10 @@ describe('dynamodb-copy', () => {
     const seg = await getItem(env.ctx.items, 'c1', 'segment:0/4');
     expect(seg?.metrics?.pages).toBeGreaterThan(1);
     const run = (await getRun(env.ctx.meta, 'c1'))!;
-    const summary = await dynamodbCopyKind.verify!(run, spec, env.ctx, { reportPath: path.join(tmp, 'c1.jsonl'), log: env.ctx.log });
+    const summary = await dynamodbCopyKind.verify!(run, spec, env.ctx, {
+      reportPath: path.join(tmp, 'c1.jsonl'),
+      log: env.ctx.log,
+    });
     lap('verified');
     expect(summary.clean, summary.lines.join('\n')).toBe(true);
     expect(summary.counts.ok).toBe(4);
@@ -88,15 +102,27 @@ describe('dynamodb-copy', () => {
     const env = await freshEnv(t.stack);
     const { from, to } = await tables(400);
     const mod = path.join(tmp, 'bad-transform.mjs');
-    writeFileSync(mod, `export default (item) => { if (item.PK === 'IMAGE#0000005') throw new Error('cannot handle five'); if (item.PK === 'IMAGE#0000077') return { ...item, blob: 'x'.repeat(410 * 1024) }; return { ...item, copied: true }; };`);
+    writeFileSync(
+      mod,
+      `export default (item) => { if (item.PK === 'IMAGE#0000005') throw new Error('cannot handle five'); if (item.PK === 'IMAGE#0000077') return { ...item, blob: 'x'.repeat(410 * 1024) }; return { ...item, copied: true }; };`,
+    );
     const spec = await copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, segments: 8, transform: mod });
     await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'bad', spec });
-    const worker = new Worker(env.ctx, { concurrency: 8, waitSeconds: 0, threads: 1, counterFlushMs: 100, heartbeatMs: 200 });
+    const worker = new Worker(env.ctx, {
+      concurrency: 8,
+      waitSeconds: 0,
+      threads: 1,
+      counterFlushMs: 100,
+      heartbeatMs: 200,
+    });
     const done = worker.start();
-    const st = await waitUntil(async () => {
-      const s = await itemCounts(env.ctx, 'bad');
-      return s.done + s.failed === 8 ? s : undefined;
-    }, { what: 'all segments terminal', timeoutMs: 60_000 });
+    const st = await waitUntil(
+      async () => {
+        const s = await itemCounts(env.ctx, 'bad');
+        return s.done + s.failed === 8 ? s : undefined;
+      },
+      { what: 'all segments terminal', timeoutMs: 60_000 },
+    );
     await worker.stop();
     await done;
     expect(st.failed).toBeGreaterThanOrEqual(1);
@@ -121,12 +147,30 @@ describe('dynamodb-copy', () => {
     const spec = await copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, segments: 1, pageSize: 100 });
     // what a crashed first attempt left: two pages written and checkpointed
     const first = await client.send(new ScanCommand({ TableName: from, Segment: 0, TotalSegments: 1, Limit: 200 }));
-    const item = { runId: 'r', itemId: 'segment:0/1', kind: 'dynamodb-copy', group: from, status: 'leased', attempts: 2, spec: { segment: 0, total: 1 }, createdAtMs: 0, updatedAtMs: 0,
-      checkpoint: { lastKey: first.LastEvaluatedKey, scanned: 200, written: 200, dropped: 0, bytes: 0, pages: 2 } } as ItemRow;
+    const item = {
+      runId: 'r',
+      itemId: 'segment:0/1',
+      kind: 'dynamodb-copy',
+      group: from,
+      status: 'leased',
+      attempts: 2,
+      spec: { segment: 0, total: 1 },
+      createdAtMs: 0,
+      updatedAtMs: 0,
+      checkpoint: { lastKey: first.LastEvaluatedKey, scanned: 200, written: 200, dropped: 0, bytes: 0, pages: 2 },
+    } as ItemRow;
     const saved: unknown[] = [];
     const out = await copySegment(item, {
-      ctx: env.ctx, run: { runId: 'r' } as RunRow, spec, signal: new AbortController().signal, assertLease: () => undefined, log: env.ctx.log,
-      pool: undefined as never, transfers: (fn) => fn(), addChildren: async () => 0, saveCheckpoint: async (cp) => void saved.push(cp),
+      ctx: env.ctx,
+      run: { runId: 'r' } as RunRow,
+      spec,
+      signal: new AbortController().signal,
+      assertLease: () => undefined,
+      log: env.ctx.log,
+      pool: undefined as never,
+      transfers: (fn) => fn(),
+      addChildren: async () => 0,
+      saveCheckpoint: async (cp) => void saved.push(cp),
     });
     expect(out.objects).toBe(600); // 200 before the crash + 400 now
     expect(await countTable(client, to)).toBe(400); // only the items after the saved key were read and written
@@ -137,24 +181,36 @@ describe('dynamodb-copy', () => {
   it('rejects bad input before anything is enqueued', async () => {
     const env = await freshEnv(t.stack);
     const { from, to } = await tables(30);
-    await expect(copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: path.join(tmp, 'nope.mjs') })).rejects.toThrow(/cannot read the module/);
+    await expect(
+      copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: path.join(tmp, 'nope.mjs') }),
+    ).rejects.toThrow(/cannot read the module/);
     const broken = path.join(tmp, 'broken.mjs');
     writeFileSync(broken, 'export default (item => ;');
-    await expect(copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: broken })).rejects.toThrow(/does not load/);
+    await expect(copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: broken })).rejects.toThrow(
+      /does not load/,
+    );
     const noFn = path.join(tmp, 'nofn.mjs');
     writeFileSync(noFn, 'export const x = 1;');
-    await expect(copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: noFn })).rejects.toThrow(/must export a function/);
+    await expect(copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: noFn })).rejects.toThrow(
+      /must export a function/,
+    );
     const spec = await copySpecFromFlags({ from: `local:missing-table`, to: `local:${to}` });
     await expect(planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x1', spec })).rejects.toThrow(/does not exist/);
     const allBad = path.join(tmp, 'allbad.mjs');
     writeFileSync(allBad, 'export default (item) => ({ nokey: 1 });');
     const spec2 = await copySpecFromFlags({ from: `local:${from}`, to: `local:${to}`, transform: allBad });
-    await expect(planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x2', spec: spec2 })).rejects.toThrow(/none of .* sampled/);
+    await expect(planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x2', spec: spec2 })).rejects.toThrow(
+      /none of .* sampled/,
+    );
     expect(await getRun(env.ctx.meta, 'x1')).toBeUndefined();
     expect(await getRun(env.ctx.meta, 'x2')).toBeUndefined();
     expect((await env.ctx.queue.depth()).visible).toBe(0);
     await expect(copySpecFromFlags({ from: 'nocolon', to: `local:${to}` })).rejects.toThrow(/remote:table/);
-    await expect(copySpecFromFlags({ from: 'nosuchremote:abc', to: `local:${to}` }).then((s) => planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x3', spec: s }))).rejects.toThrow(/unknown remote/);
+    await expect(
+      copySpecFromFlags({ from: 'nosuchremote:abc', to: `local:${to}` }).then((s) =>
+        planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x3', spec: s }),
+      ),
+    ).rejects.toThrow(/unknown remote/);
     env.close();
   });
 });

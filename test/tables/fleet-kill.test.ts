@@ -18,7 +18,17 @@ import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { getRun } from '../../state/runs.js';
 import { createSchema, seedParking } from '../../examples/parking/seed.mjs';
 import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
-import { createTable, createTestDb, ddbClient, itemCounts, receiptItem, seedEventStore, seedItems, suffix, type TestDb } from './helpers.js';
+import {
+  createTable,
+  createTestDb,
+  ddbClient,
+  itemCounts,
+  receiptItem,
+  seedEventStore,
+  seedItems,
+  suffix,
+  type TestDb,
+} from './helpers.js';
 import { requireDist, spawnWorker, stopAll, writeFleetConfig, type SpawnedWorker } from './fleet.js';
 
 const N = process.env.TABLES_FULL ? 100_000 : 20_000;
@@ -54,7 +64,12 @@ async function items(env: TestEnv, runId: string): Promise<ItemRow[]> {
  * nothing. So A is frozen first (SIGSTOP), its leases are read while it cannot change them, and
  * it is killed only if it holds one; otherwise it is thawed (SIGCONT) and we wait again.
  */
-async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it: ItemRow, all: ItemRow[]) => boolean): Promise<ItemRow[]> {
+async function runWithKill(
+  env: TestEnv,
+  dir: string,
+  runId: string,
+  ready: (it: ItemRow, all: ItemRow[]) => boolean,
+): Promise<ItemRow[]> {
   const config = writeFleetConfig(dir, env.config);
   const a = spawnWorker(config, dir, `${runId}-A`, ['--run', runId]);
   const b = spawnWorker(config, dir, `${runId}-B`, ['--run', runId]);
@@ -62,14 +77,19 @@ async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it:
   const heldByA = (all: ItemRow[]) => all.filter((it) => it.status === 'leased' && it.leaseOwner === a.id);
   let stranded: string[] = [];
   while (stranded.length === 0) {
-    const seen = await waitUntil(async () => {
-      const all = await items(env, runId);
-      if (heldByA(all).some((it) => ready(it, all))) return 'ready';
-      // nothing left that A could still claim: the run is too small to kill A mid-item
-      if (!all.some((it) => it.status === 'pending' || it.status === 'retrying') && heldByA(all).length === 0) return 'no-work';
-      return undefined;
-    }, { what: `worker A to make progress in ${runId}`, timeoutMs: TIMEOUT, intervalMs: 50 });
-    if (seen === 'no-work') throw new Error(`${runId}: worker A ran out of work before it could be killed mid-item; make the run larger`);
+    const seen = await waitUntil(
+      async () => {
+        const all = await items(env, runId);
+        if (heldByA(all).some((it) => ready(it, all))) return 'ready';
+        // nothing left that A could still claim: the run is too small to kill A mid-item
+        if (!all.some((it) => it.status === 'pending' || it.status === 'retrying') && heldByA(all).length === 0)
+          return 'no-work';
+        return undefined;
+      },
+      { what: `worker A to make progress in ${runId}`, timeoutMs: TIMEOUT, intervalMs: 50 },
+    );
+    if (seen === 'no-work')
+      throw new Error(`${runId}: worker A ran out of work before it could be killed mid-item; make the run larger`);
     a.child.kill('SIGSTOP');
     // A write A sent just before it stopped may still be on its way into the emulator: a first
     // full read (a round trip issued after the stop) lets it land; the second read is the truth.
@@ -79,16 +99,30 @@ async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it:
   }
   a.child.kill('SIGKILL');
   await a.exited;
-  if (process.env.DEBUG_KILL) console.log(JSON.stringify((await items(env, runId)).map((i) => [i.itemId, i.status, i.leaseOwner, i.attempts, i.history?.map((h) => h.event + ':' + h.worker + ':' + h.atMs)])));
+  if (process.env.DEBUG_KILL)
+    console.log(
+      JSON.stringify(
+        (await items(env, runId)).map((i) => [
+          i.itemId,
+          i.status,
+          i.leaseOwner,
+          i.attempts,
+          i.history?.map((h) => h.event + ':' + h.worker + ':' + h.atMs),
+        ]),
+      ),
+    );
   const c = spawnWorker(config, dir, `${runId}-C`, ['--run', runId]);
   workers.push(c);
   const planned = (await getRun(env.ctx.meta, runId))!.plannedItems;
   let failedItem: ItemRow | undefined;
-  await waitUntil(async () => {
-    const s = await itemCounts(env.ctx, runId);
-    failedItem = s.items.find((i) => i.status === 'failed');
-    return failedItem !== undefined || s.done === planned;
-  }, { what: `${runId} done`, timeoutMs: TIMEOUT, intervalMs: 250 });
+  await waitUntil(
+    async () => {
+      const s = await itemCounts(env.ctx, runId);
+      failedItem = s.items.find((i) => i.status === 'failed');
+      return failedItem !== undefined || s.done === planned;
+    },
+    { what: `${runId} done`, timeoutMs: TIMEOUT, intervalMs: 250 },
+  );
   if (failedItem) throw new Error(`item ${failedItem.itemId} failed: ${JSON.stringify(failedItem.lastError)}`);
   await stopAll([b, c]);
   const all = await items(env, runId);
@@ -105,69 +139,111 @@ async function runWithKill(env: TestEnv, dir: string, runId: string, ready: (it:
 async function verifyClean(env: TestEnv, dir: string, runId: string) {
   const run = (await getRun(env.ctx.meta, runId))!;
   const kind = await env.ctx.kinds.job(run.kind);
-  const summary = await kind.verify!(run, kind.specSchema.parse(run.spec), env.ctx, { reportPath: path.join(dir, `${runId}.jsonl`), log: env.ctx.log });
+  const summary = await kind.verify!(run, kind.specSchema.parse(run.spec), env.ctx, {
+    reportPath: path.join(dir, `${runId}.jsonl`),
+    log: env.ctx.log,
+  });
   expect(summary.clean, summary.lines.join('\n')).toBe(true);
   return summary;
 }
 
 describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
-  it('dynamodb-copy', async () => {
-    const env = await freshEnv(t.stack);
-    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-copy-'));
-    const client = ddbClient(t.stack);
-    const s = suffix();
-    await createTable(client, `dev-${s}`, { hash: 'PK', range: 'SK' });
-    await createTable(client, `prod-${s}`, { hash: 'PK', range: 'SK' });
-    await seedItems(client, `dev-${s}`, N, receiptItem);
-    const spec = await copySpecFromFlags({ from: `local:dev-${s}`, to: `local:prod-${s}`, segments: 16, pageSize: 250, rewrite: ['dev-raw-bucket=prod-raw-bucket'] });
-    await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'kc', spec });
-    const started = Date.now();
-    const all = await runWithKill(env, dir, 'kc', (it) => Boolean(it.checkpoint));
-    timings.copyMs = Date.now() - started;
-    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
-    expect(await countTable(client, `prod-${s}`)).toBe(N);
-    await verifyClean(env, dir, 'kc');
-    env.close();
-  }, TIMEOUT);
+  it(
+    'dynamodb-copy',
+    async () => {
+      const env = await freshEnv(t.stack);
+      const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-copy-'));
+      const client = ddbClient(t.stack);
+      const s = suffix();
+      await createTable(client, `dev-${s}`, { hash: 'PK', range: 'SK' });
+      await createTable(client, `prod-${s}`, { hash: 'PK', range: 'SK' });
+      await seedItems(client, `dev-${s}`, N, receiptItem);
+      const spec = await copySpecFromFlags({
+        from: `local:dev-${s}`,
+        to: `local:prod-${s}`,
+        segments: 16,
+        pageSize: 250,
+        rewrite: ['dev-raw-bucket=prod-raw-bucket'],
+      });
+      await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'kc', spec });
+      const started = Date.now();
+      const all = await runWithKill(env, dir, 'kc', (it) => Boolean(it.checkpoint));
+      timings.copyMs = Date.now() - started;
+      expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+      expect(await countTable(client, `prod-${s}`)).toBe(N);
+      await verifyClean(env, dir, 'kc');
+      env.close();
+    },
+    TIMEOUT,
+  );
 
-  it('pg-to-dynamodb', async () => {
-    const env = await freshEnv(t.stack);
-    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgd-'));
-    await createSchema(db.pool);
-    await seedParking(db.pool, { zones: 20, baysPerZone: 10, events: N });
-    const table = `parking-${suffix()}`;
-    await createTable(ddbClient(t.stack), table, { hash: 'PK', range: 'SK' });
-    const spec = await pgDynamoSpecFromFlags(
-      { from: db.url, table: 'parking_events', key: 'timestamp', to: `local:${table}`, mapping: path.resolve('examples/parking/events.mapping.json'), ranges: 16, pageSize: 500 },
-      env.ctx,
-    );
-    await planRun(env.ctx, { kind: 'pg-to-dynamodb', runId: 'kp', spec });
-    const started = Date.now();
-    const all = await runWithKill(env, dir, 'kp', (it) => Boolean(it.checkpoint));
-    timings.pgDynamoMs = Date.now() - started;
-    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
-    expect(await countTable(ddbClient(t.stack), table)).toBe(N);
-    await verifyClean(env, dir, 'kp');
-    env.close();
-  }, TIMEOUT);
+  it(
+    'pg-to-dynamodb',
+    async () => {
+      const env = await freshEnv(t.stack);
+      const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgd-'));
+      await createSchema(db.pool);
+      await seedParking(db.pool, { zones: 20, baysPerZone: 10, events: N });
+      const table = `parking-${suffix()}`;
+      await createTable(ddbClient(t.stack), table, { hash: 'PK', range: 'SK' });
+      const spec = await pgDynamoSpecFromFlags(
+        {
+          from: db.url,
+          table: 'parking_events',
+          key: 'timestamp',
+          to: `local:${table}`,
+          mapping: path.resolve('examples/parking/events.mapping.json'),
+          ranges: 16,
+          pageSize: 500,
+        },
+        env.ctx,
+      );
+      await planRun(env.ctx, { kind: 'pg-to-dynamodb', runId: 'kp', spec });
+      const started = Date.now();
+      const all = await runWithKill(env, dir, 'kp', (it) => Boolean(it.checkpoint));
+      timings.pgDynamoMs = Date.now() - started;
+      expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+      expect(await countTable(ddbClient(t.stack), table)).toBe(N);
+      await verifyClean(env, dir, 'kp');
+      env.close();
+    },
+    TIMEOUT,
+  );
 
-  it('pg-to-s3', async () => {
-    const env = await freshEnv(t.stack);
-    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgs3-'));
-    await seedEventStore(db.pool, N, { table: 'store_events', days: 3 });
-    const r = t.stack.remotes.local!;
-    const s3 = new S3Client({ region: r.region, endpoint: r.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const bucket = `store-${suffix()}`;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const spec = await pgS3SpecFromFlags({ from: db.url, table: 'store_events', timeColumn: 'created_at', order: ['aggregate_id', 'sequence'], partition: '2h', to: `local:${bucket}/events`, fetchSize: 20 }); // small fetches: partitions take long enough to be killed mid-way
-    await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec });
-    const started = Date.now();
-    // kill A while it streams a partition, after some partitions are already in S3
-    const all = await runWithKill(env, dir, 'ks', (_it, every) => every.some((i) => i.status === 'done'));
-    timings.pgS3Ms = Date.now() - started;
-    expect(all.length).toBe(36); // 3 days of 2 h partitions: more partitions than the two workers' 16 slots, so work remains to kill A in
-    expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
-    await verifyClean(env, dir, 'ks');
-    env.close();
-  }, TIMEOUT);
+  it(
+    'pg-to-s3',
+    async () => {
+      const env = await freshEnv(t.stack);
+      const dir = mkdtempSync(path.join(tmpdir(), 'convoy-kill-pgs3-'));
+      await seedEventStore(db.pool, N, { table: 'store_events', days: 3 });
+      const r = t.stack.remotes.local!;
+      const s3 = new S3Client({
+        region: r.region,
+        endpoint: r.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      const bucket = `store-${suffix()}`;
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const spec = await pgS3SpecFromFlags({
+        from: db.url,
+        table: 'store_events',
+        timeColumn: 'created_at',
+        order: ['aggregate_id', 'sequence'],
+        partition: '2h',
+        to: `local:${bucket}/events`,
+        fetchSize: 20,
+      }); // small fetches: partitions take long enough to be killed mid-way
+      await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec });
+      const started = Date.now();
+      // kill A while it streams a partition, after some partitions are already in S3
+      const all = await runWithKill(env, dir, 'ks', (_it, every) => every.some((i) => i.status === 'done'));
+      timings.pgS3Ms = Date.now() - started;
+      expect(all.length).toBe(36); // 3 days of 2 h partitions: more partitions than the two workers' 16 slots, so work remains to kill A in
+      expect(all.reduce((a, it) => a + (it.metrics?.objects ?? 0), 0)).toBe(N);
+      await verifyClean(env, dir, 'ks');
+      env.close();
+    },
+    TIMEOUT,
+  );
 });

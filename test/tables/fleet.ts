@@ -10,7 +10,8 @@ import type { ConvoyConfig } from '../../shared/config.js';
 export const CLI = path.resolve('dist/coordinator/cli/main.js');
 
 export function requireDist(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` (npm test does) before the fleet tests`);
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: run \`npx tsc -p .\` (npm test does) before the fleet tests`);
 }
 
 /** A config file naming the test's state backend and remotes, for child processes. */
@@ -35,7 +36,29 @@ export function spawnWorker(configFile: string, dir: string, id: string, extra: 
   const log = openSync(path.join(dir, `${id}.log`), 'a');
   const child = spawn(
     process.execPath,
-    [CLI, '--config', configFile, '--state-dir', dir, 'worker', '--worker-id', id, '--concurrency', '8', '--lease-ms', '4000', '--wait-seconds', '1', '--threads', '1', '--backoff-base-ms', '200', '--exit-when-idle', '8000', ...extra],
+    [
+      CLI,
+      '--config',
+      configFile,
+      '--state-dir',
+      dir,
+      'worker',
+      '--worker-id',
+      id,
+      '--concurrency',
+      '8',
+      '--lease-ms',
+      '4000',
+      '--wait-seconds',
+      '1',
+      '--threads',
+      '1',
+      '--backoff-base-ms',
+      '200',
+      '--exit-when-idle',
+      '8000',
+      ...extra,
+    ],
     { stdio: ['ignore', log, log], env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' } },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -3,7 +3,12 @@
  * BatchWriteItem; PostgreSQL databases created per test file and dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
 import pLimit from 'p-limit';
 import { drainBatch } from '../../shared/backoff.js';
@@ -14,21 +19,41 @@ import { itemsOfRun, type ItemRow } from '../../state/items.js';
 export const PG_ADMIN_URL = process.env.CONVOY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export function ddbClient(stack: LocalStack): DynamoDBClient {
-  return new DynamoDBClient({ region: 'us-east-1', endpoint: stack.endpoints.dynamodb, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  return new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: stack.endpoints.dynamodb,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 }
 
-export async function createTable(client: DynamoDBClient, name: string, keys: { hash: string; range?: string }): Promise<void> {
+export async function createTable(
+  client: DynamoDBClient,
+  name: string,
+  keys: { hash: string; range?: string },
+): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: keys.hash, AttributeType: 'S' }, ...(keys.range ? [{ AttributeName: keys.range, AttributeType: 'S' as const }] : [])],
-      KeySchema: [{ AttributeName: keys.hash, KeyType: 'HASH' }, ...(keys.range ? [{ AttributeName: keys.range, KeyType: 'RANGE' as const }] : [])],
+      AttributeDefinitions: [
+        { AttributeName: keys.hash, AttributeType: 'S' },
+        ...(keys.range ? [{ AttributeName: keys.range, AttributeType: 'S' as const }] : []),
+      ],
+      KeySchema: [
+        { AttributeName: keys.hash, KeyType: 'HASH' },
+        ...(keys.range ? [{ AttributeName: keys.range, KeyType: 'RANGE' as const }] : []),
+      ],
     }),
   );
 }
 
-export async function seedItems(client: DynamoDBClient, table: string, n: number, make: (i: number) => Record<string, AttributeValue>, concurrency = 8): Promise<void> {
+export async function seedItems(
+  client: DynamoDBClient,
+  table: string,
+  n: number,
+  make: (i: number) => Record<string, AttributeValue>,
+  concurrency = 8,
+): Promise<void> {
   const limit = pLimit(concurrency);
   const jobs: Promise<void>[] = [];
   for (let i = 0; i < n; i += 25) {
@@ -52,7 +77,12 @@ export function receiptItem(i: number): Record<string, AttributeValue> {
     PK: { S: `IMAGE#${id}` },
     SK: { S: i % 3 === 0 ? 'RECEIPT' : `WORD#${i % 7}` },
     raw_s3: { S: `s3://dev-raw-bucket/images/${id}.png` },
-    meta: { M: { cdn: { S: `https://dev-cdn-bucket.example/${id}.jpg` }, tags: { L: [{ S: 'dev-raw-bucket' }, { N: String(i) }] } } },
+    meta: {
+      M: {
+        cdn: { S: `https://dev-cdn-bucket.example/${id}.jpg` },
+        tags: { L: [{ S: 'dev-raw-bucket' }, { N: String(i) }] },
+      },
+    },
     buckets: { SS: ['dev-raw-bucket', 'dev-cdn-bucket'] },
     n: { N: String(i) },
     legacy: { S: 'x' },
@@ -95,7 +125,11 @@ export async function createTestDb(prefix = 'convoy_t'): Promise<TestDb> {
 export const suffix = () => randomBytes(3).toString('hex');
 
 /** Runbook 003's event store table, seeded with `n` events over `days` days for `aggregates` aggregates. */
-export async function seedEventStore(db: { query(text: string, values?: unknown[]): Promise<unknown> }, n: number, opts: { days?: number; aggregates?: number; table?: string } = {}): Promise<void> {
+export async function seedEventStore(
+  db: { query(text: string, values?: unknown[]): Promise<unknown> },
+  n: number,
+  opts: { days?: number; aggregates?: number; table?: string } = {},
+): Promise<void> {
   const table = opts.table ?? 'events';
   await db.query(`CREATE TABLE IF NOT EXISTS ${table} (
     event_id bigint PRIMARY KEY, aggregate_type text NOT NULL, aggregate_id text NOT NULL, sequence integer NOT NULL,
@@ -114,8 +148,16 @@ export async function seedEventStore(db: { query(text: string, values?: unknown[
  * this rather than on runStatus, whose per-status index counts are not one snapshot: an item
  * moving between two statuses while they are counted can be missed by both.
  */
-export async function itemCounts(ctx: ConvoyContext, runId: string): Promise<{ done: number; failed: number; total: number; items: ItemRow[] }> {
+export async function itemCounts(
+  ctx: ConvoyContext,
+  runId: string,
+): Promise<{ done: number; failed: number; total: number; items: ItemRow[] }> {
   const items: ItemRow[] = [];
   for await (const page of itemsOfRun(ctx.items, runId)) items.push(...page);
-  return { done: items.filter((i) => i.status === 'done').length, failed: items.filter((i) => i.status === 'failed').length, total: items.length, items };
+  return {
+    done: items.filter((i) => i.status === 'done').length,
+    failed: items.filter((i) => i.status === 'failed').length,
+    total: items.length,
+    items,
+  };
 }

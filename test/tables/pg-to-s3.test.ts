@@ -24,7 +24,12 @@ beforeAll(async () => {
   db = await createTestDb();
   await seedEventStore(db.pool, 6000);
   const r = t.stack.remotes.local!;
-  s3 = new S3Client({ region: r.region, endpoint: r.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  s3 = new S3Client({
+    region: r.region,
+    endpoint: r.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 });
 afterAll(async () => {
   await db?.drop();
@@ -45,19 +50,38 @@ describe('pg-to-s3', () => {
     const env = await freshEnv(t.stack);
     const bucket = `events-${suffix()}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const spec = await pgS3SpecFromFlags({ from: db.url, table: 'events', timeColumn: 'created_at', order: ['aggregate_id', 'sequence'], partition: '6h', to: `local:${bucket}/store` });
+    const spec = await pgS3SpecFromFlags({
+      from: db.url,
+      table: 'events',
+      timeColumn: 'created_at',
+      order: ['aggregate_id', 'sequence'],
+      partition: '6h',
+      to: `local:${bucket}/store`,
+    });
     const plan = await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'x1', spec });
     expect(plan.itemsWritten).toBe(12); // 3 days / 6 h
-    const worker = new Worker(env.ctx, { concurrency: 4, waitSeconds: 0, threads: 1, counterFlushMs: 100, heartbeatMs: 200 });
+    const worker = new Worker(env.ctx, {
+      concurrency: 4,
+      waitSeconds: 0,
+      threads: 1,
+      counterFlushMs: 100,
+      heartbeatMs: 200,
+    });
     const done = worker.start();
-    await waitUntil(async () => (await itemCounts(env.ctx, 'x1')).done === 12, { what: 'partitions done', timeoutMs: 60_000 });
+    await waitUntil(async () => (await itemCounts(env.ctx, 'x1')).done === 12, {
+      what: 'partitions done',
+      timeoutMs: 60_000,
+    });
     await worker.stop();
     await done;
     const manifest = await readManifest(s3, spec, 'x1');
     expect(manifest.partitions).toHaveLength(12);
     expect(manifest.totalRows).toBe(6000);
     const first = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.partitions[0]!.key }));
-    const lines = gunzipSync(Buffer.from(await first.Body!.transformToByteArray())).toString().split('\n').filter(Boolean);
+    const lines = gunzipSync(Buffer.from(await first.Body!.transformToByteArray()))
+      .toString()
+      .split('\n')
+      .filter(Boolean);
     expect(lines.length).toBe(manifest.partitions[0]!.rows);
     const ev = JSON.parse(lines[0]!);
     expect(ev.created_at).toMatch(/^2024-11-01T00:00:00(\.\d+)?Z$/);
@@ -65,7 +89,10 @@ describe('pg-to-s3', () => {
     expect(ev.amount).toMatch(/^\d+\.\d{4}$/);
 
     const run = (await getRun(env.ctx.meta, 'x1'))!;
-    const v = await pgToS3Kind.verify!(run, spec, env.ctx, { reportPath: path.join(tmp, 'x1.jsonl'), log: env.ctx.log });
+    const v = await pgToS3Kind.verify!(run, spec, env.ctx, {
+      reportPath: path.join(tmp, 'x1.jsonl'),
+      log: env.ctx.log,
+    });
     expect(v.clean, v.lines.join('\n')).toBe(true);
     expect(v.counts.ok).toBe(12);
 
@@ -78,12 +105,17 @@ describe('pg-to-s3', () => {
        ORDER BY floor(extract(epoch FROM created_at) / 21600), aggregate_id, sequence`,
       [from, to],
     );
-    expect(replayed.map((l) => String(JSON.parse(l).event_id))).toEqual(expected.rows.map((r: { event_id: string }) => String(r.event_id)));
+    expect(replayed.map((l) => String(JSON.parse(l).event_id))).toEqual(
+      expected.rows.map((r: { event_id: string }) => String(r.event_id)),
+    );
 
     // tampering is found: a changed row and a deleted object
     await db.pool.query(`UPDATE events SET payload = payload || '{"x":1}' WHERE event_id = 10`);
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: manifest.partitions[5]!.key }));
-    const bad = await pgToS3Kind.verify!(run, spec, env.ctx, { reportPath: path.join(tmp, 'x1b.jsonl'), log: env.ctx.log });
+    const bad = await pgToS3Kind.verify!(run, spec, env.ctx, {
+      reportPath: path.join(tmp, 'x1b.jsonl'),
+      log: env.ctx.log,
+    });
     expect(bad.clean).toBe(false);
     expect(bad.counts.hash_differs).toBe(1);
     expect(bad.counts.object_missing).toBe(1);
@@ -97,9 +129,13 @@ describe('pg-to-s3', () => {
     await expect(pgS3SpecFromFlags({ ...base, partition: 'fortnight' })).rejects.toThrow(/--partition/);
     await expect(pgS3SpecFromFlags({ ...base, table: 'nope' })).rejects.toThrow(/does not exist/);
     const s1 = await pgS3SpecFromFlags({ ...base, timeColumn: 'nope' });
-    await expect(planRun(env.ctx, { kind: 'pg-to-s3', runId: 'b1', spec: s1 })).rejects.toThrow(/unknown column "nope"/);
+    await expect(planRun(env.ctx, { kind: 'pg-to-s3', runId: 'b1', spec: s1 })).rejects.toThrow(
+      /unknown column "nope"/,
+    );
     const s2 = await pgS3SpecFromFlags(base);
-    await expect(planRun(env.ctx, { kind: 'pg-to-s3', runId: 'b2', spec: s2 })).rejects.toThrow(/bucket is not reachable or does not exist/);
+    await expect(planRun(env.ctx, { kind: 'pg-to-s3', runId: 'b2', spec: s2 })).rejects.toThrow(
+      /bucket is not reachable or does not exist/,
+    );
     expect(await getRun(env.ctx.meta, 'b1')).toBeUndefined();
     expect((await env.ctx.queue.depth()).visible).toBe(0);
     env.close();

@@ -14,9 +14,17 @@ import { overlapping, partitionKey, rowLine } from '../../worker/jobs/pg-to-s3/p
 import { parsePartition } from '../../worker/jobs/pg-to-s3/spec.js';
 
 describe('dynamodb-copy rules', () => {
-  const rules = { rewrite: [{ from: 'dev-raw', to: 'prod-raw' }], rename: [{ from: 'a', to: 'b' }], drop: ['gone'], ttl: { attribute: 'ttl', mode: 'recompute' as const, seconds: 100 } };
+  const rules = {
+    rewrite: [{ from: 'dev-raw', to: 'prod-raw' }],
+    rename: [{ from: 'a', to: 'b' }],
+    drop: ['gone'],
+    ttl: { attribute: 'ttl', mode: 'recompute' as const, seconds: 100 },
+  };
   it('rewrites every string, nested in maps, lists and sets', () => {
-    const v = rewriteValue({ M: { x: { L: [{ S: 's3://dev-raw/1' }, { N: '1' }, { SS: ['dev-raw', 'prod-raw'] }] } } }, rules.rewrite);
+    const v = rewriteValue(
+      { M: { x: { L: [{ S: 's3://dev-raw/1' }, { N: '1' }, { SS: ['dev-raw', 'prod-raw'] }] } } },
+      rules.rewrite,
+    );
     expect(v).toEqual({ M: { x: { L: [{ S: 's3://prod-raw/1' }, { N: '1' }, { SS: ['prod-raw'] }] } } });
   });
   it('renames, drops and recomputes the TTL from the run start (deterministic)', () => {
@@ -26,7 +34,10 @@ describe('dynamodb-copy rules', () => {
     expect(applyRules({ ttl: { N: '5' } }, { ...rules, ttl: { attribute: 'ttl', mode: 'drop' } }, 0)).toEqual({});
   });
   it('parses flags with messages naming them', () => {
-    expect(parsePairs(['a=b', 'x=='], '--rewrite')).toEqual([{ from: 'a', to: 'b' }, { from: 'x', to: '=' }]);
+    expect(parsePairs(['a=b', 'x=='], '--rewrite')).toEqual([
+      { from: 'a', to: 'b' },
+      { from: 'x', to: '=' },
+    ]);
     expect(() => parsePairs(['nope'], '--rewrite')).toThrow(/--rewrite "nope"/);
     expect(parseTtl('ttl:recompute=60')).toEqual({ attribute: 'ttl', mode: 'recompute', seconds: 60 });
     expect(parseTtl('expires')).toEqual({ attribute: 'expires', mode: 'keep', seconds: undefined });
@@ -39,11 +50,24 @@ describe('dynamodb-copy rules', () => {
 describe('pg-to-dynamodb mapping', () => {
   const m = mappingSchema.parse({
     keys: { PK: 'ZONE#{zone_id}#BAY#{bay_number}', SK: 'EVENT#{ts}' },
-    attributes: { GSI1PK: 'ZONE#{zone_id}', revenue: { column: 'revenue', type: 'N' }, hours: { column: 'hours', type: 'JSON' }, when: { column: 'ts', type: 'epoch' }, note: { column: 'note' } },
+    attributes: {
+      GSI1PK: 'ZONE#{zone_id}',
+      revenue: { column: 'revenue', type: 'N' },
+      hours: { column: 'hours', type: 'JSON' },
+      when: { column: 'ts', type: 'epoch' },
+      note: { column: 'note' },
+    },
     static: { entity: 'EVENT' },
     ttl: { attribute: 'ttl', addSeconds: 60 },
   });
-  const row = { zone_id: 'z1', bay_number: 3, ts: '2024-01-01T00:00:10Z', revenue: '12.50', hours: { open: '06:00' }, note: null };
+  const row = {
+    zone_id: 'z1',
+    bay_number: 3,
+    ts: '2024-01-01T00:00:10Z',
+    revenue: '12.50',
+    hours: { open: '06:00' },
+    note: null,
+  };
   it('renders keys and attributes, converts types, omits NULLs, sets the TTL', () => {
     expect(mapRow(row, m, 'r1', 1_000_000)).toEqual({
       PK: { S: 'ZONE#z1#BAY#3' },
@@ -58,8 +82,12 @@ describe('pg-to-dynamodb mapping', () => {
     expect(mappingColumns(m).sort()).toEqual(['bay_number', 'hours', 'note', 'revenue', 'ts', 'zone_id']);
   });
   it('names the row and column of a value it cannot convert', () => {
-    expect(() => mapRow({ ...row, revenue: 'n/a' }, m, 'events id=7', 0)).toThrow(/row events id=7: column "revenue" value "n\/a" is not a number/);
-    expect(() => mapRow({ ...row, zone_id: null }, m, 'events id=8', 0)).toThrow(/events id=8: key template needs column "zone_id"/);
+    expect(() => mapRow({ ...row, revenue: 'n/a' }, m, 'events id=7', 0)).toThrow(
+      /row events id=7: column "revenue" value "n\/a" is not a number/,
+    );
+    expect(() => mapRow({ ...row, zone_id: null }, m, 'events id=8', 0)).toThrow(
+      /events id=8: key template needs column "zone_id"/,
+    );
     expect(() => convertValue('{bad json', 'JSON', 'r', 'c')).toThrow(/row r: column "c" cannot be converted to JSON/);
     expect(() => convertValue('yesterday', 'epoch', 'r', 'c')).toThrow(/not a timestamp/);
     expect(convertValue(['a', 'a', 'b'], 'SS', 'r', 'c')).toEqual({ SS: ['a', 'b'] });
@@ -77,7 +105,9 @@ describe('key ranges and partitions', () => {
     ]);
     expect(rangesFromBoundaries([])).toEqual([{ lo: null, hi: null }]);
     const params: unknown[] = ['x'];
-    expect(rangeCondition('ts', 'timestamp with time zone', { lo: 'a', hi: 'b' }, params)).toBe('"ts" >= $2::timestamp with time zone AND "ts" < $3::timestamp with time zone');
+    expect(rangeCondition('ts', 'timestamp with time zone', { lo: 'a', hi: 'b' }, params)).toBe(
+      '"ts" >= $2::timestamp with time zone AND "ts" < $3::timestamp with time zone',
+    );
     expect(params).toEqual(['x', 'a', 'b']);
   });
   it('names partitions by time and picks those overlapping a window', () => {
@@ -97,7 +127,14 @@ describe('capacity budget', () => {
   it('waits for refill, takes debt from under-estimates and refunds over-estimates', async () => {
     let now = 0;
     const slept: number[] = [];
-    const b = new CapacityBudget({ unitsPerSecond: 100, now: () => now, sleep: async (ms) => void (slept.push(ms), (now += ms)) });
+    const b = new CapacityBudget({
+      unitsPerSecond: 100,
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    });
     await b.acquire(100); // full bucket
     expect(slept).toEqual([]);
     expect(b.delayFor(50)).toBe(500);
@@ -117,12 +154,17 @@ describe('item sizes, batches and comparison', () => {
     expect(itemSize({ ab: { S: 'xyz' }, n: { N: '12345' } })).toBe(2 + 3 + 1 + 4);
     expect(writeUnits(1024)).toBe(1);
     expect(writeUnits(1025)).toBe(2);
-    const { puts, duplicates } = preparePuts([{ PK: { S: 'a' }, v: { N: '1' } }, { PK: { S: 'a' }, v: { N: '2' } }, { PK: { S: 'b' } }], ['PK']);
+    const { puts, duplicates } = preparePuts(
+      [{ PK: { S: 'a' }, v: { N: '1' } }, { PK: { S: 'a' }, v: { N: '2' } }, { PK: { S: 'b' } }],
+      ['PK'],
+    );
     expect(duplicates).toBe(1);
     expect(puts.map((p) => p.item.v?.N)).toEqual(['2', undefined]);
   });
   it('compares numbers by value and sets in any order', () => {
-    expect(differingAttributes({ a: { N: '1.50' }, s: { SS: ['x', 'y'] } }, { a: { N: '1.5' }, s: { SS: ['y', 'x'] } })).toEqual([]);
+    expect(
+      differingAttributes({ a: { N: '1.50' }, s: { SS: ['x', 'y'] } }, { a: { N: '1.5' }, s: { SS: ['y', 'x'] } }),
+    ).toEqual([]);
     expect(differingAttributes({ a: { N: '1' }, b: { S: 'x' } }, { a: { N: '2' } })).toEqual(['a', 'b']);
   });
 });

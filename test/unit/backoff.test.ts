@@ -93,18 +93,22 @@ describe('drainBatch (every BatchWrite/BatchGet loop: what the service hands bac
     expect(sent).toBe(0);
   });
 
-  it('gives up after maxRetries with the caller\'s error, naming what is left', async () => {
+  it("gives up after maxRetries with the caller's error, naming what is left", async () => {
     let sent = 0;
     const send = async (p: string[]) => {
       sent++;
       return p;
     };
-    const run = drainBatch(['a', 'b'], send, { backoff: fast, maxRetries: 3, exhausted: (left) => new Error(`${left} left`) });
+    const run = drainBatch(['a', 'b'], send, {
+      backoff: fast,
+      maxRetries: 3,
+      exhausted: (left) => new Error(`${left} left`),
+    });
     await expect(run).rejects.toThrow('2 left');
     expect(sent).toBe(4); // the first send and three retries
   });
 
-  it('an aborted signal stops it between sends with the signal\'s reason', async () => {
+  it("an aborted signal stops it between sends with the signal's reason", async () => {
     const ac = new AbortController();
     let sent = 0;
     const run = drainBatch(

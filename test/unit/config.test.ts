@@ -6,7 +6,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertStateReachable, getRemote, loadConfig, parseRemotePath, readStackFile, STACK_FILE } from '../../shared/config.js';
+import {
+  assertStateReachable,
+  getRemote,
+  loadConfig,
+  parseRemotePath,
+  readStackFile,
+  STACK_FILE,
+} from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-config-'));
@@ -38,13 +45,25 @@ describe('loadConfig', () => {
       'ok.json',
       JSON.stringify({
         state: { region: 'eu-west-1', itemsTable: 'my-items' },
-        remotes: { minio: { endpoint: 'http://127.0.0.1:9000', accessKeyId: 'k', secretAccessKey: 's' }, aws: { profile: 'prod' } },
+        remotes: {
+          minio: { endpoint: 'http://127.0.0.1:9000', accessKeyId: 'k', secretAccessKey: 's' },
+          aws: { profile: 'prod' },
+        },
       }),
     );
     const c = load(file);
     expect(c.localStack).toBe(false);
-    expect(c.state).toMatchObject({ region: 'eu-west-1', itemsTable: 'my-items', metaTable: 'convoy-meta', queueName: 'convoy-work' });
-    expect(getRemote(c, 'minio')).toMatchObject({ name: 'minio', region: 'us-east-1', endpoint: 'http://127.0.0.1:9000' });
+    expect(c.state).toMatchObject({
+      region: 'eu-west-1',
+      itemsTable: 'my-items',
+      metaTable: 'convoy-meta',
+      queueName: 'convoy-work',
+    });
+    expect(getRemote(c, 'minio')).toMatchObject({
+      name: 'minio',
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9000',
+    });
     expect(getRemote(c, 'aws')).toMatchObject({ name: 'aws', profile: 'prod' });
   });
 
@@ -60,17 +79,25 @@ describe('loadConfig', () => {
     const top = inputError(() => load(writeConfig('unknown-top.json', JSON.stringify({ remote: {} }))));
     expect(top.message).toContain('unknown-top.json');
     expect(top.message).toMatch(/remote/);
-    const inRemote = inputError(() => load(writeConfig('unknown-remote-key.json', JSON.stringify({ remotes: { minio: { endpont: 'http://x' } } }))));
+    const inRemote = inputError(() =>
+      load(writeConfig('unknown-remote-key.json', JSON.stringify({ remotes: { minio: { endpont: 'http://x' } } }))),
+    );
     expect(inRemote.message).toMatch(/remotes\.minio/);
     expect(inRemote.message).toMatch(/endpont/);
-    const inState = inputError(() => load(writeConfig('unknown-state-key.json', JSON.stringify({ state: { itemTable: 'x' } }))));
+    const inState = inputError(() =>
+      load(writeConfig('unknown-state-key.json', JSON.stringify({ state: { itemTable: 'x' } }))),
+    );
     expect(inState.message).toMatch(/itemTable/);
   });
 
   it('a bad remote: not a URL, half a key pair, a bad name', () => {
-    const url = inputError(() => load(writeConfig('bad-url.json', JSON.stringify({ remotes: { minio: { endpoint: 'not a url' } } }))));
+    const url = inputError(() =>
+      load(writeConfig('bad-url.json', JSON.stringify({ remotes: { minio: { endpoint: 'not a url' } } }))),
+    );
     expect(url.message).toMatch(/remotes\.minio\.endpoint/);
-    const half = inputError(() => load(writeConfig('half.json', JSON.stringify({ remotes: { minio: { accessKeyId: 'k' } } }))));
+    const half = inputError(() =>
+      load(writeConfig('half.json', JSON.stringify({ remotes: { minio: { accessKeyId: 'k' } } }))),
+    );
     expect(half.message).toMatch(/accessKeyId and secretAccessKey/);
     const name = inputError(() => load(writeConfig('bad-name.json', JSON.stringify({ remotes: { 'my remote': {} } }))));
     expect(name.message).toMatch(/letters, digits/);
@@ -118,7 +145,11 @@ describe('loadConfig', () => {
 
 describe('parseRemotePath', () => {
   it('remote:bucket, remote:bucket/prefix, nested prefixes', () => {
-    expect(parseRemotePath('minio:rideshare-bronze', '--from')).toEqual({ remote: 'minio', bucket: 'rideshare-bronze', prefix: '' });
+    expect(parseRemotePath('minio:rideshare-bronze', '--from')).toEqual({
+      remote: 'minio',
+      bucket: 'rideshare-bronze',
+      prefix: '',
+    });
     expect(parseRemotePath('aws:b/raw/2024/', '--to')).toEqual({ remote: 'aws', bucket: 'b', prefix: 'raw/2024/' });
     expect(parseRemotePath('my_remote-2:b/', '--to')).toEqual({ remote: 'my_remote-2', bucket: 'b', prefix: '' });
   });

@@ -3,7 +3,11 @@
  * the real SDK exception classes (as the SDK throws them), Node network errors and odd throwables.
  */
 import { describe, expect, it } from 'vitest';
-import { ProvisionedThroughputExceededException, InternalServerError, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import {
+  ProvisionedThroughputExceededException,
+  InternalServerError,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import {
   AccessDeniedError,
@@ -24,7 +28,12 @@ const unregistered = (name: string) => name as ErrorClass;
 
 const meta = (httpStatusCode: number) => ({ httpStatusCode, requestId: 'r', attempts: 1, totalRetryDelay: 0 });
 function s3Error(name: string, status: number, message = name): S3ServiceException {
-  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: meta(status), message });
+  return new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: meta(status),
+    message,
+  });
 }
 function netError(code: string, message = `connect ${code} 127.0.0.1:9`): Error {
   return Object.assign(new Error(message), { code, errno: -111, syscall: 'connect' });
@@ -50,7 +59,11 @@ describe('classifyError', () => {
   });
 
   it('5xx: SERVICE_UNAVAILABLE, retryable, with the status in the message', () => {
-    for (const c of [s3Error('InternalError', 500), s3Error('ServiceUnavailable', 503), new InternalServerError({ message: 'boom', $metadata: meta(500) })]) {
+    for (const c of [
+      s3Error('InternalError', 500),
+      s3Error('ServiceUnavailable', 503),
+      new InternalServerError({ message: 'boom', $metadata: meta(500) }),
+    ]) {
       const e = classifyError(c);
       expect(e, c.name).toBeInstanceOf(ServiceUnavailableError);
       expect(e.retryable).toBe(true);
@@ -62,7 +75,10 @@ describe('classifyError', () => {
     const direct = netError('ECONNREFUSED');
     const wrapped = new Error('request failed', { cause: new Error('socket', { cause: netError('ECONNRESET') }) });
     const fetchStyle = new TypeError('fetch failed', { cause: netError('ECONNREFUSED') });
-    const aggregate = new AggregateError([netError('ECONNREFUSED'), netError('ECONNREFUSED', 'connect ECONNREFUSED ::1:9')], '');
+    const aggregate = new AggregateError(
+      [netError('ECONNREFUSED'), netError('ECONNREFUSED', 'connect ECONNREFUSED ::1:9')],
+      '',
+    );
     const timeout = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
     for (const c of [direct, wrapped, fetchStyle, aggregate, timeout, netError('ENOTFOUND'), netError('ETIMEDOUT')]) {
       const e = classifyError(c);
@@ -73,7 +89,12 @@ describe('classifyError', () => {
   });
 
   it('403 and refused credentials: ACCESS_DENIED, not retried', () => {
-    for (const c of [s3Error('AccessDenied', 403), s3Error('InvalidAccessKeyId', 403), s3Error('SignatureDoesNotMatch', 403), s3Error('Forbidden', 403)]) {
+    for (const c of [
+      s3Error('AccessDenied', 403),
+      s3Error('InvalidAccessKeyId', 403),
+      s3Error('SignatureDoesNotMatch', 403),
+      s3Error('Forbidden', 403),
+    ]) {
       const e = classifyError(c);
       expect(e, c.name).toBeInstanceOf(AccessDeniedError);
       expect(e.errorClass).toBe('ACCESS_DENIED');
@@ -94,7 +115,9 @@ describe('classifyError', () => {
   });
 
   it('anything unknown: UNKNOWN, retryable (a few attempts, then failed), message kept', () => {
-    const e = classifyError(new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: meta(400) }));
+    const e = classifyError(
+      new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: meta(400) }),
+    );
     expect(e.errorClass).toBe('UNKNOWN');
     expect(e.retryable).toBe(true);
     expect(e.message).toContain('Requested resource not found');

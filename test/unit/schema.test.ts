@@ -10,7 +10,14 @@ describe('statusShard', () => {
   });
 
   it('is deterministic and within range, including non-ASCII ids', () => {
-    for (const id of ['range:bucket:a..b', 'upload:did:key:z6Mk:bafy', 'segment:3/16', 'rows:t:0..999', 'ключ/日本語', '🚚']) {
+    for (const id of [
+      'range:bucket:a..b',
+      'upload:did:key:z6Mk:bafy',
+      'segment:3/16',
+      'rows:t:0..999',
+      'ключ/日本語',
+      '🚚',
+    ]) {
       const s = statusShard(id);
       expect(s).toBe(statusShard(id));
       expect(Number.isInteger(s)).toBe(true);

@@ -10,7 +10,12 @@ import { indexCarStream } from '../../worker/jobs/uploads/car-stream-index.js';
 
 async function oneShard(size: number): Promise<Uint8Array> {
   const shards: Uint8Array[] = [];
-  await encodeShards(contentBytes(`unit-${size}`, size), 'v1-raw', 64 * 1024 * 1024, async (s) => void shards.push(s.bytes));
+  await encodeShards(
+    contentBytes(`unit-${size}`, size),
+    'v1-raw',
+    64 * 1024 * 1024,
+    async (s) => void shards.push(s.bytes),
+  );
   expect(shards).toHaveLength(1);
   return shards[0]!;
 }

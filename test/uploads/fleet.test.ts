@@ -46,18 +46,45 @@ function startWorker(stateDir: string, id: string): { child: ChildProcess; exite
   const log = openSync(path.join(dir, `${id}.log`), 'a');
   const child = spawn(
     process.execPath,
-    [CLI, '--state-dir', stateDir, 'worker', '--worker-id', id, '--concurrency', '48', '--lease-ms', '6000', '--wait-seconds', '1', '--backoff-base-ms', '200', '--threads', '1'],
+    [
+      CLI,
+      '--state-dir',
+      stateDir,
+      'worker',
+      '--worker-id',
+      id,
+      '--concurrency',
+      '48',
+      '--lease-ms',
+      '6000',
+      '--wait-seconds',
+      '1',
+      '--backoff-base-ms',
+      '200',
+      '--threads',
+      '1',
+    ],
     { stdio: ['ignore', log, log], env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' } },
   );
   closeSync(log);
   children.push(child);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   return { child, exited };
 }
 
 describe('uploads job with two worker processes', () => {
   it(`migrates ${UPLOADS} uploads; kill -9 of a worker loses nothing and registers nothing twice`, async () => {
-    const env = await uploadsEnv(t.stack, peers, { customers: 5, spaces: 20, uploads: UPLOADS, seed: `fleet-${UPLOADS}`, brokenRate: 0.02, noShardsRate: 0.02, maxSmallBytes: 64 * 1024 });
+    const env = await uploadsEnv(t.stack, peers, {
+      customers: 5,
+      spaces: 20,
+      uploads: UPLOADS,
+      seed: `fleet-${UPLOADS}`,
+      brokenRate: 0.02,
+      noShardsRate: 0.02,
+      maxSmallBytes: 64 * 1024,
+    });
     const seeded = env.seeded;
     expect(new Set(seeded.uploads.map((u) => u.space)).size).toBeGreaterThanOrEqual(20);
     expect(seeded.customers.length).toBeGreaterThanOrEqual(5);
@@ -69,11 +96,16 @@ describe('uploads job with two worker processes', () => {
     const b = startWorker(stateDir, 'worker-b');
     const uploadsDone = async () => {
       let n = 0;
-      for await (const page of itemsOfRun(env.ctx.items, runId)) n += page.filter((i) => i.itemId.startsWith('upload:') && i.status === 'done').length;
+      for await (const page of itemsOfRun(env.ctx.items, runId))
+        n += page.filter((i) => i.itemId.startsWith('upload:') && i.status === 'done').length;
       return n;
     };
     // kill worker A while the run is in full swing and A holds items
-    await waitUntil(async () => (await uploadsDone()) >= Math.floor(UPLOADS / 4), { timeoutMs: 180_000, intervalMs: 250, what: 'a quarter of the uploads done' });
+    await waitUntil(async () => (await uploadsDone()) >= Math.floor(UPLOADS / 4), {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+      what: 'a quarter of the uploads done',
+    });
     a.child.kill('SIGKILL');
     expect(await a.exited).toBe('SIGKILL');
 
@@ -96,13 +128,16 @@ describe('uploads job with two worker processes', () => {
     // nothing lost: every good upload done, every broken one failed with its class
     for (const u of seeded.uploads) {
       const item = uploads.get(u.root)!;
-      if (u.broken === 'missing-shard') expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_NOT_FOUND']);
+      if (u.broken === 'missing-shard')
+        expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_NOT_FOUND']);
       else if (u.broken) expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_CORRUPT']);
       else expect(item.status, `${u.root}: ${JSON.stringify(item.lastError)}`).toBe('done');
       expect((item.history ?? []).filter((h) => h.event === 'completed').length).toBeLessThanOrEqual(1);
     }
     // the kill hit items in flight: some were claimed by A and finished by B
-    const takenOver = [...uploads.values()].filter((i) => i.history?.some((h) => h.event === 'claimed' && h.worker === 'worker-a') && i.worker === 'worker-b');
+    const takenOver = [...uploads.values()].filter(
+      (i) => i.history?.some((h) => h.event === 'claimed' && h.worker === 'worker-a') && i.worker === 'worker-b',
+    );
     expect(takenOver.length).toBeGreaterThan(0);
 
     // nothing registered twice where the peer would count it twice
@@ -111,7 +146,12 @@ describe('uploads job with two worker processes', () => {
       expect(peers.indexer.indexRegistrations(rootB58), u.root).toBe(1);
       for (const s of u.shards) {
         const b58 = base58btc.encode(CID.parse(s).multihash.bytes);
-        expect(peers.indexer.received.filter((r) => r.type === 'assert/location' && r.content === b58 && r.space === u.space), s).toHaveLength(1);
+        expect(
+          peers.indexer.received.filter(
+            (r) => r.type === 'assert/location' && r.content === b58 && r.space === u.space,
+          ),
+          s,
+        ).toHaveLength(1);
       }
     }
     for (const s of seeded.spaces) {

@@ -7,10 +7,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startUploadPeers, type UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
-import { seedUploads, type SeededUpload, type SeedOptions, type SeedSummary } from '../../worker/jobs/uploads/seed/seed.js';
+import {
+  seedUploads,
+  type SeededUpload,
+  type SeedOptions,
+  type SeedSummary,
+} from '../../worker/jobs/uploads/seed/seed.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { getRemote } from '../../shared/config.js';
-import { parseUploadsConfig, setUploadsConfig, UPLOADS_CONFIG_FILE, type UploadsConfigInput } from '../../worker/jobs/uploads/config.js';
+import {
+  parseUploadsConfig,
+  setUploadsConfig,
+  UPLOADS_CONFIG_FILE,
+  type UploadsConfigInput,
+} from '../../worker/jobs/uploads/config.js';
 import { STACK_FILE, type StackFile } from '../../shared/config.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
 import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
@@ -40,23 +50,53 @@ export interface UploadsEnvOptions {
   publicUrl?: string;
 }
 
-export async function uploadsEnv(stack: LocalStack, peers: UploadPeers, seed: SeedOptions, opts: UploadsEnvOptions = {}): Promise<UploadsEnv> {
+export async function uploadsEnv(
+  stack: LocalStack,
+  peers: UploadPeers,
+  seed: SeedOptions,
+  opts: UploadsEnvOptions = {},
+): Promise<UploadsEnv> {
   const env = await freshEnv(stack);
   const suffix = randomBytes(3).toString('hex');
-  const tables = { consumer: `consumer-${suffix}`, upload: `upload-${suffix}`, allocation: `allocation-${suffix}`, store: `store-${suffix}`, delegation: `delegation-${suffix}` };
+  const tables = {
+    consumer: `consumer-${suffix}`,
+    upload: `upload-${suffix}`,
+    allocation: `allocation-${suffix}`,
+    store: `store-${suffix}`,
+    delegation: `delegation-${suffix}`,
+  };
   const uploadsConfig: UploadsConfigInput = {
     ...peers.config,
-    source: { tables, carpark: { remote: 'local', bucket: `carpark-${suffix}`, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}) } },
+    source: {
+      tables,
+      carpark: {
+        remote: 'local',
+        bucket: `carpark-${suffix}`,
+        ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+      },
+    },
     registration: opts.registration ?? 'assert/index',
   };
   const parsed = parseUploadsConfig(uploadsConfig, 'test', {});
   setUploadsConfig(uploadsConfig);
   const remote = getRemote(env.config, 'local');
   const s3 = makeS3Client(remote);
-  const rawDdb = new DynamoDBClient({ region: 'us-east-1', endpoint: stack.endpoints.dynamodb, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const rawDdb = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: stack.endpoints.dynamodb,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   try {
     const seeded = await seedUploads(
-      { ddb: env.ctx.clients.ddb, rawDdb, s3, bucket: parsed.source.carpark.bucket, tables: parsed.source.tables, agentDid: peers.agentDid, agent: opts.legacyClaims === false ? undefined : await UcanAgent.create(parsed) },
+      {
+        ddb: env.ctx.clients.ddb,
+        rawDdb,
+        s3,
+        bucket: parsed.source.carpark.bucket,
+        tables: parsed.source.tables,
+        agentDid: peers.agentDid,
+        agent: opts.legacyClaims === false ? undefined : await UcanAgent.create(parsed),
+      },
       seed,
     );
     return { ...env, peers, uploadsConfig, seeded };
@@ -84,7 +124,12 @@ export async function publishLegacyLocations(env: UploadsEnv, uploads: SeededUpl
       const record = await shardRecord(tables, u.space, shard, base58btc.encode(mh));
       if (!record) throw new Error(`shard ${shard} of ${u.root} is in neither table`);
       const keys = carparkKeys(shard);
-      await agent.publishLocation(mh, new URL(record.protocol === 'store' ? keys.carKey : keys.blobKey, base).toString(), record.size, undefined);
+      await agent.publishLocation(
+        mh,
+        new URL(record.protocol === 'store' ? keys.carKey : keys.blobKey, base).toString(),
+        record.size,
+        undefined,
+      );
     }
   }
 }
@@ -95,7 +140,13 @@ export async function publishLegacyLocations(env: UploadsEnv, uploads: SeededUpl
  */
 export function writeStateDir(stack: LocalStack, env: UploadsEnv, dir: string): string {
   mkdirSync(dir, { recursive: true });
-  const file: StackFile = { pid: process.pid, startedAtMs: Date.now(), state: env.config.state, remotes: stack.remotes, endpoints: stack.endpoints };
+  const file: StackFile = {
+    pid: process.pid,
+    startedAtMs: Date.now(),
+    state: env.config.state,
+    remotes: stack.remotes,
+    endpoints: stack.endpoints,
+  };
   writeFileSync(path.join(dir, STACK_FILE), JSON.stringify(file));
   writeFileSync(path.join(dir, UPLOADS_CONFIG_FILE), JSON.stringify(env.uploadsConfig), { mode: 0o600 });
   return dir;

@@ -26,19 +26,31 @@ describe('convoy index build / inspect', () => {
     expect(files.length).toBeGreaterThan(1);
     const out = path.join(dir, 'index.car');
     const fd = openSync(out, 'w');
-    const r = spawnSync(process.execPath, [cli, 'index', 'build', '--root', root, ...files], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, CONVOY_STATE_DIR: dir } });
+    const r = spawnSync(process.execPath, [cli, 'index', 'build', '--root', root, ...files], {
+      stdio: ['ignore', fd, 'pipe'],
+      env: { ...process.env, CONVOY_STATE_DIR: dir },
+    });
     closeSync(fd);
     expect(r.status, r.stderr.toString()).toBe(0);
-    const expected = await buildDagIndex(root, await Promise.all(files.map((f) => indexShard({ type: 'file', path: f }))));
+    const expected = await buildDagIndex(
+      root,
+      await Promise.all(files.map((f) => indexShard({ type: 'file', path: f }))),
+    );
     expect(Buffer.from(readFileSync(out)).equals(Buffer.from(expected.bytes))).toBe(true);
-    const inspected = JSON.parse(execFileSync(process.execPath, [cli, 'index', 'inspect', '--json', out], { env: { ...process.env, CONVOY_STATE_DIR: dir } }).toString());
+    const inspected = JSON.parse(
+      execFileSync(process.execPath, [cli, 'index', 'inspect', '--json', out], {
+        env: { ...process.env, CONVOY_STATE_DIR: dir },
+      }).toString(),
+    );
     expect(inspected.content).toBe(root);
     expect(inspected.link).toBe(expected.link);
     expect(inspected.shards).toHaveLength(files.length);
   });
 
   it('exits 2 naming the bad input', () => {
-    const r = spawnSync(process.execPath, [cli, 'index', 'build', '--root', 'not-a-cid', path.join(dir, 'nope.car')], { env: { ...process.env, CONVOY_STATE_DIR: dir } });
+    const r = spawnSync(process.execPath, [cli, 'index', 'build', '--root', 'not-a-cid', path.join(dir, 'nope.car')], {
+      env: { ...process.env, CONVOY_STATE_DIR: dir },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr.toString()).toMatch(/--root "not-a-cid" is not a CID/);
   });

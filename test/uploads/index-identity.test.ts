@@ -40,7 +40,11 @@ afterAll(async () => {
 async function clientUpload(bytes: Uint8Array, shape: DagShape, shardSize: number) {
   const { proof, spaceDid } = await registerSpace(alice, peer.context as never);
   // over HTTP, as a real client talks to the service (receipts are polled at /receipt/)
-  const connection = connect({ id: peer.signer as never, codec: CAR.outbound, channel: HTTP.open({ url: new URL(peer.url), method: 'POST' }) as never });
+  const connection = connect({
+    id: peer.signer as never,
+    codec: CAR.outbound,
+    channel: HTTP.open({ url: new URL(peer.url), method: 'POST' }) as never,
+  });
   const put = new Map<string, Uint8Array>();
   const recordingFetch = async (url: string | URL, init?: RequestInit) => {
     if (init?.method === 'PUT' && init.body) {
@@ -50,14 +54,18 @@ async function clientUpload(bytes: Uint8Array, shape: DagShape, shardSize: numbe
     return fetch(url, init);
   };
   const shardCids: string[] = [];
-  const root = await uploadFile({ issuer: alice, with: spaceDid, proofs: [proof], audience: peer.signer } as never, new Blob([bytes as Uint8Array<ArrayBuffer>]), {
-    connection,
-    fetch: recordingFetch,
-    shardSize,
-    pieceHasher: null,
-    settings: dagSettings(shape),
-    onShardStored: (meta: { cid: { toString(): string } }) => shardCids.push(meta.cid.toString()),
-  } as never);
+  const root = await uploadFile(
+    { issuer: alice, with: spaceDid, proofs: [proof], audience: peer.signer } as never,
+    new Blob([bytes as Uint8Array<ArrayBuffer>]),
+    {
+      connection,
+      fetch: recordingFetch,
+      shardSize,
+      pieceHasher: null,
+      settings: dagSettings(shape),
+      onShardStored: (meta: { cid: { toString(): string } }) => shardCids.push(meta.cid.toString()),
+    } as never,
+  );
   const shards = shardCids.map((cid) => {
     const b = put.get(cid);
     if (!b) throw new Error(`shard ${cid} was not captured`);
@@ -69,10 +77,34 @@ async function clientUpload(bytes: Uint8Array, shape: DagShape, shardSize: numbe
 }
 
 const cases: Array<{ name: string; shape: DagShape; size: number; shardSize: number; shards: number }> = [
-  { name: 'CIDv1 raw leaves, one shard', shape: 'v1-raw', size: 2.5 * 1024 * 1024, shardSize: 8 * 1024 * 1024, shards: 1 },
-  { name: 'CIDv1 raw leaves, several shards', shape: 'v1-raw', size: 5.2 * 1024 * 1024, shardSize: 2 * 1024 * 1024, shards: 3 },
-  { name: 'CIDv0 dag-pb leaves, one shard', shape: 'v0-pb', size: 1.3 * 1024 * 1024, shardSize: 8 * 1024 * 1024, shards: 1 },
-  { name: 'CIDv0 dag-pb leaves, several shards', shape: 'v0-pb', size: 3.1 * 1024 * 1024, shardSize: 1024 * 1024, shards: 4 },
+  {
+    name: 'CIDv1 raw leaves, one shard',
+    shape: 'v1-raw',
+    size: 2.5 * 1024 * 1024,
+    shardSize: 8 * 1024 * 1024,
+    shards: 1,
+  },
+  {
+    name: 'CIDv1 raw leaves, several shards',
+    shape: 'v1-raw',
+    size: 5.2 * 1024 * 1024,
+    shardSize: 2 * 1024 * 1024,
+    shards: 3,
+  },
+  {
+    name: 'CIDv0 dag-pb leaves, one shard',
+    shape: 'v0-pb',
+    size: 1.3 * 1024 * 1024,
+    shardSize: 8 * 1024 * 1024,
+    shards: 1,
+  },
+  {
+    name: 'CIDv0 dag-pb leaves, several shards',
+    shape: 'v0-pb',
+    size: 3.1 * 1024 * 1024,
+    shardSize: 1024 * 1024,
+    shards: 4,
+  },
 ];
 
 describe('index byte identity with @storacha/upload-client', () => {
@@ -90,7 +122,9 @@ describe('index byte identity with @storacha/upload-client', () => {
       });
       // through the thread pool, as workers do (the compiled task in dist/)
       const indexed = await Promise.all(
-        files.map(async (file) => resultToIndex(await pool.run<ShardIndexResult>('car-index', { source: { type: 'file', path: file } }))),
+        files.map(async (file) =>
+          resultToIndex(await pool.run<ShardIndexResult>('car-index', { source: { type: 'file', path: file } })),
+        ),
       );
       const ours = await buildDagIndex(uploaded.root, indexed);
       expect(ours.link).toBe(uploaded.indexCid);
@@ -99,7 +133,10 @@ describe('index byte identity with @storacha/upload-client', () => {
       expect(described.content).toBe(uploaded.root);
       expect(described.shards.map((s) => s.shard).sort()).toEqual(uploaded.shards.map((s) => s.cid).sort());
       // inline (the CLI's path) gives the same
-      const inline = await buildDagIndex(uploaded.root, await Promise.all(files.map((f) => indexShard({ type: 'file', path: f }))));
+      const inline = await buildDagIndex(
+        uploaded.root,
+        await Promise.all(files.map((f) => indexShard({ type: 'file', path: f }))),
+      );
       expect(Buffer.from(inline.bytes).equals(Buffer.from(ours.bytes))).toBe(true);
     });
   }

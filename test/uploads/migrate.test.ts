@@ -37,12 +37,26 @@ afterAll(async () => {
 
 async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
   await planUploadsRun(env.ctx, { ...opts, run: runId });
-  const worker = new Worker(env.ctx, { concurrency: 16, waitSeconds: 0, threads: 2, counterFlushMs: 200, heartbeatMs: 500, backoffBaseMs: 50, leaseMs: 20_000 });
+  const worker = new Worker(env.ctx, {
+    concurrency: 16,
+    waitSeconds: 0,
+    threads: 2,
+    counterFlushMs: 200,
+    heartbeatMs: 500,
+    backoffBaseMs: 50,
+    leaseMs: 20_000,
+  });
   const done = worker.start();
   const status = await waitUntil(
     async () => {
       const s = await runStatus(env.ctx, runId);
-      if (process.env.DEBUG_UPLOADS) console.log(runId, s.run.state, JSON.stringify(s.counts), JSON.stringify((s as { failures?: unknown }).failures ?? ''));
+      if (process.env.DEBUG_UPLOADS)
+        console.log(
+          runId,
+          s.run.state,
+          JSON.stringify(s.counts),
+          JSON.stringify((s as { failures?: unknown }).failures ?? ''),
+        );
       return s.run.state === 'done' ? s : undefined;
     },
     { timeoutMs: 120_000, what: `run ${runId} done` },
@@ -57,7 +71,15 @@ async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof 
 describe('uploads job', () => {
   it('migrates every good upload, fails broken ones with their class, and is idempotent', async () => {
     const t0 = Date.now();
-    const env = await uploadsEnv(t.stack, peers, { customers: 5, spaces: 20, uploads: 60, seed: 'e2e-small', brokenRate: 0.1, noShardsRate: 0.05, maxSmallBytes: 300 * 1024 });
+    const env = await uploadsEnv(t.stack, peers, {
+      customers: 5,
+      spaces: 20,
+      uploads: 60,
+      seed: 'e2e-small',
+      brokenRate: 0.1,
+      noShardsRate: 0.05,
+      maxSmallBytes: 300 * 1024,
+    });
     const seeded = env.seeded;
     if (process.env.DEBUG_UPLOADS) console.log('seeded in', Date.now() - t0, 'ms');
     const broken = seeded.uploads.filter((u) => u.broken);
@@ -71,7 +93,8 @@ describe('uploads job', () => {
     const byRoot = new Map(first.uploads.map((i) => [String(i.spec.root), i]));
     for (const u of seeded.uploads) {
       const item = byRoot.get(u.root)!;
-      if (u.broken === 'missing-shard') expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_NOT_FOUND']);
+      if (u.broken === 'missing-shard')
+        expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_NOT_FOUND']);
       else if (u.broken) expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'SHARD_CORRUPT']);
       else expect(item.status, `${u.root}: ${JSON.stringify(item.lastError)}`).toBe('done');
       if (u.broken) expect(item.attempts).toBe(1); // permanent: not retried
@@ -82,14 +105,20 @@ describe('uploads job', () => {
       expect(peers.indexer.indexRegistrations(rootB58), u.root).toBe(1);
       for (const s of u.shards) {
         const b58 = base58btc.encode(CID.parse(s).multihash.bytes);
-        expect(peers.indexer.received.filter((r) => r.type === 'assert/location' && r.content === b58 && r.space === u.space)).toHaveLength(1);
+        expect(
+          peers.indexer.received.filter(
+            (r) => r.type === 'assert/location' && r.content === b58 && r.space === u.space,
+          ),
+        ).toHaveLength(1);
       }
     }
     expect(noShards.every((u) => byRoot.get(u.root)!.metrics?.indexBuilt === 0)).toBe(true);
     // the gateway: exactly once for each space that has a good upload
     for (const s of seeded.spaces) {
       const good = seeded.uploads.some((u) => u.space === s.space && !u.broken);
-      expect((peers.gateway.authorizations.get(s.space) ?? 0) - (gatewayBefore.get(s.space) ?? 0), s.space).toBe(good ? 1 : 0);
+      expect((peers.gateway.authorizations.get(s.space) ?? 0) - (gatewayBefore.get(s.space) ?? 0), s.space).toBe(
+        good ? 1 : 0,
+      );
     }
 
     // a second run over the same customers registers nothing new anywhere
@@ -99,20 +128,43 @@ describe('uploads job', () => {
     expect(second.uploads.filter((i) => i.status === 'done')).toHaveLength(60 - broken.length);
     expect(peers.indexer.received.length).toBe(claimsAfterFirst);
     expect(peers.gateway.authorizations).toEqual(gatewayAfterFirst);
-    expect(second.uploads.every((i) => !i.metrics || (i.metrics.indexBuilt === 0 && i.metrics.locationsPublished === 0))).toBe(true);
+    expect(
+      second.uploads.every((i) => !i.metrics || (i.metrics.indexBuilt === 0 && i.metrics.locationsPublished === 0)),
+    ).toBe(true);
     expect(claimsAfterFirst).toBeGreaterThan(claimsBefore);
     env.close();
   }, 300_000);
 
   it('a bad delegation is UNAUTHORIZED and not retried; a peer answering 503 for a while is retried', async () => {
-    const env = await uploadsEnv(t.stack, peers, { customers: 1, spaces: 2, uploads: 8, seed: 'faults', brokenRate: 0, noShardsRate: 0, maxSmallBytes: 100 * 1024 });
+    const env = await uploadsEnv(t.stack, peers, {
+      customers: 1,
+      spaces: 2,
+      uploads: 8,
+      seed: 'faults',
+      brokenRate: 0,
+      noShardsRate: 0,
+      maxSmallBytes: 100 * 1024,
+    });
     const [bad, good] = env.seeded.spaces;
     // space 0's grant goes to somebody else: the agent cannot prove access/delegate on it
     const signer = await ed25519.derive(createHash('sha256').update('space:faults:0').digest());
     expect(signer.did()).toBe(bad!.space);
     const stranger = await ed25519.generate();
-    const grant = await Server.delegate({ issuer: signer, audience: stranger, capabilities: [{ with: bad!.space, can: 'access/delegate' }, { with: bad!.space, can: 'space/content/serve/*' }], expiration: Infinity } as never);
-    await env.ctx.clients.ddb.send(new PutCommand({ TableName: (env.uploadsConfig.source.tables as { delegation: string }).delegation, Item: { space: bad!.space, delegation: await encodeProof(grant as never) } }));
+    const grant = await Server.delegate({
+      issuer: signer,
+      audience: stranger,
+      capabilities: [
+        { with: bad!.space, can: 'access/delegate' },
+        { with: bad!.space, can: 'space/content/serve/*' },
+      ],
+      expiration: Infinity,
+    } as never);
+    await env.ctx.clients.ddb.send(
+      new PutCommand({
+        TableName: (env.uploadsConfig.source.tables as { delegation: string }).delegation,
+        Item: { space: bad!.space, delegation: await encodeProof(grant as never) },
+      }),
+    );
     peers.indexer.faults.failNext(4);
     peers.gateway.faults.failNext(2);
     const refusedBefore = peers.indexer.faults.refused + peers.gateway.faults.refused;
@@ -122,7 +174,9 @@ describe('uploads job', () => {
       if (item.spec.space === bad!.space) {
         expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'UNAUTHORIZED']);
         // not retried: the one UNAUTHORIZED attempt ended the item (earlier attempts may have met the 503s)
-        expect((item.history ?? []).filter((h) => h.errorClass === 'UNAUTHORIZED').map((h) => h.event)).toEqual(['failed']);
+        expect((item.history ?? []).filter((h) => h.errorClass === 'UNAUTHORIZED').map((h) => h.event)).toEqual([
+          'failed',
+        ]);
       } else {
         expect(item.spec.space).toBe(good!.space);
         expect(item.status, JSON.stringify(item.lastError)).toBe('done');
@@ -135,7 +189,20 @@ describe('uploads job', () => {
   }, 300_000);
 
   it('space/index/add registration: the upload service refuses shards outside the migration space; registers when they are in it', async () => {
-    const env = await uploadsEnv(t.stack, peers, { customers: 1, spaces: 1, uploads: 4, seed: 'index-add', brokenRate: 0, noShardsRate: 0, maxSmallBytes: 100 * 1024 }, { registration: 'space/index/add' });
+    const env = await uploadsEnv(
+      t.stack,
+      peers,
+      {
+        customers: 1,
+        spaces: 1,
+        uploads: 4,
+        seed: 'index-add',
+        brokenRate: 0,
+        noShardsRate: 0,
+        maxSmallBytes: 100 * 1024,
+      },
+      { registration: 'space/index/add' },
+    );
     const roots = env.seeded.uploads.map((u) => u.root);
     const b58 = (root: string) => base58btc.encode(CID.parse(root).multihash.bytes);
     // 1. the shards live in the customer's space, not in the migration space: ShardNotFound, permanent
@@ -154,7 +221,12 @@ describe('uploads job', () => {
       for (const shard of u.shards) {
         const keys = carparkKeys(shard);
         const out = await s3
-          .send(new GetObjectCommand({ Bucket: rt.carpark.bucket, Key: u.protocol === 'blob' ? keys.blobKey : keys.carKey }))
+          .send(
+            new GetObjectCommand({
+              Bucket: rt.carpark.bucket,
+              Key: u.protocol === 'blob' ? keys.blobKey : keys.carKey,
+            }),
+          )
           .then((o) => o.Body!.transformToByteArray());
         await rt.agent.storeBlob(space, out, CID.parse(shard).multihash.bytes);
       }

@@ -59,15 +59,30 @@ async function modesEnv(...args: Parameters<typeof uploadsEnv>): Promise<Uploads
 /** Plan, work the run to its end with one in-process worker, then `convoy verify` it. */
 async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
   await planUploadsRun(env.ctx, { ...opts, run: runId });
-  const worker = new Worker(env.ctx, { concurrency: 16, waitSeconds: 0, threads: 1, counterFlushMs: 200, heartbeatMs: 500, backoffBaseMs: 50, leaseMs: 20_000, runs: [runId] });
+  const worker = new Worker(env.ctx, {
+    concurrency: 16,
+    waitSeconds: 0,
+    threads: 1,
+    counterFlushMs: 200,
+    heartbeatMs: 500,
+    backoffBaseMs: 50,
+    leaseMs: 20_000,
+    runs: [runId],
+  });
   const done = worker.start();
-  await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', { timeoutMs: 60_000, what: `run ${runId} done` });
+  await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', {
+    timeoutMs: 60_000,
+    what: `run ${runId} done`,
+  });
   await worker.stop();
   await done;
   const items: ItemRow[] = [];
   for await (const page of itemsOfRun(env.ctx.items, runId)) items.push(...page);
   const run = (await getRun(env.ctx.meta, runId))!;
-  const summary = await uploadsKind.verify!(run, uploadsKind.specSchema.parse(run.spec) as UploadsSpec, env.ctx, { reportPath: path.join(dir, `${runId}.jsonl`), log: silentLogger });
+  const summary = await uploadsKind.verify!(run, uploadsKind.specSchema.parse(run.spec) as UploadsSpec, env.ctx, {
+    reportPath: path.join(dir, `${runId}.jsonl`),
+    log: silentLogger,
+  });
   const byRoot = new Map(items.filter((i) => i.itemId.startsWith('upload:')).map((i) => [String(i.spec.root), i]));
   return { summary, item: (u: SeededUpload) => byRoot.get(u.root)!, uploads: byRoot.size };
 }
@@ -110,7 +125,15 @@ function locationOf(u: SeededUpload, shard: string, base: string): string {
 
 describe('uploads modes', () => {
   it('--test-index builds, stores and registers the missing indexes, and nothing else; a second run registers nothing', async () => {
-    const env = await modesEnv(t.stack, peers, { customers: 2, spaces: 4, uploads: 16, seed: 'modes-index', brokenRate: 0, noShardsRate: 0.2, maxSmallBytes: 100 * 1024 });
+    const env = await modesEnv(t.stack, peers, {
+      customers: 2,
+      spaces: 4,
+      uploads: 16,
+      seed: 'modes-index',
+      brokenRate: 0,
+      noShardsRate: 0.2,
+      maxSmallBytes: 100 * 1024,
+    });
     const { uploads, customers } = env.seeded;
     const withShards = uploads.filter((u) => !u.noShards);
     const indexedAlready = uploads.filter((u) => u.noShards); // seeded with an existing index
@@ -142,20 +165,40 @@ describe('uploads modes', () => {
 
     // the job's own check agrees: indexes there, locations and gateway still missing
     const check = await runToEnd(env, 'ti-check', { customer: customers, verifyOnly: true });
-    expect(check.summary.counts).toMatchObject({ uploads: 16, missing_index: 0, missing_locations: withShards.length, missing_gateway: 16 });
+    expect(check.summary.counts).toMatchObject({
+      uploads: 16,
+      missing_index: 0,
+      missing_locations: withShards.length,
+      missing_gateway: 16,
+    });
 
     // a second run registers and stores nothing new
     const blobsBefore = await Promise.all(customers.map((c) => migrationSpaceBlobs(env, c)));
     const fromSecond = peers.indexer.received.length;
     const second = await runToEnd(env, 'ti-2', { customer: customers, testIndex: true });
-    expect(uploads.every((u) => second.item(u).status === 'done' && second.item(u).metrics?.indexBuilt === 0)).toBe(true);
+    expect(uploads.every((u) => second.item(u).status === 'done' && second.item(u).metrics?.indexBuilt === 0)).toBe(
+      true,
+    );
     expect(peers.indexer.received.length).toBe(fromSecond);
     expect(await Promise.all(customers.map((c) => migrationSpaceBlobs(env, c)))).toEqual(blobsBefore);
     await expectGatewayUntouched(env);
   }, 60_000);
 
   it('--test-location-claims re-publishes legacy claims with the space, and nothing else; a shard without any claim fails naming --repair', async () => {
-    const env = await modesEnv(t.stack, peers, { customers: 2, spaces: 4, uploads: 16, seed: 'modes-locations', brokenRate: 0, noShardsRate: 0, maxSmallBytes: 100 * 1024 }, { legacyClaims: false });
+    const env = await modesEnv(
+      t.stack,
+      peers,
+      {
+        customers: 2,
+        spaces: 4,
+        uploads: 16,
+        seed: 'modes-locations',
+        brokenRate: 0,
+        noShardsRate: 0,
+        maxSmallBytes: 100 * 1024,
+      },
+      { legacyClaims: false },
+    );
     const { uploads, customers } = env.seeded;
     // the indexer knows the legacy claims of all uploads but every fourth one
     const unknown = uploads.filter((_, i) => i % 4 === 0);
@@ -174,7 +217,10 @@ describe('uploads modes', () => {
       for (const shard of u.shards) {
         // the legacy claim's location, now with the space
         const claims = got.locations.filter((r) => r.content === b58(shard));
-        expect(claims.map((c) => [c.space, (c.location ?? []).map(String)]), shard).toEqual([[u.space, [locationOf(u, shard, legacyBase)]]]);
+        expect(
+          claims.map((c) => [c.space, (c.location ?? []).map(String)]),
+          shard,
+        ).toEqual([[u.space, [locationOf(u, shard, legacyBase)]]]);
       }
     }
     for (const u of unknown) {
@@ -193,14 +239,29 @@ describe('uploads modes', () => {
     const fromSecond = peers.indexer.received.length;
     const second = await runToEnd(env, 'tl-2', { customer: customers, testLocationClaims: true });
     expect(peers.indexer.received.length).toBe(fromSecond);
-    expect(legacy.every((u) => second.item(u).status === 'done' && second.item(u).metrics?.locationsPublished === 0)).toBe(true);
+    expect(
+      legacy.every((u) => second.item(u).status === 'done' && second.item(u).metrics?.locationsPublished === 0),
+    ).toBe(true);
     expect(unknown.every((u) => second.item(u).lastError?.errorClass === 'LOCATION_CLAIM_FAILED')).toBe(true);
   }, 60_000);
 
   it('--repair rebuilds the location claims the indexer lost from the tables, at the configured base, and nothing else', async () => {
     // a base with a path and no trailing slash: locations must keep the whole path
     const publicUrl = 'https://carpark.repair.test/v1/carpark';
-    const env = await modesEnv(t.stack, peers, { customers: 2, spaces: 3, uploads: 12, seed: 'modes-repair', brokenRate: 0, noShardsRate: 0, maxSmallBytes: 100 * 1024 }, { legacyClaims: false, publicUrl });
+    const env = await modesEnv(
+      t.stack,
+      peers,
+      {
+        customers: 2,
+        spaces: 3,
+        uploads: 12,
+        seed: 'modes-repair',
+        brokenRate: 0,
+        noShardsRate: 0,
+        maxSmallBytes: 100 * 1024,
+      },
+      { legacyClaims: false, publicUrl },
+    );
     const { uploads, customers } = env.seeded;
     // the indexer lost the location claims of two thirds of the uploads; it still has the legacy claims (no space) of the rest
     const lost = uploads.filter((_, i) => i % 3 !== 0);
@@ -211,7 +272,12 @@ describe('uploads modes', () => {
     // the indexes exist already (as after an earlier run)
     await runToEnd(env, 'rp-index', { customer: customers, testIndex: true });
     const before = await runToEnd(env, 'rp-check-before', { customer: customers, verifyOnly: true });
-    expect(before.summary.counts).toMatchObject({ uploads: 12, missing_index: 0, missing_locations: 12, missing_gateway: 12 });
+    expect(before.summary.counts).toMatchObject({
+      uploads: 12,
+      missing_index: 0,
+      missing_locations: 12,
+      missing_gateway: 12,
+    });
     const blobsBefore = await Promise.all(customers.map((c) => migrationSpaceBlobs(env, c)));
     const from = peers.indexer.received.length;
 
@@ -225,11 +291,19 @@ describe('uploads modes', () => {
       for (const shard of u.shards) {
         const base = lost.includes(u) ? `${publicUrl}/` : legacyBase; // rebuilt at the configured base; copied from the legacy claim
         const claims = got.locations.filter((r) => r.content === b58(shard));
-        expect(claims.map((c) => [c.space, (c.location ?? []).map(String), c.issuer]), shard).toEqual([[u.space, [locationOf(u, shard, base)], peers.upload.did]]);
+        expect(
+          claims.map((c) => [c.space, (c.location ?? []).map(String), c.issuer]),
+          shard,
+        ).toEqual([[u.space, [locationOf(u, shard, base)], peers.upload.did]]);
         // the claimed range is the shard's size in the allocation or store table
         const record = await shardRecord(rt.tables, u.space, shard, b58(shard));
-        const found = (await rt.agent.queryClaims([CID.parse(shard).multihash.bytes], u.space)).filter((c) => c.type === 'assert/location' && c.space === u.space);
-        expect(found.map((c) => c.range), shard).toEqual([{ offset: 0, length: record!.size }]);
+        const found = (await rt.agent.queryClaims([CID.parse(shard).multihash.bytes], u.space)).filter(
+          (c) => c.type === 'assert/location' && c.space === u.space,
+        );
+        expect(
+          found.map((c) => c.range),
+          shard,
+        ).toEqual([{ offset: 0, length: record!.size }]);
       }
     }
     // what a full migrate would also do, and this mode must not: no index, no blob, no gateway
@@ -239,7 +313,12 @@ describe('uploads modes', () => {
 
     // the job's own check: no upload misses its index or a location claim with the space any more
     const after = await runToEnd(env, 'rp-check-after', { customer: customers, verifyOnly: true });
-    expect(after.summary.counts).toMatchObject({ uploads: 12, missing_index: 0, missing_locations: 0, missing_gateway: 12 });
+    expect(after.summary.counts).toMatchObject({
+      uploads: 12,
+      missing_index: 0,
+      missing_locations: 0,
+      missing_gateway: 12,
+    });
     // repaired claims stay repaired: a second repair publishes nothing
     const fromSecond = peers.indexer.received.length;
     await runToEnd(env, 'rp-2', { customer: customers, repair: true });
@@ -250,7 +329,13 @@ describe('uploads modes', () => {
     expect(peers.indexer.received.length).toBe(fromSecond);
     for (const { space } of env.seeded.spaces) expect(peers.gateway.authorizations.get(space), space).toBe(1);
     const final = await runToEnd(env, 'rp-check-final', { customer: customers, verifyOnly: true });
-    expect(final.summary.counts).toMatchObject({ uploads: 12, ok: 12, missing_index: 0, missing_locations: 0, missing_gateway: 0 });
+    expect(final.summary.counts).toMatchObject({
+      uploads: 12,
+      ok: 12,
+      missing_index: 0,
+      missing_locations: 0,
+      missing_gateway: 0,
+    });
     expect(final.summary.clean).toBe(true);
   }, 60_000);
 });

@@ -29,7 +29,15 @@ const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-tools-'));
 beforeAll(async () => {
   t = await startTestStack();
   peers = await startUploadPeers();
-  env = await uploadsEnv(t.stack, peers, { customers: 3, spaces: 6, uploads: 40, seed: 'tools', brokenRate: 0.1, noShardsRate: 0, maxSmallBytes: 80 * 1024 });
+  env = await uploadsEnv(t.stack, peers, {
+    customers: 3,
+    spaces: 6,
+    uploads: 40,
+    seed: 'tools',
+    brokenRate: 0.1,
+    noShardsRate: 0,
+    maxSmallBytes: 80 * 1024,
+  });
   stateDir = writeStateDir(t.stack, env, path.join(dir, 'state'));
 });
 afterAll(async () => {
@@ -42,7 +50,9 @@ afterAll(async () => {
 /** The CLI as a child process; asynchronous, because this process serves the stack it talks to. */
 function convoy(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], { env: { ...process.env, CONVOY_LOG_LEVEL: 'error' } });
+    const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], {
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'error' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -53,13 +63,28 @@ function convoy(args: string[]): Promise<{ status: number | null; stdout: string
 
 async function runToEnd(runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
   await planUploadsRun(env.ctx, { ...opts, run: runId });
-  const worker = new Worker(env.ctx, { concurrency: 16, waitSeconds: 0, threads: 1, counterFlushMs: 200, heartbeatMs: 500, backoffBaseMs: 50, leaseMs: 20_000, runs: [runId] });
+  const worker = new Worker(env.ctx, {
+    concurrency: 16,
+    waitSeconds: 0,
+    threads: 1,
+    counterFlushMs: 200,
+    heartbeatMs: 500,
+    backoffBaseMs: 50,
+    leaseMs: 20_000,
+    runs: [runId],
+  });
   const done = worker.start();
-  await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', { timeoutMs: 120_000, what: `run ${runId} done` });
+  await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', {
+    timeoutMs: 120_000,
+    what: `run ${runId} done`,
+  });
   await worker.stop();
   await done;
   const run = (await getRun(env.ctx.meta, runId))!;
-  return uploadsKind.verify!(run, uploadsKind.specSchema.parse(run.spec) as UploadsSpec, env.ctx, { reportPath: path.join(dir, `${runId}.jsonl`), log: silentLogger });
+  return uploadsKind.verify!(run, uploadsKind.specSchema.parse(run.spec) as UploadsSpec, env.ctx, {
+    reportPath: path.join(dir, `${runId}.jsonl`),
+    log: silentLogger,
+  });
 }
 
 describe('uploads operator tools', () => {
@@ -67,7 +92,13 @@ describe('uploads operator tools', () => {
     const out = path.join(dir, 'dist');
     const first = await convoy(['distribute', '--instances', '2', '--out', out]);
     expect(first.status, first.stderr).toBe(0);
-    const files = [1, 2].map((i) => JSON.parse(readFileSync(path.join(out, `instance-${i}.json`), 'utf8')) as { customers: string[]; uploads: number });
+    const files = [1, 2].map(
+      (i) =>
+        JSON.parse(readFileSync(path.join(out, `instance-${i}.json`), 'utf8')) as {
+          customers: string[];
+          uploads: number;
+        },
+    );
     expect(files.flatMap((f) => f.customers).sort()).toEqual([...env.seeded.customers].sort());
     expect(files.reduce((a, f) => a + f.uploads, 0)).toBe(40);
     const perCustomer = (c: string) => env.seeded.uploads.filter((u) => u.customer === c).length;
@@ -97,14 +128,22 @@ describe('uploads operator tools', () => {
     expect(peers.indexer.received.length).toBe(claimsBefore);
   });
 
-  it('migrate, then verify-only reports what is missing per upload; uploads show tells one upload\'s story', async () => {
+  it("migrate, then verify-only reports what is missing per upload; uploads show tells one upload's story", async () => {
     const broken = env.seeded.uploads.filter((u) => u.broken);
     expect(broken.length).toBeGreaterThan(0);
     const migrated = await runToEnd('tools-migrate', { customer: env.seeded.customers });
     expect(migrated.counts).toMatchObject({ uploads: 40, ok: 40 - broken.length, failed: broken.length });
     const check = await runToEnd('tools-check', { customer: env.seeded.customers, verifyOnly: true });
-    expect(check.counts).toMatchObject({ uploads: 40, ok: 40 - broken.length, missing_index: broken.length, missing_gateway: 0 });
-    const report = readFileSync(check.reportPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { item: string; missingIndex: boolean });
+    expect(check.counts).toMatchObject({
+      uploads: 40,
+      ok: 40 - broken.length,
+      missing_index: broken.length,
+      missing_gateway: 0,
+    });
+    const report = readFileSync(check.reportPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { item: string; missingIndex: boolean });
     expect(report.map((l) => l.item).sort()).toEqual(broken.map((u) => `upload:${u.space}:${u.root}`).sort());
     expect(report.every((l) => l.missingIndex)).toBe(true);
 

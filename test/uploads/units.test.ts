@@ -20,7 +20,14 @@ import { uploadsSpecSchema } from '../../worker/jobs/uploads/spec.js';
 
 describe('balance', () => {
   it('spreads customers over instances by upload count, largest first, deterministically', () => {
-    const counts = new Map([['a', 100], ['b', 60], ['c', 50], ['d', 40], ['e', 10], ['f', 1]]);
+    const counts = new Map([
+      ['a', 100],
+      ['b', 60],
+      ['c', 50],
+      ['d', 40],
+      ['e', 10],
+      ['f', 1],
+    ]);
     const files = balance(counts, 2);
     // a(100)->1, b(60)->2, c(50)->2, d(40)->1, e(10)->2, f(1)->2
     expect(files.map((f) => f.uploads)).toEqual([140, 121]);
@@ -32,17 +39,41 @@ describe('balance', () => {
   });
 });
 
-function item(status: ItemRow['status'], customer: string, metrics: Record<string, number>, extra: Partial<ItemRow> = {}): ItemRow {
-  return { runId: 'r', itemId: `upload:s:${Math.random()}`, kind: 'uploads', group: `${customer}/s`, status, attempts: 1, spec: { type: 'upload', customer, space: 's', root: 'x' }, createdAtMs: 0, updatedAtMs: 0, metrics: { bytes: 0, objects: 1, durationMs: 1, ...metrics }, ...extra } as ItemRow;
+function item(
+  status: ItemRow['status'],
+  customer: string,
+  metrics: Record<string, number>,
+  extra: Partial<ItemRow> = {},
+): ItemRow {
+  return {
+    runId: 'r',
+    itemId: `upload:s:${Math.random()}`,
+    kind: 'uploads',
+    group: `${customer}/s`,
+    status,
+    attempts: 1,
+    spec: { type: 'upload', customer, space: 's', root: 'x' },
+    createdAtMs: 0,
+    updatedAtMs: 0,
+    metrics: { bytes: 0, objects: 1, durationMs: 1, ...metrics },
+    ...extra,
+  } as ItemRow;
 }
 
 describe('UploadsReport', () => {
   it('dry-run: per customer uploads, shards, bytes and an estimate at the given rates', () => {
-    const spec = uploadsSpecSchema.parse({ target: { type: 'all' }, mode: 'dry-run', estimate: { workers: 2, uploadsPerMinPerWorker: 100, indexMibPerSecPerWorker: 10 } });
+    const spec = uploadsSpecSchema.parse({
+      target: { type: 'all' },
+      mode: 'dry-run',
+      estimate: { workers: 2, uploadsPerMinPerWorker: 100, indexMibPerSecPerWorker: 10 },
+    });
     const r = new UploadsReport(spec);
     for (let i = 0; i < 3; i++) r.add(item('done', 'did:mailto:x:a', { shards: 2, bytes: 2 ** 20 }));
     r.add(item('done', 'did:mailto:x:b', { shards: 1, bytes: 600 * 2 ** 20, shardsUnknown: 1 }));
-    r.add({ ...item('done', 'did:mailto:x:b', {}), spec: { type: 'space', customer: 'did:mailto:x:b', space: 's', after: '' } } as ItemRow);
+    r.add({
+      ...item('done', 'did:mailto:x:b', {}),
+      spec: { type: 'space', customer: 'did:mailto:x:b', space: 's', after: '' },
+    } as ItemRow);
     expect(r.counts).toMatchObject({ uploads: 4, ok: 4, shards: 7 });
     expect(r.customers.get('did:mailto:x:a')).toEqual({ uploads: 3, shards: 6, bytes: 3 * 2 ** 20, shardsUnknown: 0 });
     const lines = r.lines().join('\n');
@@ -55,9 +86,26 @@ describe('UploadsReport', () => {
     const r = new UploadsReport(uploadsSpecSchema.parse({ target: { type: 'all' }, mode: 'verify-only' }));
     expect(r.add(item('done', 'c', { missingIndex: 0, missingLocations: 0, missingGateway: 0 }))).toBeUndefined();
     const line = r.add(item('done', 'c', { missingIndex: 1, missingLocations: 2, shards: 3, missingGateway: 0 }));
-    expect(line).toMatchObject({ status: 'done', missingIndex: true, shardsWithoutLocationForSpace: 2, shards: 3, missingGateway: false });
-    expect(r.add(item('failed', 'c', {}, { lastError: { errorClass: 'NO_SHARDS_NO_INDEX', message: 'm', retryable: false } }))).toMatchObject({ error: { errorClass: 'NO_SHARDS_NO_INDEX' } });
-    expect(r.counts).toMatchObject({ uploads: 3, ok: 1, failed: 1, missing_index: 1, missing_locations: 1, missing_gateway: 0 });
+    expect(line).toMatchObject({
+      status: 'done',
+      missingIndex: true,
+      shardsWithoutLocationForSpace: 2,
+      shards: 3,
+      missingGateway: false,
+    });
+    expect(
+      r.add(
+        item('failed', 'c', {}, { lastError: { errorClass: 'NO_SHARDS_NO_INDEX', message: 'm', retryable: false } }),
+      ),
+    ).toMatchObject({ error: { errorClass: 'NO_SHARDS_NO_INDEX' } });
+    expect(r.counts).toMatchObject({
+      uploads: 3,
+      ok: 1,
+      failed: 1,
+      missing_index: 1,
+      missing_locations: 1,
+      missing_gateway: 0,
+    });
     expect(r.clean).toBe(false);
   });
 
@@ -70,7 +118,11 @@ describe('UploadsReport', () => {
 
 describe('specFromOptions', () => {
   it('turns CLI options into a spec and names bad combinations', () => {
-    expect(specFromOptions({ space: 'did:key:z6Mk1', cid: 'bafy1234567890' }).target).toEqual({ type: 'upload', space: 'did:key:z6Mk1', root: 'bafy1234567890' });
+    expect(specFromOptions({ space: 'did:key:z6Mk1', cid: 'bafy1234567890' }).target).toEqual({
+      type: 'upload',
+      space: 'did:key:z6Mk1',
+      root: 'bafy1234567890',
+    });
     expect(specFromOptions({ dryRun: true, workers: 4 }).estimate).toEqual({ workers: 4 });
     expect(() => specFromOptions({ workers: 4 })).toThrow(/--dry-run/);
     expect(() => specFromOptions({ verifyOnly: true, repair: true })).toThrow(/choose one mode/);
@@ -82,7 +134,9 @@ describe('native Ed25519', () => {
   it('signs exactly like the pure-JS path and verifies (and refuses) like it', async () => {
     const signer = await ed25519.generate();
     const payloads = [new Uint8Array(0), new Uint8Array(300).fill(7), crypto.getRandomValues(new Uint8Array(4096))];
-    const pure = await Promise.all(payloads.map((p) => ED25519.sign(p, (signer as unknown as { secret: Uint8Array }).secret)));
+    const pure = await Promise.all(
+      payloads.map((p) => ED25519.sign(p, (signer as unknown as { secret: Uint8Array }).secret)),
+    );
     await installNativeEd25519();
     for (const [i, p] of payloads.entries()) {
       const sig = await signer.sign(p);

@@ -16,7 +16,10 @@ import type { ConvoyContext } from '../../shared/context.js';
 import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 
-const budgets = new Map<string, { budget: Promise<CapacityBudget>; createdAtMs: number; checkedAtMs: number; refreshing?: Promise<void> }>();
+const budgets = new Map<
+  string,
+  { budget: Promise<CapacityBudget>; createdAtMs: number; checkedAtMs: number; refreshing?: Promise<void> }
+>();
 export const LIVE_WORKER_MS = 30_000;
 const RECOUNT_EARLY_MS = 2_000;
 const EARLY_PHASE_MS = 60_000;
@@ -36,7 +39,12 @@ export async function liveWorkersOnRun(ctx: ConvoyContext, runId: string): Promi
 }
 
 /** This process's share of the run's limit `name` (`perSecond` for the whole fleet); none without a limit. */
-export async function runBudget(ctx: ConvoyContext, runId: string, perSecond: number | undefined, name = 'wcu'): Promise<CapacityBudget | undefined> {
+export async function runBudget(
+  ctx: ConvoyContext,
+  runId: string,
+  perSecond: number | undefined,
+  name = 'wcu',
+): Promise<CapacityBudget | undefined> {
   if (perSecond === undefined) return undefined;
   const key = `${runId}\n${name}`;
   let entry = budgets.get(key);
@@ -50,7 +58,10 @@ export async function runBudget(ctx: ConvoyContext, runId: string, perSecond: nu
       .then((n) => new CapacityBudget({ unitsPerSecond: shareOf(perSecond, n), initialUnits: 0 }));
     entry = { budget, createdAtMs: now, checkedAtMs: now };
     budgets.set(key, entry);
-  } else if (now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) && !entry.refreshing) {
+  } else if (
+    now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) &&
+    !entry.refreshing
+  ) {
     const e = entry;
     e.checkedAtMs = now;
     e.refreshing = Promise.all([e.budget, liveWorkersOnRun(ctx, runId)])

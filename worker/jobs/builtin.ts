@@ -9,4 +9,10 @@ import { pgToS3Plugin } from './pg-to-s3/plugin.js';
 import { s3SyncPlugin } from './s3-sync/plugin.js';
 import { uploadsPlugin } from './uploads/plugin.js';
 
-export const builtInKinds: readonly KindPlugin[] = [s3SyncPlugin, uploadsPlugin, dynamodbCopyPlugin, pgToDynamoPlugin, pgToS3Plugin];
+export const builtInKinds: readonly KindPlugin[] = [
+  s3SyncPlugin,
+  uploadsPlugin,
+  dynamodbCopyPlugin,
+  pgToDynamoPlugin,
+  pgToS3Plugin,
+];

@@ -3,23 +3,53 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseGnuTime, processCpuSeconds, processPeakRssKiB, quoteForDisplay, runMeasured, startMeasured } from './command.js';
+import {
+  parseGnuTime,
+  processCpuSeconds,
+  processPeakRssKiB,
+  quoteForDisplay,
+  runMeasured,
+  startMeasured,
+} from './command.js';
 import { BodyFactory, caseObjects, compareListing, KiB, sampleObjects, totalBytes } from './data.js';
-import { awsSyncArgv, peerEnv, rcloneCopyArgv, renderAwsConfig, renderRcloneConfig, writePeerConfigs } from './peers.js';
+import {
+  awsSyncArgv,
+  peerEnv,
+  rcloneCopyArgv,
+  renderAwsConfig,
+  renderRcloneConfig,
+  writePeerConfigs,
+} from './peers.js';
 import { areaOf, selfTimes, summariseProfile } from './cpu-profile.js';
 import { classifyRequest } from './http-count.js';
 import { formatRequestCounts, profileFileIds } from './profile-report.js';
-import { addRatios, checkTargets, formatMarkdown, formatTable, medianIndex, toolResult, type ToolEntry, type ToolName } from './results.js';
+import {
+  addRatios,
+  checkTargets,
+  formatMarkdown,
+  formatTable,
+  medianIndex,
+  toolResult,
+  type ToolEntry,
+  type ToolName,
+} from './results.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-lib-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('GNU time output', () => {
   it('parses the tagged line', () => {
-    expect(parseGnuTime('convoy-bench-rusage 123456 1.25 0.50 3.01\n')).toEqual({ peakRssKiB: 123456, userCpuS: 1.25, sysCpuS: 0.5, elapsedS: 3.01 });
+    expect(parseGnuTime('convoy-bench-rusage 123456 1.25 0.50 3.01\n')).toEqual({
+      peakRssKiB: 123456,
+      userCpuS: 1.25,
+      sysCpuS: 0.5,
+      elapsedS: 3.01,
+    });
   });
   it('parses it after a "terminated by signal" line', () => {
-    expect(parseGnuTime('Command terminated by signal 9\nconvoy-bench-rusage 2048 0.00 0.01 0.20\n')?.peakRssKiB).toBe(2048);
+    expect(parseGnuTime('Command terminated by signal 9\nconvoy-bench-rusage 2048 0.00 0.01 0.20\n')?.peakRssKiB).toBe(
+      2048,
+    );
   });
   it('rejects anything else', () => {
     expect(parseGnuTime('')).toBeUndefined();
@@ -30,17 +60,29 @@ describe('GNU time output', () => {
 describe('measured commands', () => {
   it('reports the peak RSS, CPU and exit code of a real child', async () => {
     // 64 MiB touched page by page: the peak must show it
-    const r = await runMeasured([process.execPath, '-e', 'const b = Buffer.alloc(64 * 1024 * 1024, 1); console.log(b[123])'], { logDir: dir, label: 'alloc' });
+    const r = await runMeasured(
+      [process.execPath, '-e', 'const b = Buffer.alloc(64 * 1024 * 1024, 1); console.log(b[123])'],
+      { logDir: dir, label: 'alloc' },
+    );
     expect(r.exitCode).toBe(0);
     expect(r.peakRssKiB).toBeGreaterThan(64 * 1024);
     expect(r.userCpuS + r.sysCpuS).toBeGreaterThan(0);
     expect(readFileSync(r.stdoutPath, 'utf8').trim()).toBe('1');
   });
   it('throws with the stderr tail on failure', async () => {
-    await expect(runMeasured([process.execPath, '-e', 'console.error("boom-42"); process.exit(3)'], { logDir: dir, label: 'fail' })).rejects.toThrow(/exit 3[\s\S]*boom-42/);
+    await expect(
+      runMeasured([process.execPath, '-e', 'console.error("boom-42"); process.exit(3)'], {
+        logDir: dir,
+        label: 'fail',
+      }),
+    ).rejects.toThrow(/exit 3[\s\S]*boom-42/);
   });
   it('kills a command that runs past its timeout', async () => {
-    const r = await startMeasured([process.execPath, '-e', 'setInterval(() => {}, 1000)'], { logDir: dir, label: 'hang', timeoutMs: 300 }).done;
+    const r = await startMeasured([process.execPath, '-e', 'setInterval(() => {}, 1000)'], {
+      logDir: dir,
+      label: 'hang',
+      timeoutMs: 300,
+    }).done;
     expect(r.exitCode).not.toBe(0);
   });
   it('reads CPU and peak RSS of a live process', () => {
@@ -81,7 +123,13 @@ describe('benchmark data', () => {
       ['x/3', 9],
       ['x/4', 10],
     ]);
-    expect(compareListing(expected, listing)).toEqual({ expected: 3, found: 3, missing: ['x/2'], sizeDiffers: ['x/3'], extra: ['x/4'] });
+    expect(compareListing(expected, listing)).toEqual({
+      expected: 3,
+      found: 3,
+      missing: ['x/2'],
+      sizeDiffers: ['x/3'],
+      extra: ['x/4'],
+    });
     expect(compareListing(expected, new Map(expected.map((o) => [o.key, o.size]))).missing).toEqual([]);
   });
   it('samples across the whole set', () => {
@@ -95,7 +143,13 @@ describe('benchmark data', () => {
 });
 
 describe('peer configuration', () => {
-  const remote = { name: 'minio', endpoint: 'http://127.0.0.1:4567', region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test' };
+  const remote = {
+    name: 'minio',
+    endpoint: 'http://127.0.0.1:4567',
+    region: 'us-east-1',
+    accessKeyId: 'test',
+    secretAccessKey: 'test',
+  };
   it('renders an rclone s3 remote for an emulator', () => {
     const text = renderRcloneConfig([remote]);
     expect(text).toContain('[minio]');
@@ -108,9 +162,19 @@ describe('peer configuration', () => {
   });
   it('writes the files 0600 and builds the command lines', () => {
     const files = writePeerConfigs(dir, [remote]);
-    expect((readFileSync(files.rcloneConfig, 'utf8'))).toContain('[minio]');
+    expect(readFileSync(files.rcloneConfig, 'utf8')).toContain('[minio]');
     const tools = { rclone: 'rclone', aws: '/usr/bin/aws', rcloneVersion: '', awsVersion: '', installed: [] };
-    expect(rcloneCopyArgv(tools, files, 'minio:a', 'local:b', 64)).toEqual(['rclone', '--config', files.rcloneConfig, 'copy', 'minio:a', 'local:b', '--transfers', '64', '-q']);
+    expect(rcloneCopyArgv(tools, files, 'minio:a', 'local:b', 64)).toEqual([
+      'rclone',
+      '--config',
+      files.rcloneConfig,
+      'copy',
+      'minio:a',
+      'local:b',
+      '--transfers',
+      '64',
+      '-q',
+    ]);
     expect(awsSyncArgv(tools, remote.endpoint, 's3://a', '/tmp/x')).toContain('--endpoint-url');
   });
   it('runs peers without AWS_CA_BUNDLE or ambient credentials', () => {
@@ -149,7 +213,10 @@ describe('results', () => {
       rclone64: toolResult(5000, 1, run(2)),
       awscli: { error: 'boom' },
     };
-    const b: Partial<Record<ToolName, ToolEntry>> = { convoy: toolResult(200, 1, run(3, 320)), rclone16: toolResult(200, 1, run(2)) };
+    const b: Partial<Record<ToolName, ToolEntry>> = {
+      convoy: toolResult(200, 1, run(3, 320)),
+      rclone16: toolResult(200, 1, run(2)),
+    };
     expect(addRatios(a)).toBe(2500);
     addRatios(b);
     expect((a.convoy as { ratio_vs_best_rclone: number }).ratio_vs_best_rclone).toBe(2);

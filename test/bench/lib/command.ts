@@ -124,7 +124,10 @@ export function startMeasured(argv: string[], opts: RunOptions): RunningCommand 
 /** Run to completion; throws with the tail of stderr when the command fails. */
 export async function runMeasured(argv: string[], opts: RunOptions): Promise<MeasuredResult> {
   const r = await startMeasured(argv, opts).done;
-  if (r.exitCode !== 0) throw new Error(`command failed (exit ${r.exitCode ?? r.signal}): ${r.command}\n${tail(r.stderrPath)}${tail(r.stdoutPath)}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `command failed (exit ${r.exitCode ?? r.signal}): ${r.command}\n${tail(r.stderrPath)}${tail(r.stdoutPath)}`,
+    );
   return r;
 }
 
@@ -138,14 +141,20 @@ export function tail(file: string, lines = 15): string {
 /** Run a short helper command (no measurement) and return its stdout; throws on failure. */
 export function runQuiet(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
     child.once('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`${quoteForDisplay(argv)} exited ${code}: ${(stderr || stdout).trim().slice(-2000)}`)),
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${quoteForDisplay(argv)} exited ${code}: ${(stderr || stdout).trim().slice(-2000)}`)),
     );
   });
 }

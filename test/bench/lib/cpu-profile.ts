@@ -59,7 +59,10 @@ export function areaOf(url: string, functionName: string): string {
  * charged to its node, and `window` (V8's profile clock is the monotonic clock, the same as
  * process.hrtime) keeps only the samples inside it; otherwise hit counts share the duration.
  */
-export function selfTimes(profile: CpuProfile, window?: WindowUs): { perNode: Map<number, number>; durationMs: number } {
+export function selfTimes(
+  profile: CpuProfile,
+  window?: WindowUs,
+): { perNode: Map<number, number>; durationMs: number } {
   const perNode = new Map<number, number>();
   if (profile.samples?.length && profile.timeDeltas?.length === profile.samples.length) {
     let t = profile.startTime;
@@ -75,7 +78,11 @@ export function selfTimes(profile: CpuProfile, window?: WindowUs): { perNode: Ma
       const id = profile.samples[i]!;
       perNode.set(id, (perNode.get(id) ?? 0) + dt / 1000);
     }
-    const durationMs = window ? (window.toUs - window.fromUs) / 1000 : Number.isFinite(first) ? (last - first) / 1000 : 0;
+    const durationMs = window
+      ? (window.toUs - window.fromUs) / 1000
+      : Number.isFinite(first)
+        ? (last - first) / 1000
+        : 0;
     return { perNode, durationMs };
   }
   const durationMs = (profile.endTime - profile.startTime) / 1000;
@@ -121,10 +128,16 @@ export function readProfile(file: string): CpuProfile {
 }
 
 export function formatProfile(title: string, s: ProfileSummary, areas = 12): string {
-  const lines = [`${title}: ${s.durationMs} ms profiled, ${s.busyMs} ms busy (${Math.round((100 * s.busyMs) / Math.max(1, s.durationMs))}% of one core)`];
+  const lines = [
+    `${title}: ${s.durationMs} ms profiled, ${s.busyMs} ms busy (${Math.round((100 * s.busyMs) / Math.max(1, s.durationMs))}% of one core)`,
+  ];
   lines.push('  self time by area (% of busy):');
-  for (const a of s.byArea.slice(0, areas)) lines.push(`    ${a.area.padEnd(36)} ${String(a.ms).padStart(7)} ms ${a.pct.toFixed(1).padStart(5)}%`);
+  for (const a of s.byArea.slice(0, areas))
+    lines.push(`    ${a.area.padEnd(36)} ${String(a.ms).padStart(7)} ms ${a.pct.toFixed(1).padStart(5)}%`);
   lines.push('  hottest functions (self):');
-  for (const f of s.topFunctions) lines.push(`    ${f.fn.slice(0, 60).padEnd(60)} ${String(f.ms).padStart(6)} ms ${f.pct.toFixed(1).padStart(5)}%  ${f.area}`);
+  for (const f of s.topFunctions)
+    lines.push(
+      `    ${f.fn.slice(0, 60).padEnd(60)} ${String(f.ms).padStart(6)} ms ${f.pct.toFixed(1).padStart(5)}%  ${f.area}`,
+    );
   return lines.join('\n');
 }

@@ -31,7 +31,10 @@ export interface ObjectSpec {
 export function caseObjects(caseId: string, count: number, size: number, prefixes = 20): ObjectSpec[] {
   const out: ObjectSpec[] = [];
   for (let i = 0; i < count; i++) {
-    out.push({ key: `${caseId}/p${String(i % prefixes).padStart(2, '0')}/obj-${String(i).padStart(6, '0')}.bin`, size });
+    out.push({
+      key: `${caseId}/p${String(i % prefixes).padStart(2, '0')}/obj-${String(i).padStart(6, '0')}.bin`,
+      size,
+    });
   }
   return out;
 }
@@ -69,12 +72,28 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
 }
 
 /** Write every object of `objects` into `bucket` (created if missing). */
-export async function populateBucket(s3: S3Client, bucket: string, objects: ObjectSpec[], bodies: BodyFactory, concurrency = 32): Promise<void> {
+export async function populateBucket(
+  s3: S3Client,
+  bucket: string,
+  objects: ObjectSpec[],
+  bodies: BodyFactory,
+  concurrency = 32,
+): Promise<void> {
   await ensureBucket(s3, bucket);
   const limit = pLimit(concurrency);
   await Promise.all(
     objects.map((o) =>
-      limit(() => s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: bodies.body(o.key, o.size), ContentLength: o.size, ContentType: 'application/octet-stream' }))),
+      limit(() =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: o.key,
+            Body: bodies.body(o.key, o.size),
+            ContentLength: o.size,
+            ContentType: 'application/octet-stream',
+          }),
+        ),
+      ),
     ),
   );
 }
@@ -85,7 +104,9 @@ export async function listBucket(s3: S3Client, bucket: string, prefix?: string):
   let token: string | undefined;
   try {
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) found.set(o.Key!, o.Size ?? 0);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -108,7 +129,10 @@ export interface BucketCheck {
 }
 
 /** Pure comparison of a listing with the expected objects. */
-export function compareListing(expected: ObjectSpec[], listing: Map<string, number>): Omit<BucketCheck, 'contentChecked' | 'contentDiffers' | 'ok'> {
+export function compareListing(
+  expected: ObjectSpec[],
+  listing: Map<string, number>,
+): Omit<BucketCheck, 'contentChecked' | 'contentDiffers' | 'ok'> {
   const missing: string[] = [];
   const sizeDiffers: string[] = [];
   const wanted = new Set<string>();
@@ -133,7 +157,13 @@ export function sampleObjects(objects: ObjectSpec[], n: number): ObjectSpec[] {
  * Check a destination bucket: every object present with its size, nothing extra, and the bytes of
  * a sample of objects equal to what was generated.
  */
-export async function checkBucket(s3: S3Client, bucket: string, expected: ObjectSpec[], bodies: BodyFactory, sample = 16): Promise<BucketCheck> {
+export async function checkBucket(
+  s3: S3Client,
+  bucket: string,
+  expected: ObjectSpec[],
+  bodies: BodyFactory,
+  sample = 16,
+): Promise<BucketCheck> {
   const listing = await listBucket(s3, bucket);
   const cmp = compareListing(expected, listing);
   const contentDiffers: string[] = [];
@@ -143,7 +173,8 @@ export async function checkBucket(s3: S3Client, bucket: string, expected: Object
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
     if (!bytes.equals(bodies.body(o.key, o.size))) contentDiffers.push(o.key);
   }
-  const ok = cmp.missing.length === 0 && cmp.sizeDiffers.length === 0 && cmp.extra.length === 0 && contentDiffers.length === 0;
+  const ok =
+    cmp.missing.length === 0 && cmp.sizeDiffers.length === 0 && cmp.extra.length === 0 && contentDiffers.length === 0;
   return { ...cmp, contentChecked: toCheck.length, contentDiffers, ok };
 }
 
@@ -160,7 +191,12 @@ export function describeCheck(bucket: string, c: BucketCheck): string {
 export async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
   const keys = [...(await listBucket(s3, bucket)).keys()];
   for (let i = 0; i < keys.length; i += 1000) {
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+    await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
   }
   try {
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));

@@ -21,7 +21,12 @@ export function classifyRequest(method: string, path: string, target: string | u
   const params = new URLSearchParams(query);
   const segments = (pathname ?? '/').split('/').filter(Boolean);
   const onObject = segments.length > 1;
-  if (method === 'GET' && !onObject) return params.get('list-type') === '2' ? 'S3.ListObjectsV2' : params.has('location') ? 'S3.GetBucketLocation' : 'S3.ListObjects';
+  if (method === 'GET' && !onObject)
+    return params.get('list-type') === '2'
+      ? 'S3.ListObjectsV2'
+      : params.has('location')
+        ? 'S3.GetBucketLocation'
+        : 'S3.ListObjects';
   if (method === 'HEAD') return onObject ? 'S3.HeadObject' : 'S3.HeadBucket';
   if (method === 'GET') return 'S3.GetObject';
   if (method === 'PUT' && !onObject) return 'S3.CreateBucket';
@@ -44,7 +49,9 @@ if (file) {
     // CopyObject is a PUT with x-amz-copy-source: tell it apart from an upload
     const copy = request.getHeader('x-amz-copy-source') !== undefined;
     const port = String(request.getHeader('host') ?? '').split(':')[1] ?? '';
-    const action = copy ? 'S3.CopyObject' : classifyRequest(request.method, request.path, typeof target === 'string' ? target : undefined);
+    const action = copy
+      ? 'S3.CopyObject'
+      : classifyRequest(request.method, request.path, typeof target === 'string' ? target : undefined);
     const key = `${names[port] ?? port} ${action}`;
     counts[key] = (counts[key] ?? 0) + 1;
   });

@@ -47,7 +47,9 @@ export async function ensurePeers(say: (line: string) => void): Promise<PeerTool
   const installed: string[] = [];
   if (missing.length) {
     if (process.getuid?.() !== 0) {
-      throw new Error(`missing ${missing.join(', ')}; install them with \`sudo apt-get install -y ${missing.join(' ')}\` and run again`);
+      throw new Error(
+        `missing ${missing.join(', ')}; install them with \`sudo apt-get install -y ${missing.join(' ')}\` and run again`,
+      );
     }
     say(`installing Debian packages: ${missing.join(' ')} (apt-get update && apt-get install -y ${missing.join(' ')})`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -69,7 +71,15 @@ export async function ensurePeers(say: (line: string) => void): Promise<PeerTool
 /** The environment every peer runs with (no AWS_CA_BUNDLE; no ambient AWS profile or keys). */
 export function peerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ['AWS_CA_BUNDLE', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'RCLONE_CONFIG']) {
+  for (const k of [
+    'AWS_CA_BUNDLE',
+    'AWS_PROFILE',
+    'AWS_DEFAULT_PROFILE',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'RCLONE_CONFIG',
+  ]) {
     delete env[k];
   }
   return { ...env, ...extra };
@@ -104,7 +114,9 @@ export function renderAwsConfig(region: string): string {
 }
 
 export function renderAwsCredentials(r: Pick<PeerRemote, 'accessKeyId' | 'secretAccessKey'>): string {
-  return ['[default]', `aws_access_key_id = ${r.accessKeyId}`, `aws_secret_access_key = ${r.secretAccessKey}`, ''].join('\n');
+  return ['[default]', `aws_access_key_id = ${r.accessKeyId}`, `aws_secret_access_key = ${r.secretAccessKey}`, ''].join(
+    '\n',
+  );
 }
 
 export interface PeerConfigFiles {
@@ -127,11 +139,21 @@ export function writePeerConfigs(dir: string, remotes: PeerRemote[]): PeerConfig
 }
 
 export function awsEnv(files: PeerConfigFiles): NodeJS.ProcessEnv {
-  return peerEnv({ AWS_CONFIG_FILE: files.awsConfig, AWS_SHARED_CREDENTIALS_FILE: files.awsCredentials, AWS_PAGER: '' });
+  return peerEnv({
+    AWS_CONFIG_FILE: files.awsConfig,
+    AWS_SHARED_CREDENTIALS_FILE: files.awsCredentials,
+    AWS_PAGER: '',
+  });
 }
 
 /** `rclone copy src dst --transfers N`, quiet, with the temporary config. */
-export function rcloneCopyArgv(tools: PeerTools, files: PeerConfigFiles, src: string, dst: string, transfers: number): string[] {
+export function rcloneCopyArgv(
+  tools: PeerTools,
+  files: PeerConfigFiles,
+  src: string,
+  dst: string,
+  transfers: number,
+): string[] {
   return [tools.rclone, '--config', files.rcloneConfig, 'copy', src, dst, '--transfers', String(transfers), '-q'];
 }
 

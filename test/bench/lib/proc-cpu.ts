@@ -59,7 +59,8 @@ export function startCpuWindow(groups: () => Record<string, number[]>, self = 'h
     const seconds = (Date.now() - t0) / 1000;
     const m1 = machineTicks();
     const components: CpuWindowReport['components'] = {};
-    const add = (name: string, cpuS: number) => (components[name] = { cpuS: round(cpuS), cores: round(seconds > 0 ? cpuS / seconds : 0) });
+    const add = (name: string, cpuS: number) =>
+      (components[name] = { cpuS: round(cpuS), cores: round(seconds > 0 ? cpuS / seconds : 0) });
     const selfUsage = process.cpuUsage(self0);
     add(self, (selfUsage.user + selfUsage.system) / 1e6);
     for (const [name, pids] of Object.entries(groups())) {
@@ -67,7 +68,8 @@ export function startCpuWindow(groups: () => Record<string, number[]>, self = 'h
       for (const pid of pids) sum += Math.max(0, (processCpuSeconds(pid) ?? 0) - (start.get(pid) ?? 0));
       add(name, sum);
     }
-    const machineBusy = m0 && m1 && m1.total > m0.total ? round((m1.busy - m0.busy) / (m1.total - m0.total)) : undefined;
+    const machineBusy =
+      m0 && m1 && m1.total > m0.total ? round((m1.busy - m0.busy) / (m1.total - m0.total)) : undefined;
     return { seconds: round(seconds), machineBusy, components };
   };
 }

@@ -58,13 +58,20 @@ export function profileReport(profileDir: string, emulatorPid: number, runs: Pro
     } else out.push('  (no HTTP request counts: the worker did not exit normally)');
     const profiles = profilesIn(dir);
     for (const p of profiles.sort((a, b) => a.thread - b.thread)) {
-      const title = p.thread === 0 ? `  worker main thread (pid ${p.pid})` : `  worker thread ${p.thread} (pid ${p.pid})`;
+      const title =
+        p.thread === 0 ? `  worker main thread (pid ${p.pid})` : `  worker thread ${p.thread} (pid ${p.pid})`;
       const s = summariseProfile(readProfile(p.file));
       if (p.thread !== 0 && s.busyMs < 50) continue; // idle piscina threads
       out.push(formatProfile(title, s).replace(/^/gm, '  '));
     }
     const emu = profilesIn(path.join(profileDir, 'emulator')).find((p) => p.pid === emulatorPid && p.thread === 0);
-    if (emu) out.push(formatProfile(`  emulator daemon (pid ${emu.pid}), during this run only`, summariseProfile(readProfile(emu.file), 15, run.window)).replace(/^/gm, '  '));
+    if (emu)
+      out.push(
+        formatProfile(
+          `  emulator daemon (pid ${emu.pid}), during this run only`,
+          summariseProfile(readProfile(emu.file), 15, run.window),
+        ).replace(/^/gm, '  '),
+      );
     else out.push('  (no emulator profile written)');
   }
   return out.join('\n');

@@ -50,7 +50,12 @@ export interface RunFigures {
   emulatorCpuS?: number;
 }
 
-export function toolResult(objects: number, bytes: number, run: RunFigures, extra: Partial<ToolResult> = {}): ToolResult {
+export function toolResult(
+  objects: number,
+  bytes: number,
+  run: RunFigures,
+  extra: Partial<ToolResult> = {},
+): ToolResult {
   const s = Math.max(run.seconds, 1e-6);
   return {
     objects_per_s: round(objects / s, 1),
@@ -60,7 +65,12 @@ export function toolResult(objects: number, bytes: number, run: RunFigures, extr
     cpu_s: round(run.cpuS, 2),
     // CPU per object does not depend on how busy the machine was; wall-clock rates do
     cpu_ms_per_object: round((1000 * run.cpuS) / Math.max(objects, 1), 2),
-    ...(run.emulatorCpuS !== undefined ? { emulator_cpu_s: round(run.emulatorCpuS, 2), emulator_cpu_ms_per_object: round((1000 * run.emulatorCpuS) / Math.max(objects, 1), 2) } : {}),
+    ...(run.emulatorCpuS !== undefined
+      ? {
+          emulator_cpu_s: round(run.emulatorCpuS, 2),
+          emulator_cpu_ms_per_object: round((1000 * run.emulatorCpuS) / Math.max(objects, 1), 2),
+        }
+      : {}),
     verified: true,
     ...extra,
   };
@@ -102,7 +112,12 @@ export function checkTargets(cases: Record<string, Partial<Record<ToolName, Tool
     out.push({
       what: `case ${id}: convoy objects/s vs best rclone`,
       target: `>= ${min.toFixed(1)}x`,
-      measured: ratio === undefined ? (convoy && !isResult(convoy) ? `failed: ${convoy.error.split('\n')[0]}` : 'not measured') : `${ratio.toFixed(2)}x`,
+      measured:
+        ratio === undefined
+          ? convoy && !isResult(convoy)
+            ? `failed: ${convoy.error.split('\n')[0]}`
+            : 'not measured'
+          : `${ratio.toFixed(2)}x`,
       met: ratio === undefined ? null : ratio >= min,
     });
   }
@@ -112,7 +127,12 @@ export function checkTargets(cases: Record<string, Partial<Record<ToolName, Tool
     .map((r) => r.peak_rss_mib);
   if (rss.length) {
     const worst = Math.max(...rss);
-    out.push({ what: 'convoy worker peak RSS (worst case)', target: '< 300 MiB', measured: `${worst.toFixed(0)} MiB`, met: worst < 300 });
+    out.push({
+      what: 'convoy worker peak RSS (worst case)',
+      target: '< 300 MiB',
+      measured: `${worst.toFixed(0)} MiB`,
+      met: worst < 300,
+    });
   }
   return out;
 }
@@ -147,7 +167,9 @@ export function formatTable(results: Pick<BenchResults, 'cases' | 'case_info' | 
   for (const [id, tools] of Object.entries(results.cases)) {
     const info = results.case_info[id];
     lines.push(`case ${id}: ${info?.description ?? ''}`);
-    lines.push(`  ${pad('tool', 10)}${lpad('seconds', 9)}${lpad('objects/s', 11)}${lpad('MiB/s', 9)}${lpad('peak RSS', 10)}${lpad('CPU s', 8)}${lpad('ms/obj', 8)}${lpad('emu CPU', 9)}${lpad('vs rclone', 11)}`);
+    lines.push(
+      `  ${pad('tool', 10)}${lpad('seconds', 9)}${lpad('objects/s', 11)}${lpad('MiB/s', 9)}${lpad('peak RSS', 10)}${lpad('CPU s', 8)}${lpad('ms/obj', 8)}${lpad('emu CPU', 9)}${lpad('vs rclone', 11)}`,
+    );
     for (const name of TOOLS) {
       const e = tools[name];
       if (!e) continue;
@@ -178,7 +200,10 @@ export function formatMarkdown(results: Pick<BenchResults, 'cases' | 'case_info'
   const lines: string[] = [];
   for (const [id, tools] of Object.entries(results.cases)) {
     lines.push(`**(${id}) ${results.case_info[id]?.description ?? ''}**`, '');
-    lines.push('| tool | seconds | objects/s | MiB/s | peak RSS MiB | CPU s | CPU ms/object | emulator CPU s | vs best rclone |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      '| tool | seconds | objects/s | MiB/s | peak RSS MiB | CPU s | CPU ms/object | emulator CPU s | vs best rclone |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const name of TOOLS) {
       const e = tools[name];
       if (!e) continue;

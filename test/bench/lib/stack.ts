@@ -46,13 +46,21 @@ export interface BenchStack {
  * passes on the parent's execArgv): `--cpu-prof --cpu-prof-dir <dir>` profiles the emulators
  * for their whole life (NODE_OPTIONS does not allow --cpu-prof).
  */
-export async function startBenchStack(stateDir: string, extraS3: string[], opts: { cwd: string; nodeArgs?: string[] }): Promise<BenchStack> {
+export async function startBenchStack(
+  stateDir: string,
+  extraS3: string[],
+  opts: { cwd: string; nodeArgs?: string[] },
+): Promise<BenchStack> {
   const extra = extraS3.length ? ['--extra-s3', ...extraS3] : [];
-  await runQuiet(convoyArgvWithNode(opts.nodeArgs ?? [], stateDir, 'local', 'up', ...extra), { cwd: opts.cwd, env: convoyEnv() });
+  await runQuiet(convoyArgvWithNode(opts.nodeArgs ?? [], stateDir, 'local', 'up', ...extra), {
+    cwd: opts.cwd,
+    env: convoyEnv(),
+  });
   const stack = readStackFile(stateDir);
   if (!stack) throw new Error(`convoy local up did not write ${path.join(stateDir, 'stack.json')}`);
   for (const name of ['local', ...extraS3]) {
-    if (!stack.remotes[name]) throw new Error(`the local stack has no remote "${name}" (remotes: ${Object.keys(stack.remotes).join(', ')})`);
+    if (!stack.remotes[name])
+      throw new Error(`the local stack has no remote "${name}" (remotes: ${Object.keys(stack.remotes).join(', ')})`);
   }
   let stopped = false;
   return {
@@ -92,6 +100,8 @@ async function stopPid(pid: number): Promise<void> {
 
 /** Whether the built CLI has `convoy plan s3-sync` (the job kind may not have landed yet). */
 export async function convoyHasS3Sync(cwd: string): Promise<boolean> {
-  const help = await runQuiet([process.execPath, CONVOY_CLI, 'plan', '--help'], { cwd, env: convoyEnv() }).catch(() => '');
+  const help = await runQuiet([process.execPath, CONVOY_CLI, 'plan', '--help'], { cwd, env: convoyEnv() }).catch(
+    () => '',
+  );
   return /^\s+s3-sync\b/m.test(help);
 }

@@ -78,25 +78,44 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
       [...ctx.convoy.workerNodeArgs, ...(profile?.nodeArgs ?? [])],
       ctx.stack.stateDir,
       'worker',
-      '--run', runId,
-      '--concurrency', String(ctx.convoy.concurrency),
-      '--transfers', String(ctx.convoy.transfers),
-      '--wait-seconds', '1',
-      '--exit-when-idle', '5000',
+      '--run',
+      runId,
+      '--concurrency',
+      String(ctx.convoy.concurrency),
+      '--transfers',
+      String(ctx.convoy.transfers),
+      '--wait-seconds',
+      '1',
+      '--exit-when-idle',
+      '5000',
       ...ctx.convoy.workerArgs,
     ),
     { ...common, env: { ...env, ...profile?.env }, label: `${label}-worker` },
   );
   const plan = startMeasured(
-    convoyArgv(ctx.stack.stateDir, 'plan', 's3-sync', '--run', runId, '--from', `${c.from.remote}:${c.from.bucket}`, '--to', `${c.toRemote}:${dest}`, '--create-buckets'),
+    convoyArgv(
+      ctx.stack.stateDir,
+      'plan',
+      's3-sync',
+      '--run',
+      runId,
+      '--from',
+      `${c.from.remote}:${c.from.bucket}`,
+      '--to',
+      `${c.toRemote}:${dest}`,
+      '--create-buckets',
+    ),
     { ...common, label: `${label}-plan` },
   );
   const [p, w] = await Promise.all([plan.done, worker.done]);
   if (p.exitCode !== 0) {
     worker.kill();
-    throw new Error(`convoy plan failed (exit ${p.exitCode ?? p.signal}): ${p.command}\n${tail(p.stderrPath)}${tail(p.stdoutPath)}`);
+    throw new Error(
+      `convoy plan failed (exit ${p.exitCode ?? p.signal}): ${p.command}\n${tail(p.stderrPath)}${tail(p.stdoutPath)}`,
+    );
   }
-  if (w.exitCode !== 0) throw new Error(`convoy worker failed (exit ${w.exitCode ?? w.signal}): ${w.command}\n${tail(w.stderrPath)}`);
+  if (w.exitCode !== 0)
+    throw new Error(`convoy worker failed (exit ${w.exitCode ?? w.signal}): ${w.command}\n${tail(w.stderrPath)}`);
 
   // Read the run's outcome from the state tables (read-only; the bench changes no item).
   const config = loadConfig({ stateDir: ctx.stack.stateDir, env: convoyEnv() });
@@ -105,7 +124,9 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
     const status = await runStatus(cctx, runId);
     const notDone = status.total - status.counts.done;
     if (notDone > 0 || status.counts.failed > 0) {
-      throw new Error(`convoy run ${runId} ended with ${notDone} of ${status.total} items not done: ${JSON.stringify(status.counts)} failures ${JSON.stringify(status.failuresByClass)}\n${tail(w.stderrPath)}`);
+      throw new Error(
+        `convoy run ${runId} ended with ${notDone} of ${status.total} items not done: ${JSON.stringify(status.counts)} failures ${JSON.stringify(status.failuresByClass)}\n${tail(w.stderrPath)}`,
+      );
     }
     let lastFinishedAtMs = 0;
     let firstStartedAtMs = Infinity;
@@ -118,9 +139,14 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
       }
     }
     const endMs = Math.max(p.endedAtMs, lastFinishedAtMs);
-    const since = (ms: number | undefined) => (ms !== undefined && Number.isFinite(ms) ? Math.round(ms - p.startedAtMs) / 1000 : undefined);
+    const since = (ms: number | undefined) =>
+      ms !== undefined && Number.isFinite(ms) ? Math.round(ms - p.startedAtMs) / 1000 : undefined;
     return {
-      figures: { seconds: (endMs - p.startedAtMs) / 1000, peakRssKiB: w.peakRssKiB, cpuS: w.userCpuS + w.sysCpuS + p.userCpuS + p.sysCpuS },
+      figures: {
+        seconds: (endMs - p.startedAtMs) / 1000,
+        peakRssKiB: w.peakRssKiB,
+        cpuS: w.userCpuS + w.sysCpuS + p.userCpuS + p.sysCpuS,
+      },
       extra: {
         run_id: runId,
         items,
@@ -158,49 +184,97 @@ function logTime(file: string, msg: string): number | undefined {
 }
 
 /** Node options and environment for a profiled worker: --cpu-prof and the HTTP request counter. */
-function profileSetup(ctx: ToolContext, label: string): { dir: string; nodeArgs: string[]; env: Record<string, string> } {
+function profileSetup(
+  ctx: ToolContext,
+  label: string,
+): { dir: string; nodeArgs: string[]; env: Record<string, string> } {
   const dir = path.join(ctx.profileDir!, label);
   mkdirSync(dir, { recursive: true });
   const ports: Record<string, string> = {};
-  for (const [name, r] of Object.entries(ctx.stack.stack.remotes)) if (r.endpoint) ports[new URL(r.endpoint).port] = `s3:${name}`;
+  for (const [name, r] of Object.entries(ctx.stack.stack.remotes))
+    if (r.endpoint) ports[new URL(r.endpoint).port] = `s3:${name}`;
   const sqsPort = ctx.stack.stack.state.endpoints.sqs ? new URL(ctx.stack.stack.state.endpoints.sqs).port : '';
   if (sqsPort) ports[sqsPort] = ports[sqsPort] ? `${ports[sqsPort]}+sqs` : 'sqs';
-  const ddbPort = ctx.stack.stack.state.endpoints.dynamodb ? new URL(ctx.stack.stack.state.endpoints.dynamodb).port : '';
+  const ddbPort = ctx.stack.stack.state.endpoints.dynamodb
+    ? new URL(ctx.stack.stack.state.endpoints.dynamodb).port
+    : '';
   if (ddbPort) ports[ddbPort] = 'dynamodb';
   return {
     dir,
     nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, '--import', HTTP_COUNT_PRELOAD],
-    env: { CONVOY_BENCH_HTTP_COUNT_FILE: path.join(dir, 'http-counts.json'), CONVOY_BENCH_PORT_NAMES: JSON.stringify(ports) },
+    env: {
+      CONVOY_BENCH_HTTP_COUNT_FILE: path.join(dir, 'http-counts.json'),
+      CONVOY_BENCH_PORT_NAMES: JSON.stringify(ports),
+    },
   };
 }
 
 /** The compiled preload (dist/test/bench/lib/http-count.js). */
 const HTTP_COUNT_PRELOAD = new URL('./http-count.js', import.meta.url).href;
 
-async function runRclone(c: BenchCase, dest: string, ctx: ToolContext, label: string, transfers: number): Promise<ToolRun> {
-  const argv = rcloneCopyArgv(ctx.peers!, ctx.peerFiles!, `${c.from.remote}:${c.from.bucket}`, `${c.toRemote}:${dest}`, transfers);
-  const r = await runMeasured(argv, { env: peerEnv(), cwd: ctx.tmpDir, logDir: ctx.logDir, label, timeoutMs: ctx.timeoutMs });
+async function runRclone(
+  c: BenchCase,
+  dest: string,
+  ctx: ToolContext,
+  label: string,
+  transfers: number,
+): Promise<ToolRun> {
+  const argv = rcloneCopyArgv(
+    ctx.peers!,
+    ctx.peerFiles!,
+    `${c.from.remote}:${c.from.bucket}`,
+    `${c.toRemote}:${dest}`,
+    transfers,
+  );
+  const r = await runMeasured(argv, {
+    env: peerEnv(),
+    cwd: ctx.tmpDir,
+    logDir: ctx.logDir,
+    label,
+    timeoutMs: ctx.timeoutMs,
+  });
   return {
     figures: { seconds: r.wallMs / 1000, peakRssKiB: r.peakRssKiB, cpuS: r.userCpuS + r.sysCpuS },
-    extra: { command: `rclone copy ${c.from.remote}:${c.from.bucket} ${c.toRemote}:${dest} --transfers ${transfers}`, ...(c.from.remote === c.toRemote ? { note: 'server-side copy' } : {}) },
+    extra: {
+      command: `rclone copy ${c.from.remote}:${c.from.bucket} ${c.toRemote}:${dest} --transfers ${transfers}`,
+      ...(c.from.remote === c.toRemote ? { note: 'server-side copy' } : {}),
+    },
   };
 }
 
-async function runAwsCli(c: BenchCase, dest: string, ctx: ToolContext, label: string, ensureDestBucket: () => Promise<void>): Promise<ToolRun> {
+async function runAwsCli(
+  c: BenchCase,
+  dest: string,
+  ctx: ToolContext,
+  label: string,
+  ensureDestBucket: () => Promise<void>,
+): Promise<ToolRun> {
   const env = awsEnv(ctx.peerFiles!);
   const opts = { env, cwd: ctx.tmpDir, logDir: ctx.logDir, timeoutMs: ctx.timeoutMs };
   // aws s3 sync does not create buckets (a user runs `aws s3 mb` first; not timed here)
   await ensureDestBucket();
   if (c.from.remote === c.toRemote) {
     const ep = endpointOf(ctx, c.toRemote);
-    const r = await runMeasured(awsSyncArgv(ctx.peers!, ep, `s3://${c.from.bucket}`, `s3://${dest}`), { ...opts, label });
-    return { figures: { seconds: r.wallMs / 1000, peakRssKiB: r.peakRssKiB, cpuS: r.userCpuS + r.sysCpuS }, extra: { command: `aws s3 sync s3://${c.from.bucket} s3://${dest}`, note: 'server-side copy' } };
+    const r = await runMeasured(awsSyncArgv(ctx.peers!, ep, `s3://${c.from.bucket}`, `s3://${dest}`), {
+      ...opts,
+      label,
+    });
+    return {
+      figures: { seconds: r.wallMs / 1000, peakRssKiB: r.peakRssKiB, cpuS: r.userCpuS + r.sysCpuS },
+      extra: { command: `aws s3 sync s3://${c.from.bucket} s3://${dest}`, note: 'server-side copy' },
+    };
   }
   const stage = path.join(ctx.tmpDir, `${label}-stage`);
   mkdirSync(stage, { recursive: true });
   try {
-    const down = await runMeasured(awsSyncArgv(ctx.peers!, endpointOf(ctx, c.from.remote), `s3://${c.from.bucket}`, stage), { ...opts, label: `${label}-download` });
-    const up = await runMeasured(awsSyncArgv(ctx.peers!, endpointOf(ctx, c.toRemote), stage, `s3://${dest}`), { ...opts, label: `${label}-upload` });
+    const down = await runMeasured(
+      awsSyncArgv(ctx.peers!, endpointOf(ctx, c.from.remote), `s3://${c.from.bucket}`, stage),
+      { ...opts, label: `${label}-download` },
+    );
+    const up = await runMeasured(awsSyncArgv(ctx.peers!, endpointOf(ctx, c.toRemote), stage, `s3://${dest}`), {
+      ...opts,
+      label: `${label}-upload`,
+    });
     return {
       figures: {
         seconds: (down.wallMs + up.wallMs) / 1000,
@@ -220,7 +294,14 @@ async function runAwsCli(c: BenchCase, dest: string, ctx: ToolContext, label: st
 }
 
 /** Copy case `c` into bucket `dest` with `tool`; throws when the tool fails. */
-export function runTool(tool: ToolName, c: BenchCase, dest: string, ctx: ToolContext, label: string, ensureDestBucket: () => Promise<void>): Promise<ToolRun> {
+export function runTool(
+  tool: ToolName,
+  c: BenchCase,
+  dest: string,
+  ctx: ToolContext,
+  label: string,
+  ensureDestBucket: () => Promise<void>,
+): Promise<ToolRun> {
   switch (tool) {
     case 'convoy':
       return runConvoy(c, dest, ctx, label);

@@ -63,7 +63,13 @@ export async function copySegment(item: ItemRow, ictx: ItemContext<CopySpec>): P
   // Read the next page while the current one is written: the segment's two halves overlap.
   const scan = (start: typeof lastKey) =>
     source.send(
-      new ScanCommand({ TableName: spec.from.table, Segment: segment, TotalSegments: total, ExclusiveStartKey: start, Limit: spec.pageSize }),
+      new ScanCommand({
+        TableName: spec.from.table,
+        Segment: segment,
+        TotalSegments: total,
+        ExclusiveStartKey: start,
+        Limit: spec.pageSize,
+      }),
       { abortSignal: ictx.signal },
     );
   const prefetch = (start: typeof lastKey) => {

@@ -17,10 +17,14 @@ export const dynamodbCopyKind: JobKind<CopySpec> = {
   },
   async *plan(spec) {
     for (let n = 0; n < spec.segments; n++) {
-      yield { itemId: `segment:${n}/${spec.segments}`, kind: 'dynamodb-copy', group: spec.from.table, spec: { segment: n, total: spec.segments } };
+      yield {
+        itemId: `segment:${n}/${spec.segments}`,
+        kind: 'dynamodb-copy',
+        group: spec.from.table,
+        spec: { segment: n, total: spec.segments },
+      };
     }
   },
   handle: copySegment,
   verify: verifyCopy,
 };
-

@@ -28,20 +28,30 @@ export async function makeTransformer(spec: CopySpec, sourceKeys: string[]): Pro
     try {
       outputs = transformOutputs(await fn(unmarshall(ruled, { wrapNumbers: wrapNumber })));
     } catch (err) {
-      throw new ConvoyError('TRANSFORM_FAILED', `transform ${spec.transform!.path} failed on source item ${keyText(item, sourceKeys)}: ${toError(err).message}`, {
-        retryable: false,
-        cause: err,
-        context: { key: keyText(item, sourceKeys) },
-      });
+      throw new ConvoyError(
+        'TRANSFORM_FAILED',
+        `transform ${spec.transform!.path} failed on source item ${keyText(item, sourceKeys)}: ${toError(err).message}`,
+        {
+          retryable: false,
+          cause: err,
+          context: { key: keyText(item, sourceKeys) },
+        },
+      );
     }
     try {
-      return outputs.map((o) => marshall(o, { removeUndefinedValues: true, convertClassInstanceToMap: false }) as AttributeMap);
+      return outputs.map(
+        (o) => marshall(o, { removeUndefinedValues: true, convertClassInstanceToMap: false }) as AttributeMap,
+      );
     } catch (err) {
-      throw new ConvoyError('UNCONVERTIBLE_VALUE', `transform output for source item ${keyText(item, sourceKeys)} cannot be stored in DynamoDB: ${toError(err).message}`, {
-        retryable: false,
-        cause: err,
-        context: { key: keyText(item, sourceKeys) },
-      });
+      throw new ConvoyError(
+        'UNCONVERTIBLE_VALUE',
+        `transform output for source item ${keyText(item, sourceKeys)} cannot be stored in DynamoDB: ${toError(err).message}`,
+        {
+          retryable: false,
+          cause: err,
+          context: { key: keyText(item, sourceKeys) },
+        },
+      );
     }
   };
 }

@@ -5,7 +5,13 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { configFrom, intOption, positiveNumberOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
+import {
+  configFrom,
+  intOption,
+  positiveNumberOption,
+  withContext,
+  runIdOption,
+} from '../../../coordinator/cli/globals.js';
 import { readTransformSource } from '../shared-tables/transform-module.js';
 import { dryRunCopy } from './preflight.js';
 import { copySpecSchema, specFromFlags, type CopyFlags, type CopySpec } from './spec.js';
@@ -13,7 +19,10 @@ import { copySpecSchema, specFromFlags, type CopyFlags, type CopySpec } from './
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Build the spec from flags, reading (and checking) the transform module. */
-export async function copySpecFromFlags(flags: CopyFlags & { transform?: string }, nowMs = Date.now()): Promise<CopySpec> {
+export async function copySpecFromFlags(
+  flags: CopyFlags & { transform?: string },
+  nowMs = Date.now(),
+): Promise<CopySpec> {
   const base = specFromFlags(flags, nowMs);
   const transform = flags.transform ? await readTransformSource(flags.transform) : undefined;
   return copySpecSchema.parse({ ...base, transform });
@@ -22,18 +31,28 @@ export async function copySpecFromFlags(flags: CopyFlags & { transform?: string 
 export function registerPlanCommand(plan: Command): void {
   plan
     .command('dynamodb-copy')
-    .description('copy a DynamoDB table into another: parallel Scan segments, rules/transform, BatchWriteItem with retries')
+    .description(
+      'copy a DynamoDB table into another: parallel Scan segments, rules/transform, BatchWriteItem with retries',
+    )
     .requiredOption('--from <remote:table>', 'source table, e.g. local:dev-table')
     .requiredOption('--to <remote:table>', 'destination table (must exist), e.g. local:prod-table')
     .option('--segments <n>', 'parallel Scan segments (= work items)', intOption('--segments'))
     .option('--page-size <n>', 'Scan page size in items (default: 1 MB pages)', intOption('--page-size'))
-    .option('--rewrite <old=new>', 'replace old with new in every string attribute, nested ones included (repeatable)', collect)
+    .option(
+      '--rewrite <old=new>',
+      'replace old with new in every string attribute, nested ones included (repeatable)',
+      collect,
+    )
     .option('--rename <old=new>', 'rename a top-level attribute (repeatable)', collect)
     .option('--drop <attr>', 'drop a top-level attribute (repeatable)', collect)
     .option('--ttl <attr[:keep|:drop|:recompute=<s>]>', 'TTL attribute handling (default keep)')
     .option('--transform <module>', 'module exporting (item) => item | item[] | null (.js, .mjs or .ts)')
     .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
-    .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per segment (default 8)', intOption('--write-concurrency'))
+    .option(
+      '--write-concurrency <n>',
+      'BatchWriteItem calls in flight per segment (default 8)',
+      intOption('--write-concurrency'),
+    )
     .option('--run <id>', 'run id (default dynamodb-copy-<time>-<rand>)', runIdOption)
     .option('--dry-run', 'count items per segment and show a sample transformed; write nothing')
     .action(
@@ -47,7 +66,9 @@ export function registerPlanCommand(plan: Command): void {
         await withContext(cmd, async (ctx) => {
           const runId = opts.run ?? newRunId('dynamodb-copy');
           const r = await planRun(ctx, { kind: 'dynamodb-copy', runId, spec });
-          process.stdout.write(`run ${runId}: ${r.itemsEnqueued} segment item(s) enqueued${r.planned ? '' : ' (already planned)'}\n`);
+          process.stdout.write(
+            `run ${runId}: ${r.itemsEnqueued} segment item(s) enqueued${r.planned ? '' : ' (already planned)'}\n`,
+          );
         });
       }),
     );

@@ -51,18 +51,31 @@ export interface DryRunReport {
   sample: { before: unknown; after?: unknown[]; error?: string }[];
 }
 
-export async function dryRunCopy(spec: CopySpec, config: ConvoyConfig, opts: { sample?: number } = {}): Promise<DryRunReport> {
+export async function dryRunCopy(
+  spec: CopySpec,
+  config: ConvoyConfig,
+  opts: { sample?: number } = {},
+): Promise<DryRunReport> {
   const pre = await preflightCopy(spec, config, opts.sample ?? 5);
   const source = tableClient(config, spec.from.remote);
   const limit = pLimit(8);
   const counts = await Promise.all(
-    Array.from({ length: spec.segments }, (_, seg) => limit(async () => ({ segment: `${seg}/${spec.segments}`, items: await countTable(source, spec.from.table, spec.segments, seg) }))),
+    Array.from({ length: spec.segments }, (_, seg) =>
+      limit(async () => ({
+        segment: `${seg}/${spec.segments}`,
+        items: await countTable(source, spec.from.table, spec.segments, seg),
+      })),
+    ),
   );
   return {
     from: `${spec.from.remote}:${spec.from.table}`,
     to: `${spec.to.remote}:${spec.to.table}`,
     segments: counts,
     totalItems: counts.reduce((a, c) => a + c.items, 0),
-    sample: pre.samples.map((s) => ({ before: unmarshall(s.before), after: s.after?.map((a) => unmarshall(a)), error: s.error })),
+    sample: pre.samples.map((s) => ({
+      before: unmarshall(s.before),
+      after: s.after?.map((a) => unmarshall(a)),
+      error: s.error,
+    })),
   };
 }

@@ -28,7 +28,12 @@ export function rewriteValue(v: AttributeValue, pairs: CopyRules['rewrite']): At
 
 /** Whether any rule would change items (lets the copy skip the per-item walk entirely). */
 export function hasRules(rules: CopyRules): boolean {
-  return rules.rewrite.length > 0 || rules.rename.length > 0 || rules.drop.length > 0 || (rules.ttl !== undefined && rules.ttl.mode !== 'keep');
+  return (
+    rules.rewrite.length > 0 ||
+    rules.rename.length > 0 ||
+    rules.drop.length > 0 ||
+    (rules.ttl !== undefined && rules.ttl.mode !== 'keep')
+  );
 }
 
 export function applyRules(item: AttributeMap, rules: CopyRules, runStartedAtMs: number): AttributeMap {
@@ -49,7 +54,8 @@ export function applyRules(item: AttributeMap, rules: CopyRules, runStartedAtMs:
   const ttl = rules.ttl;
   if (ttl && out[ttl.attribute] !== undefined) {
     if (ttl.mode === 'drop') delete out[ttl.attribute];
-    else if (ttl.mode === 'recompute') out[ttl.attribute] = { N: String(Math.floor(runStartedAtMs / 1000) + (ttl.seconds ?? 0)) };
+    else if (ttl.mode === 'recompute')
+      out[ttl.attribute] = { N: String(Math.floor(runStartedAtMs / 1000) + (ttl.seconds ?? 0)) };
   }
   return out;
 }

@@ -23,7 +23,11 @@ export const rulesSchema = z
      * that have one (run start, not "now", so a retried item writes the same value).
      */
     ttl: z
-      .object({ attribute: z.string().min(1), mode: z.enum(['keep', 'drop', 'recompute']), seconds: z.number().int().optional() })
+      .object({
+        attribute: z.string().min(1),
+        mode: z.enum(['keep', 'drop', 'recompute']),
+        seconds: z.number().int().optional(),
+      })
       .optional(),
   })
   .default({ rewrite: [], rename: [], drop: [] });
@@ -51,7 +55,10 @@ export type CopySpec = z.infer<typeof copySpecSchema>;
 export function parsePairs(values: string[] | undefined, what: string): { from: string; to: string }[] {
   return (values ?? []).map((v) => {
     const i = v.indexOf('=');
-    if (i <= 0) throw new InputError(`${what} "${v}" is not of the form old=new (for example ${what} dev-raw-bucket=prod-raw-bucket)`);
+    if (i <= 0)
+      throw new InputError(
+        `${what} "${v}" is not of the form old=new (for example ${what} dev-raw-bucket=prod-raw-bucket)`,
+      );
     return { from: v.slice(0, i), to: v.slice(i + 1) };
   });
 }
@@ -61,9 +68,15 @@ export function parseTtl(value: string | undefined): CopyRules['ttl'] {
   if (!value) return undefined;
   const m = /^([^:]+)(?::(keep|drop|recompute)(?:=(\d+))?)?$/.exec(value);
   if (!m || (m[2] === 'recompute' && !m[3])) {
-    throw new InputError(`--ttl "${value}" must be attr, attr:keep, attr:drop or attr:recompute=<seconds> (for example ttl:recompute=7776000)`);
+    throw new InputError(
+      `--ttl "${value}" must be attr, attr:keep, attr:drop or attr:recompute=<seconds> (for example ttl:recompute=7776000)`,
+    );
   }
-  return { attribute: m[1]!, mode: (m[2] ?? 'keep') as 'keep' | 'drop' | 'recompute', seconds: m[3] ? Number(m[3]) : undefined };
+  return {
+    attribute: m[1]!,
+    mode: (m[2] ?? 'keep') as 'keep' | 'drop' | 'recompute',
+    seconds: m[3] ? Number(m[3]) : undefined,
+  };
 }
 
 export interface CopyFlags {
@@ -82,8 +95,10 @@ export interface CopyFlags {
 export function specFromFlags(flags: CopyFlags, nowMs: number): Omit<CopySpec, 'transform'> {
   const from = parseTableRef(flags.from, '--from');
   const to = parseTableRef(flags.to, '--to');
-  if (from.remote === to.remote && from.table === to.table) throw new InputError('--from and --to name the same table; copy into another table');
-  if (flags.maxWcu !== undefined && !(flags.maxWcu > 0)) throw new InputError(`--max-wcu must be a positive number, got ${flags.maxWcu}`);
+  if (from.remote === to.remote && from.table === to.table)
+    throw new InputError('--from and --to name the same table; copy into another table');
+  if (flags.maxWcu !== undefined && !(flags.maxWcu > 0))
+    throw new InputError(`--max-wcu must be a positive number, got ${flags.maxWcu}`);
   return {
     from,
     to,

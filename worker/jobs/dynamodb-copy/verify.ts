@@ -18,10 +18,19 @@ import { differingAttributes } from './compare.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';
 
-export async function countTable(client: DynamoDBClient, table: string, segments = 8, segment?: number): Promise<number> {
+export async function countTable(
+  client: DynamoDBClient,
+  table: string,
+  segments = 8,
+  segment?: number,
+): Promise<number> {
   const one = async (seg: number, total: number) => {
     let n = 0;
-    for await (const out of paginateScan({ client }, { TableName: table, Select: 'COUNT', Segment: seg, TotalSegments: total })) n += out.Count ?? 0;
+    for await (const out of paginateScan(
+      { client },
+      { TableName: table, Select: 'COUNT', Segment: seg, TotalSegments: total },
+    ))
+      n += out.Count ?? 0;
     return n;
   };
   if (segment !== undefined) return one(segment, segments);
@@ -30,11 +39,18 @@ export async function countTable(client: DynamoDBClient, table: string, segments
 }
 
 /** Fetch items by key, 100 a call, unprocessed keys retried. */
-export async function batchGet(client: DynamoDBClient, table: string, keys: AttributeMap[], keyNames: string[]): Promise<Map<string, AttributeMap>> {
+export async function batchGet(
+  client: DynamoDBClient,
+  table: string,
+  keys: AttributeMap[],
+  keyNames: string[],
+): Promise<Map<string, AttributeMap>> {
   const found = new Map<string, AttributeMap>();
   for (let i = 0; i < keys.length; i += 100) {
     await drainBatch(keys.slice(i, i + 100), async (pending) => {
-      const out = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      const out = await client.send(
+        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
       for (const it of (out.Responses?.[table] ?? []) as AttributeMap[]) found.set(keyText(it, keyNames), it);
       return (out.UnprocessedKeys?.[table]?.Keys ?? []) as AttributeMap[];
     });
@@ -42,13 +58,22 @@ export async function batchGet(client: DynamoDBClient, table: string, keys: Attr
   return found;
 }
 
-export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext, opts: VerifyOptions & { sampleSize?: number }): Promise<VerifySummary> {
+export async function verifyCopy(
+  run: RunRow,
+  spec: CopySpec,
+  ctx: ConvoyContext,
+  opts: VerifyOptions & { sampleSize?: number },
+): Promise<VerifySummary> {
   const report = new VerifyReport(opts.reportPath);
   const source = tableClient(ctx.config, spec.from.remote);
   const dest = tableClient(ctx.config, spec.to.remote);
-  const [srcShape, destShape] = await Promise.all([describeTable(source, spec.from, '--from'), describeTable(dest, spec.to, '--to')]);
+  const [srcShape, destShape] = await Promise.all([
+    describeTable(source, spec.from, '--from'),
+    describeTable(dest, spec.to, '--to'),
+  ]);
   const segments = new Map<number, ItemRow>();
-  for await (const page of itemsOfRun(ctx.items, run.runId)) for (const it of page) segments.set(Number(it.spec.segment), it);
+  for await (const page of itemsOfRun(ctx.items, run.runId))
+    for (const it of page) segments.set(Number(it.spec.segment), it);
   const recorded = [...segments.values()].reduce((a, it) => a + (it.metrics?.objects ?? 0), 0);
   const sampleSize = opts.sampleSize ?? 200;
   const p = recorded > 0 ? Math.min(1, sampleSize / recorded) : 1;
@@ -59,7 +84,10 @@ export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext
     Array.from({ length: spec.segments }, (_, seg) =>
       limit(async () => {
         let n = 0;
-        for await (const out of paginateScan({ client: source }, { TableName: spec.from.table, Segment: seg, TotalSegments: spec.segments })) {
+        for await (const out of paginateScan(
+          { client: source },
+          { TableName: spec.from.table, Segment: seg, TotalSegments: spec.segments },
+        )) {
           for (const it of (out.Items ?? []) as AttributeMap[]) {
             n++;
             if (Math.random() < p && sample.length < sampleSize * 2) sample.push(it);
@@ -67,8 +95,14 @@ export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext
         }
         sourceTotal += n;
         const item = segments.get(seg);
-        const row = { segment: `${seg}/${spec.segments}`, sourceCount: n, scanned: item?.metrics?.objects, written: item?.metrics?.written, status: item?.status };
-        if (!item || item.status !== 'done') report.add('segment_not_done', row);
+        const row = {
+          segment: `${seg}/${spec.segments}`,
+          sourceCount: n,
+          scanned: item?.metrics?.objects,
+          written: item?.metrics?.written,
+          status: item?.status,
+        };
+        if (item?.status !== 'done') report.add('segment_not_done', row);
         else if (item.metrics?.objects !== n) report.add('segment_count_differs', row);
         else report.add('ok', row);
       }),
@@ -76,7 +110,9 @@ export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext
   );
   const written = [...segments.values()].reduce((a, it) => a + (it.metrics?.written ?? 0), 0);
   const destCount = await countTable(dest, spec.to.table);
-  report.info(`source ${formatTableRef(spec.from)}: ${sourceTotal} items in ${spec.segments} segments; recorded scanned ${recorded}, written ${written}`);
+  report.info(
+    `source ${formatTableRef(spec.from)}: ${sourceTotal} items in ${spec.segments} segments; recorded scanned ${recorded}, written ${written}`,
+  );
   report.info(`destination ${formatTableRef(spec.to)}: ${destCount} items`);
   if (destCount < written) report.add('dest_count_short', { destCount, written });
 
@@ -89,7 +125,12 @@ export async function verifyCopy(run: RunRow, spec: CopySpec, ctx: ConvoyContext
       report.add('sample_transform_failed', { key: keyText(it, srcShape.keys), error: (err as Error).message });
     }
   }
-  const found = await batchGet(dest, spec.to.table, expected.map((e) => keyOf(e, destShape.keys)), destShape.keys);
+  const found = await batchGet(
+    dest,
+    spec.to.table,
+    expected.map((e) => keyOf(e, destShape.keys)),
+    destShape.keys,
+  );
   for (const e of expected) {
     const key = keyText(e, destShape.keys);
     const actual = found.get(key);

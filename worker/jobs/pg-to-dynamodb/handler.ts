@@ -33,7 +33,10 @@ const runInfo = new Map<string, Promise<{ types: Map<string, string>; destKeys: 
 export function sourceInfo(runId: string, spec: PgToDynamoSpec, ctx: ItemContext<PgToDynamoSpec>['ctx']) {
   let p = runInfo.get(runId);
   if (!p) {
-    p = Promise.all([describeSource(spec.source), describeTable(tableClient(ctx.config, spec.to.remote), spec.to, '--to')]).then(([cols, shape]) => ({
+    p = Promise.all([
+      describeSource(spec.source),
+      describeTable(tableClient(ctx.config, spec.to.remote), spec.to, '--to'),
+    ]).then(([cols, shape]) => ({
       types: typeMap(cols),
       destKeys: shape.keys,
     }));
@@ -51,7 +54,14 @@ export async function copyRange(item: ItemRow, ictx: ItemContext<PgToDynamoSpec>
   const mapper = await makeRowMapper(spec);
   const pool = pgPool(spec.source.url);
   const nKeys = orderColumns(spec).length;
-  const cp: RangeCheckpoint = { rows: 0, written: 0, dropped: 0, bytes: 0, pages: 0, ...(item.checkpoint as RangeCheckpoint | undefined) };
+  const cp: RangeCheckpoint = {
+    rows: 0,
+    written: 0,
+    dropped: 0,
+    bytes: 0,
+    pages: 0,
+    ...(item.checkpoint as RangeCheckpoint | undefined),
+  };
   const stats = emptyStats();
   const read = (after: string[] | null) => {
     const q = pageQuery(spec, types, range, after, spec.pageSize);

@@ -35,18 +35,29 @@ const attributeSpec = z.union([
       nulls: z.enum(['omit', 'null']).optional(),
     })
     .strict()
-    .refine((a) => (a.column === undefined) !== (a.template === undefined), { message: 'give exactly one of column or template' }),
+    .refine((a) => (a.column === undefined) !== (a.template === undefined), {
+      message: 'give exactly one of column or template',
+    }),
 ]);
 
 export const mappingSchema = z
   .object({
-    keys: z.record(z.string().min(1), z.string().min(1)).refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= 2, {
-      message: 'keys needs the partition key template and optionally the sort key template',
-    }),
+    keys: z
+      .record(z.string().min(1), z.string().min(1))
+      .refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= 2, {
+        message: 'keys needs the partition key template and optionally the sort key template',
+      }),
     attributes: z.record(z.string().min(1), attributeSpec).default({}),
     static: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).default({}),
     includeColumns: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
-    ttl: z.object({ attribute: z.string().min(1), column: z.string().min(1).optional(), addSeconds: z.number().int().default(0) }).strict().optional(),
+    ttl: z
+      .object({
+        attribute: z.string().min(1),
+        column: z.string().min(1).optional(),
+        addSeconds: z.number().int().default(0),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Mapping = z.infer<typeof mappingSchema>;
@@ -73,7 +84,10 @@ export function mappingColumns(m: Mapping): string[] {
 }
 
 function unconvertible(rowName: string, column: string, why: string): ConvoyError {
-  return new ConvoyError('UNCONVERTIBLE_VALUE', `row ${rowName}: column "${column}" ${why}`, { retryable: false, context: { row: rowName, column } });
+  return new ConvoyError('UNCONVERTIBLE_VALUE', `row ${rowName}: column "${column}" ${why}`, {
+    retryable: false,
+    context: { row: rowName, column },
+  });
 }
 
 function scalarText(v: unknown): string {
@@ -88,7 +102,11 @@ export function renderTemplate(t: string, row: Row, rowName: string, forKey: boo
     if (!(col in row)) throw unconvertible(rowName, col, 'is not in the row (check the mapping)');
     const v = row[col];
     if (v === null || v === undefined) {
-      if (forKey) throw new ConvoyError('MISSING_KEY', `row ${rowName}: key template needs column "${col}", which is NULL`, { retryable: false, context: { row: rowName, column: col } });
+      if (forKey)
+        throw new ConvoyError('MISSING_KEY', `row ${rowName}: key template needs column "${col}", which is NULL`, {
+          retryable: false,
+          context: { row: rowName, column: col },
+        });
       return '';
     }
     return scalarText(v);
@@ -98,20 +116,29 @@ export function renderTemplate(t: string, row: Row, rowName: string, forKey: boo
 const NUMERIC = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function epochSeconds(v: unknown, rowName: string, column: string): number {
-  const ms = typeof v === 'number' ? v * 1000 : Date.parse(typeof v === 'string' ? v.replace(' ', 'T').replace(/\+00$/, 'Z') : String(v));
+  const ms =
+    typeof v === 'number'
+      ? v * 1000
+      : Date.parse(typeof v === 'string' ? v.replace(' ', 'T').replace(/\+00$/, 'Z') : String(v));
   if (!Number.isFinite(ms)) throw unconvertible(rowName, column, `value ${JSON.stringify(v)} is not a timestamp`);
   return Math.floor(ms / 1000);
 }
 
 /** One value to an AttributeValue, by declared type or (none) by its JavaScript type. */
-export function convertValue(v: unknown, type: (typeof VALUE_TYPES)[number] | undefined, rowName: string, column: string): AttributeValue {
+export function convertValue(
+  v: unknown,
+  type: (typeof VALUE_TYPES)[number] | undefined,
+  rowName: string,
+  column: string,
+): AttributeValue {
   try {
     switch (type) {
       case 'S':
         return { S: scalarText(v) };
       case 'N': {
         const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : '';
-        if (!NUMERIC.test(s) || (typeof v === 'number' && !Number.isFinite(v))) throw unconvertible(rowName, column, `value ${JSON.stringify(v)} is not a number (mapping type N)`);
+        if (!NUMERIC.test(s) || (typeof v === 'number' && !Number.isFinite(v)))
+          throw unconvertible(rowName, column, `value ${JSON.stringify(v)} is not a number (mapping type N)`);
         return { N: s };
       }
       case 'BOOL':
@@ -125,10 +152,16 @@ export function convertValue(v: unknown, type: (typeof VALUE_TYPES)[number] | un
       }
       case 'SS':
       case 'NS': {
-        if (!Array.isArray(v) || v.length === 0) throw unconvertible(rowName, column, `value ${JSON.stringify(v)} is not a non-empty array (mapping type ${type})`);
+        if (!Array.isArray(v) || v.length === 0)
+          throw unconvertible(
+            rowName,
+            column,
+            `value ${JSON.stringify(v)} is not a non-empty array (mapping type ${type})`,
+          );
         if (type === 'SS') return { SS: [...new Set(v.map(scalarText))] };
         const ns = v.map((x) => String(x));
-        if (!ns.every((x) => NUMERIC.test(x))) throw unconvertible(rowName, column, `array ${JSON.stringify(v)} holds a non-number (mapping type NS)`);
+        if (!ns.every((x) => NUMERIC.test(x)))
+          throw unconvertible(rowName, column, `array ${JSON.stringify(v)} holds a non-number (mapping type NS)`);
         return { NS: [...new Set(ns)] };
       }
       case 'epoch':
@@ -160,7 +193,8 @@ export function convertValue(v: unknown, type: (typeof VALUE_TYPES)[number] | un
 export function mapRow(row: Row, m: Mapping, rowName: string, runStartedAtMs: number): AttributeMap {
   const item: AttributeMap = {};
   if (m.includeColumns) {
-    const cols = m.includeColumns === true ? Object.keys(row).filter((c) => !c.startsWith('__convoy_')) : m.includeColumns;
+    const cols =
+      m.includeColumns === true ? Object.keys(row).filter((c) => !c.startsWith('__convoy_')) : m.includeColumns;
     for (const c of cols) {
       const v = row[c];
       if (v !== null && v !== undefined) item[c] = convertValue(v, undefined, rowName, c);

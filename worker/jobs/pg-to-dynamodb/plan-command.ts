@@ -10,7 +10,9 @@ import { pgDynamoSpecFromFlags, type PgToDynamoFlags } from './plan.js';
 export function registerPlanCommand(plan: Command): void {
   plan
     .command('pg-to-dynamodb')
-    .description('backfill a DynamoDB table from PostgreSQL: key ranges from quantiles, keyset pages, a mapping or transform')
+    .description(
+      'backfill a DynamoDB table from PostgreSQL: key ranges from quantiles, keyset pages, a mapping or transform',
+    )
     .requiredOption('--from <url>', 'postgres://user@host:5432/db (password from PGPASSWORD or ~/.pgpass)')
     .option('--table <name>', 'source table (schema.table)')
     .option('--query <sql>', 'source query instead of a table')
@@ -21,11 +23,19 @@ export function registerPlanCommand(plan: Command): void {
     .option('--transform <module>', 'module exporting (row) => item | item[] | null')
     .option('--ranges <n>', 'key ranges (= work items), default 16', intOption('--ranges'))
     .option('--page-size <n>', 'rows per page, default 1000', intOption('--page-size'))
-    .option('--updated-column <column>', 'column with each row\'s last change time (enables --since later)')
-    .option('--since <run-id|timestamp>', 'catch-up pass: only rows changed after that run\'s watermark (or the time)')
-    .option('--since-overlap <seconds>', 'seconds before the watermark to re-read, default 300', intOption('--since-overlap'))
+    .option('--updated-column <column>', "column with each row's last change time (enables --since later)")
+    .option('--since <run-id|timestamp>', "catch-up pass: only rows changed after that run's watermark (or the time)")
+    .option(
+      '--since-overlap <seconds>',
+      'seconds before the watermark to re-read, default 300',
+      intOption('--since-overlap'),
+    )
     .option('--max-wcu <n>', 'write capacity units per second for the whole run', positiveNumberOption('--max-wcu'))
-    .option('--write-concurrency <n>', 'BatchWriteItem calls in flight per range (default 8)', intOption('--write-concurrency'))
+    .option(
+      '--write-concurrency <n>',
+      'BatchWriteItem calls in flight per range (default 8)',
+      intOption('--write-concurrency'),
+    )
     .option('--run <id>', 'run id', runIdOption)
     .action(
       action(async (opts: PgToDynamoFlags & { run?: string; sinceOverlap?: number }, cmd: Command) =>

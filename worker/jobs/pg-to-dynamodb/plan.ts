@@ -16,7 +16,16 @@ import { getRun } from '../../../state/runs.js';
 import type { NewItem } from '../../../state/items.js';
 import { preparePuts } from '../shared-tables/batch-writer.js';
 import { keyQuantiles, rangeLabel, rangesFromBoundaries } from '../shared-tables/key-ranges.js';
-import { checkPgUrl, describeSource, pgPool, primaryKeyColumns, quoteIdent, requireColumns, sourceName, sourceRelation } from '../shared-tables/pg-source.js';
+import {
+  checkPgUrl,
+  describeSource,
+  pgPool,
+  primaryKeyColumns,
+  quoteIdent,
+  requireColumns,
+  sourceName,
+  sourceRelation,
+} from '../shared-tables/pg-source.js';
 import { describeTable, parseTableRef, tableClient } from '../shared-tables/table-ref.js';
 import { readTransformSource } from '../shared-tables/transform-module.js';
 import { mappingColumns, mappingSchema, type Mapping } from './mapping.js';
@@ -53,34 +62,53 @@ export function readMapping(file: string): Mapping {
   return parsed.data;
 }
 
-export async function pgDynamoSpecFromFlags(flags: PgToDynamoFlags, ctx: { meta?: ConvoyContext['meta'] } = {}, nowMs = Date.now()): Promise<PgToDynamoSpec> {
+export async function pgDynamoSpecFromFlags(
+  flags: PgToDynamoFlags,
+  ctx: { meta?: ConvoyContext['meta'] } = {},
+  nowMs = Date.now(),
+): Promise<PgToDynamoSpec> {
   checkPgUrl(flags.from, '--from');
-  if ((flags.table === undefined) === (flags.query === undefined)) throw new InputError('give exactly one of --table <name> or --query <sql>');
-  if ((flags.mapping === undefined) === (flags.transform === undefined)) throw new InputError('give exactly one of --mapping <file.json> or --transform <module>');
+  if ((flags.table === undefined) === (flags.query === undefined))
+    throw new InputError('give exactly one of --table <name> or --query <sql>');
+  if ((flags.mapping === undefined) === (flags.transform === undefined))
+    throw new InputError('give exactly one of --mapping <file.json> or --transform <module>');
   const source = { url: flags.from, table: flags.table, query: flags.query };
   const columns = await describeSource(source, '--from');
-  const tiebreak = flags.tiebreak ?? (flags.table ? (await primaryKeyColumns(flags.from, flags.table)).filter((c) => c !== flags.key) : []);
+  const tiebreak =
+    flags.tiebreak ??
+    (flags.table ? (await primaryKeyColumns(flags.from, flags.table)).filter((c) => c !== flags.key) : []);
   let since: string | undefined;
   let updatedColumn = flags.updatedColumn;
   if (flags.since) {
     const prev = ctx.meta && !/^\d{4}-\d\d-\d\d/.test(flags.since) ? await getRun(ctx.meta, flags.since) : undefined;
     if (prev) {
       const ps = prev.spec as Partial<PgToDynamoSpec>;
-      if (!ps.watermark) throw new InputError(`--since ${flags.since}: that run recorded no watermark (it had no --updated-column); give a timestamp instead`);
+      if (!ps.watermark)
+        throw new InputError(
+          `--since ${flags.since}: that run recorded no watermark (it had no --updated-column); give a timestamp instead`,
+        );
       updatedColumn ??= ps.updatedColumn;
       const overlap = flags.sinceOverlapSeconds ?? 300;
-      since = (await pgPool(flags.from).query('SELECT ($1::timestamptz - make_interval(secs => $2))::text AS t', [ps.watermark, overlap])).rows[0].t;
+      since = (
+        await pgPool(flags.from).query('SELECT ($1::timestamptz - make_interval(secs => $2))::text AS t', [
+          ps.watermark,
+          overlap,
+        ])
+      ).rows[0].t;
     } else if (/^\d{4}-\d\d-\d\d/.test(flags.since)) {
       since = flags.since;
     } else {
       throw new InputError(`--since "${flags.since}" is neither a run id nor a timestamp (e.g. 2024-05-01T00:00:00Z)`);
     }
-    if (!updatedColumn) throw new InputError('--since needs --updated-column <column> (the column holding each row\'s last change time)');
+    if (!updatedColumn)
+      throw new InputError("--since needs --updated-column <column> (the column holding each row's last change time)");
   }
   requireColumns(columns, [flags.key, ...tiebreak, ...(updatedColumn ? [updatedColumn] : [])], '--from');
   let watermark: string | undefined;
   if (updatedColumn) {
-    const r = await pgPool(flags.from).query(`SELECT max(${quoteIdent(updatedColumn)})::text AS w FROM ${sourceRelation(source)}`);
+    const r = await pgPool(flags.from).query(
+      `SELECT max(${quoteIdent(updatedColumn)})::text AS w FROM ${sourceRelation(source)}`,
+    );
     watermark = r.rows[0]?.w ?? undefined;
   }
   const spec = {
@@ -125,7 +153,9 @@ export async function preflightPgToDynamo(spec: PgToDynamoSpec, config: ConvoyCo
     }
   }
   if (rows.length && errors.length === rows.length) {
-    throw new InputError(`the ${spec.mapping ? 'mapping' : `transform ${spec.transform!.path}`} turned none of ${rows.length} sampled rows into an item for ${spec.to.table} (key ${dest.keys.join(', ')}); first error: ${errors[0]}`);
+    throw new InputError(
+      `the ${spec.mapping ? 'mapping' : `transform ${spec.transform!.path}`} turned none of ${rows.length} sampled rows into an item for ${spec.to.table} (key ${dest.keys.join(', ')}); first error: ${errors[0]}`,
+    );
   }
 }
 
@@ -134,10 +164,17 @@ export async function* planRanges(spec: PgToDynamoSpec): AsyncIterable<NewItem> 
   const types = typeMap(columns);
   const params: unknown[] = [];
   const where = baseFilter(spec, types, params);
-  const points = await keyQuantiles(pgPool(spec.source.url), spec.source, spec.key, spec.ranges, { sql: where, params });
+  const points = await keyQuantiles(pgPool(spec.source.url), spec.source, spec.key, spec.ranges, {
+    sql: where,
+    params,
+  });
   const name = sourceName(spec.source);
   for (const r of rangesFromBoundaries(points)) {
-    yield { itemId: `rows:${name}:${rangeLabel(r)}`, kind: 'pg-to-dynamodb', group: name, spec: { lo: r.lo, hi: r.hi } };
+    yield {
+      itemId: `rows:${name}:${rangeLabel(r)}`,
+      kind: 'pg-to-dynamodb',
+      group: name,
+      spec: { lo: r.lo, hi: r.hi },
+    };
   }
 }
-

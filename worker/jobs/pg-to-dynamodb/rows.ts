@@ -18,7 +18,9 @@ export function baseFilter(spec: PgToDynamoSpec, types: Map<string, string>, par
   const parts = [`${quoteIdent(spec.key)} IS NOT NULL`];
   if (spec.since !== undefined) {
     params.push(spec.since);
-    parts.push(`${quoteIdent(spec.updatedColumn!)} > $${params.length}::${types.get(spec.updatedColumn!) ?? 'timestamptz'}`);
+    parts.push(
+      `${quoteIdent(spec.updatedColumn!)} > $${params.length}::${types.get(spec.updatedColumn!) ?? 'timestamptz'}`,
+    );
   }
   return parts.join(' AND ');
 }
@@ -28,7 +30,13 @@ export function orderColumns(spec: PgToDynamoSpec): string[] {
 }
 
 /** SELECT for the page after `after` (the last row's order values as text) within a range. */
-export function pageQuery(spec: PgToDynamoSpec, types: Map<string, string>, range: KeyRange, after: string[] | null, limit: number): { text: string; values: unknown[] } {
+export function pageQuery(
+  spec: PgToDynamoSpec,
+  types: Map<string, string>,
+  range: KeyRange,
+  after: string[] | null,
+  limit: number,
+): { text: string; values: unknown[] } {
   const params: unknown[] = [];
   const order = orderColumns(spec);
   const where = [baseFilter(spec, types, params), rangeCondition(spec.key, types.get(spec.key)!, range, params)];
@@ -77,12 +85,22 @@ export async function makeRowMapper(spec: PgToDynamoSpec): Promise<RowMapper> {
     try {
       outputs = transformOutputs(await fn(stripInternal(row)));
     } catch (err) {
-      throw new ConvoyError('TRANSFORM_FAILED', `transform ${spec.transform!.path} failed on row ${name}: ${toError(err).message}`, { retryable: false, cause: err, context: { row: name } });
+      throw new ConvoyError(
+        'TRANSFORM_FAILED',
+        `transform ${spec.transform!.path} failed on row ${name}: ${toError(err).message}`,
+        { retryable: false, cause: err, context: { row: name } },
+      );
     }
     try {
-      return outputs.map((o) => marshall(o, { removeUndefinedValues: true, convertClassInstanceToMap: false }) as AttributeMap);
+      return outputs.map(
+        (o) => marshall(o, { removeUndefinedValues: true, convertClassInstanceToMap: false }) as AttributeMap,
+      );
     } catch (err) {
-      throw new ConvoyError('UNCONVERTIBLE_VALUE', `row ${name}: the transform's output cannot be stored in DynamoDB: ${toError(err).message}`, { retryable: false, cause: err, context: { row: name } });
+      throw new ConvoyError(
+        'UNCONVERTIBLE_VALUE',
+        `row ${name}: the transform's output cannot be stored in DynamoDB: ${toError(err).message}`,
+        { retryable: false, cause: err, context: { row: name } },
+      );
     }
   };
 }

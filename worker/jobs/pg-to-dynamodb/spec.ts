@@ -31,6 +31,8 @@ export const pgToDynamoSpecSchema = z
     writeConcurrency: z.number().int().min(1).max(64).default(8),
     runStartedAtMs: z.number().int(),
   })
-  .refine((s) => (s.mapping === undefined) !== (s.transform === undefined), { message: 'give exactly one of mapping or transform' })
+  .refine((s) => (s.mapping === undefined) !== (s.transform === undefined), {
+    message: 'give exactly one of mapping or transform',
+  })
   .refine((s) => s.since === undefined || s.updatedColumn !== undefined, { message: 'since needs updatedColumn' });
 export type PgToDynamoSpec = z.infer<typeof pgToDynamoSpecSchema>;

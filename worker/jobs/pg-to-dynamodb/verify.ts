@@ -20,7 +20,12 @@ import type { Row } from './mapping.js';
 import { baseFilter, makeRowMapper, orderColumns, rowName, typeMap } from './rows.js';
 import type { PgToDynamoSpec } from './spec.js';
 
-export async function verifyPgToDynamo(run: RunRow, spec: PgToDynamoSpec, ctx: ConvoyContext, opts: VerifyOptions & { sampleSize?: number }): Promise<VerifySummary> {
+export async function verifyPgToDynamo(
+  run: RunRow,
+  spec: PgToDynamoSpec,
+  ctx: ConvoyContext,
+  opts: VerifyOptions & { sampleSize?: number },
+): Promise<VerifySummary> {
   const report = new VerifyReport(opts.reportPath);
   const types = typeMap(await describeSource(spec.source));
   const pool = pgPool(spec.source.url);
@@ -37,17 +42,28 @@ export async function verifyPgToDynamo(run: RunRow, spec: PgToDynamoSpec, ctx: C
         const params: unknown[] = [];
         const range = { lo: (it.spec.lo as string | null) ?? null, hi: (it.spec.hi as string | null) ?? null };
         const where = `${baseFilter(spec, types, params)} AND ${rangeCondition(spec.key, types.get(spec.key)!, range, params)}`;
-        const n = Number((await pool.query(`SELECT count(*) AS n FROM ${sourceRelation(spec.source)} WHERE ${where}`, params)).rows[0].n);
+        const n = Number(
+          (await pool.query(`SELECT count(*) AS n FROM ${sourceRelation(spec.source)} WHERE ${where}`, params)).rows[0]
+            .n,
+        );
         pgTotal += n;
         readTotal += it.metrics?.objects ?? 0;
-        const row = { range: rangeLabel(range), pgRows: n, rowsRead: it.metrics?.objects, written: it.metrics?.written, status: it.status };
+        const row = {
+          range: rangeLabel(range),
+          pgRows: n,
+          rowsRead: it.metrics?.objects,
+          written: it.metrics?.written,
+          status: it.status,
+        };
         if (it.status !== 'done') report.add('range_not_done', row);
         else if (it.metrics?.objects !== n) report.add('range_count_differs', row);
         else report.add('ok', row);
       }),
     ),
   );
-  report.info(`source ${spec.source.table ?? 'query'}: ${pgTotal} rows in ${items.length} ranges; the run read ${readTotal}`);
+  report.info(
+    `source ${spec.source.table ?? 'query'}: ${pgTotal} rows in ${items.length} ranges; the run read ${readTotal}`,
+  );
 
   const params: unknown[] = [];
   const order = orderColumns(spec);
@@ -67,7 +83,12 @@ export async function verifyPgToDynamo(run: RunRow, spec: PgToDynamoSpec, ctx: C
       report.add('sample_unmappable', { row: rowName(spec, row), error: (err as Error).message });
     }
   }
-  const found = await batchGet(dest, spec.to.table, expected.map((e) => keyOf(e.item, shape.keys)), shape.keys);
+  const found = await batchGet(
+    dest,
+    spec.to.table,
+    expected.map((e) => keyOf(e.item, shape.keys)),
+    shape.keys,
+  );
   for (const e of expected) {
     const key = keyText(e.item, shape.keys);
     const actual = found.get(key);

@@ -26,13 +26,17 @@ export function registerReplayCommand(program: Command): Command {
           const window = parseWindow(opts.from, opts.to);
           const run = await getRun(ctx.meta, opts.run);
           if (!run) throw new InputError(`run "${opts.run}" not found`);
-          if (run.kind !== 'pg-to-s3') throw new InputError(`run ${opts.run} is a ${run.kind} run; replay reads pg-to-s3 runs`);
+          if (run.kind !== 'pg-to-s3')
+            throw new InputError(`run ${opts.run} is a ${run.kind} run; replay reads pg-to-s3 runs`);
           const spec = pgToS3SpecSchema.parse(run.spec);
           const s3 = s3For(ctx.config, spec.to.remote);
           const manifest = await readManifest(s3, spec, opts.run);
           const out = opts.out ? createWriteStream(opts.out) : process.stdout;
           const r = await replay(s3, spec, manifest, window, out);
-          if (opts.out) await new Promise<void>((res, rej) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? rej(e) : res())));
+          if (opts.out)
+            await new Promise<void>((res, rej) =>
+              (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? rej(e) : res())),
+            );
           process.stderr.write(`replayed ${r.events} event(s) from ${r.partitions} partition(s)\n`);
         }),
       ),

@@ -49,7 +49,13 @@ export async function exportPartition(item: ItemRow, ictx: ItemContext<PgToS3Spe
   ictx.assertLease();
   const upload = new Upload({
     client: s3For(ctx.config, spec.to.remote),
-    params: { Bucket: spec.to.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' },
+    params: {
+      Bucket: spec.to.bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'application/x-ndjson',
+      ContentEncoding: 'gzip',
+    },
     partSize: 8 * 1024 * 1024,
     queueSize: 2,
     leavePartsOnError: false,

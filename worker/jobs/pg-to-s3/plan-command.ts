@@ -16,7 +16,10 @@ export function registerPlanCommand(plan: Command): void {
     .option('--table <name>', 'source table')
     .option('--query <sql>', 'source query instead of a table')
     .requiredOption('--time-column <column>', 'timestamp column partitions are cut on')
-    .option('--order <column...>', 'order within a partition, e.g. aggregate_id sequence (default: time column + primary key)')
+    .option(
+      '--order <column...>',
+      'order within a partition, e.g. aggregate_id sequence (default: time column + primary key)',
+    )
     .option('--partition <size>', 'hour, day, or <n>m/<n>h/<n>d (default day)')
     .requiredOption('--to <remote:bucket/prefix>', 'destination, e.g. local:event-store/events')
     .option('--from-time <time>', 'only rows at or after this time')
@@ -29,7 +32,9 @@ export function registerPlanCommand(plan: Command): void {
           const spec = await pgS3SpecFromFlags(opts);
           const runId = opts.run ?? newRunId('pg-to-s3');
           const r = await planRun(ctx, { kind: 'pg-to-s3', runId, spec });
-          process.stdout.write(`run ${runId}: ${r.itemsEnqueued} partition item(s) enqueued; manifest s3://${spec.to.bucket}/${manifestKey(spec.to.prefix, runId)}\n`);
+          process.stdout.write(
+            `run ${runId}: ${r.itemsEnqueued} partition item(s) enqueued; manifest s3://${spec.to.bucket}/${manifestKey(spec.to.prefix, runId)}\n`,
+          );
         }),
       ),
     );

@@ -9,7 +9,16 @@ import { formatZodIssues, getRemote, parseRemotePath } from '../../../shared/con
 import { InputError, classifyError } from '../../../shared/errors.js';
 import type { NewItem } from '../../../state/items.js';
 import type { PlanContext } from '../../job-kind.js';
-import { checkPgUrl, describeSource, pgPool, primaryKeyColumns, quoteIdent, requireColumns, sourceName, sourceRelation } from '../shared-tables/pg-source.js';
+import {
+  checkPgUrl,
+  describeSource,
+  pgPool,
+  primaryKeyColumns,
+  quoteIdent,
+  requireColumns,
+  sourceName,
+  sourceRelation,
+} from '../shared-tables/pg-source.js';
 import { isoOf, manifestKey, partitionKey, type Partition } from './partitions.js';
 import { s3For } from './handler.js';
 import { parsePartition, pgToS3SpecSchema, type PgToS3Spec } from './spec.js';
@@ -29,14 +38,19 @@ export interface PgToS3Flags {
 
 export async function pgS3SpecFromFlags(flags: PgToS3Flags, nowMs = Date.now()): Promise<PgToS3Spec> {
   checkPgUrl(flags.from, '--from');
-  if ((flags.table === undefined) === (flags.query === undefined)) throw new InputError('give exactly one of --table <name> or --query <sql>');
+  if ((flags.table === undefined) === (flags.query === undefined))
+    throw new InputError('give exactly one of --table <name> or --query <sql>');
   const source = { url: flags.from, table: flags.table, query: flags.query };
   await describeSource(source, '--from');
   const pk = flags.table ? await primaryKeyColumns(flags.from, flags.table) : [];
   const order = flags.order ?? [flags.timeColumn, ...pk.filter((c) => c !== flags.timeColumn)];
   const dest = parseRemotePath(flags.to, '--to');
-  for (const [name, v] of [['--from-time', flags.fromTime], ['--to-time', flags.toTime]] as const) {
-    if (v !== undefined && !Number.isFinite(Date.parse(v))) throw new InputError(`${name} "${v}" is not a timestamp (for example 2024-11-01T00:00:00Z)`);
+  for (const [name, v] of [
+    ['--from-time', flags.fromTime],
+    ['--to-time', flags.toTime],
+  ] as const) {
+    if (v !== undefined && !Number.isFinite(Date.parse(v)))
+      throw new InputError(`${name} "${v}" is not a timestamp (for example 2024-11-01T00:00:00Z)`);
   }
   const parsed = pgToS3SpecSchema.safeParse({
     source,
@@ -58,13 +72,17 @@ export async function preflightPgToS3(spec: PgToS3Spec, config: ConvoyConfig): P
   requireColumns(columns, [spec.timeColumn], '--time-column');
   requireColumns(columns, spec.order, '--order');
   const t = columns.find((c) => c.name === spec.timeColumn)!.type;
-  if (!/^timestamp/.test(t)) throw new InputError(`--time-column ${spec.timeColumn} has type ${t}; give a timestamp column`);
+  if (!/^timestamp/.test(t))
+    throw new InputError(`--time-column ${spec.timeColumn} has type ${t}; give a timestamp column`);
   getRemote(config, spec.to.remote);
   try {
     await s3For(config, spec.to.remote).send(new HeadBucketCommand({ Bucket: spec.to.bucket }));
   } catch (err) {
     const c = classifyError(err);
-    throw new InputError(`--to ${spec.to.remote}:${spec.to.bucket}: the bucket is not reachable or does not exist (${c.errorClass}: ${c.message}); create it first`, { cause: err });
+    throw new InputError(
+      `--to ${spec.to.remote}:${spec.to.bucket}: the bucket is not reachable or does not exist (${c.errorClass}: ${c.message}); create it first`,
+      { cause: err },
+    );
   }
 }
 
@@ -97,7 +115,12 @@ export async function listPartitions(spec: PgToS3Spec): Promise<Partition[]> {
   return r.rows.map((row: { start: string; n: string }) => {
     const start = Number(row.start);
     const startSec = Math.max(start, lo);
-    return { startSec, endSec: Math.min(start + secs, hi), rows: Number(row.n), key: partitionKey(spec.to.prefix, sourceName(spec.source), startSec) };
+    return {
+      startSec,
+      endSec: Math.min(start + secs, hi),
+      rows: Number(row.n),
+      key: partitionKey(spec.to.prefix, sourceName(spec.source), startSec),
+    };
   });
 }
 
@@ -111,14 +134,27 @@ export interface Manifest {
   bucket: string;
   createdAt: string;
   totalRows: number;
-  partitions: { start: string; end: string; startSec: number; endSec: number; key: string; rows: number; sha256?: string }[];
+  partitions: {
+    start: string;
+    end: string;
+    startSec: number;
+    endSec: number;
+    key: string;
+    rows: number;
+    sha256?: string;
+  }[];
 }
 
 export async function* planPartitions(spec: PgToS3Spec, pctx: PlanContext): AsyncIterable<NewItem> {
   const parts = await listPartitions(spec);
   const name = sourceName(spec.source);
   for (const p of parts) {
-    yield { itemId: `part:${name}:${isoOf(p.startSec)}`, kind: 'pg-to-s3', group: name, spec: { startSec: p.startSec, endSec: p.endSec, key: p.key, rows: p.rows } };
+    yield {
+      itemId: `part:${name}:${isoOf(p.startSec)}`,
+      kind: 'pg-to-s3',
+      group: name,
+      spec: { startSec: p.startSec, endSec: p.endSec, key: p.key, rows: p.rows },
+    };
   }
   const manifest: Manifest = {
     runId: pctx.runId,
@@ -130,13 +166,30 @@ export async function* planPartitions(spec: PgToS3Spec, pctx: PlanContext): Asyn
     bucket: spec.to.bucket,
     createdAt: new Date(spec.runStartedAtMs).toISOString(),
     totalRows: parts.reduce((a, p) => a + p.rows, 0),
-    partitions: parts.map((p) => ({ start: isoOf(p.startSec), end: isoOf(p.endSec), startSec: p.startSec, endSec: p.endSec, key: p.key, rows: p.rows })),
+    partitions: parts.map((p) => ({
+      start: isoOf(p.startSec),
+      end: isoOf(p.endSec),
+      startSec: p.startSec,
+      endSec: p.endSec,
+      key: p.key,
+      rows: p.rows,
+    })),
   };
   await writeManifest(spec, pctx.ctx.config, manifestKey(spec.to.prefix, pctx.runId), manifest);
 }
 
-export async function writeManifest(spec: PgToS3Spec, config: ConvoyConfig, key: string, manifest: Manifest): Promise<void> {
+export async function writeManifest(
+  spec: PgToS3Spec,
+  config: ConvoyConfig,
+  key: string,
+  manifest: Manifest,
+): Promise<void> {
   await s3For(config, spec.to.remote).send(
-    new PutObjectCommand({ Bucket: spec.to.bucket, Key: key, Body: JSON.stringify(manifest, null, 1), ContentType: 'application/json' }),
+    new PutObjectCommand({
+      Bucket: spec.to.bucket,
+      Key: key,
+      Body: JSON.stringify(manifest, null, 1),
+      ContentType: 'application/json',
+    }),
   );
 }

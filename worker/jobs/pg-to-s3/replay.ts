@@ -20,14 +20,19 @@ export async function readManifest(s3: S3Client, spec: PgToS3Spec, runId: string
     const out = await s3.send(new GetObjectCommand({ Bucket: spec.to.bucket, Key: key }));
     return JSON.parse(await out.Body!.transformToString()) as Manifest;
   } catch (err) {
-    throw new NotFoundError('MANIFEST_MISSING', `manifest s3://${spec.to.bucket}/${key} of run ${runId} cannot be read: ${(err as Error).message}`, { cause: err });
+    throw new NotFoundError(
+      'MANIFEST_MISSING',
+      `manifest s3://${spec.to.bucket}/${key} of run ${runId} cannot be read: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
 export function parseWindow(from: string | undefined, to: string | undefined): { fromMs: number; toMs: number } {
   const fromMs = from ? Date.parse(from) : -Infinity;
   const toMs = to ? Date.parse(to) : Infinity;
-  if (Number.isNaN(fromMs)) throw new InputError(`--from "${from}" is not a timestamp (for example 2024-11-01T00:00:00Z)`);
+  if (Number.isNaN(fromMs))
+    throw new InputError(`--from "${from}" is not a timestamp (for example 2024-11-01T00:00:00Z)`);
   if (Number.isNaN(toMs)) throw new InputError(`--to "${to}" is not a timestamp (for example 2024-11-14T00:00:00Z)`);
   if (fromMs >= toMs) throw new InputError('--from must be before --to');
   return { fromMs, toMs };

@@ -14,7 +14,11 @@ export const pgToS3SpecSchema = z.object({
   /** ORDER BY within a partition; should be unique for a stable order (and so a stable hash) */
   order: z.array(z.string().min(1)).min(1),
   /** partition length in seconds (3600 = hourly) */
-  partitionSeconds: z.number().int().min(60).max(366 * 86400),
+  partitionSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(366 * 86400),
   to: z.object({ remote: z.string().min(1), bucket: z.string().min(1), prefix: z.string() }),
   /** optional bounds (ISO); default: every row */
   fromTime: z.string().optional(),
@@ -31,7 +35,8 @@ export function parsePartition(value: string | undefined): number {
   if (v === 'hour' || v === 'hourly') return 3600;
   if (v === 'day' || v === 'daily') return 86400;
   const m = /^(\d+)\s*(m|h|d)$/.exec(v);
-  if (!m || Number(m[1]) <= 0) throw new InputError(`--partition "${value}" must be hour, day, or <n>m / <n>h / <n>d (for example 6h)`);
+  if (!m || Number(m[1]) <= 0)
+    throw new InputError(`--partition "${value}" must be hour, day, or <n>m / <n>h / <n>d (for example 6h)`);
   const secs = Number(m[1]) * { m: 60, h: 3600, d: 86400 }[m[2] as 'm' | 'h' | 'd'];
   if (secs < 60) throw new InputError('--partition must be at least 1m');
   return secs;

@@ -20,7 +20,12 @@ import { isoOf, joinKey } from './partitions.js';
 import { boundsFilter, writeManifest, type Manifest } from './plan.js';
 import type { PgToS3Spec } from './spec.js';
 
-export async function verifyPgToS3(run: RunRow, spec: PgToS3Spec, ctx: ConvoyContext, opts: VerifyOptions): Promise<VerifySummary> {
+export async function verifyPgToS3(
+  run: RunRow,
+  spec: PgToS3Spec,
+  ctx: ConvoyContext,
+  opts: VerifyOptions,
+): Promise<VerifySummary> {
   const report = new VerifyReport(opts.reportPath);
   const s3 = s3For(ctx.config, spec.to.remote);
   const items: ItemRow[] = [];
@@ -38,7 +43,13 @@ export async function verifyPgToS3(run: RunRow, spec: PgToS3Spec, ctx: ConvoyCon
         const recorded = it.checkpoint as PartitionResult | undefined;
         const pgSide = await readPartition(spec, startSec, endSec, () => undefined);
         planned += pgSide.rows;
-        const row: Record<string, unknown> = { partition: isoOf(startSec), key, pgRows: pgSide.rows, pgSha256: pgSide.sha256, status: it.status };
+        const row: Record<string, unknown> = {
+          partition: isoOf(startSec),
+          key,
+          pgRows: pgSide.rows,
+          pgSha256: pgSide.sha256,
+          status: it.status,
+        };
         if (it.status !== 'done') return report.add('partition_not_done', row);
         let s3Side: { rows: number; sha256: string };
         try {
@@ -48,16 +59,32 @@ export async function verifyPgToS3(run: RunRow, spec: PgToS3Spec, ctx: ConvoyCon
         }
         Object.assign(row, { s3Rows: s3Side.rows, s3Sha256: s3Side.sha256, recordedRows: recorded?.rows });
         if (s3Side.rows !== pgSide.rows) report.add('count_differs', row);
-        else if (s3Side.sha256 !== pgSide.sha256 || (recorded && recorded.sha256 !== s3Side.sha256)) report.add('hash_differs', row);
+        else if (s3Side.sha256 !== pgSide.sha256 || (recorded && recorded.sha256 !== s3Side.sha256))
+          report.add('hash_differs', row);
         else {
           report.add('ok', row);
-          verified.push({ start: isoOf(startSec), end: isoOf(endSec), startSec, endSec, key, rows: s3Side.rows, sha256: s3Side.sha256 });
+          verified.push({
+            start: isoOf(startSec),
+            end: isoOf(endSec),
+            startSec,
+            endSec,
+            key,
+            rows: s3Side.rows,
+            sha256: s3Side.sha256,
+          });
         }
       }),
     ),
   );
   const f = boundsFilter(spec);
-  const total = Number((await pgPool(spec.source.url).query(`SELECT count(*) AS n FROM ${sourceRelation(spec.source)} WHERE ${f.sql}`, f.params)).rows[0].n);
+  const total = Number(
+    (
+      await pgPool(spec.source.url).query(
+        `SELECT count(*) AS n FROM ${sourceRelation(spec.source)} WHERE ${f.sql}`,
+        f.params,
+      )
+    ).rows[0].n,
+  );
   if (total !== planned) report.add('rows_outside_partitions', { pgTotal: total, inPartitions: planned });
   report.info(`${items.length} partition(s); PostgreSQL ${total} rows in bounds, ${planned} in the run's partitions`);
   const summary = await report.finish(['ok']);

@@ -11,7 +11,6 @@ import { InputError } from '../../../shared/errors.js';
 import { dryRunS3Sync, formatDryRun } from './dry-run.js';
 import { s3SyncJob } from './job.js';
 import { preflightS3Sync } from './preflight.js';
-import type { S3SyncSpec } from './spec.js';
 
 export interface S3SyncCliOptions {
   from: string;
@@ -38,8 +37,14 @@ export interface S3SyncCliOptions {
 /** Build the raw spec from CLI options (validated afterwards by the kind's schema). */
 export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
   const templated = o.from.includes('{}') || o.to.includes('{}');
-  if (templated && !o.buckets?.length) throw new InputError('--from/--to contain {} but no --buckets were given (e.g. --buckets bronze silver gold checkpoints)');
-  if (!templated && o.buckets?.length) throw new InputError('--buckets needs a {} in --from and --to to substitute (e.g. --from minio:rideshare-{} --to aws:rideshare-123-{})');
+  if (templated && !o.buckets?.length)
+    throw new InputError(
+      '--from/--to contain {} but no --buckets were given (e.g. --buckets bronze silver gold checkpoints)',
+    );
+  if (!templated && o.buckets?.length)
+    throw new InputError(
+      '--buckets needs a {} in --from and --to to substitute (e.g. --from minio:rideshare-{} --to aws:rideshare-123-{})',
+    );
   const names = templated ? o.buckets! : [''];
   const pairs = names.map((name) => {
     const from = parseRemotePath(o.from.replaceAll('{}', name), '--from');
@@ -55,9 +60,15 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     }
   };
   const bwlimit = size(o.bwlimit, '--bwlimit');
-  if (bwlimit !== undefined && bwlimit < 1) throw new InputError(`--bwlimit: "${o.bwlimit}" is no rate; give bytes per second for the whole fleet, e.g. --bwlimit 50MiB`);
+  if (bwlimit !== undefined && bwlimit < 1)
+    throw new InputError(
+      `--bwlimit: "${o.bwlimit}" is no rate; give bytes per second for the whole fleet, e.g. --bwlimit 50MiB`,
+    );
   const tpslimit = o.tpslimit === undefined ? undefined : Number(o.tpslimit);
-  if (tpslimit !== undefined && !(tpslimit > 0)) throw new InputError(`--tpslimit: "${o.tpslimit}" is not a positive number of objects per second for the whole fleet (e.g. --tpslimit 200)`);
+  if (tpslimit !== undefined && !(tpslimit > 0))
+    throw new InputError(
+      `--tpslimit: "${o.tpslimit}" is not a positive number of objects per second for the whole fleet (e.g. --tpslimit 200)`,
+    );
   return {
     pairs,
     include: o.include ?? [],
@@ -81,16 +92,28 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .command('s3-sync')
     .description('sync S3 buckets between remotes (MinIO, AWS, any S3 endpoint), byte for byte')
     .requiredOption('--from <remote:bucket[/prefix]>', 'source, e.g. minio:rideshare-bronze or minio:rideshare-{}')
-    .requiredOption('--to <remote:bucket[/prefix]>', 'destination, e.g. aws:rideshare-123-bronze or aws:rideshare-123-{}')
+    .requiredOption(
+      '--to <remote:bucket[/prefix]>',
+      'destination, e.g. aws:rideshare-123-bronze or aws:rideshare-123-{}',
+    )
     .option('--buckets <names...>', 'names substituted for {} in --from/--to (several bucket pairs in one run)')
     .option('--include <glob...>', 're-include keys matching (aws-cli globs, relative to the prefix)')
-    .option('--exclude <glob...>', 'exclude keys matching (aws-cli globs: * also crosses /, ? one character, [a-z] or [!a-z] a class), e.g. --exclude "*.json" --exclude "*/delta/*"')
+    .option(
+      '--exclude <glob...>',
+      'exclude keys matching (aws-cli globs: * also crosses /, ? one character, [a-z] or [!a-z] a class), e.g. --exclude "*.json" --exclude "*/delta/*"',
+    )
     .option('--latest-prefix <prefix...>', 'copy only the newest child prefix of each (e.g. snapshots/lines)')
     .option('--latest-by <how>', 'newest by "name" (default) or by "modified" time')
     .option('--size-only', 'skip objects whose size matches (do not compare checksums)')
     .option('--create-buckets', 'create missing destination buckets')
-    .option('--delete', 'also delete destination keys the source lacks (like aws s3 sync --delete), only within the synced prefixes and filters, each key range after its copies succeed')
-    .option('--dry-run', 'print per bucket what would be copied and skipped (with --delete, each key that would be deleted); write nothing')
+    .option(
+      '--delete',
+      'also delete destination keys the source lacks (like aws s3 sync --delete), only within the synced prefixes and filters, each key range after its copies succeed',
+    )
+    .option(
+      '--dry-run',
+      'print per bucket what would be copied and skipped (with --delete, each key that would be deleted); write nothing',
+    )
     .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op', runIdOption)
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
@@ -107,17 +130,36 @@ export function registerS3SyncPlanCommand(plan: Command): void {
           const spec = await preflightS3Sync(parseSpec(s3SyncJob, raw), config, { dryRun: true });
           // text: one line per key as found (flat memory); JSON: the keys in each pair's report
           const keys: string[][] = spec.pairs.map(() => []);
-          const report = await dryRunS3Sync(config, spec, (pair, location) => (o.json ? keys[pair]!.push(location) : process.stdout.write(`delete: ${location}\n`)));
-          const json = () => JSON.stringify(report.map((r, i) => (r.delete ? { ...r, deleteKeys: keys[i] } : r)), null, 2);
+          const report = await dryRunS3Sync(config, spec, (pair, location) =>
+            o.json ? keys[pair]!.push(location) : process.stdout.write(`delete: ${location}\n`),
+          );
+          const json = () =>
+            JSON.stringify(
+              report.map((r, i) => (r.delete ? { ...r, deleteKeys: keys[i] } : r)),
+              null,
+              2,
+            );
           process.stdout.write((o.json ? json() : formatDryRun(report)) + '\n');
           return;
         }
         await withContext(cmd, async (ctx) => {
           const runId = o.run ?? newRunId('s3-sync');
           const r = await planRun(ctx, { kind: 's3-sync', runId, spec: raw });
-          if (o.json) process.stdout.write(JSON.stringify({ runId, planned: r.planned, itemsWritten: r.itemsWritten, itemsEnqueued: r.itemsEnqueued }) + '\n');
-          else if (!r.planned) process.stdout.write(`run ${runId} was already planned; nothing to do (convoy status --run ${runId})\n`);
-          else process.stdout.write(`run ${runId}: ${r.itemsEnqueued} item(s) enqueued. Start workers with \`convoy worker\`; watch with \`convoy status --run ${runId}\`\n`);
+          if (o.json)
+            process.stdout.write(
+              JSON.stringify({
+                runId,
+                planned: r.planned,
+                itemsWritten: r.itemsWritten,
+                itemsEnqueued: r.itemsEnqueued,
+              }) + '\n',
+            );
+          else if (!r.planned)
+            process.stdout.write(`run ${runId} was already planned; nothing to do (convoy status --run ${runId})\n`);
+          else
+            process.stdout.write(
+              `run ${runId}: ${r.itemsEnqueued} item(s) enqueued. Start workers with \`convoy worker\`; watch with \`convoy status --run ${runId}\`\n`,
+            );
         });
       }),
     );

@@ -35,7 +35,9 @@ export async function* compareRun(config: ConvoyConfig, spec: S3SyncSpec): Async
     const t = copyTargetFor(config, pair);
     for (const prefix of spec.resolvedPrefixes?.[i] ?? [pair.from.prefix]) {
       const src = listObjects(t.src, { bucket: pair.from.bucket, prefix });
-      const dst = tolerateMissingBucket(listObjects(t.dst, { bucket: pair.to.bucket, prefix: destKeyFor(pair, prefix) }));
+      const dst = tolerateMissingBucket(
+        listObjects(t.dst, { bucket: pair.to.bucket, prefix: destKeyFor(pair, prefix) }),
+      );
       for await (const e of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
         if (!filter(e.rel)) continue;
         const srcKey = e.src?.key;
@@ -52,7 +54,14 @@ export async function* compareRun(config: ConvoyConfig, spec: S3SyncSpec): Async
           ]);
           d = decideWithMetadata(e.src, sh?.Metadata, dh?.Metadata);
         }
-        const verdict: Verdict = d.action === 'skip' ? 'ok' : d.reason === 'missing' ? 'missing' : d.reason === 'size_differs' ? 'size_differs' : 'checksum_differs';
+        const verdict: Verdict =
+          d.action === 'skip'
+            ? 'ok'
+            : d.reason === 'missing'
+              ? 'missing'
+              : d.reason === 'size_differs'
+                ? 'size_differs'
+                : 'checksum_differs';
         yield { pair: i, srcKey, dstKey, src: e.src, dst: e.dst, verdict };
       }
     }

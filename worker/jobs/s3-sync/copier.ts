@@ -60,14 +60,21 @@ export interface CopyOptions {
 export class SourceChangedError extends ConvoyError {
   override name = 'SourceChangedError';
   constructor(key: string, cause?: unknown) {
-    super('SOURCE_CHANGED', `source object ${key} changed while it was being copied; it will be copied again`, { retryable: true, cause, context: { key } });
+    super('SOURCE_CHANGED', `source object ${key} changed while it was being copied; it will be copied again`, {
+      retryable: true,
+      cause,
+      context: { key },
+    });
   }
 }
 
 export class ChecksumMismatchError extends ConvoyError {
   override name = 'ChecksumMismatchError';
   constructor(key: string, expected: string, actual: string) {
-    super('CHECKSUM_MISMATCH', `destination ${key} does not match its source (expected ${expected}, got ${actual})`, { retryable: true, context: { key } });
+    super('CHECKSUM_MISMATCH', `destination ${key} does not match its source (expected ${expected}, got ${actual})`, {
+      retryable: true,
+      context: { key },
+    });
   }
 }
 
@@ -84,7 +91,10 @@ function sourceError(err: unknown, key: string): unknown {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) {
-    return new NotFoundError('SOURCE_OBJECT_MISSING', `source object ${key} no longer exists (deleted after listing)`, { cause: err, context: { key } });
+    return new NotFoundError('SOURCE_OBJECT_MISSING', `source object ${key} no longer exists (deleted after listing)`, {
+      cause: err,
+      context: { key },
+    });
   }
   if (e.name === 'PreconditionFailed' || status === 412) return new SourceChangedError(key, err);
   return classifyError(err);
@@ -119,12 +129,18 @@ async function withObjectRetries<T>(fn: () => Promise<T>, signal: AbortSignal | 
 }
 
 /** Copy one object; returns the bytes that crossed the worker (0 for server-side copies). */
-export async function copyObject(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+export async function copyObject(
+  t: CopyTarget,
+  obj: ListedObject,
+  destKey: string,
+  opts: CopyOptions,
+): Promise<{ bytesThroughWorker: number }> {
   if (t.serverSide && obj.size <= MAX_SERVER_SIDE_COPY) {
     await withObjectRetries(() => serverSideCopy(t, obj, destKey, opts), opts.signal);
     return { bytesThroughWorker: 0 };
   }
-  if (obj.size > opts.multipartThresholdBytes) return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts.signal, 2));
+  if (obj.size > opts.multipartThresholdBytes)
+    return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts.signal, 2));
   return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts.signal);
 }
 
@@ -132,17 +148,31 @@ async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string,
   let replace: Parameters<S3ObjectClient['copy']>[2] = {};
   if (isMultipartEtag(obj.etag)) {
     // A copied multipart object gets a new ETag: record the source ETag so later runs can skip it.
-    const head = await t.src.send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), { abortSignal: opts.signal }).catch((err) => {
-      throw sourceError(err, obj.key);
-    });
+    const head = await t.src
+      .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), {
+        abortSignal: opts.signal,
+      })
+      .catch((err) => {
+        throw sourceError(err, obj.key);
+      });
     replace = {
       metadataDirective: 'REPLACE',
-      content: { contentType: head.ContentType, cacheControl: head.CacheControl, contentDisposition: head.ContentDisposition, contentEncoding: head.ContentEncoding, contentLanguage: head.ContentLanguage },
+      content: {
+        contentType: head.ContentType,
+        cacheControl: head.CacheControl,
+        contentDisposition: head.ContentDisposition,
+        contentEncoding: head.ContentEncoding,
+        contentLanguage: head.ContentLanguage,
+      },
       metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
     };
   }
   await t.dstObjects
-    .copy({ bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) }, { bucket: t.dstBucket, key: destKey }, { ...replace, signal: opts.signal })
+    .copy(
+      { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
+      { bucket: t.dstBucket, key: destKey },
+      { ...replace, signal: opts.signal },
+    )
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
@@ -150,13 +180,21 @@ async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string,
 
 async function getSource(t: CopyTarget, obj: ListedObject, opts: CopyOptions): Promise<GotObject> {
   try {
-    return await t.srcObjects.get(t.srcBucket, obj.key, { ifMatch: obj.etag ? quoted(obj.etag) : undefined, signal: opts.signal });
+    return await t.srcObjects.get(t.srcBucket, obj.key, {
+      ifMatch: obj.etag ? quoted(obj.etag) : undefined,
+      signal: opts.signal,
+    });
   } catch (err) {
     throw sourceError(err, obj.key);
   }
 }
 
-async function streamSinglePut(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+async function streamSinglePut(
+  t: CopyTarget,
+  obj: ListedObject,
+  destKey: string,
+  opts: CopyOptions,
+): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
   try {
     // Small bodies are read whole and sent with their headers in one write: piping a few KiB
@@ -194,7 +232,12 @@ function hashingStream(): { stream: Transform; digest: () => { sha256: string; m
   return { stream, digest: () => ({ sha256: sha.digest('hex'), md5: md5.digest('hex'), bytes }) };
 }
 
-async function streamMultipart(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<{ bytesThroughWorker: number }> {
+async function streamMultipart(
+  t: CopyTarget,
+  obj: ListedObject,
+  destKey: string,
+  opts: CopyOptions,
+): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
   const claimed = got.metadata[META_SHA256];
   const hashing = hashingStream();
@@ -202,7 +245,13 @@ async function streamMultipart(t: CopyTarget, obj: ListedObject, destKey: string
   const metadata: Record<string, string> = { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) };
   const upload = new Upload({
     client: t.dst,
-    params: { Bucket: t.dstBucket, Key: destKey, Body: hashing.stream, ...sdkContentHeaders(got.content), Metadata: metadata },
+    params: {
+      Bucket: t.dstBucket,
+      Key: destKey,
+      Body: hashing.stream,
+      ...sdkContentHeaders(got.content),
+      Metadata: metadata,
+    },
     partSize: opts.partSizeBytes,
     queueSize: 4,
     leavePartsOnError: false,

@@ -43,7 +43,8 @@ export function decideWithMetadata(
   srcMetadata: Record<string, string> | undefined,
   dstMetadata: Record<string, string> | undefined,
 ): Decision {
-  if (dstMetadata?.[META_SOURCE_ETAG] === normalizeEtag(src.etag)) return { action: 'skip', reason: 'same_source_etag' };
+  if (dstMetadata?.[META_SOURCE_ETAG] === normalizeEtag(src.etag))
+    return { action: 'skip', reason: 'same_source_etag' };
   const a = srcMetadata?.[META_SHA256];
   if (a && a === dstMetadata?.[META_SHA256]) return { action: 'skip', reason: 'same_source_etag' };
   return { action: 'copy', reason: 'checksum_differs' };

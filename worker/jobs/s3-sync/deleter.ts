@@ -12,6 +12,7 @@ const BATCH = 1000;
  * DeleteObjects a carriage return needs an entity that some S3 implementations do not decode, and
  * XML 1.0 cannot carry most other control characters at all.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const needsOwnRequest = (key: string) => /[\u0000-\u001f\u007f]/.test(key);
 
 export interface DeleteOptions {
@@ -21,14 +22,22 @@ export interface DeleteOptions {
 }
 
 /** Delete the keys as they come; returns how many were deleted. */
-export async function deleteKeys(s3: S3Client, bucket: string, keys: AsyncIterable<string> | Iterable<string>, opts: DeleteOptions): Promise<number> {
+export async function deleteKeys(
+  s3: S3Client,
+  bucket: string,
+  keys: AsyncIterable<string> | Iterable<string>,
+  opts: DeleteOptions,
+): Promise<number> {
   let deleted = 0;
   let batch: string[] = [];
   const flush = async () => {
     if (!batch.length) return;
     opts.assertLease();
     const out = await s3
-      .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: opts.signal })
+      .send(
+        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        { abortSignal: opts.signal },
+      )
       .catch((err) => {
         throw classifyError(err);
       });
@@ -37,7 +46,12 @@ export async function deleteKeys(s3: S3Client, bucket: string, keys: AsyncIterab
       const first = errors[0]!;
       const message = `${errors.length} of ${batch.length} destination key(s) could not be deleted from ${bucket}; first: ${first.Key} (${first.Code}: ${first.Message})`;
       const context = { keys: errors.slice(0, 20).map((e) => e.Key) };
-      if (first.Code === 'AccessDenied') throw new ConvoyError('ACCESS_DENIED', `${message}; the destination remote needs s3:DeleteObject for --delete`, { context });
+      if (first.Code === 'AccessDenied')
+        throw new ConvoyError(
+          'ACCESS_DENIED',
+          `${message}; the destination remote needs s3:DeleteObject for --delete`,
+          { context },
+        );
       throw new ConvoyError(first.Code === 'SlowDown' ? 'THROTTLED' : 'UNKNOWN', message, { retryable: true, context });
     }
     deleted += batch.length;
@@ -46,9 +60,11 @@ export async function deleteKeys(s3: S3Client, bucket: string, keys: AsyncIterab
   for await (const key of keys) {
     if (needsOwnRequest(key)) {
       opts.assertLease();
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }).catch((err) => {
-        throw classifyError(err);
-      });
+      await s3
+        .send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal })
+        .catch((err) => {
+          throw classifyError(err);
+        });
       deleted++;
       continue;
     }

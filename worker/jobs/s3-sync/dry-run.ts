@@ -19,7 +19,11 @@ export interface DryRunPairReport {
   delete?: { objects: number; bytes: number };
 }
 
-export async function dryRunS3Sync(config: ConvoyConfig, spec: S3SyncSpec, onDelete?: (pair: number, location: string) => void): Promise<DryRunPairReport[]> {
+export async function dryRunS3Sync(
+  config: ConvoyConfig,
+  spec: S3SyncSpec,
+  onDelete?: (pair: number, location: string) => void,
+): Promise<DryRunPairReport[]> {
   const reports: DryRunPairReport[] = spec.pairs.map((p, i) => ({
     pair: groupOf(p),
     prefixes: spec.resolvedPrefixes?.[i] ?? [p.from.prefix],
@@ -52,9 +56,14 @@ export async function dryRunS3Sync(config: ConvoyConfig, spec: S3SyncSpec, onDel
 export function formatDryRun(reports: DryRunPairReport[]): string {
   const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
   const width = Math.max(4, ...reports.map((r) => r.pair.length));
-  const lines = ['DRY RUN: nothing was written', `${'pair'.padEnd(width)}  copy objects    copy MiB  skip objects    skip MiB`];
+  const lines = [
+    'DRY RUN: nothing was written',
+    `${'pair'.padEnd(width)}  copy objects    copy MiB  skip objects    skip MiB`,
+  ];
   for (const r of reports) {
-    lines.push(`${r.pair.padEnd(width)}  ${String(r.copy.objects).padStart(12)} ${mib(r.copy.bytes).padStart(11)}  ${String(r.skip.objects).padStart(12)} ${mib(r.skip.bytes).padStart(11)}`);
+    lines.push(
+      `${r.pair.padEnd(width)}  ${String(r.copy.objects).padStart(12)} ${mib(r.copy.bytes).padStart(11)}  ${String(r.skip.objects).padStart(12)} ${mib(r.skip.bytes).padStart(11)}`,
+    );
     if (r.prefixes.some((p) => p !== '')) lines.push(`    prefixes: ${r.prefixes.join(', ')}`);
   }
   const total = reports.reduce((a, r) => ({ o: a.o + r.copy.objects, b: a.b + r.copy.bytes }), { o: 0, b: 0 });
@@ -62,7 +71,9 @@ export function formatDryRun(reports: DryRunPairReport[]): string {
   const extra = reports.reduce((a, r) => a + r.extra, 0);
   if (reports.some((r) => r.delete)) {
     const del = reports.reduce((a, r) => ({ o: a.o + r.delete!.objects, b: a.b + r.delete!.bytes }), { o: 0, b: 0 });
-    lines.push(`total to delete: ${del.o} objects, ${mib(del.b)} MiB (--delete: destination keys the source lacks, within the synced prefixes and filters)`);
+    lines.push(
+      `total to delete: ${del.o} objects, ${mib(del.b)} MiB (--delete: destination keys the source lacks, within the synced prefixes and filters)`,
+    );
   } else if (extra) {
     lines.push(`left alone: ${extra} destination object(s) the source lacks (add --delete to delete them)`);
   }

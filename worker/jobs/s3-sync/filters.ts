@@ -12,9 +12,7 @@
  */
 import { InputError } from '../../../shared/errors.js';
 
-export interface KeyFilter {
-  (relativeKey: string): boolean;
-}
+export type KeyFilter = (relativeKey: string) => boolean;
 
 type Token =
   | { kind: 'star' }
@@ -46,7 +44,11 @@ function parseClass(p: string[], open: number, flag: string, glob: string): { to
       const hi = body[k + 2]!.codePointAt(0)!;
       if (lo > hi) {
         // fnmatch silently drops such a range, which leaves a filter that can never match: a typo.
-        throw badPattern(flag, glob, `the range ${body[k]}-${body[k + 2]} in [...] is reversed, so it can never match; write it low to high (e.g. [${body[k + 2]}-${body[k]}])`);
+        throw badPattern(
+          flag,
+          glob,
+          `the range ${body[k]}-${body[k + 2]} in [...] is reversed, so it can never match; write it low to high (e.g. [${body[k + 2]}-${body[k]}])`,
+        );
       }
       token.ranges.push([lo, hi]);
       k += 2;

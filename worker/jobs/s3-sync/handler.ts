@@ -13,7 +13,7 @@
  *   a failure (rclone sync's rule: an error stops deletions, a requeue redoes them).
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/items.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { runBudget } from '../../budget/run-budget.js';
@@ -37,7 +37,11 @@ export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSp
   return syncRange(itemSpec, ictx);
 }
 
-async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { type: 'list' }>, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+async function expandList(
+  item: ItemRow,
+  itemSpec: Extract<S3SyncItemSpec, { type: 'list' }>,
+  ictx: ItemContext<S3SyncSpec>,
+): Promise<ItemOutcome> {
   const { spec } = ictx;
   const pair = spec.pairs[itemSpec.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
@@ -58,7 +62,12 @@ async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { typ
     await ictx.saveCheckpoint({ startAfter: last.lastKey, ended: last.toEnd === true }, { children });
     batch = [];
   };
-  for await (const o of listObjects(target.src, { bucket: pair.from.bucket, prefix: itemSpec.prefix, startAfter: resumeAfter, signal: ictx.signal })) {
+  for await (const o of listObjects(target.src, {
+    bucket: pair.from.bucket,
+    prefix: itemSpec.prefix,
+    startAfter: resumeAfter,
+    signal: ictx.signal,
+  })) {
     if (!filter(o.key.slice(pair.from.prefix.length))) continue;
     const range = cutter.push(o.key, o.size);
     if (range) batch.push(rangeItem(spec, itemSpec.pair, range, false));
@@ -70,7 +79,10 @@ async function expandList(item: ItemRow, itemSpec: Extract<S3SyncItemSpec, { typ
   return { bytes: 0, objects: 0, children };
 }
 
-async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+async function syncRange(
+  r: Extract<S3SyncItemSpec, { type: 'range' }>,
+  ictx: ItemContext<S3SyncSpec>,
+): Promise<ItemOutcome> {
   const { spec } = ictx;
   const pair = spec.pairs[r.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
@@ -82,7 +94,15 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   const maxKeys = r.keys > 0 && !r.toEnd ? r.keys + 1 : undefined;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
-    src: listObjects(target.src, { bucket: pair.from.bucket, prefix: r.prefix, startAfter: r.startAfter, lastKey: r.toEnd ? undefined : r.lastKey, delimiter, maxKeys, signal: ictx.signal }),
+    src: listObjects(target.src, {
+      bucket: pair.from.bucket,
+      prefix: r.prefix,
+      startAfter: r.startAfter,
+      lastKey: r.toEnd ? undefined : r.lastKey,
+      delimiter,
+      maxKeys,
+      signal: ictx.signal,
+    }),
     dst: listObjects(target.dst, {
       bucket: pair.to.bucket,
       prefix: destKeyFor(pair, r.prefix),
@@ -104,14 +124,20 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
   const inFlight = new Set<Promise<void>>();
-  const copyOpts = { multipartThresholdBytes: spec.multipartThresholdBytes, partSizeBytes: spec.partSizeBytes, signal: ictx.signal };
+  const copyOpts = {
+    multipartThresholdBytes: spec.multipartThresholdBytes,
+    partSizeBytes: spec.partSizeBytes,
+    signal: ictx.signal,
+  };
 
   const work = async (o: ListedObject, dstObj: ListedObject | undefined) => {
     const destKey = destKeyFor(pair, o.key);
     let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly });
     if (d.action === 'head') {
       const [sh, dh] = await Promise.all([
-        target.src.send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key }), { abortSignal: ictx.signal }).catch(() => undefined),
+        target.src
+          .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key }), { abortSignal: ictx.signal })
+          .catch(() => undefined),
         target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey }), { abortSignal: ictx.signal }),
       ]);
       d = decideWithMetadata(o, sh?.Metadata, dh.Metadata);
@@ -164,12 +190,23 @@ async function syncRange(r: Extract<S3SyncItemSpec, { type: 'range' }>, ictx: It
   if (spec.delete) {
     // every copy of the range succeeded: now the destination keys the source lacks can go
     const keys = tooManyToHold ? extraKeys(listings(), pair.from.prefix, pair.to.prefix, filter) : toDelete;
-    return { ...outcome, deleted: await deleteKeys(target.dst, pair.to.bucket, keys, { signal: ictx.signal, assertLease: () => ictx.assertLease() }) };
+    return {
+      ...outcome,
+      deleted: await deleteKeys(target.dst, pair.to.bucket, keys, {
+        signal: ictx.signal,
+        assertLease: () => ictx.assertLease(),
+      }),
+    };
   }
   return outcome;
 }
 
 /** The destination keys the source lacks, from a fresh merge-join of the range's listings. */
-async function* extraKeys(l: { src: AsyncIterable<ListedObject>; dst: AsyncIterable<ListedObject> }, srcPrefix: string, dstPrefix: string, filter: (rel: string) => boolean): AsyncGenerator<string> {
+async function* extraKeys(
+  l: { src: AsyncIterable<ListedObject>; dst: AsyncIterable<ListedObject> },
+  srcPrefix: string,
+  dstPrefix: string,
+  filter: (rel: string) => boolean,
+): AsyncGenerator<string> {
   for await (const e of mergeJoin(l.src, srcPrefix, l.dst, dstPrefix)) if (!e.src && filter(e.rel)) yield e.dst!.key;
 }

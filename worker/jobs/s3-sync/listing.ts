@@ -19,8 +19,16 @@ export function decodeListedKey(value: string, encodingType: string | undefined)
   return encodingType === 'url' ? decodeURIComponent(value.replace(/\+/g, ' ')) : value;
 }
 
-function listedObject(o: NonNullable<ListObjectsV2CommandOutput['Contents']>[number], encodingType: string | undefined): ListedObject {
-  return { key: decodeListedKey(o.Key!, encodingType), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModifiedMs: o.LastModified?.getTime() ?? 0 };
+function listedObject(
+  o: NonNullable<ListObjectsV2CommandOutput['Contents']>[number],
+  encodingType: string | undefined,
+): ListedObject {
+  return {
+    key: decodeListedKey(o.Key!, encodingType),
+    size: o.Size ?? 0,
+    etag: (o.ETag ?? '').replace(/"/g, ''),
+    lastModifiedMs: o.LastModified?.getTime() ?? 0,
+  };
 }
 
 export interface ListOptions {
@@ -46,6 +54,7 @@ export interface ListOptions {
  * characters above U+D7FF. Fast path for the common case, exact comparison otherwise.
  */
 export function compareKeys(a: string, b: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range starts at U+0000 on purpose (every BMP code unit below the surrogates)
   if (/^[\u0000-\ud7ff]*$/.test(a) && /^[\u0000-\ud7ff]*$/.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -85,7 +94,16 @@ export async function* listLevel(
 ): AsyncGenerator<{ object: ListedObject } | { childPrefix: string }> {
   let token: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: '/', ContinuationToken: token, EncodingType: 'url' }), { abortSignal: signal });
+    const out = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        Delimiter: '/',
+        ContinuationToken: token,
+        EncodingType: 'url',
+      }),
+      { abortSignal: signal },
+    );
     for (const o of out.Contents ?? []) yield { object: listedObject(o, out.EncodingType) };
     for (const p of out.CommonPrefixes ?? []) yield { childPrefix: decodeListedKey(p.Prefix!, out.EncodingType) };
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
@@ -127,4 +145,3 @@ export async function* mergeJoin(
     }
   }
 }
-

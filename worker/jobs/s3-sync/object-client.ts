@@ -23,7 +23,12 @@ import type { RemoteConfig } from '../../../shared/config.js';
 
 /** node:crypto behind the hash interface the signer expects. */
 type SourceData = string | ArrayBuffer | ArrayBufferView;
-const toBytes = (d: SourceData) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d));
+const toBytes = (d: SourceData) =>
+  typeof d === 'string'
+    ? d
+    : ArrayBuffer.isView(d)
+      ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+      : new Uint8Array(d);
 
 class NodeSha256 {
   private readonly hash;
@@ -97,7 +102,15 @@ function xmlTag(xml: string, tag: string): string | undefined {
 async function errorFrom(res: IncomingMessage, what: string): Promise<S3ResponseError> {
   const text = res.method === 'HEAD' ? '' : await readAll(res).catch(() => '');
   const status = res.statusCode ?? 0;
-  const code = xmlTag(text, 'Code') ?? (status === 404 ? 'NotFound' : status === 412 ? 'PreconditionFailed' : status === 503 ? 'SlowDown' : `Http${status}`);
+  const code =
+    xmlTag(text, 'Code') ??
+    (status === 404
+      ? 'NotFound'
+      : status === 412
+        ? 'PreconditionFailed'
+        : status === 503
+          ? 'SlowDown'
+          : `Http${status}`);
   return new S3ResponseError(code, `${what}: ${xmlTag(text, 'Message') ?? code} (HTTP ${status})`, status);
 }
 
@@ -112,11 +125,15 @@ function contentHeadersFrom(h: IncomingHttpHeaders): ContentHeaders {
 
 function metadataFrom(h: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') out[k.slice(11)] = v;
+  for (const [k, v] of Object.entries(h))
+    if (k.startsWith('x-amz-meta-') && typeof v === 'string') out[k.slice(11)] = v;
   return out;
 }
 
-function requestHeaders(content: ContentHeaders | undefined, metadata: Record<string, string> | undefined): Record<string, string> {
+function requestHeaders(
+  content: ContentHeaders | undefined,
+  metadata: Record<string, string> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [field, header] of CONTENT_HEADERS) {
     const v = content?.[field];
@@ -140,14 +157,28 @@ export class S3ObjectClient {
     this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 });
     const credentials =
       remote.accessKeyId && remote.secretAccessKey
-        ? { accessKeyId: remote.accessKeyId, secretAccessKey: remote.secretAccessKey, sessionToken: remote.sessionToken }
+        ? {
+            accessKeyId: remote.accessKeyId,
+            secretAccessKey: remote.secretAccessKey,
+            sessionToken: remote.sessionToken,
+          }
         : remote.profile
           ? fromIni({ profile: remote.profile })
           : fromNodeProviderChain();
-    this.signer = new SignatureV4({ service: 's3', region: remote.region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+    this.signer = new SignatureV4({
+      service: 's3',
+      region: remote.region,
+      credentials,
+      sha256: NodeSha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
   }
 
-  private target(bucket: string, key: string): { hostname: string; port: number | undefined; host: string; path: string } {
+  private target(
+    bucket: string,
+    key: string,
+  ): { hostname: string; port: number | undefined; host: string; path: string } {
     const port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
     // Virtual-hosted style on AWS (bucket names with dots would break TLS names, so those stay path-style).
     if (!this.pathStyle && !bucket.includes('.')) {
@@ -177,11 +208,24 @@ export class S3ObjectClient {
       // accepts this, and integrity is checked end to end with the ETag instead.
       // A PUT without a body (COPY) says so: otherwise Node sends it chunked, with the terminating
       // chunk in a second packet that waits on a delayed ACK.
-      headers: { host: t.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(method === 'PUT' && body === undefined ? { 'content-length': '0' } : {}), ...headers },
+      headers: {
+        host: t.host,
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        ...(method === 'PUT' && body === undefined ? { 'content-length': '0' } : {}),
+        ...headers,
+      },
     });
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.transport.request(
-        { hostname: t.hostname, port: t.port, method, path: t.path, headers: signed.headers, agent: this.agent, signal },
+        {
+          hostname: t.hostname,
+          port: t.port,
+          method,
+          path: t.path,
+          headers: signed.headers,
+          agent: this.agent,
+          signal,
+        },
         (res) => {
           (res as IncomingMessage & { method?: string }).method = method;
           resolve(res);
@@ -199,7 +243,14 @@ export class S3ObjectClient {
 
   /** GET an object, conditional on its ETag (`ifMatch`, quoted), as a stream. */
   async get(bucket: string, key: string, opts: { ifMatch?: string; signal?: AbortSignal } = {}): Promise<GotObject> {
-    const res = await this.send('GET', bucket, key, opts.ifMatch ? { 'if-match': opts.ifMatch } : {}, undefined, opts.signal);
+    const res = await this.send(
+      'GET',
+      bucket,
+      key,
+      opts.ifMatch ? { 'if-match': opts.ifMatch } : {},
+      undefined,
+      opts.signal,
+    );
     if (res.statusCode !== 200) throw await errorFrom(res, `GET ${bucket}/${key}`);
     return {
       body: res,
@@ -231,16 +282,27 @@ export class S3ObjectClient {
   async copy(
     src: { bucket: string; key: string; ifMatch?: string },
     dst: { bucket: string; key: string },
-    opts: { metadataDirective?: 'COPY' | 'REPLACE'; content?: ContentHeaders; metadata?: Record<string, string>; signal?: AbortSignal } = {},
+    opts: {
+      metadataDirective?: 'COPY' | 'REPLACE';
+      content?: ContentHeaders;
+      metadata?: Record<string, string>;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<{ etag: string }> {
     const headers: Record<string, string> = { 'x-amz-copy-source': `/${src.bucket}/${encodeKey(src.key)}` };
     if (src.ifMatch) headers['x-amz-copy-source-if-match'] = src.ifMatch;
-    if (opts.metadataDirective === 'REPLACE') Object.assign(headers, { 'x-amz-metadata-directive': 'REPLACE' }, requestHeaders(opts.content, opts.metadata));
+    if (opts.metadataDirective === 'REPLACE')
+      Object.assign(headers, { 'x-amz-metadata-directive': 'REPLACE' }, requestHeaders(opts.content, opts.metadata));
     const res = await this.send('PUT', dst.bucket, dst.key, headers, undefined, opts.signal);
     if (res.statusCode !== 200) throw await errorFrom(res, `COPY ${src.bucket}/${src.key} -> ${dst.bucket}/${dst.key}`);
     const text = await readAll(res);
     const code = xmlTag(text, 'Code');
-    if (code) throw new S3ResponseError(code, `COPY ${src.bucket}/${src.key}: ${xmlTag(text, 'Message') ?? code}`, code === 'SlowDown' || code === 'InternalError' ? 503 : 400);
+    if (code)
+      throw new S3ResponseError(
+        code,
+        `COPY ${src.bucket}/${src.key}: ${xmlTag(text, 'Message') ?? code}`,
+        code === 'SlowDown' || code === 'InternalError' ? 503 : 400,
+      );
     return { etag: (xmlTag(text, 'ETag') ?? '').replace(/&quot;|"/g, '') };
   }
 

@@ -50,7 +50,12 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
         if (last) yield rangeItem(spec, i, last, false);
         continue;
       }
-      const listItem = (childPrefix: string): NewItem => ({ itemId: listItemId(i, childPrefix), kind: 's3-sync', group: groupOf(pair), spec: { type: 'list', pair: i, prefix: childPrefix } satisfies S3SyncItemSpec });
+      const listItem = (childPrefix: string): NewItem => ({
+        itemId: listItemId(i, childPrefix),
+        kind: 's3-sync',
+        group: groupOf(pair),
+        spec: { type: 'list', pair: i, prefix: childPrefix } satisfies S3SyncItemSpec,
+      });
       const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
       for await (const entry of listLevel(s3, pair.from.bucket, prefix)) {
         if ('childPrefix' in entry) {
@@ -76,9 +81,15 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
 async function* childPrefixesOfEither(pctx: PlanContext, pair: BucketPair, prefix: string): AsyncGenerator<string> {
   const children = async function* (side: 'from' | 'to', p: string) {
     const s3 = s3For(pctx.ctx.config, pair[side].remote);
-    for await (const e of listLevel(s3, pair[side].bucket, p)) if ('childPrefix' in e) yield { key: e.childPrefix, size: 0, etag: '', lastModifiedMs: 0 };
+    for await (const e of listLevel(s3, pair[side].bucket, p))
+      if ('childPrefix' in e) yield { key: e.childPrefix, size: 0, etag: '', lastModifiedMs: 0 };
   };
-  for await (const e of mergeJoin(children('from', prefix), pair.from.prefix, children('to', destKeyFor(pair, prefix)), pair.to.prefix)) {
+  for await (const e of mergeJoin(
+    children('from', prefix),
+    pair.from.prefix,
+    children('to', destKeyFor(pair, prefix)),
+    pair.to.prefix,
+  )) {
     yield pair.from.prefix + e.rel;
   }
 }

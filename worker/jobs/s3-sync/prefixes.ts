@@ -9,17 +9,28 @@ import { InputError } from '../../../shared/errors.js';
 import { compareKeys, listLevel, listObjects } from './listing.js';
 import type { BucketPair, S3SyncSpec } from './spec.js';
 
-export async function resolveSyncPrefixes(s3: S3Client, pair: BucketPair, spec: Pick<S3SyncSpec, 'latestPrefix' | 'latestBy'>): Promise<string[]> {
+export async function resolveSyncPrefixes(
+  s3: S3Client,
+  pair: BucketPair,
+  spec: Pick<S3SyncSpec, 'latestPrefix' | 'latestBy'>,
+): Promise<string[]> {
   if (!spec.latestPrefix.length) return [pair.from.prefix];
   const out: string[] = [];
   for (const lp of spec.latestPrefix) {
     const parent = pair.from.prefix + (lp.endsWith('/') || lp === '' ? lp : `${lp}/`);
     const children: string[] = [];
-    for await (const entry of listLevel(s3, pair.from.bucket, parent)) if ('childPrefix' in entry) children.push(entry.childPrefix);
+    for await (const entry of listLevel(s3, pair.from.bucket, parent))
+      if ('childPrefix' in entry) children.push(entry.childPrefix);
     if (!children.length) {
-      throw new InputError(`--latest-prefix ${lp}: no child prefixes under ${pair.from.remote}:${pair.from.bucket}/${parent}; check the prefix (it should contain one folder per snapshot)`);
+      throw new InputError(
+        `--latest-prefix ${lp}: no child prefixes under ${pair.from.remote}:${pair.from.bucket}/${parent}; check the prefix (it should contain one folder per snapshot)`,
+      );
     }
-    out.push(spec.latestBy === 'name' ? children.sort(compareKeys).at(-1)! : await newestByModified(s3, pair.from.bucket, children));
+    out.push(
+      spec.latestBy === 'name'
+        ? children.sort(compareKeys).at(-1)!
+        : await newestByModified(s3, pair.from.bucket, children),
+    );
   }
   return out;
 }

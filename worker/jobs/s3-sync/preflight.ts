@@ -25,32 +25,48 @@ async function headBucket(s3: S3Client, loc: S3Location, config: ConvoyConfig, r
     const status = e.$metadata?.httpStatusCode;
     if (e.name === 'NotFound' || e.name === 'NoSuchBucket' || status === 404) return 'missing';
     if (status === 403 || e.name === 'Forbidden' || e.name === 'AccessDenied') {
-      throw new InputError(`access denied to ${where}: check the credentials or profile of remote "${loc.remote}" and its permissions on the bucket`, { cause: err });
+      throw new InputError(
+        `access denied to ${where}: check the credentials or profile of remote "${loc.remote}" and its permissions on the bucket`,
+        { cause: err },
+      );
     }
     const c = classifyError(err);
     if (c.errorClass === 'SERVICE_UNAVAILABLE') {
-      throw new InputError(`cannot reach ${where}: ${c.message}. Is the endpoint running and the URL in remote "${loc.remote}" right?`, { cause: err });
+      throw new InputError(
+        `cannot reach ${where}: ${c.message}. Is the endpoint running and the URL in remote "${loc.remote}" right?`,
+        { cause: err },
+      );
     }
     throw new InputError(`checking ${where} failed: ${c.message}`, { cause: err });
   }
 }
 
-export async function preflightS3Sync(spec: S3SyncSpec, config: ConvoyConfig, opts: { dryRun?: boolean } = {}): Promise<S3SyncSpec> {
+export async function preflightS3Sync(
+  spec: S3SyncSpec,
+  config: ConvoyConfig,
+  opts: { dryRun?: boolean } = {},
+): Promise<S3SyncSpec> {
   buildKeyFilter(spec); // a bad --include/--exclude pattern is an InputError before any request
   const resolved: string[][] = [];
   for (const pair of spec.pairs) {
     const src = s3For(config, pair.from.remote);
     const dst = s3For(config, pair.to.remote);
     if ((await headBucket(src, pair.from, config, 'source')) === 'missing') {
-      throw new InputError(`source bucket ${pair.from.remote}:${pair.from.bucket} does not exist; check the bucket name (and --buckets / the {} pattern)`);
+      throw new InputError(
+        `source bucket ${pair.from.remote}:${pair.from.bucket} does not exist; check the bucket name (and --buckets / the {} pattern)`,
+      );
     }
     if ((await headBucket(dst, pair.to, config, 'destination')) === 'missing') {
       if (!spec.createBuckets) {
-        throw new InputError(`destination bucket ${pair.to.remote}:${pair.to.bucket} does not exist; create it or pass --create-buckets`);
+        throw new InputError(
+          `destination bucket ${pair.to.remote}:${pair.to.bucket} does not exist; create it or pass --create-buckets`,
+        );
       }
       if (!opts.dryRun) await dst.send(new CreateBucketCommand({ Bucket: pair.to.bucket }));
     }
-    resolved.push(spec.resolvedPrefixes ? spec.resolvedPrefixes[resolved.length]! : await resolveSyncPrefixes(src, pair, spec));
+    resolved.push(
+      spec.resolvedPrefixes ? spec.resolvedPrefixes[resolved.length]! : await resolveSyncPrefixes(src, pair, spec),
+    );
   }
   return { ...spec, resolvedPrefixes: resolved };
 }

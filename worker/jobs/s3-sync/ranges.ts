@@ -52,11 +52,25 @@ export class RangeCutter {
   finish(opts: { toEnd?: boolean } = {}): KeyRange | undefined {
     if (this.keys) return this.cut(opts.toEnd);
     if (!opts.toEnd) return undefined;
-    return { prefix: this.prefix, startAfter: this.startAfter, lastKey: this.startAfter, keys: 0, bytes: 0, toEnd: true };
+    return {
+      prefix: this.prefix,
+      startAfter: this.startAfter,
+      lastKey: this.startAfter,
+      keys: 0,
+      bytes: 0,
+      toEnd: true,
+    };
   }
 
   private cut(toEnd?: boolean): KeyRange {
-    const range: KeyRange = { prefix: this.prefix, startAfter: this.startAfter, lastKey: this.last, keys: this.keys, bytes: this.bytes, ...(toEnd ? { toEnd } : {}) };
+    const range: KeyRange = {
+      prefix: this.prefix,
+      startAfter: this.startAfter,
+      lastKey: this.last,
+      keys: this.keys,
+      bytes: this.bytes,
+      ...(toEnd ? { toEnd } : {}),
+    };
     this.startAfter = this.last;
     this.keys = 0;
     this.bytes = 0;
@@ -68,7 +82,10 @@ export class RangeCutter {
  * Deterministic item id for a range. DynamoDB sort keys are <= 1024 bytes and S3 keys up to 1024,
  * so long bounds are replaced by a digest (the real bounds live in the item's spec).
  */
-export function rangeItemId(pairIndex: number, range: Pick<KeyRange, 'prefix' | 'startAfter' | 'lastKey' | 'toEnd'>): string {
+export function rangeItemId(
+  pairIndex: number,
+  range: Pick<KeyRange, 'prefix' | 'startAfter' | 'lastKey' | 'toEnd'>,
+): string {
   const plain = `range:${pairIndex}:${range.prefix}|${range.startAfter}..${range.toEnd ? `${range.lastKey}..end` : range.lastKey}`;
   if (Buffer.byteLength(plain) <= 512) return plain;
   return `range:${pairIndex}:sha256:${createHash('sha256').update(plain).digest('hex')}`;

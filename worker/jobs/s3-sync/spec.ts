@@ -34,15 +34,27 @@ export const s3SyncSpecSchema = z.object({
    */
   delete: z.boolean().default(false),
   /** objects above this are copied with multipart upload (fauxqs caps one request body at ~11 MiB) */
-  multipartThresholdBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
-  partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  multipartThresholdBytes: z
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  partSizeBytes: z
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
   /** fleet-wide limit on bytes copied per second (like rclone --bwlimit), split across live workers */
   bwlimitBytesPerSecond: z.number().int().min(1).optional(),
   /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */
   tpsLimit: z.number().positive().optional(),
   /** a range item holds at most this many keys / bytes */
   rangeMaxKeys: z.number().int().min(1).max(100_000).default(500),
-  rangeMaxBytes: z.number().int().min(1).default(1024 * 1024 * 1024),
+  rangeMaxBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 1024 * 1024),
   /**
    * auto: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
    * `list` item that adds range items). coordinator: the coordinator streams the whole listing.

@@ -18,7 +18,12 @@ import { groupOf, type S3SyncSpec } from './spec.js';
 /** `convoy verify` options (`allowExtra`: `--allow-extra`). */
 export type S3SyncVerifyOptions = VerifyOptions;
 
-export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyContext, opts: S3SyncVerifyOptions): Promise<VerifySummary> {
+export async function verifyS3Sync(
+  run: RunRow,
+  spec: S3SyncSpec,
+  ctx: ConvoyContext,
+  opts: S3SyncVerifyOptions,
+): Promise<VerifySummary> {
   const counts: Record<Verdict, number> = { ok: 0, missing: 0, size_differs: 0, checksum_differs: 0, extra: 0 };
   const perPair = spec.pairs.map(() => ({ ok: 0, differ: 0 }));
   const out = createWriteStream(opts.reportPath);
@@ -30,7 +35,16 @@ export async function verifyS3Sync(run: RunRow, spec: S3SyncSpec, ctx: ConvoyCon
     if (e.verdict === 'ok') perPair[e.pair]!.ok++;
     else {
       perPair[e.pair]!.differ++;
-      await write({ verdict: e.verdict, pair: groupOf(spec.pairs[e.pair]!), srcKey: e.srcKey, dstKey: e.dstKey, srcSize: e.src?.size, dstSize: e.dst?.size, srcEtag: e.src?.etag, dstEtag: e.dst?.etag });
+      await write({
+        verdict: e.verdict,
+        pair: groupOf(spec.pairs[e.pair]!),
+        srcKey: e.srcKey,
+        dstKey: e.dstKey,
+        srcSize: e.src?.size,
+        dstSize: e.dst?.size,
+        srcEtag: e.src?.etag,
+        dstEtag: e.dst?.etag,
+      });
     }
   }
   const allowExtra = opts.allowExtra === true;

@@ -46,9 +46,21 @@ export interface WriteStats {
   consumedWcu: number;
 }
 
-export const emptyStats = (): WriteStats => ({ written: 0, bytes: 0, duplicateKeys: 0, unprocessedRetries: 0, throttles: 0, consumedWcu: 0 });
+export const emptyStats = (): WriteStats => ({
+  written: 0,
+  bytes: 0,
+  duplicateKeys: 0,
+  unprocessedRetries: 0,
+  throttles: 0,
+  consumedWcu: 0,
+});
 
-const THROTTLE_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
+const THROTTLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
 
 export function isThrottle(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -56,24 +68,35 @@ export function isThrottle(err: unknown): boolean {
 }
 
 /** Check sizes and keys; returns the puts de-duplicated by key (last wins) with their sizes. */
-export function preparePuts(items: AttributeMap[], keys: string[]): { puts: { item: AttributeMap; bytes: number }[]; duplicates: number } {
+export function preparePuts(
+  items: AttributeMap[],
+  keys: string[],
+): { puts: { item: AttributeMap; bytes: number }[]; duplicates: number } {
   const byKey = new Map<string, { item: AttributeMap; bytes: number }>();
   for (const item of items) {
     for (const k of keys) {
       const v = item[k];
       if (!v || (v.S === undefined && v.N === undefined && v.B === undefined) || v.S === '') {
-        throw new ConvoyError('MISSING_KEY', `item has no usable key attribute "${k}" (needs a non-empty string, number or binary): ${keyText(item, keys)}`, {
-          retryable: false,
-          context: { key: keyText(item, keys) },
-        });
+        throw new ConvoyError(
+          'MISSING_KEY',
+          `item has no usable key attribute "${k}" (needs a non-empty string, number or binary): ${keyText(item, keys)}`,
+          {
+            retryable: false,
+            context: { key: keyText(item, keys) },
+          },
+        );
       }
     }
     const bytes = itemSize(item);
     if (bytes > MAX_ITEM_BYTES) {
-      throw new ConvoyError('ITEM_TOO_LARGE', `item ${keyText(item, keys)} is ${bytes} bytes, over DynamoDB's 400 KB limit`, {
-        retryable: false,
-        context: { key: keyText(item, keys), bytes },
-      });
+      throw new ConvoyError(
+        'ITEM_TOO_LARGE',
+        `item ${keyText(item, keys)} is ${bytes} bytes, over DynamoDB's 400 KB limit`,
+        {
+          retryable: false,
+          context: { key: keyText(item, keys), bytes },
+        },
+      );
     }
     byKey.set(keys.map((k) => JSON.stringify(item[k])).join('|'), { item, bytes });
   }
@@ -81,7 +104,8 @@ export function preparePuts(items: AttributeMap[], keys: string[]): { puts: { it
 }
 
 export class BatchWriter {
-  private readonly o: Required<Omit<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>> & Pick<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>;
+  private readonly o: Required<Omit<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>> &
+    Pick<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>;
 
   constructor(opts: BatchWriterOptions) {
     this.o = { concurrency: 8, backoff: { baseMs: 50, capMs: 5_000 }, maxRetries: 40, ...opts };
@@ -110,7 +134,10 @@ export class BatchWriter {
       try {
         const out = await this.o.client.send(
           // ConsumedCapacity only when a budget needs it (it costs the service a little per call)
-          new BatchWriteItemCommand({ RequestItems: { [this.o.table]: pending }, ReturnConsumedCapacity: this.o.budget ? 'TOTAL' : undefined }),
+          new BatchWriteItemCommand({
+            RequestItems: { [this.o.table]: pending },
+            ReturnConsumedCapacity: this.o.budget ? 'TOTAL' : undefined,
+          }),
           { abortSignal: this.o.signal },
         );
         const consumed = out.ConsumedCapacity?.reduce((a, c) => a + (c.CapacityUnits ?? 0), 0);
@@ -125,7 +152,11 @@ export class BatchWriter {
         if (!isThrottle(err)) {
           const c = classifyError(err);
           throw c.errorClass === 'UNKNOWN' && (err as Error).name === 'ValidationException'
-            ? new ConvoyError('WRITE_REJECTED', `BatchWriteItem to ${this.o.table} rejected: ${(err as Error).message}`, { retryable: false, cause: err })
+            ? new ConvoyError(
+                'WRITE_REJECTED',
+                `BatchWriteItem to ${this.o.table} rejected: ${(err as Error).message}`,
+                { retryable: false, cause: err },
+              )
             : c;
         }
         stats.throttles++;
@@ -141,7 +172,10 @@ export class BatchWriter {
         backoff: this.o.backoff,
         maxRetries: this.o.maxRetries,
         signal: this.o.signal,
-        exhausted: (left) => new ThrottledError(`${left} item(s) still unprocessed after ${this.o.maxRetries} retries writing ${this.o.table}`),
+        exhausted: (left) =>
+          new ThrottledError(
+            `${left} item(s) still unprocessed after ${this.o.maxRetries} retries writing ${this.o.table}`,
+          ),
       },
     );
     for (const p of batch) stats.bytes += p.bytes;

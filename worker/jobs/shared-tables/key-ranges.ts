@@ -68,7 +68,9 @@ export async function keyQuantiles(
   if (ranges <= 1) return [];
   let relation = sourceRelation(src);
   if (src.table !== undefined) {
-    const est = await client.query('SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)', [src.table.split('.').map(quoteIdent).join('.')]);
+    const est = await client.query('SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)', [
+      src.table.split('.').map(quoteIdent).join('.'),
+    ]);
     const n = Number(est.rows[0]?.n ?? 0);
     if (n > 2_000_000) relation = `${relation} TABLESAMPLE SYSTEM (${Math.min(100, (1_000_000 / n) * 100).toFixed(4)})`;
   }

@@ -18,7 +18,10 @@ export interface DestinationSpec {
 }
 
 /** The BatchWriter for an item's destination table: run-wide WCU budget, lease checked before each send. */
-export async function openDestinationWriter(ictx: ItemContext<DestinationSpec> & { ctx: ConvoyContext }, destKeys: string[]): Promise<BatchWriter> {
+export async function openDestinationWriter(
+  ictx: ItemContext<DestinationSpec> & { ctx: ConvoyContext },
+  destKeys: string[],
+): Promise<BatchWriter> {
   const { spec, ctx } = ictx;
   return new BatchWriter({
     client: tableClient(ctx.config, spec.to.remote),

@@ -23,7 +23,9 @@ export const pgSourceSchema = z
     /** ... or a query; its columns are the source's columns */
     query: z.string().min(1).optional(),
   })
-  .refine((s) => (s.table === undefined) !== (s.query === undefined), { message: 'give exactly one of table or query' });
+  .refine((s) => (s.table === undefined) !== (s.query === undefined), {
+    message: 'give exactly one of table or query',
+  });
 export type PgSource = z.infer<typeof pgSourceSchema>;
 
 const TEXT_TYPES = new Set([
@@ -60,10 +62,14 @@ export function checkPgUrl(url: string, what: string): void {
     throw new InputError(`${what} "${url}" is not a URL; use postgres://user@host:5432/database`);
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new InputError(`${what} "${url}" must start with postgres:// (for example postgres://postgres@127.0.0.1:5432/app)`);
+    throw new InputError(
+      `${what} "${url}" must start with postgres:// (for example postgres://postgres@127.0.0.1:5432/app)`,
+    );
   }
   if (u.password) {
-    throw new InputError(`${what}: do not put the password in the URL (it would be stored in the run row); set PGPASSWORD or use ~/.pgpass`);
+    throw new InputError(
+      `${what}: do not put the password in the URL (it would be stored in the run row); set PGPASSWORD or use ~/.pgpass`,
+    );
   }
 }
 
@@ -85,7 +91,15 @@ export function pgPool(url: string, max = 10): pg.Pool {
   let pool = pools.get(url);
   if (!pool) {
     // TimeZone=UTC as a startup option: every connection is UTC before its first query
-    pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000, allowExitOnIdle: true, types: exactTypes, options: '-c TimeZone=UTC' });
+    pool = new pg.Pool({
+      connectionString: url,
+      max,
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 5_000,
+      allowExitOnIdle: true,
+      types: exactTypes,
+      options: '-c TimeZone=UTC',
+    });
     pool.on('error', () => undefined); // an idle client's error: the next checkout reconnects
     pools.set(url, pool);
   }
@@ -100,7 +114,12 @@ export async function closePgPools(): Promise<void> {
 
 /** A dedicated client (cursors, long transactions). Caller ends it. */
 export async function pgClient(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, types: exactTypes, options: '-c TimeZone=UTC' });
+  const c = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 5_000,
+    types: exactTypes,
+    options: '-c TimeZone=UTC',
+  });
   await c.connect();
   return c;
 }
@@ -110,9 +129,15 @@ export function classifyPgError(err: unknown, what: string): ConvoyError {
   if (err instanceof ConvoyError) return err;
   const e = toError(err) as Error & { code?: string };
   const sqlState = e.code ?? '';
-  if (/^(08|57P|53)/.test(sqlState)) return new ServiceUnavailableError(`${what}: PostgreSQL unavailable (${sqlState}): ${e.message}`, { cause: err });
-  if (/^40/.test(sqlState)) return new ConvoyError('PG_TRANSACTION_ROLLBACK', `${what}: ${e.message}`, { retryable: true, cause: err });
-  if (/^[0-9A-Z]{5}$/.test(sqlState)) return new ConvoyError('PG_QUERY_FAILED', `${what}: PostgreSQL error ${sqlState}: ${e.message}`, { retryable: false, cause: err });
+  if (/^(08|57P|53)/.test(sqlState))
+    return new ServiceUnavailableError(`${what}: PostgreSQL unavailable (${sqlState}): ${e.message}`, { cause: err });
+  if (/^40/.test(sqlState))
+    return new ConvoyError('PG_TRANSACTION_ROLLBACK', `${what}: ${e.message}`, { retryable: true, cause: err });
+  if (/^[0-9A-Z]{5}$/.test(sqlState))
+    return new ConvoyError('PG_QUERY_FAILED', `${what}: PostgreSQL error ${sqlState}: ${e.message}`, {
+      retryable: false,
+      cause: err,
+    });
   return classifyError(err);
 }
 
@@ -153,21 +178,33 @@ export async function describeSource(src: PgSource, what = '--from'): Promise<Co
     client = await pool.connect();
   } catch (err) {
     const e = toError(err) as Error & { code?: string };
-    throw new InputError(`${what} ${safeUrl(src.url)}: cannot connect to PostgreSQL (${e.code ?? e.name}: ${e.message}); check the host, port, database and credentials`, { cause: err });
+    throw new InputError(
+      `${what} ${safeUrl(src.url)}: cannot connect to PostgreSQL (${e.code ?? e.name}: ${e.message}); check the host, port, database and credentials`,
+      { cause: err },
+    );
   }
   try {
     if (src.table !== undefined) {
       const r = await client.query('SELECT to_regclass($1) AS oid', [src.table.split('.').map(quoteIdent).join('.')]);
-      if (!r.rows[0]?.oid) throw new InputError(`${what}: table "${src.table}" does not exist in ${safeUrl(src.url)}; check the name (schema.table) and the database`);
+      if (!r.rows[0]?.oid)
+        throw new InputError(
+          `${what}: table "${src.table}" does not exist in ${safeUrl(src.url)}; check the name (schema.table) and the database`,
+        );
     }
     let fields: { name: string; dataTypeID: number }[];
     try {
       fields = (await client.query(`SELECT * FROM ${sourceRelation(src)} LIMIT 0`)).fields;
     } catch (err) {
-      throw new InputError(`${what}: the source ${src.table ? `table "${src.table}"` : 'query'} cannot be read: ${toError(err).message}`, { cause: err });
+      throw new InputError(
+        `${what}: the source ${src.table ? `table "${src.table}"` : 'query'} cannot be read: ${toError(err).message}`,
+        { cause: err },
+      );
     }
     const oids = [...new Set(fields.map((f) => f.dataTypeID))];
-    const types = await client.query('SELECT oid::int AS oid, format_type(oid, NULL) AS t FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
+    const types = await client.query(
+      'SELECT oid::int AS oid, format_type(oid, NULL) AS t FROM pg_type WHERE oid = ANY($1::oid[])',
+      [oids],
+    );
     const byOid = new Map<number, string>(types.rows.map((r: { oid: number; t: string }) => [r.oid, r.t]));
     return fields.map((f) => ({ name: f.name, type: byOid.get(f.dataTypeID) ?? 'text' }));
   } finally {
@@ -179,7 +216,10 @@ export async function describeSource(src: PgSource, what = '--from'): Promise<Co
 export function requireColumns(columns: ColumnInfo[], names: string[], what: string): ColumnInfo[] {
   return names.map((n) => {
     const c = columns.find((col) => col.name === n);
-    if (!c) throw new InputError(`${what}: unknown column "${n}"; the source's columns are: ${columns.map((x) => x.name).join(', ')}`);
+    if (!c)
+      throw new InputError(
+        `${what}: unknown column "${n}"; the source's columns are: ${columns.map((x) => x.name).join(', ')}`,
+      );
     return c;
   });
 }

@@ -18,7 +18,9 @@ export interface TableRef {
 export function parseTableRef(spec: string, what: string): TableRef {
   const m = /^([A-Za-z0-9_-]+):([A-Za-z0-9_.-]{3,255})$/.exec(spec);
   if (!m) {
-    throw new InputError(`${what} "${spec}" is not of the form remote:table (for example local:dev-table); table names use 3-255 of A-Z a-z 0-9 _ . -`);
+    throw new InputError(
+      `${what} "${spec}" is not of the form remote:table (for example local:dev-table); table names use 3-255 of A-Z a-z 0-9 _ . -`,
+    );
   }
   return { remote: m[1]!, table: m[2]! };
 }
@@ -43,7 +45,11 @@ const clientCache = new Map<string, DynamoDBClient>();
  * A low-level DynamoDB client for a remote (AttributeValue maps in and out: the copy path never
  * pays for marshalling). Cached per remote and process: connection reuse matters for throughput.
  */
-export function tableClient(config: ConvoyConfig, remoteName: string, opts: { fresh?: boolean; maxAttempts?: number } = {}): DynamoDBClient {
+export function tableClient(
+  config: ConvoyConfig,
+  remoteName: string,
+  opts: { fresh?: boolean; maxAttempts?: number } = {},
+): DynamoDBClient {
   const remote = getRemote(config, remoteName);
   const key = `${remoteName}|${remote.dynamodbEndpoint ?? ''}|${remote.region}`;
   const cached = !opts.fresh ? clientCache.get(key) : undefined;
@@ -80,9 +86,13 @@ export async function describeTable(client: DynamoDBClient, ref: TableRef, what:
     return { keys: [hash!, ...(range ? [range] : [])], itemCount: out.Table?.ItemCount };
   } catch (err) {
     if (err instanceof ResourceNotFoundException || (err as Error).name === 'ResourceNotFoundException') {
-      throw new InputError(`${what} table "${ref.table}" does not exist on remote "${ref.remote}"; create it first or fix ${what}`);
+      throw new InputError(
+        `${what} table "${ref.table}" does not exist on remote "${ref.remote}"; create it first or fix ${what}`,
+      );
     }
     const c = classifyError(err);
-    throw new InputError(`${what} ${formatTableRef(ref)} is not reachable: [${c.errorClass}] ${c.message}`, { cause: err });
+    throw new InputError(`${what} ${formatTableRef(ref)} is not reachable: [${c.errorClass}] ${c.message}`, {
+      cause: err,
+    });
   }
 }

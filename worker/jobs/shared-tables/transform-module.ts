@@ -37,14 +37,18 @@ export async function readTransformSource(file: string, what = '--transform'): P
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new InputError(`${what} ${file}: cannot read the module (${toError(err).message}); give the path of a .js, .mjs or .ts file`);
+    throw new InputError(
+      `${what} ${file}: cannot read the module (${toError(err).message}); give the path of a .js, .mjs or .ts file`,
+    );
   }
   if (/\.(ts|mts|cts)$/.test(abs)) {
     let ts: typeof import('typescript');
     try {
       ts = (await import('typescript')).default;
     } catch {
-      throw new InputError(`${what} ${file}: compiling TypeScript needs the "typescript" package; install it or give a compiled .js/.mjs module`);
+      throw new InputError(
+        `${what} ${file}: compiling TypeScript needs the "typescript" package; install it or give a compiled .js/.mjs module`,
+      );
     }
     const out = ts.transpileModule(text, {
       fileName: abs,
@@ -59,7 +63,9 @@ export async function readTransformSource(file: string, what = '--transform'): P
     text = out.outputText;
   }
   if (Buffer.byteLength(text) > MAX_TRANSFORM_SOURCE_BYTES) {
-    throw new InputError(`${what} ${file} is larger than ${MAX_TRANSFORM_SOURCE_BYTES} bytes compiled; keep the transform small and self-contained`);
+    throw new InputError(
+      `${what} ${file} is larger than ${MAX_TRANSFORM_SOURCE_BYTES} bytes compiled; keep the transform small and self-contained`,
+    );
   }
   const src: TransformSource = { path: file, source: text, sha256: createHash('sha256').update(text).digest('hex') };
   await loadTransform(src, what); // loads now: a module that throws on import fails here
@@ -85,7 +91,9 @@ export function loadTransform(src: TransformSource, what = '--transform'): Promi
       }
       const fn = (typeof mod.default === 'function' ? mod.default : mod.transform) as TransformFn | undefined;
       if (typeof fn !== 'function') {
-        throw new InputError(`${what} ${src.path} must export a function, as "export default (item) => item" or "export function transform(item)"`);
+        throw new InputError(
+          `${what} ${src.path} must export a function, as "export default (item) => item" or "export function transform(item)"`,
+        );
       }
       return fn;
     })();
@@ -100,7 +108,10 @@ export function transformOutputs(result: unknown): Record<string, unknown>[] {
   if (result === null || result === undefined) return [];
   if (Array.isArray(result)) {
     for (const r of result) {
-      if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`transform returned an array holding ${r === null ? 'null' : typeof r}; every element must be an item object`);
+      if (r === null || typeof r !== 'object' || Array.isArray(r))
+        throw new Error(
+          `transform returned an array holding ${r === null ? 'null' : typeof r}; every element must be an item object`,
+        );
     }
     return result as Record<string, unknown>[];
   }

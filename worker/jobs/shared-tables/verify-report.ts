@@ -34,6 +34,11 @@ export class VerifyReport {
       .sort()
       .map(([k, n]) => `${k}=${n}`)
       .join(' ');
-    return { counts: { ...this.counts }, clean, reportPath: this.reportPath, lines: [...this.lines, `${clean ? 'CLEAN' : 'DIFFERENCES'}: ${summary || '(nothing compared)'}`] };
+    return {
+      counts: { ...this.counts },
+      clean,
+      reportPath: this.reportPath,
+      lines: [...this.lines, `${clean ? 'CLEAN' : 'DIFFERENCES'}: ${summary || '(nothing compared)'}`],
+    };
   }
 }

@@ -45,7 +45,11 @@ export interface IndexCarOptions {
 }
 
 export function shardCorrupt(label: string, why: string, cause?: unknown): ConvoyError {
-  return new ConvoyError('SHARD_CORRUPT', `shard ${label} is corrupt: ${why}`, { retryable: false, cause, context: { shard: label } });
+  return new ConvoyError('SHARD_CORRUPT', `shard ${label} is corrupt: ${why}`, {
+    retryable: false,
+    cause,
+    context: { shard: label },
+  });
 }
 
 interface PendingBlock {
@@ -80,7 +84,10 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export async function indexCarStream(source: AsyncIterable<Uint8Array>, opts: IndexCarOptions = {}): Promise<ShardIndex> {
+export async function indexCarStream(
+  source: AsyncIterable<Uint8Array>,
+  opts: IndexCarOptions = {},
+): Promise<ShardIndex> {
   const label = opts.label ?? '(stream)';
   const verify = opts.verifyBlocks ?? true;
   const whole = createHash('sha256');
@@ -104,7 +111,8 @@ export async function indexCarStream(source: AsyncIterable<Uint8Array>, opts: In
     let actual: Uint8Array;
     if (block.hash) actual = block.hash.digest();
     else actual = Buffer.concat(block.identity ?? []);
-    if (!equalBytes(actual, block.expected)) throw shardCorrupt(label, `block ${block.cid} at offset ${block.start}: bytes do not match its CID`);
+    if (!equalBytes(actual, block.expected))
+      throw shardCorrupt(label, `block ${block.cid} at offset ${block.start}: bytes do not match its CID`);
   };
   const settle = () => {
     for (let i = pending.length - 1; i >= 0; i--) {
@@ -157,7 +165,11 @@ export async function indexCarStream(source: AsyncIterable<Uint8Array>, opts: In
       };
       if (!block.hash) {
         if (code !== IDENTITY) {
-          throw new ConvoyError('INDEX_GENERATION_FAILED', `shard ${label}: block ${block.cid} uses hash 0x${code.toString(16)}, which cannot be verified`, { retryable: false });
+          throw new ConvoyError(
+            'INDEX_GENERATION_FAILED',
+            `shard ${label}: block ${block.cid} uses hash 0x${code.toString(16)}, which cannot be verified`,
+            { retryable: false },
+          );
         }
         block.identity = [];
       }
@@ -166,7 +178,10 @@ export async function indexCarStream(source: AsyncIterable<Uint8Array>, opts: In
       knownEnd = Math.max(knownEnd, block.end);
       settle();
       // Chunks that end before the last reported block's end can hold no future block's bytes.
-      if (retained.length > 1) retained = retained.filter((c) => c.start + c.bytes.length > knownEnd || pending.some((b) => c.start + c.bytes.length > b.start + b.fed));
+      if (retained.length > 1)
+        retained = retained.filter(
+          (c) => c.start + c.bytes.length > knownEnd || pending.some((b) => c.start + c.bytes.length > b.start + b.fed),
+        );
     }
   } catch (err) {
     if (sourceError !== undefined && err === sourceError) throw err;
@@ -177,12 +192,18 @@ export async function indexCarStream(source: AsyncIterable<Uint8Array>, opts: In
     settle();
     if (pending.length) {
       const b = pending[0]!;
-      throw shardCorrupt(label, `truncated: block ${b.cid} needs bytes up to ${b.end} but the shard ends at ${received}`);
+      throw shardCorrupt(
+        label,
+        `truncated: block ${b.cid} needs bytes up to ${b.end} but the shard ends at ${received}`,
+      );
     }
   }
   const last = slices.at(-1);
   if (last && last[1] + last[2] > received) {
-    throw shardCorrupt(label, `truncated: the last block runs to ${last[1] + last[2]} but the shard ends at ${received}`);
+    throw shardCorrupt(
+      label,
+      `truncated: the last block runs to ${last[1] + last[2]} but the shard ends at ${received}`,
+    );
   }
   return { shardMultihash: sha256Multihash(whole.digest()), size: received, roots, slices };
 }

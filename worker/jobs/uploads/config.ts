@@ -22,7 +22,14 @@ export const uploadsConfigSchema = z
     source: z
       .object({
         /** DynamoDB holding the legacy tables; omit to use the state backend's endpoint and credentials */
-        dynamodb: z.object({ region: z.string().default('us-east-1'), endpoint: z.string().url().optional(), profile: z.string().optional() }).strict().optional(),
+        dynamodb: z
+          .object({
+            region: z.string().default('us-east-1'),
+            endpoint: z.string().url().optional(),
+            profile: z.string().optional(),
+          })
+          .strict()
+          .optional(),
         tables: z
           .object({
             consumer: z.string().default('consumer'),
@@ -33,7 +40,13 @@ export const uploadsConfigSchema = z
             delegation: z.string().default('delegation'),
           })
           .strict()
-          .default({ consumer: 'consumer', upload: 'upload', allocation: 'allocation', store: 'store', delegation: 'delegation' }),
+          .default({
+            consumer: 'consumer',
+            upload: 'upload',
+            allocation: 'allocation',
+            store: 'store',
+            delegation: 'delegation',
+          }),
         /** the carpark bucket: a remote (see `remotes` in the convoy config) and a bucket */
         carpark: z
           .object({
@@ -68,7 +81,11 @@ export const uploadsConfigSchema = z
   })
   .strict();
 
-export type UploadsConfig = z.infer<typeof uploadsConfigSchema> & { agentKey: string; encryptionKey: string; serviceKey: { did: string; key: string } };
+export type UploadsConfig = z.infer<typeof uploadsConfigSchema> & {
+  agentKey: string;
+  encryptionKey: string;
+  serviceKey: { did: string; key: string };
+};
 export type UploadsConfigInput = z.input<typeof uploadsConfigSchema>;
 
 export const UPLOADS_CONFIG_FILE = 'uploads.json';
@@ -88,10 +105,22 @@ export function parseUploadsConfig(raw: unknown, origin: string, env: NodeJS.Pro
   const agentKey = env.CONVOY_UPLOADS_AGENT_KEY ?? c.agentKey;
   const serviceKey = env.CONVOY_UPLOADS_SERVICE_KEY ?? c.serviceKey.key;
   const encryptionKey = env.CONVOY_UPLOADS_ENCRYPTION_KEY ?? c.encryptionKey;
-  const missing = [!agentKey && 'agentKey (or CONVOY_UPLOADS_AGENT_KEY)', !serviceKey && 'serviceKey.key (or CONVOY_UPLOADS_SERVICE_KEY)', !encryptionKey && 'encryptionKey (or CONVOY_UPLOADS_ENCRYPTION_KEY)'].filter(Boolean);
+  const missing = [
+    !agentKey && 'agentKey (or CONVOY_UPLOADS_AGENT_KEY)',
+    !serviceKey && 'serviceKey.key (or CONVOY_UPLOADS_SERVICE_KEY)',
+    !encryptionKey && 'encryptionKey (or CONVOY_UPLOADS_ENCRYPTION_KEY)',
+  ].filter(Boolean);
   if (missing.length) throw new InputError(`uploads config ${origin} lacks ${missing.join(', ')}`);
-  if (Buffer.from(encryptionKey!, 'base64').length !== 32) throw new InputError(`uploads config ${origin}: encryptionKey must be 32 bytes in base64 (openssl rand -base64 32)`);
-  return { ...c, agentKey: agentKey!, encryptionKey: encryptionKey!, serviceKey: { did: c.serviceKey.did, key: serviceKey! } };
+  if (Buffer.from(encryptionKey!, 'base64').length !== 32)
+    throw new InputError(
+      `uploads config ${origin}: encryptionKey must be 32 bytes in base64 (openssl rand -base64 32)`,
+    );
+  return {
+    ...c,
+    agentKey: agentKey!,
+    encryptionKey: encryptionKey!,
+    serviceKey: { did: c.serviceKey.did, key: serviceKey! },
+  };
 }
 
 export function loadUploadsConfig(config: ConvoyConfig, env: NodeJS.ProcessEnv = process.env): UploadsConfig {
@@ -117,5 +146,11 @@ export function loadUploadsConfig(config: ConvoyConfig, env: NodeJS.ProcessEnv =
 
 /** What may be printed or logged about the config (no keys, no proofs). */
 export function describeUploadsConfig(c: UploadsConfig): Record<string, unknown> {
-  return { tables: c.source.tables, carpark: c.source.carpark, peers: c.peers, registration: c.registration, operatorAccount: c.operatorAccount };
+  return {
+    tables: c.source.tables,
+    carpark: c.source.carpark,
+    peers: c.peers,
+    registration: c.registration,
+    operatorAccount: c.operatorAccount,
+  };
 }

@@ -32,7 +32,9 @@ export function parseRoot(root: string, what = '--root'): CID {
   try {
     return CID.parse(root);
   } catch (err) {
-    throw new InputError(`${what} "${root}" is not a CID (${(err as Error).message}); give the upload's root CID, e.g. bafy... or Qm...`);
+    throw new InputError(
+      `${what} "${root}" is not a CID (${(err as Error).message}); give the upload's root CID, e.g. bafy... or Qm...`,
+    );
   }
 }
 
@@ -56,10 +58,19 @@ export async function buildDagIndex(root: string, shards: Iterable<ShardIndex>):
     sliceCount++;
   }
   const archived = await index.archive();
-  if (!archived.ok) throw new ConvoyError('INDEX_GENERATION_FAILED', `cannot archive the index of ${root}: ${archived.error.message}`, { retryable: false });
+  if (!archived.ok)
+    throw new ConvoyError('INDEX_GENERATION_FAILED', `cannot archive the index of ${root}: ${archived.error.message}`, {
+      retryable: false,
+    });
   const bytes = archived.ok;
   const digest = await sha256.digest(bytes);
-  return { bytes, multihash: digest.bytes, link: Link.create(CAR_CODEC, digest).toString(), shards: shardCount, slices: sliceCount };
+  return {
+    bytes,
+    multihash: digest.bytes,
+    link: Link.create(CAR_CODEC, digest).toString(),
+    shards: shardCount,
+    slices: sliceCount,
+  };
 }
 
 export interface IndexDescription {
@@ -80,8 +91,18 @@ export async function describeIndex(bytes: Uint8Array): Promise<IndexDescription
   let total = 0;
   for (const [shardDigest, slices] of idx.shards.entries()) {
     const self = slices.get(shardDigest);
-    shards.push({ shard: Link.create(CAR_CODEC, shardDigest).toString(), slices: slices.size, size: self ? self[1] : undefined });
+    shards.push({
+      shard: Link.create(CAR_CODEC, shardDigest).toString(),
+      slices: slices.size,
+      size: self ? self[1] : undefined,
+    });
     total += slices.size;
   }
-  return { content: idx.content.toString(), link: Link.create(CAR_CODEC, digest).toString(), size: bytes.length, shards, slices: total };
+  return {
+    content: idx.content.toString(),
+    link: Link.create(CAR_CODEC, digest).toString(),
+    size: bytes.length,
+    shards,
+    slices: total,
+  };
 }

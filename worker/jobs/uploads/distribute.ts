@@ -31,8 +31,14 @@ export interface InstanceFile {
  * deterministic for the same counts.
  */
 export function balance(counts: Map<string, number>, instances: number): InstanceFile[] {
-  if (!Number.isInteger(instances) || instances < 1) throw new InputError(`--instances must be a whole number >= 1, got ${instances}`);
-  const files: InstanceFile[] = Array.from({ length: instances }, (_, i) => ({ instance: i + 1, of: instances, uploads: 0, customers: [] }));
+  if (!Number.isInteger(instances) || instances < 1)
+    throw new InputError(`--instances must be a whole number >= 1, got ${instances}`);
+  const files: InstanceFile[] = Array.from({ length: instances }, (_, i) => ({
+    instance: i + 1,
+    of: instances,
+    uploads: 0,
+    customers: [],
+  }));
   const sorted = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   for (const [customer, n] of sorted) {
     let target = files[0]!;
@@ -68,7 +74,8 @@ function readCounted(file: string): Map<string, CountLine> {
     if (!line.trim()) continue;
     try {
       const c = JSON.parse(line) as CountLine;
-      if (typeof c.space === 'string' && typeof c.customer === 'string' && typeof c.uploads === 'number') done.set(c.space, c);
+      if (typeof c.space === 'string' && typeof c.customer === 'string' && typeof c.uploads === 'number')
+        done.set(c.space, c);
     } catch {
       // a line cut short by a crash: that space is counted again
     }
@@ -77,7 +84,10 @@ function readCounted(file: string): Map<string, CountLine> {
 }
 
 /** Uploads per customer, counting only spaces not yet in DIR/counts.jsonl. */
-export async function countUploadsPerCustomer(t: SourceTables, opts: CountOptions): Promise<{ perCustomer: Map<string, number>; spaces: number; resumed: number }> {
+export async function countUploadsPerCustomer(
+  t: SourceTables,
+  opts: CountOptions,
+): Promise<{ perCustomer: Map<string, number>; spaces: number; resumed: number }> {
   mkdirSync(opts.dir, { recursive: true });
   const file = path.join(opts.dir, COUNTS_FILE);
   const counted = readCounted(file);
@@ -95,7 +105,11 @@ export async function countUploadsPerCustomer(t: SourceTables, opts: CountOption
             .filter((r) => !counted.has(r.consumer))
             .map((r) =>
               limit(async () => {
-                const line: CountLine = { space: r.consumer, customer: r.customer, uploads: await countUploads(t, r.consumer) };
+                const line: CountLine = {
+                  space: r.consumer,
+                  customer: r.customer,
+                  uploads: await countUploads(t, r.consumer),
+                };
                 appendFileSync(file, JSON.stringify(line) + '\n');
                 counted.set(r.consumer, line);
                 opts.onProgress?.(++n);
@@ -122,7 +136,14 @@ export function writeInstanceFiles(dir: string, files: InstanceFile[], skipped: 
   }
   writeFileSync(
     path.join(dir, 'distribution.json'),
-    JSON.stringify({ instances: files.map((f) => ({ instance: f.instance, customers: f.customers.length, uploads: f.uploads })), skipped: skipped.map(([customer, uploads]) => ({ customer, uploads })) }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        instances: files.map((f) => ({ instance: f.instance, customers: f.customers.length, uploads: f.uploads })),
+        skipped: skipped.map(([customer, uploads]) => ({ customer, uploads })),
+      },
+      null,
+      2,
+    ) + '\n',
   );
   return written;
 }

@@ -17,20 +17,45 @@ export const groupOf = (customer: string, space?: string) => (space ? `${custome
 /** An upload's item; given its row, the shards travel in the item so the worker need not read the row again. */
 export function uploadItem(customer: string, space: string, root: string, row?: UploadRow): NewItem {
   const shards = row ? shardsOf(row) : undefined;
-  const spec: ItemSpec = { type: 'upload', customer, space, root, ...(shards && shards.length <= MAX_SHARDS_IN_ITEM ? { shards } : {}) };
+  const spec: ItemSpec = {
+    type: 'upload',
+    customer,
+    space,
+    root,
+    ...(shards && shards.length <= MAX_SHARDS_IN_ITEM ? { shards } : {}),
+  };
   return { itemId: itemIds.upload(space, root), kind: KIND, group: groupOf(customer, space), spec };
 }
 export function spaceItem(customer: string, space: string, after = ''): NewItem {
-  return { itemId: itemIds.space(space, after), kind: KIND, group: groupOf(customer, space), spec: { type: 'space', customer, space, after } satisfies ItemSpec };
+  return {
+    itemId: itemIds.space(space, after),
+    kind: KIND,
+    group: groupOf(customer, space),
+    spec: { type: 'space', customer, space, after } satisfies ItemSpec,
+  };
 }
 export function customerItem(customer: string): NewItem {
-  return { itemId: itemIds.customer(customer), kind: KIND, group: customer, spec: { type: 'customer', customer } satisfies ItemSpec };
+  return {
+    itemId: itemIds.customer(customer),
+    kind: KIND,
+    group: customer,
+    spec: { type: 'customer', customer } satisfies ItemSpec,
+  };
 }
 export function scanItem(segment: number, segments: number): NewItem {
-  return { itemId: itemIds.scan(segment, segments), kind: KIND, group: 'all', spec: { type: 'scan', segment, segments } satisfies ItemSpec };
+  return {
+    itemId: itemIds.scan(segment, segments),
+    kind: KIND,
+    group: 'all',
+    spec: { type: 'scan', segment, segments } satisfies ItemSpec,
+  };
 }
 
-export async function expandItem(item: ItemRow, ictx: ItemContext<UploadsSpec>, rt: UploadsRuntime): Promise<ItemOutcome> {
+export async function expandItem(
+  item: ItemRow,
+  ictx: ItemContext<UploadsSpec>,
+  rt: UploadsRuntime,
+): Promise<ItemOutcome> {
   const spec = item.spec as ItemSpec;
   switch (spec.type) {
     case 'customer': {

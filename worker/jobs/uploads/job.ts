@@ -28,7 +28,10 @@ export const uploadsKind: JobKind<UploadsSpec> = {
   },
   async verify(run, spec, ctx, opts): Promise<VerifySummary> {
     // dry-run: the estimate's rate comes from this installation's own finished runs when it can
-    const report = new UploadsReport(spec, spec.mode === 'dry-run' ? await uploadsRateAssumption(ctx, spec, run.runId) : undefined);
+    const report = new UploadsReport(
+      spec,
+      spec.mode === 'dry-run' ? await uploadsRateAssumption(ctx, spec, run.runId) : undefined,
+    );
     const out = createWriteStream(opts.reportPath);
     for await (const page of itemsOfRun(ctx.items, run.runId)) {
       for (const item of page) {

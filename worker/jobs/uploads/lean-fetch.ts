@@ -45,7 +45,8 @@ export class LeanResponse {
   ) {
     this.ok = status >= 200 && status < 300;
     this.headers = new Headers();
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined) this.headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    for (const [k, v] of Object.entries(headers))
+      if (v !== undefined) this.headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   }
   /** non-null, as clients that check `response.body` expect; read it with arrayBuffer() */
   get body(): Uint8Array {
@@ -96,7 +97,13 @@ export function createLeanFetch(opts: LeanFetchOptions = {}): typeof fetch {
     'http:': new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 }),
     'https:': new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 }),
   };
-  const send = (url: URL, init: LeanInit, body: Buffer | undefined, headers: Record<string, string>, firstTry: boolean): Promise<LeanResponse> =>
+  const send = (
+    url: URL,
+    init: LeanInit,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+    firstTry: boolean,
+  ): Promise<LeanResponse> =>
     new Promise((resolve, reject) => {
       const lib = url.protocol === 'https:' ? https : http;
       const agent = agents[url.protocol as 'http:' | 'https:'];
@@ -109,7 +116,15 @@ export function createLeanFetch(opts: LeanFetchOptions = {}): typeof fetch {
         res.on('end', () => {
           try {
             const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-            resolve(new LeanResponse(decode(raw, res.headers['content-encoding']), res.statusCode ?? 0, res.statusMessage ?? '', res.headers, url.href));
+            resolve(
+              new LeanResponse(
+                decode(raw, res.headers['content-encoding']),
+                res.statusCode ?? 0,
+                res.statusMessage ?? '',
+                res.headers,
+                url.href,
+              ),
+            );
           } catch (err) {
             reject(err);
           }
@@ -125,7 +140,8 @@ export function createLeanFetch(opts: LeanFetchOptions = {}): typeof fetch {
     });
   const leanFetch = (input: string | URL | { url: string }, init: LeanInit = {}): Promise<LeanResponse> => {
     const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
-    if (!agents[url.protocol as 'http:' | 'https:']) return Promise.reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
+    if (!agents[url.protocol as 'http:' | 'https:'])
+      return Promise.reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
     const body = bodyBuffer(init.body);
     const headers = headerRecord(init.headers);
     if (body) headers['content-length'] = String(body.length);

@@ -32,9 +32,16 @@ export const startLocalServices: StartLocalServices = async ({ stateDir }) => {
   rmSync(uploadsPath, { force: true });
   writeFileSync(uploadsPath, JSON.stringify(peers.config, null, 2), { mode: 0o600 });
   // the upload-api's storage nodes too: clients PUT blobs to the URLs they hand out
-  const storageNodes = Object.fromEntries(peers.upload.storageNodePorts.map((port, i) => [`ucan:storage-${i + 1}`, `http://127.0.0.1:${port}/`]));
+  const storageNodes = Object.fromEntries(
+    peers.upload.storageNodePorts.map((port, i) => [`ucan:storage-${i + 1}`, `http://127.0.0.1:${port}/`]),
+  );
   return {
-    endpoints: { 'ucan:upload': peers.config.peers.upload.url, 'ucan:indexer': peers.config.peers.indexer.url, 'ucan:gateway': peers.config.peers.gateway.url, ...storageNodes },
+    endpoints: {
+      'ucan:upload': peers.config.peers.upload.url,
+      'ucan:indexer': peers.config.peers.indexer.url,
+      'ucan:gateway': peers.config.peers.gateway.url,
+      ...storageNodes,
+    },
     close: () => peers.close(),
   };
 };

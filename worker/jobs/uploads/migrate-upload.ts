@@ -22,7 +22,13 @@ import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { ConvoyError, NotFoundError } from '../../../shared/errors.js';
 import { sleepOrThrow } from '../../../shared/sleep.js';
-import { claimGroupStep, completeGroupStep, failGroupStep, getGroupStep, type GroupStepRef } from '../../../state/group-steps.js';
+import {
+  claimGroupStep,
+  completeGroupStep,
+  failGroupStep,
+  getGroupStep,
+  type GroupStepRef,
+} from '../../../state/group-steps.js';
 import type { ItemRow } from '../../../state/items.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { ShardIndex } from './car-stream-index.js';
@@ -84,11 +90,24 @@ export interface UploadOutcome extends ItemOutcome {
   missingGateway: number;
 }
 
-export async function migrateUpload(item: ItemRow, ictx: ItemContext<UploadsSpec>, rt: UploadsRuntime): Promise<UploadOutcome> {
+export async function migrateUpload(
+  item: ItemRow,
+  ictx: ItemContext<UploadsSpec>,
+  rt: UploadsRuntime,
+): Promise<UploadOutcome> {
   const spec = item.spec as Extract<ItemSpec, { type: 'upload' }>;
   const mode: Mode = ictx.spec.mode;
   const { space, root, customer } = spec;
-  const out: UploadOutcome = { bytes: 0, objects: 1, indexBuilt: 0, locationsPublished: 0, gatewayAuthorized: 0, missingIndex: 0, missingLocations: 0, missingGateway: 0 };
+  const out: UploadOutcome = {
+    bytes: 0,
+    objects: 1,
+    indexBuilt: 0,
+    locationsPublished: 0,
+    gatewayAuthorized: 0,
+    missingIndex: 0,
+    missingLocations: 0,
+    missingGateway: 0,
+  };
   const shards = (await shardsOfUpload(rt, spec)).map(shardOf);
 
   if (mode === 'dry-run') {
@@ -101,7 +120,11 @@ export async function migrateUpload(item: ItemRow, ictx: ItemContext<UploadsSpec
 
   const before = await lookAround(rt, root, shards, space);
   if (!before.indexClaim && shards.length === 0) {
-    throw new ConvoyError('NO_SHARDS_NO_INDEX', `upload ${root} in ${space} has no shards and no index: nothing to build an index from`, { retryable: false });
+    throw new ConvoyError(
+      'NO_SHARDS_NO_INDEX',
+      `upload ${root} in ${space} has no shards and no index: nothing to build an index from`,
+      { retryable: false },
+    );
   }
   const wantIndex = mode === 'migrate' || mode === 'test-index';
   const wantLocations = mode === 'migrate' || mode === 'test-location-claims' || mode === 'repair';
@@ -139,12 +162,21 @@ export async function migrateUpload(item: ItemRow, ictx: ItemContext<UploadsSpec
       let size = base?.range?.length;
       if (!location || size === undefined) {
         // no claim to copy (the indexer lost it): rebuild it from the tables and the bucket layout
-        if (mode !== 'repair' && !built) throw new ConvoyError('LOCATION_CLAIM_FAILED', `shard ${shard.cid} of ${root} has no location claim to re-publish; run with --repair to rebuild it from the tables`, { retryable: false });
+        if (mode !== 'repair' && !built)
+          throw new ConvoyError(
+            'LOCATION_CLAIM_FAILED',
+            `shard ${shard.cid} of ${root} has no location claim to re-publish; run with --repair to rebuild it from the tables`,
+            { retryable: false },
+          );
         const record = await shardRecord(rt.tables, space, shard.cid, shard.b58);
         const keys = carparkKeys(shard.cid);
         const key = built?.get(shard.b58)?.key ?? (record?.protocol === 'store' ? keys.carKey : keys.blobKey);
         size = built?.get(shard.b58)?.size ?? record?.size;
-        if (size === undefined) throw new NotFoundError('SHARD_NOT_FOUND', `shard ${shard.cid} of ${root} is in neither the allocation nor the store table`);
+        if (size === undefined)
+          throw new NotFoundError(
+            'SHARD_NOT_FOUND',
+            `shard ${shard.cid} of ${root} is in neither the allocation nor the store table`,
+          );
         location = new URL(key, rt.carpark.publicUrl).toString();
       }
       claims.push({ type: 'location', shardMultihash: shard.multihash, location, size, space });
@@ -167,7 +199,8 @@ export async function migrateUpload(item: ItemRow, ictx: ItemContext<UploadsSpec
     if (missing.length) problems.push(`${missing.length} shard(s) without a location claim for the space`);
   }
   if (wantGateway && !(await gatewayIsDone(rt, ictx, space))) problems.push('gateway not authorized');
-  if (problems.length) throw new ConvoyError('VERIFICATION_FAILED', `upload ${root}: ${problems.join('; ')}`, { retryable: true });
+  if (problems.length)
+    throw new ConvoyError('VERIFICATION_FAILED', `upload ${root}: ${problems.join('; ')}`, { retryable: true });
   return out;
 }
 
@@ -175,7 +208,11 @@ export async function migrateUpload(item: ItemRow, ictx: ItemContext<UploadsSpec
 async function shardsOfUpload(rt: UploadsRuntime, spec: Extract<ItemSpec, { type: 'upload' }>): Promise<string[]> {
   if (spec.shards) return spec.shards;
   const row = await getUpload(rt.tables, spec.space, spec.root);
-  if (!row) throw new NotFoundError('UPLOAD_NOT_FOUND', `no upload ${spec.root} in space ${spec.space} (table ${rt.tables.names.upload})`);
+  if (!row)
+    throw new NotFoundError(
+      'UPLOAD_NOT_FOUND',
+      `no upload ${spec.root} in space ${spec.space} (table ${rt.tables.names.upload})`,
+    );
   return shardsOf(row);
 }
 
@@ -187,15 +224,32 @@ async function gatewayIsDone(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>,
   return done;
 }
 
-async function indexShards(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>, shards: Shard[]): Promise<Map<string, ShardIndex & { key?: string }>> {
+async function indexShards(
+  rt: UploadsRuntime,
+  ictx: ItemContext<UploadsSpec>,
+  shards: Shard[],
+): Promise<Map<string, ShardIndex & { key?: string }>> {
   const results = await Promise.all(
     shards.map(async (shard) => {
       const keys = carparkKeys(shard.cid);
-      const source: ShardSource = { type: 's3', remote: rt.carpark.remote, bucket: rt.carpark.bucket, keys: [keys.blobKey, keys.carKey] };
-      const result = await ictx.pool.run<ShardIndexResult>('car-index', { source, label: shard.cid }, { signal: ictx.signal });
+      const source: ShardSource = {
+        type: 's3',
+        remote: rt.carpark.remote,
+        bucket: rt.carpark.bucket,
+        keys: [keys.blobKey, keys.carKey],
+      };
+      const result = await ictx.pool.run<ShardIndexResult>(
+        'car-index',
+        { source, label: shard.cid },
+        { signal: ictx.signal },
+      );
       const index = resultToIndex(result);
       if (base58btc.encode(index.shardMultihash) !== shard.b58) {
-        throw new ConvoyError('SHARD_CORRUPT', `shard ${shard.cid}: its bytes hash to ${base58btc.encode(index.shardMultihash)}, not to its CID`, { retryable: false });
+        throw new ConvoyError(
+          'SHARD_CORRUPT',
+          `shard ${shard.cid}: its bytes hash to ${base58btc.encode(index.shardMultihash)}, not to its CID`,
+          { retryable: false },
+        );
       }
       return [shard.b58, index] as const;
     }),
@@ -208,7 +262,12 @@ async function indexShards(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>, s
  * conditional write; others wait for it (polling, bounded by the holder's lease) instead of
  * invoking again.
  */
-async function ensureGateway(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>, item: ItemRow, space: string): Promise<'authorized' | 'already'> {
+async function ensureGateway(
+  rt: UploadsRuntime,
+  ictx: ItemContext<UploadsSpec>,
+  item: ItemRow,
+  space: string,
+): Promise<'authorized' | 'already'> {
   if (rt.gatewayDone.has(space)) return 'already';
   const ref = gatewayStep(space);
   const owner = `${item.leaseOwner ?? 'worker'}:${item.itemId}`;
@@ -225,20 +284,32 @@ async function ensureGateway(rt: UploadsRuntime, ictx: ItemContext<UploadsSpec>,
     }
     try {
       const b64 = await getSpaceDelegation(rt.tables, space);
-      if (!b64) throw new ConvoyError('MISSING_DELEGATION', `no delegation for space ${space} in table ${rt.tables.names.delegation}: the agent cannot authorize the gateway`, { retryable: false });
+      if (!b64)
+        throw new ConvoyError(
+          'MISSING_DELEGATION',
+          `no delegation for space ${space} in table ${rt.tables.names.delegation}: the agent cannot authorize the gateway`,
+          { retryable: false },
+        );
       const proof = await decodeProof(b64);
       ictx.assertLease();
       await rt.agent.authorizeGateway(space, proof);
     } catch (err) {
-      const e = err instanceof ConvoyError ? err : new ConvoyError('GATEWAY_AUTH_FAILED', (err as Error).message, { retryable: true, cause: err });
-      await failGroupStep(ictx.ctx.meta, ref, owner, { errorClass: e.errorClass, message: e.message.slice(0, 500) }).catch(() => undefined);
+      const e =
+        err instanceof ConvoyError
+          ? err
+          : new ConvoyError('GATEWAY_AUTH_FAILED', (err as Error).message, { retryable: true, cause: err });
+      await failGroupStep(ictx.ctx.meta, ref, owner, {
+        errorClass: e.errorClass,
+        message: e.message.slice(0, 500),
+      }).catch(() => undefined);
       throw e;
     }
     if ((await completeGroupStep(ictx.ctx.meta, ref, owner, { by: owner })) === 'lost') {
-      throw new ConvoyError('GATEWAY_AUTH_FAILED', `gateway step of ${space} was taken over while authorizing`, { retryable: true });
+      throw new ConvoyError('GATEWAY_AUTH_FAILED', `gateway step of ${space} was taken over while authorizing`, {
+        retryable: true,
+      });
     }
     rt.gatewayDone.add(space);
     return 'authorized';
   }
 }
-

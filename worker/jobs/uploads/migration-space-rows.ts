@@ -24,7 +24,10 @@ export interface MigrationSpaceRow {
 
 const keyOf = (customer: string) => ({ pk: `mspace#${customer}`, sk: 'space' });
 
-export async function getMigrationSpace(s: MigrationSpaceStore, customer: string): Promise<MigrationSpaceRow | undefined> {
+export async function getMigrationSpace(
+  s: MigrationSpaceStore,
+  customer: string,
+): Promise<MigrationSpaceRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: keyOf(customer), ConsistentRead: true }));
   return out.Item as MigrationSpaceRow | undefined;
 }
@@ -36,7 +39,13 @@ export async function createMigrationSpace(
 ): Promise<{ created: boolean; row: MigrationSpaceRow }> {
   const full: MigrationSpaceRow = { ...row, createdAtMs: nowOf(s) };
   try {
-    await s.ddb.send(new PutCommand({ TableName: s.table, Item: { ...keyOf(row.customer), type: 'migration-space', ...full }, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await s.ddb.send(
+      new PutCommand({
+        TableName: s.table,
+        Item: { ...keyOf(row.customer), type: 'migration-space', ...full },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
     return { created: true, row: full };
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
@@ -48,6 +57,11 @@ export async function createMigrationSpace(
 
 export async function markMigrationSpaceProvisioned(s: MigrationSpaceStore, customer: string): Promise<void> {
   await s.ddb.send(
-    new UpdateCommand({ TableName: s.table, Key: keyOf(customer), UpdateExpression: 'SET provisionedAtMs = :now', ExpressionAttributeValues: { ':now': nowOf(s) } }),
+    new UpdateCommand({
+      TableName: s.table,
+      Key: keyOf(customer),
+      UpdateExpression: 'SET provisionedAtMs = :now',
+      ExpressionAttributeValues: { ':now': nowOf(s) },
+    }),
   );
 }

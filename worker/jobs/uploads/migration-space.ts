@@ -12,7 +12,12 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Signer } from '@ucanto/interface';
 import { ed25519 } from '@ucanto/principal';
 import { ConvoyError } from '../../../shared/errors.js';
-import { createMigrationSpace, getMigrationSpace, markMigrationSpaceProvisioned, type MigrationSpaceStore } from './migration-space-rows.js';
+import {
+  createMigrationSpace,
+  getMigrationSpace,
+  markMigrationSpaceProvisioned,
+  type MigrationSpaceStore,
+} from './migration-space-rows.js';
 import type { UcanAgent } from './ucan.js';
 
 export function encryptKey(plaintext: string, keyB64: string, customer: string): string {
@@ -31,7 +36,11 @@ export function decryptKey(encrypted: string, keyB64: string, customer: string):
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   } catch (err) {
-    throw new ConvoyError('MIGRATION_SPACE_KEY_INVALID', `the migration space key of ${customer} does not decrypt with the configured encryptionKey`, { retryable: false, cause: err });
+    throw new ConvoyError(
+      'MIGRATION_SPACE_KEY_INVALID',
+      `the migration space key of ${customer} does not decrypt with the configured encryptionKey`,
+      { retryable: false, cause: err },
+    );
   }
 }
 
@@ -67,7 +76,12 @@ export class MigrationSpaces {
       row = made.row;
     }
     const signer = ed25519.parse(decryptKey(row.encryptedKey, this.encryptionKey, customer)) as unknown as Signer;
-    if (signer.did() !== row.spaceDid) throw new ConvoyError('MIGRATION_SPACE_KEY_INVALID', `migration space key of ${customer} does not match ${row.spaceDid}`, { retryable: false });
+    if (signer.did() !== row.spaceDid)
+      throw new ConvoyError(
+        'MIGRATION_SPACE_KEY_INVALID',
+        `migration space key of ${customer} does not match ${row.spaceDid}`,
+        { retryable: false },
+      );
     await this.agent.provisionSpace(row.spaceDid);
     if (!row.provisionedAtMs) await markMigrationSpaceProvisioned(this.store, customer);
     return signer;

@@ -15,7 +15,13 @@
  * checks both paths give the same bytes. A second copy of @ucanto/principal (none today) would
  * keep the pure-JS path: correct, only slower.
  */
-import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import * as Signature from '@ipld/dag-ucan/signature';
 import { ed25519 } from '@ucanto/principal';
 
@@ -24,11 +30,22 @@ import { ed25519 } from '@ucanto/principal';
  * PKCS#8/SPKI DER (~0.04 ms vs ~0.4 ms), and the upload client signs with a fresh key per blob.
  */
 export function privateKeyFromSeed(seed: Uint8Array, publicKey?: Uint8Array): KeyObject {
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(seed).toString('base64url'), x: publicKey ? Buffer.from(publicKey).toString('base64url') : '' }, format: 'jwk' });
+  return createPrivateKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: Buffer.from(seed).toString('base64url'),
+      x: publicKey ? Buffer.from(publicKey).toString('base64url') : '',
+    },
+    format: 'jwk',
+  });
 }
 
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 interface EdSignerThis {
@@ -54,7 +71,11 @@ async function nativeSign(this: EdSignerThis, payload: Uint8Array) {
   return Signature.create(this.signatureCode as never, new Uint8Array(cryptoSign(null, payload, key)));
 }
 
-function nativeVerify(this: EdVerifierThis, payload: Uint8Array, signature: { code: number; raw: Uint8Array }): boolean {
+function nativeVerify(
+  this: EdVerifierThis,
+  payload: Uint8Array,
+  signature: { code: number; raw: Uint8Array },
+): boolean {
   if (signature.code !== this.signatureCode) return false;
   const id = Buffer.from(this.publicKey).toString('latin1');
   let key = publicKeys.get(id);
@@ -84,8 +105,13 @@ export function installNativeEd25519(): Promise<void> {
     const signerProto = Object.getPrototypeOf(signer) as Record<string, unknown>;
     const verifierProto = Object.getPrototypeOf(signer.verifier) as Record<string, unknown>;
     // only replace what has the shape we rely on; otherwise keep ucanto's own code
-    if (typeof signerProto.sign === 'function' && (signer as unknown as EdSignerThis).secret?.length === 32) signerProto.sign = nativeSign;
-    if (typeof verifierProto.verify === 'function' && (signer.verifier as unknown as EdVerifierThis).publicKey?.length === 32) verifierProto.verify = nativeVerify;
+    if (typeof signerProto.sign === 'function' && (signer as unknown as EdSignerThis).secret?.length === 32)
+      signerProto.sign = nativeSign;
+    if (
+      typeof verifierProto.verify === 'function' &&
+      (signer.verifier as unknown as EdVerifierThis).publicKey?.length === 32
+    )
+      verifierProto.verify = nativeVerify;
   })();
   return installed;
 }

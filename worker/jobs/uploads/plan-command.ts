@@ -34,22 +34,42 @@ export interface PlanUploadsOptions {
 
 /** CLI options -> spec (pure; bad combinations are InputErrors naming the options). */
 export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
-  const modes = ([['verify-only', o.verifyOnly], ['test-index', o.testIndex], ['test-location-claims', o.testLocationClaims], ['dry-run', o.dryRun], ['repair', o.repair]] as const).filter(([, on]) => on);
+  const modes = (
+    [
+      ['verify-only', o.verifyOnly],
+      ['test-index', o.testIndex],
+      ['test-location-claims', o.testLocationClaims],
+      ['dry-run', o.dryRun],
+      ['repair', o.repair],
+    ] as const
+  ).filter(([, on]) => on);
   if (modes.length > 1) throw new InputError(`choose one mode; got ${modes.map(([m]) => `--${m}`).join(' and ')}`);
   const mode: Mode = modes[0]?.[0] ?? 'migrate';
-  const targets = [o.customersFile && '--customers-file', o.customer?.length && '--customer', o.space && '--space'].filter(Boolean);
+  const targets = [
+    o.customersFile && '--customers-file',
+    o.customer?.length && '--customer',
+    o.space && '--space',
+  ].filter(Boolean);
   if (targets.length > 1) throw new InputError(`choose one target; got ${targets.join(' and ')}`);
-  if (o.cid && !o.space) throw new InputError('--cid needs --space (an upload is identified by its space and root CID)');
+  if (o.cid && !o.space)
+    throw new InputError('--cid needs --space (an upload is identified by its space and root CID)');
   let target: UploadsSpec['target'];
   if (o.space && o.cid) target = { type: 'upload', space: o.space, root: o.cid };
   else if (o.space) target = { type: 'space', space: o.space };
   else if (o.customersFile) target = { type: 'customers', customers: readCustomersFile(o.customersFile) };
   else if (o.customer?.length) target = { type: 'customers', customers: o.customer };
   else target = { type: 'all', segments: o.segments ?? 8 };
-  if ((o.workers || o.rate || o.indexRate) && mode !== 'dry-run') throw new InputError('--workers, --rate and --index-rate shape the --dry-run estimate; add --dry-run or drop them');
-  const estimate = mode === 'dry-run' && (o.workers || o.rate || o.indexRate) ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate } : undefined;
+  if ((o.workers || o.rate || o.indexRate) && mode !== 'dry-run')
+    throw new InputError('--workers, --rate and --index-rate shape the --dry-run estimate; add --dry-run or drop them');
+  const estimate =
+    mode === 'dry-run' && (o.workers || o.rate || o.indexRate)
+      ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate }
+      : undefined;
   const parsed = uploadsSpecSchema.safeParse({ target, limit: o.limit, mode, pageSize: o.pageSize, estimate });
-  if (!parsed.success) throw new InputError(`invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new InputError(
+      `invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -61,31 +81,57 @@ export async function planUploadsRun(ctx: EngineContext, o: PlanUploadsOptions) 
 export function registerPlanCommand(plan: Command): void {
   plan
     .command('uploads')
-    .description('re-index uploads: build sharded DAG indexes, register them, re-publish location claims, authorize the gateway')
-    .option('--run <id>', 'run id (default uploads-<time>-<random>); planning an existing run again resumes it', runIdOption)
+    .description(
+      're-index uploads: build sharded DAG indexes, register them, re-publish location claims, authorize the gateway',
+    )
+    .option(
+      '--run <id>',
+      'run id (default uploads-<time>-<random>); planning an existing run again resumes it',
+      runIdOption,
+    )
     .option('--customers-file <file>', 'customers to migrate (JSON array of DIDs, or a `convoy distribute` file)')
     .option('--customer <did...>', 'customer DID(s)')
     .option('--space <did>', 'one space')
     .option('--cid <root>', 'with --space: one upload')
     .option('--limit <n>', 'at most N uploads (the coordinator lists them)', intOption('--limit'))
-    .option('--segments <n>', 'parallel scan segments of the consumer table (no target: all customers)', intOption('--segments'))
+    .option(
+      '--segments <n>',
+      'parallel scan segments of the consumer table (no target: all customers)',
+      intOption('--segments'),
+    )
     .option('--page-size <n>', 'uploads per space page item', intOption('--page-size'))
     .option('--verify-only', 'write nothing; report per upload what is missing (convoy verify --run)')
     .option('--test-index', 'only build, store and register indexes')
     .option('--test-location-claims', 'only re-publish location claims')
-    .option('--dry-run', 'read nothing from peers, write nothing: uploads, shards, bytes and a time estimate per customer (convoy verify --run)')
+    .option(
+      '--dry-run',
+      'read nothing from peers, write nothing: uploads, shards, bytes and a time estimate per customer (convoy verify --run)',
+    )
     .option('--repair', 're-publish location claims, rebuilding those the indexer lost from the tables')
-    .option('--workers <n>', 'with --dry-run: worker processes the time estimate assumes (default 1)', intOption('--workers'))
-    .option('--rate <n>', `with --dry-run: uploads/min per worker process (default ${DEFAULT_RATES.uploadsPerMinPerWorker}, measured by npm run bench:uploads)`, intOption('--rate'))
-    .option('--index-rate <n>', `with --dry-run: index MiB/s per worker process (default ${DEFAULT_RATES.indexMibPerSecPerWorker})`, intOption('--index-rate'))
+    .option(
+      '--workers <n>',
+      'with --dry-run: worker processes the time estimate assumes (default 1)',
+      intOption('--workers'),
+    )
+    .option(
+      '--rate <n>',
+      `with --dry-run: uploads/min per worker process (default ${DEFAULT_RATES.uploadsPerMinPerWorker}, measured by npm run bench:uploads)`,
+      intOption('--rate'),
+    )
+    .option(
+      '--index-rate <n>',
+      `with --dry-run: index MiB/s per worker process (default ${DEFAULT_RATES.indexMibPerSecPerWorker})`,
+      intOption('--index-rate'),
+    )
     .addHelpText('after', `\nmodes: ${MODES.join(', ')}`)
     .action(
       action(async (opts: PlanUploadsOptions, cmd: Command) =>
         withContext(cmd, async (ctx) => {
           const r = await planUploadsRun(ctx, opts);
-          process.stdout.write(`${r.run.runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`);
+          process.stdout.write(
+            `${r.run.runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`,
+          );
         }),
       ),
     );
 }
-

@@ -18,23 +18,34 @@ export function readCustomersFile(file: string): string[] {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new InputError(`--customers-file ${file}: ${(err as Error).message}; give a JSON array of customer DIDs or the file \`convoy distribute\` wrote`);
+    throw new InputError(
+      `--customers-file ${file}: ${(err as Error).message}; give a JSON array of customer DIDs or the file \`convoy distribute\` wrote`,
+    );
   }
   const list = Array.isArray(raw) ? raw : (raw as { customers?: unknown })?.customers;
   if (!Array.isArray(list) || !list.every((c) => typeof c === 'string' && c.startsWith('did:'))) {
-    throw new InputError(`--customers-file ${file} must hold a JSON array of customer DIDs (did:mailto:...) or {"customers": [...]}`);
+    throw new InputError(
+      `--customers-file ${file} must hold a JSON array of customer DIDs (did:mailto:...) or {"customers": [...]}`,
+    );
   }
   if (!list.length) throw new InputError(`--customers-file ${file} lists no customers`);
   // A customer listed twice would be planned (and counted) twice: a merge gone wrong, not intent.
   const seen = new Set<string>();
   const dupes = [...new Set((list as string[]).filter((c) => seen.has(c) || !seen.add(c)))];
   if (dupes.length) {
-    throw new InputError(`--customers-file ${file} lists ${dupes.length} customer(s) more than once: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? ', ...' : ''}; list each customer once`);
+    throw new InputError(
+      `--customers-file ${file} lists ${dupes.length} customer(s) more than once: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? ', ...' : ''}; list each customer once`,
+    );
   }
   return list as string[];
 }
 
-async function* limitedUploadsOfSpace(t: SourceTables, customer: string, space: string, budget: { left: number }): AsyncGenerator<NewItem> {
+async function* limitedUploadsOfSpace(
+  t: SourceTables,
+  customer: string,
+  space: string,
+  budget: { left: number },
+): AsyncGenerator<NewItem> {
   let after: string | undefined;
   do {
     const page = await uploadsPage(t, space, after, Math.min(500, budget.left));
@@ -53,7 +64,8 @@ export async function* planUploads(spec: UploadsSpec, pctx: PlanContext): AsyncG
   const target = spec.target;
   const customerOf = async (space: string) => {
     const c = await customerOfSpace(t, space);
-    if (!c) throw new InputError(`--space ${space} has no row in the consumer table ${t.names.consumer}: check the DID`);
+    if (!c)
+      throw new InputError(`--space ${space} has no row in the consumer table ${t.names.consumer}: check the DID`);
     return c;
   };
   if (target.type === 'upload') {

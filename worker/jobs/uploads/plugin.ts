@@ -18,7 +18,10 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
     register: async () => (await import('./cli.js')).registerUploadsCommands,
   },
   workerOptions: () => [
-    new Option('--customers-file <file>', 'uploads: plan these customers (a JSON array of DIDs or a `convoy distribute` file; idempotent) before working the shared queue'),
+    new Option(
+      '--customers-file <file>',
+      'uploads: plan these customers (a JSON array of DIDs or a `convoy distribute` file; idempotent) before working the shared queue',
+    ),
   ],
   beforeWorkerStart: async (ctx, opts) => (await import('./worker-start.js')).planCustomersFile(ctx, opts),
   localServices: { module: new URL('./local-services.js', import.meta.url).href },

@@ -41,18 +41,32 @@ const MAX_ITEMS_READ = 50_000;
  * to its last finish, so the rate is uploads / (sum of those spans). Undefined when the run has
  * too few measured uploads.
  */
-export async function measureRunRate(ctx: ConvoyContext, runId: string): Promise<{ uploadsPerMinPerWorker: number; uploads: number } | undefined> {
+export async function measureRunRate(
+  ctx: ConvoyContext,
+  runId: string,
+): Promise<{ uploadsPerMinPerWorker: number; uploads: number } | undefined> {
   const spans = new Map<string, { first: number; last: number }>();
   let uploads = 0;
   let read = 0;
   for await (const page of itemsOfRun(ctx.items, runId)) {
     for (const item of page) {
-      if ((item.spec as ItemSpec).type !== 'upload' || item.status !== 'done' || !item.worker || !item.startedAtMs || !item.finishedAtMs) continue;
+      if (
+        (item.spec as ItemSpec).type !== 'upload' ||
+        item.status !== 'done' ||
+        !item.worker ||
+        !item.startedAtMs ||
+        !item.finishedAtMs
+      )
+        continue;
       uploads++;
       const s = spans.get(item.worker);
-      spans.set(item.worker, { first: Math.min(s?.first ?? Infinity, item.startedAtMs), last: Math.max(s?.last ?? 0, item.finishedAtMs) });
+      spans.set(item.worker, {
+        first: Math.min(s?.first ?? Infinity, item.startedAtMs),
+        last: Math.max(s?.last ?? 0, item.finishedAtMs),
+      });
     }
-    if ((read += page.length) >= MAX_ITEMS_READ) break;
+    read += page.length;
+    if (read >= MAX_ITEMS_READ) break;
   }
   const workerMs = [...spans.values()].reduce((a, s) => a + Math.max(0, s.last - s.first), 0);
   if (uploads < MIN_MEASURED_UPLOADS || workerMs <= 0) return undefined;
@@ -65,22 +79,39 @@ export async function measureRunRate(ctx: ConvoyContext, runId: string): Promise
  * run being estimated); else DEFAULT_RATES, which were measured elsewhere and said so. A bench
  * number from another machine was several times too fast here, hence history first.
  */
-export async function uploadsRateAssumption(ctx: ConvoyContext, spec: UploadsSpec, excludeRunId?: string): Promise<RateAssumption> {
-  if (spec.estimate?.uploadsPerMinPerWorker) return { uploadsPerMinPerWorker: spec.estimate.uploadsPerMinPerWorker, source: 'given with --rate' };
+export async function uploadsRateAssumption(
+  ctx: ConvoyContext,
+  spec: UploadsSpec,
+  excludeRunId?: string,
+): Promise<RateAssumption> {
+  if (spec.estimate?.uploadsPerMinPerWorker)
+    return { uploadsPerMinPerWorker: spec.estimate.uploadsPerMinPerWorker, source: 'given with --rate' };
   try {
-    const runs = (await listRuns(ctx.meta)).filter((r) => r.kind === UPLOADS_KIND && r.state === 'done' && r.runId !== excludeRunId);
+    const runs = (await listRuns(ctx.meta)).filter(
+      (r) => r.kind === UPLOADS_KIND && r.state === 'done' && r.runId !== excludeRunId,
+    );
     for (const row of runs) {
       const run = row.spec && 'mode' in row.spec ? row : await getRun(ctx.meta, row.runId);
       if ((run?.spec as { mode?: string } | undefined)?.mode !== 'migrate') continue;
       const measured = await measureRunRate(ctx, row.runId);
       if (!measured) continue;
       const day = new Date(row.finishedAtMs ?? row.updatedAtMs).toISOString().slice(0, 10);
-      return { uploadsPerMinPerWorker: measured.uploadsPerMinPerWorker, source: `measured by run ${row.runId} on ${day}: ${measured.uploads.toLocaleString('en-US')} uploads` };
+      return {
+        uploadsPerMinPerWorker: measured.uploadsPerMinPerWorker,
+        source: `measured by run ${row.runId} on ${day}: ${measured.uploads.toLocaleString('en-US')} uploads`,
+      };
     }
   } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'could not read the run history for the estimate; using the default rate');
+    ctx.log.warn(
+      { err: (err as Error).message },
+      'could not read the run history for the estimate; using the default rate',
+    );
   }
-  return { uploadsPerMinPerWorker: DEFAULT_RATES.uploadsPerMinPerWorker, source: 'default from npm run bench:uploads on the development machine; no finished uploads run here to measure, pass --rate to set it' };
+  return {
+    uploadsPerMinPerWorker: DEFAULT_RATES.uploadsPerMinPerWorker,
+    source:
+      'default from npm run bench:uploads on the development machine; no finished uploads run here to measure, pass --rate to set it',
+  };
 }
 
 export interface CustomerTotals {
@@ -98,7 +129,11 @@ export interface ReportLine {
 }
 
 /** Minutes for `uploads` and `bytes` at the given rates and number of worker processes. */
-export function estimateMinutes(t: Pick<CustomerTotals, 'uploads' | 'bytes'>, rates: { uploadsPerMinPerWorker: number; indexMibPerSecPerWorker: number }, workers: number): number {
+export function estimateMinutes(
+  t: Pick<CustomerTotals, 'uploads' | 'bytes'>,
+  rates: { uploadsPerMinPerWorker: number; indexMibPerSecPerWorker: number },
+  workers: number,
+): number {
   const byCount = t.uploads / rates.uploadsPerMinPerWorker;
   const byBytes = t.bytes / 2 ** 20 / rates.indexMibPerSecPerWorker / 60;
   return Math.max(byCount, byBytes) / Math.max(1, workers);
@@ -121,7 +156,8 @@ export class UploadsReport {
     /** dry-run: the rate to assume (uploadsRateAssumption); without it, --rate or the default */
     private readonly assumption?: RateAssumption,
   ) {
-    if (spec.mode === 'verify-only') Object.assign(this.counts, { missing_index: 0, missing_locations: 0, missing_gateway: 0 });
+    if (spec.mode === 'verify-only')
+      Object.assign(this.counts, { missing_index: 0, missing_locations: 0, missing_gateway: 0 });
     if (spec.mode === 'dry-run') Object.assign(this.counts, { shards: 0, bytes: 0 });
   }
 
@@ -157,7 +193,13 @@ export class UploadsReport {
       if (m.missingIndex) c.missing_index!++;
       if (m.missingLocations) c.missing_locations!++;
       if (m.missingGateway) c.missing_gateway!++;
-      return { ...line, missingIndex: Boolean(m.missingIndex), shardsWithoutLocationForSpace: m.missingLocations ?? 0, shards: m.shards, missingGateway: Boolean(m.missingGateway) };
+      return {
+        ...line,
+        missingIndex: Boolean(m.missingIndex),
+        shardsWithoutLocationForSpace: m.missingLocations ?? 0,
+        shards: m.shards,
+        missingGateway: Boolean(m.missingGateway),
+      };
     }
     c.ok!++;
     return undefined;
@@ -173,23 +215,38 @@ export class UploadsReport {
       .map(([k, v]) => `${k.padEnd(18)} ${v}`);
     if (this.spec.mode !== 'dry-run') return out;
     const rates = {
-      uploadsPerMinPerWorker: this.assumption?.uploadsPerMinPerWorker ?? this.spec.estimate?.uploadsPerMinPerWorker ?? DEFAULT_RATES.uploadsPerMinPerWorker,
+      uploadsPerMinPerWorker:
+        this.assumption?.uploadsPerMinPerWorker ??
+        this.spec.estimate?.uploadsPerMinPerWorker ??
+        DEFAULT_RATES.uploadsPerMinPerWorker,
       indexMibPerSecPerWorker: this.spec.estimate?.indexMibPerSecPerWorker ?? DEFAULT_RATES.indexMibPerSecPerWorker,
     };
     const workers = this.spec.estimate?.workers ?? 1;
     out.push(`bytes to read      ${mib(this.counts.bytes ?? 0)}`);
     out.push('');
-    const source = this.assumption?.source ?? (this.spec.estimate?.uploadsPerMinPerWorker ? 'given with --rate' : 'default from npm run bench:uploads on the development machine');
+    const source =
+      this.assumption?.source ??
+      (this.spec.estimate?.uploadsPerMinPerWorker
+        ? 'given with --rate'
+        : 'default from npm run bench:uploads on the development machine');
     out.push(`assuming ${rates.uploadsPerMinPerWorker.toLocaleString('en-US')} uploads/min per worker (${source})`);
-    out.push(`per customer (estimate with ${workers} worker process(es) at ${rates.uploadsPerMinPerWorker} uploads/min and ${rates.indexMibPerSecPerWorker} MiB/s each):`);
-    out.push(`  ${'customer'.padEnd(44)} ${'uploads'.padStart(8)} ${'shards'.padStart(8)} ${'bytes'.padStart(12)}  estimate`);
+    out.push(
+      `per customer (estimate with ${workers} worker process(es) at ${rates.uploadsPerMinPerWorker} uploads/min and ${rates.indexMibPerSecPerWorker} MiB/s each):`,
+    );
+    out.push(
+      `  ${'customer'.padEnd(44)} ${'uploads'.padStart(8)} ${'shards'.padStart(8)} ${'bytes'.padStart(12)}  estimate`,
+    );
     const rows = [...this.customers.entries()].sort((a, b) => b[1].uploads - a[1].uploads || a[0].localeCompare(b[0]));
     for (const [customer, t] of rows) {
       const unknown = t.shardsUnknown ? ` (${t.shardsUnknown} shard size(s) unknown)` : '';
-      out.push(`  ${customer.padEnd(44)} ${String(t.uploads).padStart(8)} ${String(t.shards).padStart(8)} ${mib(t.bytes).padStart(12)}  ${formatMinutes(estimateMinutes(t, rates, workers))}${unknown}`);
+      out.push(
+        `  ${customer.padEnd(44)} ${String(t.uploads).padStart(8)} ${String(t.shards).padStart(8)} ${mib(t.bytes).padStart(12)}  ${formatMinutes(estimateMinutes(t, rates, workers))}${unknown}`,
+      );
     }
     const total = { uploads: this.counts.ok ?? 0, bytes: this.counts.bytes ?? 0 };
-    out.push(`  ${'total'.padEnd(44)} ${String(total.uploads).padStart(8)} ${String(this.counts.shards).padStart(8)} ${mib(total.bytes).padStart(12)}  ${formatMinutes(estimateMinutes(total, rates, workers))}`);
+    out.push(
+      `  ${'total'.padEnd(44)} ${String(total.uploads).padStart(8)} ${String(this.counts.shards).padStart(8)} ${mib(total.bytes).padStart(12)}  ${formatMinutes(estimateMinutes(total, rates, workers))}`,
+    );
     return out;
   }
 }

@@ -38,8 +38,16 @@ const runtimes = new WeakMap<ConvoyContext, Promise<UploadsRuntime>>();
 export function sourceTablesFor(ctx: ConvoyContext, config: UploadsConfig): SourceTables {
   const d = config.source.dynamodb;
   if (!d) return { ddb: ctx.clients.ddb, names: config.source.tables };
-  const raw = new DynamoDBClient({ region: d.region, endpoint: d.endpoint, credentials: d.profile ? fromIni({ profile: d.profile }) : undefined, requestHandler: httpHandler(128) });
-  return { ddb: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }), names: config.source.tables };
+  const raw = new DynamoDBClient({
+    region: d.region,
+    endpoint: d.endpoint,
+    credentials: d.profile ? fromIni({ profile: d.profile }) : undefined,
+    requestHandler: httpHandler(128),
+  });
+  return {
+    ddb: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    names: config.source.tables,
+  };
 }
 
 export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
@@ -54,7 +62,11 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
         config,
         agent,
         tables: sourceTablesFor(ctx, config),
-        carpark: { remote, bucket, publicUrl: locationBase(config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/`) },
+        carpark: {
+          remote,
+          bucket,
+          publicUrl: locationBase(config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/`),
+        },
         spaces: new MigrationSpaces(ctx.meta, agent, config.encryptionKey),
         gatewayDone: new Set<string>(),
       };

@@ -40,7 +40,10 @@ function isNoSuchKey(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
-async function openS3(source: Extract<ShardSource, { type: 's3' }>, signal?: AbortSignal): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
+async function openS3(
+  source: Extract<ShardSource, { type: 's3' }>,
+  signal?: AbortSignal,
+): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
   const s3 = s3For(source.remote);
   for (const key of source.keys) {
     try {
@@ -51,19 +54,27 @@ async function openS3(source: Extract<ShardSource, { type: 's3' }>, signal?: Abo
       throw classifyError(err);
     }
   }
-  throw new NotFoundError('SHARD_NOT_FOUND', `shard not found in bucket ${source.bucket} under ${source.keys.join(' or ')}`, {
-    context: { bucket: source.bucket, keys: source.keys },
-  });
+  throw new NotFoundError(
+    'SHARD_NOT_FOUND',
+    `shard not found in bucket ${source.bucket} under ${source.keys.join(' or ')}`,
+    {
+      context: { bucket: source.bucket, keys: source.keys },
+    },
+  );
 }
 
 /** Stream one shard through the indexer (verifying every block). */
-export async function indexShard(source: ShardSource, opts: { verifyBlocks?: boolean; signal?: AbortSignal; label?: string } = {}): Promise<ShardIndex & { key?: string }> {
+export async function indexShard(
+  source: ShardSource,
+  opts: { verifyBlocks?: boolean; signal?: AbortSignal; label?: string } = {},
+): Promise<ShardIndex & { key?: string }> {
   if (source.type === 'file') {
     const stream = createReadStream(source.path, { highWaterMark: 1 << 20 });
     try {
       return await indexCarStream(stream, { ...opts, label: opts.label ?? source.path });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('SHARD_NOT_FOUND', `shard file ${source.path} does not exist`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError('SHARD_NOT_FOUND', `shard file ${source.path} does not exist`);
       throw err;
     } finally {
       stream.destroy();
@@ -86,7 +97,10 @@ export type ShardIndexResult =
   | { ok: ShardIndex & { key?: string } }
   | { error: { errorClass: ErrorClass; message: string; retryable: boolean } };
 
-export async function indexShardResult(source: ShardSource, opts: { verifyBlocks?: boolean; label?: string } = {}): Promise<ShardIndexResult> {
+export async function indexShardResult(
+  source: ShardSource,
+  opts: { verifyBlocks?: boolean; label?: string } = {},
+): Promise<ShardIndexResult> {
   try {
     return { ok: await indexShard(source, opts) };
   } catch (err) {

@@ -30,12 +30,20 @@ export interface UploadView {
   root: string;
   customer?: string;
   upload?: { insertedAt?: string; shards: string[] };
-  shards: Array<{ cid: string; multihash: string; record?: { size: number; protocol: 'blob' | 'store' }; key?: string; locationClaims: FoundClaim[] }>;
+  shards: Array<{
+    cid: string;
+    multihash: string;
+    record?: { size: number; protocol: 'blob' | 'store' };
+    key?: string;
+    locationClaims: FoundClaim[];
+  }>;
   indexClaim?: FoundClaim;
   claimsError?: string;
   gateway?: { status: string; attempts: number; doneAtMs?: number; lastError?: unknown };
   migrationSpace?: { did: string; provisioned: boolean };
-  items: Array<Pick<ItemRow, 'runId' | 'status' | 'attempts' | 'lastError' | 'metrics' | 'history' | 'worker' | 'updatedAtMs'>>;
+  items: Array<
+    Pick<ItemRow, 'runId' | 'status' | 'attempts' | 'lastError' | 'metrics' | 'history' | 'worker' | 'updatedAtMs'>
+  >;
 }
 
 async function keyHolding(rt: UploadsRuntime, cid: string): Promise<string | undefined> {
@@ -57,8 +65,13 @@ async function keyHolding(rt: UploadsRuntime, cid: string): Promise<string | und
   }
 }
 
-export async function showUpload(ctx: ConvoyContext, rt: UploadsRuntime, opts: { space: string; cid: string; run?: string; maxRuns?: number }): Promise<UploadView> {
-  if (!opts.space.startsWith('did:')) throw new InputError(`--space "${opts.space}" is not a DID; give the space's did:key:...`);
+export async function showUpload(
+  ctx: ConvoyContext,
+  rt: UploadsRuntime,
+  opts: { space: string; cid: string; run?: string; maxRuns?: number },
+): Promise<UploadView> {
+  if (!opts.space.startsWith('did:'))
+    throw new InputError(`--space "${opts.space}" is not a DID; give the space's did:key:...`);
   const rootCid = parseRoot(opts.cid, '--cid');
   const view: UploadView = { space: opts.space, root: opts.cid, shards: [], items: [] };
   view.customer = await customerOfSpace(rt.tables, opts.space);
@@ -67,7 +80,10 @@ export async function showUpload(ctx: ConvoyContext, rt: UploadsRuntime, opts: {
   if (row) view.upload = { insertedAt: row.insertedAt, shards: shardCids };
   let claims: FoundClaim[] = [];
   try {
-    claims = await rt.agent.queryClaims([rootCid.multihash.bytes, ...shardCids.map((s) => CID.parse(s).multihash.bytes)], opts.space);
+    claims = await rt.agent.queryClaims(
+      [rootCid.multihash.bytes, ...shardCids.map((s) => CID.parse(s).multihash.bytes)],
+      opts.space,
+    );
   } catch (err) {
     view.claimsError = (err as Error).message;
   }
@@ -76,20 +92,39 @@ export async function showUpload(ctx: ConvoyContext, rt: UploadsRuntime, opts: {
   for (const cid of shardCids) {
     const b58 = base58btc.encode(CID.parse(cid).multihash.bytes);
     const [record, key] = await Promise.all([shardRecord(rt.tables, opts.space, cid, b58), keyHolding(rt, cid)]);
-    view.shards.push({ cid, multihash: b58, record, key, locationClaims: claims.filter((c) => c.type === 'assert/location' && c.content === b58) });
+    view.shards.push({
+      cid,
+      multihash: b58,
+      record,
+      key,
+      locationClaims: claims.filter((c) => c.type === 'assert/location' && c.content === b58),
+    });
   }
   const step = await getGroupStep(ctx.meta, gatewayStep(opts.space));
-  if (step) view.gateway = { status: step.status, attempts: step.attempts, doneAtMs: step.doneAtMs, lastError: step.lastError };
+  if (step)
+    view.gateway = { status: step.status, attempts: step.attempts, doneAtMs: step.doneAtMs, lastError: step.lastError };
   if (view.customer) {
     const ms = await getMigrationSpace(ctx.meta, view.customer);
     if (ms) view.migrationSpace = { did: ms.spaceDid, provisioned: Boolean(ms.provisionedAtMs) };
   }
   const itemId = itemIds.upload(opts.space, opts.cid);
-  const runs = opts.run ? [await getRun(ctx.meta, opts.run)] : (await listRuns(ctx.meta)).filter((r) => r.kind === KIND).slice(0, opts.maxRuns ?? 10);
+  const runs = opts.run
+    ? [await getRun(ctx.meta, opts.run)]
+    : (await listRuns(ctx.meta)).filter((r) => r.kind === KIND).slice(0, opts.maxRuns ?? 10);
   if (opts.run && !runs[0]) throw new InputError(`--run ${opts.run}: no such run (convoy status lists runs)`);
   for (const run of runs) {
     const item = run && (await getItem(ctx.items, run.runId, itemId));
-    if (item) view.items.push({ runId: item.runId, status: item.status, attempts: item.attempts, lastError: item.lastError, metrics: item.metrics, history: item.history, worker: item.worker, updatedAtMs: item.updatedAtMs });
+    if (item)
+      view.items.push({
+        runId: item.runId,
+        status: item.status,
+        attempts: item.attempts,
+        lastError: item.lastError,
+        metrics: item.metrics,
+        history: item.history,
+        worker: item.worker,
+        updatedAtMs: item.updatedAtMs,
+      });
   }
   return view;
 }
@@ -103,22 +138,46 @@ export function formatUploadView(v: UploadView): string {
   out.push(`customer ${v.customer ?? '(no consumer row)'}`);
   if (!v.upload) out.push('row      (not in the upload table)');
   else out.push(`row      inserted ${v.upload.insertedAt ?? '?'}, ${v.upload.shards.length} shard(s)`);
-  out.push(`index    ${v.claimsError ? `(claims query failed: ${v.claimsError})` : v.indexClaim ? `claimed: ${v.indexClaim.index}` : 'no index claim'}`);
+  out.push(
+    `index    ${v.claimsError ? `(claims query failed: ${v.claimsError})` : v.indexClaim ? `claimed: ${v.indexClaim.index}` : 'no index claim'}`,
+  );
   for (const s of v.shards) {
     out.push(`shard    ${s.cid}`);
-    out.push(`  size     ${s.record ? `${s.record.size} bytes (${s.record.protocol} table)` : 'in neither the allocation nor the store table'}`);
+    out.push(
+      `  size     ${s.record ? `${s.record.size} bytes (${s.record.protocol} table)` : 'in neither the allocation nor the store table'}`,
+    );
     out.push(`  carpark  ${s.key ?? 'MISSING under both key shapes'}`);
     if (!s.locationClaims.length) out.push('  location no claim');
-    for (const c of s.locationClaims) out.push(`  location ${c.location?.join(' ') ?? '?'} ${c.space === v.space ? '(with the space)' : c.space ? `(space ${c.space})` : '(without a space)'}`);
+    for (const c of s.locationClaims)
+      out.push(
+        `  location ${c.location?.join(' ') ?? '?'} ${c.space === v.space ? '(with the space)' : c.space ? `(space ${c.space})` : '(without a space)'}`,
+      );
   }
-  out.push(`gateway  ${v.gateway ? `${v.gateway.status} (attempts ${v.gateway.attempts}${v.gateway.doneAtMs ? `, done ${iso(v.gateway.doneAtMs)}` : ''})` : 'not authorized by convoy'}`);
-  out.push(`migration space ${v.migrationSpace ? `${v.migrationSpace.did}${v.migrationSpace.provisioned ? '' : ' (not provisioned yet)'}` : '(none yet)'}`);
+  out.push(
+    `gateway  ${v.gateway ? `${v.gateway.status} (attempts ${v.gateway.attempts}${v.gateway.doneAtMs ? `, done ${iso(v.gateway.doneAtMs)}` : ''})` : 'not authorized by convoy'}`,
+  );
+  out.push(
+    `migration space ${v.migrationSpace ? `${v.migrationSpace.did}${v.migrationSpace.provisioned ? '' : ' (not provisioned yet)'}` : '(none yet)'}`,
+  );
   if (!v.items.length) out.push('items    none in uploads runs');
   for (const i of v.items) {
-    out.push(`item     run ${i.runId}: ${i.status}, ${i.attempts} attempt(s)${i.worker ? `, worker ${i.worker}` : ''}, updated ${iso(i.updatedAtMs)}`);
-    if (i.lastError) out.push(`  error    ${i.lastError.errorClass}${i.lastError.retryable ? ' (retryable)' : ''}: ${i.lastError.message}`);
-    if (i.metrics) out.push(`  metrics  ${Object.entries(i.metrics).map(([k, n]) => `${k}=${n}`).join(' ')}`);
-    for (const h of i.history ?? []) out.push(`  ${iso(h.atMs)}  ${h.event}${h.worker ? ` by ${h.worker}` : ''}${h.errorClass ? ` (${h.errorClass})` : ''}`);
+    out.push(
+      `item     run ${i.runId}: ${i.status}, ${i.attempts} attempt(s)${i.worker ? `, worker ${i.worker}` : ''}, updated ${iso(i.updatedAtMs)}`,
+    );
+    if (i.lastError)
+      out.push(
+        `  error    ${i.lastError.errorClass}${i.lastError.retryable ? ' (retryable)' : ''}: ${i.lastError.message}`,
+      );
+    if (i.metrics)
+      out.push(
+        `  metrics  ${Object.entries(i.metrics)
+          .map(([k, n]) => `${k}=${n}`)
+          .join(' ')}`,
+      );
+    for (const h of i.history ?? [])
+      out.push(
+        `  ${iso(h.atMs)}  ${h.event}${h.worker ? ` by ${h.worker}` : ''}${h.errorClass ? ` (${h.errorClass})` : ''}`,
+      );
   }
   return out.join('\n') + '\n';
 }

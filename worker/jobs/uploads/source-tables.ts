@@ -8,7 +8,13 @@
  * Every listing is paged; nothing reads a whole table into memory.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { GetCommand, paginateQuery, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  paginateQuery,
+  QueryCommand,
+  ScanCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import type { UploadsConfig } from './config.js';
 
 export type TableNames = UploadsConfig['source']['tables'];
@@ -35,7 +41,12 @@ export async function getUpload(t: SourceTables, space: string, root: string): P
 }
 
 /** One page of a space's uploads after `startAfter` (root order). */
-export async function uploadsPage(t: SourceTables, space: string, startAfter: string | undefined, limit: number): Promise<{ rows: UploadRow[]; last?: string }> {
+export async function uploadsPage(
+  t: SourceTables,
+  space: string,
+  startAfter: string | undefined,
+  limit: number,
+): Promise<{ rows: UploadRow[]; last?: string }> {
   const out = await t.ddb.send(
     new QueryCommand({
       TableName: t.names.upload,
@@ -53,13 +64,16 @@ export async function uploadsPage(t: SourceTables, space: string, startAfter: st
 /** Count a space's uploads without reading them (Select COUNT). */
 export async function countUploads(t: SourceTables, space: string): Promise<number> {
   let n = 0;
-  for await (const out of paginateQuery({ client: t.ddb }, {
-    TableName: t.names.upload,
-    KeyConditionExpression: '#s = :s',
-    ExpressionAttributeNames: { '#s': 'space' },
-    ExpressionAttributeValues: { ':s': space },
-    Select: 'COUNT',
-  })) {
+  for await (const out of paginateQuery(
+    { client: t.ddb },
+    {
+      TableName: t.names.upload,
+      KeyConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'space' },
+      ExpressionAttributeValues: { ':s': space },
+      Select: 'COUNT',
+    },
+  )) {
     n += out.Count ?? 0;
   }
   return n;
@@ -68,12 +82,15 @@ export async function countUploads(t: SourceTables, space: string): Promise<numb
 /** A customer's spaces (through the consumer table's `customer` index), all pages. */
 export async function spacesOfCustomer(t: SourceTables, customer: string): Promise<string[]> {
   const spaces: string[] = [];
-  for await (const out of paginateQuery({ client: t.ddb }, {
-    TableName: t.names.consumer,
-    IndexName: 'customer',
-    KeyConditionExpression: 'customer = :c',
-    ExpressionAttributeValues: { ':c': customer },
-  })) {
+  for await (const out of paginateQuery(
+    { client: t.ddb },
+    {
+      TableName: t.names.consumer,
+      IndexName: 'customer',
+      KeyConditionExpression: 'customer = :c',
+      ExpressionAttributeValues: { ':c': customer },
+    },
+  )) {
     for (const row of out.Items ?? []) spaces.push(row.consumer as string);
   }
   return spaces.sort();
@@ -86,7 +103,15 @@ export async function consumersPage(
   totalSegments: number,
   start: Record<string, unknown> | undefined,
 ): Promise<{ rows: Array<{ consumer: string; customer: string }>; next?: Record<string, unknown> }> {
-  const out = await t.ddb.send(new ScanCommand({ TableName: t.names.consumer, Segment: segment, TotalSegments: totalSegments, ExclusiveStartKey: start, Limit: 500 }));
+  const out = await t.ddb.send(
+    new ScanCommand({
+      TableName: t.names.consumer,
+      Segment: segment,
+      TotalSegments: totalSegments,
+      ExclusiveStartKey: start,
+      Limit: 500,
+    }),
+  );
   return { rows: (out.Items ?? []) as Array<{ consumer: string; customer: string }>, next: out.LastEvaluatedKey };
 }
 
@@ -101,7 +126,12 @@ export async function getSpaceDelegation(t: SourceTables, space: string): Promis
 }
 
 /** A shard's size and protocol from the allocation (blob) or store table. */
-export async function shardRecord(t: SourceTables, space: string, shardCid: string, b58: string): Promise<{ size: number; protocol: 'blob' | 'store' } | undefined> {
+export async function shardRecord(
+  t: SourceTables,
+  space: string,
+  shardCid: string,
+  b58: string,
+): Promise<{ size: number; protocol: 'blob' | 'store' } | undefined> {
   const [alloc, store] = await Promise.all([
     t.ddb.send(new GetCommand({ TableName: t.names.allocation, Key: { space, multihash: b58 } })),
     t.ddb.send(new GetCommand({ TableName: t.names.store, Key: { space, link: shardCid } })),
@@ -131,9 +161,38 @@ export function sourceTableDefinitions(names: TableNames): CreateTableCommandInp
         },
       ],
     },
-    { TableName: names.upload, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [s('space'), s('root')], KeySchema: [{ AttributeName: 'space', KeyType: 'HASH' }, { AttributeName: 'root', KeyType: 'RANGE' }] },
-    { TableName: names.allocation, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [s('space'), s('multihash')], KeySchema: [{ AttributeName: 'space', KeyType: 'HASH' }, { AttributeName: 'multihash', KeyType: 'RANGE' }] },
-    { TableName: names.store, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [s('space'), s('link')], KeySchema: [{ AttributeName: 'space', KeyType: 'HASH' }, { AttributeName: 'link', KeyType: 'RANGE' }] },
-    { TableName: names.delegation, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [s('space')], KeySchema: [{ AttributeName: 'space', KeyType: 'HASH' }] },
+    {
+      TableName: names.upload,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [s('space'), s('root')],
+      KeySchema: [
+        { AttributeName: 'space', KeyType: 'HASH' },
+        { AttributeName: 'root', KeyType: 'RANGE' },
+      ],
+    },
+    {
+      TableName: names.allocation,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [s('space'), s('multihash')],
+      KeySchema: [
+        { AttributeName: 'space', KeyType: 'HASH' },
+        { AttributeName: 'multihash', KeyType: 'RANGE' },
+      ],
+    },
+    {
+      TableName: names.store,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [s('space'), s('link')],
+      KeySchema: [
+        { AttributeName: 'space', KeyType: 'HASH' },
+        { AttributeName: 'link', KeyType: 'RANGE' },
+      ],
+    },
+    {
+      TableName: names.delegation,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [s('space')],
+      KeySchema: [{ AttributeName: 'space', KeyType: 'HASH' }],
+    },
   ];
 }

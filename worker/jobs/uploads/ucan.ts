@@ -28,7 +28,14 @@ import { parse as parseDID } from '@ipld/dag-ucan/did';
 import { base58btc } from 'multiformats/bases/base58';
 import * as Digest from 'multiformats/hashes/digest';
 import { CID } from 'multiformats/cid';
-import { classifyError, ConvoyError, ServiceUnavailableError, ThrottledError, toError, type ErrorClass } from '../../../shared/errors.js';
+import {
+  classifyError,
+  ConvoyError,
+  ServiceUnavailableError,
+  ThrottledError,
+  toError,
+  type ErrorClass,
+} from '../../../shared/errors.js';
 import type { UploadsConfig } from './config.js';
 import { createLeanFetch } from './lean-fetch.js';
 import { installNativeEd25519 } from './native-ed25519.js';
@@ -61,16 +68,24 @@ export function transportError(peer: PeerName, err: unknown): ConvoyError {
   if (e.name === 'HTTPError' && typeof e.status === 'number') {
     if (e.status === 429) return new ThrottledError(`${peer}: HTTP 429`, { cause: err });
     if (e.status >= 500) return new ServiceUnavailableError(`${peer}: HTTP ${e.status}`, { cause: err });
-    return new ConvoyError(`${peer.toUpperCase() as Uppercase<PeerName>}_REJECTED`, `${peer}: HTTP ${e.status}`, { retryable: false, cause: err });
+    return new ConvoyError(`${peer.toUpperCase() as Uppercase<PeerName>}_REJECTED`, `${peer}: HTTP ${e.status}`, {
+      retryable: false,
+      cause: err,
+    });
   }
   const c = classifyError(err);
   // fetch failures without a code ("fetch failed") are network faults
-  if (c.errorClass === 'UNKNOWN' && /fetch failed|ECONNREFUSED|socket/i.test(e.message)) return new ServiceUnavailableError(`${peer}: ${e.message}`, { cause: err });
+  if (c.errorClass === 'UNKNOWN' && /fetch failed|ECONNREFUSED|socket/i.test(e.message))
+    return new ServiceUnavailableError(`${peer}: ${e.message}`, { cause: err });
   return c;
 }
 
 /** Turn a receipt's error into a ConvoyError of `stepClass` (UNAUTHORIZED for proof failures). */
-export function receiptError(peer: PeerName, stepClass: ErrorClass, error: { name?: string; message?: string }): ConvoyError {
+export function receiptError(
+  peer: PeerName,
+  stepClass: ErrorClass,
+  error: { name?: string; message?: string },
+): ConvoyError {
   const name = error.name ?? 'Error';
   const message = `${peer}: ${name}: ${(error.message ?? '').slice(0, 500)}`;
   if (name === 'Unauthorized' || name === 'InvalidAudience' || name === 'Expired' || name === 'InvalidSignature') {
@@ -82,7 +97,8 @@ export function receiptError(peer: PeerName, stepClass: ErrorClass, error: { nam
 
 export async function decodeProof(b64: string): Promise<DelegationT> {
   const out = await Delegation.extract(Buffer.from(b64, 'base64'));
-  if (out.error) throw new ConvoyError('MISSING_DELEGATION', `a proof does not decode: ${out.error.message}`, { retryable: false });
+  if (out.error)
+    throw new ConvoyError('MISSING_DELEGATION', `a proof does not decode: ${out.error.message}`, { retryable: false });
   return out.ok as DelegationT;
 }
 
@@ -110,16 +126,26 @@ export class UcanAgent {
     this.service = service;
     const fetch = this.fetch;
     const conn = (peer: PeerName) =>
-      connect({ id: parseDID(config.peers[peer].did) as never, codec: CAR.outbound, channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch }) as never });
+      connect({
+        id: parseDID(config.peers[peer].did) as never,
+        codec: CAR.outbound,
+        channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch }) as never,
+      });
     this.connections = { upload: conn('upload'), indexer: conn('indexer'), gateway: conn('gateway') };
-    this.indexer = new IndexerClient({ serviceURL: new URL(config.peers.indexer.url), servicePrincipal: parseDID(config.peers.indexer.did) as never, fetch });
+    this.indexer = new IndexerClient({
+      serviceURL: new URL(config.peers.indexer.url),
+      servicePrincipal: parseDID(config.peers.indexer.did) as never,
+      fetch,
+    });
   }
 
   static async create(config: UploadsConfig): Promise<UcanAgent> {
     await installNativeEd25519(); // same signatures, ~15x less CPU than ucanto's pure-JS default
     const agent = ed25519.parse(config.agentKey);
     const serviceKey = ed25519.parse(config.serviceKey.key);
-    const service = config.serviceKey.did.startsWith('did:key:') ? serviceKey : serviceKey.withDID(config.serviceKey.did as `did:web:${string}`);
+    const service = config.serviceKey.did.startsWith('did:key:')
+      ? serviceKey
+      : serviceKey.withDID(config.serviceKey.did as `did:web:${string}`);
     const account = await Promise.all(config.proofs.account.map(decodeProof));
     const indexer = await Promise.all(config.proofs.indexer.map(decodeProof));
     return new UcanAgent(config, agent as unknown as Signer, service as unknown as Signer, account, indexer);
@@ -129,7 +155,10 @@ export class UcanAgent {
   async queryClaims(multihashes: Uint8Array[], space?: string): Promise<FoundClaim[]> {
     let res;
     try {
-      res = await this.indexer.queryClaims({ hashes: multihashes.map((m) => Digest.decode(m)), match: { subject: space ? [space as `did:key:${string}`] : [] } } as never);
+      res = await this.indexer.queryClaims({
+        hashes: multihashes.map((m) => Digest.decode(m)),
+        match: { subject: space ? [space as `did:key:${string}`] : [] },
+      } as never);
     } catch (err) {
       throw transportError('indexer', err);
     }
@@ -137,27 +166,50 @@ export class UcanAgent {
       const m = /unexpected status: (\d+)/.exec(res.error.message ?? '');
       const status = m ? Number(m[1]) : undefined;
       if (status === 429) throw new ThrottledError(`indexer query: ${res.error.message}`);
-      if (status === undefined || status >= 500) throw new ServiceUnavailableError(`indexer query failed: ${res.error.message}`);
+      if (status === undefined || status >= 500)
+        throw new ServiceUnavailableError(`indexer query failed: ${res.error.message}`);
       throw new ConvoyError('INDEXER_QUERY_FAILED', `indexer query: ${res.error.message}`, { retryable: false });
     }
     const out: FoundClaim[] = [];
     for (const claim of res.ok.claims.values()) {
-      const c = claim as unknown as { type: string; content: { multihash?: { bytes: Uint8Array }; digest?: Uint8Array }; space?: { did(): string }; index?: CID; location?: string[]; range?: { offset: number; length?: number } };
+      const c = claim as unknown as {
+        type: string;
+        content: { multihash?: { bytes: Uint8Array }; digest?: Uint8Array };
+        space?: { did(): string };
+        index?: CID;
+        location?: string[];
+        range?: { offset: number; length?: number };
+      };
       const bytes = c.content.multihash ? c.content.multihash.bytes : c.content.digest!;
-      out.push({ type: c.type, content: base58btc.encode(bytes), space: c.space?.did(), index: c.index?.toString(), location: c.location?.map(String), range: c.range });
+      out.push({
+        type: c.type,
+        content: base58btc.encode(bytes),
+        space: c.space?.did(),
+        index: c.index?.toString(),
+        location: c.location?.map(String),
+        range: c.range,
+      });
     }
     return out;
   }
 
   /** Execute; an error receipt named in `accept` counts as success (an idempotent step already done). */
-  private async run(peer: PeerName, stepClass: ErrorClass, invocation: { execute(conn: unknown): Promise<{ out: { ok?: unknown; error?: { name?: string; message?: string } } }> }, accept: string[] = []) {
+  private async run(
+    peer: PeerName,
+    stepClass: ErrorClass,
+    invocation: {
+      execute(conn: unknown): Promise<{ out: { ok?: unknown; error?: { name?: string; message?: string } } }>;
+    },
+    accept: string[] = [],
+  ) {
     let receipt;
     try {
       receipt = await invocation.execute(this.connections[peer]);
     } catch (err) {
       throw transportError(peer, err);
     }
-    if (receipt.out.error && !accept.includes(receipt.out.error.name ?? '')) throw receiptError(peer, stepClass, receipt.out.error);
+    if (receipt.out.error && !accept.includes(receipt.out.error.name ?? ''))
+      throw receiptError(peer, stepClass, receipt.out.error);
     return receipt.out.ok;
   }
 
@@ -170,7 +222,10 @@ export class UcanAgent {
         issuer: this.agent,
         audience: this.connections.upload.id,
         with: this.config.operatorAccount as `did:mailto:${string}`,
-        nb: { provider: this.config.peers.upload.did as `did:web:${string}`, consumer: spaceDid as `did:key:${string}` },
+        nb: {
+          provider: this.config.peers.upload.did as `did:web:${string}`,
+          consumer: spaceDid as `did:key:${string}`,
+        },
         proofs: this.accountProofs,
         nonce: nonce(),
       } as never) as never,
@@ -182,13 +237,18 @@ export class UcanAgent {
   async storeBlob(space: Signer, bytes: Uint8Array, multihash: Uint8Array, signal?: AbortSignal): Promise<void> {
     const digest = Digest.decode(multihash);
     try {
-      await blobAdd({ issuer: space, with: space.did(), proofs: [], audience: this.connections.upload.id } as never, digest as never, bytes, {
-        connection: this.connections.upload,
-        retries: 0,
-        nonce: nonce(),
-        signal,
-        fetch: this.fetch,
-      } as never);
+      await blobAdd(
+        { issuer: space, with: space.did(), proofs: [], audience: this.connections.upload.id } as never,
+        digest as never,
+        bytes,
+        {
+          connection: this.connections.upload,
+          retries: 0,
+          nonce: nonce(),
+          signal,
+          fetch: this.fetch,
+        } as never,
+      );
     } catch (err) {
       throw this.fromClientError('INDEX_PUBLISH_FAILED', err);
     }
@@ -196,7 +256,8 @@ export class UcanAgent {
 
   private fromClientError(stepClass: ErrorClass, err: unknown): ConvoyError {
     const e = toError(err) as Error & { cause?: { name?: string; message?: string } };
-    if (e.cause && typeof e.cause === 'object' && 'name' in e.cause && !(e.cause instanceof Error)) return receiptError('upload', stepClass, e.cause);
+    if (e.cause && typeof e.cause === 'object' && 'name' in e.cause && !(e.cause instanceof Error))
+      return receiptError('upload', stepClass, e.cause);
     const t = transportError('upload', e.cause instanceof Error ? e.cause : err);
     if (t.retryable || t.errorClass !== 'UNKNOWN') return t;
     return new ConvoyError(stepClass, `upload: ${e.message}`, { retryable: true, cause: err });
@@ -206,14 +267,29 @@ export class UcanAgent {
   async registerIndex(root: string, indexLink: string, migrationSpace: Signer): Promise<void> {
     if (this.config.registration === 'space/index/add') {
       const index = CID.parse(indexLink);
-      await this.run('upload', 'INDEX_PUBLISH_FAILED', SpaceIndex.add.invoke({ issuer: migrationSpace, audience: this.connections.upload.id, with: migrationSpace.did(), nb: { index }, nonce: nonce() } as never) as never);
+      await this.run(
+        'upload',
+        'INDEX_PUBLISH_FAILED',
+        SpaceIndex.add.invoke({
+          issuer: migrationSpace,
+          audience: this.connections.upload.id,
+          with: migrationSpace.did(),
+          nb: { index },
+          nonce: nonce(),
+        } as never) as never,
+      );
       return;
     }
     await this.publishClaims([{ type: 'index', root, index: indexLink }]);
   }
 
   /** Re-publish a shard's location claim with the space, issued by the service key (no space: a legacy claim, for seeding). */
-  async publishLocation(shardMultihash: Uint8Array, location: string, size: number, space: string | undefined): Promise<void> {
+  async publishLocation(
+    shardMultihash: Uint8Array,
+    location: string,
+    size: number,
+    space: string | undefined,
+  ): Promise<void> {
     await this.publishClaims([{ type: 'location', shardMultihash, location, size, space }]);
   }
 
@@ -225,15 +301,24 @@ export class UcanAgent {
    */
   async publishClaims(claims: ClaimToPublish[]): Promise<void> {
     if (!claims.length) return;
-    const invocations = claims.map((c) => (c.type === 'index' ? this.indexInvocation(c.root, c.index) : this.locationInvocation(c)));
+    const invocations = claims.map((c) =>
+      c.type === 'index' ? this.indexInvocation(c.root, c.index) : this.locationInvocation(c),
+    );
     let receipts: Array<{ out: { ok?: unknown; error?: { name?: string; message?: string } } }>;
     try {
-      receipts = (await (this.connections.indexer as unknown as { execute(...i: unknown[]): Promise<typeof receipts> }).execute(...invocations)) as typeof receipts;
+      receipts = (await (
+        this.connections.indexer as unknown as { execute(...i: unknown[]): Promise<typeof receipts> }
+      ).execute(...invocations)) as typeof receipts;
     } catch (err) {
       throw transportError('indexer', err);
     }
     for (const [i, receipt] of receipts.entries()) {
-      if (receipt.out.error) throw receiptError('indexer', claims[i]!.type === 'index' ? 'INDEX_PUBLISH_FAILED' : 'LOCATION_CLAIM_FAILED', receipt.out.error);
+      if (receipt.out.error)
+        throw receiptError(
+          'indexer',
+          claims[i]!.type === 'index' ? 'INDEX_PUBLISH_FAILED' : 'LOCATION_CLAIM_FAILED',
+          receipt.out.error,
+        );
     }
   }
 
@@ -254,7 +339,12 @@ export class UcanAgent {
       issuer: this.service,
       audience: this.connections.indexer.id,
       with: this.service.did(),
-      nb: { content: { digest: c.shardMultihash }, location: [c.location], range: { offset: 0, length: c.size }, ...(c.space ? { space: Verifier.parse(c.space as `did:key:${string}`) } : {}) },
+      nb: {
+        content: { digest: c.shardMultihash },
+        location: [c.location],
+        range: { offset: 0, length: c.size },
+        ...(c.space ? { space: Verifier.parse(c.space as `did:key:${string}`) } : {}),
+      },
       nonce: nonce(),
       expiration: Infinity,
     } as never);

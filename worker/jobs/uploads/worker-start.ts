@@ -17,5 +17,8 @@ export async function planCustomersFile(ctx: EngineContext, opts: Record<string,
   const digest = createHash('sha256').update(customers.join('\n')).digest('hex').slice(0, 12);
   const runId = (opts.run as string[] | undefined)?.[0] ?? `uploads-${digest}`;
   const r = await planUploadsRun(ctx, { customer: customers, run: runId });
-  ctx.log.info({ runId, planned: r.planned, items: r.itemsWritten, customers: customers.length, file }, 'planned customers file');
+  ctx.log.info(
+    { runId, planned: r.planned, items: r.itemsWritten, customers: customers.length, file },
+    'planned customers file',
+  );
 }

@@ -49,11 +49,20 @@ export async function startGateway(opts: { signer?: ed25519.EdSigner; port?: num
             try {
               d = Delegation.view({ root: link as never, blocks: blocks as never });
             } catch (err) {
-              return Server.error({ name: 'InvalidDelegation', message: `delegation ${link} is not attached: ${(err as Error).message}` });
+              return Server.error({
+                name: 'InvalidDelegation',
+                message: `delegation ${link} is not attached: ${(err as Error).message}`,
+              });
             }
-            const serves = d.capabilities.every((c) => c.with === space && (c.can === 'space/content/serve/*' || c.can.startsWith('space/content/serve/')));
+            const serves = d.capabilities.every(
+              (c) =>
+                c.with === space && (c.can === 'space/content/serve/*' || c.can.startsWith('space/content/serve/')),
+            );
             if (!serves || d.audience.did() !== signer.did()) {
-              return Server.error({ name: 'InvalidDelegation', message: `delegation ${link} is not a space/content/serve delegation of ${space} to ${signer.did()}` });
+              return Server.error({
+                name: 'InvalidDelegation',
+                message: `delegation ${link} is not a space/content/serve delegation of ${space} to ${signer.did()}`,
+              });
             }
           }
           authorizations.set(space, (authorizations.get(space) ?? 0) + 1);

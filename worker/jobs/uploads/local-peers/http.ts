@@ -11,7 +11,10 @@ import { sleep } from '../../../../shared/sleep.js';
 
 /** The part of a ucanto server we serve. */
 export interface UcantoRequestHandler {
-  request(req: { headers: Record<string, string>; body: Uint8Array }): Promise<{ status?: number; headers?: Record<string, string>; body: Uint8Array }>;
+  request(req: {
+    headers: Record<string, string>;
+    body: Uint8Array;
+  }): Promise<{ status?: number; headers?: Record<string, string>; body: Uint8Array }>;
 }
 
 export class PeerFaults {
@@ -40,7 +43,7 @@ export class PeerFaults {
 /** hono routes: POST / to the ucanto server, with faults applied to every route. */
 export function ucantoApp(server: UcantoRequestHandler, faults: PeerFaults): Hono {
   const app = new Hono();
-  app.use('*', async (c, next) => {
+  app.use('*', async (_c, next) => {
     const refused = await faults.before();
     if (refused) return refused;
     await next();

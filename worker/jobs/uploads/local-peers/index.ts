@@ -55,7 +55,9 @@ export async function startUploadPeers(opts: UploadPeersOptions = {}): Promise<U
     const upload = await startUploadService();
     started.push(upload);
     // the service key as a plain ed25519 signer (through its archive: the upload-api nests its own @ucanto/principal)
-    const archive = (upload.signer as unknown as { toArchive(): { keys: Record<`did:key:${string}`, Uint8Array> } }).toArchive();
+    const archive = (
+      upload.signer as unknown as { toArchive(): { keys: Record<`did:key:${string}`, Uint8Array> } }
+    ).toArchive();
     const serviceKeyDid = Object.keys(archive.keys)[0] as `did:key:${string}`;
     const serviceKey = ed25519.from({ id: serviceKeyDid, keys: archive.keys } as never);
     const serviceSigner = { signer: serviceKey, toDIDKey: () => serviceKeyDid };
@@ -65,10 +67,21 @@ export async function startUploadPeers(opts: UploadPeersOptions = {}): Promise<U
     // that what the upload service publishes (space/index/add's assert/index, its storage nodes'
     // location claims) and what it looks up (the index blob) meet the claims the agent publishes
     // and queries.
-    const isvc = (upload.context as unknown as { indexingService: { invocationConfig: unknown; connection: unknown; queryClaims: unknown } }).indexingService;
-    const indexerClient = new IndexerClient({ serviceURL: new URL(indexer.url), servicePrincipal: parseDID(indexer.did) as never });
+    const isvc = (
+      upload.context as unknown as {
+        indexingService: { invocationConfig: unknown; connection: unknown; queryClaims: unknown };
+      }
+    ).indexingService;
+    const indexerClient = new IndexerClient({
+      serviceURL: new URL(indexer.url),
+      servicePrincipal: parseDID(indexer.did) as never,
+    });
     isvc.invocationConfig = { issuer: upload.signer, with: upload.did, audience: parseDID(indexer.did), proofs: [] };
-    isvc.connection = connect({ id: parseDID(indexer.did) as never, codec: CAR.outbound, channel: HTTP.open({ url: new URL(indexer.url), method: 'POST' }) as never });
+    isvc.connection = connect({
+      id: parseDID(indexer.did) as never,
+      codec: CAR.outbound,
+      channel: HTTP.open({ url: new URL(indexer.url), method: 'POST' }) as never,
+    });
     isvc.queryClaims = (q: Parameters<IndexerClient['queryClaims']>[0]) => indexerClient.queryClaims(q);
     const gateway = await startGateway();
     started.push(gateway);
@@ -76,15 +89,38 @@ export async function startUploadPeers(opts: UploadPeersOptions = {}): Promise<U
     const agent = opts.agentKey ? ed25519.parse(opts.agentKey) : await ed25519.generate();
     const operatorAccount = opts.operatorAccount ?? 'did:mailto:convoy.local:operator';
     const account = Absentee.from({ id: operatorAccount });
-    const login = await Server.delegate({ issuer: account, audience: agent, capabilities: [{ with: 'ucan:*', can: '*' }], expiration: Infinity } as never);
+    const login = await Server.delegate({
+      issuer: account,
+      audience: agent,
+      capabilities: [{ with: 'ucan:*', can: '*' }],
+      expiration: Infinity,
+    } as never);
     const attest = await UCAN.attest
-      .invoke({ issuer: upload.signer as never, audience: agent, with: upload.did as `did:web:${string}`, nb: { proof: login.cid }, expiration: Infinity } as never)
+      .invoke({
+        issuer: upload.signer as never,
+        audience: agent,
+        with: upload.did as `did:web:${string}`,
+        nb: { proof: login.cid },
+        expiration: Infinity,
+      } as never)
       .delegate();
-    const indexerGrant = await Assert.assert.delegate({ issuer: indexer.signer, audience: agent, with: indexer.did as `did:key:${string}`, expiration: Infinity } as never);
+    const indexerGrant = await Assert.assert.delegate({
+      issuer: indexer.signer,
+      audience: agent,
+      with: indexer.did as `did:key:${string}`,
+      expiration: Infinity,
+    } as never);
 
     const config: UploadPeers['config'] = {
       source: {
-        tables: { consumer: 'consumer', upload: 'upload', allocation: 'allocation', store: 'store', delegation: 'delegation', ...opts.tables },
+        tables: {
+          consumer: 'consumer',
+          upload: 'upload',
+          allocation: 'allocation',
+          store: 'store',
+          delegation: 'delegation',
+          ...opts.tables,
+        },
         carpark: { remote: opts.carpark?.remote ?? 'local', bucket: opts.carpark?.bucket ?? 'carpark' },
       },
       peers: {
@@ -95,7 +131,10 @@ export async function startUploadPeers(opts: UploadPeersOptions = {}): Promise<U
       agentKey: ed25519.format(agent),
       serviceKey: { did: upload.did, key: ed25519.format(serviceSigner.signer) },
       operatorAccount,
-      proofs: { account: [await encodeProof(login as never), await encodeProof(attest as never)], indexer: [await encodeProof(indexerGrant as never)] },
+      proofs: {
+        account: [await encodeProof(login as never), await encodeProof(attest as never)],
+        indexer: [await encodeProof(indexerGrant as never)],
+      },
       encryptionKey: opts.encryptionKey ?? randomBytes(32).toString('base64'),
       registration: opts.registration ?? 'assert/index',
     };

@@ -11,7 +11,7 @@
  * claim it receives, so tests can count registrations (a second registration of the same
  * index would show up as a second entry).
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import * as Server from '@ucanto/server';
 import * as CAR from '@ucanto/transport/car';
 import { ed25519 } from '@ucanto/principal';
@@ -52,12 +52,14 @@ function contentKey(content: unknown): string {
   return base58btc.encode(bytes);
 }
 
-export async function startIndexingService(opts: {
-  signer?: ed25519.EdSigner;
-  /** other DIDs whose self-issued claims are accepted, with their did:key (did:web resolution) */
-  trusted?: Record<string, `did:key:${string}`>;
-  port?: number;
-} = {}): Promise<IndexingServicePeer> {
+export async function startIndexingService(
+  opts: {
+    signer?: ed25519.EdSigner;
+    /** other DIDs whose self-issued claims are accepted, with their did:key (did:web resolution) */
+    trusted?: Record<string, `did:key:${string}`>;
+    port?: number;
+  } = {},
+): Promise<IndexingServicePeer> {
   const signer = opts.signer ?? (await ed25519.generate());
   const trusted = new Map<string, string>(Object.entries(opts.trusted ?? {}));
   const authorities = new Set([signer.did(), ...trusted.keys()]);
@@ -67,7 +69,10 @@ export async function startIndexingService(opts: {
 
   const accept = (inv: Server.API.Invocation, withDid: string, root = inv.root.cid, checkAuthority = true) => {
     if (checkAuthority && !authorities.has(withDid)) {
-      return Server.error({ name: 'Unauthorized', message: `${withDid} is not an authority this indexer accepts claims from` });
+      return Server.error({
+        name: 'Unauthorized',
+        message: `${withDid} is not an authority this indexer accepts claims from`,
+      });
     }
     const claim = Claim.view({ root, blocks: inv.blocks as never });
     const key = contentKey(claim.content);
@@ -97,13 +102,17 @@ export async function startIndexingService(opts: {
       },
       claim: {
         // a claim signed by its issuer, handed on by whoever holds it
-        cache: Server.provide(ClaimCaps.cache, ({ capability, invocation }) => accept(invocation, capability.with, capability.nb.claim as never, false)),
+        cache: Server.provide(ClaimCaps.cache, ({ capability, invocation }) =>
+          accept(invocation, capability.with, capability.nb.claim as never, false),
+        ),
       },
     },
     validateAuthorization: () => ({ ok: {} }),
     resolveDIDKey: (did: string) => {
       const key = trusted.get(did);
-      return key ? { ok: [key as `did:key:${string}`] } : { error: new Server.Failure(`cannot resolve ${did}`) as never };
+      return key
+        ? { ok: [key as `did:key:${string}`] }
+        : { error: new Server.Failure(`cannot resolve ${did}`) as never };
     },
   } as never) as unknown as Parameters<typeof ucantoApp>[0];
 

@@ -7,7 +7,7 @@
  * Its DID is did:web:test.up.storacha.network; `signer` is exposed so the local stack can
  * attest operator logins and issue location claims as the service would.
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import * as UploadApi from '@storacha/upload-api';
 import { cleanupContext, createContext } from '@storacha/upload-api/test/context';
 import { Message } from '@ucanto/core';

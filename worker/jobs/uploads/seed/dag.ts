@@ -20,12 +20,19 @@ export type DagShape = 'v1-raw' | 'v0-pb';
 export function dagSettings(shape: DagShape): UnixFS.EncoderSettings {
   if (shape === 'v1-raw') {
     // the client's defaults
-    return UnixFS.configure({ fileChunkEncoder: raw, smallFileEncoder: raw, chunker: withMaxChunkSize(1024 * 1024), fileLayout: withWidth(1024) });
+    return UnixFS.configure({
+      fileChunkEncoder: raw,
+      smallFileEncoder: raw,
+      chunker: withMaxChunkSize(1024 * 1024),
+      fileLayout: withWidth(1024),
+    });
   }
   return UnixFS.configure({
     chunker: withMaxChunkSize(256 * 1024),
     fileLayout: withWidth(174),
-    linker: { createLink: ((_code: number, digest: Parameters<typeof CID.createV0>[0]) => CID.createV0(digest)) as never },
+    linker: {
+      createLink: ((_code: number, digest: Parameters<typeof CID.createV0>[0]) => CID.createV0(digest)) as never,
+    },
   });
 }
 

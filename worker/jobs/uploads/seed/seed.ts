@@ -114,7 +114,11 @@ export function skewedCounts(total: number, parts: number, random: () => number)
 }
 
 async function batchPut(ddb: DynamoDBDocumentClient, table: string, items: Record<string, unknown>[]): Promise<void> {
-  await batchWriteAll(ddb, table, items.map((Item) => ({ PutRequest: { Item } })));
+  await batchWriteAll(
+    ddb,
+    table,
+    items.map((Item) => ({ PutRequest: { Item } })),
+  );
 }
 
 async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8Array): Promise<void> {
@@ -122,7 +126,12 @@ async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8A
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
     return;
   }
-  await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: Buffer.from(body.buffer, body.byteOffset, body.length) }, partSize: 8 * 1024 * 1024, queueSize: 2 }).done();
+  await new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: Buffer.from(body.buffer, body.byteOffset, body.length) },
+    partSize: 8 * 1024 * 1024,
+    queueSize: 2,
+  }).done();
 }
 
 async function* once(bytes: Uint8Array) {
@@ -177,14 +186,21 @@ export async function seedUploads(target: SeedTarget, opts: SeedOptions): Promis
   for (const [si, count] of uploadsPerSpace.entries()) {
     const { space, customer } = spaces[si]!;
     spaces[si]!.uploads = count;
-    const rows: { upload: Record<string, unknown>[]; allocation: Record<string, unknown>[]; store: Record<string, unknown>[] } = { upload: [], allocation: [], store: [] };
+    const rows: {
+      upload: Record<string, unknown>[];
+      allocation: Record<string, unknown>[];
+      store: Record<string, unknown>[];
+    } = { upload: [], allocation: [], store: [] };
     for (let k = 0; k < count; k++, u++) {
       const shape: DagShape = random() < 0.7 ? 'v1-raw' : 'v0-pb';
       const protocol: 'blob' | 'store' = random() < 0.6 ? 'blob' : 'store';
       const large = largeAt.has(u);
-      const bytes = large ? (opts.largeBytes ?? 60 * 1024 * 1024) : Math.floor(Math.exp(Math.log(1024) + random() * (Math.log(maxSmall) - Math.log(1024))));
+      const bytes = large
+        ? (opts.largeBytes ?? 60 * 1024 * 1024)
+        : Math.floor(Math.exp(Math.log(1024) + random() * (Math.log(maxSmall) - Math.log(1024))));
       const r = random();
-      const broken: BrokenKind | undefined = r < brokenRate ? (['missing-shard', 'truncated', 'bad-block'] as const)[Math.floor(random() * 3)] : undefined;
+      const broken: BrokenKind | undefined =
+        r < brokenRate ? (['missing-shard', 'truncated', 'bad-block'] as const)[Math.floor(random() * 3)] : undefined;
       const noShards = !broken && r >= brokenRate && r < brokenRate + noShardsRate;
       const content = contentBytes(`${seed}:${u}`, bytes);
       const shards: Array<{ cid: string; size: number; bytes?: Uint8Array }> = [];
@@ -192,21 +208,42 @@ export async function seedUploads(target: SeedTarget, opts: SeedOptions): Promis
       const seededShards: Array<{ cid: string; size: number; index?: Awaited<ReturnType<typeof indexCarStream>> }> = [];
       const root = await encodeShards(content, shape, shardSize, async (shard) => {
         let body = shard.bytes;
-        if (broken === 'truncated' && shards.length === 0) body = body.subarray(0, Math.max(10, body.length - Math.ceil(body.length / 3)));
+        if (broken === 'truncated' && shards.length === 0)
+          body = body.subarray(0, Math.max(10, body.length - Math.ceil(body.length / 3)));
         if (broken === 'bad-block' && shards.length === 0) {
           body = Uint8Array.from(body);
           body[body.length - 5]! ^= 0xff; // inside the last block's data
         }
         const keys = carparkKeys(shard.cid);
         const skip = broken === 'missing-shard' && shards.length === 0;
-        if (!skip && !noShards) await putObject(target.s3, target.bucket, protocol === 'blob' ? keys.blobKey : keys.carKey, body);
+        if (!skip && !noShards)
+          await putObject(target.s3, target.bucket, protocol === 'blob' ? keys.blobKey : keys.carKey, body);
         shards.push({ cid: shard.cid, size: shard.size });
-        seededShards.push({ cid: shard.cid, size: shard.size, index: noShards && target.agent ? await indexCarStream(once(shard.bytes)) : undefined });
+        seededShards.push({
+          cid: shard.cid,
+          size: shard.size,
+          index: noShards && target.agent ? await indexCarStream(once(shard.bytes)) : undefined,
+        });
         summary.bytes += shard.size;
       });
-      const seeded: SeededUpload = { customer, space, root, shards: noShards ? [] : shards.map((s) => s.cid), bytes, shape, protocol, broken, noShards: noShards || undefined };
+      const seeded: SeededUpload = {
+        customer,
+        space,
+        root,
+        shards: noShards ? [] : shards.map((s) => s.cid),
+        bytes,
+        shape,
+        protocol,
+        broken,
+        noShards: noShards || undefined,
+      };
       summary.uploads.push(seeded);
-      rows.upload.push({ space, root, insertedAt: new Date(Date.UTC(2023, 0, 1) + u * 60_000).toISOString(), ...(noShards ? {} : { shards: new Set(shards.map((s) => s.cid)) }) });
+      rows.upload.push({
+        space,
+        root,
+        insertedAt: new Date(Date.UTC(2023, 0, 1) + u * 60_000).toISOString(),
+        ...(noShards ? {} : { shards: new Set(shards.map((s) => s.cid)) }),
+      });
       if (!noShards) {
         for (const s of shards) {
           const mh = CID.parse(s.cid).multihash.bytes;
@@ -214,12 +251,20 @@ export async function seedUploads(target: SeedTarget, opts: SeedOptions): Promis
           else rows.store.push({ space, link: s.cid, size: s.size });
           if (target.agent) {
             const keys = carparkKeys(s.cid);
-            await target.agent.publishLocation(mh, new URL(protocol === 'blob' ? keys.blobKey : keys.carKey, publicUrl).toString(), s.size, undefined);
+            await target.agent.publishLocation(
+              mh,
+              new URL(protocol === 'blob' ? keys.blobKey : keys.carKey, publicUrl).toString(),
+              s.size,
+              undefined,
+            );
           }
         }
       } else if (target.agent) {
         // an upload whose index already exists (registered by the client long ago)
-        const index = await buildDagIndex(root, seededShards.map((s) => s.index!));
+        const index = await buildDagIndex(
+          root,
+          seededShards.map((s) => s.index!),
+        );
         await target.agent.registerIndex(root, index.link, undefined as never);
       }
     }
