@@ -5,7 +5,7 @@
  * differ, README "Running against AWS"). Checked as an operator would: `status --json` counts,
  * `verify` exit codes, the monitor's JSON, and what the destination buckets hold.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client } from '../../shared/clients.js';
 import { lakehouseObjects, putObjects, type GeneratedObject } from '../fixtures/s3-data.js';
@@ -189,6 +189,32 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
     const multipart = RUNBOOK_000.flatMap((b) => seeded[b]!).filter((o) => o.size > 8 * 1024 * 1024);
     expect(monitor.counters.bytes).toBe(multipart.reduce((a, o) => a + o.size, 0));
     expect((await shell.run(`convoy verify --run ${reverse.runId}`)).code).toBe(0);
+  }, 120_000);
+
+  it('mirroring deletions: verify reports the extras (and accepts them with --allow-extra); --delete --dry-run lists them; --delete removes them', async () => {
+    // Delta Lake's vacuum: a data file disappears from the source after lakehouse-1 copied it
+    const gone = seeded.bronze![0]!.key;
+    await minio.send(new DeleteObjectCommand({ Bucket: 'rideshare-bronze', Key: gone }));
+    expect((await shell.run(docCommand('README.md', 'convoy verify --run lakehouse-1'))).code).toBe(1);
+    expect((await shell.run(docCommand('README.md', 'convoy verify --run lakehouse-1 --allow-extra'))).code).toBe(0);
+    const dry = await ok(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --delete --dry-run',
+      ),
+    );
+    expect(dry.match(/^delete: .*$/gm)).toEqual([`delete: aws:rideshare-123456789012-bronze/${gone}`]);
+    expect(await keys(aws, 'rideshare-123456789012-bronze')).toContain(gone); // a dry run deletes nothing
+    const mirrored = await planAndFinish(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --delete --run lakehouse-2',
+      ),
+    );
+    expect(mirrored.runId).toBe('lakehouse-2');
+    expect(mirrored.status.counts.failed).toBe(0);
+    expect(await keys(aws, 'rideshare-123456789012-bronze')).toEqual(await keys(minio, 'rideshare-bronze'));
+    expect((await shell.run('convoy verify --run lakehouse-2')).code).toBe(0);
   }, 120_000);
 
   it('workers exit 0 on SIGTERM; `local down` stops the stack', async () => {
