@@ -115,19 +115,7 @@ export async function addPlannedItems(
     const perGroup = new Map<string, number>();
     for (const it of created) perGroup.set(it.group, (perGroup.get(it.group) ?? 0) + 1);
     // a page of planned items usually belongs to one group or a few (a space, a bucket pair)
-    await Promise.all(
-      [...perGroup].map(([group, k]) =>
-        s.ddb.send(
-          new UpdateCommand({
-            TableName: s.table,
-            Key: metaKeys.groupPlanned(runId, group),
-            UpdateExpression: 'ADD planned :n SET #group = :g, runId = :r, updatedAtMs = :now',
-            ExpressionAttributeNames: { '#group': 'group' },
-            ExpressionAttributeValues: { ':n': k, ':g': group, ':r': runId, ':now': nowOf(s) },
-          }),
-        ),
-      ),
-    );
+    await writeGroupPlanned(s, runId, perGroup, 'add');
   }
   await s.ddb.send(
     new UpdateCommand({
@@ -180,19 +168,30 @@ export async function recountPlannedItems(meta: MetaStore, items: TableStore, ru
       if (isConditionFailure(err) && attempt < 5) continue;
       throw err;
     }
-    await Promise.all(
-      [...perGroup].map(([group, n]) =>
-        meta.ddb.send(
-          new UpdateCommand({
-            TableName: meta.table,
-            Key: metaKeys.groupPlanned(runId, group),
-            UpdateExpression: 'SET planned = :n, #group = :g, runId = :r, updatedAtMs = :now',
-            ExpressionAttributeNames: { '#group': 'group' },
-            ExpressionAttributeValues: { ':n': n, ':g': group, ':r': runId, ':now': nowOf(meta) },
-          }),
-        ),
-      ),
-    );
+    await writeGroupPlanned(meta, runId, perGroup, 'set');
     return total;
   }
+}
+
+/** Per-group planned counts: added to (a batch of new items) or set (a recount from the rows). */
+async function writeGroupPlanned(
+  s: MetaStore,
+  runId: string,
+  perGroup: Map<string, number>,
+  how: 'add' | 'set',
+): Promise<void> {
+  const update = how === 'add' ? 'ADD planned :n SET' : 'SET planned = :n,';
+  await Promise.all(
+    [...perGroup].map(([group, n]) =>
+      s.ddb.send(
+        new UpdateCommand({
+          TableName: s.table,
+          Key: metaKeys.groupPlanned(runId, group),
+          UpdateExpression: `${update} #group = :g, runId = :r, updatedAtMs = :now`,
+          ExpressionAttributeNames: { '#group': 'group' },
+          ExpressionAttributeValues: { ':n': n, ':g': group, ':r': runId, ':now': nowOf(s) },
+        }),
+      ),
+    ),
+  );
 }
