@@ -12,6 +12,7 @@ import {
   forEachItemSummary,
   itemPageByStatus,
   readGroupCounters,
+  toItemSummary,
   type ItemSummaryRow,
 } from '../state/views.js';
 import { classifyStuck, groupByClass, groupMatcher, type GroupFilter, type StuckItem } from './filters.js';
@@ -142,37 +143,7 @@ async function unfinishedInDlq(
   const rows = await Promise.all(ids.map((id) => getItem(ctx.items, runId, id).catch(() => undefined)));
   return rows
     .filter((r) => r && r.status !== 'done' && r.status !== 'failed')
-    .map((r) => {
-      const {
-        itemId,
-        group,
-        status,
-        attempts,
-        worker,
-        leaseOwner,
-        leaseExpiresAtMs,
-        lastError,
-        startedAtMs,
-        updatedAtMs,
-        finishedAtMs,
-        nextAttemptAtMs,
-      } = r!;
-      const row: ItemSummaryRow = {
-        itemId,
-        group,
-        status,
-        attempts,
-        worker,
-        leaseOwner,
-        leaseExpiresAtMs,
-        lastError,
-        startedAtMs,
-        updatedAtMs,
-        finishedAtMs,
-        nextAttemptAtMs,
-      };
-      return { ...row, reason: 'in-dlq' as const, forMs: Math.max(0, now - updatedAtMs) };
-    });
+    .map((r) => ({ ...toItemSummary(r!), reason: 'in-dlq' as const, forMs: Math.max(0, now - r!.updatedAtMs) }));
 }
 
 export function formatStuck(items: StuckItem[], stuckAfterMs: number): string {

@@ -28,11 +28,33 @@ export interface ItemSummaryRow {
   nextAttemptAtMs?: number;
 }
 
+/** The summary's fields, once: the projection of index reads, and the pick from a full row. */
+const SUMMARY_FIELDS = [
+  'itemId',
+  'group',
+  'status',
+  'attempts',
+  'worker',
+  'leaseOwner',
+  'leaseExpiresAtMs',
+  'lastError',
+  'startedAtMs',
+  'updatedAtMs',
+  'finishedAtMs',
+  'nextAttemptAtMs',
+] as const satisfies readonly (keyof ItemSummaryRow)[];
+
 const SUMMARY_PROJECTION = {
-  ProjectionExpression:
-    'itemId, #group, #status, attempts, worker, leaseOwner, leaseExpiresAtMs, lastError, startedAtMs, updatedAtMs, finishedAtMs, nextAttemptAtMs',
+  ProjectionExpression: SUMMARY_FIELDS.map((f) => (f === 'group' || f === 'status' ? `#${f}` : f)).join(', '),
   ExpressionAttributeNames: { '#group': 'group', '#status': 'status' },
 };
+
+/** The summary of a full item row (what the index reads return, for a row read by key). */
+export function toItemSummary(row: ItemSummaryRow): ItemSummaryRow {
+  const out: Record<string, unknown> = {};
+  for (const f of SUMMARY_FIELDS) if (row[f] !== undefined) out[f] = row[f];
+  return out as unknown as ItemSummaryRow;
+}
 
 /** Where a paged read over the status index stopped: the shard and the key inside it. */
 interface StatusCursor {
