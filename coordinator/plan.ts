@@ -10,9 +10,12 @@
  * (read before the batch write), every item of the plan is re-sent (duplicates are harmless: a
  * claim on a done or held item does nothing), and the run's item counts are recounted from the
  * rows (the crash may have come between a batch write and its count).
+ * The run's retry policy (shared/retry-policy.ts) is stored on the row with the spec, and kept
+ * the same way: a re-plan that asks for another policy is refused.
  */
 import { formatZodIssues } from '../shared/config.js';
 import { classifyError, InputError } from '../shared/errors.js';
+import { retryPolicyOf, retryPolicySchema, type RetryPolicy, type RetryPolicyInput } from '../shared/retry-policy.js';
 import { putItems, type NewItem } from '../state/items.js';
 import { applyRunTransition, finishRunIfComplete, markPlanComplete } from '../state/run-lifecycle.js';
 import { addPlannedItems, createRun, recountPlannedItems, type RunRow } from '../state/runs.js';
@@ -44,11 +47,29 @@ export function parseSpec<Spec>(job: JobKind<Spec>, raw: unknown): Spec {
   return parsed.data;
 }
 
+/** Validate a retry policy (the plan's --max-attempts / --backoff-* options) with a clear message. */
+export function parseRetryPolicy(raw: RetryPolicyInput | undefined): RetryPolicy {
+  const parsed = retryPolicySchema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const flag = (key: PropertyKey | undefined) => `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  throw new InputError(
+    `invalid retry policy: ${parsed.error.issues.map((i) => `${flag(i.path[0])} (${String(i.path[0])}): ${i.message}`).join('; ')}`,
+  );
+}
+
 export async function planRun(
   ctx: EngineContext,
-  args: { kind: string; runId: string; spec: unknown; chunkSize?: number },
+  args: {
+    kind: string;
+    runId: string;
+    spec: unknown;
+    /** undefined: the defaults for a new run, whatever the run has for an existing one */
+    retry?: RetryPolicyInput;
+    chunkSize?: number;
+  },
 ): Promise<PlanResult> {
   const job = await ctx.kinds.job(args.kind);
+  const retry = parseRetryPolicy(args.retry);
   const parsed = parseSpec(job, args.spec);
   // Everything that can be wrong with the inputs is found here, before anything is written.
   const spec = (await job.preflight(parsed, ctx)) ?? parsed;
@@ -57,6 +78,7 @@ export async function planRun(
     runId: args.runId,
     kind: args.kind,
     spec: spec as Record<string, unknown>,
+    retry,
   });
   if (!created) {
     if (run.kind !== args.kind)
@@ -71,6 +93,14 @@ export async function planRun(
         `run ${args.runId} was planned with a different spec:\n  ${diff.join('\n  ')}\n` +
           `A run keeps the spec it was planned with. Plan the new spec as a new run (another --run id, or none for a generated one); ` +
           `the first run's finished items stay as they are.`,
+      );
+    }
+    if (args.retry !== undefined && canonical(retryPolicyOf(run)) !== canonical(retry)) {
+      const diff = specDifferences(retryPolicyOf(run), retry);
+      throw new InputError(
+        `run ${args.runId} was planned with another retry policy:\n  ${diff.join('\n  ')}\n` +
+          `A run keeps the policy it was planned with, so that every worker applies the same one. ` +
+          `Plan again without --max-attempts/--backoff-base-ms/--backoff-cap-ms, or as a new run.`,
       );
     }
     if (run.planComplete) {

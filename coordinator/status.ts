@@ -9,6 +9,7 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
+import { retryPolicyOf, type RetryPolicy } from '../shared/retry-policy.js';
 import { readCounterTotals, reconcileTotals, type Counters } from '../state/counters.js';
 import { countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
 import { getRun, type RunRow } from '../state/runs.js';
@@ -51,6 +52,13 @@ function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
   );
 }
 
+/** `5 attempts, backoff 2s..5m (full jitter)`: the run's policy as the status line shows it. */
+export function describeRetryPolicy(p: RetryPolicy): string {
+  const dur = (ms: number) =>
+    ms % 60_000 === 0 && ms > 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  return `${p.maxAttempts} attempt(s), backoff ${dur(p.backoffBaseMs)}..${dur(p.backoffCapMs)} (full jitter)`;
+}
+
 export function formatStatus(s: RunStatus): string {
   const pct = (n: number) => (s.total ? ((100 * n) / s.total).toFixed(1) : '0.0');
   const lines = [
@@ -60,6 +68,7 @@ export function formatStatus(s: RunStatus): string {
       (k) => `  ${k.padEnd(9)} ${String(s.counts[k]).padStart(8)}  ${pct(s.counts[k]).padStart(5)}%`,
     ),
     `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
+    `retry policy: ${describeRetryPolicy(retryPolicyOf(s.run))}`,
   ];
   const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);
   if (classes.length) {

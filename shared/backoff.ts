@@ -24,11 +24,6 @@ export function fullJitterDelayMs(
   return Math.floor(random() * exp);
 }
 
-/** Whether a failed attempt may be retried, given the attempts already made (claims count). */
-export function shouldRetry(retryable: boolean, attemptsMade: number, maxAttempts: number): boolean {
-  return retryable && attemptsMade < maxAttempts;
-}
-
 export interface DrainOptions {
   /** @defaultValue base 50 ms, cap 2 s: DynamoDB hands work back under short bursts of load */
   backoff?: BackoffOptions;

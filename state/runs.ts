@@ -5,6 +5,7 @@
  * chunk rows beside it (./run-spec.ts), so the 400 KB item limit never decides what can be planned.
  */
 import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../shared/retry-policy.js';
 import { isConditionFailure } from './conditions.js';
 import { readSpec, storeSpec, type StoredSpec } from './run-spec.js';
 import { metaKeys } from './schema.js';
@@ -35,6 +36,8 @@ export interface RunRow {
   /** items written so far, by the planner and by items that enqueue children */
   plannedItems: number;
   planComplete: boolean;
+  /** chosen at plan time, applied by every worker (shared/retry-policy.ts); absent on older rows */
+  retry?: RetryPolicy;
   createdAtMs: number;
   updatedAtMs: number;
   finishedAtMs?: number;
@@ -46,11 +49,12 @@ export type MetaStore = TableStore;
 /** Create the run unless it exists. Returns the row and whether this call created it. */
 export async function createRun(
   s: MetaStore,
-  run: { runId: string; kind: string; spec: Record<string, unknown> },
+  run: { runId: string; kind: string; spec: Record<string, unknown>; retry?: RetryPolicy },
 ): Promise<{ created: boolean; run: RunRow }> {
   const now = nowOf(s);
   const row: RunRow = {
     ...run,
+    retry: run.retry ?? DEFAULT_RETRY_POLICY,
     state: 'planning',
     plannedItems: 0,
     planComplete: false,

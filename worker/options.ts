@@ -1,5 +1,7 @@
 /**
  * Worker options: every field documented with its default, validated once at start-up.
+ * How a failed item is retried is not here: it is the run's (shared/retry-policy.ts), chosen at
+ * plan time, so that every worker applies the same policy to the same run.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -28,11 +30,6 @@ export const workerOptionsSchema = z
     leaseMs: z.number().int().min(1000).default(60_000),
     /** Long-poll wait per receive. @defaultValue 20 */
     waitSeconds: z.number().int().min(0).max(20).default(20),
-    /** Attempts before a retryable failure becomes `failed` (and its message goes to the DLQ). @defaultValue 5 */
-    maxAttempts: z.number().int().min(1).max(100).default(5),
-    /** Backoff scale and cap for retries (full jitter). @defaultValue 2000 / 300000 */
-    backoffBaseMs: z.number().int().min(0).default(2_000),
-    backoffCapMs: z.number().int().min(0).default(300_000),
     /** How long SIGTERM waits for in-flight items before releasing them. @defaultValue 30000 */
     shutdownDeadlineMs: z.number().int().min(0).default(30_000),
     /**

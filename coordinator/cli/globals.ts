@@ -10,6 +10,7 @@ import { withKinds, type EngineContext } from '../../worker/job-kind.js';
 import { kindsOf } from './kinds.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger, resolveLogFormat } from '../../shared/log.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicyInput } from '../../shared/retry-policy.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -49,6 +50,34 @@ export function configFrom(cmd: Command): ConvoyConfig {
     process.env.CONVOY_LOG_FORMAT = logFormat;
   }
   return config;
+}
+
+/**
+ * The retry policy options of `convoy plan` (declared on `plan` itself, so every kind's plan
+ * command has them, before or after the kind's name). Stored on the run: every worker applies it.
+ */
+export function retryPolicyOptions(): Option[] {
+  const d = DEFAULT_RETRY_POLICY;
+  return [
+    new Option(
+      '--max-attempts <n>',
+      `attempts before a retryable failure is final (the item is failed, its message goes to the DLQ; default ${d.maxAttempts})`,
+    ).argParser(intOption('--max-attempts')),
+    new Option(
+      '--backoff-base-ms <ms>',
+      `retry delay scale, full jitter, doubling per attempt (default ${d.backoffBaseMs})`,
+    ).argParser(intOption('--backoff-base-ms')),
+    new Option('--backoff-cap-ms <ms>', `longest retry delay (default ${d.backoffCapMs})`).argParser(
+      intOption('--backoff-cap-ms'),
+    ),
+  ];
+}
+
+/** The retry policy a plan command was given; undefined when none of its options was. */
+export function retryPolicyFrom(cmd: Command): RetryPolicyInput | undefined {
+  const o = cmd.optsWithGlobals() as { maxAttempts?: number; backoffBaseMs?: number; backoffCapMs?: number };
+  if (o.maxAttempts === undefined && o.backoffBaseMs === undefined && o.backoffCapMs === undefined) return undefined;
+  return { maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffCapMs: o.backoffCapMs };
 }
 
 /** Run `fn` with a context; the context's clients are closed afterwards. */

@@ -10,13 +10,19 @@ import { registerLocalCommands } from '../../infra/local/commands.js';
 import { registerMonitorCommands } from '../../monitor/cli.js';
 import { registerWorkerCommand } from '../../worker/cli.js';
 import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
-import { logFormatOption } from './globals.js';
+import { logFormatOption, retryPolicyOptions } from './globals.js';
 import { attachKinds } from './kinds.js';
 import { registerRunCommands } from './run-commands.js';
 
-/** The words of argv that name a command (options and their values left out). */
+/** The words of argv that name a command (options and their values left out: those of the program and of `plan`). */
 export function commandWords(argv: readonly string[]): string[] {
-  const valued = new Set(['--config', '--state-dir', '--log-level', '--log-format']);
+  const valued = new Set([
+    '--config',
+    '--state-dir',
+    '--log-level',
+    '--log-format',
+    ...retryPolicyOptions().map((o) => o.long ?? ''),
+  ]);
   return argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.has(all[i - 1] ?? ''));
 }
 
@@ -51,6 +57,7 @@ export async function buildProgram(
     plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])),
   );
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
+  for (const option of retryPolicyOptions()) plan.addOption(option);
   registerWorkerCommand(program, kinds);
   registerRunCommands(program);
   registerMonitorCommands(program);

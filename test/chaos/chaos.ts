@@ -52,26 +52,16 @@ const RUN_ID = 'chaos-1';
 const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const rand = (min: number, max: number) => min + Math.random() * (max - min);
 
+/** The run's retry policy: more attempts than the faults can use up, retried soon. */
+const CHAOS_RETRY = { maxAttempts: 12, backoffBaseMs: 250 };
+
 async function main(): Promise<number> {
   const fleet = await Fleet.start({
     workers: WORKERS,
     throttleRate: THROTTLE,
     cli: PROBE_CLI,
-    // short leases so killed workers' items return quickly; more attempts than faults can use up
-    workerArgs: [
-      '--concurrency',
-      '8',
-      '--wait-seconds',
-      '2',
-      '--lease-ms',
-      '8000',
-      '--max-attempts',
-      '12',
-      '--backoff-base-ms',
-      '250',
-      '--shutdown-deadline-ms',
-      '3000',
-    ],
+    // short leases so killed workers' items return quickly; the run's retry policy is CHAOS_RETRY
+    workerArgs: ['--concurrency', '8', '--wait-seconds', '2', '--lease-ms', '8000', '--shutdown-deadline-ms', '3000'],
     log,
   });
   closeOnSignals(fleet);
@@ -84,7 +74,7 @@ async function main(): Promise<number> {
   try {
     fleet.setThrottleRate(0); // seeding and planning are not under test
     const spec = await seedProbe(fleet.ctx, { count: ITEMS, name: 'chaos', thinkMs: Number(args['think-ms']) });
-    await planProbe(fleet.ctx, RUN_ID, spec);
+    await planProbe(fleet.ctx, RUN_ID, spec, CHAOS_RETRY);
     fleet.setThrottleRate(THROTTLE);
     log(`planned ${ITEMS} items on ${WORKERS} workers (${fleet.mode}); faults start`);
 

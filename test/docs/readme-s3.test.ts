@@ -217,6 +217,20 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
     expect((await shell.run('convoy verify --run lakehouse-2')).code).toBe(0);
   }, 120_000);
 
+  it("a run's retry policy: given at plan time, shown by status", async () => {
+    const planned = await planAndFinish(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --run lakehouse-3 --max-attempts 8 --backoff-base-ms 1000 --backoff-cap-ms 60000',
+      ),
+    );
+    expect(planned.runId).toBe('lakehouse-3');
+    expect(planned.status.counts.failed).toBe(0);
+    expect(await ok(docCommand('README.md', 'convoy status --run lakehouse-3'))).toContain(
+      'retry policy: 8 attempt(s), backoff 1s..1m (full jitter)',
+    );
+  }, 120_000);
+
   it('workers exit 0 on SIGTERM; `local down` stops the stack', async () => {
     for (const w of workers) w.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join('\n')).toEqual([0, 0]);

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { z } from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import type { ConvoyEventName, ConvoyEvents } from '../../shared/events.js';
+import type { RetryPolicyInput } from '../../shared/retry-policy.js';
 import { itemsOfRun, type ItemRow } from '../../state/items.js';
 import { pluginOf, type EngineContext, type ItemContext, type ItemOutcome } from '../../worker/job-kind.js';
 import type { WorkerOptionsInput } from '../../worker/options.js';
@@ -40,10 +41,19 @@ export const scriptPlugin = pluginOf({
 
 export const itemIdOf = (i: number) => `i-${String(i).padStart(4, '0')}`;
 
+/** Retries that keep tests fast (the run's policy, chosen at plan time). */
+export const FAST_RETRY: RetryPolicyInput = { backoffBaseMs: 100, backoffCapMs: 400 };
+
 /** Plan a run of `n` items whose handler is `behaviour` (changeable later with setBehaviour). */
-export async function planScript(ctx: EngineContext, runId: string, n: number, behaviour: Behaviour): Promise<void> {
+export async function planScript(
+  ctx: EngineContext,
+  runId: string,
+  n: number,
+  behaviour: Behaviour,
+  retry: RetryPolicyInput = FAST_RETRY,
+): Promise<void> {
   behaviours.set(runId, behaviour);
-  await planRun(ctx, { kind: SCRIPT_KIND, runId, spec: { n } });
+  await planRun(ctx, { kind: SCRIPT_KIND, runId, spec: { n }, retry });
 }
 
 export function setBehaviour(runId: string, behaviour: Behaviour): void {
@@ -61,8 +71,6 @@ export function fastWorker(ctx: EngineContext, opts: WorkerOptionsInput = {}): W
     leaseMs: 3_000, // short, yet long enough that a loaded 2-core machine does not lose leases by stalling
     heartbeatMs: 150,
     counterFlushMs: 100,
-    backoffBaseMs: 100,
-    backoffCapMs: 400,
     shutdownDeadlineMs: 2_000,
     ...opts,
   });

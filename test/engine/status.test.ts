@@ -14,11 +14,17 @@ describe('runStatus', () => {
     // Each claim and each failed attempt moves the item between two status-index partitions: a
     // status read whose queries straddle the move sees no active item at all.
     const bounces = 8;
-    await planScript(fx.env.ctx, 'bounce', 1, async (it, ictx) => {
-      if (it.attempts < bounces) throw new ServiceUnavailableError('blip');
-      return succeed(it, ictx);
-    });
-    const w = fastWorker(fx.env.ctx, { maxAttempts: 100, backoffBaseMs: 0, backoffCapMs: 0 });
+    await planScript(
+      fx.env.ctx,
+      'bounce',
+      1,
+      async (it, ictx) => {
+        if (it.attempts < bounces) throw new ServiceUnavailableError('blip');
+        return succeed(it, ictx);
+      },
+      { maxAttempts: 100, backoffBaseMs: 0, backoffCapMs: 0 },
+    );
+    const w = fastWorker(fx.env.ctx);
     fx.start(w);
     let polls = 0;
     for (;;) {

@@ -89,11 +89,17 @@ describe('duplicate delivery', () => {
 describe('failures', () => {
   it('a retryable failure is retried with backoff (message hidden for the delay) and then succeeds', async () => {
     const ev = recordEvents(fx.env.ctx, ['item:retry', 'item:claimed', 'item:completed']);
-    await planScript(fx.env.ctx, 'retry', 1, async (it, ictx) => {
-      if (it.attempts < 3) throw new ServiceUnavailableError(`peer down (attempt ${it.attempts})`);
-      return succeed(it, ictx);
-    });
-    const w = fx.start(fastWorker(fx.env.ctx, { backoffBaseMs: 300, backoffCapMs: 1_000 }));
+    await planScript(
+      fx.env.ctx,
+      'retry',
+      1,
+      async (it, ictx) => {
+        if (it.attempts < 3) throw new ServiceUnavailableError(`peer down (attempt ${it.attempts})`);
+        return succeed(it, ictx);
+      },
+      { backoffBaseMs: 300, backoffCapMs: 1_000 },
+    );
+    const w = fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:completed'].length === 1, { what: 'completed after retries' });
     const row = await item('retry', 0);
     expect(row).toMatchObject({
@@ -145,11 +151,17 @@ describe('failures', () => {
   it('a retryable failure that exhausts maxAttempts is failed and its message goes to the DLQ; requeue brings it back and it completes', async () => {
     const failing = new Set([itemIdOf(1), itemIdOf(2)]);
     const ev = recordEvents(fx.env.ctx, ['item:failed', 'item:completed']);
-    await planScript(fx.env.ctx, 'dlq', 3, async (it, ictx) => {
-      if (failing.has(it.itemId)) throw new ServiceUnavailableError('still down');
-      return succeed(it, ictx);
-    });
-    fx.start(fastWorker(fx.env.ctx, { maxAttempts: 2, backoffBaseMs: 10, backoffCapMs: 10 }));
+    await planScript(
+      fx.env.ctx,
+      'dlq',
+      3,
+      async (it, ictx) => {
+        if (failing.has(it.itemId)) throw new ServiceUnavailableError('still down');
+        return succeed(it, ictx);
+      },
+      { maxAttempts: 2, backoffBaseMs: 10, backoffCapMs: 10 },
+    );
+    fx.start(fastWorker(fx.env.ctx));
     await waitUntil(() => ev['item:failed'].length === 2 && ev['item:completed'].length === 1, {
       what: 'two failed, one done',
     });

@@ -210,15 +210,19 @@ describe('lost lease', () => {
 describe('heartbeats and counters', () => {
   it('writes heartbeat rows while running and a final one; counters add up across done, failed and retried items', async () => {
     const ev = recordEvents(fx.env.ctx, ['item:completed', 'item:failed']);
-    await planScript(fx.env.ctx, 'count', 12, async (it, ictx) => {
-      const i = Number(it.spec.i);
-      if (i === 10) throw new NotFoundError('SOURCE_OBJECT_MISSING', 'gone');
-      if (i === 11 && it.attempts === 1) throw new ServiceUnavailableError('blip');
-      return succeed(it, ictx);
-    });
-    const { worker } = fx.startWithLoop(
-      fastWorker(fx.env.ctx, { instance: 'instance-7', backoffBaseMs: 10, backoffCapMs: 10 }),
+    await planScript(
+      fx.env.ctx,
+      'count',
+      12,
+      async (it, ictx) => {
+        const i = Number(it.spec.i);
+        if (i === 10) throw new NotFoundError('SOURCE_OBJECT_MISSING', 'gone');
+        if (i === 11 && it.attempts === 1) throw new ServiceUnavailableError('blip');
+        return succeed(it, ictx);
+      },
+      { backoffBaseMs: 10, backoffCapMs: 10 },
     );
+    const { worker } = fx.startWithLoop(fastWorker(fx.env.ctx, { instance: 'instance-7' }));
     const beat = await waitUntil(
       async () => (await listWorkers(fx.env.ctx.meta)).find((w) => w.workerId === worker.id),
       { what: 'first heartbeat' },

@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
 import { getRemote } from '../../shared/config.js';
+import type { RetryPolicyInput } from '../../shared/retry-policy.js';
 import { makeS3Client } from '../../shared/clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
 import type { EngineContext } from '../../worker/job-kind.js';
@@ -73,8 +74,13 @@ export async function seedProbe(ctx: ConvoyContext, opts: SeedOptions): Promise<
   return spec;
 }
 
-export async function planProbe(ctx: EngineContext, runId: string, spec: ProbeSpec): Promise<void> {
-  await planRun(ctx, { kind: PROBE_KIND, runId, spec });
+export async function planProbe(
+  ctx: EngineContext,
+  runId: string,
+  spec: ProbeSpec,
+  retry?: RetryPolicyInput,
+): Promise<void> {
+  await planRun(ctx, { kind: PROBE_KIND, runId, spec, retry });
 }
 
 /** Poll until no item is pending, leased or retrying. Calls `onTick` with each status. */

@@ -32,6 +32,7 @@ describe('s3-sync under SIGKILL', () => {
       kind: 's3-sync',
       runId: 'fault',
       spec: specFromCli({ from: 'minio:fault-src', to: 'local:fault-dst', createBuckets: true, rangeKeys: 40 }),
+      retry: { backoffBaseMs: 200 },
     });
 
     // Short leases so a killed worker's items come back quickly; small transfer pools so the run
@@ -45,8 +46,6 @@ describe('s3-sync under SIGKILL', () => {
       '3',
       '--transfers',
       '6',
-      '--backoff-base-ms',
-      '200',
       '--shutdown-deadline-ms',
       '5000',
     ];

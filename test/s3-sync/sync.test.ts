@@ -36,7 +36,7 @@ async function runToEnd(
   raw: Record<string, unknown>,
   workerOpts: Record<string, unknown> = {},
 ) {
-  await planRun(env.ctx, { kind: 's3-sync', runId, spec: raw });
+  await planRun(env.ctx, { kind: 's3-sync', runId, spec: raw, retry: { backoffBaseMs: 50 } });
   const worker = new Worker(env.ctx, {
     concurrency: 8,
     transfers: 32,
@@ -45,7 +45,6 @@ async function runToEnd(
     counterFlushMs: 100,
     heartbeatMs: 500,
     leaseMs: 10_000,
-    backoffBaseMs: 50,
     ...workerOpts,
   });
   const stopped = worker.start();

@@ -29,7 +29,7 @@ import {
   suffix,
   type TestDb,
 } from './helpers.js';
-import { requireDist, spawnWorker, stopAll, writeFleetConfig, type SpawnedWorker } from './fleet.js';
+import { FLEET_RETRY, requireDist, spawnWorker, stopAll, writeFleetConfig, type SpawnedWorker } from './fleet.js';
 
 const N = process.env.TABLES_FULL ? 100_000 : 20_000;
 const TIMEOUT = process.env.TABLES_FULL ? 900_000 : 240_000;
@@ -165,7 +165,7 @@ describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
         pageSize: 250,
         rewrite: ['dev-raw-bucket=prod-raw-bucket'],
       });
-      await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'kc', spec });
+      await planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'kc', spec, retry: FLEET_RETRY });
       const started = Date.now();
       const all = await runWithKill(env, dir, 'kc', (it) => Boolean(it.checkpoint));
       timings.copyMs = Date.now() - started;
@@ -198,7 +198,7 @@ describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
         },
         env.ctx,
       );
-      await planRun(env.ctx, { kind: 'pg-to-dynamodb', runId: 'kp', spec });
+      await planRun(env.ctx, { kind: 'pg-to-dynamodb', runId: 'kp', spec, retry: FLEET_RETRY });
       const started = Date.now();
       const all = await runWithKill(env, dir, 'kp', (it) => Boolean(it.checkpoint));
       timings.pgDynamoMs = Date.now() - started;
@@ -234,7 +234,7 @@ describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
         to: `local:${bucket}/events`,
         fetchSize: 20,
       }); // small fetches: partitions take long enough to be killed mid-way
-      await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec });
+      await planRun(env.ctx, { kind: 'pg-to-s3', runId: 'ks', spec, retry: FLEET_RETRY });
       const started = Date.now();
       // kill A while it streams a partition, after some partitions are already in S3
       const all = await runWithKill(env, dir, 'ks', (_it, every) => every.some((i) => i.status === 'done'));

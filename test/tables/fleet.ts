@@ -32,6 +32,9 @@ export interface SpawnedWorker {
   exited: Promise<number | null>;
 }
 
+/** The runs' retry policy in the fleet tests: quick retries, so a killed worker's peers retry soon. */
+export const FLEET_RETRY = { backoffBaseMs: 200 } as const;
+
 export function spawnWorker(configFile: string, dir: string, id: string, extra: string[] = []): SpawnedWorker {
   const log = openSync(path.join(dir, `${id}.log`), 'a');
   const child = spawn(
@@ -53,8 +56,6 @@ export function spawnWorker(configFile: string, dir: string, id: string, extra: 
       '1',
       '--threads',
       '1',
-      '--backoff-base-ms',
-      '200',
       '--exit-when-idle',
       '8000',
       ...extra,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, drainBatch, fullJitterDelayMs, shouldRetry } from '../../shared/backoff.js';
+import { DEFAULT_BACKOFF, drainBatch, fullJitterDelayMs } from '../../shared/backoff.js';
 
 describe('fullJitterDelayMs', () => {
   const opts = { baseMs: 100, capMs: 1_000 };
@@ -46,80 +46,5 @@ describe('fullJitterDelayMs', () => {
 
   it('a zero base gives no delay (tests and "retry at once")', () => {
     expect(fullJitterDelayMs(7, { baseMs: 0, capMs: 1_000 }, () => 0.9)).toBe(0);
-  });
-});
-
-describe('shouldRetry', () => {
-  it('retries a retryable failure while attempts remain', () => {
-    expect(shouldRetry(true, 1, 3)).toBe(true);
-    expect(shouldRetry(true, 2, 3)).toBe(true);
-    expect(shouldRetry(true, 3, 3)).toBe(false);
-    expect(shouldRetry(true, 4, 3)).toBe(false);
-  });
-  it('never retries a permanent failure', () => {
-    expect(shouldRetry(false, 1, 5)).toBe(false);
-  });
-  it('maxAttempts 1 means no retry at all', () => {
-    expect(shouldRetry(true, 1, 1)).toBe(false);
-  });
-});
-
-describe('drainBatch (every BatchWrite/BatchGet loop: what the service hands back is sent again)', () => {
-  const fast = { baseMs: 1, capMs: 2 };
-
-  it('re-sends only what came back, until nothing is left, and sends each entry exactly once in the end', async () => {
-    const calls: number[][] = [];
-    const accepted: number[] = [];
-    await drainBatch(
-      [1, 2, 3, 4, 5, 6, 7],
-      async (pending) => {
-        calls.push(pending);
-        const keep = pending.slice(0, 2); // the service takes two a call, hands the rest back
-        accepted.push(...keep);
-        return pending.slice(2);
-      },
-      { backoff: fast },
-    );
-    expect(calls).toEqual([[1, 2, 3, 4, 5, 6, 7], [3, 4, 5, 6, 7], [5, 6, 7], [7]]);
-    expect(accepted).toEqual([1, 2, 3, 4, 5, 6, 7]);
-  });
-
-  it('an empty batch sends nothing', async () => {
-    let sent = 0;
-    await drainBatch([], async () => {
-      sent++;
-      return [];
-    });
-    expect(sent).toBe(0);
-  });
-
-  it("gives up after maxRetries with the caller's error, naming what is left", async () => {
-    let sent = 0;
-    const send = async (p: string[]) => {
-      sent++;
-      return p;
-    };
-    const run = drainBatch(['a', 'b'], send, {
-      backoff: fast,
-      maxRetries: 3,
-      exhausted: (left) => new Error(`${left} left`),
-    });
-    await expect(run).rejects.toThrow('2 left');
-    expect(sent).toBe(4); // the first send and three retries
-  });
-
-  it("an aborted signal stops it between sends with the signal's reason", async () => {
-    const ac = new AbortController();
-    let sent = 0;
-    const run = drainBatch(
-      ['a'],
-      async (p) => {
-        if (++sent === 2) ac.abort(new Error('lease lost'));
-        return p;
-      },
-      { backoff: fast, signal: ac.signal },
-    );
-    await expect(run).rejects.toThrow('lease lost');
-    expect(sent).toBe(2);
   });
 });

@@ -59,8 +59,6 @@ function startWorker(stateDir: string, id: string): { child: ChildProcess; exite
       '6000',
       '--wait-seconds',
       '1',
-      '--backoff-base-ms',
-      '200',
       '--threads',
       '1',
     ],
@@ -90,7 +88,7 @@ describe('uploads job with two worker processes', () => {
     expect(seeded.customers.length).toBeGreaterThanOrEqual(5);
     const stateDir = writeStateDir(t.stack, env, path.join(dir, 'state'));
     const runId = 'fleet-1';
-    await planUploadsRun(env.ctx, { customer: seeded.customers, run: runId });
+    await planUploadsRun(env.ctx, { customer: seeded.customers, run: runId }, { backoffBaseMs: 200 });
 
     const a = startWorker(stateDir, 'worker-a');
     const b = startWorker(stateDir, 'worker-b');

@@ -36,14 +36,13 @@ afterAll(async () => {
 });
 
 async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
-  await planUploadsRun(env.ctx, { ...opts, run: runId });
+  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
   const worker = new Worker(env.ctx, {
     concurrency: 16,
     waitSeconds: 0,
     threads: 2,
     counterFlushMs: 200,
     heartbeatMs: 500,
-    backoffBaseMs: 50,
     leaseMs: 20_000,
   });
   const done = worker.start();

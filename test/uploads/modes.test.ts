@@ -58,14 +58,13 @@ async function modesEnv(...args: Parameters<typeof uploadsEnv>): Promise<Uploads
 
 /** Plan, work the run to its end with one in-process worker, then `convoy verify` it. */
 async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
-  await planUploadsRun(env.ctx, { ...opts, run: runId });
+  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
   const worker = new Worker(env.ctx, {
     concurrency: 16,
     waitSeconds: 0,
     threads: 1,
     counterFlushMs: 200,
     heartbeatMs: 500,
-    backoffBaseMs: 50,
     leaseMs: 20_000,
     runs: [runId],
   });

@@ -62,14 +62,13 @@ function convoy(args: string[]): Promise<{ status: number | null; stdout: string
 }
 
 async function runToEnd(runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
-  await planUploadsRun(env.ctx, { ...opts, run: runId });
+  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
   const worker = new Worker(env.ctx, {
     concurrency: 16,
     waitSeconds: 0,
     threads: 1,
     counterFlushMs: 200,
     heartbeatMs: 500,
-    backoffBaseMs: 50,
     leaseMs: 20_000,
     runs: [runId],
   });

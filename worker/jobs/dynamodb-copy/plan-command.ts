@@ -11,6 +11,7 @@ import {
   positiveNumberOption,
   withContext,
   runIdOption,
+  retryPolicyFrom,
 } from '../../../coordinator/cli/globals.js';
 import { readTransformSource } from '../shared-tables/transform-module.js';
 import { dryRunCopy } from './preflight.js';
@@ -65,7 +66,7 @@ export function registerPlanCommand(plan: Command): void {
         }
         await withContext(cmd, async (ctx) => {
           const runId = opts.run ?? newRunId('dynamodb-copy');
-          const r = await planRun(ctx, { kind: 'dynamodb-copy', runId, spec });
+          const r = await planRun(ctx, { kind: 'dynamodb-copy', runId, spec, retry: retryPolicyFrom(cmd) });
           process.stdout.write(
             `run ${runId}: ${r.itemsEnqueued} segment item(s) enqueued${r.planned ? '' : ' (already planned)'}\n`,
           );

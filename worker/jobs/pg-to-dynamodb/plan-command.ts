@@ -4,7 +4,13 @@
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, positiveNumberOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
+import {
+  intOption,
+  positiveNumberOption,
+  retryPolicyFrom,
+  withContext,
+  runIdOption,
+} from '../../../coordinator/cli/globals.js';
 import { pgDynamoSpecFromFlags, type PgToDynamoFlags } from './plan.js';
 
 export function registerPlanCommand(plan: Command): void {
@@ -42,7 +48,7 @@ export function registerPlanCommand(plan: Command): void {
         withContext(cmd, async (ctx) => {
           const spec = await pgDynamoSpecFromFlags({ ...opts, sinceOverlapSeconds: opts.sinceOverlap }, ctx);
           const runId = opts.run ?? newRunId('pg-to-dynamodb');
-          const r = await planRun(ctx, { kind: 'pg-to-dynamodb', runId, spec });
+          const r = await planRun(ctx, { kind: 'pg-to-dynamodb', runId, spec, retry: retryPolicyFrom(cmd) });
           process.stdout.write(
             `run ${runId}: ${r.itemsEnqueued} range item(s) enqueued${spec.since ? ` (rows changed after ${spec.since})` : ''}${spec.watermark ? `; watermark ${spec.watermark}` : ''}\n`,
           );

@@ -5,7 +5,14 @@
 import type { Command } from 'commander';
 import { planRun, newRunId, parseSpec } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { configFrom, intOption, parseSize, runIdOption, withContext } from '../../../coordinator/cli/globals.js';
+import {
+  configFrom,
+  intOption,
+  parseSize,
+  retryPolicyFrom,
+  runIdOption,
+  withContext,
+} from '../../../coordinator/cli/globals.js';
 import { parseRemotePath } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
 import { dryRunS3Sync, formatDryRun } from './dry-run.js';
@@ -144,7 +151,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
         }
         await withContext(cmd, async (ctx) => {
           const runId = o.run ?? newRunId('s3-sync');
-          const r = await planRun(ctx, { kind: 's3-sync', runId, spec: raw });
+          const r = await planRun(ctx, { kind: 's3-sync', runId, spec: raw, retry: retryPolicyFrom(cmd) });
           if (o.json)
             process.stdout.write(
               JSON.stringify({

@@ -4,8 +4,9 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
+import { intOption, retryPolicyFrom, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { InputError } from '../../../shared/errors.js';
+import type { RetryPolicyInput } from '../../../shared/retry-policy.js';
 import type { EngineContext } from '../../job-kind.js';
 import { KIND } from './expand.js';
 import { readCustomersFile } from './plan.js';
@@ -73,9 +74,9 @@ export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
   return parsed.data;
 }
 
-export async function planUploadsRun(ctx: EngineContext, o: PlanUploadsOptions) {
+export async function planUploadsRun(ctx: EngineContext, o: PlanUploadsOptions, retry?: RetryPolicyInput) {
   const spec = specFromOptions(o);
-  return planRun(ctx, { kind: KIND, runId: o.run ?? newRunId(KIND), spec });
+  return planRun(ctx, { kind: KIND, runId: o.run ?? newRunId(KIND), spec, retry });
 }
 
 export function registerPlanCommand(plan: Command): void {
@@ -127,7 +128,7 @@ export function registerPlanCommand(plan: Command): void {
     .action(
       action(async (opts: PlanUploadsOptions, cmd: Command) =>
         withContext(cmd, async (ctx) => {
-          const r = await planUploadsRun(ctx, opts);
+          const r = await planUploadsRun(ctx, opts, retryPolicyFrom(cmd));
           process.stdout.write(
             `${r.run.runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`,
           );
