@@ -16,7 +16,8 @@
 import { formatZodIssues } from '../shared/config.js';
 import { classifyError, InputError } from '../shared/errors.js';
 import { retryPolicyOf, retryPolicySchema, type RetryPolicy, type RetryPolicyInput } from '../shared/retry-policy.js';
-import { putItems, type NewItem } from '../state/items.js';
+import { putItems } from '../state/item-bulk.js';
+import type { NewItem } from '../state/item-row.js';
 import { applyRunTransition, finishRunIfComplete, markPlanComplete } from '../state/run-lifecycle.js';
 import { addPlannedItems, createRun, recountPlannedItems, type RunRow } from '../state/runs.js';
 import type { EngineContext, JobKind } from '../worker/job-kind.js';

@@ -17,8 +17,8 @@
  * a local-stack restart, and there every unfinished item is re-sent.
  */
 import type { ConvoyContext } from '../shared/context.js';
-import type { ItemRow, ItemStatus } from '../state/items.js';
-import { itemsByStatus } from '../state/items.js';
+import type { ItemRow, ItemStatus } from '../state/item-row.js';
+import { itemsByStatus } from '../state/item-bulk.js';
 import { claimResend, lastSentAtMs, type SentItemRow } from '../state/item-sent.js';
 import { finishRunIfComplete } from '../state/run-lifecycle.js';
 import { redriveRunDlq } from './dlq-redrive.js';

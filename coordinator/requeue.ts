@@ -4,8 +4,10 @@
  * of other runs, or not matching the filter, are left where they are.
  */
 import type { ConvoyContext } from '../shared/context.js';
+import { isErrorClass, nearestErrorClass } from '../shared/error-classes.js';
 import { InputError } from '../shared/errors.js';
-import { getItem, itemsByStatus, requeueItem } from '../state/items.js';
+import { getItem, requeueItem } from '../state/items.js';
+import { itemsByStatus } from '../state/item-bulk.js';
 import { applyRunTransition } from '../state/run-lifecycle.js';
 import { getRun } from '../state/runs.js';
 import { redriveRunDlq } from './dlq-redrive.js';
@@ -78,7 +80,16 @@ async function noMatch(ctx: ConvoyContext, filter: RequeueFilter, classes: Map<s
       `nothing to requeue: ${what}; ${knownText} (list them with \`convoy monitor --run ${filter.runId} --failed\`)`,
     );
   }
+  const errorClass = filter.errorClass ?? '';
+  if (!isErrorClass(errorClass)) {
+    // not in shared/error-classes.ts: a typo (rows written by an older convoy may still hold a
+    // retired class, which is why a class is only called unknown when no failed item has it)
+    const nearest = nearestErrorClass(errorClass);
+    return new InputError(
+      `nothing to requeue: "${errorClass}" is not an error class convoy records${nearest ? ` (did you mean ${nearest}?)` : ''}; ${knownText}`,
+    );
+  }
   return new InputError(
-    `nothing to requeue: no failed item of run ${filter.runId} has error class "${filter.errorClass}"; ${knownText}`,
+    `nothing to requeue: no failed item of run ${filter.runId} has error class "${errorClass}"; ${knownText}`,
   );
 }

@@ -11,7 +11,8 @@ import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import { retryPolicyOf, type RetryPolicy } from '../shared/retry-policy.js';
 import { readCounterTotals, reconcileTotals, type Counters } from '../state/counters.js';
-import { countByStatus, itemsByStatus, type ItemStatus } from '../state/items.js';
+import { countByStatus, itemsByStatus } from '../state/item-bulk.js';
+import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
 
 export interface RunStatus {

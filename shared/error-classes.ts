@@ -160,9 +160,35 @@ export const ERROR_CLASSES = {
 
 export type ErrorClass = keyof typeof ERROR_CLASSES;
 
-/** The class names, for validating `--class` arguments and API filters. */
+/** The class names, in the table's order. */
 export function knownErrorClasses(): ErrorClass[] {
   return Object.keys(ERROR_CLASSES) as ErrorClass[];
+}
+
+/**
+ * The class a misspelled name most likely meant (`SHARD_NOT_FOUD` -> `SHARD_NOT_FOUND`), for the
+ * refusal of an unknown `--class`; undefined when every class is more than a few edits away.
+ */
+export function nearestErrorClass(name: string): ErrorClass | undefined {
+  const wanted = name.toUpperCase();
+  let best: { name: ErrorClass; distance: number } | undefined;
+  for (const known of knownErrorClasses()) {
+    const distance = editDistance(wanted, known);
+    if (!best || distance < best.distance) best = { name: known, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(wanted.length / 4)) ? best.name : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), one row at a time. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 export function isErrorClass(name: string): name is ErrorClass {

@@ -15,7 +15,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions.js';
-import type { ItemRow, ItemStatus, ItemStore } from './items.js';
+import type { ItemRow, ItemStatus, ItemStore } from './item-row.js';
 
 export type SentItemRow = ItemRow & { sentAtMs?: number };
 

@@ -18,132 +18,20 @@
  * worker's LeaseKeeper renews it every leaseMs/3; if the worker dies, the lease runs out and the
  * next claim (from the SQS redelivery or a reconcile) takes the item over. A worker checks its
  * lease is still valid before each side effect that matters and aborts the item if it is lost.
+ *
+ * The row these transitions move (its fields and statuses) is ./item-row.ts; inserting a plan's
+ * items and reading a run's items page by page is ./item-bulk.ts.
  */
-import { GetCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetAll, batchWriteAll } from './batch.js';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions.js';
-import { BY_STATUS_INDEX, statusKey, statusKeysFor } from './schema.js';
-import { nowOf, type TableStore } from './store.js';
+import type { HistoryEntry, ItemError, ItemMetrics, ItemRow, ItemStatus, ItemStore } from './item-row.js';
+import { statusKey } from './schema.js';
+import { nowOf } from './store.js';
 
-export const ItemStatus = {
-  pending: 'pending',
-  leased: 'leased',
-  retrying: 'retrying',
-  done: 'done',
-  failed: 'failed',
-} as const;
-export type ItemStatus = (typeof ItemStatus)[keyof typeof ItemStatus];
-
-export interface ItemError {
-  errorClass: string;
-  message: string;
-  retryable: boolean;
-}
-
-export interface ItemMetrics {
-  bytes: number;
-  objects: number;
-  durationMs: number;
-  [extra: string]: number;
-}
-
-export interface HistoryEntry {
-  atMs: number;
-  event: 'claimed' | 'completed' | 'retry' | 'failed' | 'released' | 'requeued';
-  worker?: string;
-  errorClass?: string;
-}
-
-export interface ItemRow {
-  runId: string;
-  itemId: string;
-  kind: string;
-  /** customer, space, bucket pair or table: what the item belongs to, for views and group steps */
-  group: string;
-  status: ItemStatus;
-  attempts: number;
-  spec: Record<string, unknown>;
-  parentId?: string;
-  leaseOwner?: string;
-  leaseExpiresAtMs?: number;
-  lastError?: ItemError;
-  metrics?: ItemMetrics;
-  /** a resumable item's progress (e.g. a Scan segment's last evaluated key) */
-  checkpoint?: unknown;
-  worker?: string;
-  createdAtMs: number;
-  updatedAtMs: number;
-  startedAtMs?: number;
-  finishedAtMs?: number;
-  nextAttemptAtMs?: number;
-  history?: HistoryEntry[];
-}
-
-export interface NewItem {
-  itemId: string;
-  kind: string;
-  group: string;
-  spec: Record<string, unknown>;
-  parentId?: string;
-}
-
-export type ItemStore = TableStore;
-
-export function newItemRow(runId: string, item: NewItem, nowMs: number): ItemRow & { statusKey: string } {
-  return {
-    runId,
-    itemId: item.itemId,
-    kind: item.kind,
-    group: item.group,
-    spec: item.spec,
-    parentId: item.parentId,
-    status: 'pending',
-    statusKey: statusKey(runId, 'pending', item.itemId),
-    attempts: 0,
-    createdAtMs: nowMs,
-    updatedAtMs: nowMs,
-  };
-}
-
-/**
- * Write item rows with BatchWriteItem (25 a call), retrying UnprocessedItems with backoff until
- * every row is written: a loader that drops UnprocessedItems loses data silently.
- * BatchWriteItem cannot be conditional, so callers that may be re-planning pass `skipExisting`:
- * rows that already exist are read first (BatchGetItem) and left untouched.
- * An id given twice is written once (the first wins): BatchWriteItem rejects a whole batch that
- * names one key twice. Returns the items that were written (new).
- */
-export async function putItems(
-  s: ItemStore,
-  runId: string,
-  items: NewItem[],
-  opts: { skipExisting: boolean },
-): Promise<NewItem[]> {
-  const ids = new Set<string>();
-  let toWrite = items.filter((i) => !ids.has(i.itemId) && ids.add(i.itemId));
-  if (opts.skipExisting && toWrite.length) {
-    const existing = await existingItemIds(s, runId, [...ids]);
-    toWrite = toWrite.filter((i) => !existing.has(i.itemId));
-  }
-  const now = nowOf(s);
-  await batchWriteAll(
-    s.ddb,
-    s.table,
-    toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })),
-  );
-  return toWrite;
-}
-
-/** `itemIds` are distinct (putItems de-duplicates them first). */
-async function existingItemIds(s: ItemStore, runId: string, itemIds: string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  const keys = itemIds.map((itemId) => ({ runId, itemId }));
-  const onRows = (rows: Record<string, unknown>[]) => {
-    for (const row of rows) found.add(row.itemId as string);
-  };
-  await batchGetAll(s.ddb, s.table, keys, onRows, { projection: 'itemId' });
-  return found;
-}
+// worker/worker.ts and monitor/ still import these from here; point them at ./item-row.js and
+// ./item-bulk.js and drop this line.
+export { countByStatus, putItems } from './item-bulk.js';
+export type { ItemRow, ItemStatus, NewItem } from './item-row.js';
 
 export async function getItem(s: ItemStore, runId: string, itemId: string): Promise<ItemRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: { runId, itemId }, ConsistentRead: true }));
@@ -376,98 +264,5 @@ export async function requeueItem(s: ItemStore, ref: { runId: string; itemId: st
   } catch (err) {
     if (isConditionFailure(err)) return 'not-failed';
     throw err;
-  }
-}
-
-/**
- * Items of a run in one status, through the sparse status index, page by page (never the whole
- * set in memory). The index is eventually consistent: callers re-check with a conditional write.
- */
-export async function* itemsByStatus(
-  s: ItemStore,
-  runId: string,
-  status: ItemStatus,
-  opts: { pageSize?: number } = {},
-): AsyncGenerator<ItemRow[]> {
-  for (const key of statusKeysFor(runId, status)) {
-    for await (const out of paginateQuery(
-      { client: s.ddb },
-      {
-        TableName: s.table,
-        IndexName: BY_STATUS_INDEX,
-        KeyConditionExpression: 'statusKey = :k',
-        ExpressionAttributeValues: { ':k': key },
-        Limit: opts.pageSize ?? 500,
-      },
-    )) {
-      if (out.Items?.length) yield out.Items as ItemRow[];
-    }
-  }
-}
-
-/** Count a run's items in one status without reading them (Select COUNT on the status index). */
-export async function countByStatus(s: ItemStore, runId: string, status: ItemStatus): Promise<number> {
-  const counts = await Promise.all(
-    statusKeysFor(runId, status).map(async (key) => {
-      let n = 0;
-      for await (const out of paginateQuery(
-        { client: s.ddb },
-        {
-          TableName: s.table,
-          IndexName: BY_STATUS_INDEX,
-          KeyConditionExpression: 'statusKey = :k',
-          ExpressionAttributeValues: { ':k': key },
-          Select: 'COUNT',
-        },
-      )) {
-        n += out.Count ?? 0;
-      }
-      return n;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
-}
-
-/**
- * Whether any item of the run is still to be done (pending, leased or retrying), read from the
- * items themselves with consistent reads: exact where the status index is not (index queries are
- * separate reads, and eventually consistent on AWS, so an item moving between two statuses can be
- * missed by both). Stops at the first such item; reads the whole run only when there is none, so
- * callers use it once, to confirm a run is finished.
- */
-export async function anyActiveItem(s: ItemStore, runId: string): Promise<boolean> {
-  for await (const out of paginateQuery(
-    { client: s.ddb },
-    {
-      TableName: s.table,
-      KeyConditionExpression: 'runId = :r',
-      FilterExpression: '#st IN (:pending, :leased, :retrying)',
-      ProjectionExpression: 'itemId',
-      ExpressionAttributeNames: { '#st': 'status' },
-      ExpressionAttributeValues: { ':r': runId, ':pending': 'pending', ':leased': 'leased', ':retrying': 'retrying' },
-      ConsistentRead: true,
-    },
-  )) {
-    if (out.Items?.length) return true;
-  }
-  return false;
-}
-
-/** All items of a run in key order, paged (reports and verify; not for screens). */
-export async function* itemsOfRun(
-  s: ItemStore,
-  runId: string,
-  opts: { pageSize?: number } = {},
-): AsyncGenerator<ItemRow[]> {
-  for await (const out of paginateQuery(
-    { client: s.ddb },
-    {
-      TableName: s.table,
-      KeyConditionExpression: 'runId = :r',
-      ExpressionAttributeValues: { ':r': runId },
-      Limit: opts.pageSize ?? 500,
-    },
-  )) {
-    if (out.Items?.length) yield out.Items as ItemRow[];
   }
 }

@@ -22,7 +22,8 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConvoyError } from '../shared/errors.js';
 import { isConditionFailure } from './conditions.js';
-import { anyActiveItem, type ItemStore } from './items.js';
+import { anyActiveItem } from './item-bulk.js';
+import type { ItemStore } from './item-row.js';
 import { getRun, type MetaStore, type RunState } from './runs.js';
 
 export { RunState } from './runs.js';
@@ -41,9 +42,6 @@ export const RUN_TRANSITIONS = {
   replan: { from: ['failed'], to: 'planning' },
 } as const satisfies Record<string, { from: readonly RunState[]; to: RunState }>;
 export type RunTransition = keyof typeof RUN_TRANSITIONS;
-
-/** States no transition leaves except by an operator's explicit action (requeue, re-plan). */
-export const FINISHED_RUN_STATES: readonly RunState[] = ['done', 'failed', 'cancelled'];
 
 /**
  * Make `transition` with one conditional write: the run must be in one of its `from` states (or,

@@ -8,7 +8,7 @@
  */
 import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
-import type { ItemError, ItemStatus } from './items.js';
+import type { ItemError, ItemStatus } from './item-row.js';
 import { BY_STATUS_INDEX, GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
 import type { TableStore as Store } from './store.js';
 

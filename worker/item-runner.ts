@@ -18,16 +18,9 @@ import type { Logger } from '../shared/log.js';
 import { decideAfterFailure } from '../shared/retry-policy.js';
 import type { ItemRef, ReceivedMessage } from '../shared/work-queue.js';
 import type { CounterBuffer } from '../state/counters.js';
-import {
-  claimItem,
-  completeItem,
-  failItem,
-  putItems,
-  releaseItem,
-  saveCheckpoint,
-  type ItemRow,
-  type NewItem,
-} from '../state/items.js';
+import { putItems } from '../state/item-bulk.js';
+import type { ItemRow, NewItem } from '../state/item-row.js';
+import { claimItem, completeItem, failItem, releaseItem, saveCheckpoint } from '../state/items.js';
 import { addPlannedItems } from '../state/runs.js';
 import type { EngineContext } from './job-kind.js';
 import type { HeldLease, LeaseKeeper } from './lease-keeper.js';

@@ -14,7 +14,7 @@ import type { ZodType } from 'zod';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { ItemMetrics, ItemRow, NewItem } from '../state/items.js';
+import type { ItemMetrics, ItemRow, NewItem } from '../state/item-row.js';
 import type { RunRow } from '../state/runs.js';
 import type { ThreadPool } from './thread-pool.js';
 

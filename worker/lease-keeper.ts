@@ -10,7 +10,8 @@ import { LeaseLostError } from '../shared/errors.js';
 import type { ConvoyEmitter } from '../shared/events.js';
 import type { Logger } from '../shared/log.js';
 import type { ItemRef, WorkQueue } from '../shared/work-queue.js';
-import { renewLease, type ItemStore } from '../state/items.js';
+import { renewLease } from '../state/items.js';
+import type { ItemStore } from '../state/item-row.js';
 
 export interface HeldLease {
   ref: ItemRef;

@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../shared/log.js';
 import { toError } from '../shared/errors.js';
-import type { ItemStore } from '../state/items.js';
+import type { ItemStore } from '../state/item-row.js';
 import { finishRunIfComplete } from '../state/run-lifecycle.js';
 import type { MetaStore } from '../state/runs.js';
 

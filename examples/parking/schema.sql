@@ -1,4 +1,4 @@
--- Runbook 001's parking data (VisionDrive Parking), as plain PostgreSQL 15: the TimescaleDB
+-- The parking migration's data (VisionDrive Parking, TimescaleDB -> DynamoDB), as plain PostgreSQL 15: the TimescaleDB
 -- hypertable becomes an ordinary table and PostGIS locations become lat/lng columns, so the
 -- example runs on any PostgreSQL. `updated_at` on events is what `--since` catch-up passes use.
 CREATE TABLE IF NOT EXISTS parking_zones (

@@ -31,7 +31,7 @@ import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { closeOnSignals, distPath, Fleet, PROBE_CLI } from '../fleet/fleet.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { startCpuWindow, type CpuWindowReport } from './lib/proc-cpu.js';
 
 const { values: args } = parseArgs({

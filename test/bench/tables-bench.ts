@@ -4,7 +4,7 @@
  *
  *   ceiling  the emulator's raw BatchWriteItem rate: pre-built batches of 25, many in flight
  *            (`--ceiling-in-flight`, 64) from this process, nothing else running
- *   naive    a sequential Scan -> BatchWriteItem(25) loop (runbook 001/002's scripts)
+ *   naive    a sequential Scan -> BatchWriteItem(25) loop (the hand-written migration scripts convoy replaces)
  *   copy     dynamodb-copy: plan + one spawned worker process until every segment is done
  *   pg       pg-to-dynamodb: the parking events, plan + one spawned worker
  *
@@ -45,15 +45,15 @@ import { KindRegistry, withKinds, type EngineContext } from '../../worker/job-ki
 import { builtInKinds } from '../../worker/jobs/builtin.js';
 import { silentLogger } from '../../shared/log.js';
 import { listWorkers } from '../../state/workers.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import '../../worker/jobs/builtin.js';
 import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/plan-command.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { pgDynamoSpecFromFlags } from '../../worker/jobs/pg-to-dynamodb/plan.js';
-import { closePgPools } from '../../worker/jobs/shared-tables/pg-source.js';
-import { tableClient } from '../../worker/jobs/shared-tables/table-ref.js';
+import { closePgPools } from '../../worker/jobs/table-io/pg-source.js';
+import { tableClient } from '../../worker/jobs/table-io/table-ref.js';
 import { LinkProxy } from '../fleet/link-proxy.js';
 import { createTable, receiptItem, seedItems } from '../tables/helpers.js';
 

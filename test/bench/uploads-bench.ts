@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, STACK_FILE, type StackFile } from '../../shared/config.js';
 import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { contentBytes, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { indexShard } from '../../worker/jobs/uploads/shard-source.js';
 import { UPLOADS_CONFIG_FILE } from '../../worker/jobs/uploads/config.js';

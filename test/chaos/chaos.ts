@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { reconcileRun } from '../../coordinator/reconcile.js';
 import { controlRun } from '../../coordinator/run-control.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
-import { itemsByStatus, itemsOfRun } from '../../state/items.js';
+import { itemsByStatus, itemsOfRun } from '../../state/item-bulk.js';
 import { closeOnSignals, Fleet, PROBE_CLI, sleep } from '../fleet/fleet.js';
 import { probeItemId } from '../fleet/probe-kind.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';

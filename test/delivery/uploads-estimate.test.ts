@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import { DEFAULT_RATES, estimateMinutes, formatMinutes, measureRunRate } from '../../worker/jobs/uploads/report.js';
 import { CLI } from '../helpers/cli.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';

@@ -14,7 +14,7 @@ import { docCommand } from './doc-commands.js';
 import { DocShell, type Background } from './doc-shell.js';
 
 const shell = new DocShell();
-const RUNBOOK_000 = ['bronze', 'silver', 'gold', 'checkpoints'];
+const LAKEHOUSE_BUCKETS = ['bronze', 'silver', 'gold', 'checkpoints'];
 let minio: S3Client;
 let aws: S3Client;
 let workers: Background[] = [];
@@ -76,7 +76,7 @@ beforeAll(async () => {
   shell.writeConfig({ remotes: { aws: { ...stack.remotes.local } } });
   minio = makeS3Client({ ...stack.remotes.minio, name: 'minio' } as never);
   aws = makeS3Client({ ...stack.remotes.local, name: 'aws' } as never);
-  for (const b of RUNBOOK_000) await putObjects(minio, `rideshare-${b}`, seeded[b]!);
+  for (const b of LAKEHOUSE_BUCKETS) await putObjects(minio, `rideshare-${b}`, seeded[b]!);
   // the dev-to-prod copy's buckets: data with JSON and Delta logs to exclude; snapshot folders
   await putObjects(aws, 'dev-raw', [
     { key: 'rides/2026/part-0.parquet', size: 1000, contentType: 'application/octet-stream' },
@@ -116,8 +116,8 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
       ),
     );
     expect(dry).toContain('DRY RUN: nothing was written');
-    const objects = RUNBOOK_000.reduce((a, b) => a + seeded[b]!.length, 0);
-    const bytes = RUNBOOK_000.reduce((a, b) => a + seeded[b]!.reduce((s, o) => s + o.size, 0), 0);
+    const objects = LAKEHOUSE_BUCKETS.reduce((a, b) => a + seeded[b]!.length, 0);
+    const bytes = LAKEHOUSE_BUCKETS.reduce((a, b) => a + seeded[b]!.reduce((s, o) => s + o.size, 0), 0);
     expect(dry).toContain(`total to copy: ${objects} objects`);
 
     const plan = docCommand(
@@ -136,7 +136,7 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
     };
     expect(monitor.run.state).toBe('done');
     expect(monitor.counters).toMatchObject({ objects, bytes });
-    for (const b of RUNBOOK_000)
+    for (const b of LAKEHOUSE_BUCKETS)
       expect(await keys(aws, `rideshare-123456789012-${b}`)).toEqual(seeded[b]!.map((o) => o.key).sort());
     // planning the same --run again creates nothing twice
     expect(await ok(plan)).toContain('already planned');
@@ -186,7 +186,7 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
     // "Skip unchanged": same size and ETag, or the destination's convoy-source-etag. The original
     // multipart object in minio has neither (its ETag is of other parts, and it was not written by
     // convoy), so the way back copies it again; every single-part object is skipped.
-    const multipart = RUNBOOK_000.flatMap((b) => seeded[b]!).filter((o) => o.size > 8 * 1024 * 1024);
+    const multipart = LAKEHOUSE_BUCKETS.flatMap((b) => seeded[b]!).filter((o) => o.size > 8 * 1024 * 1024);
     expect(monitor.counters.bytes).toBe(multipart.reduce((a, o) => a + o.size, 0));
     expect((await shell.run(`convoy verify --run ${reverse.runId}`)).code).toBe(0);
   }, 120_000);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import { InputError } from '../../shared/errors.js';
-import { countByStatus, putItems } from '../../state/items.js';
+import { countByStatus, putItems } from '../../state/item-bulk.js';
 import { addPlannedItems, createRun, getRun, listRuns } from '../../state/runs.js';
 import { pluginOf } from '../../worker/job-kind.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';

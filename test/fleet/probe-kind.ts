@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { pluginOf, type JobKind } from '../../worker/job-kind.js';
 
 export const PROBE_KIND = 'fleet-probe';

@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { startFauxqsServer } from '../../infra/local/stack.js';
-import { startUploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
+import { startUploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 
 /** What the UCAN peers received, summed (answers a harness's { type: 'counts' }). */
 export interface PeerCounts {

@@ -7,7 +7,8 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import type { ItemRow } from '../../state/item-row.js';
 import { getRun } from '../../state/runs.js';
 import { putObjects } from '../fixtures/s3-data.js';
 import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';

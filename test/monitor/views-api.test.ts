@@ -12,7 +12,8 @@ import { formatGroupView, instanceViews, readFailedView, readGroupView, readStuc
 import { createWorkerMetrics, serveWorkerMetrics } from '../../monitor/worker-metrics.js';
 import { ConvoyEmitter } from '../../shared/events.js';
 import { CounterBuffer } from '../../state/counters.js';
-import { claimItem, completeItem, failItem, putItems } from '../../state/items.js';
+import { claimItem, completeItem, failItem } from '../../state/items.js';
+import { putItems } from '../../state/item-bulk.js';
 import { markPlanComplete } from '../../state/run-lifecycle.js';
 import { createRun, getRun } from '../../state/runs.js';
 import { writeHeartbeat } from '../../state/workers.js';

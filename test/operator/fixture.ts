@@ -4,7 +4,8 @@
  * failing fleet leaves them (no worker needed to reach those states).
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { claimItem, failItem, putItems } from '../../state/items.js';
+import { claimItem, failItem } from '../../state/items.js';
+import { putItems } from '../../state/item-bulk.js';
 import { createRun } from '../../state/runs.js';
 import { writeCliConfig } from '../helpers/cli.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { countByStatus } from '../../state/items.js';
+import { countByStatus } from '../../state/item-bulk.js';
 import { CLI, exited, runCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/stack.js';
 import { itemId, operatorFixture, queued, seedRun } from './fixture.js';
@@ -58,6 +58,23 @@ describe('requeue refuses filters that match nothing', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('requeued 2 item(s)');
     expect(await failedCount('rq')).toBe(3);
+  });
+
+  it('a --class that is no error class convoy records: exit 2, called unknown, the nearest class named', async () => {
+    await seedRun(fx.env, 'rqu', { failed: { SOURCE_OBJECT_MISSING: 2 } });
+    const typo = await runCli(['requeue', '--run', 'rqu', '--class', 'SOURCE_OBJECT_MISING'], { config: fx.config });
+    expect(typo.code, typo.stderr).toBe(2);
+    expect(typo.stderr).toContain('"SOURCE_OBJECT_MISING" is not an error class convoy records');
+    expect(typo.stderr).toContain('did you mean SOURCE_OBJECT_MISSING?');
+    expect(typo.stderr).toContain('SOURCE_OBJECT_MISSING (2)');
+    expect(typo.stderr).not.toMatch(/\n\s+at /);
+    // a class from the registry that no item of this run failed with is not called unknown
+    const absent = await runCli(['requeue', '--run', 'rqu', '--class', 'THROTTLED'], { config: fx.config });
+    expect(absent.code, absent.stderr).toBe(2);
+    expect(absent.stderr).toContain('no failed item of run rqu has error class "THROTTLED"');
+    expect(absent.stderr).not.toContain('is not an error class');
+    expect(await failedCount('rqu')).toBe(2);
+    expect(await queued(fx.env)).toBe(0);
   });
 
   it('an --item that is not a failed item of the run: exit 2 saying so, nothing requeued', async () => {

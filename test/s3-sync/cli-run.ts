@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { exited, runCli, spawnWorker } from '../helpers/cli.js';
 import { waitUntil, type TestEnv } from '../helpers/stack.js';
 

@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { Worker } from '../../worker/worker.js';
 import { objectBytes, putObjects, type GeneratedObject } from '../fixtures/s3-data.js';

@@ -9,21 +9,15 @@ import { makeStateClients } from '../../shared/clients.js';
 import {
   claimItem,
   completeItem,
-  countByStatus,
   failItem,
   getItem,
-  itemsByStatus,
-  itemsOfRun,
-  putItems,
   releaseItem,
   renewLease,
   requeueItem,
   saveCheckpoint,
-  type ItemRow,
-  type ItemStatus,
-  type ItemStore,
-  type NewItem,
 } from '../../state/items.js';
+import { countByStatus, itemsByStatus, itemsOfRun, putItems } from '../../state/item-bulk.js';
+import type { ItemRow, ItemStatus, ItemStore, NewItem } from '../../state/item-row.js';
 import { statusKey } from '../../state/schema.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 

@@ -5,7 +5,7 @@
  * UnprocessedItems, as a throttled table does. Nothing may be lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchWriter, emptyStats } from '../../worker/jobs/shared-tables/batch-writer.js';
+import { BatchWriter, emptyStats } from '../../worker/jobs/table-io/batch-writer.js';
 import { CapacityBudget } from '../../worker/budget/capacity-budget.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';

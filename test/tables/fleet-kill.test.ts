@@ -14,7 +14,8 @@ import { copySpecFromFlags } from '../../worker/jobs/dynamodb-copy/plan-command.
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { pgDynamoSpecFromFlags } from '../../worker/jobs/pg-to-dynamodb/plan.js';
 import { pgS3SpecFromFlags } from '../../worker/jobs/pg-to-s3/plan.js';
-import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import type { ItemRow } from '../../state/item-row.js';
 import { getRun } from '../../state/runs.js';
 import { createSchema, seedParking } from '../../examples/parking/seed.mjs';
 import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';

@@ -14,7 +14,8 @@ import pLimit from 'p-limit';
 import { drainBatch } from '../../shared/backoff.js';
 import type { LocalStack } from '../../infra/local/stack.js';
 import type { ConvoyContext } from '../../shared/context.js';
-import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import type { ItemRow } from '../../state/item-row.js';
 
 export const PG_ADMIN_URL = process.env.CONVOY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -70,7 +71,7 @@ export async function seedItems(
   await Promise.all(jobs);
 }
 
-/** A runbook-002-like item: receipts with S3 URLs to rewrite, nested. */
+/** An item like those of a cross-account DynamoDB table copy: receipts with S3 URLs to rewrite, nested. */
 export function receiptItem(i: number): Record<string, AttributeValue> {
   const id = String(i).padStart(7, '0');
   return {
@@ -112,7 +113,7 @@ export async function createTestDb(prefix = 'convoy_t'): Promise<TestDb> {
     pool,
     async drop() {
       await pool.end().catch(() => undefined);
-      const { closePgPools } = await import('../../worker/jobs/shared-tables/pg-source.js');
+      const { closePgPools } = await import('../../worker/jobs/table-io/pg-source.js');
       await closePgPools();
       const a = new pg.Client({ connectionString: PG_ADMIN_URL });
       await a.connect();
@@ -124,7 +125,7 @@ export async function createTestDb(prefix = 'convoy_t'): Promise<TestDb> {
 
 export const suffix = () => randomBytes(3).toString('hex');
 
-/** Runbook 003's event store table, seeded with `n` events over `days` days for `aggregates` aggregates. */
+/** An event store table (the kind exported to S3 by pg-to-s3), seeded with `n` events over `days` days for `aggregates` aggregates. */
 export async function seedEventStore(
   db: { query(text: string, values?: unknown[]): Promise<unknown> },
   n: number,

@@ -7,7 +7,7 @@ import '../../worker/jobs/builtin.js';
 import { pgToDynamoKind } from '../../worker/jobs/pg-to-dynamodb/job.js';
 import { pgDynamoSpecFromFlags, readMapping } from '../../worker/jobs/pg-to-dynamodb/plan.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
-import { itemsOfRun } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { getRun } from '../../state/runs.js';
 import { Worker } from '../../worker/worker.js';
 import { createSchema, seedParking } from '../../examples/parking/seed.mjs';

@@ -4,12 +4,12 @@ import { applyRules, rewriteValue } from '../../worker/jobs/dynamodb-copy/rules.
 import { parsePairs, parseTtl } from '../../worker/jobs/dynamodb-copy/spec.js';
 import { differingAttributes } from '../../worker/jobs/dynamodb-copy/compare.js';
 import { convertValue, mapRow, mappingColumns, mappingSchema } from '../../worker/jobs/pg-to-dynamodb/mapping.js';
-import { rangeCondition, rangesFromBoundaries, quantileFractions } from '../../worker/jobs/shared-tables/key-ranges.js';
+import { rangeCondition, rangesFromBoundaries, quantileFractions } from '../../worker/jobs/table-io/key-ranges.js';
 import { CapacityBudget, shareOf } from '../../worker/budget/capacity-budget.js';
-import { itemSize, writeUnits } from '../../worker/jobs/shared-tables/item-size.js';
-import { preparePuts } from '../../worker/jobs/shared-tables/batch-writer.js';
-import { isoTimestamp, checkPgUrl } from '../../worker/jobs/shared-tables/pg-source.js';
-import { parseTableRef } from '../../worker/jobs/shared-tables/table-ref.js';
+import { itemSize, writeUnits } from '../../worker/jobs/table-io/item-size.js';
+import { preparePuts } from '../../worker/jobs/table-io/batch-writer.js';
+import { isoTimestamp, checkPgUrl } from '../../worker/jobs/table-io/pg-source.js';
+import { parseTableRef } from '../../worker/jobs/table-io/table-ref.js';
 import { overlapping, partitionKey, rowLine } from '../../worker/jobs/pg-to-s3/partitions.js';
 import { parsePartition } from '../../worker/jobs/pg-to-s3/spec.js';
 

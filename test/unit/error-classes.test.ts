@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CLASSES, errorClassInfo, isErrorClass, knownErrorClasses } from '../../shared/error-classes.js';
+import {
+  ERROR_CLASSES,
+  errorClassInfo,
+  isErrorClass,
+  knownErrorClasses,
+  nearestErrorClass,
+} from '../../shared/error-classes.js';
 import {
   AccessDeniedError,
   InputError,
@@ -51,6 +57,13 @@ describe('error-class registry', () => {
     expect(isErrorClass('SHARD_NOT_FOUD')).toBe(false);
     expect(errorClassInfo('toString')).toBeUndefined();
     expect(errorClassInfo('THROTTLED')?.retryable).toBe(true);
+  });
+
+  it('names the nearest class for a misspelling, and none for a name far from every class', () => {
+    expect(nearestErrorClass('SHARD_NOT_FOUD')).toBe('SHARD_NOT_FOUND');
+    expect(nearestErrorClass('access_denied')).toBe('ACCESS_DENIED');
+    expect(nearestErrorClass('THROTLED')).toBe('THROTTLED');
+    expect(nearestErrorClass('BANANA')).toBeUndefined();
   });
 
   it('docs/monitor.md holds the table the registry renders (npm run docs:error-classes rewrites it)', () => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startUploadPeers, type UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
+import { startUploadPeers, type UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import {
   seedUploads,
   type SeededUpload,

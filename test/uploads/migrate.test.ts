@@ -12,7 +12,8 @@ import { encodeProof } from '../../worker/jobs/uploads/ucan.js';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { runStatus } from '../../coordinator/status.js';
-import { itemsOfRun, type ItemRow } from '../../state/items.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import type { ItemRow } from '../../state/item-row.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { Worker } from '../../worker/worker.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -22,7 +23,7 @@ import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
 import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
-import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 
 let t: TestStack;
 let peers: UploadPeers;

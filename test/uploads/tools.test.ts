@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
-import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/index.js';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import { getRun } from '../../state/runs.js';
 import { uploadsKind } from '../../worker/jobs/uploads/job.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';

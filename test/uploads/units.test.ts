@@ -10,7 +10,7 @@ import * as ED25519 from '@noble/ed25519';
 import { ed25519 } from '@ucanto/principal';
 import { describe, expect, it } from 'vitest';
 import { classifyError, InputError } from '../../shared/errors.js';
-import type { ItemRow } from '../../state/items.js';
+import type { ItemRow } from '../../state/item-row.js';
 import { balance } from '../../worker/jobs/uploads/distribute.js';
 import { specFromOptions } from '../../worker/jobs/uploads/plan-command.js';
 import { createLeanFetch } from '../../worker/jobs/uploads/lean-fetch.js';

@@ -16,7 +16,7 @@ import { loadConfig } from '../../../shared/config.js';
 import { createContext } from '../../../shared/context.js';
 import { silentLogger } from '../../../shared/log.js';
 import { runStatus } from '../../../coordinator/status.js';
-import { itemsOfRun } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
 import { runMeasured, startMeasured, tail } from './command.js';
 import type { ObjectSpec } from './data.js';
 import { awsEnv, awsSyncArgv, peerEnv, rcloneCopyArgv, type PeerConfigFiles, type PeerTools } from './peers.js';

@@ -13,12 +13,12 @@
  * crash is written again, which is harmless (puts of the same keys: nothing duplicated).
  */
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { ItemRow } from '../../../state/items.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
-import { emptyStats } from '../shared-tables/batch-writer.js';
-import type { AttributeMap } from '../shared-tables/item-size.js';
-import { openDestinationWriter, transformAndWrite } from '../shared-tables/page-step.js';
-import { describeTable, tableClient } from '../shared-tables/table-ref.js';
+import { emptyStats } from '../table-io/batch-writer.js';
+import type { AttributeMap } from '../table-io/item-size.js';
+import { openDestinationWriter, transformAndWrite } from '../table-io/page-step.js';
+import { describeTable, tableClient } from '../table-io/table-ref.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';
 

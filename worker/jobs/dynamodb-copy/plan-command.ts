@@ -13,7 +13,7 @@ import {
   runIdOption,
   retryPolicyFrom,
 } from '../../../coordinator/cli/globals.js';
-import { readTransformSource } from '../shared-tables/transform-module.js';
+import { readTransformSource } from '../table-io/transform-module.js';
 import { dryRunCopy } from './preflight.js';
 import { copySpecSchema, specFromFlags, type CopyFlags, type CopySpec } from './spec.js';
 

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../../shared/errors.js';
-import { parseTableRef } from '../shared-tables/table-ref.js';
-import { transformSourceSchema } from '../shared-tables/transform-module.js';
+import { parseTableRef } from '../table-io/table-ref.js';
+import { transformSourceSchema } from '../table-io/transform-module.js';
 
 const tableRefSchema = z.object({ remote: z.string().min(1), table: z.string().min(3) });
 

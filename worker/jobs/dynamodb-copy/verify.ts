@@ -8,12 +8,13 @@ import { BatchGetItemCommand, paginateScan, type DynamoDBClient } from '@aws-sdk
 import pLimit from 'p-limit';
 import { drainBatch } from '../../../shared/backoff.js';
 import type { ConvoyContext } from '../../../shared/context.js';
-import { itemsOfRun, type ItemRow } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
-import { keyOf, keyText, type AttributeMap } from '../shared-tables/item-size.js';
-import { describeTable, formatTableRef, tableClient } from '../shared-tables/table-ref.js';
-import { VerifyReport } from '../shared-tables/verify-report.js';
+import { keyOf, keyText, type AttributeMap } from '../table-io/item-size.js';
+import { describeTable, formatTableRef, tableClient } from '../table-io/table-ref.js';
+import { VerifyReport } from '../table-io/verify-report.js';
 import { differingAttributes } from './compare.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';

@@ -8,13 +8,13 @@
  * A retry resumes after the last recorded page; the page in flight at a crash is put again
  * (same keys: nothing duplicated).
  */
-import type { ItemRow } from '../../../state/items.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
-import { emptyStats } from '../shared-tables/batch-writer.js';
-import type { KeyRange } from '../shared-tables/key-ranges.js';
-import { classifyPgError, describeSource, pgPool } from '../shared-tables/pg-source.js';
-import { openDestinationWriter, transformAndWrite } from '../shared-tables/page-step.js';
-import { describeTable, tableClient } from '../shared-tables/table-ref.js';
+import { emptyStats } from '../table-io/batch-writer.js';
+import type { KeyRange } from '../table-io/key-ranges.js';
+import { classifyPgError, describeSource, pgPool } from '../table-io/pg-source.js';
+import { openDestinationWriter, transformAndWrite } from '../table-io/page-step.js';
+import { describeTable, tableClient } from '../table-io/table-ref.js';
 import type { Row } from './mapping.js';
 import { keyTextsOf, makeRowMapper, orderColumns, pageQuery, typeMap } from './rows.js';
 import type { PgToDynamoSpec } from './spec.js';

@@ -1,6 +1,6 @@
 /**
- * The declarative mapping from a PostgreSQL row to a DynamoDB item (runbook 001's transformEvent,
- * as data):
+ * The declarative mapping from a PostgreSQL row to a DynamoDB item (the transformEvent
+ * function of the parking migration's TimescaleDB -> DynamoDB script, as data):
  *
  *   {
  *     "keys":       { "PK": "ZONE#{zone_id}#BAY#{bay_number}", "SK": "EVENT#{timestamp}" },
@@ -20,7 +20,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { ConvoyError, toError } from '../../../shared/errors.js';
-import type { AttributeMap } from '../shared-tables/item-size.js';
+import type { AttributeMap } from '../table-io/item-size.js';
 
 export const VALUE_TYPES = ['S', 'N', 'BOOL', 'JSON', 'SS', 'NS', 'epoch', 'epochMs', 'iso'] as const;
 

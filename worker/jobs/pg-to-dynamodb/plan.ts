@@ -13,9 +13,9 @@ import type { ConvoyConfig } from '../../../shared/config.js';
 import { formatZodIssues } from '../../../shared/config.js';
 import { InputError, toError } from '../../../shared/errors.js';
 import { getRun } from '../../../state/runs.js';
-import type { NewItem } from '../../../state/items.js';
-import { preparePuts } from '../shared-tables/batch-writer.js';
-import { keyQuantiles, rangeLabel, rangesFromBoundaries } from '../shared-tables/key-ranges.js';
+import type { NewItem } from '../../../state/item-row.js';
+import { preparePuts } from '../table-io/batch-writer.js';
+import { keyQuantiles, rangeLabel, rangesFromBoundaries } from '../table-io/key-ranges.js';
 import {
   checkPgUrl,
   describeSource,
@@ -25,9 +25,9 @@ import {
   requireColumns,
   sourceName,
   sourceRelation,
-} from '../shared-tables/pg-source.js';
-import { describeTable, parseTableRef, tableClient } from '../shared-tables/table-ref.js';
-import { readTransformSource } from '../shared-tables/transform-module.js';
+} from '../table-io/pg-source.js';
+import { describeTable, parseTableRef, tableClient } from '../table-io/table-ref.js';
+import { readTransformSource } from '../table-io/transform-module.js';
 import { mappingColumns, mappingSchema, type Mapping } from './mapping.js';
 import { baseFilter, makeRowMapper, pageQuery, typeMap } from './rows.js';
 import { pgToDynamoSpecSchema, type PgToDynamoSpec } from './spec.js';

@@ -6,10 +6,10 @@
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ConvoyError, toError } from '../../../shared/errors.js';
-import type { AttributeMap } from '../shared-tables/item-size.js';
-import { rangeCondition, type KeyRange } from '../shared-tables/key-ranges.js';
-import { quoteIdent, sourceName, sourceRelation, type ColumnInfo } from '../shared-tables/pg-source.js';
-import { loadTransform, transformOutputs } from '../shared-tables/transform-module.js';
+import type { AttributeMap } from '../table-io/item-size.js';
+import { rangeCondition, type KeyRange } from '../table-io/key-ranges.js';
+import { quoteIdent, sourceName, sourceRelation, type ColumnInfo } from '../table-io/pg-source.js';
+import { loadTransform, transformOutputs } from '../table-io/transform-module.js';
 import { mapRow, type Row } from './mapping.js';
 import type { PgToDynamoSpec } from './spec.js';
 

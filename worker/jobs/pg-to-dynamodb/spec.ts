@@ -3,8 +3,8 @@
  * destination table, the mapping (declarative) or a transform module, the catch-up window.
  */
 import { z } from 'zod';
-import { pgSourceSchema } from '../shared-tables/pg-source.js';
-import { transformSourceSchema } from '../shared-tables/transform-module.js';
+import { pgSourceSchema } from '../table-io/pg-source.js';
+import { transformSourceSchema } from '../table-io/transform-module.js';
 import { mappingSchema } from './mapping.js';
 
 export const pgToDynamoSpecSchema = z

@@ -6,16 +6,17 @@
  */
 import pLimit from 'p-limit';
 import type { ConvoyContext } from '../../../shared/context.js';
-import { itemsOfRun, type ItemRow } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { differingAttributes } from '../dynamodb-copy/compare.js';
 import { batchGet } from '../dynamodb-copy/verify.js';
-import { keyOf, keyText, type AttributeMap } from '../shared-tables/item-size.js';
-import { rangeCondition, rangeLabel } from '../shared-tables/key-ranges.js';
-import { describeSource, pgPool, quoteIdent, sourceRelation } from '../shared-tables/pg-source.js';
-import { describeTable, tableClient } from '../shared-tables/table-ref.js';
-import { VerifyReport } from '../shared-tables/verify-report.js';
+import { keyOf, keyText, type AttributeMap } from '../table-io/item-size.js';
+import { rangeCondition, rangeLabel } from '../table-io/key-ranges.js';
+import { describeSource, pgPool, quoteIdent, sourceRelation } from '../table-io/pg-source.js';
+import { describeTable, tableClient } from '../table-io/table-ref.js';
+import { VerifyReport } from '../table-io/verify-report.js';
 import type { Row } from './mapping.js';
 import { baseFilter, makeRowMapper, orderColumns, rowName, typeMap } from './rows.js';
 import type { PgToDynamoSpec } from './spec.js';

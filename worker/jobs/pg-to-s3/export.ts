@@ -5,7 +5,7 @@
  * verifier, so both see the same rows in the same order and serialise them to the same bytes.
  */
 import { createHash } from 'node:crypto';
-import { quoteIdent, pgClient, sourceRelation, classifyPgError } from '../shared-tables/pg-source.js';
+import { quoteIdent, pgClient, sourceRelation, classifyPgError } from '../table-io/pg-source.js';
 import { rowLine } from './partitions.js';
 import type { PgToS3Spec } from './spec.js';
 

@@ -13,7 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { getRemote, type ConvoyConfig } from '../../../shared/config.js';
 import { makeS3Client } from '../../../shared/clients.js';
 import { classifyError } from '../../../shared/errors.js';
-import type { ItemRow } from '../../../state/items.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { readPartition } from './export.js';
 import type { PgToS3Spec } from './spec.js';

@@ -7,7 +7,7 @@ import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ConvoyConfig } from '../../../shared/config.js';
 import { formatZodIssues, getRemote, parseRemotePath } from '../../../shared/config.js';
 import { InputError, classifyError } from '../../../shared/errors.js';
-import type { NewItem } from '../../../state/items.js';
+import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import {
   checkPgUrl,
@@ -18,7 +18,7 @@ import {
   requireColumns,
   sourceName,
   sourceRelation,
-} from '../shared-tables/pg-source.js';
+} from '../table-io/pg-source.js';
 import { isoOf, manifestKey, partitionKey, type Partition } from './partitions.js';
 import { s3For } from './handler.js';
 import { parsePartition, pgToS3SpecSchema, type PgToS3Spec } from './spec.js';

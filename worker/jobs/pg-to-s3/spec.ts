@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../../shared/errors.js';
-import { pgSourceSchema } from '../shared-tables/pg-source.js';
+import { pgSourceSchema } from '../table-io/pg-source.js';
 
 export const pgToS3SpecSchema = z.object({
   source: pgSourceSchema,

@@ -8,11 +8,12 @@
 import pLimit from 'p-limit';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { classifyError } from '../../../shared/errors.js';
-import { itemsOfRun, type ItemRow } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
-import { pgPool, sourceRelation } from '../shared-tables/pg-source.js';
-import { VerifyReport } from '../shared-tables/verify-report.js';
+import { pgPool, sourceRelation } from '../table-io/pg-source.js';
+import { VerifyReport } from '../table-io/verify-report.js';
 import { readPartition } from './export.js';
 import { s3For, type PartitionResult } from './handler.js';
 import { hashObject } from './object-reader.js';

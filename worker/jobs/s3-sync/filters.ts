@@ -1,5 +1,5 @@
 /**
- * Include/exclude filters with aws-cli semantics (the runbooks are written for `aws s3 sync`, which
+ * Include/exclude filters with aws-cli semantics (the bucket migrations it replaces were written for `aws s3 sync`, which
  * uses Python's fnmatch): patterns match the key relative to the synced prefix; `*` matches any
  * run of characters including `/`, `?` one character, `[...]` a class (`[!...]` negated). Every key
  * is included unless an exclude matches it; a later include re-admits it.
@@ -117,7 +117,7 @@ export function matchGlob(tokens: Token[], key: string): boolean {
 /**
  * Compile the filters once (bad patterns throw InputError naming the flag and the pattern).
  * Excludes first, then includes: the spec keeps the two lists apart, so an include always comes
- * "later" than every exclude, which is how the runbooks use them.
+ * "later" than every exclude, which is how `aws s3 sync` scripts use them.
  */
 export function buildKeyFilter(filters: { exclude: string[]; include: string[] }): KeyFilter {
   const rules = [

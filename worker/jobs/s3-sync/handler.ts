@@ -14,7 +14,7 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
-import type { ItemRow, NewItem } from '../../../state/items.js';
+import type { ItemRow, NewItem } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';

@@ -10,7 +10,7 @@
  * child prefix only the destination has gets a `list` item too, so every destination key in the
  * synced prefixes falls in exactly one range item, which deletes it if the source lacks it.
  */
-import type { NewItem } from '../../../state/items.js';
+import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';

@@ -4,7 +4,7 @@
  *   convoy local seed uploads                 generate a data set on the local stack
  *   convoy distribute                         per-instance customer files (./distribute.ts)
  *   convoy uploads show                       one upload, everything about it (./show.ts)
- * (`convoy plan uploads` is registered with the kind itself, in ./index.ts.)
+ * (`convoy plan uploads` is registered by the kind's plugin, ./plugin.ts, from ./plan-command.ts.)
  */
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -6,8 +6,8 @@
  * Read once per process from the file named by CONVOY_UPLOADS_CONFIG, else
  * `<state-dir>/uploads.json` (written by the local stack). Secrets may instead come from the
  * environment (CONVOY_UPLOADS_AGENT_KEY, CONVOY_UPLOADS_SERVICE_KEY,
- * CONVOY_UPLOADS_ENCRYPTION_KEY) so they need not sit in a file. Secrets are never logged: only
- * `describeUploadsConfig` output (no keys) is.
+ * CONVOY_UPLOADS_ENCRYPTION_KEY) so they need not sit in a file. Nothing logs or prints this
+ * config, so secrets never reach the logs.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -142,15 +142,4 @@ export function loadUploadsConfig(config: ConvoyConfig, env: NodeJS.ProcessEnv =
   const parsed = parseUploadsConfig(raw, file, env);
   cache.set(file, parsed);
   return parsed;
-}
-
-/** What may be printed or logged about the config (no keys, no proofs). */
-export function describeUploadsConfig(c: UploadsConfig): Record<string, unknown> {
-  return {
-    tables: c.source.tables,
-    carpark: c.source.carpark,
-    peers: c.peers,
-    registration: c.registration,
-    operatorAccount: c.operatorAccount,
-  };
 }

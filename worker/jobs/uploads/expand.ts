@@ -3,7 +3,7 @@
  * space with a million uploads never stalls the coordinator. Each page is its own item; ids are
  * deterministic, so a retried page re-adds the same children (kept, not duplicated).
  */
-import type { ItemRow, NewItem } from '../../../state/items.js';
+import type { ItemRow, NewItem } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { UploadsRuntime } from './runtime.js';
 import { consumersPage, shardsOf, spacesOfCustomer, uploadsPage, type UploadRow } from './source-tables.js';

@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { itemsOfRun } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
 import type { JobKind, VerifySummary } from '../../job-kind.js';
 import { expandItem, KIND } from './expand.js';
 import { migrateUpload } from './migrate-upload.js';

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { StartLocalServices } from '../../../infra/local/services.js';
 import { UPLOADS_CONFIG_FILE } from './config.js';
-import { startUploadPeers } from './local-peers/index.js';
+import { startUploadPeers } from './local-peers/start-peers.js';
 
 /** The keys worth keeping from a previous uploads.json (a damaged file is replaced). */
 function previousUploadKeys(file: string): { agentKey?: string; encryptionKey?: string } {

@@ -29,7 +29,7 @@ import {
   getGroupStep,
   type GroupStepRef,
 } from '../../../state/group-steps.js';
-import type { ItemRow } from '../../../state/items.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { ShardIndex } from './car-stream-index.js';
 import { buildDagIndex } from './dag-index.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../../shared/errors.js';
-import type { NewItem } from '../../../state/items.js';
+import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { customerItem, scanItem, spaceItem, uploadItem } from './expand.js';
 import { uploadsRuntime } from './runtime.js';

@@ -10,7 +10,8 @@
  * uploads is read page by page, never held in memory (per-customer totals only).
  */
 import type { ConvoyContext } from '../../../shared/context.js';
-import { itemsOfRun, type ItemRow } from '../../../state/items.js';
+import { itemsOfRun } from '../../../state/item-bulk.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import { getRun, listRuns } from '../../../state/runs.js';
 import type { ItemSpec, UploadsSpec } from './spec.js';
 

@@ -19,7 +19,6 @@ import { connect } from '@ucanto/client';
 import { Client as IndexerClient } from '@storacha/indexing-service-client';
 import * as CAR from '@ucanto/transport/car';
 import * as HTTP from '@ucanto/transport/http';
-import type { Signer } from '@ucanto/interface';
 import type { UploadsConfigInput } from '../config.js';
 import { installNativeEd25519 } from '../native-ed25519.js';
 import { encodeProof } from '../ucan.js';
@@ -153,5 +152,3 @@ export async function startUploadPeers(opts: UploadPeersOptions = {}): Promise<U
     throw err;
   }
 }
-
-export type { Signer };
