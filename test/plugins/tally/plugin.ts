@@ -1,0 +1,46 @@
+/**
+ * `tally`: a job kind that lives only in test/, added to convoy the way any kind is: this folder
+ * (the plugin object below declares everything it adds) plus one line in a list of plugins
+ * (../convoy-tally-cli.ts). It proves that a kind needs no change anywhere else: plan, worker,
+ * monitor and verify all reach it through the registry.
+ *
+ * What it adds:
+ *  - `convoy plan tally --bucket B --count N`: items `tally:<n>`, grouped `team-<n % 3>/batch-<n % 2>`
+ *    (the monitor labels the parts `team` and `batch`);
+ *  - `convoy worker --tally-stamp <text>`: a worker option, checked by a start hook (empty -> exit 2),
+ *    written into every object this worker makes;
+ *  - `convoy tally show --run R`: a command of its own (counts the run's objects);
+ *  - the handler writes `tally/<n>` = "<n> <stamp>" to the local S3 bucket; `verify` checks them all.
+ */
+import { Option } from 'commander';
+import { z } from 'zod';
+import { InputError } from '../../../shared/errors.js';
+import type { KindPlugin } from '../../../worker/job-kind.js';
+
+export const TALLY_KIND = 'tally';
+
+export const tallySpecSchema = z.object({
+  bucket: z.string().min(3),
+  count: z.number().int().min(1).max(100_000),
+});
+export type TallySpec = z.infer<typeof tallySpecSchema>;
+
+export const tallyKey = (n: number) => `tally/${String(n).padStart(5, '0')}`;
+
+/** The worker's stamp, set by the start hook from `--tally-stamp` (one worker per process). */
+export const workerStamp = { value: 'unstamped' };
+
+export const tallyPlugin: KindPlugin<TallySpec> = {
+  name: TALLY_KIND,
+  load: async () => (await import('./job.js')).tallyKind,
+  planCommand: async () => (await import('./commands.js')).registerTallyPlan,
+  commands: { paths: [['tally']], register: async () => (await import('./commands.js')).registerTallyCommands },
+  workerOptions: () => [new Option('--tally-stamp <text>', 'tally: a stamp written into every object')],
+  async beforeWorkerStart(_ctx, opts) {
+    if (opts.tallyStamp === undefined) return;
+    const stamp = String(opts.tallyStamp);
+    if (!stamp.trim()) throw new InputError('--tally-stamp is empty; give a word to write into each object');
+    workerStamp.value = stamp;
+  },
+  groupParts: ['team', 'batch'],
+};
