@@ -53,7 +53,7 @@ export async function buildProgram(
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   registerWorkerCommand(program, kinds);
   registerRunCommands(program);
-  registerMonitorCommands(program);
+  registerMonitorCommands(program, kinds);
   for (const need of wanted(plugins, argv)) {
     if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
     if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);
