@@ -4,7 +4,8 @@
  *   GET  /healthz                 liveness
  *   GET  /runs                    runs, newest first
  *   GET  /runs/:id                a run's snapshot (counts, rate, ETA, queue, workers, failures)
- *   GET  /runs/:id/failed         failed items, paged (?limit, ?cursor, ?class, ?customer, ?space)
+ *   GET  /runs/:id/failed         failed items, paged (?limit, ?cursor, ?class, ?group, and the run's
+ *                                 kind's group parts by name, e.g. ?customer, ?space for uploads)
  *   GET  /runs/:id/stuck          stuck items (?stuckAfterMs)
  *   POST /runs/:id/requeue        requeue failed items ({errorClass?, itemId?}); bearer token
  *   POST /runs/:id/pause|resume|cancel   run control (coordinator/run-control.ts); bearer token
@@ -18,11 +19,12 @@ import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { requeueFailed } from '../coordinator/requeue.js';
 import { controlRun } from '../coordinator/run-control.js';
-import type { ConvoyContext } from '../shared/context.js';
 import { classifyError, ConvoyError, InputError } from '../shared/errors.js';
 import { getRun, listRuns, type RunRow } from '../state/runs.js';
 import { statusKeysFor } from '../state/schema.js';
 import { decodeCursor } from '../state/views.js';
+import type { EngineContext } from '../worker/job-kind.js';
+import { groupParts, WHOLE_GROUP, type GroupFilter } from './filters.js';
 import { RunMetrics } from './run-metrics.js';
 import { SnapshotReader, type SnapshotOptions } from './snapshot.js';
 import { readFailedView, readStuckItems } from './views.js';
@@ -44,7 +46,7 @@ const requeueBody = z
 /** The documented minimum: a shorter token can be guessed by anyone who can reach the port. */
 export const MIN_TOKEN_LENGTH = 16;
 
-export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
+export function createApiApp(ctx: EngineContext, opts: ApiOptions = {}): Hono {
   if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH) {
     throw new InputError(
       `the API token (CONVOY_API_TOKEN or "api": {"token"} in the config file) has ${opts.token.length} characters; ` +
@@ -71,22 +73,25 @@ export function createApiApp(ctx: ConvoyContext, opts: ApiOptions = {}): Hono {
   app.get('/runs/:id', async (c) => c.json(await reader.read(c.req.param('id'))));
 
   app.get('/runs/:id/failed', async (c) => {
-    const runId = await existingRun(ctx, c.req.param('id'));
+    const run = await existingRun(ctx, c.req.param('id'));
+    const runId = run.runId;
     const limit = intParam(c, 'limit', 100, 1, 1000);
     const q = c.req.query();
     if (q.cursor !== undefined) checkFailedCursor(runId, q.cursor);
+    const parts = groupParts(ctx.kinds.groupParts(run.kind));
     return c.json(
       await readFailedView(ctx, runId, {
         limit,
         cursor: q.cursor,
         errorClass: q.class,
-        group: { customer: q.customer, space: q.space },
+        group: groupQuery(ctx, run, q, parts),
+        parts,
       }),
     );
   });
 
   app.get('/runs/:id/stuck', async (c) => {
-    const runId = await existingRun(ctx, c.req.param('id'));
+    const { runId } = await existingRun(ctx, c.req.param('id'));
     const stuckAfterMs = intParam(c, 'stuckAfterMs', opts.stuckAfterMs ?? 300_000, 0, 30 * 86_400_000);
     return c.json({ runId, stuckAfterMs, items: await readStuckItems(ctx, runId, { stuckAfterMs, limit: 1000 }) });
   });
@@ -144,9 +149,25 @@ function isActive(r: RunRow, now: number, keepFinishedMs: number): boolean {
   );
 }
 
-async function existingRun(ctx: ConvoyContext, runId: string): Promise<string> {
-  if (!(await getRun(ctx.meta, runId))) throw new InputError(`run "${runId}" not found; GET /runs lists them`);
-  return runId;
+async function existingRun(ctx: EngineContext, runId: string): Promise<RunRow> {
+  const run = await getRun(ctx.meta, runId);
+  if (!run) throw new InputError(`run "${runId}" not found; GET /runs lists them`);
+  return run;
+}
+
+/**
+ * The group filter of a query: ?group and the run's kind's part names. A part that another kind
+ * declares but this run's kind does not is a bad request (400) naming the parts it has; any other
+ * parameter is not a group filter.
+ */
+function groupQuery(ctx: EngineContext, run: RunRow, q: Record<string, string>, parts: readonly string[]): GroupFilter {
+  const known = new Set(ctx.kinds.plugins.flatMap((p) => p.groupParts ?? []));
+  const wrong = Object.keys(q).filter((k) => known.has(k) && !parts.includes(k));
+  if (wrong.length)
+    throw new InputError(
+      `query parameter ${wrong.join(', ')} does not apply to run "${run.runId}" (kind ${run.kind}): its groups' parts are ${parts.join('/')}; use those or ?group`,
+    );
+  return Object.fromEntries([WHOLE_GROUP, ...parts].filter((k) => q[k] !== undefined).map((k) => [k, q[k]]));
 }
 
 function intParam(c: Context, name: string, dflt: number, min: number, max: number): number {

@@ -1,16 +1,21 @@
 /**
  * `convoy monitor` (summary, detail views, --watch dashboard) and `convoy serve` (HTTP status
  * and metrics API). Nothing here prompts: every command runs unattended.
+ *
+ * Group filters: `--group` for any kind, plus one option per group part the kinds declare
+ * (`KindPlugin.groupParts`: the uploads kind's `--customer` and `--space`). A part option applies
+ * to runs of the kinds that declare it; on another run it is bad input (exit 2).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { AddressInfo } from 'node:net';
 import { action } from '../coordinator/cli/errors.js';
 import { withContext } from '../coordinator/cli/globals.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
-import { getRun, listRuns } from '../state/runs.js';
+import { getRun, listRuns, type RunRow } from '../state/runs.js';
+import type { KindRegistry } from '../worker/job-kind.js';
 import { formatFleet, readFleet } from './fleet.js';
-import type { GroupFilter } from './filters.js';
+import { groupParts, unknownParts, WHOLE_GROUP, type GroupFilter } from './filters.js';
 import { SnapshotReader } from './snapshot.js';
 import { buildSummary, formatSummary } from './summary.js';
 import {
@@ -36,8 +41,7 @@ interface MonitorOptions {
   stuck?: boolean;
   stuckAfter: number;
   instance?: string | true;
-  customer?: string;
-  space?: string;
+  group?: string;
   staleAfter: number;
   goneAfter: number;
   rateWindow: number;
@@ -55,11 +59,30 @@ function positive(name: string, opts: { integer?: boolean } = {}) {
   };
 }
 
-export function registerMonitorCommands(program: Command): void {
-  program
+/** The group part options: one per part name the kinds declare, with the kinds that declare it. */
+function partOptions(kinds: KindRegistry): Array<{ part: string; option: Option }> {
+  const declaredBy = new Map<string, string[]>();
+  for (const p of kinds.plugins)
+    for (const part of p.groupParts ?? []) {
+      if (!/^[a-z][a-z0-9-]*$/.test(part) || part === WHOLE_GROUP)
+        throw new Error(`job kind ${p.name} names a group part "${part}": use lower-case words other than "group"`);
+      declaredBy.set(part, [...(declaredBy.get(part) ?? []), p.name]);
+    }
+  return [...declaredBy.entries()].map(([part, names]) => ({
+    part,
+    option: new Option(
+      `--${part} <${part}>`,
+      `${names.join(', ')}: progress of the groups whose ${part} is this (also filters --failed / --stuck)`,
+    ),
+  }));
+}
+
+export function registerMonitorCommands(program: Command, kinds: KindRegistry): void {
+  const parts = partOptions(kinds);
+  const monitor = program
     .command('monitor')
     .description(
-      'show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --customer / --space views',
+      `show a run: summary (default), --watch dashboard, or --failed / --stuck / --instance / --group${parts.map((p) => ` / --${p.part}`).join('')} views`,
     )
     .option(
       '--run <id>',
@@ -85,8 +108,13 @@ export function registerMonitorCommands(program: Command): void {
       '--instance [label]',
       'workers by instance label (per-worker rates, in flight, heartbeats); a label shows only that instance',
     )
-    .option('--customer <customer>', "progress of one customer's groups (also filters --failed / --stuck)")
-    .option('--space <space>', 'progress of one space (also filters --failed / --stuck)')
+    .option(
+      '--group <group>',
+      'progress of the groups equal to or under this group (parts joined by "/"; any kind; also filters --failed / --stuck)',
+    );
+  // commander refuses a part named like another option (--class, --run, ...) when the program is built
+  for (const { option } of parts) monitor.addOption(option);
+  monitor
     .option(
       '--stale-after <seconds>',
       'a worker without a heartbeat for this long is stale',
@@ -128,27 +156,37 @@ export function registerMonitorCommands(program: Command): void {
           }
           const print = (json: unknown, text: () => string): void =>
             void process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : text()) + '\n');
-          const detail =
-            opts.failed ||
-            opts.stuck ||
-            opts.instance !== undefined ||
-            opts.customer !== undefined ||
-            opts.space !== undefined;
+          // the group filter: --group and the part options given, by part name
+          const given = opts as unknown as Record<string, string | undefined>;
+          const group: GroupFilter = Object.fromEntries(
+            [
+              [WHOLE_GROUP, opts.group] as const,
+              ...parts.map((p) => [p.part, given[p.option.attributeName()]] as const),
+            ].filter(([, v]) => v !== undefined),
+          );
+          const grouped = Object.keys(group).length > 0;
+          const detail = opts.failed || opts.stuck || opts.instance !== undefined || grouped;
           if (!opts.run && !detail) {
             const v = await readFleet(ctx, new SnapshotReader(ctx, { seriesMinutes: 0, ...snapshot, exact: true }));
             return print(v, () => formatFleet(v));
           }
-          const runId = await resolveRun(ctx, opts.run);
-          const group: GroupFilter = { customer: opts.customer, space: opts.space };
-          if (opts.failed) return printFailed(ctx, runId, opts, group);
+          const run = await resolveRun(ctx, opts.run);
+          const runId = run.runId;
+          const kindParts = groupParts(ctx.kinds.groupParts(run.kind));
+          checkGroupFilter(run, group, kindParts);
+          if (opts.failed) return printFailed(ctx, runId, opts, group, kindParts);
           if (opts.stuck) {
-            const items = await readStuckItems(ctx, runId, { stuckAfterMs: opts.stuckAfter * 1000, group });
+            const items = await readStuckItems(ctx, runId, {
+              stuckAfterMs: opts.stuckAfter * 1000,
+              group,
+              parts: kindParts,
+            });
             return print({ runId, stuckAfterMs: opts.stuckAfter * 1000, items }, () =>
               formatStuck(items, opts.stuckAfter * 1000),
             );
           }
-          if (opts.customer !== undefined || opts.space !== undefined) {
-            const v = await readGroupView(ctx, runId, group);
+          if (grouped) {
+            const v = await readGroupView(ctx, runId, group, kindParts);
             return print(v, () => formatGroupView(v));
           }
           const s = await buildSummary(ctx, runId, snapshot);
@@ -215,19 +253,38 @@ export function registerMonitorCommands(program: Command): void {
     );
 }
 
-async function resolveRun(ctx: ConvoyContext, runId: string | undefined): Promise<string> {
+async function resolveRun(ctx: ConvoyContext, runId: string | undefined): Promise<RunRow> {
   if (runId) {
-    if (!(await getRun(ctx.meta, runId)))
-      throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
-    return runId;
+    const run = await getRun(ctx.meta, runId);
+    if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
+    return run;
   }
-  const newest = (await listRuns(ctx.meta))[0]?.runId;
+  const newest = (await listRuns(ctx.meta))[0];
   if (!newest) throw new InputError('no runs yet; create one with `convoy plan`');
   return newest;
 }
 
-async function printFailed(ctx: ConvoyContext, runId: string, opts: MonitorOptions, group: GroupFilter): Promise<void> {
-  const base = { errorClass: opts.class, group };
+/** A part option the run's kind does not name is bad input: say which parts its groups have. */
+function checkGroupFilter(run: RunRow, group: GroupFilter, parts: readonly string[]): void {
+  const unknown = unknownParts(group, parts);
+  if (!unknown.length) return;
+  const named = parts.filter((p) => p !== WHOLE_GROUP);
+  throw new InputError(
+    `${unknown.map((u) => `--${u}`).join(', ')} ${unknown.length > 1 ? 'do' : 'does'} not apply to run "${run.runId}" (kind ${run.kind}): ` +
+      (named.length
+        ? `its groups are ${named.join('/')}; filter with ${named.map((p) => `--${p}`).join(', ')} or --group`
+        : 'its groups have one part; filter with --group'),
+  );
+}
+
+async function printFailed(
+  ctx: ConvoyContext,
+  runId: string,
+  opts: MonitorOptions,
+  group: GroupFilter,
+  parts: readonly string[],
+): Promise<void> {
+  const base = { errorClass: opts.class, group, parts };
   if (opts.limit !== undefined || opts.cursor !== undefined) {
     const v = await readFailedView(ctx, runId, { ...base, limit: opts.limit ?? 100, cursor: opts.cursor });
     process.stdout.write((opts.json ? JSON.stringify(v, null, 2) : formatFailedView(v)) + '\n');

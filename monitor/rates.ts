@@ -11,7 +11,7 @@
  * double-count a retried flush; the next exact count corrects that drift.
  */
 import type { Counters } from '../state/counters.js';
-import type { ItemStatus } from '../state/items.js';
+import type { ItemStatus } from '../state/item-row.js';
 import type { WorkerHeartbeat } from '../state/workers.js';
 
 export const MIB = 1024 * 1024;

@@ -24,7 +24,7 @@ import {
   type Counters,
   type RunTotals,
 } from '../state/counters.js';
-import { countByStatus } from '../state/items.js';
+import { countByStatus } from '../state/item-bulk.js';
 import { getRun, type RunRow } from '../state/runs.js';
 import { failedSetSummary, forEachItemSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
 import { listWorkers, type WorkerHeartbeat } from '../state/workers.js';

@@ -1,7 +1,9 @@
 /**
  * The monitor's detail views: failed items (paged, grouped by class), stuck items, workers per
- * instance, and per-group progress (`--customer` / `--space`). Each one reads a bounded set:
- * the failed / leased / retrying parts of the status index, heartbeat rows, or group counters.
+ * instance, and per-group progress (`--group` and the run's kind's part options, such as the
+ * uploads kind's `--customer` / `--space`). Each one reads a bounded set: the failed / leased /
+ * retrying parts of the status index, heartbeat rows, or group counters. A group filter comes
+ * with the part names of the run's kind (monitor/filters.ts); without them only `group` applies.
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { errorClassInfo } from '../shared/error-classes.js';
@@ -15,7 +17,17 @@ import {
   toItemSummary,
   type ItemSummaryRow,
 } from '../state/views.js';
-import { classifyStuck, groupByClass, groupMatcher, type GroupFilter, type StuckItem } from './filters.js';
+import {
+  classifyStuck,
+  describeFilter,
+  groupByClass,
+  groupMatcher,
+  groupPrefix,
+  parseGroup,
+  WHOLE_GROUP,
+  type GroupFilter,
+  type StuckItem,
+} from './filters.js';
 import { formatBytes, formatDuration } from './rates.js';
 import type { RunSnapshot, WorkerView } from './snapshot.js';
 import { sortedClasses } from './summary.js';
@@ -42,9 +54,9 @@ export interface FailedView {
 export async function readFailedView(
   ctx: ConvoyContext,
   runId: string,
-  opts: { limit?: number; cursor?: string; errorClass?: string; group?: GroupFilter } = {},
+  opts: { limit?: number; cursor?: string; errorClass?: string; group?: GroupFilter; parts?: readonly string[] } = {},
 ): Promise<FailedView> {
-  const inGroup = groupMatcher(opts.group ?? {});
+  const inGroup = groupMatcher(opts.group ?? {}, opts.parts ?? [WHOLE_GROUP]);
   const where = (r: ItemSummaryRow) =>
     (!opts.errorClass || r.lastError?.errorClass === opts.errorClass) && (!inGroup || inGroup(r.group));
   const [page, summary] = await Promise.all([
@@ -100,10 +112,10 @@ export function formatFailedView(v: FailedView): string {
 export async function readStuckItems(
   ctx: ConvoyContext,
   runId: string,
-  opts: { stuckAfterMs: number; limit?: number; group?: GroupFilter },
+  opts: { stuckAfterMs: number; limit?: number; group?: GroupFilter; parts?: readonly string[] },
 ): Promise<StuckItem[]> {
   const now = ctx.now();
-  const inGroup = groupMatcher(opts.group ?? {});
+  const inGroup = groupMatcher(opts.group ?? {}, opts.parts ?? [WHOLE_GROUP]);
   const stuck: StuckItem[] = [];
   const onPage = (page: ItemSummaryRow[]) => {
     for (const row of page) {
@@ -215,10 +227,12 @@ export function formatInstances(views: InstanceView[]): string {
   return lines.join('\n');
 }
 
-// ---- groups (--customer / --space) --------------------------------------------------------
+// ---- groups (--group, and the part options of the run's kind) ------------------------------
 
 export interface GroupRow {
   group: string;
+  /** the group's parts by the run's kind's names, e.g. {customer, space} (none on the total) */
+  labels?: Record<string, string>;
   /** from the group counters (cumulative; done and failed as the workers counted them) */
   counters: Counters;
   /** items planned in the group; pending = planned - done - leased - retrying - failed (approximate: done is counted) */
@@ -232,24 +246,40 @@ export interface GroupRow {
 
 export interface GroupView {
   filter: GroupFilter;
+  /** the part names of the run's kind's groups */
+  parts: readonly string[];
   groups: GroupRow[];
   total: GroupRow;
 }
 
 /**
  * Progress of the groups matching the filter. Done/bytes come from group counters (rows per
- * group and worker; with --customer a key-range read of that customer's groups), leased /
+ * group and worker; with a first part or --group, a key-range read of the groups under it), leased /
  * retrying / failed from the status index filtered by group (cost: items in those states).
  * Pending comes from the per-group planned count (written with the items) minus the rest.
  */
-export async function readGroupView(ctx: ConvoyContext, runId: string, filter: GroupFilter): Promise<GroupView> {
-  const match = groupMatcher(filter) ?? (() => true);
-  const counters = await readGroupCounters(ctx.meta, runId, { groupPrefix: filter.customer });
+export async function readGroupView(
+  ctx: ConvoyContext,
+  runId: string,
+  filter: GroupFilter,
+  parts: readonly string[] = [WHOLE_GROUP],
+): Promise<GroupView> {
+  const match = groupMatcher(filter, parts) ?? (() => true);
+  const counters = await readGroupCounters(ctx.meta, runId, { groupPrefix: groupPrefix(filter, parts) });
   const rows = new Map<string, GroupRow>();
   const row = (g: string) => {
     let r = rows.get(g);
     if (!r) {
-      r = { group: g, counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 };
+      r = {
+        group: g,
+        labels: parseGroup(g, parts),
+        counters: emptyCounters(),
+        planned: 0,
+        pending: 0,
+        leased: 0,
+        retrying: 0,
+        failedNow: 0,
+      };
       rows.set(g, r);
     }
     return r;
@@ -290,17 +320,17 @@ export async function readGroupView(ctx: ConvoyContext, runId: string, filter: G
     total.retrying += g.retrying;
     total.failedNow += g.failedNow;
   }
-  return { filter, groups, total };
+  return { filter, parts, groups, total };
 }
 
 export function formatGroupView(v: GroupView): string {
-  const what = [v.filter.customer && `customer ${v.filter.customer}`, v.filter.space && `space ${v.filter.space}`]
-    .filter(Boolean)
-    .join(', ');
+  const what = describeFilter(v.filter, v.parts);
   if (!v.groups.length) return `no items seen yet for ${what}`;
   const fmt = (r: GroupRow) =>
     `  ${r.group.padEnd(40)} planned ${String(r.planned).padStart(8)}  pending ${String(r.pending).padStart(8)}  done ${String(r.counters.done).padStart(8)}  failed ${String(r.failedNow).padStart(6)}  leased ${String(r.leased).padStart(4)}  retrying ${String(r.retrying).padStart(4)}  ${formatBytes(r.counters.bytes).padStart(10)}  ${r.counters.objects} objects`;
-  return [`groups of ${what}: ${v.groups.length}`, ...v.groups.map(fmt), fmt(v.total)].join('\n');
+  return [`groups (${v.parts.join('/')}) of ${what}: ${v.groups.length}`, ...v.groups.map(fmt), fmt(v.total)].join(
+    '\n',
+  );
 }
 
 function oneLine(s: string): string {

@@ -28,11 +28,6 @@ import type { HistoryEntry, ItemError, ItemMetrics, ItemRow, ItemStatus, ItemSto
 import { statusKey } from './schema.js';
 import { nowOf } from './store.js';
 
-// worker/worker.ts and monitor/ still import these from here; point them at ./item-row.js and
-// ./item-bulk.js and drop this line.
-export { countByStatus, putItems } from './item-bulk.js';
-export type { ItemRow, ItemStatus, NewItem } from './item-row.js';
-
 export async function getItem(s: ItemStore, runId: string, itemId: string): Promise<ItemRow | undefined> {
   const out = await s.ddb.send(new GetCommand({ TableName: s.table, Key: { runId, itemId }, ConsistentRead: true }));
   return out.Item as ItemRow | undefined;

@@ -78,6 +78,19 @@ export interface JobKind<Spec = unknown> {
   verify?(run: RunRow, spec: Spec, ctx: ConvoyContext, opts: VerifyOptions): Promise<VerifySummary>;
 }
 
+/**
+ * A file of its own that each instance of a fleet (infra/cdk) gives `convoy worker`: instance k
+ * of the fleet fetches `instance-<k>.json` from the fleet's instance files source (written for N
+ * instances by a tool of the kind, e.g. `convoy distribute --instances N`) and starts the worker
+ * with `<workerOption> <file>`.
+ */
+export interface InstanceFiles {
+  /** the `convoy worker` option that takes the file (one of the kind's `workerOptions`), e.g. '--customers-file' */
+  readonly workerOption: string;
+  /** what a file holds, one lower-case word: names the file on the instance and in its logs, e.g. 'customers' */
+  readonly describe: string;
+}
+
 /** A command path a plugin adds to the CLI, e.g. ['distribute'] or ['local', 'seed']. */
 export type CommandPath = readonly string[];
 
@@ -106,8 +119,14 @@ export interface KindPlugin<Spec = any> {
    * module URL exporting `startLocalServices` (infra/local/services.ts), started by `local up`.
    */
   localServices?: { module: string };
-  /** how the monitor names the parts of an item's `group`, split at '/': e.g. ['customer', 'space'] */
+  /**
+   * How the monitor names the parts of an item's `group`, split at '/': e.g. ['customer', 'space'].
+   * Each name is a `convoy monitor` filter option (`--customer`) and a query parameter of the
+   * API's failed items; lower-case words, not `group` (the whole-group filter every kind has).
+   */
   groupParts?: readonly string[];
+  /** a file per fleet instance that `convoy worker` takes (the uploads kind: each instance's customers) */
+  instanceFiles?: InstanceFiles;
 }
 
 /** The kinds a process knows, by name; runtimes loaded once, on first use. */
@@ -124,6 +143,11 @@ export class KindRegistry {
 
   get plugins(): KindPlugin[] {
     return [...this.byName.values()];
+  }
+
+  /** The part names a kind declares for its groups; undefined when it declares none or is unknown here. */
+  groupParts(name: string): readonly string[] | undefined {
+    return this.byName.get(name)?.groupParts;
   }
 
   plugin(name: string): KindPlugin {

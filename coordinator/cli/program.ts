@@ -60,7 +60,7 @@ export async function buildProgram(
   for (const option of retryPolicyOptions()) plan.addOption(option);
   registerWorkerCommand(program, kinds);
   registerRunCommands(program);
-  registerMonitorCommands(program);
+  registerMonitorCommands(program, kinds);
   for (const need of wanted(plugins, argv)) {
     if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
     if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);

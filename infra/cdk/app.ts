@@ -6,11 +6,18 @@
  * Context (see fleet-props.ts for every key and its default) comes from the cdk CLI
  * (`-c key=value`, cdk.json) or, when run directly with node, from the same `-c key=value` /
  * `--context key=value` arguments.
+ *
+ * A composition root, like coordinator/cli/main.ts: the one module of the CDK app that knows the
+ * job kinds (worker/jobs/builtin.ts). What a kind adds to a fleet (the file each instance gives
+ * `convoy worker`: KindPlugin.instanceFiles) goes from their plugins into the stack's props; the
+ * stack itself names no kind.
  */
 import { App } from 'aws-cdk-lib';
 import { InputError } from '../../shared/errors.js';
+import type { KindPlugin } from '../../worker/job-kind.js';
+import { builtInKinds } from '../../worker/jobs/builtin.js';
 import { ConvoyFleetStack } from './fleet-stack.js';
-import { FLEET_CONTEXT_KEYS, parseFleetProps } from './fleet-props.js';
+import { FLEET_CONTEXT_KEYS, parseFleetProps, type FleetKinds } from './fleet-props.js';
 
 /** `-c a=1 --context b=2` -> { a: '1', b: '2' } (the cdk CLI passes context through CDK_CONTEXT_JSON instead). */
 export function contextFromArgv(argv: string[]): Record<string, string> {
@@ -28,9 +35,20 @@ export function contextFromArgv(argv: string[]): Record<string, string> {
   return out;
 }
 
+/** What the kinds add to a fleet: the file per instance that (at most) one of them takes. */
+export function fleetKindsOf(plugins: readonly KindPlugin[]): FleetKinds {
+  const taking = plugins.filter((p) => p.instanceFiles);
+  if (taking.length > 1)
+    throw new Error(
+      `job kinds ${taking.map((p) => p.name).join(', ')} each take a file per instance; a fleet has one instanceFilesSource`,
+    );
+  return taking[0]?.instanceFiles ? { instanceFiles: taking[0].instanceFiles } : {};
+}
+
 export function buildApp(
   context: Record<string, unknown> = {},
   outdir?: string,
+  plugins: readonly KindPlugin[] = builtInKinds,
 ): { app: App; stack: ConvoyFleetStack } {
   const app = new App({ context, outdir: process.env.CDK_OUTDIR ? undefined : outdir });
   const raw: Record<string, unknown> = {};
@@ -39,7 +57,12 @@ export function buildApp(
     if (v !== undefined) raw[key] = v;
   }
   const props = parseFleetProps(raw);
-  const stack = new ConvoyFleetStack(app, props.stackName, props);
+  const kinds = fleetKindsOf(plugins);
+  if (props.instanceFilesSource && !kinds.instanceFiles)
+    throw new InputError(
+      `instanceFilesSource is set (${props.instanceFilesSource}), but none of the job kinds (${plugins.map((p) => p.name).join(', ')}) takes a file per instance; drop -c instanceFilesSource`,
+    );
+  const stack = new ConvoyFleetStack(app, props.stackName, { ...props, ...kinds });
   return { app, stack };
 }
 

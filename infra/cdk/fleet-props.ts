@@ -3,13 +3,17 @@
  * `cdk.json`), so `npm run synth` needs no AWS account and does no lookups: everything that
  * would need a lookup (VPC, subnets) is either created or given by id.
  *
- * Deploy-time values that change per release (the artifact URI, how many customer slots) are
+ * Deploy-time values that change per release (the artifact URI, how many instance slots) are
  * CloudFormation parameters instead (see fleet-stack.ts), so a new release is a parameter update.
+ *
+ * What the job kinds add to a fleet (a file per instance for `convoy worker`) is not context:
+ * the composition root (app.ts) reads it from the kinds' plugins (`FleetKinds`).
  */
 import { MAX_RECEIVE_COUNT } from '../../shared/work-queue.js';
 import { z } from 'zod';
 import { formatZodIssues } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
+import type { InstanceFiles } from '../../worker/job-kind.js';
 
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name');
 const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'not a DynamoDB table name');
@@ -60,8 +64,11 @@ const fleetPropsObject = z
     /** DynamoDB tables the table jobs read / write (dynamodb-copy). */
     readTables: list(tableName).default([]),
     writeTables: list(tableName).default([]),
-    /** Where each instance's customers file comes from: `s3://bucket/prefix` or `ssm:/parameter/path`; none when absent. */
-    customersSource: z
+    /**
+     * Where each instance's file comes from (`instance-<k>.json`, for the job kind that takes one:
+     * KindPlugin.instanceFiles): `s3://bucket/prefix` or `ssm:/parameter/path`; none when absent.
+     */
+    instanceFilesSource: z
       .string()
       .regex(
         /^(s3:\/\/[a-z0-9][a-z0-9.-]+[a-z0-9](\/[^\s]*)?|ssm:\/[A-Za-z0-9_./-]+)$/,
@@ -111,6 +118,12 @@ export const fleetPropsSchema = fleetPropsObject.superRefine((p, ctx) => {
 });
 
 export type FleetProps = z.infer<typeof fleetPropsSchema>;
+
+/** What the job kinds declare that the fleet carries out (from their plugins, by app.ts). */
+export interface FleetKinds {
+  /** the file each instance gives `convoy worker` (at most one kind declares one); none: no instance files */
+  instanceFiles?: InstanceFiles;
+}
 
 /** Context keys the app reads (everything else in the CDK context is ignored). */
 export const FLEET_CONTEXT_KEYS = Object.keys(fleetPropsObject.shape) as Array<keyof FleetProps>;

@@ -6,7 +6,8 @@
  * Synthesizes offline (no lookups): the AMI is an SSM parameter resolved by CloudFormation at
  * deploy time, the VPC is created or given by ids. Deploy-time values are CFN parameters:
  *   ArtifactUri    s3://bucket/key of the convoy tarball (change it to roll out a release)
- *   CustomerSlots  how many instance-<k> customers files exist (0 = none)
+ *   InstanceSlots  how many instance-<k> files exist (0 = none): the per-instance file a job kind
+ *                  takes (KindPlugin.instanceFiles), which app.ts passes in with the context
  */
 import {
   Aws,
@@ -30,7 +31,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BY_STATUS_INDEX, itemsTableDefinition, metaTableDefinition } from '../../state/schema.js';
 import { convoyConfigFor } from './config-snippet.js';
-import type { FleetProps } from './fleet-props.js';
+import type { FleetKinds, FleetProps } from './fleet-props.js';
 import { actionsFor, s3ActionsFor } from './iam-actions.js';
 import { tableFromDefinition } from './state-tables.js';
 import { renderUserData } from './user-data.js';
@@ -41,7 +42,7 @@ export class ConvoyFleetStack extends Stack {
   readonly role: iam.Role;
   readonly group: autoscaling.AutoScalingGroup;
 
-  constructor(scope: Construct, id: string, fleet: FleetProps, props: StackProps = {}) {
+  constructor(scope: Construct, id: string, fleet: FleetProps & FleetKinds, props: StackProps = {}) {
     // No assets, so no bootstrap stack is needed: the template deploys with `cdk deploy` or with
     // plain `aws cloudformation deploy`.
     super(scope, id, {
@@ -57,11 +58,11 @@ export class ConvoyFleetStack extends Stack {
       allowedPattern: '^s3://[a-z0-9][a-z0-9.-]+[a-z0-9]/.+$',
       description: 's3://bucket/key of the convoy artifact (tarball of dist/, package.json, node_modules)',
     });
-    const customerSlots = new CfnParameter(this, 'CustomerSlots', {
+    const instanceSlots = new CfnParameter(this, 'InstanceSlots', {
       type: 'Number',
       default: 0,
       minValue: 0,
-      description: 'number of per-instance customers files (instance-1 .. instance-N) written by `convoy distribute`',
+      description: `number of per-instance files (instance-1 .. instance-N)${fleet.instanceFiles ? ` of ${fleet.instanceFiles.describe}, for convoy worker ${fleet.instanceFiles.workerOption}` : ''}`,
     });
 
     // --- queue and DLQ ------------------------------------------------------------------------
@@ -123,13 +124,13 @@ export class ConvoyFleetStack extends Stack {
       ['s3:GetObject'],
       [`arn:${Aws.PARTITION}:s3:::${Fn.select(1, Fn.split('s3://', artifactUri.valueAsString))}`],
     );
-    if (fleet.customersSource?.startsWith('s3://')) {
-      const rest = fleet.customersSource.slice('s3://'.length).replace(/\/+$/, '');
-      allow('CustomersFiles', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${rest}/instance-*.json`]);
-    } else if (fleet.customersSource?.startsWith('ssm:')) {
-      const path = fleet.customersSource.slice('ssm:'.length).replace(/^\/+|\/+$/g, '');
+    if (fleet.instanceFilesSource?.startsWith('s3://')) {
+      const rest = fleet.instanceFilesSource.slice('s3://'.length).replace(/\/+$/, '');
+      allow('InstanceFiles', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${rest}/instance-*.json`]);
+    } else if (fleet.instanceFilesSource?.startsWith('ssm:')) {
+      const path = fleet.instanceFilesSource.slice('ssm:'.length).replace(/^\/+|\/+$/g, '');
       allow(
-        'CustomersParameters',
+        'InstanceFileParameters',
         ['ssm:GetParameter'],
         [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${path}/instance-*`],
       );
@@ -194,8 +195,9 @@ export class ConvoyFleetStack extends Stack {
         configJson,
         metaTable: meta.tableName,
         fleet: fleet.fleet,
-        customersSource: fleet.customersSource,
-        customerSlots: customerSlots.valueAsString,
+        instanceFilesSource: fleet.instanceFilesSource,
+        instanceFiles: fleet.instanceFiles,
+        instanceSlots: instanceSlots.valueAsString,
         workerConcurrency: fleet.workerConcurrency,
         shutdownDeadlineSec: fleet.shutdownDeadlineSec,
       }),

@@ -34,7 +34,7 @@ export interface CommandPermission {
  * Batch SQS calls authorize as the single call (SendMessageBatch -> sqs:SendMessage).
  */
 export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
-  // state/items.ts
+  // state/item-bulk.ts, state/batch.ts
   BatchWrite: { actions: ['dynamodb:BatchWriteItem'], grants: ['itemsTable', 'writeTables'] },
   BatchWriteItem: { actions: ['dynamodb:BatchWriteItem'], grants: ['itemsTable', 'writeTables'] },
   BatchGet: { actions: ['dynamodb:BatchGetItem'], grants: ['itemsTable'] },
@@ -48,7 +48,7 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   // state/runs.ts (run row), state/workers.ts (heartbeat rows)
   Put: { actions: ['dynamodb:PutItem'], grants: ['metaTable', 'writeTables'] },
   PutItem: { actions: ['dynamodb:PutItem'], grants: ['metaTable', 'writeTables'] },
-  // state/items.ts (by run, and on the byStatus index), counters, workers
+  // state/item-bulk.ts (by run, and on the byStatus index), counters, workers
   Query: {
     actions: ['dynamodb:Query'],
     grants: ['itemsTable', 'itemsIndex', 'metaTable', 'readTables', 'writeTables'],

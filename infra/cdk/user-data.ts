@@ -9,17 +9,20 @@
  *     node_modules, see docs/deploy.md) from S3 into /opt/convoy;
  *  3. writes /etc/convoy/convoy.config.json: the `state` section that names this stack's tables
  *     and queues (the same shape as shared/config.ts reads);
- *  4. installs `convoy-start` (claims a customer slot, fetches that slot's customers file from S3
- *     or SSM, then execs `convoy worker`), a systemd service running it, and a timer that renews
- *     the slot.
+ *  4. installs `convoy-start` (claims an instance slot, fetches that slot's instance file from S3
+ *     or SSM, then execs `convoy worker` with it), a systemd service running it, and a timer that
+ *     renews the slot.
  *
- * Customer slots: `convoy distribute --instances N` writes instance-1.json .. instance-N.json.
+ * Instance slots: a job kind may take a file of its own per instance (`KindPlugin.instanceFiles`:
+ * the `convoy worker` option and what the file holds), written for N instances as
+ * instance-1.json .. instance-N.json (the uploads kind's by `convoy distribute --instances N`).
  * Instances of an auto-scaling group are identical, so each one claims a free slot with a
  * conditional UpdateItem on the meta table (row pk `slot#<fleet>`, sk `instance-<k>`): free when
  * absent, when its lease (`expiresAtSec`, renewed every minute) ran out, or already ours. An
- * instance that finds no free slot runs without a customers file: it still works the shared
- * queue, so extra instances always help.
+ * instance that finds no free slot runs without a file: it still works the shared queue, so
+ * extra instances always help.
  */
+import type { InstanceFiles } from '../../worker/job-kind.js';
 
 export interface UserDataInput {
   region: string;
@@ -29,29 +32,57 @@ export interface UserDataInput {
   configJson: string;
   metaTable: string;
   fleet: string;
-  /** s3://bucket/prefix or ssm:/path; no customers files when undefined */
-  customersSource?: string;
-  /** number of customer slots (files instance-1 .. instance-N); 0 = none */
-  customerSlots: string;
+  /** s3://bucket/prefix or ssm:/path of the instance files; none when undefined */
+  instanceFilesSource?: string;
+  /** the file the job kinds take per instance, and the `convoy worker` option for it; needed with a source */
+  instanceFiles?: InstanceFiles;
+  /** number of instance slots (files instance-1 .. instance-N); 0 = none */
+  instanceSlots: string;
   workerConcurrency: number;
   shutdownDeadlineSec: number;
   /** slot lease length; renewed every 60 s @defaultValue 300 */
   slotLeaseSec?: number;
 }
 
-/** The shell that fetches one slot's customers file to /etc/convoy/customers.json. */
-export function fetchCustomersCommand(source: string): string {
+/** Where an instance keeps its slot's file: /etc/convoy/<what it holds>.json. */
+export function instanceFilePath(files: InstanceFiles): string {
+  return `/etc/convoy/${files.describe}.json`;
+}
+
+/** The shell that fetches one slot's file (instance-$SLOT) from the source to `dest`. */
+export function fetchInstanceFileCommand(source: string, dest: string): string {
   if (source.startsWith('ssm:')) {
     const base = source.slice('ssm:'.length).replace(/\/+$/, '');
-    return `aws ssm get-parameter --region "$REGION" --with-decryption --name "${base}/instance-$SLOT" --query Parameter.Value --output text > /etc/convoy/customers.json`;
+    return `aws ssm get-parameter --region "$REGION" --with-decryption --name "${base}/instance-$SLOT" --query Parameter.Value --output text > ${dest}`;
   }
   const base = source.replace(/\/+$/, '');
-  return `aws s3 cp --region "$REGION" "${base}/instance-$SLOT.json" /etc/convoy/customers.json`;
+  return `aws s3 cp --region "$REGION" "${base}/instance-$SLOT.json" ${dest}`;
+}
+
+/** The names go into a shell script unquoted: a plain option and a plain word only. */
+function checkInstanceFiles(files: InstanceFiles): void {
+  if (!/^--[a-z][a-z0-9-]*$/.test(files.workerOption) || !/^[a-z][a-z0-9-]*$/.test(files.describe))
+    throw new Error(
+      `instance files ${JSON.stringify(files)}: workerOption must be --lower-case-words and describe one lower-case word`,
+    );
+}
+
+/** convoy-start's lines for a claimed slot: fetch its file and pass it, or say there is none. */
+function slotFileLines(input: UserDataInput): string {
+  const files = input.instanceFiles;
+  if (!files || !input.instanceFilesSource)
+    return `  echo "no instance files configured; working the shared queue only"`;
+  checkInstanceFiles(files);
+  const dest = instanceFilePath(files);
+  return `  if ${fetchInstanceFileCommand(input.instanceFilesSource, dest)}; then
+    ARGS+=(${files.workerOption} ${dest})
+  else
+    echo "no ${files.describe} file for slot $SLOT; working the shared queue only"
+  fi`;
 }
 
 export function renderUserData(input: UserDataInput): string {
   const slotLeaseSec = input.slotLeaseSec ?? 300;
-  const fetchCustomers = input.customersSource ? fetchCustomersCommand(input.customersSource) : 'false';
   const stopTimeoutSec = input.shutdownDeadlineSec + 15;
   return `#!/bin/bash
 set -euo pipefail
@@ -79,12 +110,12 @@ cat > /etc/convoy/env <<CONVOY_ENV
 REGION='${input.region}'
 META_TABLE='${input.metaTable}'
 FLEET='${input.fleet}'
-CUSTOMER_SLOTS='${input.customerSlots}'
+INSTANCE_SLOTS='${input.instanceSlots}'
 SLOT_LEASE_SEC='${slotLeaseSec}'
 NODE_BIN='$NODE_BIN'
 CONVOY_ENV
 
-# 4a. customer slots: claim (or renew) one with a conditional write on the meta table
+# 4a. instance slots: claim (or renew) one with a conditional write on the meta table
 cat > /usr/local/bin/convoy-slot <<'CONVOY_SLOT'
 #!/bin/bash
 # usage: convoy-slot claim|renew   (prints the slot number on claim)
@@ -104,9 +135,9 @@ take() { # $1 = slot number; succeeds when the slot is free, expired, or ours
 }
 case "\${1:-claim}" in
   claim)
-    [ "$CUSTOMER_SLOTS" -gt 0 ] || exit 1
+    [ "$INSTANCE_SLOTS" -gt 0 ] || exit 1
     if [ -s /etc/convoy/slot ] && take "$(cat /etc/convoy/slot)"; then cat /etc/convoy/slot; exit 0; fi
-    for k in $(seq 1 "$CUSTOMER_SLOTS"); do
+    for k in $(seq 1 "$INSTANCE_SLOTS"); do
       if take "$k"; then echo "$k" > /etc/convoy/slot; echo "$k"; exit 0; fi
     done
     exit 1 ;;
@@ -116,7 +147,7 @@ esac
 CONVOY_SLOT
 chmod 755 /usr/local/bin/convoy-slot
 
-# 4b. the launcher: slot -> customers file -> convoy worker
+# 4b. the launcher: slot -> the slot's instance file -> convoy worker
 cat > /usr/local/bin/convoy-start <<'CONVOY_START'
 #!/bin/bash
 set -uo pipefail
@@ -124,14 +155,10 @@ set -uo pipefail
 ARGS=(worker --concurrency ${input.workerConcurrency} --shutdown-deadline-ms ${input.shutdownDeadlineSec * 1000})
 if SLOT=$(/usr/local/bin/convoy-slot claim); then
   ARGS+=(--instance "$FLEET-instance-$SLOT")
-  if ${fetchCustomers}; then
-    ARGS+=(--customers-file /etc/convoy/customers.json)
-  else
-    echo "no customers file for slot $SLOT; working the shared queue only"
-  fi
+${slotFileLines(input)}
 else
   ARGS+=(--instance "$FLEET-extra-$(hostname -s)")
-  echo "no free customer slot; working the shared queue only"
+  echo "no free instance slot; working the shared queue only"
 fi
 exec "$NODE_BIN" /opt/convoy/dist/coordinator/cli/main.js --config /etc/convoy/convoy.config.json "\${ARGS[@]}"
 CONVOY_START
@@ -162,7 +189,7 @@ CONVOY_UNIT
 
 cat > /etc/systemd/system/convoy-slot-renew.service <<'CONVOY_RENEW'
 [Unit]
-Description=renew this instance's convoy customer slot
+Description=renew this instance's convoy instance slot
 [Service]
 Type=oneshot
 User=convoy
@@ -171,7 +198,7 @@ CONVOY_RENEW
 
 cat > /etc/systemd/system/convoy-slot-renew.timer <<'CONVOY_TIMER'
 [Unit]
-Description=renew the convoy customer slot every minute
+Description=renew the convoy instance slot every minute
 [Timer]
 OnBootSec=60
 OnUnitActiveSec=60

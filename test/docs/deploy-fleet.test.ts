@@ -8,6 +8,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fleetKindsOf } from '../../infra/cdk/app.js';
+import { builtInKinds } from '../../worker/jobs/builtin.js';
 import { waitUntil } from '../helpers/stack.js';
 import { docCommand } from './doc-commands.js';
 import { DocShell } from './doc-shell.js';
@@ -82,8 +84,10 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
     const input = {
       configJson,
       fleet: 'convoy',
-      customersSource: 's3://convoy-config/customers',
-      customerSlots: '3',
+      instanceFilesSource: 's3://convoy-config/customers',
+      // what the CDK app passes the stack: the built-in kinds' file per instance (uploads: --customers-file)
+      ...fleetKindsOf(builtInKinds),
+      instanceSlots: '3',
       workerConcurrency: 16,
       shutdownDeadlineSec: 10,
     };

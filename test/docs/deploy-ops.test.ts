@@ -68,7 +68,7 @@ describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue a
 
     const configJson = readFileSync(path.join(shell.cwd, 'convoy.config.json'), 'utf8'); // what every instance gets
     instance = startInstance(shell, 'i-1', {
-      input: { configJson, fleet: 'convoy', customerSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 },
+      input: { configJson, fleet: 'convoy', instanceSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 },
     });
     // paused: the worker drops the run's messages instead of working them; the items stay pending
     await waitUntil(

@@ -4,7 +4,7 @@
  * local stack. Only what cannot run here is replaced: the absolute paths (/etc/convoy, /opt/convoy,
  * /usr/local/bin) point into a directory per instance, `convoy-slot` (IMDS + a DynamoDB conditional
  * write, covered by test/infra) answers the slot the test gives, and `aws s3 cp` copies from a
- * directory standing for the customers bucket.
+ * directory standing for the bucket of the instance files (the uploads kind's customers files).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -79,7 +79,7 @@ export function startInstance(shell: DocShell, name: string, opts: InstanceOptio
   writeFileSync(path.join(etc, 'convoy.config.json'), opts.input.configJson);
   writeFileSync(
     path.join(etc, 'env'),
-    `REGION='us-east-1'\nMETA_TABLE='convoy-meta'\nFLEET='${opts.input.fleet}'\nCUSTOMER_SLOTS='${opts.input.customerSlots}'\nSLOT_LEASE_SEC='300'\nNODE_BIN='${process.execPath}'\n`,
+    `REGION='us-east-1'\nMETA_TABLE='convoy-meta'\nFLEET='${opts.input.fleet}'\nINSTANCE_SLOTS='${opts.input.instanceSlots}'\nSLOT_LEASE_SEC='300'\nNODE_BIN='${process.execPath}'\n`,
   );
   writeFileSync(
     path.join(root, 'convoy-slot'),

@@ -64,16 +64,16 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
   },
   'docs/deploy.md': {
     'npm ci && npm run build': { skip: SELF },
-    'npm run synth -- -c readBuckets=carpark-prod -c writeBuckets=index-prod -c customersSource=s3://convoy-config/customers -c maxInstances=20':
+    'npm run synth -- -c readBuckets=carpark-prod -c writeBuckets=index-prod -c instanceFilesSource=s3://convoy-config/customers -c maxInstances=20':
       { skip: SYNTH },
     'rm -rf /tmp/convoy-artifact && mkdir /tmp/convoy-artifact': { skip: ARTIFACT },
     'cp -r dist package.json package-lock.json /tmp/convoy-artifact/': { skip: ARTIFACT },
     '(cd /tmp/convoy-artifact && npm ci --omit=dev --ignore-scripts)': { skip: ARTIFACT },
     'tar -czf convoy-0.1.0.tgz -C /tmp/convoy-artifact .': { skip: ARTIFACT },
     'aws s3 cp convoy-0.1.0.tgz s3://convoy-artifacts/convoy-0.1.0.tgz': { skip: ARTIFACT },
-    'npx aws-cdk@2 deploy --app "node dist/infra/cdk/app.js" -c readBuckets=carpark-prod -c writeBuckets=index-prod -c customersSource=s3://convoy-config/customers --parameters ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz --parameters CustomerSlots=0':
+    'npx aws-cdk@2 deploy --app "node dist/infra/cdk/app.js" -c readBuckets=carpark-prod -c writeBuckets=index-prod -c instanceFilesSource=s3://convoy-config/customers --parameters ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz --parameters InstanceSlots=0':
       { skip: AWS_ACCOUNT },
-    'aws cloudformation deploy --stack-name convoy-fleet --capabilities CAPABILITY_IAM --template-file infra/cdk.out/convoy-fleet.template.json --parameter-overrides ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz CustomerSlots=0':
+    'aws cloudformation deploy --stack-name convoy-fleet --capabilities CAPABILITY_IAM --template-file infra/cdk.out/convoy-fleet.template.json --parameter-overrides ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz InstanceSlots=0':
       { skip: AWS_ACCOUNT },
     'aws cloudformation describe-stacks --stack-name convoy-fleet --query "Stacks[0].Outputs[?OutputKey==\'ConvoyConfig\'].OutputValue" --output text > convoy.config.json':
       {
@@ -85,7 +85,7 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'aws s3 cp customers s3://convoy-config/customers/ --recursive --exclude "*" --include "instance-*.json"': {
       run: 'deploy-fleet.test.ts',
     },
-    'aws cloudformation deploy ... --parameter-overrides CustomerSlots=8': { skip: AWS_ACCOUNT },
+    'aws cloudformation deploy ... --parameter-overrides InstanceSlots=8': { skip: AWS_ACCOUNT },
     'aws autoscaling set-desired-capacity --auto-scaling-group-name <AutoScalingGroupName> --desired-capacity 8': {
       skip: AWS_ACCOUNT,
     },

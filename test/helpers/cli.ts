@@ -30,13 +30,22 @@ export interface CliResult {
 
 export function runCli(
   args: string[],
-  opts: { config?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: {
+    config?: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number /** another CLI entry (test kinds) */;
+    cli?: string;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...(opts.config ? ['--config', opts.config] : []), ...args], {
-      env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [opts.cli ?? CLI, ...(opts.config ? ['--config', opts.config] : []), ...args],
+      {
+        env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

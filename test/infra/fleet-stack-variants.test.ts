@@ -1,5 +1,5 @@
 /**
- * The fleet stack with the other choices (synthesized once): customers files from SSM, an
+ * The fleet stack with the other choices (synthesized once): instance files from SSM, an
  * existing VPC given by ids (no lookup), x86 instances, tables deleted with the stack, and no
  * buckets or tables configured (so no S3 or table grants at all).
  */
@@ -15,7 +15,7 @@ let json: any;
 beforeAll(() => {
   const { stack } = buildApp(
     {
-      customersSource: 'ssm:/convoy/prod/customers/',
+      instanceFilesSource: 'ssm:/convoy/prod/customers/',
       vpcId: 'vpc-0123456789abcdef0',
       subnetIds: 'subnet-0aaa,subnet-0bbb',
       availabilityZones: 'eu-west-1a,eu-west-1b',
@@ -28,7 +28,7 @@ beforeAll(() => {
 });
 
 describe('fleet stack variants', () => {
-  it('customers from SSM: GetParameter on the slot parameters only', () => {
+  it('instance files from SSM: GetParameter on the slot parameters only', () => {
     const ssm = allPolicyStatements(json).filter(({ statement }) =>
       asList(statement.Action).some((a) => a.startsWith('ssm:')),
     );

@@ -24,7 +24,7 @@ const CONTEXT = {
   writeBuckets: 'dst-bucket',
   readTables: 'legacy-orders',
   writeTables: 'new-orders',
-  customersSource: 's3://fleet-config/customers/',
+  instanceFilesSource: 's3://fleet-config/customers/',
   minInstances: '1',
   maxInstances: '12',
   backlogPerInstance: '300',
@@ -240,6 +240,8 @@ describe('workers', () => {
     expect(script).toContain(
       'aws s3 cp --region "$REGION" "s3://fleet-config/customers/instance-$SLOT.json" /etc/convoy/customers.json',
     );
+    // the built-in kinds' file per instance: the uploads kind's customers, for convoy worker --customers-file
+    expect(script).toContain('ARGS+=(--customers-file /etc/convoy/customers.json)');
     expect(script).toContain('"itemsTable":"');
   });
 
@@ -323,6 +325,6 @@ describe('workers', () => {
 
   it('synthesizes without a bootstrap stack or lookups', () => {
     expect(json.Parameters.BootstrapVersion).toBeUndefined();
-    expect(Object.keys(json.Parameters).sort()).toEqual(expect.arrayContaining(['ArtifactUri', 'CustomerSlots']));
+    expect(Object.keys(json.Parameters).sort()).toEqual(expect.arrayContaining(['ArtifactUri', 'InstanceSlots']));
   });
 });

@@ -131,7 +131,7 @@ describe('fleet context and config', () => {
   it.each([
     [{ maxInstances: '2', minInstances: '3' }, 'maxInstances'],
     [{ readBuckets: 'Not_A_Bucket' }, 'readBuckets'],
-    [{ customersSource: 'http://x' }, 'customersSource'],
+    [{ instanceFilesSource: 'http://x' }, 'instanceFilesSource'],
     [{ vpcId: 'vpc-0abc' }, 'subnetIds'],
     [{ unknownKey: 1 }, 'unknownKey'],
   ])('bad context %j is an InputError naming %s', (input, key) => {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardModel, statusLine } from '../../monitor/dashboard-model.js';
-import { classifyStuck, groupByClass, groupMatcher } from '../../monitor/filters.js';
+import {
+  classifyStuck,
+  describeFilter,
+  groupByClass,
+  groupMatcher,
+  groupParts,
+  groupPrefix,
+  parseGroup,
+  unknownParts,
+} from '../../monitor/filters.js';
+import { InputError } from '../../shared/errors.js';
 import {
   advanceCounts,
   etaSeconds,
@@ -131,15 +141,45 @@ describe('filters', () => {
   });
 
   it('matches groups by customer and space', () => {
-    const m = groupMatcher({ customer: 'c1' })!;
+    // the part names come in as input: here the uploads kind's (KindPlugin.groupParts)
+    const uploads = ['customer', 'space'];
+    const m = groupMatcher({ customer: 'c1' }, uploads)!;
     expect(m('c1/s1')).toBe(true);
     expect(m('c10/s1')).toBe(false);
     expect(m('c1')).toBe(true);
-    const s = groupMatcher({ space: 's2' })!;
+    const s = groupMatcher({ space: 's2' }, uploads)!;
     expect(s('c1/s2')).toBe(true);
     expect(s('c1/s22')).toBe(false);
-    expect(groupMatcher({ customer: 'c1', space: 's2' })!('c2/s2')).toBe(false);
-    expect(groupMatcher({})).toBeUndefined();
+    expect(groupMatcher({ customer: 'c1', space: 's2' }, uploads)!('c2/s2')).toBe(false);
+    expect(groupMatcher({}, uploads)).toBeUndefined();
+  });
+
+  it("names a group's parts by the kind's part names, and matches a whole group or a '/'-prefix with `group`", () => {
+    const parts = ['tenant', 'shard', 'day'];
+    expect(parseGroup('t1/s2/2026/01/02', parts)).toEqual({ tenant: 't1', shard: 's2', day: '2026/01/02' });
+    expect(parseGroup('t1', parts)).toEqual({ tenant: 't1' });
+    expect(groupParts(undefined)).toEqual(['group']);
+    expect(groupParts([])).toEqual(['group']);
+    expect(parseGroup('minio:a->aws:b', groupParts(undefined))).toEqual({ group: 'minio:a->aws:b' });
+    expect(groupMatcher({ shard: 's2' }, parts)!('t1/s2/x')).toBe(true);
+    expect(groupMatcher({ shard: 's2' }, parts)!('s2')).toBe(false);
+    const g = groupMatcher({ group: 't1/s2' }, parts)!;
+    expect([g('t1/s2'), g('t1/s2/x'), g('t1/s22'), g('t1'), g(undefined)]).toEqual([true, true, false, false, false]);
+    // a kind without parts: its one part is `group`, the same filter
+    expect(groupMatcher({ group: 'a' }, ['group'])!('a')).toBe(true);
+    expect(groupMatcher({ group: 'a' }, ['group'])!('ab')).toBe(false);
+    // a part the kind does not name is bad input, never "matches nothing"
+    expect(() => groupMatcher({ customer: 'c1' }, parts)).toThrow(InputError);
+    expect(() => groupMatcher({ customer: 'c1' }, parts)).toThrow(
+      /"customer" is not a group part; the parts are tenant, shard, day/,
+    );
+    expect(unknownParts({ customer: 'c1', tenant: 't', group: 'g', day: undefined }, parts)).toEqual(['customer']);
+    // the key range the group counters are read with: the leading parts given, or `group`
+    expect(groupPrefix({ tenant: 't1', shard: 's2' }, parts)).toBe('t1/s2');
+    expect(groupPrefix({ shard: 's2' }, parts)).toBeUndefined();
+    expect(groupPrefix({ tenant: 't1', group: 't1/s' }, parts)).toBe('t1/s');
+    expect(groupPrefix({ group: 'x' }, ['group'])).toBe('x');
+    expect(describeFilter({ group: 'g', shard: 's2', tenant: 't1' }, parts)).toBe('tenant t1, shard s2, group g');
   });
 
   it('groups a page of failures by class, biggest first', () => {

@@ -154,14 +154,17 @@ describe('monitor views on a run with known counts', () => {
   });
 
   it("shows a customer's groups and one worker instance", async () => {
-    const v = await readGroupView(env.ctx, RUN, { customer: 'cust0' });
+    // the view takes the part names as input (the CLI and the API give the run's kind's); synth's
+    // groups are written `cust<k>/space<k>`, read here with those names
+    const parts = ['customer', 'space'];
+    const v = await readGroupView(env.ctx, RUN, { customer: 'cust0' }, parts);
     // even items: done 0,2,4,6,8; failed 10,12; retrying 14; leased 16
     expect(v.groups.map((g) => g.group)).toEqual(['cust0/space0']);
     // even items: 0-8 done, 10 and 12 failed, 14 retrying, 16 leased, 18 pending (planned counted per group)
     expect(v.total).toMatchObject({ planned: 10, pending: 1, leased: 1, retrying: 1, failedNow: 2 });
     expect(formatGroupView(v)).toMatch(/cust0\/space0\s+planned\s+10\s+pending\s+1\s+done\s+5/);
     expect(v.total.counters).toMatchObject({ done: 5, failed: 2, bytes: 5 * MIB });
-    const bySpace = await readGroupView(env.ctx, RUN, { space: 'space1' });
+    const bySpace = await readGroupView(env.ctx, RUN, { space: 'space1' }, parts);
     expect(bySpace.total.counters.done).toBe(5);
     expect(bySpace.total).toMatchObject({ planned: 10, pending: 1 });
     const s = await buildSummary(env.ctx, RUN);
@@ -219,6 +222,26 @@ describe('monitor API (in-process)', () => {
     expect((await app.request(`/runs/${RUN}/failed?limit=zero`)).status).toBe(400);
     const stuck = await json(await app.request(`/runs/${RUN}/stuck?stuckAfterMs=60000`));
     expect(stuck.items).toHaveLength(4);
+  });
+
+  it("filters failed items by the run's kind's group parts and by ?group; another kind's part is a 400", async () => {
+    const app = createApiApp(env.ctx, {});
+    const ids = async (query: string) =>
+      ((await json(await app.request(`/runs/${RUN}/failed?${query}`))).items as Array<{ itemId: string }>)
+        .map((i) => i.itemId)
+        .sort();
+    // failed: 10 (cust0/space0), 11 (cust1/space1), 12 (cust0/space0); synth's parts are tenant/shard
+    expect(await ids('tenant=cust0')).toEqual([synthItemId(10), synthItemId(12)]);
+    expect(await ids('shard=space1')).toEqual([synthItemId(11)]);
+    expect(await ids('tenant=cust0&shard=space1')).toEqual([]);
+    expect(await ids('group=cust1')).toEqual([synthItemId(11)]);
+    expect(await ids('group=cust0/space0')).toEqual([synthItemId(10), synthItemId(12)]);
+    expect(await ids('group=cust0/space')).toEqual([]);
+    const wrong = await app.request(`/runs/${RUN}/failed?customer=cust0`);
+    expect(wrong.status).toBe(400);
+    expect((await json(wrong)).message).toBe(
+      `query parameter customer does not apply to run "${RUN}" (kind synth): its groups' parts are tenant/shard; use those or ?group`,
+    );
   });
 
   it('serves Prometheus metrics that a text-format parser reads back', async () => {

@@ -93,6 +93,17 @@ describe('a kind added by one line in a plugin list', () => {
     expect(monitor.stdout).toContain('progress: 12/12 done (100.0%), 0 failed');
     expect(monitor.stdout).toContain('moved: 74 B in 12 objects');
 
+    // the monitor filters and labels the run's groups by the parts the kind names (team/batch)
+    const team = await tally(['monitor', '--run', 't1', '--team', 'team-1'], config);
+    expect(team.code, team.stderr).toBe(0);
+    expect(team.stdout).toContain('groups (team/batch) of team team-1: 2');
+    expect(team.stdout).toMatch(/team-1\/batch-0/);
+    expect(team.stdout).toMatch(/team-1\/batch-1/);
+    expect(team.stdout).not.toMatch(/team-0\//);
+    const customer = await tally(['monitor', '--run', 't1', '--customer', 'c'], config);
+    expect(customer.code).toBe(2);
+    expect(customer.stderr).toContain('its groups are team/batch');
+
     const verify = await tally(['verify', '--run', 't1'], config);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toContain('verify t1: ok 12 missing 0 not done 0');

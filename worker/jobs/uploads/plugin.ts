@@ -2,8 +2,9 @@
  * uploads: re-index storacha uploads (sharded DAG indexes built in threads, UCAN registration,
  * location claims, gateway authorization). Everything the kind adds to convoy: `convoy plan
  * uploads`, its tools (`index`, `distribute`, `uploads show`, `local seed uploads`), the worker's
- * `--customers-file` and the plan it makes at start, and how the monitor names its groups. Its
- * modules (the UCAN stack) load only when one of these runs.
+ * `--customers-file` and the plan it makes at start (and that each fleet instance gets a
+ * customers file of its own for it), and how the monitor names its groups. Its modules (the UCAN
+ * stack) load only when one of these runs.
  */
 import { Option } from 'commander';
 import type { KindPlugin } from '../../job-kind.js';
@@ -26,4 +27,5 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
   beforeWorkerStart: async (ctx, opts) => (await import('./worker-start.js')).planCustomersFile(ctx, opts),
   localServices: { module: new URL('./local-services.js', import.meta.url).href },
   groupParts: ['customer', 'space'],
+  instanceFiles: { workerOption: '--customers-file', describe: 'customers' },
 };
