@@ -11,7 +11,10 @@ import { TALLY_KIND, tallyKey, tallySpecSchema, workerStamp, type TallySpec } fr
 const clients = new WeakMap<ConvoyContext, S3Client>();
 export function s3Of(ctx: ConvoyContext): S3Client {
   let c = clients.get(ctx);
-  if (!c) clients.set(ctx, (c = makeS3Client(getRemote(ctx.config, 'local'))));
+  if (!c) {
+    c = makeS3Client(getRemote(ctx.config, 'local'));
+    clients.set(ctx, c);
+  }
   return c;
 }
 
