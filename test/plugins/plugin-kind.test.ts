@@ -13,7 +13,7 @@ import { makeS3Client } from '../../shared/clients.js';
 import { listWorkers } from '../../state/workers.js';
 import { CLI as STOCK_CLI, writeCliConfig, type CliResult } from '../helpers/cli.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
-import { tallyKey } from './tally/plugin.js';
+import { tallyKey } from './tally/spec.js';
 
 const TALLY_CLI = path.resolve('dist/test/plugins/convoy-tally-cli.js');
 

@@ -7,7 +7,7 @@ import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { InputError } from '../../../shared/errors.js';
 import { getRun } from '../../../state/runs.js';
 import { s3Of } from './job.js';
-import { TALLY_KIND, tallySpecSchema } from './plugin.js';
+import { TALLY_KIND, tallySpecSchema } from './spec.js';
 
 export function registerTallyPlan(plan: Command): void {
   plan

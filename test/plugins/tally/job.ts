@@ -6,7 +6,7 @@ import { getRemote } from '../../../shared/config.js';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun } from '../../../state/item-bulk.js';
 import type { JobKind } from '../../../worker/job-kind.js';
-import { TALLY_KIND, tallyKey, tallySpecSchema, workerStamp, type TallySpec } from './plugin.js';
+import { TALLY_KIND, tallyKey, tallySpecSchema, workerStamp, type TallySpec } from './spec.js';
 
 const clients = new WeakMap<ConvoyContext, S3Client>();
 export function s3Of(ctx: ConvoyContext): S3Client {

@@ -13,22 +13,9 @@
  *  - the handler writes `tally/<n>` = "<n> <stamp>" to the local S3 bucket; `verify` checks them all.
  */
 import { Option } from 'commander';
-import { z } from 'zod';
 import { InputError } from '../../../shared/errors.js';
 import type { KindPlugin } from '../../../worker/job-kind.js';
-
-export const TALLY_KIND = 'tally';
-
-export const tallySpecSchema = z.object({
-  bucket: z.string().min(3),
-  count: z.number().int().min(1).max(100_000),
-});
-export type TallySpec = z.infer<typeof tallySpecSchema>;
-
-export const tallyKey = (n: number) => `tally/${String(n).padStart(5, '0')}`;
-
-/** The worker's stamp, set by the start hook from `--tally-stamp` (one worker per process). */
-export const workerStamp = { value: 'unstamped' };
+import { TALLY_KIND, type TallySpec, workerStamp } from './spec.js';
 
 export const tallyPlugin: KindPlugin<TallySpec> = {
   name: TALLY_KIND,
