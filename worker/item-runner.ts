@@ -90,6 +90,12 @@ export class ItemRunner {
 
   /** Work one received message to its end: skip, hand back, complete or fail its item. */
   async process(msg: ReceivedMessage): Promise<void> {
+    const item = await this.claim(msg);
+    if (item) await this.work(item, msg);
+  }
+
+  /** Gatekeeping: the claimed item, or undefined when the message was handled otherwise. */
+  private async claim(msg: ReceivedMessage): Promise<ItemRow | undefined> {
     if (!msg.ref) {
       this.log.error({ messageId: msg.messageId }, 'malformed message moved to the DLQ');
       await this.ctx.queue.moveToDlq(msg);
@@ -138,9 +144,14 @@ export class ItemRunner {
     if (this.isStopping()) {
       // Shutdown began while we were claiming: give it back unworked (the attempt is not counted).
       await this.release(ref, msg.receiptHandle);
-      return;
+      return undefined;
     }
-    const item = claim.item;
+    return claim.item;
+  }
+
+  /** Run the kind's handler on a claimed item, then complete it (or hand the error on). */
+  private async work(item: ItemRow, msg: ReceivedMessage): Promise<void> {
+    const ref = { runId: item.runId, itemId: item.itemId };
     const log = this.log.child({ runId: ref.runId, itemId: ref.itemId, attempt: item.attempts });
     this.ctx.events.safeEmit('item:claimed', { ...ref, attempt: item.attempts });
     const lease = this.leases.hold(
@@ -153,25 +164,7 @@ export class ItemRunner {
       const loaded = await this.runs.load(ref.runId);
       if (loaded.run.state === 'cancelled') {
         this.leases.drop(ref, lease);
-        const message = 'run was cancelled';
-        if (
-          (await failItem(
-            this.ctx.items,
-            ref,
-            this.id,
-            { errorClass: 'RUN_CANCELLED' satisfies ErrorClass, message, retryable: false },
-            { retry: false },
-          )) === 'ok'
-        ) {
-          this.stats.failed++;
-          this.counters.add(ref.runId, { failed: 1 }, item.group);
-          this.ctx.events.safeEmit('item:failed', {
-            ...ref,
-            errorClass: 'RUN_CANCELLED' satisfies ErrorClass,
-            message,
-          });
-        }
-        await this.ctx.queue.delete(msg.receiptHandle);
+        await this.failCancelled(item, msg);
         return;
       }
       const outcome = await loaded.kind.handle(item, {
@@ -224,6 +217,20 @@ export class ItemRunner {
     } finally {
       this.leases.drop(ref, lease);
     }
+  }
+
+  /** A cancelled run's item ends RUN_CANCELLED, unworked; its message is deleted. */
+  private async failCancelled(item: ItemRow, msg: ReceivedMessage): Promise<void> {
+    const ref = { runId: item.runId, itemId: item.itemId };
+    const errorClass: ErrorClass = 'RUN_CANCELLED';
+    const message = 'run was cancelled';
+    const failure = { errorClass, message, retryable: false };
+    if ((await failItem(this.ctx.items, ref, this.id, failure, { retry: false })) === 'ok') {
+      this.stats.failed++;
+      this.counters.add(ref.runId, { failed: 1 }, item.group);
+      this.ctx.events.safeEmit('item:failed', { ...ref, errorClass, message });
+    }
+    await this.ctx.queue.delete(msg.receiptHandle);
   }
 
   private async onItemError(
