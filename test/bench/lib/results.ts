@@ -4,9 +4,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ProxyStats } from './counting-proxy.js';
 import { MiB } from './data.js';
+import { dollarsPerMillionObjects, perUnit, requestsByAction, type DollarsPerMillion } from './prices.js';
 
-export const TOOLS = ['convoy', 'rclone16', 'rclone64', 'awscli'] as const;
+export const TOOLS = ['convoy', 'rclone16', 'rclone64', 'rclone256', 'awscli'] as const;
 export type ToolName = (typeof TOOLS)[number];
 
 /** One tool's figures for one case (snake_case: this is the JSON file's shape). */
@@ -21,7 +23,30 @@ export interface ToolResult {
   cpu_ms_per_object: number;
   /** CPU the emulator process (both S3 endpoints, SQS, DynamoDB) spent during the run */
   emulator_cpu_s?: number;
+  emulator_cpu_ms_per_object?: number;
   ratio_vs_best_rclone?: number;
+  /** S3 requests through the counting proxies (both endpoints) per object copied, and by type */
+  s3_requests_per_object?: number;
+  s3_requests_per_object_by_type?: Record<string, number>;
+  /** convoy: SQS and DynamoDB requests per work item, and by action (`items` is the item count) */
+  sqs_requests_per_item?: number;
+  sqs_requests_per_item_by_type?: Record<string, number>;
+  dynamodb_requests_per_item?: number;
+  dynamodb_requests_per_item_by_type?: Record<string, number>;
+  /** the same per object copied */
+  sqs_requests_per_object?: number;
+  dynamodb_requests_per_object?: number;
+  /** request charges at AWS list prices (prices.ts), scaled to a million objects */
+  usd_per_million_objects?: DollarsPerMillion;
+  /** CPU of the benchmark process during the run: the counting proxies (it does nothing else then) */
+  proxy_cpu_s?: number;
+  proxy_cpu_ms_per_object?: number;
+  /** steady state: objects written per second over the middle 80% of the run's object writes */
+  steady_objects_per_s?: number;
+  steady_window_s?: number;
+  steady_ratio_vs_best_rclone?: number;
+  /** the counting proxies' raw counts (per endpoint and action: requests, statuses, bytes, units) */
+  requests?: ProxyStats[];
   /** every object present with the right size, and a sample byte-identical */
   verified: boolean;
   /** all runs' seconds when --repeat > 1 (the figures above are from the median run) */
@@ -82,15 +107,63 @@ export function medianIndex(values: number[]): number {
   return order[Math.floor((order.length - 1) / 2)]![1];
 }
 
-/** Set `ratio_vs_best_rclone` (objects/s over the faster rclone run) on every tool of a case. */
+const RCLONES = ['rclone16', 'rclone64', 'rclone256'] as const;
+
+/**
+ * Set `ratio_vs_best_rclone` (objects/s over the fastest rclone run) on every tool of a case, and
+ * `steady_ratio_vs_best_rclone` likewise where steady-state rates were measured.
+ */
 export function addRatios(tools: Partial<Record<ToolName, ToolEntry>>): number | undefined {
-  const rclones = [tools.rclone16, tools.rclone64].filter(isResult);
+  const rclones = RCLONES.map((n) => tools[n]).filter(isResult);
   if (!rclones.length) return undefined;
   const best = Math.max(...rclones.map((r) => r.objects_per_s));
+  const steady = rclones.map((r) => r.steady_objects_per_s).filter((v): v is number => v !== undefined);
+  const bestSteady = steady.length ? Math.max(...steady) : undefined;
   for (const entry of Object.values(tools)) {
-    if (isResult(entry)) entry.ratio_vs_best_rclone = round(entry.objects_per_s / best, 2);
+    if (!isResult(entry)) continue;
+    entry.ratio_vs_best_rclone = round(entry.objects_per_s / best, 2);
+    if (bestSteady && entry.steady_objects_per_s !== undefined)
+      entry.steady_ratio_vs_best_rclone = round(entry.steady_objects_per_s / bestSteady, 2);
   }
   return best;
+}
+
+/** The fastest rclone of a case (steady-state rate where there is one), the one convoy is held against. */
+export function bestRclone(tools: Partial<Record<ToolName, ToolEntry>>): ToolResult | undefined {
+  const rate = (r: ToolResult) => r.steady_objects_per_s ?? r.objects_per_s;
+  return RCLONES.map((n) => tools[n])
+    .filter(isResult)
+    .sort((a, b) => rate(b) - rate(a))[0];
+}
+
+/**
+ * Requests per object and per item, and their price per million objects, from the counting
+ * proxies' stats of one run. `items`: convoy's work items (SQS and DynamoDB per item).
+ */
+export function requestFigures(stats: ProxyStats[], objects: number, items?: number): Partial<ToolResult> {
+  const s3 = perUnit(requestsByAction(stats, 's3'), objects);
+  const sqs = requestsByAction(stats, 'sqs');
+  const ddb = requestsByAction(stats, 'dynamodb');
+  const out: Partial<ToolResult> = {
+    s3_requests_per_object: s3.total,
+    s3_requests_per_object_by_type: s3.by_type,
+  };
+  const state = Object.keys(sqs).length + Object.keys(ddb).length > 0;
+  if (state) {
+    out.sqs_requests_per_object = perUnit(sqs, objects).total;
+    out.dynamodb_requests_per_object = perUnit(ddb, objects).total;
+    if (items !== undefined) {
+      const sqsItem = perUnit(sqs, items);
+      const ddbItem = perUnit(ddb, items);
+      out.sqs_requests_per_item = sqsItem.total;
+      out.sqs_requests_per_item_by_type = sqsItem.by_type;
+      out.dynamodb_requests_per_item = ddbItem.total;
+      out.dynamodb_requests_per_item_by_type = ddbItem.by_type;
+    }
+  }
+  out.usd_per_million_objects = dollarsPerMillionObjects(stats, objects);
+  out.requests = stats;
+  return out;
 }
 
 export interface TargetCheck {
@@ -100,17 +173,21 @@ export interface TargetCheck {
   met: boolean | null;
 }
 
-/** The issue's targets: (a) >= 1.5x best rclone, (b) and (c) >= 1.0x, worker peak RSS < 300 MiB. */
+/**
+ * The issue's targets: (a) >= 1.5x best rclone, (b)-(e) >= 1.0x ((e) on the steady-state rate),
+ * worker peak RSS < 300 MiB.
+ */
 export function checkTargets(cases: Record<string, Partial<Record<ToolName, ToolEntry>>>): TargetCheck[] {
-  const want: Record<string, number> = { a: 1.5, b: 1.0, c: 1.0 };
+  const want: Record<string, number> = { a: 1.5, b: 1.0, c: 1.0, d: 1.0, e: 1.0 };
   const out: TargetCheck[] = [];
   for (const [id, min] of Object.entries(want)) {
     const tools = cases[id];
     if (!tools) continue;
     const convoy = tools.convoy;
-    const ratio = isResult(convoy) ? convoy.ratio_vs_best_rclone : undefined;
+    const steady = isResult(convoy) ? convoy.steady_ratio_vs_best_rclone : undefined;
+    const ratio = isResult(convoy) ? (steady ?? convoy.ratio_vs_best_rclone) : undefined;
     out.push({
-      what: `case ${id}: convoy objects/s vs best rclone`,
+      what: `case ${id}: convoy ${steady !== undefined ? 'steady-state ' : ''}objects/s vs best rclone`,
       target: `>= ${min.toFixed(1)}x`,
       measured:
         ratio === undefined
@@ -137,6 +214,41 @@ export function checkTargets(cases: Record<string, Partial<Record<ToolName, Tool
   return out;
 }
 
+/**
+ * Issue #12's per-object targets, convoy against the fastest rclone of the same case: S3 requests
+ * per object <= rclone's, the endpoints' CPU per object <= 1.1x rclone's, and in (a), (c) and (e)
+ * convoy's own CPU per object <= rclone's. A target is listed only where both figures exist.
+ */
+export function checkCostTargets(cases: Record<string, Partial<Record<ToolName, ToolEntry>>>): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const compare = (id: string, what: string, c: number | undefined, r: number | undefined, max: number) => {
+    if (c === undefined || r === undefined) return;
+    const ratio = r > 0 ? c / r : c > 0 ? Infinity : 1;
+    out.push({
+      what: `case ${id}: ${what} vs best rclone`,
+      target: `<= ${max.toFixed(2)}x`,
+      measured: `${ratio.toFixed(2)}x (${c} vs ${r})`,
+      met: ratio <= max,
+    });
+  };
+  for (const [id, tools] of Object.entries(cases)) {
+    const convoy = tools.convoy;
+    const rclone = bestRclone(tools);
+    if (!isResult(convoy) || !rclone) continue;
+    compare(id, 'S3 requests per object', convoy.s3_requests_per_object, rclone.s3_requests_per_object, 1.0);
+    compare(
+      id,
+      'endpoint CPU ms per object',
+      convoy.emulator_cpu_ms_per_object,
+      rclone.emulator_cpu_ms_per_object,
+      1.1,
+    );
+    if (['a', 'c', 'e'].includes(id))
+      compare(id, 'CPU ms per object', convoy.cpu_ms_per_object, rclone.cpu_ms_per_object, 1.0);
+  }
+  return out;
+}
+
 export interface CaseInfo {
   description: string;
   objects: number;
@@ -144,12 +256,25 @@ export interface CaseInfo {
   total_mib: number;
   from: string;
   to: string;
+  /** added to every round trip to the S3 endpoints (case d) */
+  added_round_trip_ms?: number;
+  /** the 1, 5 and 15 minute load averages when the case started */
+  loadavg_at_start?: number[];
+  /** case (e): how the object count was chosen */
+  sizing?: Record<string, unknown>;
 }
 
 export interface BenchResults {
   benchmark: 's3';
   generated_at: string;
-  machine: { cpus: number; node: string; loadavg_at_start: number[]; note: string };
+  machine: {
+    cpus: number;
+    node: string;
+    loadavg_at_start: number[];
+    note: string;
+    cpu_model?: string;
+    memory_gib?: number;
+  };
   peers: Record<string, string>;
   settings: Record<string, unknown>;
   case_info: Record<string, CaseInfo>;
@@ -161,14 +286,52 @@ export interface BenchResults {
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 
-/** The human table: one block per case. */
+const num = (v: number | undefined, digits: number) => (v === undefined ? '-' : v.toFixed(digits));
+
+/** "GetObject 1.000, PutObject 1.000, ListObjectsV2 0.002" */
+function byType(types: Record<string, number> | undefined): string {
+  return Object.entries(types ?? {})
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(', ');
+}
+
+function dollars(d: ToolResult['usd_per_million_objects']): string {
+  return d
+    ? `S3 ${d.s3.toFixed(2)} + SQS ${d.sqs.toFixed(2)} + DynamoDB ${d.dynamodb.toFixed(2)} = ${d.total.toFixed(2)}`
+    : '-';
+}
+
+/** The lines under a tool's row: requests by type, per item, their price, the steady-state rate. */
+function detailLines(e: ToolResult): string[] {
+  const lines: string[] = [];
+  if (e.s3_requests_per_object !== undefined)
+    lines.push(
+      `S3 requests/object ${e.s3_requests_per_object.toFixed(3)}: ${byType(e.s3_requests_per_object_by_type)}`,
+    );
+  if (e.sqs_requests_per_item !== undefined)
+    lines.push(`SQS requests/item ${e.sqs_requests_per_item.toFixed(2)}: ${byType(e.sqs_requests_per_item_by_type)}`);
+  if (e.dynamodb_requests_per_item !== undefined)
+    lines.push(
+      `DynamoDB requests/item ${e.dynamodb_requests_per_item.toFixed(2)}: ${byType(e.dynamodb_requests_per_item_by_type)}`,
+    );
+  if (e.usd_per_million_objects) lines.push(`$ per million objects (requests): ${dollars(e.usd_per_million_objects)}`);
+  if (e.steady_objects_per_s !== undefined)
+    lines.push(
+      `steady state ${e.steady_objects_per_s.toFixed(0)} objects/s over ${num(e.steady_window_s, 1)} s (middle 80% of object writes)${e.steady_ratio_vs_best_rclone !== undefined ? `, ${e.steady_ratio_vs_best_rclone.toFixed(2)}x best rclone` : ''}`,
+    );
+  if (e.proxy_cpu_ms_per_object !== undefined)
+    lines.push(`counting proxies ${num(e.proxy_cpu_ms_per_object, 2)} ms CPU/object (the harness process)`);
+  return lines;
+}
+
+/** The human table: one block per case, each tool's row followed by its requests and their price. */
 export function formatTable(results: Pick<BenchResults, 'cases' | 'case_info' | 'targets'>): string {
   const lines: string[] = [];
   for (const [id, tools] of Object.entries(results.cases)) {
     const info = results.case_info[id];
     lines.push(`case ${id}: ${info?.description ?? ''}`);
     lines.push(
-      `  ${pad('tool', 10)}${lpad('seconds', 9)}${lpad('objects/s', 11)}${lpad('MiB/s', 9)}${lpad('peak RSS', 10)}${lpad('CPU s', 8)}${lpad('ms/obj', 8)}${lpad('emu CPU', 9)}${lpad('vs rclone', 11)}`,
+      `  ${pad('tool', 10)}${lpad('seconds', 9)}${lpad('objects/s', 11)}${lpad('MiB/s', 9)}${lpad('peak RSS', 10)}${lpad('CPU s', 8)}${lpad('ms/obj', 8)}${lpad('emu CPU', 9)}${lpad('emu ms/obj', 11)}${lpad('S3 req/obj', 11)}${lpad('$/M obj', 9)}${lpad('vs rclone', 11)}`,
     );
     for (const name of TOOLS) {
       const e = tools[name];
@@ -180,8 +343,10 @@ export function formatTable(results: Pick<BenchResults, 'cases' | 'case_info' | 
       lines.push(
         `  ${pad(name, 10)}${lpad(e.seconds.toFixed(2), 9)}${lpad(e.objects_per_s.toFixed(0), 11)}${lpad(e.mib_per_s.toFixed(1), 9)}` +
           `${lpad(e.peak_rss_mib.toFixed(0) + ' MiB', 10)}${lpad(e.cpu_s.toFixed(1), 8)}${lpad(e.cpu_ms_per_object.toFixed(2), 8)}${lpad(e.emulator_cpu_s?.toFixed(1) ?? '-', 9)}` +
+          `${lpad(num(e.emulator_cpu_ms_per_object, 2), 11)}${lpad(num(e.s3_requests_per_object, 2), 11)}${lpad(num(e.usd_per_million_objects?.total, 2), 9)}` +
           `${lpad(e.ratio_vs_best_rclone !== undefined ? e.ratio_vs_best_rclone.toFixed(2) + 'x' : '-', 11)}${e.note ? '  (' + e.note + ')' : ''}`,
       );
+      for (const l of detailLines(e)) lines.push(`${' '.repeat(14)}${l}`);
     }
     lines.push('');
   }
@@ -195,7 +360,7 @@ export function formatTable(results: Pick<BenchResults, 'cases' | 'case_info' | 
   return lines.join('\n');
 }
 
-/** The markdown table for docs/benchmarks.md (same figures as the JSON). */
+/** The markdown tables for docs/benchmarks.md (same figures as the JSON): rates, then requests and their price. */
 export function formatMarkdown(results: Pick<BenchResults, 'cases' | 'case_info'>): string {
   const lines: string[] = [];
   for (const [id, tools] of Object.entries(results.cases)) {
@@ -216,6 +381,21 @@ export function formatMarkdown(results: Pick<BenchResults, 'cases' | 'case_info'
       );
     }
     lines.push('');
+    const counted = TOOLS.map((n) => [n, tools[n]] as const).filter(
+      (p): p is readonly [ToolName, ToolResult] => isResult(p[1]) && p[1].s3_requests_per_object !== undefined,
+    );
+    if (counted.length) {
+      lines.push(
+        '| tool | emulator CPU ms/object | steady objects/s | S3 requests/object (by type) | SQS requests/item | DynamoDB requests/item | $ per million objects: S3 + SQS + DynamoDB = total |',
+        '|---|---:|---:|---|---:|---:|---|',
+      );
+      for (const [name, e] of counted) {
+        lines.push(
+          `| ${name} | ${num(e.emulator_cpu_ms_per_object, 2)} | ${num(e.steady_objects_per_s, 0)} | ${e.s3_requests_per_object!.toFixed(3)} (${byType(e.s3_requests_per_object_by_type)}) | ${num(e.sqs_requests_per_item, 2)} | ${num(e.dynamodb_requests_per_item, 2)} | ${dollars(e.usd_per_million_objects)} |`,
+        );
+      }
+      lines.push('');
+    }
   }
   return lines.join('\n');
 }

@@ -9,10 +9,13 @@
  *  - rclone: `rclone copy src: dst: --transfers N` (server-side copy when both are one remote).
  *  - aws-cli: `aws s3 sync`; it takes one --endpoint-url per command, so between two endpoints a
  *    user stages through local disk (download, then upload) and both halves are timed.
+ *
+ * When the case runs behind counting proxies (bench-proxies.ts), `convoyStateDir`, `endpoints`
+ * and `peerFiles` point every tool at them.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../../shared/config.js';
+import { loadConfig, readStackFile } from '../../../shared/config.js';
 import { createContext } from '../../../shared/context.js';
 import { silentLogger } from '../../../shared/log.js';
 import { runStatus } from '../../../coordinator/status.js';
@@ -50,10 +53,19 @@ export interface ToolContext {
   peers?: PeerTools;
   peerFiles?: PeerConfigFiles;
   convoy: ConvoySettings;
+  /** the state directory convoy's plan and worker run with (default: the stack's own) */
+  convoyStateDir?: string;
+  /** S3 endpoint per remote as the tools reach it (default: the stack's) */
+  endpoints?: Record<string, string>;
   /** profile convoy's worker: CPU profile and HTTP request counts, written under this directory */
   profileDir?: string;
   timeoutMs: number;
   say(line: string): void;
+  /**
+   * Called once the tool's processes have exited, before anything else (convoy's read-back of its
+   * items, aws-cli's staging cleanup): where the emulators' CPU and the request counts stop.
+   */
+  onToolExit?: () => void;
 }
 
 export interface ToolRun {
@@ -62,7 +74,7 @@ export interface ToolRun {
 }
 
 function endpointOf(ctx: ToolContext, remote: string): string {
-  const ep = ctx.stack.stack.remotes[remote]?.endpoint;
+  const ep = ctx.endpoints?.[remote] ?? ctx.stack.stack.remotes[remote]?.endpoint;
   if (!ep) throw new Error(`no endpoint for remote ${remote}`);
   return ep;
 }
@@ -71,12 +83,13 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   const runId = `bench-${c.id}-${Date.now().toString(36)}`;
   const env = convoyEnv();
   const common = { env, cwd: ctx.cwd, logDir: ctx.logDir, timeoutMs: ctx.timeoutMs };
-  const profile = ctx.profileDir ? profileSetup(ctx, label) : undefined;
+  const stateDir = ctx.convoyStateDir ?? ctx.stack.stateDir;
+  const profile = ctx.profileDir ? profileSetup(ctx, label, stateDir) : undefined;
   // --wait-seconds 1: an empty long poll must end soon for --exit-when-idle to notice the end.
   const worker = startMeasured(
     convoyArgvWithNode(
       [...ctx.convoy.workerNodeArgs, ...(profile?.nodeArgs ?? [])],
-      ctx.stack.stateDir,
+      stateDir,
       'worker',
       '--run',
       runId,
@@ -94,7 +107,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   );
   const plan = startMeasured(
     convoyArgv(
-      ctx.stack.stateDir,
+      stateDir,
       'plan',
       's3-sync',
       '--run',
@@ -108,6 +121,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
     { ...common, label: `${label}-plan` },
   );
   const [p, w] = await Promise.all([plan.done, worker.done]);
+  ctx.onToolExit?.();
   if (p.exitCode !== 0) {
     worker.kill();
     throw new Error(
@@ -117,7 +131,8 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   if (w.exitCode !== 0)
     throw new Error(`convoy worker failed (exit ${w.exitCode ?? w.signal}): ${w.command}\n${tail(w.stderrPath)}`);
 
-  // Read the run's outcome from the state tables (read-only; the bench changes no item).
+  // Read the run's outcome from the state tables (read-only; the bench changes no item), from the
+  // stack's own state dir: these reads are the harness's, not convoy's, and are not counted.
   const config = loadConfig({ stateDir: ctx.stack.stateDir, env: convoyEnv() });
   const cctx = await createContext(config, { log: silentLogger });
   try {
@@ -187,17 +202,17 @@ function logTime(file: string, msg: string): number | undefined {
 function profileSetup(
   ctx: ToolContext,
   label: string,
+  stateDir: string,
 ): { dir: string; nodeArgs: string[]; env: Record<string, string> } {
   const dir = path.join(ctx.profileDir!, label);
   mkdirSync(dir, { recursive: true });
+  // the endpoints the worker dials: the stack's, or the counting proxies' in front of them
+  const stack = readStackFile(stateDir) ?? ctx.stack.stack;
   const ports: Record<string, string> = {};
-  for (const [name, r] of Object.entries(ctx.stack.stack.remotes))
-    if (r.endpoint) ports[new URL(r.endpoint).port] = `s3:${name}`;
-  const sqsPort = ctx.stack.stack.state.endpoints.sqs ? new URL(ctx.stack.stack.state.endpoints.sqs).port : '';
+  for (const [name, r] of Object.entries(stack.remotes)) if (r.endpoint) ports[new URL(r.endpoint).port] = `s3:${name}`;
+  const sqsPort = stack.state.endpoints.sqs ? new URL(stack.state.endpoints.sqs).port : '';
   if (sqsPort) ports[sqsPort] = ports[sqsPort] ? `${ports[sqsPort]}+sqs` : 'sqs';
-  const ddbPort = ctx.stack.stack.state.endpoints.dynamodb
-    ? new URL(ctx.stack.stack.state.endpoints.dynamodb).port
-    : '';
+  const ddbPort = stack.state.endpoints.dynamodb ? new URL(stack.state.endpoints.dynamodb).port : '';
   if (ddbPort) ports[ddbPort] = 'dynamodb';
   return {
     dir,
@@ -233,6 +248,7 @@ async function runRclone(
     label,
     timeoutMs: ctx.timeoutMs,
   });
+  ctx.onToolExit?.();
   return {
     figures: { seconds: r.wallMs / 1000, peakRssKiB: r.peakRssKiB, cpuS: r.userCpuS + r.sysCpuS },
     extra: {
@@ -259,6 +275,7 @@ async function runAwsCli(
       ...opts,
       label,
     });
+    ctx.onToolExit?.();
     return {
       figures: { seconds: r.wallMs / 1000, peakRssKiB: r.peakRssKiB, cpuS: r.userCpuS + r.sysCpuS },
       extra: { command: `aws s3 sync s3://${c.from.bucket} s3://${dest}`, note: 'server-side copy' },
@@ -275,6 +292,7 @@ async function runAwsCli(
       ...opts,
       label: `${label}-upload`,
     });
+    ctx.onToolExit?.();
     return {
       figures: {
         seconds: (down.wallMs + up.wallMs) / 1000,
@@ -309,6 +327,8 @@ export function runTool(
       return runRclone(c, dest, ctx, label, 16);
     case 'rclone64':
       return runRclone(c, dest, ctx, label, 64);
+    case 'rclone256':
+      return runRclone(c, dest, ctx, label, 256);
     case 'awscli':
       return runAwsCli(c, dest, ctx, label, ensureDestBucket);
   }
