@@ -1,18 +1,21 @@
 /**
  * The worker's thread pool for CPU work (piscina). Created lazily: job kinds that never need CPU
- * threads (s3-sync streams and hashes inline) do not pay for idle threads. Tasks are compiled JS
- * modules under dist/worker/tasks/, addressed by file URL.
+ * threads (s3-sync streams and hashes inline) do not pay for idle threads. A task is a compiled JS
+ * module whose default export the threads run, addressed by its URL: each job kind owns its tasks
+ * (the uploads kind's CAR indexer is worker/jobs/uploads/car-index-task.ts), so the pool knows
+ * none of them.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { TransferListItem } from 'node:worker_threads';
 
 export interface ThreadPool {
   readonly threads: number;
-  /** run `task` (a module in worker/tasks/, e.g. 'car-index') with `input` */
-  run<T>(task: string, input: unknown, opts?: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<T>;
+  /** run `task` (a task module's URL, e.g. the uploads kind's CAR_INDEX_TASK) with `input` */
+  run<T>(task: URL, input: unknown, opts?: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -21,13 +24,16 @@ export function defaultThreads(): number {
 }
 
 /**
- * The compiled task module. Beside this file in dist/; when this module runs from source (vitest
- * transforms .ts in the main thread only, threads need JS), the build's copy in dist/ is used.
+ * The compiled task module. Threads need JS: when the caller runs from source (vitest transforms
+ * .ts in the main thread only), `<repo>/x/y.ts`'s task is the build's `<repo>/dist/x/y.js`.
  */
-export function taskUrl(task: string): string {
-  const beside = new URL(`./tasks/${task}.js`, import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside.href;
-  return new URL(`../dist/worker/tasks/${task}.js`, import.meta.url).href;
+export function taskUrl(task: URL): string {
+  const file = fileURLToPath(task).replace(/\.ts$/, '.js');
+  if (existsSync(file)) return pathToFileURL(file).href;
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const built = path.join(repo, 'dist', path.relative(repo, file));
+  if (!existsSync(built)) throw new Error(`thread task ${file} is not built (run npm run build)`);
+  return pathToFileURL(built).href;
 }
 
 /** Async tasks one thread runs at once (see poolFor). */
@@ -35,8 +41,8 @@ export const TASKS_PER_THREAD = 8;
 
 export function createThreadPool(threads = defaultThreads()): ThreadPool {
   const pools = new Map<string, Piscina>();
-  const poolFor = (task: string) => {
-    let pool = pools.get(task);
+  const poolFor = (task: URL) => {
+    let pool = pools.get(task.href);
     if (!pool) {
       const filename = taskUrl(task);
       // Tasks may wait on I/O (car-index streams a shard from S3): several per thread keep
@@ -48,13 +54,13 @@ export function createThreadPool(threads = defaultThreads()): ThreadPool {
         idleTimeout: 30_000,
         concurrentTasksPerWorker: TASKS_PER_THREAD,
       });
-      pools.set(task, pool);
+      pools.set(task.href, pool);
     }
     return pool;
   };
   return {
     threads,
-    run<T>(task: string, input: unknown, opts: { signal?: AbortSignal; transferList?: TransferListItem[] } = {}) {
+    run<T>(task: URL, input: unknown, opts: { signal?: AbortSignal; transferList?: TransferListItem[] } = {}) {
       return poolFor(task).run(input, { signal: opts.signal, transferList: opts.transferList as never }) as Promise<T>;
     },
     async close() {

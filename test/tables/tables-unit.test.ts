@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyRules, rewriteValue } from '../../worker/jobs/dynamodb-copy/rules.js';
 import { parsePairs, parseTtl } from '../../worker/jobs/dynamodb-copy/spec.js';
-import { differingAttributes } from '../../worker/jobs/dynamodb-copy/compare.js';
+import { differingAttributes } from '../../worker/jobs/table-io/item-compare.js';
 import { convertValue, mapRow, mappingColumns, mappingSchema } from '../../worker/jobs/pg-to-dynamodb/mapping.js';
 import { rangeCondition, rangesFromBoundaries, quantileFractions } from '../../worker/jobs/table-io/key-ranges.js';
 import { CapacityBudget, shareOf } from '../../worker/budget/capacity-budget.js';

@@ -20,6 +20,7 @@ import { contentBytes, dagSettings, type DagShape } from '../../worker/jobs/uplo
 import { buildDagIndex, describeIndex } from '../../worker/jobs/uploads/dag-index.js';
 import { indexShard, resultToIndex, type ShardIndexResult } from '../../worker/jobs/uploads/shard-source.js';
 import { createThreadPool, type ThreadPool } from '../../worker/thread-pool.js';
+import { CAR_INDEX_TASK } from '../../worker/jobs/uploads/car-index-task.js';
 
 let peer: UploadServicePeer;
 let dir: string;
@@ -123,7 +124,7 @@ describe('index byte identity with @storacha/upload-client', () => {
       // through the thread pool, as workers do (the compiled task in dist/)
       const indexed = await Promise.all(
         files.map(async (file) =>
-          resultToIndex(await pool.run<ShardIndexResult>('car-index', { source: { type: 'file', path: file } })),
+          resultToIndex(await pool.run<ShardIndexResult>(CAR_INDEX_TASK, { source: { type: 'file', path: file } })),
         ),
       );
       const ours = await buildDagIndex(uploaded.root, indexed);

@@ -4,7 +4,7 @@
  * transformed again and compared attribute by attribute with the destination, and the destination
  * is counted. One JSONL report line per segment and per sampled item.
  */
-import { BatchGetItemCommand, paginateScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { paginateScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import { drainBatch } from '../../../shared/backoff.js';
 import type { ConvoyContext } from '../../../shared/context.js';
@@ -15,7 +15,8 @@ import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { keyOf, keyText, type AttributeMap } from '../table-io/item-size.js';
 import { describeTable, formatTableRef, tableClient } from '../table-io/table-ref.js';
 import { VerifyReport } from '../table-io/verify-report.js';
-import { differingAttributes } from './compare.js';
+import { batchGet } from '../table-io/batch-get.js';
+import { differingAttributes } from '../table-io/item-compare.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';
 
@@ -37,26 +38,6 @@ export async function countTable(
   if (segment !== undefined) return one(segment, segments);
   const counts = await Promise.all(Array.from({ length: segments }, (_, i) => one(i, segments)));
   return counts.reduce((a, b) => a + b, 0);
-}
-
-/** Fetch items by key, 100 a call, unprocessed keys retried. */
-export async function batchGet(
-  client: DynamoDBClient,
-  table: string,
-  keys: AttributeMap[],
-  keyNames: string[],
-): Promise<Map<string, AttributeMap>> {
-  const found = new Map<string, AttributeMap>();
-  for (let i = 0; i < keys.length; i += 100) {
-    await drainBatch(keys.slice(i, i + 100), async (pending) => {
-      const out = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const it of (out.Responses?.[table] ?? []) as AttributeMap[]) found.set(keyText(it, keyNames), it);
-      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as AttributeMap[];
-    });
-  }
-  return found;
 }
 
 export async function verifyCopy(

@@ -10,6 +10,7 @@ import { InputError } from '../../../shared/errors.js';
 import { createThreadPool } from '../../thread-pool.js';
 import { buildDagIndex, describeIndex, parseRoot, shardLink } from './dag-index.js';
 import { resultToIndex, type ShardIndexResult } from './shard-source.js';
+import { CAR_INDEX_TASK } from './car-index-task.js';
 
 export function registerIndexCommands(program: Command): void {
   const index = program.command('index').description('sharded DAG indexes: build one from CAR files, inspect one');
@@ -34,7 +35,7 @@ export function registerIndexCommands(program: Command): void {
           const indexed = await Promise.all(
             shards.map(async (file) =>
               resultToIndex(
-                await pool.run<ShardIndexResult>('car-index', {
+                await pool.run<ShardIndexResult>(CAR_INDEX_TASK, {
                   source: { type: 'file', path: file },
                   verifyBlocks: opts.verify,
                   label: file,

@@ -38,6 +38,7 @@ import { carparkKeys, resultToIndex, type ShardIndexResult, type ShardSource } f
 import { getSpaceDelegation, getUpload, shardRecord, shardsOf } from './source-tables.js';
 import type { ItemSpec, Mode, UploadsSpec } from './spec.js';
 import { decodeProof, type ClaimToPublish, type FoundClaim } from './ucan.js';
+import { CAR_INDEX_TASK } from './car-index-task.js';
 
 export const gatewayStep = (space: string): GroupStepRef => ({ scope: 'uploads', group: space, step: 'gateway' });
 
@@ -239,7 +240,7 @@ async function indexShards(
         keys: [keys.blobKey, keys.carKey],
       };
       const result = await ictx.pool.run<ShardIndexResult>(
-        'car-index',
+        CAR_INDEX_TASK,
         { source, label: shard.cid },
         { signal: ictx.signal },
       );

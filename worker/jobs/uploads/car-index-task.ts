@@ -4,7 +4,10 @@
  * stays free for I/O. Returns positions only (never the shard's bytes), as a plain result object
  * so the error class survives the thread boundary.
  */
-import { indexShardResult, type ShardIndexResult, type ShardSource } from '../jobs/uploads/shard-source.js';
+import { indexShardResult, type ShardIndexResult, type ShardSource } from './shard-source.js';
+
+/** This module, as the thread pool addresses it (`pool.run(CAR_INDEX_TASK, input)`). */
+export const CAR_INDEX_TASK = new URL(import.meta.url);
 
 export interface CarIndexTaskInput {
   source: ShardSource;
