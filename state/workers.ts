@@ -20,6 +20,14 @@ export interface WorkerHeartbeat {
   /** label given at launch (e.g. instance-3), for `monitor --instance` */
   instance?: string;
   runs?: string[];
+  /**
+   * Set when a host's supervisor (`convoy worker --processes N`) started this process: the
+   * supervisor's pid, this process's slot (1..N; a restarted process keeps its slot and worker
+   * id) and N. The monitor groups a host's processes by (host, supervisorPid).
+   */
+  supervisorPid?: number;
+  slot?: number;
+  processes?: number;
 }
 
 export type WorkerStore = TableStore;

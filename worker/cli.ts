@@ -1,28 +1,62 @@
 /**
- * `convoy worker`: run one worker process until SIGTERM/SIGINT (or until idle with --exit-when-idle).
- * The job kinds add their own options and start hooks (the uploads kind's --customers-file): the
- * registry hands them in, and every hook runs, checking its options, before the loop starts.
+ * `convoy worker`: work items until SIGTERM/SIGINT (or until idle with --exit-when-idle), with one
+ * process per core by default: `--processes N|auto` makes this process the host's supervisor
+ * (./supervisor.ts), which starts N worker processes running this same command line, each with
+ * its share of the host's --concurrency/--transfers/--threads (./processes.ts); `--processes 1` is
+ * this process alone, as before. The job kinds add their own options and start hooks (the uploads
+ * kind's --customers-file): the registry hands them in, and every hook runs once per host,
+ * checking its options, before any work is taken.
  */
-import { Option, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action } from '../coordinator/cli/errors.js';
 import { configFrom, intOption, runIdsOption } from '../coordinator/cli/globals.js';
 import { createContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
-import { createLogger, resolveLogFormat } from '../shared/log.js';
-import { withKinds, type KindRegistry } from './job-kind.js';
+import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
+import { childSettings, linkChild, type ChildSettings } from './host-link.js';
+import { withKinds, type EngineContext, type KindRegistry } from './job-kind.js';
+import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
+import {
+  MAX_PROCESSES,
+  parseProcesses,
+  planChildren,
+  raisedTotals,
+  resolveProcesses,
+  type ProcessesSetting,
+} from './processes.js';
+import { Supervisor } from './supervisor.js';
 import { Worker } from './worker.js';
 
 /** Worker flags of earlier releases that are now the run's (`convoy plan`). */
 const MOVED_TO_PLAN = ['--max-attempts', '--backoff-base-ms', '--backoff-cap-ms'] as const;
 const camelCase = (flag: string) => flag.slice(2).replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
 
+function processesOption(value: string): ProcessesSetting {
+  const p = parseProcesses(value);
+  if (p === undefined)
+    throw new InvalidArgumentError(
+      `--processes must be "auto" (one per core) or an integer from 1 to ${MAX_PROCESSES}, got "${value}".`,
+    );
+  return p;
+}
+
 export function registerWorkerCommand(program: Command, kinds: KindRegistry): Command {
   const command = program.command('worker');
   command
     .description('take work items from the queue and do them (many in flight), until SIGTERM/SIGINT')
-    .option('--concurrency <n>', 'items in flight', intOption('--concurrency'))
-    .option('--transfers <n>', 'object transfers in flight across items', intOption('--transfers'))
-    .option('--threads <n>', 'piscina threads for CPU work (default: cores)', intOption('--threads'))
+    .option(
+      '--processes <n|auto>',
+      'worker processes on this host, one event loop each, sharing the counts below (default: auto = one per core; 1 = this process alone)',
+      processesOption,
+    )
+    .option('--concurrency <n>', 'items in flight (the host total; default 8 per process)', intOption('--concurrency'))
+    .option(
+      '--transfers <n>',
+      'object transfers in flight across items (the host total; default 64 per process)',
+      intOption('--transfers'),
+    )
+    .option('--threads <n>', 'piscina threads for CPU work (the host total; default: cores)', intOption('--threads'))
     .option('--lease-ms <ms>', 'item lease length', intOption('--lease-ms'))
     .option('--wait-seconds <s>', 'long-poll wait', intOption('--wait-seconds'))
     .option(
@@ -33,10 +67,10 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
     .option('--exit-when-idle <ms>', 'exit after the queue has been empty this long', intOption('--exit-when-idle'))
     .option('--instance <label>', 'instance label shown by the monitor')
     .option('--run <id...>', 'only work items of these runs', runIdsOption)
-    .option('--worker-id <id>', 'worker id (default host-pid-random)')
+    .option('--worker-id <id>', 'worker id (default host-pid-random; with several processes, <id>-p1 .. <id>-pN)')
     .option(
       '--metrics-port <port>',
-      'serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port)',
+      "serve /healthz and /metrics on 127.0.0.1:<port> (0 = any free port): the host's, for all its processes",
       intOption('--metrics-port'),
     );
   // Retry flags moved to the run (`convoy plan`): say so instead of commander's "unknown option".
@@ -49,53 +83,151 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
           `${moved.join(', ')}: a run's retry policy is set when it is planned, so that every worker applies the same one; ` +
             `give it to \`convoy plan <kind> ${moved.map((f) => `${f} ...`).join(' ')}\` and start the worker without it`,
         );
+      // set when this process is one of a supervisor's: its id and shares come from there
+      const child = childSettings();
       const config = configFrom(cmd);
       const log = createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat());
+      const input = workerInput(opts, child);
+      const options = parseWorkerOptions(input); // checked before anything is written
+      const processes = child
+        ? 1
+        : resolveProcesses((opts.processes as ProcessesSetting | undefined) ?? 'auto', availableParallelism());
       const ctx = withKinds(await createContext(config, { log }), kinds);
       // The kinds' start hooks check their options (a missing customers file exits 2) and act
-      // on them before this process takes any work or writes its heartbeat.
+      // on them before any process of the host takes work or writes its heartbeat: once per
+      // host (a supervisor's children skip them).
       try {
-        for (const plugin of kinds.plugins) await plugin.beforeWorkerStart?.(ctx, opts);
+        if (!child) for (const plugin of kinds.plugins) await plugin.beforeWorkerStart?.(ctx, opts);
       } catch (err) {
         ctx.close();
         throw err;
       }
-      const worker = new Worker(ctx, {
-        concurrency: opts.concurrency as number | undefined,
-        transfers: opts.transfers as number | undefined,
-        threads: opts.threads as number | undefined,
-        leaseMs: opts.leaseMs as number | undefined,
-        waitSeconds: opts.waitSeconds as number | undefined,
-        shutdownDeadlineMs: opts.shutdownDeadlineMs as number | undefined,
-        exitWhenIdleMs: opts.exitWhenIdle as number | undefined,
-        instance: opts.instance as string | undefined,
-        runs: opts.run as string[] | undefined,
-        workerId: opts.workerId as string | undefined,
-      });
-      const onSignal = (signal: NodeJS.Signals) => {
-        log.info({ signal }, 'shutting down');
-        void worker.stop(signal);
-      };
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-      const metrics =
-        opts.metricsPort === undefined
-          ? undefined
-          : await (await import('../monitor/worker-metrics.js')).serveWorkerMetrics(ctx.events, {
-              workerId: worker.id,
-              port: opts.metricsPort as number,
-            });
-      log.info(
-        { workerId: worker.id, concurrency: worker.options.concurrency, metrics: metrics?.url },
-        'worker started',
-      );
-      await worker.start();
-      await metrics?.close();
-      ctx.close();
-      log.info({ workerId: worker.id }, 'worker stopped');
-      log.flush();
+      if (processes > 1) {
+        ctx.close();
+        return superviseHost(opts, options, processes, log);
+      }
+      await runWorker(ctx, input, opts, child, log);
     }),
   );
   for (const plugin of kinds.plugins) for (const option of plugin.workerOptions?.() ?? []) command.addOption(option);
   return command;
+}
+
+/** The worker's options from the command line; a supervisor's child takes its id and shares from it. */
+function workerInput(opts: Record<string, unknown>, child: ChildSettings | undefined): WorkerOptionsInput {
+  return {
+    concurrency: child ? child.concurrency : (opts.concurrency as number | undefined),
+    transfers: child ? child.transfers : (opts.transfers as number | undefined),
+    threads: child ? child.threads : (opts.threads as number | undefined),
+    workerId: child ? child.workerId : (opts.workerId as string | undefined),
+    supervised: child && { pid: child.supervisorPid, slot: child.slot, processes: child.processes },
+    leaseMs: opts.leaseMs as number | undefined,
+    waitSeconds: opts.waitSeconds as number | undefined,
+    shutdownDeadlineMs: opts.shutdownDeadlineMs as number | undefined,
+    exitWhenIdleMs: opts.exitWhenIdle as number | undefined,
+    instance: opts.instance as string | undefined,
+    runs: opts.run as string[] | undefined,
+  };
+}
+
+/** One worker process: a lone one (`--processes 1`), or one of a supervisor's. */
+async function runWorker(
+  ctx: EngineContext,
+  input: WorkerOptionsInput,
+  opts: Record<string, unknown>,
+  child: ChildSettings | undefined,
+  log: Logger,
+): Promise<void> {
+  const worker = new Worker(ctx, input);
+  const link = child ? await linkChild(ctx.events, worker, child, log) : undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal, workerId: worker.id }, 'shutting down');
+    void worker.stop(signal);
+  };
+  if (child) {
+    // A child can get a signal twice: from the terminal or systemd (sent to the whole process
+    // group or cgroup) and forwarded by its supervisor. stop() is idempotent, and the second
+    // must not kill the process mid-drain (the supervisor escalates after the drain wait).
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  } else {
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  // a supervisor's child keeps its metrics for the host's endpoint (host-link.ts) and binds no port
+  const metrics =
+    opts.metricsPort === undefined || child
+      ? undefined
+      : await (await import('../monitor/worker-metrics.js')).serveWorkerMetrics(ctx.events, {
+          workerId: worker.id,
+          port: opts.metricsPort as number,
+        });
+  log.info(
+    { workerId: worker.id, concurrency: worker.options.concurrency, slot: child?.slot, metrics: metrics?.url },
+    'worker started',
+  );
+  await worker.start();
+  link?.close();
+  await metrics?.close();
+  ctx.close();
+  log.info({ workerId: worker.id }, 'worker stopped');
+  log.flush();
+}
+
+/** This process as the host's supervisor: N worker processes running this same command line. */
+async function superviseHost(
+  opts: Record<string, unknown>,
+  options: WorkerOptions,
+  processes: number,
+  log: Logger,
+): Promise<number> {
+  const host = {
+    processes,
+    cores: availableParallelism(),
+    workerId: options.workerId,
+    concurrency: opts.concurrency as number | undefined,
+    transfers: opts.transfers as number | undefined,
+    threads: opts.threads as number | undefined,
+  };
+  for (const raised of raisedTotals(host)) log.warn(raised);
+  const children = planChildren(host);
+  const supervisor = new Supervisor({
+    workerId: options.workerId,
+    children,
+    entry: process.argv[1]!,
+    args: process.argv.slice(2),
+    execArgv: process.execArgv,
+    env: process.env,
+    shutdownDeadlineMs: options.shutdownDeadlineMs,
+    shutdownForceMs: options.shutdownForceMs,
+    metrics: opts.metricsPort !== undefined,
+    log,
+  });
+  // bound before any child starts: a port in use stops the host before it takes work
+  const metrics =
+    opts.metricsPort === undefined
+      ? undefined
+      : await (await import('../monitor/host-metrics.js')).serveHostMetrics(supervisor, {
+          port: opts.metricsPort as number,
+        });
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal, workerId: options.workerId }, 'shutting down');
+    void supervisor.stop(signal);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  log.info(
+    {
+      workerId: options.workerId,
+      processes,
+      shares: children.map((c) => ({ concurrency: c.concurrency, transfers: c.transfers, threads: c.threads })),
+      metrics: metrics?.url,
+    },
+    'host supervisor started',
+  );
+  const code = await supervisor.run();
+  await metrics?.close();
+  log.info({ workerId: options.workerId, code }, 'host supervisor stopped');
+  log.flush();
+  return code;
 }

@@ -111,7 +111,8 @@ export interface KindPlugin<Spec = any> {
   /**
    * Runs before the worker loop starts, with the parsed `convoy worker` options: checks the
    * kind's options (an InputError exits 2 before anything is written) and acts on them (the
-   * uploads kind plans its --customers-file).
+   * uploads kind plans its --customers-file). Once per host: with several processes it runs in
+   * their supervisor, before any of them starts, so it must not set up per-process state.
    */
   beforeWorkerStart?(ctx: EngineContext, opts: Record<string, unknown>): Promise<void>;
   /**

@@ -52,6 +52,15 @@ export const workerOptionsSchema = z
     exitWhenIdleMs: z.number().int().min(0).default(0),
     /** Only work items of these runs (others are left in the queue). */
     runs: z.array(z.string()).optional(),
+    /**
+     * Set for the processes a host's supervisor starts (`convoy worker --processes N`): its pid,
+     * this process's slot (1..N) and N, written to the heartbeat row so the monitor groups a
+     * host's processes. Absent for a process started alone.
+     */
+    supervised: z
+      .object({ pid: z.number().int().min(1), slot: z.number().int().min(1), processes: z.number().int().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -235,6 +235,11 @@ export class Worker {
         failed: this.items.stats.failed,
         instance: this.options.instance,
         runs: this.runs.runIds(),
+        ...(this.options.supervised && {
+          supervisorPid: this.options.supervised.pid,
+          slot: this.options.supervised.slot,
+          processes: this.options.supervised.processes,
+        }),
       });
     } catch (err) {
       this.log.warn({ err: toError(err).message }, 'heartbeat write failed');

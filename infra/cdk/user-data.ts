@@ -152,7 +152,7 @@ cat > /usr/local/bin/convoy-start <<'CONVOY_START'
 #!/bin/bash
 set -uo pipefail
 . /etc/convoy/env
-ARGS=(worker --concurrency ${input.workerConcurrency} --shutdown-deadline-ms ${input.shutdownDeadlineSec * 1000})
+ARGS=(worker --processes auto --concurrency ${input.workerConcurrency} --shutdown-deadline-ms ${input.shutdownDeadlineSec * 1000})
 if SLOT=$(/usr/local/bin/convoy-slot claim); then
   ARGS+=(--instance "$FLEET-instance-$SLOT")
 ${slotFileLines(input)}

@@ -1,7 +1,7 @@
 /**
  * `npm run demo:s3`: a real s3-sync migration on the embedded local stack, through the real CLI.
  * Two S3 endpoints (two fauxqs servers standing for MinIO and AWS S3), the four
- * lakehouse buckets with generated data, a dry run, the run itself with two worker processes,
+ * lakehouse buckets with generated data, a dry run, the run itself with two workers,
  * then `status`, `verify` and the monitor's summary.
  */
 import { spawn } from 'node:child_process';
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     must(await convoy(['plan', 's3-sync', ...pair, '--dry-run']), 'dry run');
     must(await convoy(['plan', 's3-sync', ...pair, '--run', 'demo-sync']), 'plan');
     process.stdout.write(
-      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two workers, each one process per core)\n',
     );
     const workers = await Promise.all([
       convoy(['worker', '--instance', 'demo-1', '--exit-when-idle', '2000', '--wait-seconds', '1'], { quiet: true }),

@@ -2,7 +2,7 @@
  * `npm run demo`: a real uploads migration (legacy uploads re-indexed) on the embedded local stack,
  * through the real CLI: `local up` (dynalite, fauxqs and the UCAN peers: the real upload-api, an
  * indexing service, a gateway), a generated data set (customers, spaces, uploads as real CAR
- * shards, some of them broken), a dry run, the migration with two worker processes, `status`,
+ * shards, some of them broken), a dry run, the migration with two workers, `status`,
  * `verify`, one broken upload looked at with `uploads show`, a verify-only pass that finds
  * nothing missing, and the monitor's summary.
  */
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
     await must(convoy(['plan', 'uploads', '--dry-run', '--run', 'demo-dry']), 'dry-run plan');
     process.stdout.write(
-      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two workers, each one process per core)\n',
     );
     await twoWorkers();
     await must(convoy(['verify', '--run', 'demo-dry']), 'dry-run summary');
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     await must(convoy(['plan', 'uploads', '--run', 'demo']), 'plan');
     process.stdout.write(
-      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two worker processes)\n',
+      '\n$ convoy worker --instance demo-1 & convoy worker --instance demo-2   (two workers, each one process per core)\n',
     );
     await twoWorkers();
     const migratedS = (Date.now() - t0) / 1000;

@@ -175,7 +175,7 @@ describe('docs/deploy.md: distribute, then instances running convoy-start', () =
       // the arguments convoy-start gives the worker, with a file that is not usable
       const r = await shell
         .run(
-          `convoy --config convoy.config.json worker --concurrency 16 --shutdown-deadline-ms 10000 --instance convoy-instance-9 --customers-file ${file}`,
+          `convoy --config convoy.config.json worker --processes auto --concurrency 16 --shutdown-deadline-ms 10000 --instance convoy-instance-9 --customers-file ${file}`,
           { timeoutMs: 30_000 },
         )
         .catch((err: Error) => ({

@@ -39,7 +39,19 @@ describe('--bwlimit across a fleet', () => {
     // concurrency 4 x 2 workers = the 8 items at once: both workers copy all the time
     for (const id of ['bw-a', 'bw-b'])
       workers.push(
-        spawnWorker(config, ['--worker-id', id, '--concurrency', '4', '--wait-seconds', '1', '--threads', '1']),
+        // two worker processes, two shares of the budget (--processes 1: each process alone)
+        spawnWorker(config, [
+          '--processes',
+          '1',
+          '--worker-id',
+          id,
+          '--concurrency',
+          '4',
+          '--wait-seconds',
+          '1',
+          '--threads',
+          '1',
+        ]),
       );
     await waitUntil(async () => (await listWorkers(env.ctx.meta)).filter((w) => w.state === 'running').length === 2, {
       timeoutMs: 30_000,

@@ -47,7 +47,10 @@ describe('a worker killed with SIGKILL', () => {
       'acct',
     ]);
 
+    // worker A is one process, killed -9 by pid below (--processes 1: no supervisor to restart it)
     const a = spawnWorker(config, [
+      '--processes',
+      '1',
       '--worker-id',
       'doomed-a',
       '--concurrency',
@@ -88,6 +91,8 @@ describe('a worker killed with SIGKILL', () => {
 
     workers.push(
       spawnWorker(config, [
+        '--processes',
+        '1',
         '--worker-id',
         'finisher-b',
         '--concurrency',

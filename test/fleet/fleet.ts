@@ -350,6 +350,10 @@ export class Fleet {
       '--log-level',
       'warn',
       'worker',
+      // one process per "host": killWorker's kill -9 stands for a crashed host, which no
+      // supervisor restarts (--processes 1: the worker alone, no supervisor)
+      '--processes',
+      '1',
       '--instance',
       w.label,
       '--worker-id',

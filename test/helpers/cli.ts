@@ -61,14 +61,15 @@ export function runCli(
   });
 }
 
-/** Start a long-running `convoy worker` process. */
+/** Start a long-running `convoy worker` process (`cli`: a test CLI entry with more kinds). */
 export function spawnWorker(
   config: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  cli = CLI,
 ): ChildProcess & { output: () => string } {
   let output = '';
-  const child = spawn(process.execPath, [CLI, '--config', config, 'worker', ...args], {
+  const child = spawn(process.execPath, [cli, '--config', config, 'worker', ...args], {
     env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -242,6 +242,8 @@ describe('workers', () => {
     );
     // the built-in kinds' file per instance: the uploads kind's customers, for convoy worker --customers-file
     expect(script).toContain('ARGS+=(--customers-file /etc/convoy/customers.json)');
+    // every core of the instance works: one worker process per core under a supervisor
+    expect(script).toContain('ARGS=(worker --processes auto --concurrency 64 ');
     expect(script).toContain('"itemsTable":"');
   });
 

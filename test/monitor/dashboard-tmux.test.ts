@@ -44,6 +44,9 @@ function startWorker(instance: string): ChildProcess {
     [
       CLI,
       'worker',
+      // the dashboard shows this pid, and the test kills it -9 (--processes 1: the worker alone)
+      '--processes',
+      '1',
       '--instance',
       instance,
       '--concurrency',

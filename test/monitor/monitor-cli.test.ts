@@ -27,7 +27,18 @@ afterEach(async () => {
 });
 
 const worker = (config: string, id: string, ...args: string[]) => {
-  const w = spawnWorker(config, ['--worker-id', id, '--wait-seconds', '1', '--threads', '1', ...args]);
+  // one process per worker id, killed -9 by pid below (--processes 1: the worker alone)
+  const w = spawnWorker(config, [
+    '--processes',
+    '1',
+    '--worker-id',
+    id,
+    '--wait-seconds',
+    '1',
+    '--threads',
+    '1',
+    ...args,
+  ]);
   children.push(w);
   return w;
 };

@@ -37,7 +37,10 @@ describe('s3-sync under SIGKILL', () => {
 
     // Short leases so a killed worker's items come back quickly; small transfer pools so the run
     // lasts long enough to be interrupted several times.
+    // --processes 1: the victim is one process, killed -9 by pid (no supervisor to restart it)
     const args = [
+      '--processes',
+      '1',
       '--lease-ms',
       '3000',
       '--wait-seconds',

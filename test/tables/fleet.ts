@@ -46,6 +46,10 @@ export function spawnWorker(configFile: string, dir: string, id: string, extra: 
       '--state-dir',
       dir,
       'worker',
+      // one process per worker id: the tests kill -9 this pid to crash that worker (--processes 1:
+      // no supervisor in between that would restart it)
+      '--processes',
+      '1',
       '--worker-id',
       id,
       '--concurrency',

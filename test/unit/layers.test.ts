@@ -29,7 +29,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every relative module a file imports (import/export ... from, import()), as repo paths. */
-export function importsOf(file: string, text = readFileSync(path.join(ROOT, file), 'utf8')): string[] {
+function importsOf(file: string, text = readFileSync(path.join(ROOT, file), 'utf8')): string[] {
   const specs = [
     ...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/g),
     ...text.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g),
@@ -56,7 +56,7 @@ function layerOf(file: string): Layer {
 const kindOf = (file: string) => file.split('/')[2];
 
 /** Why `from` may not import `to`, or undefined when it may. */
-export function violation(from: string, to: string): string | undefined {
+function violation(from: string, to: string): string | undefined {
   const a = layerOf(from);
   const b = layerOf(to);
   const allowed: Record<Layer, Layer[]> = {

@@ -52,6 +52,9 @@ function startWorker(stateDir: string, id: string): { child: ChildProcess; exite
       '--state-dir',
       stateDir,
       'worker',
+      // one process per worker id: the test kills this pid -9 (--processes 1: no supervisor)
+      '--processes',
+      '1',
       '--worker-id',
       id,
       '--concurrency',

@@ -3,7 +3,7 @@
  * measured for it. Every tool is a separate process run under GNU time (wall time from spawn to
  * exit, peak RSS, CPU); the caller verifies the destination afterwards.
  *
- *  - convoy: `convoy worker` (1 process) and `convoy plan s3-sync` started together; the time is
+ *  - convoy: `convoy worker` (its default: one process per core) and `convoy plan s3-sync` started together; the time is
  *    from the plan's start to the last item's `finishedAtMs` (the worker then idles a few seconds
  *    before --exit-when-idle lets it go; that idle time is not the copy's).
  *  - rclone: `rclone copy src: dst: --transfers N` (server-side copy when both are one remote).

@@ -1,0 +1,122 @@
+/**
+ * How `convoy worker --processes N|auto` divides a host and when its supervisor restarts a
+ * process (worker/processes.ts): pure decisions.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_RESTART,
+  drainWaitMs,
+  hostExitCode,
+  MAX_PROCESSES,
+  nextStreak,
+  onChildExit,
+  parseProcesses,
+  planChildren,
+  raisedTotals,
+  resolveProcesses,
+  restartDelayMs,
+  splitTotal,
+} from '../../worker/processes.js';
+
+describe('--processes', () => {
+  it('is "auto" or an integer from 1 to MAX_PROCESSES; anything else is undefined (the CLI exits 2)', () => {
+    expect(parseProcesses('auto')).toBe('auto');
+    expect(parseProcesses('AUTO')).toBe('auto');
+    expect(parseProcesses('1')).toBe(1);
+    expect(parseProcesses('4')).toBe(4);
+    expect(parseProcesses(String(MAX_PROCESSES))).toBe(MAX_PROCESSES);
+    for (const bad of ['0', '-1', 'lots', '', '1.5', '2x', String(MAX_PROCESSES + 1), '1e3'])
+      expect(parseProcesses(bad), bad).toBeUndefined();
+  });
+
+  it('auto is one per core (at least one); a number is itself', () => {
+    expect(resolveProcesses('auto', 2)).toBe(2);
+    expect(resolveProcesses('auto', 1)).toBe(1);
+    expect(resolveProcesses('auto', 0)).toBe(1);
+    expect(resolveProcesses('auto', 1000)).toBe(MAX_PROCESSES);
+    expect(resolveProcesses(3, 2)).toBe(3);
+  });
+});
+
+describe('splitting the host totals', () => {
+  it('splits as evenly as it goes, the first processes taking the remainder, at least 1 each', () => {
+    expect(splitTotal(8, 2)).toEqual([4, 4]);
+    expect(splitTotal(7, 2)).toEqual([4, 3]);
+    expect(splitTotal(10, 4)).toEqual([3, 3, 2, 2]);
+    expect(splitTotal(1, 1)).toEqual([1]);
+    expect(splitTotal(2, 4)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("given totals are the host's: children get shares; the ids are <id>-p1..<id>-pN", () => {
+    const plans = planChildren({ processes: 2, cores: 2, workerId: 'h', concurrency: 16, transfers: 64, threads: 4 });
+    expect(plans).toEqual([
+      { slot: 1, workerId: 'h-p1', concurrency: 8, transfers: 32, threads: 2 },
+      { slot: 2, workerId: 'h-p2', concurrency: 8, transfers: 32, threads: 2 },
+    ]);
+    const total = (k: 'concurrency' | 'transfers' | 'threads') => plans.reduce((a, p) => a + (p[k] ?? 0), 0);
+    expect([total('concurrency'), total('transfers'), total('threads')]).toEqual([16, 64, 4]);
+  });
+
+  it('counts not given keep each process at its own default; threads not given: floor(cores / N), at least 1', () => {
+    const plans = planChildren({ processes: 3, cores: 8, workerId: 'h' });
+    for (const p of plans) {
+      expect(p.concurrency).toBeUndefined();
+      expect(p.transfers).toBeUndefined();
+      expect(p.threads).toBe(2);
+    }
+    expect(planChildren({ processes: 4, cores: 2, workerId: 'h' }).map((p) => p.threads)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('a total below the process count is raised to one each, and that is said', () => {
+    const input = { processes: 4, cores: 4, workerId: 'h', concurrency: 2, transfers: 64 };
+    expect(planChildren(input).map((p) => p.concurrency)).toEqual([1, 1, 1, 1]);
+    expect(raisedTotals(input)).toEqual(['--concurrency 2 < 4 processes: 1 each']);
+    expect(raisedTotals({ processes: 2, cores: 2, workerId: 'h', concurrency: 8 })).toEqual([]);
+  });
+});
+
+describe('restarts', () => {
+  it('a crash (non-zero, or a signal) is restarted; exit 0 is done; exit 2 (bad input) gives up; while stopping, every exit is the drain', () => {
+    expect(onChildExit({ code: 1, signal: null }, false)).toBe('restart');
+    expect(onChildExit({ code: null, signal: 'SIGKILL' }, false)).toBe('restart');
+    expect(onChildExit({ code: 0, signal: null }, false)).toBe('done');
+    expect(onChildExit({ code: 2, signal: null }, false)).toBe('give-up');
+    expect(onChildExit({ code: 1, signal: null }, true)).toBe('drained');
+    expect(onChildExit({ code: null, signal: 'SIGKILL' }, true)).toBe('drained');
+  });
+
+  it('full-jitter exponential delay, 1 s base, 30 s cap', () => {
+    expect(restartDelayMs(1, DEFAULT_RESTART, () => 0.999999)).toBe(999);
+    expect(restartDelayMs(2, DEFAULT_RESTART, () => 0.999999)).toBe(1_999);
+    expect(restartDelayMs(3, DEFAULT_RESTART, () => 0.5)).toBe(2_000);
+    expect(restartDelayMs(50, DEFAULT_RESTART, () => 0.999999)).toBe(29_999);
+    expect(restartDelayMs(4, DEFAULT_RESTART, () => 0)).toBe(0);
+  });
+
+  it('quick failures lengthen the streak; a process up a minute starts it over', () => {
+    expect(nextStreak(0, 100)).toBe(1);
+    expect(nextStreak(3, 5_000)).toBe(4);
+    expect(nextStreak(7, 59_999)).toBe(8);
+    expect(nextStreak(7, 60_000)).toBe(1);
+  });
+});
+
+describe('the host exit code', () => {
+  const ok = { code: 0, signal: null };
+  it('stopped: 0 when every process drained (exit 0, or the forwarded signal before it had a handler); 1 when one had to be killed or failed', () => {
+    expect(hostExitCode([ok, ok], { stopped: true, gaveUp: false })).toBe(0);
+    expect(hostExitCode([ok, { code: null, signal: 'SIGTERM' }], { stopped: true, gaveUp: false })).toBe(0);
+    expect(hostExitCode([ok, { code: null, signal: 'SIGKILL' }], { stopped: true, gaveUp: false })).toBe(1);
+    expect(hostExitCode([ok, { code: 1, signal: null }], { stopped: true, gaveUp: false })).toBe(1);
+  });
+
+  it('not stopped: 0 when every process finished (--exit-when-idle); bad input in a process: 2', () => {
+    expect(hostExitCode([ok, ok], { stopped: false, gaveUp: false })).toBe(0);
+    expect(hostExitCode([ok, { code: 2, signal: null }], { stopped: true, gaveUp: true })).toBe(2);
+  });
+
+  it('the drain wait is the deadline, the force time and a margin', () => {
+    expect(drainWaitMs({ shutdownDeadlineMs: 30_000, shutdownForceMs: 5_000 })).toBe(40_000);
+    expect(drainWaitMs({ shutdownDeadlineMs: 300, shutdownForceMs: 0 }, 1_000)).toBe(1_300);
+  });
+});

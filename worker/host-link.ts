@@ -1,0 +1,114 @@
+/**
+ * The link between a host's supervisor (`convoy worker --processes N`, ./supervisor.ts) and each
+ * of its worker processes: what a child is told (one environment variable holding JSON, read once
+ * at start-up) and the IPC messages they exchange. This module is the child's side (linkChild).
+ *
+ *   supervisor -> child   { type: 'convoy:metrics?', id }         a /metrics scrape of the host
+ *   child -> supervisor   { type: 'convoy:metrics', id, metrics } this process's registry as JSON
+ *                         { type: 'convoy:state', state }          running / draining / stopped
+ *
+ * Signals are not messages: the supervisor forwards SIGTERM/SIGINT to its children, which shut
+ * down the way a lone worker does. A child whose supervisor dies (kill -9, OOM) sees its IPC
+ * channel close ('disconnect') and shuts down the same way, instead of running on unsupervised.
+ */
+import { z } from 'zod';
+import type { ConvoyEmitter } from '../shared/events.js';
+import { InputError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+
+/** The variable that makes a `convoy worker` process one of a supervisor's children. */
+export const CHILD_ENV = 'CONVOY_WORKER_CHILD';
+
+export const childSettingsSchema = z
+  .object({
+    /** 1..processes */
+    slot: z.number().int().min(1),
+    processes: z.number().int().min(1),
+    supervisorPid: z.number().int().min(1),
+    workerId: z.string().min(1),
+    /** this child's share of the host's totals (absent: the worker's default) */
+    concurrency: z.number().int().min(1).optional(),
+    transfers: z.number().int().min(1).optional(),
+    threads: z.number().int().min(1),
+    /** whether the supervisor serves /metrics (the child then keeps a registry for it) */
+    metrics: z.boolean(),
+  })
+  .strict();
+
+export type ChildSettings = z.infer<typeof childSettingsSchema>;
+
+export type ChildState = 'running' | 'draining' | 'stopped';
+
+export type ToChild = { type: 'convoy:metrics?'; id: number };
+export type FromChild =
+  | { type: 'convoy:state'; state: ChildState }
+  | { type: 'convoy:metrics'; id: number; metrics: unknown[] };
+
+/** This process's settings when a supervisor started it; undefined for a process started by hand. */
+export function childSettings(env: NodeJS.ProcessEnv = process.env): ChildSettings | undefined {
+  const raw = env[CHILD_ENV];
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const settings = childSettingsSchema.safeParse(parsed);
+  if (!settings.success || !process.send)
+    throw new InputError(
+      `${CHILD_ENV} is set by \`convoy worker --processes N\` for the processes it starts, not by hand: unset it`,
+    );
+  return settings.data;
+}
+
+export interface ChildLink {
+  /** stop answering the supervisor and let the IPC channel go (the process can then exit) */
+  close(): void;
+}
+
+function send(msg: FromChild): void {
+  if (process.connected) process.send?.(msg, undefined, undefined, () => undefined);
+}
+
+/**
+ * Wire this child to its supervisor: report the worker's state, answer metrics requests (when
+ * the supervisor serves /metrics), and shut down when the supervisor is gone.
+ */
+export async function linkChild(
+  events: ConvoyEmitter,
+  worker: { id: string; stop(signal?: string): Promise<void> },
+  settings: ChildSettings,
+  log: Logger,
+): Promise<ChildLink> {
+  const metrics = settings.metrics
+    ? (await import('../monitor/worker-metrics.js')).createWorkerMetrics(events, { workerId: worker.id })
+    : undefined;
+  const offs = [
+    events.on('worker:started', () => send({ type: 'convoy:state', state: 'running' })),
+    events.on('worker:shutdown:begin', () => send({ type: 'convoy:state', state: 'draining' })),
+    events.on('worker:shutdown:complete', () => send({ type: 'convoy:state', state: 'stopped' })),
+  ];
+  const onMessage = (msg: ToChild) => {
+    if (msg?.type !== 'convoy:metrics?' || !metrics) return;
+    void metrics.registry
+      .getMetricsAsJSON()
+      .then((json) => send({ type: 'convoy:metrics', id: msg.id, metrics: json }))
+      .catch(() => send({ type: 'convoy:metrics', id: msg.id, metrics: [] }));
+  };
+  const onDisconnect = () => {
+    log.warn({ workerId: worker.id, supervisorPid: settings.supervisorPid }, 'supervisor gone; shutting down');
+    void worker.stop('supervisor gone');
+  };
+  process.on('message', onMessage);
+  process.once('disconnect', onDisconnect);
+  return {
+    close() {
+      offs.forEach((off) => off());
+      metrics?.detach();
+      // without 'message' and 'disconnect' listeners the channel no longer keeps the process alive
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+    },
+  };
+}

@@ -1,0 +1,300 @@
+/**
+ * A host's supervisor: `convoy worker --processes N` (default auto = one per core) starts N
+ * `convoy worker` processes, keeps them running and stops them together. One JavaScript thread
+ * signs, sends, parses and accounts every request of a worker process, so a process uses one
+ * core; N processes use N. Each child is a whole worker (its own receive loop, leases, heartbeat
+ * row, piscina pool) with its share of the host's --concurrency / --transfers / --threads
+ * (./processes.ts decides the split and the restart delays; this module only acts).
+ *
+ * Why processes, not event loops in worker threads: a thread that crashes (out of memory, a
+ * native fault) takes the whole process and every other loop with it; a process dies alone and
+ * is restarted alone, and kill -9 of one is the fault the tests inject. The SDK clients, pools and
+ * heap are per loop either way, so threads would save little memory.
+ * Why child_process.fork, not node:cluster: cluster exists to share a listening socket between
+ * workers, and the children listen on nothing (the supervisor alone serves /metrics); fork is
+ * the same mechanism (an IPC channel to each child) without cluster's process-global state.
+ * prom-client's AggregatorRegistry for cluster is used for what it does without cluster: its
+ * static `aggregate` merges the children's registries, sent here as JSON over IPC
+ * (monitor/host-metrics.ts).
+ *
+ * Children run this process's own entry and arguments unchanged (the same config, run filter,
+ * kind options); what differs per child (its worker id `<id>-p<slot>`, its shares, its slot) is in
+ * one environment variable (./host-link.ts). The kinds' start hooks (the uploads kind plans its
+ * --customers-file) run once, here, before any child starts.
+ *
+ *   child exits 0 (--exit-when-idle)          its slot is done; the host exits 0 when all are
+ *   child exits 2 (bad input)                  the host stops every child and exits 2
+ *   child exits otherwise / by a signal        restarted in its slot (same worker id) after
+ *                                              a full-jitter delay, 1 s doubling to 30 s
+ *   SIGTERM / SIGINT                           forwarded to every child; each drains (finishes or
+ *                                              releases its items within --shutdown-deadline-ms);
+ *                                              children still there after the deadline + force
+ *                                              time + 5 s are killed; exit 0 when all drained
+ *   supervisor killed                          each child sees its IPC channel close and drains
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { toError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { CHILD_ENV, type ChildSettings, type ChildState, type FromChild, type ToChild } from './host-link.js';
+import {
+  DEFAULT_RESTART,
+  drainWaitMs,
+  hostExitCode,
+  nextStreak,
+  onChildExit,
+  restartDelayMs,
+  type ChildExit,
+  type ChildPlan,
+  type RestartPolicy,
+} from './processes.js';
+
+export interface SupervisorOptions {
+  /** the host's worker id (children are `<id>-p<slot>`) */
+  workerId: string;
+  children: ChildPlan[];
+  /** what every child runs: this process's entry script, arguments and node options */
+  entry: string;
+  args: string[];
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+  /** the children's shutdown deadline and force time (the drain wait is built from them) */
+  shutdownDeadlineMs: number;
+  shutdownForceMs: number;
+  /** children keep a metrics registry for the host's /metrics. @defaultValue false */
+  metrics?: boolean;
+  /** @defaultValue DEFAULT_RESTART (1 s base, 30 s cap, reset after a minute up) */
+  restart?: RestartPolicy;
+  log: Logger;
+  random?: () => number;
+  now?: () => number;
+}
+
+export type SlotState = 'starting' | ChildState | 'restarting' | 'exited';
+
+export interface ProcessHealth {
+  slot: number;
+  workerId: string;
+  pid: number | null;
+  state: SlotState;
+  restarts: number;
+}
+
+export interface HostHealth {
+  /** running: every process takes work; degraded: some do; stopping / stopped: none will */
+  status: 'running' | 'degraded' | 'stopping' | 'stopped';
+  workerId: string;
+  pid: number;
+  restarts: number;
+  processes: ProcessHealth[];
+}
+
+interface Slot {
+  plan: ChildPlan;
+  state: SlotState;
+  child?: ChildProcess;
+  startedAtMs: number;
+  /** consecutive quick failures (restart backoff) */
+  streak: number;
+  restarts: number;
+  lastExit?: ChildExit;
+  restartTimer?: NodeJS.Timeout;
+}
+
+/** How long a /metrics scrape waits for each child. */
+const METRICS_TIMEOUT_MS = 2_000;
+
+export class Supervisor {
+  private readonly slots: Slot[];
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private stopping = false;
+  private gaveUp = false;
+  private finished = false;
+  private restartsTotal = 0;
+  private killTimer: NodeJS.Timeout | undefined;
+  private resolveDone: (code: number) => void = () => undefined;
+  private readonly done = new Promise<number>((resolve) => (this.resolveDone = resolve));
+  private nextRequest = 0;
+  private readonly pending = new Map<number, (metrics: unknown[]) => void>();
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.log = opts.log.child({ hostWorkerId: opts.workerId });
+    this.now = opts.now ?? Date.now;
+    this.slots = opts.children.map((plan) => ({ plan, state: 'starting', startedAtMs: 0, streak: 0, restarts: 0 }));
+  }
+
+  /** Start every child; resolves with the host's exit code once all of them have exited for good. */
+  run(): Promise<number> {
+    for (const slot of this.slots) this.start(slot);
+    return this.done;
+  }
+
+  private start(slot: Slot): void {
+    const settings: ChildSettings = {
+      slot: slot.plan.slot,
+      processes: this.slots.length,
+      supervisorPid: process.pid,
+      workerId: slot.plan.workerId,
+      concurrency: slot.plan.concurrency,
+      transfers: slot.plan.transfers,
+      threads: slot.plan.threads,
+      metrics: this.opts.metrics ?? false,
+    };
+    slot.state = 'starting';
+    slot.startedAtMs = this.now();
+    slot.restartTimer = undefined;
+    let child: ChildProcess;
+    try {
+      child = fork(this.opts.entry, this.opts.args, {
+        execArgv: this.opts.execArgv,
+        env: { ...this.opts.env, [CHILD_ENV]: JSON.stringify(settings) },
+        // logs go straight to the supervisor's stdout/stderr (the journal), each line with its workerId
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+    } catch (err) {
+      this.log.error({ slot: slot.plan.slot, err: toError(err).message }, 'could not start a worker process');
+      this.exited(slot, { code: 1, signal: null });
+      return;
+    }
+    slot.child = child;
+    child.on('message', (msg: FromChild) => this.onMessage(slot, msg));
+    child.once('error', (err) => {
+      // a fork that failed (no pid) never emits 'exit'
+      if (child.pid === undefined && slot.child === child) {
+        this.log.error({ slot: slot.plan.slot, err: err.message }, 'could not start a worker process');
+        this.exited(slot, { code: 1, signal: null });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (slot.child === child) this.exited(slot, { code, signal });
+    });
+    this.log.info(
+      { slot: slot.plan.slot, workerId: slot.plan.workerId, pid: child.pid, restarts: slot.restarts },
+      'worker process started',
+    );
+  }
+
+  private onMessage(slot: Slot, msg: FromChild): void {
+    if (msg?.type === 'convoy:state') {
+      if (slot.state !== 'exited' && slot.state !== 'restarting') slot.state = msg.state;
+    } else if (msg?.type === 'convoy:metrics') {
+      this.pending.get(msg.id)?.(msg.metrics);
+    }
+  }
+
+  private exited(slot: Slot, exit: ChildExit): void {
+    slot.child = undefined;
+    slot.lastExit = exit;
+    const upMs = this.now() - slot.startedAtMs;
+    const fields = { slot: slot.plan.slot, workerId: slot.plan.workerId, code: exit.code, signal: exit.signal, upMs };
+    const next = onChildExit(exit, this.stopping);
+    if (next === 'restart') {
+      slot.streak = nextStreak(slot.streak, upMs, this.opts.restart ?? DEFAULT_RESTART);
+      const delayMs = restartDelayMs(slot.streak, this.opts.restart ?? DEFAULT_RESTART, this.opts.random);
+      slot.state = 'restarting';
+      slot.restarts++;
+      this.restartsTotal++;
+      this.log.warn({ ...fields, delayMs, streak: slot.streak }, 'worker process exited; restarting it');
+      slot.restartTimer = setTimeout(() => this.start(slot), delayMs);
+      return;
+    }
+    slot.state = 'exited';
+    if (next === 'give-up') {
+      this.log.error(fields, 'worker process exited on bad input; stopping the host');
+      this.gaveUp = true;
+      void this.stop('SIGTERM');
+    } else this.log.info(fields, next === 'done' ? 'worker process finished' : 'worker process stopped');
+    this.finishIfDone();
+  }
+
+  private finishIfDone(): void {
+    if (this.finished || !this.slots.every((s) => s.state === 'exited')) return;
+    this.finished = true;
+    clearTimeout(this.killTimer);
+    const code = hostExitCode(
+      this.slots.map((s) => s.lastExit ?? { code: 0, signal: null }),
+      { stopped: this.stopping, gaveUp: this.gaveUp },
+    );
+    this.log.info({ code, restarts: this.restartsTotal }, 'every worker process has exited');
+    this.resolveDone(code);
+  }
+
+  /**
+   * Stop the host (idempotent): forward `signal` to every child, so each drains as a lone worker
+   * does; SIGKILL the ones still there after the drain wait. Resolves with the exit code.
+   */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    const waitMs = drainWaitMs(this.opts);
+    this.log.info({ signal, waitMs }, 'stopping every worker process');
+    for (const slot of this.slots) {
+      if (slot.state === 'restarting') {
+        // nothing runs in this slot, so nothing to drain
+        clearTimeout(slot.restartTimer);
+        slot.state = 'exited';
+        slot.lastExit = { code: 0, signal: null };
+      } else if (slot.child) {
+        if (slot.state !== 'exited') slot.state = 'draining';
+        slot.child.kill(signal);
+      }
+    }
+    this.killTimer = setTimeout(() => {
+      const stuck = this.slots.filter((s) => s.child);
+      if (stuck.length)
+        this.log.warn(
+          { workers: stuck.map((s) => s.plan.workerId), waitMs },
+          'worker processes did not drain in time; killing them',
+        );
+      for (const s of stuck) s.child?.kill('SIGKILL');
+    }, waitMs);
+    this.finishIfDone();
+    return this.done;
+  }
+
+  health(): HostHealth {
+    const processes = this.slots.map((s) => ({
+      slot: s.plan.slot,
+      workerId: s.plan.workerId,
+      pid: s.child?.pid ?? null,
+      state: s.state,
+      restarts: s.restarts,
+    }));
+    const running = processes.filter((p) => p.state === 'running').length;
+    const status = this.finished
+      ? 'stopped'
+      : this.stopping
+        ? 'stopping'
+        : running === processes.length
+          ? 'running'
+          : 'degraded';
+    return { status, workerId: this.opts.workerId, pid: process.pid, restarts: this.restartsTotal, processes };
+  }
+
+  /** Every live child's metrics registry as JSON (a child that does not answer in time is left out). */
+  async childMetrics(timeoutMs = METRICS_TIMEOUT_MS): Promise<unknown[][]> {
+    const live = this.slots.filter((s) => s.child?.connected);
+    const answers = await Promise.all(
+      live.map(
+        (s) =>
+          new Promise<unknown[] | undefined>((resolve) => {
+            const id = this.nextRequest++;
+            const timer = setTimeout(() => finish(undefined), timeoutMs);
+            const finish = (m: unknown[] | undefined) => {
+              clearTimeout(timer);
+              this.pending.delete(id);
+              resolve(m);
+            };
+            this.pending.set(id, finish);
+            const msg: ToChild = { type: 'convoy:metrics?', id };
+            try {
+              s.child!.send(msg, (err) => err && finish(undefined));
+            } catch {
+              finish(undefined);
+            }
+          }),
+      ),
+    );
+    return answers.filter((a): a is unknown[] => a !== undefined);
+  }
+}
