@@ -84,7 +84,10 @@ export class Worker {
       ctx.items,
       this.log,
       (runId) => ctx.events.safeEmit('run:finished', { runId }),
-      { delayMs: this.options.runFinishDelayMs },
+      {
+        delayMs: this.options.runFinishDelayMs,
+        holdsItemOf: (runId) => this.leases.all().some((lease) => lease.ref.runId === runId),
+      },
     );
     this.pool = createThreadPool(this.options.threads);
     this.runs = new RunCache(ctx, this.options.runStateTtlMs);
