@@ -332,6 +332,10 @@ async function throughput(
     run(
       [
         'worker',
+        // one process: the figures are per worker process (and its request counts come from
+        // the process the --import counter is loaded into)
+        '--processes',
+        '1',
         '--concurrency',
         String(CONCURRENCY),
         '--exit-when-idle',
@@ -458,7 +462,7 @@ async function largeShards(
     'plan large',
   );
   const w = await must(
-    run(['worker', '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
+    run(['worker', '--processes', '1', '--exit-when-idle', '1500', '--wait-seconds', '1', '--run', runId], {
       stateDir: direct,
       time: true,
       log: path.join(work, 'worker-large.log'),
