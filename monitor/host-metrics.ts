@@ -11,9 +11,8 @@
  *             supervisor's Node process metrics (labelled with the host's worker id)
  * Bound to 127.0.0.1 unless a host is given.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { listen, type Listening } from './listen.js';
 import {
   AggregatorRegistry,
   collectDefaultMetrics,
@@ -93,23 +92,6 @@ export function createHostMetrics(source: HostMetricsSource, opts: Pick<HostMetr
 }
 
 /** Serve a host's /healthz and /metrics; resolves once listening. */
-export async function serveHostMetrics(
-  source: HostMetricsSource,
-  opts: HostMetricsOptions,
-): Promise<{ url: string; close(): Promise<void> }> {
-  const m = createHostMetrics(source, opts);
-  const host = opts.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: m.app.fetch, hostname: host, port: opts.port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
-  };
+export async function serveHostMetrics(source: HostMetricsSource, opts: HostMetricsOptions): Promise<Listening> {
+  return listen(createHostMetrics(source, opts).app, opts);
 }

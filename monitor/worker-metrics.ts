@@ -6,9 +6,8 @@
  *             item durations, plus the process's default metrics (CPU, memory, event loop lag)
  * Bound to 127.0.0.1 unless a host is given.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { listen, type Listening } from './listen.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConvoyEmitter } from '../shared/events.js';
 
@@ -146,24 +145,14 @@ export function createWorkerMetrics(
 }
 
 /** Serve a worker's /healthz and /metrics; resolves once listening. */
-export async function serveWorkerMetrics(
-  events: ConvoyEmitter,
-  opts: WorkerMetricsOptions,
-): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveWorkerMetrics(events: ConvoyEmitter, opts: WorkerMetricsOptions): Promise<Listening> {
   const m = createWorkerMetrics(events, opts);
-  const host = opts.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: m.app.fetch, hostname: host, port: opts.port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await listen(m.app, opts);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        m.detach();
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+    url: server.url,
+    close: async () => {
+      m.detach();
+      await server.close();
+    },
   };
 }

@@ -49,6 +49,16 @@ async function existingItemIds(s: ItemStore, runId: string, itemIds: string[]): 
   return found;
 }
 
+/** The Query on the status index for one of a run's status keys (shard of a status). */
+export function statusIndexQuery(s: ItemStore, key: string) {
+  return {
+    TableName: s.table,
+    IndexName: BY_STATUS_INDEX,
+    KeyConditionExpression: 'statusKey = :k',
+    ExpressionAttributeValues: { ':k': key },
+  };
+}
+
 /**
  * Items of a run in one status, through the sparse status index, page by page (never the whole
  * set in memory). The index is eventually consistent: callers re-check with a conditional write.
@@ -62,13 +72,7 @@ export async function* itemsByStatus(
   for (const key of statusKeysFor(runId, status)) {
     for await (const out of paginateQuery(
       { client: s.ddb },
-      {
-        TableName: s.table,
-        IndexName: BY_STATUS_INDEX,
-        KeyConditionExpression: 'statusKey = :k',
-        ExpressionAttributeValues: { ':k': key },
-        Limit: opts.pageSize ?? 500,
-      },
+      { ...statusIndexQuery(s, key), Limit: opts.pageSize ?? 500 },
     )) {
       if (out.Items?.length) yield out.Items as ItemRow[];
     }
@@ -80,16 +84,7 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
   const counts = await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
       let n = 0;
-      for await (const out of paginateQuery(
-        { client: s.ddb },
-        {
-          TableName: s.table,
-          IndexName: BY_STATUS_INDEX,
-          KeyConditionExpression: 'statusKey = :k',
-          ExpressionAttributeValues: { ':k': key },
-          Select: 'COUNT',
-        },
-      )) {
+      for await (const out of paginateQuery({ client: s.ddb }, { ...statusIndexQuery(s, key), Select: 'COUNT' })) {
         n += out.Count ?? 0;
       }
       return n;

@@ -22,12 +22,12 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConvoyError } from '../shared/errors.js';
 import { isConditionFailure } from './conditions.js';
-import { anyActiveItem } from './item-bulk.js';
+import { anyActiveItem, statusIndexQuery } from './item-bulk.js';
 import type { ItemStore } from './item-row.js';
 import { getRun, type MetaStore, type RunState } from './runs.js';
 
 export { RunState } from './runs.js';
-import { BY_STATUS_INDEX, metaKeys, statusKeysFor } from './schema.js';
+import { metaKeys, statusKeysFor } from './schema.js';
 import { nowOf } from './store.js';
 
 /** The transition table: the only ways a run's state changes. */
@@ -149,14 +149,7 @@ async function openItemIndexed(items: ItemStore, runId: string): Promise<boolean
     const found = await Promise.all(
       statusKeysFor(runId, status).map(async (key) => {
         const out = await items.ddb.send(
-          new QueryCommand({
-            TableName: items.table,
-            IndexName: BY_STATUS_INDEX,
-            KeyConditionExpression: 'statusKey = :k',
-            ExpressionAttributeValues: { ':k': key },
-            Limit: 1,
-            Select: 'COUNT',
-          }),
+          new QueryCommand({ ...statusIndexQuery(items, key), Limit: 1, Select: 'COUNT' }),
         );
         return (out.Count ?? 0) > 0;
       }),

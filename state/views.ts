@@ -8,8 +8,9 @@
  */
 import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
+import { statusIndexQuery } from './item-bulk.js';
 import type { ItemError, ItemStatus } from './item-row.js';
-import { BY_STATUS_INDEX, GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
+import { GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
 import type { TableStore as Store } from './store.js';
 
 /** The fields of an item row a monitor view shows (never the spec or the history). */
@@ -100,10 +101,7 @@ export async function itemPageByStatus(
   while (cursor && items.length < limit) {
     const out: QueryCommandOutput = await s.ddb.send(
       new QueryCommand({
-        TableName: s.table,
-        IndexName: BY_STATUS_INDEX,
-        KeyConditionExpression: 'statusKey = :k',
-        ExpressionAttributeValues: { ':k': keys[cursor.shard] },
+        ...statusIndexQuery(s, keys[cursor.shard]!),
         ExclusiveStartKey: cursor.key,
         Limit: limit - items.length,
         ...SUMMARY_PROJECTION,
@@ -130,13 +128,7 @@ export async function forEachItemSummary(
     statusKeysFor(runId, status).map(async (key) => {
       for await (const out of paginateQuery(
         { client: s.ddb },
-        {
-          TableName: s.table,
-          IndexName: BY_STATUS_INDEX,
-          KeyConditionExpression: 'statusKey = :k',
-          ExpressionAttributeValues: { ':k': key },
-          ...SUMMARY_PROJECTION,
-        },
+        { ...statusIndexQuery(s, key), ...SUMMARY_PROJECTION },
       )) {
         if (out.Items?.length) onPage(out.Items as ItemSummaryRow[]);
       }

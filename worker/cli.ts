@@ -106,6 +106,8 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
         ctx.close();
         return superviseHost(opts, options, processes, log);
       }
+      // ...and apply them in every process that works items (a lone worker, or each child).
+      for (const plugin of kinds.plugins) plugin.configureWorkerProcess?.(opts);
       await runWorker(ctx, input, opts, child, log);
     }),
   );

@@ -116,6 +116,13 @@ export interface KindPlugin<Spec = any> {
    */
   beforeWorkerStart?(ctx: EngineContext, opts: Record<string, unknown>): Promise<void>;
   /**
+   * Runs in every process that works items (a lone `convoy worker`, or each of a supervisor's
+   * children), after the host's `beforeWorkerStart`, with the same options: applies the kind's
+   * worker options to this process (a setting its handler reads). Must not write: it runs once per
+   * process, where `beforeWorkerStart` runs once per host.
+   */
+  configureWorkerProcess?(opts: Record<string, unknown>): void;
+  /**
    * Services the kind needs beside the embedded local stack (the uploads kind's UCAN peers): a
    * module URL exporting `startLocalServices` (infra/local/services.ts), started by `local up`.
    */

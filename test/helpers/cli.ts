@@ -33,7 +33,8 @@ export function runCli(
   opts: {
     config?: string;
     env?: NodeJS.ProcessEnv;
-    timeoutMs?: number /** another CLI entry (test kinds) */;
+    timeoutMs?: number;
+    /** another CLI entry (test kinds) */
     cli?: string;
   } = {},
 ): Promise<CliResult> {

@@ -5,38 +5,18 @@
  * start hook), status, monitor, verify, and the kind's own command. The stock CLI, whose list
  * does not name it, knows nothing of it: nothing registers by import side effect.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client } from '../../shared/clients.js';
 import { listWorkers } from '../../state/workers.js';
-import { CLI as STOCK_CLI, writeCliConfig, type CliResult } from '../helpers/cli.js';
+import { runCli, CLI as STOCK_CLI, writeCliConfig } from '../helpers/cli.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { tallyKey } from './tally/spec.js';
 
 const TALLY_CLI = path.resolve('dist/test/plugins/convoy-tally-cli.js');
 
-function convoy(cli: string, args: string[], config?: string, timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...(config ? ['--config', config] : []), ...args], {
-      env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`convoy ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const convoy = (cli: string, args: string[], config?: string) => runCli(args, { cli, config });
 const tally = (args: string[], config?: string) => convoy(TALLY_CLI, args, config);
 
 let t: TestStack;
@@ -103,6 +83,10 @@ describe('a kind added by one line in a plugin list', () => {
     const customer = await tally(['monitor', '--run', 't1', '--customer', 'c'], config);
     expect(customer.code).toBe(2);
     expect(customer.stderr).toContain('its groups are team/batch');
+
+    // the option reached every process of the host (the default: one per core)
+    const body = await s3.send(new GetObjectCommand({ Bucket: 'tally-b', Key: tallyKey(3) }));
+    expect(await body.Body!.transformToString()).toBe('3 blue');
 
     const verify = await tally(['verify', '--run', 't1'], config);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);

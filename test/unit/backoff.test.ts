@@ -48,3 +48,63 @@ describe('fullJitterDelayMs', () => {
     expect(fullJitterDelayMs(7, { baseMs: 0, capMs: 1_000 }, () => 0.9)).toBe(0);
   });
 });
+
+describe('drainBatch (every BatchWrite/BatchGet loop: what the service hands back is sent again)', () => {
+  const fast = { baseMs: 1, capMs: 2 };
+
+  it('re-sends only what came back, until nothing is left, and sends each entry exactly once in the end', async () => {
+    const calls: number[][] = [];
+    const accepted: number[] = [];
+    await drainBatch(
+      [1, 2, 3, 4, 5, 6, 7],
+      async (pending) => {
+        calls.push(pending);
+        const keep = pending.slice(0, 2); // the service takes two a call, hands the rest back
+        accepted.push(...keep);
+        return pending.slice(2);
+      },
+      { backoff: fast },
+    );
+    expect(calls).toEqual([[1, 2, 3, 4, 5, 6, 7], [3, 4, 5, 6, 7], [5, 6, 7], [7]]);
+    expect(accepted).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('an empty batch sends nothing', async () => {
+    let sent = 0;
+    await drainBatch([], async () => {
+      sent++;
+      return [];
+    });
+    expect(sent).toBe(0);
+  });
+
+  it("gives up after maxRetries with the caller's error, naming what is left", async () => {
+    let sent = 0;
+    const send = async (p: string[]) => {
+      sent++;
+      return p;
+    };
+    const run = drainBatch(['a', 'b'], send, {
+      backoff: fast,
+      maxRetries: 3,
+      exhausted: (left) => new Error(`${left} left`),
+    });
+    await expect(run).rejects.toThrow('2 left');
+    expect(sent).toBe(4); // the first send and three retries
+  });
+
+  it("an aborted signal stops it between sends with the signal's reason", async () => {
+    const ac = new AbortController();
+    let sent = 0;
+    const run = drainBatch(
+      ['a'],
+      async (p) => {
+        if (++sent === 2) ac.abort(new Error('lease lost'));
+        return p;
+      },
+      { backoff: fast, signal: ac.signal },
+    );
+    await expect(run).rejects.toThrow('lease lost');
+    expect(sent).toBe(2);
+  });
+});

@@ -7,8 +7,9 @@
  * What it adds:
  *  - `convoy plan tally --bucket B --count N`: items `tally:<n>`, grouped `team-<n % 3>/batch-<n % 2>`
  *    (the monitor labels the parts `team` and `batch`);
- *  - `convoy worker --tally-stamp <text>`: a worker option, checked by a start hook (empty -> exit 2),
- *    written into every object this worker makes;
+ *  - `convoy worker --tally-stamp <text>`: a worker option, checked once per host by a start hook
+ *    (empty -> exit 2) and applied in every worker process (`configureWorkerProcess`): written
+ *    into every object the worker makes;
  *  - `convoy tally show --run R`: a command of its own (counts the run's objects);
  *  - the handler writes `tally/<n>` = "<n> <stamp>" to the local S3 bucket; `verify` checks them all.
  */
@@ -23,11 +24,14 @@ export const tallyPlugin: KindPlugin<TallySpec> = {
   planCommand: async () => (await import('./commands.js')).registerTallyPlan,
   commands: { paths: [['tally']], register: async () => (await import('./commands.js')).registerTallyCommands },
   workerOptions: () => [new Option('--tally-stamp <text>', 'tally: a stamp written into every object')],
+  // once per host, before any process takes work: check the option
   async beforeWorkerStart(_ctx, opts) {
-    if (opts.tallyStamp === undefined) return;
-    const stamp = String(opts.tallyStamp);
-    if (!stamp.trim()) throw new InputError('--tally-stamp is empty; give a word to write into each object');
-    workerStamp.value = stamp;
+    if (opts.tallyStamp !== undefined && !String(opts.tallyStamp).trim())
+      throw new InputError('--tally-stamp is empty; give a word to write into each object');
+  },
+  // in every process that works items: apply it
+  configureWorkerProcess(opts) {
+    if (opts.tallyStamp !== undefined) workerStamp.value = String(opts.tallyStamp);
   },
   groupParts: ['team', 'batch'],
 };

@@ -6,7 +6,6 @@
  */
 import { paginateScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
-import { drainBatch } from '../../../shared/backoff.js';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun } from '../../../state/item-bulk.js';
 import type { ItemRow } from '../../../state/item-row.js';
