@@ -174,11 +174,12 @@ export interface TargetCheck {
 }
 
 /**
- * The issue's targets: (a) >= 1.5x best rclone, (b)-(e) >= 1.0x ((e) on the steady-state rate),
+ * The targets of issue #12: >= 1.0x best rclone in every case (a)-(e) ((e) on the steady-state rate;
+ * an earlier issue asked 1.5x in (a), which the older tables in docs/benchmarks.md name),
  * worker peak RSS < 300 MiB.
  */
 export function checkTargets(cases: Record<string, Partial<Record<ToolName, ToolEntry>>>): TargetCheck[] {
-  const want: Record<string, number> = { a: 1.5, b: 1.0, c: 1.0, d: 1.0, e: 1.0 };
+  const want: Record<string, number> = { a: 1.0, b: 1.0, c: 1.0, d: 1.0, e: 1.0 };
   const out: TargetCheck[] = [];
   for (const [id, min] of Object.entries(want)) {
     const tools = cases[id];
