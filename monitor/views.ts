@@ -270,16 +270,7 @@ export async function readGroupView(
   const row = (g: string) => {
     let r = rows.get(g);
     if (!r) {
-      r = {
-        group: g,
-        labels: parseGroup(g, parts),
-        counters: emptyCounters(),
-        planned: 0,
-        pending: 0,
-        leased: 0,
-        retrying: 0,
-        failedNow: 0,
-      };
+      r = { ...emptyGroupRow(g), labels: parseGroup(g, parts) };
       rows.set(g, r);
     }
     return r;
@@ -303,15 +294,7 @@ export async function readGroupView(
   );
   const groups = [...rows.values()].sort((a, b) => a.group.localeCompare(b.group));
   for (const g of groups) g.pending = Math.max(0, g.planned - g.counters.done - g.leased - g.retrying - g.failedNow);
-  const total: GroupRow = {
-    group: '(total)',
-    counters: emptyCounters(),
-    planned: 0,
-    pending: 0,
-    leased: 0,
-    retrying: 0,
-    failedNow: 0,
-  };
+  const total = emptyGroupRow('(total)');
   for (const g of groups) {
     total.planned += g.planned;
     total.pending += g.pending;
@@ -321,6 +304,10 @@ export async function readGroupView(
     total.failedNow += g.failedNow;
   }
   return { filter, parts, groups, total };
+}
+
+function emptyGroupRow(group: string): GroupRow {
+  return { group, counters: emptyCounters(), planned: 0, pending: 0, leased: 0, retrying: 0, failedNow: 0 };
 }
 
 export function formatGroupView(v: GroupView): string {
