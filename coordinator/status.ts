@@ -11,6 +11,7 @@ import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import { retryPolicyOf, type RetryPolicy } from '../shared/retry-policy.js';
 import { readCounterTotals, reconcileTotals, type Counters } from '../state/counters.js';
+import { describeFleetRate, readFleetRates, type FleetRateRow } from '../state/fleet-rates.js';
 import { countByStatus, itemsByStatus } from '../state/item-bulk.js';
 import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
@@ -21,14 +22,17 @@ export interface RunStatus {
   total: number;
   failuresByClass: Record<string, number>;
   counters: Counters;
+  /** adaptive rate control: the fleet's rate for each destination that has throttled */
+  rates: FleetRateRow[];
 }
 
 export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
   const run = await getRun(ctx.meta, runId);
   if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
-  const [[pending, leased, retrying, failed], totals] = await Promise.all([
+  const [[pending, leased, retrying, failed], totals, rates] = await Promise.all([
     countActive(ctx, runId),
     readCounterTotals(ctx.meta, runId),
+    readFleetRates(ctx.meta, runId),
   ]);
   const total = run.plannedItems;
   const done = Math.max(0, total - pending - leased - retrying - failed);
@@ -44,7 +48,14 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
   // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
   const exact = { done, failed, unfinished: pending + leased + retrying };
   const { counters } = await reconcileTotals(ctx.items, runId, totals.total, exact);
-  return { run, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters };
+  return {
+    run,
+    counts: { pending, leased, retrying, done, failed },
+    total,
+    failuresByClass,
+    counters,
+    rates: [...rates.values()],
+  };
 }
 
 function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
@@ -71,6 +82,7 @@ export function formatStatus(s: RunStatus): string {
     `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
     `retry policy: ${describeRetryPolicy(retryPolicyOf(s.run))}`,
   ];
+  for (const r of s.rates) lines.push(describeFleetRate(r));
   const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);
   if (classes.length) {
     lines.push('failures by class:');

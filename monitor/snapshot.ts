@@ -28,6 +28,7 @@ import { countByStatus } from '../state/item-bulk.js';
 import { getRun, type RunRow } from '../state/runs.js';
 import { failedSetSummary, forEachItemSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
 import { listWorkers, type WorkerHeartbeat } from '../state/workers.js';
+import { readFleetRates, type FleetRateRow } from '../state/fleet-rates.js';
 import {
   advanceCounts,
   etaWithLeaseWait,
@@ -99,6 +100,8 @@ export interface RunSnapshot {
   leaseWait: LeaseWait | null;
   failuresByClass: Record<string, number>;
   recentFailures: ItemSummaryRow[];
+  /** adaptive rate control: the fleet's rate per destination that has throttled */
+  fleetRates: FleetRateRow[];
   rate: Rate;
   etaSeconds: number | null;
   series: SeriesPoint[];
@@ -174,7 +177,7 @@ export class SnapshotReader {
           exact: undefined,
         }));
     const leasedRows: ItemSummaryRow[] = [];
-    const [run, sets, totals, buckets, heartbeats, queue] = await Promise.all([
+    const [run, sets, totals, buckets, heartbeats, queue, fleetRates] = await Promise.all([
       getRun(this.ctx.meta, runId),
       smallSets,
       readCounterTotals(this.ctx.meta, runId),
@@ -184,6 +187,7 @@ export class SnapshotReader {
         warnings.push(`queue: ${toError(err).message}`);
         return null;
       }),
+      readFleetRates(this.ctx.meta, runId),
       forEachItemSummary(this.ctx.items, runId, 'leased', (page) => void leasedRows.push(...page)),
     ]);
     if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
@@ -258,6 +262,7 @@ export class SnapshotReader {
       leaseWait,
       failuresByClass: failures.byClass,
       recentFailures: failures.recent,
+      fleetRates: [...fleetRates.values()],
       rate,
       etaSeconds: !runHasEta(run.state) ? null : etaWithLeaseWait(remaining, rate.itemsPerMin, leaseWait),
       series: this.opts.seriesMinutes > 0 ? throughputSeries(buckets.slice(-this.opts.seriesMinutes), now) : [],

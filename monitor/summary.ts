@@ -4,6 +4,7 @@
  * For the cost of a read see snapshot.ts.
  */
 import type { ConvoyContext } from '../shared/context.js';
+import { describeFleetRate } from '../state/fleet-rates.js';
 import { formatBytes, formatEta, percent } from './rates.js';
 import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapshot.js';
 
@@ -30,6 +31,7 @@ export function formatSummary(s: RunSnapshot): string {
     progressLine(s),
     `moved: ${formatBytes(s.counters.bytes)} in ${s.counters.objects} objects (${s.counters.skipped} skipped unchanged, ${formatBytes(s.counters.skippedBytes)}; ${s.counters.retries} retries)${s.totalsFrom === 'items' ? ' [from the item rows]' : ''}`,
     `rate (last ${s.rate.windowMinutes} min): ${s.rate.itemsPerMin.toFixed(1)} items/min, ${s.rate.mibPerSec.toFixed(2)} MiB/s  ETA ${etaText(s)}`,
+    ...(s.fleetRates ?? []).map(describeFleetRate),
     q
       ? `queue: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed; DLQ ${q.dlqVisible}`
       : 'queue: unavailable',

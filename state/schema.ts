@@ -16,6 +16,7 @@
  *                    pk `ctrg#<runId>`    sk `<group>#~planned`             (items planned in the group)
  *   worker heartbeat pk `worker`           sk `<workerId>`
  *   group steps      pk `group#<runId>#<group>`  sk `step#<name>`
+ *   adaptive rates   pk `rate#<runId>`       sk `<destination>`              (one per throttled destination)
  * Counter keys are sharded by worker and by time bucket, so no key is written by the whole fleet.
  */
 import {
@@ -126,4 +127,7 @@ export const metaKeys = {
   groupPlanned: (runId: string, group: string) => ({ pk: `ctrg#${runId}`, sk: `${group}#${GROUP_PLANNED_SUFFIX}` }),
   worker: (workerId: string) => ({ pk: 'worker', sk: workerId }),
   groupStep: (runId: string, group: string, step: string) => ({ pk: `group#${runId}#${group}`, sk: `step#${step}` }),
+  /** the fleet's adaptive rate for one destination of a run (./fleet-rates.ts) */
+  fleetRate: (runId: string, destination: string) => ({ pk: `rate#${runId}`, sk: destination }),
+  fleetRates: (runId: string) => `rate#${runId}`,
 };

@@ -38,6 +38,7 @@ export interface S3SyncCliOptions {
   listMode?: string;
   bwlimit?: string;
   tpslimit?: string;
+  rateControl?: string;
   json?: boolean;
 }
 
@@ -91,7 +92,15 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     listMode: o.listMode,
     bwlimitBytesPerSecond: bwlimit,
     tpsLimit: tpslimit,
+    rateControl: rateControlFrom(o.rateControl),
   };
+}
+
+function rateControlFrom(v: string | undefined): 'adaptive' | 'fixed' | undefined {
+  if (v === undefined || v === 'adaptive' || v === 'fixed') return v;
+  throw new InputError(
+    `--rate-control: "${v}" is not a mode; use "adaptive" (back off when the destination throttles, the default) or "fixed" (only --tpslimit/--bwlimit)`,
+  );
 }
 
 export function registerS3SyncPlanCommand(plan: Command): void {
@@ -127,6 +136,10 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
     .option('--bwlimit <size>', 'bytes copied per second by the whole fleet, e.g. 50MiB (split across live workers)')
     .option('--tpslimit <n>', 'objects copied per second by the whole fleet (split across live workers)')
+    .option(
+      '--rate-control <mode>',
+      '"adaptive" (default): on throttling the fleet backs off per destination prefix and climbs again; "fixed": only the limits above',
+    )
     .option('--list-mode <mode>', '"auto": top-level prefixes listed by the fleet (default); "coordinator": list here')
     .option('--json', 'print the result as JSON')
     .action(

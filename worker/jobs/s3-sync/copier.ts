@@ -55,6 +55,11 @@ export interface CopyOptions {
   multipartThresholdBytes: number;
   partSizeBytes: number;
   signal?: AbortSignal;
+  /**
+   * awaited after every throttled attempt before it is retried (adaptive rate control counts
+   * the throttle and makes the retry wait for its turn like any other request)
+   */
+  onThrottle?: () => Promise<void>;
 }
 
 export class SourceChangedError extends ConvoyError {
@@ -116,7 +121,12 @@ function sdkContentHeaders(c: ContentHeaders) {
  * Retry one object's copy on throttling and transient faults (full jitter), so a 503 SlowDown on
  * one object does not send a whole range item back to the queue. Permanent errors pass at once.
  */
-async function withObjectRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, attempts = 4): Promise<T> {
+async function withObjectRetries<T>(
+  fn: () => Promise<T>,
+  opts: Pick<CopyOptions, 'signal' | 'onThrottle'>,
+  attempts = 4,
+): Promise<T> {
+  const signal = opts.signal;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -124,6 +134,7 @@ async function withObjectRetries<T>(fn: () => Promise<T>, signal: AbortSignal | 
       const e = err instanceof ConvoyError ? err : classifyError(err);
       if (!e.retryable || attempt >= attempts || signal?.aborted || e.errorClass === 'SOURCE_CHANGED') throw e;
       await sleep(fullJitterDelayMs(attempt, { baseMs: 100, capMs: 2_000 }));
+      if (e.errorClass === 'THROTTLED') await opts.onThrottle?.();
     }
   }
 }
@@ -136,12 +147,12 @@ export async function copyObject(
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
   if (t.serverSide && obj.size <= MAX_SERVER_SIDE_COPY) {
-    await withObjectRetries(() => serverSideCopy(t, obj, destKey, opts), opts.signal);
+    await withObjectRetries(() => serverSideCopy(t, obj, destKey, opts), opts);
     return { bytesThroughWorker: 0 };
   }
   if (obj.size > opts.multipartThresholdBytes)
-    return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts.signal, 2));
-  return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts.signal);
+    return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts, 2));
+  return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts);
 }
 
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {

@@ -16,6 +16,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
+import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
 import { deleteKeys } from './deleter.js';
@@ -25,7 +26,7 @@ import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
 import { rangeItem, type S3SyncItemSpec } from './planner.js';
 import { RangeCutter } from './ranges.js';
-import { destKeyFor, type S3SyncSpec } from './spec.js';
+import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
 
 const CHILD_BATCH = 100;
 /** destination keys to delete held while the copies run; past this a second listing finds them */
@@ -120,6 +121,7 @@ async function syncRange(
   // the run's fleet-wide limits, this process's share (shared by all its items of the run)
   const bytesBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.bwlimitBytesPerSecond, 'bytes');
   const objectsBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.tpsLimit, 'objects');
+  const rates = spec.rateControl === 'adaptive' ? adaptiveRatesFor(ictx.ctx, ictx.run.runId) : undefined;
   const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
@@ -149,8 +151,15 @@ async function syncRange(
     }
     await objectsBudget?.acquire(1, ictx.signal);
     await bytesBudget?.acquire(o.size, ictx.signal);
+    const dest = rates && rateDestinationOf(pair, destKey);
+    if (dest) await rates?.acquire(dest, 1, ictx.signal);
     ictx.assertLease();
-    const r = await copyObject(target, o, destKey, copyOpts);
+    const r = await copyObject(
+      target,
+      o,
+      destKey,
+      dest && rates ? { ...copyOpts, onThrottle: () => rates.beforeRetry(dest, ictx.signal) } : copyOpts,
+    );
     outcome.objects++;
     outcome.bytes += o.size;
     outcome.bytesThroughWorker += r.bytesThroughWorker;

@@ -48,6 +48,12 @@ export const s3SyncSpecSchema = z.object({
   bwlimitBytesPerSecond: z.number().int().min(1).optional(),
   /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */
   tpsLimit: z.number().positive().optional(),
+  /**
+   * adaptive: when a destination throttles (503 SlowDown, 429), the fleet backs off and climbs
+   * again (AIMD, one shared rate per destination bucket and top-level prefix: see
+   * worker/budget/adaptive-rates.ts); fixed: only --tpslimit/--bwlimit limit the fleet
+   */
+  rateControl: z.enum(['adaptive', 'fixed']).default('adaptive'),
   /** a range item holds at most this many keys / bytes */
   rangeMaxKeys: z.number().int().min(1).max(100_000).default(500),
   rangeMaxBytes: z
@@ -68,6 +74,15 @@ export type S3SyncSpec = z.infer<typeof s3SyncSpecSchema>;
 /** The destination key for a source key (prefix mapping: from.prefix -> to.prefix). */
 export function destKeyFor(pair: BucketPair, srcKey: string): string {
   return pair.to.prefix + srcKey.slice(pair.from.prefix.length);
+}
+
+/**
+ * The destination a copy is rate-controlled as: the bucket and the key's first path segment (S3
+ * scales request rates per prefix), named by remote so the same bucket on two endpoints differs.
+ */
+export function rateDestinationOf(pair: BucketPair, destKey: string): string {
+  const slash = destKey.indexOf('/');
+  return `s3:${pair.to.remote}/${pair.to.bucket}/${slash < 0 ? '' : destKey.slice(0, slash + 1)}`;
 }
 
 export function groupOf(pair: BucketPair): string {

@@ -1,0 +1,192 @@
+/**
+ * Adaptive, fleet-wide rate control for one run in one worker process. A job asks `acquire(dest)`
+ * before each unit of work it sends to a destination and reports `throttled(dest)` for each
+ * throttled request. Until a destination throttles, acquire costs nothing and nothing is limited.
+ * Once it has, the fleet's rate for it lives in the state table (state/fleet-rates.ts) and this
+ * process takes an even share of it (a token bucket per destination).
+ *
+ * Once per window (1 s) while the run is active here, the process reads the run's rate rows
+ * (one Query), lets aimd.ts judge what it saw in the window, and writes the verdict: a cut or a
+ * raise, one conditional write that only the first worker of the fleet wins. A process that has
+ * seen no throttling and no rows reads every fifth window only: an unthrottled run pays one
+ * Query per process every 5 s.
+ */
+import type { ConvoyContext } from '../../shared/context.js';
+import { cutFleetRate, type FleetRateRow, raiseFleetRate, readFleetRates } from '../../state/fleet-rates.js';
+import { aimdDecide, DEFAULT_AIMD, raiseSpacingMs, type AimdSettings } from './aimd.js';
+import { CapacityBudget, shareOf } from './capacity-budget.js';
+import { liveWorkersOnRun } from './run-budget.js';
+
+interface DestinationWindow {
+  sent: number;
+  throttled: number;
+  saturated: boolean;
+  budget?: CapacityBudget;
+}
+
+const QUIET_READ_EVERY = 5;
+const RECOUNT_SHARERS_EVERY = 10;
+
+export class AdaptiveRates {
+  private readonly destinations = new Map<string, DestinationWindow>();
+  private fleet = new Map<string, FleetRateRow>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private windows = 0;
+  private sharers = 1;
+  private idleWindows = 0;
+  private windowStartMs = 0;
+  /** what the last windows did, for logs and tests */
+  readonly decisions = { cuts: 0, raises: 0, reads: 0 };
+
+  constructor(
+    private readonly ctx: ConvoyContext,
+    private readonly runId: string,
+    private readonly settings: AimdSettings = DEFAULT_AIMD,
+  ) {}
+
+  private window(dest: string): DestinationWindow {
+    let w = this.destinations.get(dest);
+    if (!w) {
+      w = { sent: 0, throttled: 0, saturated: false };
+      this.destinations.set(dest, w);
+    }
+    return w;
+  }
+
+  /** Wait for this process's share of the destination's rate (at once while it has none). */
+  async acquire(dest: string, units = 1, signal?: AbortSignal): Promise<void> {
+    this.start();
+    const w = this.window(dest);
+    if (w.budget) {
+      if (w.budget.delayFor(units) > 0) w.saturated = true;
+      await w.budget.acquire(units, signal);
+    }
+    w.sent += units;
+  }
+
+  /** A request to the destination was throttled (each attempt counts, retried ones too). */
+  throttled(dest: string): void {
+    this.window(dest).throttled++;
+  }
+
+  /**
+   * A throttled request is about to be retried: count the throttle and wait for a unit like any
+   * other request, so retries cannot bypass the limit (they would amplify the overload).
+   */
+  async beforeRetry(dest: string, signal?: AbortSignal): Promise<void> {
+    this.throttled(dest);
+    await this.acquire(dest, 1, signal);
+  }
+
+  /** The fleet's current rate for each destination that has one, as last read. */
+  rates(): ReadonlyMap<string, FleetRateRow> {
+    return this.fleet;
+  }
+
+  private start(): void {
+    this.idleWindows = 0;
+    if (this.timer) return;
+    this.windowStartMs = this.ctx.now();
+    this.timer = setInterval(() => {
+      this.ticking ??= this.tick()
+        .catch((err: unknown) => this.ctx.log.warn({ err, runId: this.runId }, 'adaptive rate control: window skipped'))
+        .finally(() => (this.ticking = undefined));
+    }, this.settings.windowMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One window: read the fleet's rows, judge, write the verdicts, apply the shares. */
+  async tick(): Promise<void> {
+    this.windows++;
+    const active = [...this.destinations.entries()].filter(([, w]) => w.sent > 0 || w.throttled > 0);
+    if (active.length === 0 && ++this.idleWindows > QUIET_READ_EVERY) return this.stop();
+    const anyThrottled = active.some(([, w]) => w.throttled > 0);
+    if (!anyThrottled && this.fleet.size === 0 && this.windows % QUIET_READ_EVERY !== 0) return this.resetWindows();
+    if (this.windows % RECOUNT_SHARERS_EVERY === 1 || this.fleet.size === 0)
+      this.sharers = await liveWorkersOnRun(this.ctx, this.runId).catch(() => this.sharers);
+    this.fleet = await readFleetRates(this.ctx.meta, this.runId);
+    this.decisions.reads++;
+    const nowMs = this.ctx.now();
+    // the real length of the window: timers drift, and the first window starts at the first request
+    const seconds = Math.max(0.1, (nowMs - this.windowStartMs) / 1000);
+    let changed = false;
+    for (const [dest, w] of active) {
+      const row = this.fleet.get(dest);
+      const verdict = aimdDecide(
+        {
+          sent: w.sent,
+          throttled: w.throttled,
+          saturated: w.saturated,
+          fleetRateEstimate: (Math.max(0, w.sent - w.throttled) / seconds) * this.sharers,
+        },
+        row,
+        nowMs,
+        this.settings,
+      );
+      if (verdict.action === 'cut') {
+        const won = await cutFleetRate(this.ctx.meta, this.runId, dest, {
+          ...verdict,
+          nowMs,
+          cooldownMs: this.settings.cooldownMs,
+        });
+        if (won) this.decisions.cuts++;
+        changed = true;
+      } else if (verdict.action === 'raise') {
+        if (
+          await raiseFleetRate(this.ctx.meta, this.runId, dest, {
+            ...verdict,
+            nowMs,
+            spacingMs: raiseSpacingMs(this.settings),
+          })
+        )
+          this.decisions.raises++;
+        changed = true;
+      }
+    }
+    if (changed) this.fleet = await readFleetRates(this.ctx.meta, this.runId);
+    this.applyShares();
+    this.resetWindows();
+  }
+
+  private applyShares(): void {
+    for (const [dest, row] of this.fleet) {
+      const w = this.window(dest);
+      const share = shareOf(row.rate, this.sharers);
+      if (w.budget) w.budget.setRate(share);
+      // a new limit starts with an empty bucket: the destination just throttled
+      else w.budget = new CapacityBudget({ unitsPerSecond: share, initialUnits: 0 });
+    }
+  }
+
+  private resetWindows(): void {
+    this.windowStartMs = this.ctx.now();
+    for (const w of this.destinations.values()) {
+      w.sent = 0;
+      w.throttled = 0;
+      w.saturated = false;
+    }
+  }
+}
+
+const perContext = new WeakMap<ConvoyContext, Map<string, AdaptiveRates>>();
+
+/** This process's rate control for the run (one per run and context, shared by all its items here). */
+export function adaptiveRatesFor(ctx: ConvoyContext, runId: string): AdaptiveRates {
+  let runs = perContext.get(ctx);
+  if (!runs) {
+    runs = new Map();
+    perContext.set(ctx, runs);
+  }
+  let rates = runs.get(runId);
+  if (!rates) {
+    rates = new AdaptiveRates(ctx, runId);
+    runs.set(runId, rates);
+  }
+  return rates;
+}
