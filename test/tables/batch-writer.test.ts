@@ -69,6 +69,34 @@ describe('BatchWriter', () => {
     expect(await countTable(ddbClient(t.stack), table)).toBe(1000);
   });
 
+  it("tells the table's adaptive rate control of every throttle and UnprocessedItems, and waits on it before every send", async () => {
+    const client = ddbClient(t.stack);
+    const table = `w-${suffix()}`;
+    await createTable(client, table, { hash: 'PK', range: 'SK' });
+    const counts = injectFaults(client, table);
+    const seen = { acquires: 0, units: 0, throttled: 0 };
+    const writer = new BatchWriter({
+      client,
+      table,
+      keys: ['PK', 'SK'],
+      concurrency: 4,
+      backoff: { baseMs: 2, capMs: 20 },
+      rates: {
+        acquire: async (units) => {
+          seen.acquires++;
+          seen.units += units;
+        },
+        throttled: () => void seen.throttled++,
+      },
+    });
+    const stats = await writer.writeAll(Array.from({ length: 300 }, (_, i) => receiptItem(i)));
+    expect(stats.written).toBe(300);
+    expect(seen.throttled).toBe(counts.throttled + counts.partial);
+    // every BatchWriteItem sent waited for its units first: 12 batches, plus one send per retry
+    expect(seen.acquires).toBe(Math.ceil(300 / 25) + counts.throttled + counts.partial);
+    expect(seen.units).toBeGreaterThanOrEqual(300);
+  });
+
   it('keeps within a WCU budget, settled by ConsumedCapacity', async () => {
     const client = ddbClient(t.stack);
     const table = `b-${suffix()}`;

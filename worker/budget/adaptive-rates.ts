@@ -13,7 +13,7 @@
  */
 import type { ConvoyContext } from '../../shared/context.js';
 import { cutFleetRate, type FleetRateRow, raiseFleetRate, readFleetRates } from '../../state/fleet-rates.js';
-import { aimdDecide, DEFAULT_AIMD, raiseSpacingMs, type AimdSettings } from './aimd.js';
+import { aimdDecide, aimdSettingsFor, DEFAULT_AIMD, raiseSpacingMs, type AimdSettings } from './aimd.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 import { liveWorkersOnRun } from './run-budget.js';
 
@@ -22,6 +22,12 @@ interface DestinationWindow {
   throttled: number;
   saturated: boolean;
   budget?: CapacityBudget;
+}
+
+/** One destination's side of the rate control, for code that should not know the rest. */
+export interface RateGate {
+  acquire(units: number): Promise<void>;
+  throttled(): void;
 }
 
 const QUIET_READ_EVERY = 5;
@@ -39,9 +45,14 @@ export class AdaptiveRates {
   /** what the last windows did, for logs and tests */
   readonly decisions = { cuts: 0, raises: 0, reads: 0 };
 
+  /**
+   * `settingsFor` gives each destination its limits (S3 prefixes and DynamoDB tables differ); the
+   * window and cooldown of the first destination's settings pace the loop for all of them.
+   */
   constructor(
     private readonly ctx: ConvoyContext,
     private readonly runId: string,
+    private readonly settingsFor: (destination: string) => AimdSettings = aimdSettingsFor,
     private readonly settings: AimdSettings = DEFAULT_AIMD,
   ) {}
 
@@ -77,6 +88,14 @@ export class AdaptiveRates {
   async beforeRetry(dest: string, signal?: AbortSignal): Promise<void> {
     this.throttled(dest);
     await this.acquire(dest, 1, signal);
+  }
+
+  /** What a writer needs of one destination: wait for units, report throttling. */
+  gate(dest: string, signal?: AbortSignal): RateGate {
+    return {
+      acquire: (units) => this.acquire(dest, units, signal),
+      throttled: () => this.throttled(dest),
+    };
   }
 
   /** The fleet's current rate for each destination that has one, as last read. */
@@ -127,13 +146,13 @@ export class AdaptiveRates {
         },
         row,
         nowMs,
-        this.settings,
+        this.settingsFor(dest),
       );
       if (verdict.action === 'cut') {
         const won = await cutFleetRate(this.ctx.meta, this.runId, dest, {
           ...verdict,
           nowMs,
-          cooldownMs: this.settings.cooldownMs,
+          cooldownMs: this.settingsFor(dest).cooldownMs,
         });
         if (won) this.decisions.cuts++;
         changed = true;

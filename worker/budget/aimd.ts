@@ -49,6 +49,17 @@ export const DEFAULT_AIMD: AimdSettings = {
   cutAtThrottled: 2,
 };
 
+/**
+ * DynamoDB destinations count write units: a table's default quota is 40,000 WCU/s (a partition
+ * takes 1,000; adaptive capacity moves them where the writes go, so only the table's is a cap).
+ */
+export const DYNAMODB_AIMD: AimdSettings = { ...DEFAULT_AIMD, maxRate: 40_000 };
+
+/** The settings for a destination by its kind (`s3:...`, `dynamodb:...`). */
+export function aimdSettingsFor(destination: string): AimdSettings {
+  return destination.startsWith('dynamodb:') ? DYNAMODB_AIMD : DEFAULT_AIMD;
+}
+
 /** What one process saw of one destination in one window. */
 export interface WindowObservation {
   /** requests (or units) sent to the destination */

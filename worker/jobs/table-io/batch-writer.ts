@@ -14,6 +14,7 @@ import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@
 import pLimit from 'p-limit';
 import { drainBatch } from '../../../shared/backoff.js';
 import { ConvoyError, ThrottledError, classifyError } from '../../../shared/errors.js';
+import type { RateGate } from '../../budget/adaptive-rates.js';
 import type { CapacityBudget } from '../../budget/capacity-budget.js';
 import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from './item-size.js';
 
@@ -23,6 +24,8 @@ export interface BatchWriterOptions {
   /** the destination's key attributes (hash first) */
   keys: string[];
   budget?: CapacityBudget;
+  /** adaptive rate control of the destination table (in estimated WCU): told of every throttle */
+  rates?: RateGate;
   /** batches in flight per writeAll call. @defaultValue 8 */
   concurrency?: number;
   /** backoff for UnprocessedItems and throttling. @defaultValue base 50 ms, cap 5 s */
@@ -104,8 +107,8 @@ export function preparePuts(
 }
 
 export class BatchWriter {
-  private readonly o: Required<Omit<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>> &
-    Pick<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend'>;
+  private readonly o: Required<Omit<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend' | 'rates'>> &
+    Pick<BatchWriterOptions, 'budget' | 'signal' | 'beforeSend' | 'rates'>;
 
   constructor(opts: BatchWriterOptions) {
     this.o = { concurrency: 8, backoff: { baseMs: 50, capMs: 5_000 }, maxRetries: 40, ...opts };
@@ -130,6 +133,7 @@ export class BatchWriter {
       // estimate for what is left: proportional share of the batch
       const units = Math.max(1, Math.round((estimate * pending.length) / batch.length));
       if (this.o.budget) await this.o.budget.acquire(units, this.o.signal);
+      await this.o.rates?.acquire(units);
       this.o.beforeSend?.();
       try {
         const out = await this.o.client.send(
@@ -146,7 +150,11 @@ export class BatchWriter {
         stats.written += writtenNow;
         stats.consumedWcu += consumed ?? 0;
         if (this.o.budget && consumed !== undefined) this.o.budget.settle(units, consumed);
-        if (left.length) stats.unprocessedRetries++;
+        if (left.length) {
+          stats.unprocessedRetries++;
+          // UnprocessedItems is how DynamoDB throttles a batch: it counts as throttling
+          this.o.rates?.throttled();
+        }
         return left;
       } catch (err) {
         if (!isThrottle(err)) {
@@ -160,6 +168,7 @@ export class BatchWriter {
             : c;
         }
         stats.throttles++;
+        this.o.rates?.throttled();
         // nothing of this batch was written: give the budget's tokens back
         if (this.o.budget) this.o.budget.settle(units, 0);
         return pending;

@@ -7,6 +7,7 @@ import type { ConvoyContext } from '../../../shared/context.js';
 import type { ItemContext } from '../../job-kind.js';
 import { BatchWriter, type WriteStats } from './batch-writer.js';
 import type { AttributeMap } from './item-size.js';
+import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { tableClient } from './table-ref.js';
 
@@ -28,6 +29,8 @@ export async function openDestinationWriter(
     table: spec.to.table,
     keys: destKeys,
     budget: await runBudget(ctx, ictx.run.runId, spec.maxWcu),
+    // the table's fleet-wide adaptive rate (limits only after the table has throttled)
+    rates: adaptiveRatesFor(ctx, ictx.run.runId).gate(`dynamodb:${spec.to.remote}/${spec.to.table}`, ictx.signal),
     concurrency: spec.writeConcurrency,
     signal: ictx.signal,
     beforeSend: ictx.assertLease,
