@@ -1,12 +1,11 @@
 /**
  * Writing and reading a run's items in bulk: the planner's batch insert (`putItems`) and the
- * paged reads by status (through the sparse status index) and by run (reports, verify, the
- * run-finished check). None of it moves an item between statuses; that is ./items.ts.
+ * paged reads by run (reports, verify, the run-finished check); reads by status go through the
+ * status index (./status-index.ts). None of it moves an item between statuses; that is ./items.ts.
  */
 import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, batchWriteAll } from './batch.js';
-import { newItemRow, type ItemRow, type ItemStatus, type ItemStore, type NewItem } from './item-row.js';
-import { BY_STATUS_INDEX, statusKeysFor } from './schema.js';
+import { newItemRow, type ItemRow, type ItemStore, type NewItem } from './item-row.js';
 import { nowOf } from './store.js';
 
 /**
@@ -47,50 +46,6 @@ async function existingItemIds(s: ItemStore, runId: string, itemIds: string[]): 
   };
   await batchGetAll(s.ddb, s.table, keys, onRows, { projection: 'itemId' });
   return found;
-}
-
-/** The Query on the status index for one of a run's status keys (shard of a status). */
-export function statusIndexQuery(s: ItemStore, key: string) {
-  return {
-    TableName: s.table,
-    IndexName: BY_STATUS_INDEX,
-    KeyConditionExpression: 'statusKey = :k',
-    ExpressionAttributeValues: { ':k': key },
-  };
-}
-
-/**
- * Items of a run in one status, through the sparse status index, page by page (never the whole
- * set in memory). The index is eventually consistent: callers re-check with a conditional write.
- */
-export async function* itemsByStatus(
-  s: ItemStore,
-  runId: string,
-  status: ItemStatus,
-  opts: { pageSize?: number } = {},
-): AsyncGenerator<ItemRow[]> {
-  for (const key of statusKeysFor(runId, status)) {
-    for await (const out of paginateQuery(
-      { client: s.ddb },
-      { ...statusIndexQuery(s, key), Limit: opts.pageSize ?? 500 },
-    )) {
-      if (out.Items?.length) yield out.Items as ItemRow[];
-    }
-  }
-}
-
-/** Count a run's items in one status without reading them (Select COUNT on the status index). */
-export async function countByStatus(s: ItemStore, runId: string, status: ItemStatus): Promise<number> {
-  const counts = await Promise.all(
-    statusKeysFor(runId, status).map(async (key) => {
-      let n = 0;
-      for await (const out of paginateQuery({ client: s.ddb }, { ...statusIndexQuery(s, key), Select: 'COUNT' })) {
-        n += out.Count ?? 0;
-      }
-      return n;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
 }
 
 /**
