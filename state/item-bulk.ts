@@ -4,6 +4,9 @@
  * status index (./status-index.ts). None of it moves an item between statuses; that is ./items.ts.
  */
 import { paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { InputError } from '../shared/errors.js';
+import { itemSize, MAX_ITEM_BYTES } from '../shared/item-size.js';
 import { batchGetAll, batchWriteAll } from './batch.js';
 import { newItemRow, type ItemRow, type ItemStore, type NewItem } from './item-row.js';
 import { nowOf } from './store.js';
@@ -14,7 +17,8 @@ import { nowOf } from './store.js';
  * BatchWriteItem cannot be conditional, so callers that may be re-planning pass `skipExisting`:
  * rows that already exist are read first (BatchGetItem) and left untouched.
  * An id given twice is written once (the first wins): BatchWriteItem rejects a whole batch that
- * names one key twice. Returns the items that were written (new).
+ * names one key twice. A row too large for DynamoDB is refused (InputError, exit 2 at plan) before
+ * any row is written. Returns the items that were written (new).
  */
 export async function putItems(
   s: ItemStore,
@@ -29,12 +33,39 @@ export async function putItems(
     toWrite = toWrite.filter((i) => !existing.has(i.itemId));
   }
   const now = nowOf(s);
+  const rows = toWrite.map((item) => newItemRow(runId, item, now));
+  for (const row of rows) assertRowFits(row);
   await batchWriteAll(
     s.ddb,
     s.table,
-    toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })),
+    rows.map((row) => ({ PutRequest: { Item: row } })),
   );
   return toWrite;
+}
+
+/** DynamoDB's limit on a sort key (the item id), in UTF-8 bytes. */
+export const MAX_ITEM_ID_BYTES = 1024;
+/**
+ * The largest new item row: DynamoDB's 400 KB item limit less what a row gathers while it is
+ * worked (its history, last error and metrics), so no later transition can fail on size.
+ */
+export const MAX_NEW_ITEM_ROW_BYTES = 300 * 1024;
+
+/**
+ * Refuse a row DynamoDB would refuse (or that would outgrow 400 KB as it is worked) before any is
+ * written: one such row fails its whole BatchWriteItem with an error that names nothing.
+ */
+function assertRowFits(row: ItemRow): void {
+  const idBytes = Buffer.byteLength(row.itemId);
+  if (idBytes > MAX_ITEM_ID_BYTES)
+    throw new InputError(
+      `item id "${row.itemId.slice(0, 80)}..." of run ${row.runId} is ${idBytes} bytes, over DynamoDB's ${MAX_ITEM_ID_BYTES}-byte sort key limit; the kind must make shorter ids (hash the long part)`,
+    );
+  const bytes = itemSize(marshall(row, { removeUndefinedValues: true, convertClassInstanceToMap: true }));
+  if (bytes > MAX_NEW_ITEM_ROW_BYTES)
+    throw new InputError(
+      `item "${row.itemId}" of run ${row.runId} is ${bytes} bytes as a DynamoDB row, over ${MAX_NEW_ITEM_ROW_BYTES} (DynamoDB's item limit is ${MAX_ITEM_BYTES}, less room for the row's history); its spec is too large: plan smaller items`,
+    );
 }
 
 /** `itemIds` are distinct (putItems de-duplicates them first). */

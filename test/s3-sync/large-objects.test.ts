@@ -141,7 +141,8 @@ async function seedBucket(bucket: string) {
 async function expectSameBytes(bucket: string) {
   const dst = await listKeys(minio, `${bucket}-dst`);
   expect([...dst.keys()].sort()).toEqual(['large.bin', 'medium.bin', 'small.bin']);
-  for (const key of dst.keys()) expect((await getBytes(minio, `${bucket}-dst`, key)).equals(await getBytes(minio, bucket, key))).toBe(true);
+  for (const key of dst.keys())
+    expect((await getBytes(minio, `${bucket}-dst`, key)).equals(await getBytes(minio, bucket, key))).toBe(true);
   return dst;
 }
 

@@ -341,18 +341,24 @@ async function copyByParts(
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
-  return partCopy(t.dst, { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) }, { bucket: t.dstBucket, key: destKey }, obj.size, {
-    partBytes: partSizeFor(obj.size, opts.partSizeBytes, limits),
-    headers: {
-      ContentType: head.ContentType,
-      CacheControl: head.CacheControl,
-      ContentDisposition: head.ContentDisposition,
-      ContentEncoding: head.ContentEncoding,
-      ContentLanguage: head.ContentLanguage,
+  return partCopy(
+    t.dst,
+    { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
+    { bucket: t.dstBucket, key: destKey },
+    obj.size,
+    {
+      partBytes: partSizeFor(obj.size, opts.partSizeBytes, limits),
+      headers: {
+        ContentType: head.ContentType,
+        CacheControl: head.CacheControl,
+        ContentDisposition: head.ContentDisposition,
+        ContentEncoding: head.ContentEncoding,
+        ContentLanguage: head.ContentLanguage,
+      },
+      metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      signal: opts.signal,
     },
-    metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
-    signal: opts.signal,
-  }).catch((err) => {
+  ).catch((err) => {
     throw sourceError(err, obj.key);
   });
 }

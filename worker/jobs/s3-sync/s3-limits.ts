@@ -17,11 +17,19 @@ const GiB = 1024 * MiB;
 export const s3LimitsSchema = z
   .object({
     /** the largest source CopyObject accepts @defaultValue 5 GiB */
-    copyObjectMaxBytes: z.number().int().min(1).default(5 * GiB),
+    copyObjectMaxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(5 * GiB),
     /** parts per multipart upload @defaultValue 10,000 */
     maxParts: z.number().int().min(1).max(10_000).default(10_000),
     /** the largest part @defaultValue 5 GiB */
-    maxPartBytes: z.number().int().min(1).default(5 * GiB),
+    maxPartBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(5 * GiB),
   })
   .strict();
 export type S3Limits = z.infer<typeof s3LimitsSchema>;

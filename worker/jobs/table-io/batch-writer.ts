@@ -15,7 +15,7 @@ import pLimit from 'p-limit';
 import { drainBatch } from '../../../shared/backoff.js';
 import { ConvoyError, ThrottledError, classifyError } from '../../../shared/errors.js';
 import type { CapacityBudget } from '../../budget/capacity-budget.js';
-import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from './item-size.js';
+import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from '../../../shared/item-size.js';
 
 export interface BatchWriterOptions {
   client: DynamoDBClient;
