@@ -18,7 +18,7 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import type { ItemRow, ItemStatus } from '../state/item-row.js';
-import { itemsByStatus } from '../state/item-bulk.js';
+import { itemsByStatus } from '../state/status-index.js';
 import { claimResend, lastSentAtMs, type SentItemRow } from '../state/item-sent.js';
 import { finishRunIfComplete } from '../state/run-lifecycle.js';
 import { redriveRunDlq } from './dlq-redrive.js';
@@ -62,13 +62,13 @@ export async function reconcileRun(
   const result: ReconcileResult = { pending: 0, retrying: 0, expiredLeases: 0, resent: 0, recentlySent: 0 };
   const sentIds = new Set<string>();
 
-  const resend = async (status: ItemStatus, items: SentItemRow[]): Promise<number> => {
+  const resend = async (status: ItemStatus, items: SentItemRow[], dueBeforeMs?: number): Promise<number> => {
     const stale = items.filter((i) => now - lastSentAtMs(i) >= sentWindowMs);
     const won: ItemRow[] = [];
     // one conditional write per item, a page's worth at a time (bounded by the page size)
     await Promise.all(
       stale.map(async (i) => {
-        if ((await claimResend(ctx.items, i, status, now, now - sentWindowMs)) === 'ok') won.push(i);
+        if ((await claimResend(ctx.items, i, status, now, now - sentWindowMs, { dueBeforeMs })) === 'ok') won.push(i);
       }),
     );
     await ctx.queue.sendItems(won.map((i) => ({ runId, itemId: i.itemId })));
@@ -81,16 +81,20 @@ export async function reconcileRun(
   for await (const page of itemsByStatus(ctx.items, runId, 'pending', { pageSize: 100 })) {
     result.pending += await resend('pending', page);
   }
+  // Rows come from the status index re-read from the table (state/status-index.ts); the lease
+  // expiry and the next attempt are checked again in the write, which sees the row as it is.
   for await (const page of itemsByStatus(ctx.items, runId, 'retrying', { pageSize: 100 })) {
     result.retrying += await resend(
       'retrying',
       page.filter((i) => (i.nextAttemptAtMs ?? 0) + graceMs <= now),
+      now - graceMs + 1,
     );
   }
   for await (const page of itemsByStatus(ctx.items, runId, 'leased', { pageSize: 100 })) {
     result.expiredLeases += await resend(
       'leased',
       page.filter((i) => (i.leaseExpiresAtMs ?? 0) + graceMs < now),
+      now - graceMs,
     );
   }
   // A DLQ copy is never a live message, whatever the grace window says: redrive those items.

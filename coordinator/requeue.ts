@@ -7,7 +7,7 @@ import type { ConvoyContext } from '../shared/context.js';
 import { isErrorClass, nearestErrorClass } from '../shared/error-classes.js';
 import { InputError } from '../shared/errors.js';
 import { getItem, requeueItem } from '../state/items.js';
-import { itemsByStatus } from '../state/item-bulk.js';
+import { itemsByStatus } from '../state/status-index.js';
 import { applyRunTransition } from '../state/run-lifecycle.js';
 import { getRun } from '../state/runs.js';
 import { redriveRunDlq } from './dlq-redrive.js';

@@ -1,9 +1,10 @@
 /**
- * Run status: counts by status (the sparse status index counts non-done items; done = planned -
- * the rest), failures by error class, and the counters' bytes/objects.
- * The per-status counts are separate index queries, so an item that changes status while they run
- * can be missed by both (leased -> retrying between the two; on AWS the index also lags): while
- * workers are busy, `done` may read a little high for a moment.
+ * Run status: counts by status (the items the sparse status index lists, re-read from the table
+ * and counted where they really are: state/status-index.ts; done = planned - the rest), failures
+ * by error class, and the counters' bytes/objects.
+ * An item whose index entry lags behind a status change is still counted where it is; one that
+ * the index does not list at all yet (planned within the index's lag, on AWS) reads as done for
+ * that moment.
  * Read-only: the run's state is what the write path made it (state/run-lifecycle.ts); a status
  * read never finishes a run.
  */
@@ -12,7 +13,7 @@ import { InputError } from '../shared/errors.js';
 import { retryPolicyOf, type RetryPolicy } from '../shared/retry-policy.js';
 import { readCounterTotals, reconcileTotals, type Counters } from '../state/counters.js';
 import { describeFleetRate, readFleetRates, type FleetRateRow } from '../state/fleet-rates.js';
-import { countByStatus, itemsByStatus } from '../state/item-bulk.js';
+import { countsByStatus, itemsByStatus } from '../state/status-index.js';
 import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
 
@@ -29,8 +30,8 @@ export interface RunStatus {
 export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
   const run = await getRun(ctx.meta, runId);
   if (!run) throw new InputError(`run "${runId}" not found; list runs with \`convoy status\``);
-  const [[pending, leased, retrying, failed], totals, rates] = await Promise.all([
-    countActive(ctx, runId),
+  const [{ pending, leased, retrying, failed }, totals, rates] = await Promise.all([
+    countsByStatus(ctx.items, runId, ['pending', 'leased', 'retrying', 'failed']),
     readCounterTotals(ctx.meta, runId),
     readFleetRates(ctx.meta, runId),
   ]);
@@ -56,12 +57,6 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
     counters,
     rates: [...rates.values()],
   };
-}
-
-function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
-  return Promise.all(
-    (['pending', 'leased', 'retrying', 'failed'] as ItemStatus[]).map((s) => countByStatus(ctx.items, runId, s)),
-  );
 }
 
 /** `5 attempts, backoff 2s..5m (full jitter)`: the run's policy as the status line shows it. */

@@ -6,8 +6,9 @@
  *   - the counters: per-worker totals (1 Query, W rows) and the minute buckets of the chart
  *     window; minutes that are over never change (a flush writes the bucket of its own clock), so
  *     only the current and the previous minute are read again (2 Queries, <= 2W rows),
- *   - Select COUNT over the status index for leased, retrying and failed (8 shards each; cost
- *     grows with items in flight and failures, not with the run's size),
+ *   - leased, retrying and failed items: their ids from the status index (8 shards each), re-read
+ *     from the table with consistent BatchGetItems (the index lags on AWS:
+ *     state/status-index.ts); cost grows with items in flight and failures, not the run's size,
  *   - the queue's and DLQ's attributes (2 GetQueueAttributes).
  * The big sets (pending items, the whole failed set for failures by class) are counted exactly
  * in the background every `recountEveryMs` (or on every refresh while they are small), never on
@@ -24,7 +25,7 @@ import {
   type Counters,
   type RunTotals,
 } from '../state/counters.js';
-import { countByStatus } from '../state/item-bulk.js';
+import { countsByStatus } from '../state/status-index.js';
 import { getRun, type RunRow } from '../state/runs.js';
 import { failedSetSummary, forEachItemSummary, readCounterBuckets, type ItemSummaryRow } from '../state/views.js';
 import { listWorkers, type WorkerHeartbeat } from '../state/workers.js';
@@ -168,12 +169,8 @@ export class SnapshotReader {
     const countsExact = this.opts.exact || (base !== undefined && base.counts.pending <= this.opts.smallSetMax);
     const smallSets = countsExact
       ? this.recount(runId).then((e) => ({ ...e.counts, exact: e }))
-      : Promise.all(
-          (['leased', 'retrying', 'failed'] as const).map((st) => countByStatus(this.ctx.items, runId, st)),
-        ).then(([leased, retrying, failed]) => ({
-          leased: leased!,
-          retrying: retrying!,
-          failed: failed!,
+      : countsByStatus(this.ctx.items, runId, ['leased', 'retrying', 'failed']).then((c) => ({
+          ...c,
           exact: undefined,
         }));
     const leasedRows: ItemSummaryRow[] = [];
@@ -312,11 +309,8 @@ export class SnapshotReader {
   /** Count every status exactly (O(unfinished items)) and remember it as the new base. */
   private async recount(runId: string): Promise<ExactCounts> {
     const atMs = this.ctx.now();
-    const [pending, leased, retrying, failed, totals, run] = await Promise.all([
-      countByStatus(this.ctx.items, runId, 'pending'),
-      countByStatus(this.ctx.items, runId, 'leased'),
-      countByStatus(this.ctx.items, runId, 'retrying'),
-      countByStatus(this.ctx.items, runId, 'failed'),
+    const [{ pending, leased, retrying, failed }, totals, run] = await Promise.all([
+      countsByStatus(this.ctx.items, runId, ['pending', 'leased', 'retrying', 'failed']),
       readCounterTotals(this.ctx.meta, runId),
       getRun(this.ctx.meta, runId),
     ]);

@@ -1,6 +1,7 @@
 /**
  * The work queue: SQS messages that point at item rows (never the data). One item per message;
- * sends go out as SendMessageBatch of 10 with many batches in flight; deletes are batched too.
+ * sends go out as SendMessageBatch of up to 10 (and 256 KiB) with many batches in flight; deletes
+ * are batched too.
  * The same class talks to AWS SQS and to fauxqs; only the URLs differ.
  */
 import {
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import { drainBatch } from './backoff.js';
 import type { StateConfig } from './config.js';
 import { InputError } from './errors.js';
+import { sqsBatches } from './sqs-batches.js';
 
 /**
  * Receives of one message before SQS moves it to the DLQ, for the local stack and the CDK alike.
@@ -85,22 +87,27 @@ export class WorkQueue {
     readonly dlqUrl: string,
   ) {}
 
-  /** Send one message per item, 10 per batch, 16 batches in flight; failed entries are retried. */
+  /**
+   * Send one message per item, batches of 10 (or fewer, to stay within SendMessageBatch's 256 KiB:
+   * ./sqs-batches.ts), 16 batches in flight; failed entries are retried.
+   */
   async sendItems(refs: ItemRef[], opts: { delaySeconds?: number; toDlq?: boolean } = {}): Promise<void> {
     const url = opts.toDlq ? this.dlqUrl : this.queueUrl;
-    const batches: ItemRef[][] = [];
-    for (let i = 0; i < refs.length; i += 10) batches.push(refs.slice(i, i + 10));
+    const bodies = refs.map((ref) =>
+      // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs
+      // also everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
+      JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(
+        /[\u007f-\uffff]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      ),
+    );
+    const batches = sqsBatches(bodies, (b) => b);
     await Promise.all(
       batches.map((batch) =>
         this.sendLimit(async () => {
-          const entries = batch.map((ref, i) => ({
+          const entries = batch.map((body, i) => ({
             Id: String(i),
-            // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs
-            // also everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
-            MessageBody: JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(
-              /[\u007f-\uffff]/g,
-              (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-            ),
+            MessageBody: body,
             DelaySeconds: opts.delaySeconds,
           }));
           const send = async (pending: typeof entries) => {

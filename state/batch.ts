@@ -37,7 +37,8 @@ export async function batchWriteAll(
 
 /**
  * Read the rows with these keys, 100 a call (consistent reads), handing each call's rows to
- * `onRows`; keys that do not exist are simply absent. `projection` limits the attributes read;
+ * `onRows`; keys that do not exist are simply absent. `projection` limits the attributes read
+ * (`names` maps its `#placeholders`);
  * `drain` bounds the retries (unbounded by default).
  */
 export async function batchGetAll(
@@ -45,7 +46,7 @@ export async function batchGetAll(
   table: string,
   keys: Row[],
   onRows: (rows: Row[]) => void,
-  opts: { projection?: string; drain?: DrainOptions } = {},
+  opts: { projection?: string; names?: Record<string, string>; drain?: DrainOptions } = {},
 ): Promise<void> {
   for (let i = 0; i < keys.length; i += GET_BATCH) {
     await drainBatch(
@@ -53,7 +54,14 @@ export async function batchGetAll(
       async (pending) => {
         const out = await ddb.send(
           new BatchGetCommand({
-            RequestItems: { [table]: { Keys: pending, ProjectionExpression: opts.projection, ConsistentRead: true } },
+            RequestItems: {
+              [table]: {
+                Keys: pending,
+                ProjectionExpression: opts.projection,
+                ExpressionAttributeNames: opts.names,
+                ConsistentRead: true,
+              },
+            },
           }),
         );
         onRows(out.Responses?.[table] ?? []);

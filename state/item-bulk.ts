@@ -1,12 +1,14 @@
 /**
  * Writing and reading a run's items in bulk: the planner's batch insert (`putItems`) and the
- * paged reads by status (through the sparse status index) and by run (reports, verify, the
- * run-finished check). None of it moves an item between statuses; that is ./items.ts.
+ * paged reads by run (reports, verify, the run-finished check); reads by status go through the
+ * status index (./status-index.ts). None of it moves an item between statuses; that is ./items.ts.
  */
 import { paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { InputError } from '../shared/errors.js';
+import { itemSize, MAX_ITEM_BYTES } from '../shared/item-size.js';
 import { batchGetAll, batchWriteAll } from './batch.js';
-import { newItemRow, type ItemRow, type ItemStatus, type ItemStore, type NewItem } from './item-row.js';
-import { BY_STATUS_INDEX, statusKeysFor } from './schema.js';
+import { newItemRow, type ItemRow, type ItemStore, type NewItem } from './item-row.js';
 import { nowOf } from './store.js';
 
 /**
@@ -15,7 +17,8 @@ import { nowOf } from './store.js';
  * BatchWriteItem cannot be conditional, so callers that may be re-planning pass `skipExisting`:
  * rows that already exist are read first (BatchGetItem) and left untouched.
  * An id given twice is written once (the first wins): BatchWriteItem rejects a whole batch that
- * names one key twice. Returns the items that were written (new).
+ * names one key twice. A row too large for DynamoDB is refused (InputError, exit 2 at plan) before
+ * any row is written. Returns the items that were written (new).
  */
 export async function putItems(
   s: ItemStore,
@@ -30,12 +33,39 @@ export async function putItems(
     toWrite = toWrite.filter((i) => !existing.has(i.itemId));
   }
   const now = nowOf(s);
+  const rows = toWrite.map((item) => newItemRow(runId, item, now));
+  for (const row of rows) assertRowFits(row);
   await batchWriteAll(
     s.ddb,
     s.table,
-    toWrite.map((item) => ({ PutRequest: { Item: newItemRow(runId, item, now) } })),
+    rows.map((row) => ({ PutRequest: { Item: row } })),
   );
   return toWrite;
+}
+
+/** DynamoDB's limit on a sort key (the item id), in UTF-8 bytes. */
+export const MAX_ITEM_ID_BYTES = 1024;
+/**
+ * The largest new item row: DynamoDB's 400 KB item limit less what a row gathers while it is
+ * worked (its history, last error and metrics), so no later transition can fail on size.
+ */
+export const MAX_NEW_ITEM_ROW_BYTES = 300 * 1024;
+
+/**
+ * Refuse a row DynamoDB would refuse (or that would outgrow 400 KB as it is worked) before any is
+ * written: one such row fails its whole BatchWriteItem with an error that names nothing.
+ */
+function assertRowFits(row: ItemRow): void {
+  const idBytes = Buffer.byteLength(row.itemId);
+  if (idBytes > MAX_ITEM_ID_BYTES)
+    throw new InputError(
+      `item id "${row.itemId.slice(0, 80)}..." of run ${row.runId} is ${idBytes} bytes, over DynamoDB's ${MAX_ITEM_ID_BYTES}-byte sort key limit; the kind must make shorter ids (hash the long part)`,
+    );
+  const bytes = itemSize(marshall(row, { removeUndefinedValues: true, convertClassInstanceToMap: true }));
+  if (bytes > MAX_NEW_ITEM_ROW_BYTES)
+    throw new InputError(
+      `item "${row.itemId}" of run ${row.runId} is ${bytes} bytes as a DynamoDB row, over ${MAX_NEW_ITEM_ROW_BYTES} (DynamoDB's item limit is ${MAX_ITEM_BYTES}, less room for the row's history); its spec is too large: plan smaller items`,
+    );
 }
 
 /** `itemIds` are distinct (putItems de-duplicates them first). */
@@ -47,50 +77,6 @@ async function existingItemIds(s: ItemStore, runId: string, itemIds: string[]): 
   };
   await batchGetAll(s.ddb, s.table, keys, onRows, { projection: 'itemId' });
   return found;
-}
-
-/** The Query on the status index for one of a run's status keys (shard of a status). */
-export function statusIndexQuery(s: ItemStore, key: string) {
-  return {
-    TableName: s.table,
-    IndexName: BY_STATUS_INDEX,
-    KeyConditionExpression: 'statusKey = :k',
-    ExpressionAttributeValues: { ':k': key },
-  };
-}
-
-/**
- * Items of a run in one status, through the sparse status index, page by page (never the whole
- * set in memory). The index is eventually consistent: callers re-check with a conditional write.
- */
-export async function* itemsByStatus(
-  s: ItemStore,
-  runId: string,
-  status: ItemStatus,
-  opts: { pageSize?: number } = {},
-): AsyncGenerator<ItemRow[]> {
-  for (const key of statusKeysFor(runId, status)) {
-    for await (const out of paginateQuery(
-      { client: s.ddb },
-      { ...statusIndexQuery(s, key), Limit: opts.pageSize ?? 500 },
-    )) {
-      if (out.Items?.length) yield out.Items as ItemRow[];
-    }
-  }
-}
-
-/** Count a run's items in one status without reading them (Select COUNT on the status index). */
-export async function countByStatus(s: ItemStore, runId: string, status: ItemStatus): Promise<number> {
-  const counts = await Promise.all(
-    statusKeysFor(runId, status).map(async (key) => {
-      let n = 0;
-      for await (const out of paginateQuery({ client: s.ddb }, { ...statusIndexQuery(s, key), Select: 'COUNT' })) {
-        n += out.Count ?? 0;
-      }
-      return n;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
 }
 
 /**

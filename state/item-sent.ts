@@ -24,23 +24,46 @@ export function lastSentAtMs(row: SentItemRow): number {
   return Math.max(row.sentAtMs ?? 0, row.status === 'pending' ? row.updatedAtMs : 0);
 }
 
-/** Record a re-send of `ref` at `nowMs` if it is still `status` and was not re-sent after `notSentSinceMs`. */
+/**
+ * The time field that makes an item of this status due for a re-send, checked in the write
+ * itself: a leased item only once its lease expired, a retrying one once its backoff is over
+ * (the row reconcile read may be older than a lease renewal; the write sees the row as it is).
+ */
+const DUE_FIELD: Partial<Record<ItemStatus, 'leaseExpiresAtMs' | 'nextAttemptAtMs'>> = {
+  leased: 'leaseExpiresAtMs',
+  retrying: 'nextAttemptAtMs',
+};
+
+/**
+ * Record a re-send of `ref` at `nowMs` if it is still `status`, was not re-sent after
+ * `notSentSinceMs`, and (leased, retrying) its lease expiry or next attempt is before `dueBeforeMs`.
+ */
 export async function claimResend(
   s: ItemStore,
   ref: { runId: string; itemId: string },
   status: ItemStatus,
   nowMs: number,
   notSentSinceMs: number,
+  opts: { dueBeforeMs?: number } = {},
 ): Promise<'ok' | 'skip'> {
+  const due = DUE_FIELD[status];
+  const dueCheck = due && opts.dueBeforeMs !== undefined;
   try {
     await s.ddb.send(
       new UpdateCommand({
         TableName: s.table,
         Key: { runId: ref.runId, itemId: ref.itemId },
-        ConditionExpression: '#st = :st AND (attribute_not_exists(sentAtMs) OR sentAtMs <= :since)',
+        ConditionExpression: `#st = :st AND (attribute_not_exists(sentAtMs) OR sentAtMs <= :since)${
+          dueCheck ? ` AND (attribute_not_exists(${due}) OR ${due} < :due)` : ''
+        }`,
         UpdateExpression: 'SET sentAtMs = :now',
         ExpressionAttributeNames: { '#st': 'status' },
-        ExpressionAttributeValues: { ':st': status, ':since': notSentSinceMs, ':now': nowMs },
+        ExpressionAttributeValues: {
+          ':st': status,
+          ':since': notSentSinceMs,
+          ':now': nowMs,
+          ...(dueCheck ? { ':due': opts.dueBeforeMs } : {}),
+        },
       }),
     );
     return 'ok';

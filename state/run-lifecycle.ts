@@ -19,11 +19,12 @@
  *   denied); `replan`: planning the same run again after fixing the cause.
  * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes it.
  */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConvoyError } from '../shared/errors.js';
 import { isConditionFailure } from './conditions.js';
-import { anyActiveItem, statusIndexQuery } from './item-bulk.js';
-import type { ItemStore } from './item-row.js';
+import { anyActiveItem } from './item-bulk.js';
+import { indexedIds, rereadInStatus } from './status-index.js';
+import type { ItemStatus, ItemStore } from './item-row.js';
 import { getRun, type MetaStore, type RunState } from './runs.js';
 
 export { RunState } from './runs.js';
@@ -126,8 +127,9 @@ async function updateRunIf(
  * running -> done when the plan is complete and no item is open (pending, leased, retrying):
  * called in the write path by whoever may have closed the last item (a worker after a terminal
  * transition, the planner after its last batch, `convoy reconcile`). Cheap when items are still
- * open (one index query per status shard, one row each); only when the index says none are left
- * are the items read with consistent reads (the index lags on AWS), then the conditional write.
+ * open (one index query per status shard, a few candidates each, re-read in one BatchGetItem);
+ * only when no candidate is open now are the run's items read with consistent reads (the index
+ * lags on AWS), then the conditional write.
  * Says whether this call finished the run, or why not: items are still open, or the run is not
  * running (paused, still planning, already finished by someone else, cancelled).
  */
@@ -143,18 +145,29 @@ export async function finishRunIfComplete(
   return (await applyRunTransition(meta, runId, 'finish')) ? 'finished' : 'not-running';
 }
 
-/** Whether the status index holds any open item of the run (eventually consistent on AWS). */
+/** The statuses of an open item (not yet done or failed). */
+const OPEN: readonly ItemStatus[] = ['leased', 'retrying', 'pending'];
+
+/**
+ * Whether an item the status index lists as open is open now: a few candidates per shard, re-read
+ * with consistent reads (the index lags on AWS: it still lists items that finished a moment ago,
+ * and trusting it left a run that was complete `running` with no one left to check it). False
+ * means only that no listed candidate is open; finishRunIfComplete confirms with anyActiveItem.
+ */
 async function openItemIndexed(items: ItemStore, runId: string): Promise<boolean> {
-  for (const status of ['leased', 'retrying', 'pending']) {
-    const found = await Promise.all(
+  for (const status of OPEN) {
+    const candidates = await Promise.all(
       statusKeysFor(runId, status).map(async (key) => {
-        const out = await items.ddb.send(
-          new QueryCommand({ ...statusIndexQuery(items, key), Limit: 1, Select: 'COUNT' }),
-        );
-        return (out.Count ?? 0) > 0;
+        for await (const ids of indexedIds(items, key, { pageSize: CANDIDATES_PER_SHARD })) return ids;
+        return [];
       }),
     );
-    if (found.some(Boolean)) return true;
+    const ids = candidates.flat();
+    if (ids.length && (await rereadInStatus(items, runId, ids, OPEN, { projection: 'itemId, #status' })).length)
+      return true;
   }
   return false;
 }
+
+/** Enough that a few items finished during the index's lag do not hide the open ones behind them. */
+const CANDIDATES_PER_SHARD = 5;

@@ -4,11 +4,13 @@
  *    with the size of that set (failures, items in flight), never with done or pending items;
  *  - per-minute counters are read bucket by bucket (rows = workers that flushed in that minute);
  *  - group counters are rows per (group, worker) under one partition per run.
- * Everything here is eventually consistent (GSI reads): views, not decisions.
+ * Rows found through the index are re-read from the table (consistent reads) before they are
+ * shown or counted (./status-index.ts): the index lags on AWS, and a view that showed a renewed
+ * lease as stuck, or a requeued item as failed, would send the operator to fix what is not broken.
  */
 import { paginateQuery, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNTER_FIELDS, emptyCounters, type Counters } from './counters.js';
-import { statusIndexQuery } from './item-bulk.js';
+import { indexedIds, rereadInStatus, statusIndexQuery } from './status-index.js';
 import type { ItemError, ItemStatus } from './item-row.js';
 import { GROUP_PLANNED_SUFFIX, STATUS_SHARDS, statusKeysFor } from './schema.js';
 import type { TableStore as Store } from './store.js';
@@ -45,10 +47,13 @@ const SUMMARY_FIELDS = [
   'nextAttemptAtMs',
 ] as const satisfies readonly (keyof ItemSummaryRow)[];
 
-const SUMMARY_PROJECTION = {
-  ProjectionExpression: SUMMARY_FIELDS.map((f) => (f === 'group' || f === 'status' ? `#${f}` : f)).join(', '),
-  ExpressionAttributeNames: { '#group': 'group', '#status': 'status' },
-};
+/** The summary fields as a projection for the re-read (`#group`, `#status`: reserved words). */
+const SUMMARY_PROJECTION = SUMMARY_FIELDS.map((f) => (f === 'group' || f === 'status' ? `#${f}` : f)).join(', ');
+
+/** The current summaries of index candidates still in `status`, in the candidates' order. */
+function rereadSummaries(s: Store, runId: string, ids: string[], status: ItemStatus): Promise<ItemSummaryRow[]> {
+  return rereadInStatus<ItemSummaryRow>(s, runId, ids, [status], { projection: SUMMARY_PROJECTION });
+}
 
 /** The summary of a full item row (what the index reads return, for a row read by key). */
 export function toItemSummary(row: ItemSummaryRow): ItemSummaryRow {
@@ -86,7 +91,8 @@ export interface ItemPage {
 
 /**
  * One page of a run's items in one status (index order: shard, then item id), optionally only
- * those matching `where`. Pages hold up to `limit` matches; the cursor is opaque.
+ * those matching `where`. Pages hold up to `limit` matches; the cursor is opaque. Rows that left
+ * the status since the index saw them are dropped, so a page may hold fewer.
  */
 export async function itemPageByStatus(
   s: Store,
@@ -104,10 +110,11 @@ export async function itemPageByStatus(
         ...statusIndexQuery(s, keys[cursor.shard]!),
         ExclusiveStartKey: cursor.key,
         Limit: limit - items.length,
-        ...SUMMARY_PROJECTION,
+        ProjectionExpression: 'itemId',
       }),
     );
-    for (const row of (out.Items ?? []) as ItemSummaryRow[]) if (!opts.where || opts.where(row)) items.push(row);
+    const ids = (out.Items ?? []).map((r) => r.itemId as string);
+    for (const row of await rereadSummaries(s, runId, ids, status)) if (!opts.where || opts.where(row)) items.push(row);
     if (out.LastEvaluatedKey) cursor = { shard: cursor.shard, key: out.LastEvaluatedKey };
     else cursor = cursor.shard + 1 < keys.length ? { shard: cursor.shard + 1 } : undefined;
   }
@@ -126,11 +133,9 @@ export async function forEachItemSummary(
 ): Promise<void> {
   await Promise.all(
     statusKeysFor(runId, status).map(async (key) => {
-      for await (const out of paginateQuery(
-        { client: s.ddb },
-        { ...statusIndexQuery(s, key), ...SUMMARY_PROJECTION },
-      )) {
-        if (out.Items?.length) onPage(out.Items as ItemSummaryRow[]);
+      for await (const ids of indexedIds(s, key)) {
+        const rows = await rereadSummaries(s, runId, ids, status);
+        if (rows.length) onPage(rows);
       }
     }),
   );

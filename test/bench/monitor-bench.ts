@@ -23,7 +23,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createContext, type ConvoyContext } from '../../shared/context.js';
 import { silentLogger } from '../../shared/log.js';
 import { CounterBuffer } from '../../state/counters.js';
-import { countByStatus } from '../../state/item-bulk.js';
+import { countByStatus } from '../../state/status-index.js';
 import { newItemRow, type ItemRow } from '../../state/item-row.js';
 import { markPlanComplete } from '../../state/run-lifecycle.js';
 import { addPlannedItems, createRun } from '../../state/runs.js';

@@ -3,7 +3,8 @@
  * `convoy worker` processes, observed through the item rows (the truth) and the CLI's JSON.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { countByStatus, itemsOfRun } from '../../state/item-bulk.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import { countByStatus } from '../../state/status-index.js';
 import type { ItemRow } from '../../state/item-row.js';
 import { getRun } from '../../state/runs.js';
 import { putObjects, type GeneratedObject } from '../fixtures/s3-data.js';

@@ -8,7 +8,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { controlRun } from '../../coordinator/run-control.js';
-import { countByStatus } from '../../state/item-bulk.js';
+import { countByStatus } from '../../state/status-index.js';
 import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';
 import { useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';

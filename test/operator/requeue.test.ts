@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { countByStatus } from '../../state/item-bulk.js';
+import { countByStatus } from '../../state/status-index.js';
 import { CLI, exited, runCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/stack.js';
 import { itemId, operatorFixture, queued, seedRun } from './fixture.js';

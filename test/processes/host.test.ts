@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
-import { countByStatus } from '../../state/item-bulk.js';
+import { countByStatus } from '../../state/status-index.js';
 import { listWorkers } from '../../state/workers.js';
 import { itemRows, completedBy } from '../fleet-accounting/helpers.js';
 import { waitForRun } from '../fleet/probe-run.js';

@@ -16,7 +16,8 @@ import {
   requeueItem,
   saveCheckpoint,
 } from '../../state/items.js';
-import { countByStatus, itemsByStatus, itemsOfRun, putItems } from '../../state/item-bulk.js';
+import { itemsOfRun, putItems } from '../../state/item-bulk.js';
+import { countByStatus, itemsByStatus } from '../../state/status-index.js';
 import type { ItemRow, ItemStatus, ItemStore, NewItem } from '../../state/item-row.js';
 import { statusKey } from '../../state/schema.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';

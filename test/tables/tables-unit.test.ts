@@ -6,7 +6,7 @@ import { differingAttributes } from '../../worker/jobs/table-io/item-compare.js'
 import { convertValue, mapRow, mappingColumns, mappingSchema } from '../../worker/jobs/pg-to-dynamodb/mapping.js';
 import { rangeCondition, rangesFromBoundaries, quantileFractions } from '../../worker/jobs/table-io/key-ranges.js';
 import { CapacityBudget, shareOf } from '../../worker/budget/capacity-budget.js';
-import { itemSize, writeUnits } from '../../worker/jobs/table-io/item-size.js';
+import { itemSize, writeUnits } from '../../shared/item-size.js';
 import { preparePuts } from '../../worker/jobs/table-io/batch-writer.js';
 import { isoTimestamp, checkPgUrl } from '../../worker/jobs/table-io/pg-source.js';
 import { parseTableRef } from '../../worker/jobs/table-io/table-ref.js';

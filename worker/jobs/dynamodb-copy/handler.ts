@@ -16,7 +16,7 @@ import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { emptyStats } from '../table-io/batch-writer.js';
-import type { AttributeMap } from '../table-io/item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 import { openDestinationWriter, transformAndWrite } from '../table-io/page-step.js';
 import { describeTable, tableClient } from '../table-io/table-ref.js';
 import { makeTransformer } from './pipeline.js';

@@ -5,7 +5,7 @@
  */
 import { NumberValueImpl as NumberValue, marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConvoyError, toError } from '../../../shared/errors.js';
-import { keyText, type AttributeMap } from '../table-io/item-size.js';
+import { keyText, type AttributeMap } from '../../../shared/item-size.js';
 import { loadTransform, transformOutputs } from '../table-io/transform-module.js';
 import { applyRules, hasRules } from './rules.js';
 import type { CopySpec } from './spec.js';

@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import type { ConvoyConfig } from '../../../shared/config.js';
 import { InputError, toError } from '../../../shared/errors.js';
 import { preparePuts } from '../table-io/batch-writer.js';
-import type { AttributeMap } from '../table-io/item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 import { describeTable, tableClient } from '../table-io/table-ref.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';

@@ -4,7 +4,7 @@
  * rename and drop top-level attributes, keep/drop/recompute the TTL. Pure functions.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap } from '../table-io/item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 import type { CopyRules } from './spec.js';
 
 function rewriteString(s: string, pairs: CopyRules['rewrite']): string {

@@ -11,7 +11,7 @@ import { itemsOfRun } from '../../../state/item-bulk.js';
 import type { ItemRow } from '../../../state/item-row.js';
 import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
-import { keyOf, keyText, type AttributeMap } from '../table-io/item-size.js';
+import { keyOf, keyText, type AttributeMap } from '../../../shared/item-size.js';
 import { describeTable, formatTableRef, tableClient } from '../table-io/table-ref.js';
 import { VerifyReport } from '../table-io/verify-report.js';
 import { batchGet } from '../table-io/batch-get.js';

@@ -20,7 +20,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { ConvoyError, toError } from '../../../shared/errors.js';
-import type { AttributeMap } from '../table-io/item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 
 export const VALUE_TYPES = ['S', 'N', 'BOOL', 'JSON', 'SS', 'NS', 'epoch', 'epochMs', 'iso'] as const;
 

@@ -6,7 +6,7 @@
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ConvoyError, toError } from '../../../shared/errors.js';
-import type { AttributeMap } from '../table-io/item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 import { rangeCondition, type KeyRange } from '../table-io/key-ranges.js';
 import { quoteIdent, sourceName, sourceRelation, type ColumnInfo } from '../table-io/pg-source.js';
 import { loadTransform, transformOutputs } from '../table-io/transform-module.js';

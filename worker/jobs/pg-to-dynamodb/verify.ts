@@ -12,7 +12,7 @@ import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { batchGet } from '../table-io/batch-get.js';
 import { differingAttributes } from '../table-io/item-compare.js';
-import { keyOf, keyText, type AttributeMap } from '../table-io/item-size.js';
+import { keyOf, keyText, type AttributeMap } from '../../../shared/item-size.js';
 import { rangeCondition, rangeLabel } from '../table-io/key-ranges.js';
 import { describeSource, pgPool, quoteIdent, sourceRelation } from '../table-io/pg-source.js';
 import { describeTable, tableClient } from '../table-io/table-ref.js';

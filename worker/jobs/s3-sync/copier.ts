@@ -1,9 +1,12 @@
 /**
  * Copying one object, byte for byte, with its Content-Type and user metadata.
  *
- *  - same endpoint and identity: server-side CopyObject (no bytes through the worker);
+ *  - same endpoint and identity: server-side CopyObject (no bytes through the worker); above
+ *    CopyObject's limit (5 GiB on AWS, ./s3-limits.ts) a server-side copy by parts (UploadPartCopy),
+ *    or, where the endpoint does not implement that, the streamed copy below;
  *  - otherwise GET -> PUT streamed (never buffered whole): a single PutObject up to the multipart
- *    threshold, lib-storage `Upload` (parallel parts) above it.
+ *    threshold, lib-storage `Upload` (parallel parts) above it, its part size grown so a huge
+ *    object fits in 10,000 parts.
  * Integrity: the GET is conditional on the listed ETag (a source changed since listing is retried,
  * not half-copied); a single-part copy's new ETag must equal the source's MD5 ETag; a multipart
  * copy is hashed while streaming and the whole-object sha256 is stored in the destination's
@@ -19,6 +22,8 @@ import { ConvoyError, NotFoundError, classifyError } from '../../../shared/error
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
+import { partCopy } from './part-copy.js';
+import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
 
 /** Objects up to this size are buffered between GET and PUT (bounded by the transfer limit). */
@@ -33,8 +38,6 @@ function readBody(stream: NodeJS.ReadableStream, length: number): Promise<Buffer
   });
 }
 
-/** S3's CopyObject limit; larger objects are streamed. */
-const MAX_SERVER_SIDE_COPY = 5 * 1024 ** 3;
 /** Multipart uploads buffer partSize x queueSize each; bound how many run at once per process. */
 const largeUploads = pLimit(4);
 
@@ -53,7 +56,10 @@ export interface CopyTarget {
 
 export interface CopyOptions {
   multipartThresholdBytes: number;
+  /** the preferred part size; grown for objects that would need more than `limits.maxParts` */
   partSizeBytes: number;
+  /** the service's size limits @defaultValue AWS's (AWS_S3_LIMITS) */
+  limits?: S3Limits;
   signal?: AbortSignal;
   /**
    * awaited after every throttled attempt before it is retried (adaptive rate control counts
@@ -146,9 +152,16 @@ export async function copyObject(
   destKey: string,
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
-  if (t.serverSide && obj.size <= MAX_SERVER_SIDE_COPY) {
+  const limits = opts.limits ?? AWS_S3_LIMITS;
+  if (t.serverSide && obj.size <= limits.copyObjectMaxBytes) {
     await withObjectRetries(() => serverSideCopy(t, obj, destKey, opts), opts);
     return { bytesThroughWorker: 0 };
+  }
+  if (t.serverSide) {
+    const copied = await largeUploads(() =>
+      withObjectRetries(() => copyByParts(t, obj, destKey, opts, limits), opts, 2),
+    );
+    if (copied) return { bytesThroughWorker: 0 };
   }
   if (obj.size > opts.multipartThresholdBytes)
     return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts, 2));
@@ -263,7 +276,7 @@ async function streamMultipart(
       ...sdkContentHeaders(got.content),
       Metadata: metadata,
     },
-    partSize: opts.partSizeBytes,
+    partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,
     leavePartsOnError: false,
   });
@@ -279,19 +292,84 @@ async function streamMultipart(
   const { sha256, bytes } = hashing.digest();
   if (bytes !== obj.size) throw new SourceChangedError(obj.key);
   if (claimed && claimed !== sha256) throw new ChecksumMismatchError(destKey, claimed, sha256);
-  if (!claimed) {
-    // The checksum is known only now: store it with an in-place metadata copy (REPLACE).
+  if (!claimed) await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts);
+  return { bytesThroughWorker: bytes };
+}
+
+/**
+ * The checksum is known only once the object is uploaded: store it with an in-place metadata copy
+ * (REPLACE): CopyObject up to its limit, a copy of the object onto itself by parts above it. Where
+ * the endpoint cannot copy by parts the object keeps the source ETag it was uploaded with (what
+ * later runs skip it by); only a reverse sync of it, which compares checksums, copies it again.
+ */
+async function storeChecksum(
+  t: CopyTarget,
+  destKey: string,
+  bytes: number,
+  content: ContentHeaders,
+  metadata: Record<string, string>,
+  opts: CopyOptions,
+): Promise<void> {
+  const limits = opts.limits ?? AWS_S3_LIMITS;
+  if (bytes <= limits.copyObjectMaxBytes) {
     await t.dst.send(
       new CopyObjectCommand({
         Bucket: t.dstBucket,
         Key: destKey,
         CopySource: copySource(t.dstBucket, destKey),
         MetadataDirective: 'REPLACE',
-        ...sdkContentHeaders(got.content),
-        Metadata: { ...metadata, [META_SHA256]: sha256 },
+        ...sdkContentHeaders(content),
+        Metadata: metadata,
       }),
       { abortSignal: opts.signal },
     );
+    return;
   }
-  return { bytesThroughWorker: bytes };
+  await partCopy(t.dst, { bucket: t.dstBucket, key: destKey }, { bucket: t.dstBucket, key: destKey }, bytes, {
+    partBytes: partSizeFor(bytes, opts.partSizeBytes, limits),
+    headers: sdkContentHeaders(content),
+    metadata,
+    signal: opts.signal,
+  });
+}
+
+/**
+ * A server-side copy of an object over CopyObject's limit, by parts: its content headers and
+ * metadata from a HEAD (conditional on the listed ETag), then UploadPartCopy of each byte range.
+ * False when the endpoint does not implement UploadPartCopy (the caller streams instead).
+ */
+async function copyByParts(
+  t: CopyTarget,
+  obj: ListedObject,
+  destKey: string,
+  opts: CopyOptions,
+  limits: S3Limits,
+): Promise<boolean> {
+  const head = await t.src
+    .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), {
+      abortSignal: opts.signal,
+    })
+    .catch((err) => {
+      throw sourceError(err, obj.key);
+    });
+  return partCopy(
+    t.dst,
+    { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
+    { bucket: t.dstBucket, key: destKey },
+    obj.size,
+    {
+      partBytes: partSizeFor(obj.size, opts.partSizeBytes, limits),
+      headers: {
+        ContentType: head.ContentType,
+        CacheControl: head.CacheControl,
+        ContentDisposition: head.ContentDisposition,
+        ContentEncoding: head.ContentEncoding,
+        ContentLanguage: head.ContentLanguage,
+      },
+      metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      signal: opts.signal,
+    },
+  ).catch((err) => {
+    throw sourceError(err, obj.key);
+  });
 }

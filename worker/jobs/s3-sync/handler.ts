@@ -129,6 +129,7 @@ async function syncRange(
   const copyOpts = {
     multipartThresholdBytes: spec.multipartThresholdBytes,
     partSizeBytes: spec.partSizeBytes,
+    limits: spec.s3Limits,
     signal: ictx.signal,
   };
 

@@ -3,6 +3,7 @@
  * loads the run). Remote names refer to `remotes` in the config (like rclone remotes).
  */
 import { z } from 'zod';
+import { s3LimitsSchema } from './s3-limits.js';
 
 export const locationSchema = z.object({
   remote: z.string().min(1),
@@ -44,6 +45,11 @@ export const s3SyncSpecSchema = z.object({
     .int()
     .min(5 * 1024 * 1024)
     .default(8 * 1024 * 1024),
+  /**
+   * the store's size limits (CopyObject's largest source, parts per upload, largest part), when
+   * they are not AWS's (./s3-limits.ts); tests pass small ones to reach the large-object paths
+   */
+  s3Limits: s3LimitsSchema.optional(),
   /** fleet-wide limit on bytes copied per second (like rclone --bwlimit), split across live workers */
   bwlimitBytesPerSecond: z.number().int().min(1).optional(),
   /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */

@@ -4,7 +4,7 @@
  */
 import { BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { drainBatch } from '../../../shared/backoff.js';
-import { keyText, type AttributeMap } from './item-size.js';
+import { keyText, type AttributeMap } from '../../../shared/item-size.js';
 
 /** Fetch items by key, 100 a call, unprocessed keys retried. */
 export async function batchGet(

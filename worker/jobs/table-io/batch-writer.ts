@@ -16,7 +16,7 @@ import { drainBatch } from '../../../shared/backoff.js';
 import { ConvoyError, ThrottledError, classifyError } from '../../../shared/errors.js';
 import type { RateGate } from '../../budget/adaptive-rates.js';
 import type { CapacityBudget } from '../../budget/capacity-budget.js';
-import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from './item-size.js';
+import { itemSize, keyText, MAX_ITEM_BYTES, writeUnits, type AttributeMap } from '../../../shared/item-size.js';
 
 export interface BatchWriterOptions {
   client: DynamoDBClient;

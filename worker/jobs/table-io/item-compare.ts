@@ -3,7 +3,7 @@
  * order, maps by key. Returns the names of the top-level attributes that differ.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap } from './item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 
 function normNumber(n: string): string {
   const x = Number(n);

@@ -6,7 +6,7 @@
 import type { ConvoyContext } from '../../../shared/context.js';
 import type { ItemContext } from '../../job-kind.js';
 import { BatchWriter, type WriteStats } from './batch-writer.js';
-import type { AttributeMap } from './item-size.js';
+import type { AttributeMap } from '../../../shared/item-size.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { tableClient } from './table-ref.js';

@@ -1,0 +1,183 @@
+/**
+ * Objects over CopyObject's limit, and part sizes that grow so an upload stays within its parts
+ * limit. AWS's numbers (5 GiB, 10,000 parts) cannot be reached in a test, so the run's spec
+ * gives small ones (`s3Limits`; the real ones are unit-tested in s3-limits.test.ts), and a proxy
+ * in front of the emulator enforces them the way S3 does: CopyObject of a source over the limit
+ * is refused with S3's 400 InvalidRequest. fauxqs answers UploadPartCopy with HTTP 500 (it does
+ * not implement it); a second proxy mode implements it (a ranged GET and an UploadPart on the
+ * emulator), as S3 does, so both of convoy's paths are driven.
+ */
+import type http from 'node:http';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { planRun } from '../../coordinator/plan.js';
+import { runStatus } from '../../coordinator/status.js';
+import { Worker } from '../../worker/worker.js';
+import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
+import { META_SOURCE_ETAG } from '../../worker/jobs/s3-sync/decide.js';
+import { objectBytes, putObjects } from '../fixtures/s3-data.js';
+import { getBytes, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { freshEnv, waitUntil, type TestStack } from '../helpers/stack.js';
+
+const MiB = 1024 * 1024;
+/** the limits the run is given: CopyObject up to 6 MiB, 2 parts per upload */
+const LIMITS = { copyObjectMaxBytes: 6 * MiB, maxParts: 2 };
+const LARGE = 13 * MiB;
+
+let t: TestStack;
+let minio: S3Client;
+useTwoEndpointStack((s) => ({ t, minio } = s));
+
+interface Seen {
+  copyObject: number;
+  copyRefused: number;
+  partCopy: number;
+  sourceGets: number;
+}
+
+/** `bucket/key` of an x-amz-copy-source header (URL-encoded, maybe with a leading slash). */
+function copySourceOf(req: http.IncomingMessage): { bucket: string; key: string } | undefined {
+  const raw = req.headers['x-amz-copy-source'];
+  if (typeof raw !== 'string') return undefined;
+  const [bucket, ...key] = decodeURIComponent(raw.replace(/^\//, '').split('?')[0]!).split('/');
+  return { bucket: bucket!, key: key.join('/') };
+}
+
+/** A proxy that enforces LIMITS.copyObjectMaxBytes and, with `implementPartCopy`, does UploadPartCopy. */
+async function limitProxy(implementPartCopy: boolean, srcKey: string) {
+  const seen: Seen = { copyObject: 0, copyRefused: 0, partCopy: 0, sourceGets: 0 };
+  const proxy = await startS3Proxy(t.stack.remotes.minio!.endpoint, {
+    before: async (req) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'GET' && url.pathname.endsWith(`/${srcKey}`)) seen.sourceGets++;
+      const source = copySourceOf(req);
+      if (req.method !== 'PUT' || !source) return;
+      const partNumber = url.searchParams.get('partNumber');
+      if (!partNumber) {
+        seen.copyObject++;
+        const head = await minio.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }));
+        if ((head.ContentLength ?? 0) <= LIMITS.copyObjectMaxBytes) return;
+        seen.copyRefused++;
+        return {
+          status: 400,
+          body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>The specified copy source is larger than the maximum allowable size for a copy source: ${LIMITS.copyObjectMaxBytes}</Message></Error>`,
+        };
+      }
+      seen.partCopy++;
+      if (!implementPartCopy) return; // fauxqs answers 500
+      const [bucket, ...key] = url.pathname.replace(/^\//, '').split('/');
+      const range = String(req.headers['x-amz-copy-source-range']);
+      const got = await minio.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key, Range: range }));
+      const part = await minio.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: decodeURIComponent(key.join('/')),
+          UploadId: url.searchParams.get('uploadId')!,
+          PartNumber: Number(partNumber),
+          Body: Buffer.from(await got.Body!.transformToByteArray()),
+        }),
+      );
+      return {
+        status: 200,
+        body: `<?xml version="1.0" encoding="UTF-8"?><CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>${part.ETag}</ETag></CopyPartResult>`,
+      };
+    },
+  });
+  return { proxy, seen };
+}
+
+async function syncThrough(endpoint: string, runId: string, bucket: string) {
+  const env = await freshEnv(t.stack, { remotes: { big: { ...t.stack.remotes.minio!, endpoint } } });
+  const spec = {
+    ...specFromCli({
+      from: `big:${bucket}`,
+      to: `big:${bucket}-dst`,
+      createBuckets: true,
+      multipartThreshold: '5MiB',
+      partSize: '5MiB',
+    }),
+    s3Limits: LIMITS,
+  };
+  await planRun(env.ctx, { kind: 's3-sync', runId, spec, retry: { backoffBaseMs: 50, maxAttempts: 2 } });
+  const worker = new Worker(env.ctx, {
+    concurrency: 4,
+    transfers: 8,
+    waitSeconds: 0,
+    threads: 1,
+    counterFlushMs: 100,
+    heartbeatMs: 500,
+    leaseMs: 30_000,
+  });
+  const loop = worker.start();
+  const status = await waitUntil(
+    async () => {
+      const s = await runStatus(env.ctx, runId);
+      return s.run.state === 'done' ? s : undefined;
+    },
+    { timeoutMs: 120_000, what: `run ${runId} done` },
+  );
+  await worker.stop();
+  await loop;
+  env.close();
+  return status;
+}
+
+async function seedBucket(bucket: string) {
+  await putObjects(minio, bucket, [
+    { key: 'small.bin', size: 1024, contentType: 'application/octet-stream' },
+    { key: 'large.bin', size: LARGE, contentType: 'application/octet-stream' },
+  ]);
+  // a source object written in one PUT: its ETag is the MD5, as most objects' are
+  await minio.send(new PutObjectCommand({ Bucket: bucket, Key: 'medium.bin', Body: objectBytes('medium.bin', MiB) }));
+}
+
+async function expectSameBytes(bucket: string) {
+  const dst = await listKeys(minio, `${bucket}-dst`);
+  expect([...dst.keys()].sort()).toEqual(['large.bin', 'medium.bin', 'small.bin']);
+  for (const key of dst.keys())
+    expect((await getBytes(minio, `${bucket}-dst`, key)).equals(await getBytes(minio, bucket, key))).toBe(true);
+  return dst;
+}
+
+describe('objects over CopyObject limit (small limits given to the run, enforced by a proxy)', () => {
+  it('are streamed in parts sized to the parts limit where the endpoint has no UploadPartCopy', async () => {
+    const bucket = 'big-stream';
+    await seedBucket(bucket);
+    const { proxy, seen } = await limitProxy(false, 'large.bin');
+    const s = await syncThrough(proxy.url, 'big1', bucket);
+    expect(s.counts.failed).toBe(0);
+    const dst = await expectSameBytes(bucket);
+    // 13 MiB in at most 2 parts: 7 MiB parts, where the configured 5 MiB would have made 3
+    expect(dst.get('large.bin')!.etag).toMatch(/-2$/);
+    expect(seen.copyRefused).toBe(0); // convoy never asks CopyObject for more than it allows
+    expect(seen.partCopy).toBeGreaterThan(0); // tried by parts first, fell back to streaming
+    expect(seen.sourceGets).toBe(1);
+    const head = await minio.send(new HeadObjectCommand({ Bucket: `${bucket}-dst`, Key: 'large.bin' }));
+    expect(head.Metadata?.[META_SOURCE_ETAG]).toBeTruthy();
+    await proxy.close();
+  }, 180_000);
+
+  it('are copied server-side by parts (UploadPartCopy) where the endpoint has it', async () => {
+    const bucket = 'big-parts';
+    await seedBucket(bucket);
+    const { proxy, seen } = await limitProxy(true, 'large.bin');
+    const s = await syncThrough(proxy.url, 'big2', bucket);
+    expect(s.counts.failed).toBe(0);
+    const dst = await expectSameBytes(bucket);
+    expect(dst.get('large.bin')!.etag).toMatch(/-2$/);
+    expect(seen.copyRefused).toBe(0);
+    expect(seen.partCopy).toBe(2);
+    expect(seen.sourceGets).toBe(0); // no byte of it through the worker
+    const head = await minio.send(new HeadObjectCommand({ Bucket: `${bucket}-dst`, Key: 'large.bin' }));
+    const src = await minio.send(new HeadObjectCommand({ Bucket: bucket, Key: 'large.bin' }));
+    expect(head.Metadata?.[META_SOURCE_ETAG]).toBe(src.ETag!.replace(/"/g, ''));
+    await proxy.close();
+  }, 180_000);
+});
