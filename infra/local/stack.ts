@@ -204,16 +204,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         return { endpoint: extra.url, ...LOCAL_CREDENTIALS };
       };
     }
-    const main = await s3For('local');
-    const endpoints: LocalStack['endpoints'] = { dynamodb, sqs: fq.url, s3: main.endpoint };
+    // side by side: on aws-local each is a radosgw-admin process
+    const extraNames = opts.extraS3 ?? [];
+    const [main, ...extras] = await Promise.all(['local', ...extraNames].map((name) => s3For(name)));
+    const endpoints: LocalStack['endpoints'] = { dynamodb, sqs: fq.url, s3: main!.endpoint };
     const remotes: LocalStack['remotes'] = {
       // dynamodbEndpoint: table jobs name the local DynamoDB as `local:<table>`
-      local: { ...main, region: LOCAL_REGION, forcePathStyle: true, dynamodbEndpoint: dynamodb },
+      local: { ...main!, region: LOCAL_REGION, forcePathStyle: true, dynamodbEndpoint: dynamodb },
     };
-    for (const name of opts.extraS3 ?? []) {
-      const extra = await s3For(name);
-      endpoints[`s3:${name}`] = extra.endpoint;
-      remotes[name] = { ...extra, region: LOCAL_REGION, forcePathStyle: true };
+    for (const [i, name] of extraNames.entries()) {
+      endpoints[`s3:${name}`] = extras[i]!.endpoint;
+      remotes[name] = { ...extras[i]!, region: LOCAL_REGION, forcePathStyle: true };
     }
     const state = await provisionState(
       stateSchema.parse({
