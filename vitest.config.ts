@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/bench/**', 'test/chaos/**', 'node_modules/**', 'dist/**'],
+    // test/compat: the aws-local backend's own tests, run by `npm run test:compat` (Java and Ceph)
+    exclude: ['test/bench/**', 'test/chaos/**', 'test/compat/**', 'node_modules/**', 'dist/**'],
     pool: 'forks',
     // 2 cores: two test files at a time; each starts its own local stack on port 0.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

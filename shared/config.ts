@@ -86,8 +86,17 @@ export const configFileSchema = z
   })
   .strict();
 
+/**
+ * The local stack's implementations: `embedded` (dynalite + fauxqs, in-process) or `aws-local`
+ * (DynamoDB Local, AWS's own, and Ceph's radosgw for S3; fauxqs for SQS): see docs/compat.md.
+ */
+export const LOCAL_BACKENDS = ['embedded', 'aws-local'] as const;
+export type LocalBackend = (typeof LOCAL_BACKENDS)[number];
+
 export const stackFileSchema = z.object({
   pid: z.number().int(),
+  /** absent in files written before there was a choice: embedded */
+  backend: z.enum(LOCAL_BACKENDS).optional(),
   startedAtMs: z.number(),
   state: stateSchema,
   remotes: z.record(z.string(), remoteSchema),

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { action } from '../../coordinator/cli/errors.js';
 import { globalsOf, intOption } from '../../coordinator/cli/globals.js';
-import { DEFAULT_STATE_DIR, readStackFile, type StackFile } from '../../shared/config.js';
+import {
+  DEFAULT_STATE_DIR,
+  LOCAL_BACKENDS,
+  readStackFile,
+  type LocalBackend,
+  type StackFile,
+} from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
 import type { DaemonArgs } from './daemon.js';
@@ -27,7 +33,7 @@ export function isAlive(pid: number): boolean {
 }
 
 function printStack(stack: StackFile): void {
-  process.stdout.write(`local stack running (pid ${stack.pid})\n`);
+  process.stdout.write(`local stack running (pid ${stack.pid}, backend ${stack.backend ?? 'embedded'})\n`);
   for (const [name, url] of Object.entries(stack.endpoints)) process.stdout.write(`  ${name.padEnd(12)} ${url}\n`);
   process.stdout.write(`  tables       ${stack.state.itemsTable}, ${stack.state.metaTable}\n`);
   process.stdout.write(`  queue        ${stack.state.queueUrl}\n  dlq          ${stack.state.dlqUrl}\n`);
@@ -47,10 +53,20 @@ export async function localUp(
     extraS3?: string[];
     inMemory?: boolean;
     serviceModules?: string[];
+    /** `embedded` (dynalite + fauxqs) unless said; not remembered between `local up`s */
+    backend?: LocalBackend;
   } = {},
 ): Promise<StackFile> {
+  const backend = opts.backend ?? 'embedded';
   const existing = readStackFile(stateDir);
   if (existing && isAlive(existing.pid)) {
+    const running = existing.backend ?? 'embedded';
+    if (opts.backend && running !== backend) {
+      throw new InputError(
+        `the local stack in ${stateDir} is already running with --backend ${running}; ` +
+          `stop it first: \`convoy local down\` then \`convoy local up --backend ${backend}\``,
+      );
+    }
     const missing = (opts.extraS3 ?? []).filter((name) => !existing.remotes[name]);
     if (missing.length) {
       throw new InputError(
@@ -67,8 +83,11 @@ export async function localUp(
   const prev = readPrevious(stateDir);
   const args: DaemonArgs = {
     stateDir,
+    backend,
     dynamoPort: opts.dynamoPort ?? prev.dynamodb ?? 0,
     sqsPort: opts.sqsPort ?? prev.sqs ?? 0,
+    // radosgw's own port (the embedded backend's S3 is the SQS server's)
+    s3Port: backend === 'aws-local' && prev.s3 !== prev.sqs ? (prev.s3 ?? 0) : 0,
     extraS3: opts.extraS3 ?? prev.extraS3 ?? [],
     inMemory: opts.inMemory ?? false,
     serviceModules: opts.serviceModules ?? [],
@@ -100,16 +119,21 @@ function extraS3Of(stack: StackFile): string[] {
 }
 
 /** What the last `local up` used (ports.json; a damaged file counts as none). */
-function readPrevious(stateDir: string): { dynamodb?: number; sqs?: number; extraS3?: string[] } {
+function readPrevious(stateDir: string): { dynamodb?: number; sqs?: number; s3?: number; extraS3?: string[] } {
   const file = path.join(stateDir, 'ports.json');
   if (!existsSync(file)) return {};
   try {
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as { dynamodb?: number; sqs?: number; extraS3?: unknown };
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as {
+      dynamodb?: number;
+      sqs?: number;
+      s3?: number;
+      extraS3?: unknown;
+    };
     const extraS3 =
       Array.isArray(prev.extraS3) && prev.extraS3.every((n) => typeof n === 'string')
         ? (prev.extraS3 as string[])
         : undefined;
-    return { dynamodb: prev.dynamodb, sqs: prev.sqs, extraS3 };
+    return { dynamodb: prev.dynamodb, sqs: prev.sqs, s3: prev.s3, extraS3 };
   } catch {
     return {};
   }
@@ -117,7 +141,12 @@ function readPrevious(stateDir: string): { dynamodb?: number; sqs?: number; extr
 
 function writePrevious(stateDir: string, stack: StackFile, extraS3: string[]): void {
   const port = (url?: string) => (url ? Number(new URL(url).port) : undefined);
-  const prev = { dynamodb: port(stack.endpoints.dynamodb), sqs: port(stack.endpoints.sqs), extraS3 };
+  const prev = {
+    dynamodb: port(stack.endpoints.dynamodb),
+    sqs: port(stack.endpoints.sqs),
+    s3: port(stack.endpoints.s3),
+    extraS3,
+  };
   writeFileSync(path.join(stateDir, 'ports.json'), JSON.stringify(prev));
 }
 
@@ -132,7 +161,9 @@ export async function localDown(stateDir: string): Promise<boolean> {
 
 /** `serviceModules`: the job kinds' local services (./services.ts), started by `local up`. */
 export function registerLocalCommands(program: Command, serviceModules: string[] = []): Command {
-  const local = program.command('local').description('the embedded local stack (dynalite + fauxqs on 127.0.0.1)');
+  const local = program
+    .command('local')
+    .description('the local stack on 127.0.0.1 (dynalite + fauxqs; or --backend aws-local: DynamoDB Local + radosgw)');
   local
     .command('up')
     .description('start the local stack in the background; creates tables, queue and DLQ; prints endpoints')
@@ -144,12 +175,27 @@ export function registerLocalCommands(program: Command, serviceModules: string[]
     )
     .option('--no-extra-s3', 'start without the extra S3 endpoints remembered from the last `local up`')
     .option('--in-memory', 'keep DynamoDB in memory instead of on disk')
+    .option(
+      '--backend <name>',
+      'embedded (dynalite + fauxqs, the default) or aws-local (DynamoDB Local + radosgw S3 + fauxqs SQS; needs Java and Ceph, see docs/compat.md)',
+    )
     .action(
       action(
         async (
-          opts: { dynamodbPort?: number; sqsPort?: number; extraS3?: string[] | boolean; inMemory?: boolean },
+          opts: {
+            dynamodbPort?: number;
+            sqsPort?: number;
+            extraS3?: string[] | boolean;
+            inMemory?: boolean;
+            backend?: string;
+          },
           cmd: Command,
         ) => {
+          if (opts.backend !== undefined && !(LOCAL_BACKENDS as readonly string[]).includes(opts.backend)) {
+            throw new InputError(
+              `--backend "${opts.backend}" is not a backend: use one of ${LOCAL_BACKENDS.join(', ')}`,
+            );
+          }
           // commander: a list with --extra-s3, false with --no-extra-s3, true (its default) without either
           const extraS3 = Array.isArray(opts.extraS3) ? opts.extraS3 : opts.extraS3 === false ? [] : undefined;
           for (const name of extraS3 ?? []) {
@@ -165,6 +211,7 @@ export function registerLocalCommands(program: Command, serviceModules: string[]
             extraS3,
             inMemory: opts.inMemory,
             serviceModules,
+            backend: opts.backend as LocalBackend | undefined,
           });
           printStack(stack);
         },

@@ -1,6 +1,7 @@
 /**
  * The `convoy local up` daemon: a detached process that runs the local stack until SIGTERM.
- * dynalite keeps its data on disk under <state-dir>/dynamodb; fauxqs (SQS, S3) is in memory,
+ * dynalite keeps its data on disk under <state-dir>/dynamodb (DynamoDB Local, with --backend
+ * aws-local, under <state-dir>/dynamodb-local); fauxqs (SQS, S3) and radosgw are in memory,
  * which is why `convoy reconcile` exists. Tells its parent the endpoints over IPC, then writes
  * <state-dir>/stack.json for every later command.
  *
@@ -9,12 +10,16 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { STACK_FILE, type StackFile } from '../../shared/config.js';
+import { STACK_FILE, type LocalBackend, type StackFile } from '../../shared/config.js';
 import type { LocalServices, StartLocalServices } from './services.js';
 import { startLocalStack } from './stack.js';
 
 export interface DaemonArgs {
   stateDir: string;
+  /** embedded when absent */
+  backend?: LocalBackend;
+  /** aws-local: radosgw's port (0 = any free) */
+  s3Port?: number;
   dynamoPort: number;
   sqsPort: number;
   extraS3: string[];
@@ -26,7 +31,12 @@ export interface DaemonArgs {
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as DaemonArgs;
   const stack = await startLocalStack({
-    dynamoPath: args.inMemory ? undefined : path.join(args.stateDir, 'dynamodb'),
+    backend: args.backend,
+    // DynamoDB Local keeps SQLite files, dynalite LevelDB ones: each its own folder
+    dynamoPath: args.inMemory
+      ? undefined
+      : path.join(args.stateDir, args.backend === 'aws-local' ? 'dynamodb-local' : 'dynamodb'),
+    s3Port: args.s3Port,
     dynamoPort: args.dynamoPort,
     sqsPort: args.sqsPort,
     extraS3: args.extraS3,
@@ -48,6 +58,7 @@ async function main(): Promise<void> {
   >;
   const file: StackFile = {
     pid: process.pid,
+    backend: stack.backend,
     startedAtMs: Date.now(),
     state: stack.state,
     remotes: stack.remotes,

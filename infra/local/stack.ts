@@ -3,6 +3,9 @@
  * fauxqs (SQS and S3) on 127.0.0.1, with convoy's tables and queues created. Used in-process by
  * tests (port 0), by the `convoy local up` daemon, the demo and the benchmarks.
  * fauxqs's own startFauxqs() binds 0.0.0.0, so the app is built and bound to loopback here.
+ *
+ * The `aws-local` backend swaps in second implementations (./aws-local/): DynamoDB Local for
+ * DynamoDB and radosgw for S3, with fauxqs still the SQS. Same tables, queues and remotes.
  */
 import { MAX_RECEIVE_COUNT } from '../../shared/work-queue.js';
 import type { AddressInfo } from 'node:net';
@@ -14,13 +17,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
-import { stateSchema, type StateConfig } from '../../shared/config.js';
+import { stateSchema, type LocalBackend, type StateConfig } from '../../shared/config.js';
+import { newS3User, startAwsLocalServers, type AwsLocalServers } from './aws-local/servers.js';
 import { ensureTable, itemsTableDefinition, metaTableDefinition } from '../../state/schema.js';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 export const LOCAL_REGION = 'us-east-1';
 
 export interface LocalStackOptions {
+  /** which implementations: `embedded` (dynalite + fauxqs; the default) or `aws-local` */
+  backend?: LocalBackend;
+  /** aws-local: attach to these running servers instead of starting (and later stopping) them */
+  awsLocal?: AwsLocalServers;
+  /** aws-local: the S3 (radosgw) port (0 = any free port) */
+  s3Port?: number;
   /** dynalite data directory; in memory when absent */
   dynamoPath?: string;
   /** fixed ports (0 = any free port) */
@@ -35,6 +45,7 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  backend: LocalBackend;
   state: StateConfig;
   endpoints: { dynamodb: string; sqs: string; s3: string } & Record<string, string>;
   /** a remote per S3 server: "local" (the main fauxqs) and one per `extraS3` name */
@@ -156,39 +167,66 @@ export async function provisionState(
 }
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const backend = opts.backend ?? 'embedded';
   const closers: Closer[] = [];
   try {
-    const dyn = await startDynalite(opts.dynamoPath, opts.dynamoPort ?? 0);
-    closers.push(dyn.close);
     const fq = await startFauxqsServer(opts.sqsPort ?? 0);
     closers.push(fq.close);
-    const endpoints: LocalStack['endpoints'] = { dynamodb: dyn.url, sqs: fq.url, s3: fq.url };
+    let dynamodb: string;
+    /** an S3 endpoint and identity per remote: its own server (embedded) or tenant (aws-local) */
+    let s3For: (name: string) => Promise<{ endpoint: string; accessKeyId: string; secretAccessKey: string }>;
+    if (backend === 'aws-local') {
+      let servers = opts.awsLocal;
+      if (!servers) {
+        const started = await startAwsLocalServers({
+          dynamoPath: opts.dynamoPath,
+          dynamoPort: opts.dynamoPort,
+          s3Port: opts.s3Port,
+        });
+        closers.push(started.close);
+        servers = started;
+      }
+      const on = servers;
+      dynamodb = on.dynamodb;
+      s3For = async (name) => {
+        const { accessKeyId, secretAccessKey } = await newS3User(on, name);
+        return { endpoint: on.s3, accessKeyId, secretAccessKey };
+      };
+    } else {
+      const dyn = await startDynalite(opts.dynamoPath, opts.dynamoPort ?? 0);
+      closers.push(dyn.close);
+      dynamodb = dyn.url;
+      s3For = async (name) => {
+        // the main fauxqs serves "local"; every extra S3 endpoint is a fauxqs of its own
+        if (name === 'local') return { endpoint: fq.url, ...LOCAL_CREDENTIALS };
+        const extra = await startFauxqsServer(0);
+        closers.push(extra.close);
+        return { endpoint: extra.url, ...LOCAL_CREDENTIALS };
+      };
+    }
+    // side by side: on aws-local each is a radosgw-admin process
+    const extraNames = opts.extraS3 ?? [];
+    const [main, ...extras] = await Promise.all(['local', ...extraNames].map((name) => s3For(name)));
+    const endpoints: LocalStack['endpoints'] = { dynamodb, sqs: fq.url, s3: main!.endpoint };
     const remotes: LocalStack['remotes'] = {
       // dynamodbEndpoint: table jobs name the local DynamoDB as `local:<table>`
-      local: {
-        endpoint: fq.url,
-        region: LOCAL_REGION,
-        ...LOCAL_CREDENTIALS,
-        forcePathStyle: true,
-        dynamodbEndpoint: dyn.url,
-      },
+      local: { ...main!, region: LOCAL_REGION, forcePathStyle: true, dynamodbEndpoint: dynamodb },
     };
-    for (const name of opts.extraS3 ?? []) {
-      const extra = await startFauxqsServer(0);
-      closers.push(extra.close);
-      endpoints[`s3:${name}`] = extra.url;
-      remotes[name] = { endpoint: extra.url, region: LOCAL_REGION, ...LOCAL_CREDENTIALS, forcePathStyle: true };
+    for (const [i, name] of extraNames.entries()) {
+      endpoints[`s3:${name}`] = extras[i]!.endpoint;
+      remotes[name] = { ...extras[i]!, region: LOCAL_REGION, forcePathStyle: true };
     }
     const state = await provisionState(
       stateSchema.parse({
         region: LOCAL_REGION,
         credentials: { ...LOCAL_CREDENTIALS },
-        endpoints: { dynamodb: dyn.url, sqs: fq.url },
+        endpoints: { dynamodb, sqs: fq.url },
         ...opts.names,
       }),
       { maxReceiveCount: opts.maxReceiveCount },
     );
     return {
+      backend,
       state,
       endpoints,
       remotes,

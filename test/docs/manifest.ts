@@ -145,4 +145,11 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
   // its blocks are synopses (`[--run R]`), not ```bash: the commands they describe run in
   // deploy-ops.test.ts (section 7) and uploads-md.test.ts (--watch)
   'docs/monitor.md': {},
+  // run by `npm run test:compat` (it needs Java and Ceph), not by `npm test`
+  'docs/compat.md': {
+    'npx convoy local up --backend aws-local --extra-s3 minio': { run: '../compat/aws-local.test.ts' },
+    'npx convoy local status': { run: '../compat/aws-local.test.ts' },
+    'npx convoy local down': { run: '../compat/aws-local.test.ts' },
+    'npm run test:compat': { skip: SELF },
+  },
 };

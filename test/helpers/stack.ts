@@ -1,9 +1,14 @@
 /**
  * Test fixtures: a real local stack (dynalite + fauxqs, in-process, port 0) with fresh table and
  * queue names per call, and a ConvoyContext on it. No mocks: the real AWS SDK over HTTP.
+ *
+ * CONVOY_TEST_BACKEND=aws-local (`npm run test:compat`) puts the same tests on the second
+ * implementations instead: DynamoDB Local and radosgw, started once per run by
+ * test/compat/setup.ts and shared by every file (fresh tables, queues and S3 tenants per stack).
  */
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type ConvoyConfig } from '../../shared/config.js';
+import { inject } from 'vitest';
+import { LOCAL_BACKENDS, loadConfig, type ConvoyConfig, type LocalBackend } from '../../shared/config.js';
 import { createContext } from '../../shared/context.js';
 import { KindRegistry, withKinds, type EngineContext, type KindPlugin } from '../../worker/job-kind.js';
 import { builtInKinds } from '../../worker/jobs/builtin.js';
@@ -16,8 +21,35 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+/** The backend the tests run on: CONVOY_TEST_BACKEND, `embedded` when unset. */
+export function testBackend(): LocalBackend {
+  const name = process.env.CONVOY_TEST_BACKEND || 'embedded';
+  if (!(LOCAL_BACKENDS as readonly string[]).includes(name))
+    throw new Error(`CONVOY_TEST_BACKEND=${name}: use one of ${LOCAL_BACKENDS.join(', ')}`);
+  return name as LocalBackend;
+}
+
 export async function startTestStack(opts: LocalStackOptions = {}): Promise<TestStack> {
-  const stack = await startLocalStack(opts);
+  const backend = opts.backend ?? testBackend();
+  if (backend === 'embedded') {
+    const stack = await startLocalStack({ ...opts, backend });
+    return { stack, close: () => stack.close() };
+  }
+  // aws-local: the run's shared servers (a file run alone with the variable starts its own), so
+  // this stack's default tables and queues get names of their own
+  const suffix = randomBytes(4).toString('hex');
+  const stack = await startLocalStack({
+    ...opts,
+    backend,
+    awsLocal: opts.awsLocal ?? inject('awsLocal'),
+    names: {
+      itemsTable: `convoy-items-${suffix}`,
+      metaTable: `convoy-meta-${suffix}`,
+      queueName: `convoy-work-${suffix}`,
+      dlqName: `convoy-dlq-${suffix}`,
+      ...opts.names,
+    },
+  });
   return { stack, close: () => stack.close() };
 }
 

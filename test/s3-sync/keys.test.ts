@@ -3,8 +3,9 @@
  * with a carriage return, which an XML parser would turn into a line feed, is copied as it is.
  *
  * fauxqs 1.9.2 ignores EncodingType; the CLI test puts both remotes behind a proxy that answers
- * such listings the way S3 does (urlEncodingListings below). An end-to-end check of a carriage return
- * against a backend that honours EncodingType itself (AWS, moto) is still to be done.
+ * such listings the way S3 does (urlEncodingListings below). Under `npm run test:compat` the S3 is
+ * radosgw, which honours EncodingType itself: the proxy passes its listings on untouched, so the
+ * carriage-return key is checked end to end against a real implementation.
  */
 import http from 'node:http';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -67,7 +68,8 @@ function urlEncodingListings(target: string) {
       )
         return undefined;
       const up = await fetchUpstream(req, upstream);
-      if (up.status !== 200) return up;
+      // a backend that honours EncodingType (radosgw, AWS) encoded the keys already
+      if (up.status !== 200 || up.body.includes('<EncodingType>')) return up;
       const body = up.body
         .replace(
           /<(Key|Prefix|StartAfter|Delimiter)>([\s\S]*?)<\/\1>/g,

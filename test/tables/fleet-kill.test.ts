@@ -222,7 +222,8 @@ describe(`table jobs with a worker killed (-9), ${N} rows each`, () => {
         region: r.region,
         endpoint: r.endpoint,
         forcePathStyle: true,
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        // the remote's own identity: on radosgw (test:compat) each remote is a tenant of its own
+        credentials: { accessKeyId: r.accessKeyId, secretAccessKey: r.secretAccessKey },
       });
       const bucket = `store-${suffix()}`;
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));

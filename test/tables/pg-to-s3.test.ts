@@ -28,7 +28,8 @@ beforeAll(async () => {
     region: r.region,
     endpoint: r.endpoint,
     forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    // the remote's own identity: on radosgw (test:compat) each remote is a tenant of its own
+    credentials: { accessKeyId: r.accessKeyId, secretAccessKey: r.secretAccessKey },
   });
 });
 afterAll(async () => {

@@ -101,6 +101,10 @@ export function pgPool(url: string, max = 10): pg.Pool {
       options: '-c TimeZone=UTC',
     });
     pool.on('error', () => undefined); // an idle client's error: the next checkout reconnects
+    // A client the pool let go (pool.end, idle timeout) may still be closing its socket when the
+    // server ends it (57P01: DROP DATABASE ... WITH (FORCE), a restart): its 'error' then had no
+    // listener and crashed the process (seen once in `npm run test:compat`'s pg-to-s3 teardown).
+    pool.on('remove', (client) => client.on('error', () => undefined));
     pools.set(url, pool);
   }
   return pool;
