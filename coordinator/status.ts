@@ -14,6 +14,7 @@ import { readCounterTotals, reconcileTotals, type Counters } from '../state/coun
 import { countByStatus, itemsByStatus } from '../state/item-bulk.js';
 import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
+import { formatSettings, pauseAdvice, rateLimitsOf, runSettings, type RunSettingsView } from './run-settings.js';
 
 export interface RunStatus {
   run: RunRow;
@@ -21,6 +22,9 @@ export interface RunStatus {
   total: number;
   failuresByClass: Record<string, number>;
   counters: Counters;
+  settings: RunSettingsView;
+  /** why the run paused itself and what to do; absent when it did not */
+  pauseAdvice?: string;
 }
 
 export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
@@ -44,7 +48,16 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
   // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
   const exact = { done, failed, unfinished: pending + leased + retrying };
   const { counters } = await reconcileTotals(ctx.items, runId, totals.total, exact);
-  return { run, counts: { pending, leased, retrying, done, failed }, total, failuresByClass, counters };
+  const settings = runSettings(run, rateLimitsOf(ctx, run.kind));
+  return {
+    run,
+    counts: { pending, leased, retrying, done, failed },
+    total,
+    failuresByClass,
+    counters,
+    settings,
+    ...(pauseAdvice(run) ? { pauseAdvice: pauseAdvice(run) } : {}),
+  };
 }
 
 function countActive(ctx: ConvoyContext, runId: string): Promise<number[]> {
@@ -70,6 +83,8 @@ export function formatStatus(s: RunStatus): string {
     ),
     `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
     `retry policy: ${describeRetryPolicy(retryPolicyOf(s.run))}`,
+    formatSettings(s.settings),
+    ...(s.pauseAdvice ? [s.pauseAdvice] : []),
   ];
   const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);
   if (classes.length) {

@@ -94,6 +94,29 @@ export async function countByStatus(s: ItemStore, runId: string, status: ItemSta
 }
 
 /**
+ * Count a run's items in one status up to `atMost` (then stop): what a limit check needs, at a
+ * cost bounded by the limit however many items are in the status.
+ */
+export async function countByStatusUpTo(
+  s: ItemStore,
+  runId: string,
+  status: ItemStatus,
+  atMost: number,
+): Promise<number> {
+  let n = 0;
+  for (const key of statusKeysFor(runId, status)) {
+    for await (const out of paginateQuery(
+      { client: s.ddb },
+      { ...statusIndexQuery(s, key), Select: 'COUNT', Limit: Math.max(1, atMost - n) },
+    )) {
+      n += out.Count ?? 0;
+      if (n >= atMost) return n;
+    }
+  }
+  return n;
+}
+
+/**
  * Whether any item of the run is still to be done (pending, leased or retrying), read from the
  * items themselves with consistent reads: exact where the status index is not (index queries are
  * separate reads, and eventually consistent on AWS, so an item moving between two statuses can be

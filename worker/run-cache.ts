@@ -34,7 +34,15 @@ export class RunCache {
     const spec = cached?.spec ?? kind.specSchema.parse(run.spec);
     const entry = { run, kind, spec, loadedAtMs: this.ctx.now() };
     this.runs.set(runId, entry);
+    if ((run.tuneVersion ?? 0) !== (cached?.run.tuneVersion ?? 0)) this.noteTuned(run);
     return entry;
+  }
+
+  /** A new tune of the run reached this worker (`convoy tune`): say what it applies from now on. */
+  private noteTuned(run: RunRow): void {
+    const tuning = { ...run.tuning };
+    this.ctx.log.info({ runId: run.runId, tuneVersion: run.tuneVersion, tuning }, 'run settings applied');
+    this.ctx.events.safeEmit('run:tuned', { runId: run.runId, tuneVersion: run.tuneVersion ?? 0, tuning });
   }
 
   /**

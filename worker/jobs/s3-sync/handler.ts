@@ -15,6 +15,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/item-row.js';
+import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
@@ -117,9 +118,15 @@ async function syncRange(
   const toDelete: string[] = [];
   let tooManyToHold = false;
 
-  // the run's fleet-wide limits, this process's share (shared by all its items of the run)
-  const bytesBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.bwlimitBytesPerSecond, 'bytes');
-  const objectsBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.tpsLimit, 'objects');
+  // the run's fleet-wide limits, this process's share (shared by all its items of the run), looked
+  // up for each object: a limit tuned while this range is copied applies from its next object
+  const budgets = async () => {
+    const tuning = (await ictx.currentRun()).tuning;
+    return {
+      bytes: await runBudget(ictx.ctx, ictx.run.runId, effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond), 'bytes'),
+      objects: await runBudget(ictx.ctx, ictx.run.runId, effectiveLimit(tuning?.tpslimit, spec.tpsLimit), 'objects'),
+    };
+  };
   const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
@@ -147,8 +154,9 @@ async function syncRange(
       outcome.skippedBytes += o.size; // so copied + skipped account for the source, after a crash too
       return;
     }
-    await objectsBudget?.acquire(1, ictx.signal);
-    await bytesBudget?.acquire(o.size, ictx.signal);
+    const budget = await budgets();
+    await budget.objects?.acquire(1, ictx.signal);
+    await budget.bytes?.acquire(o.size, ictx.signal);
     ictx.assertLease();
     const r = await copyObject(target, o, destKey, copyOpts);
     outcome.objects++;
