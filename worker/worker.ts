@@ -94,7 +94,7 @@ export class Worker {
       },
     );
     this.pool = createThreadPool(this.options.threads);
-    this.runs = new RunCache(ctx, this.options.runStateTtlMs);
+    this.runs = new RunCache(ctx, this.options.runStateTtlMs, this.log);
     this.failures = new FailureGuard(ctx.meta, ctx.items, this.log, async (runId, reason) => {
       ctx.events.safeEmit('run:paused:max-failed', { runId, failed: reason.failed, allowed: reason.allowed });
       await this.runs.load(runId, { fresh: true }).catch(() => undefined);

@@ -35,6 +35,8 @@ export const LIVE_WORKER_MS = 30_000;
 const RECOUNT_EARLY_MS = 2_000;
 const EARLY_PHASE_MS = 60_000;
 const RECOUNT_MS = 30_000;
+/** the rate of a budget whose limit was tuned off, for the items still holding it */
+const UNLIMITED = 1e12;
 
 const isThisProcess = (w: Pick<WorkerHeartbeat, 'host' | 'pid'>) => w.pid === process.pid && w.host === hostname();
 
@@ -58,7 +60,14 @@ export async function runBudget(
 ): Promise<CapacityBudget | undefined> {
   const key = `${runId}\n${name}`;
   let entry = budgets.get(key);
-  if (perSecond === undefined) return undefined;
+  if (perSecond === undefined) {
+    // tuned off: what waits for the bucket now goes at once (new work takes no budget)
+    if (entry && entry.perSecond !== UNLIMITED) {
+      entry.perSecond = UNLIMITED;
+      void entry.budget.then((budget) => budget.setRate(UNLIMITED));
+    }
+    return undefined;
+  }
   const now = ctx.now();
   if (entry && entry.perSecond !== perSecond) {
     const e = entry;

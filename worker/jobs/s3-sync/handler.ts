@@ -119,11 +119,17 @@ async function syncRange(
   let tooManyToHold = false;
 
   // the run's fleet-wide limits, this process's share (shared by all its items of the run), looked
-  // up for each object: a limit tuned while this range is copied applies from its next object
+  // up for each object and every second while the range is copied (objects already waiting for the
+  // budget take a tuned rate at once: `convoy tune --tpslimit/--bwlimit`)
   const budgets = async () => {
     const tuning = (await ictx.currentRun()).tuning;
     return {
-      bytes: await runBudget(ictx.ctx, ictx.run.runId, effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond), 'bytes'),
+      bytes: await runBudget(
+        ictx.ctx,
+        ictx.run.runId,
+        effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond),
+        'bytes',
+      ),
       objects: await runBudget(ictx.ctx, ictx.run.runId, effectiveLimit(tuning?.tpslimit, spec.tpsLimit), 'objects'),
     };
   };
@@ -164,29 +170,38 @@ async function syncRange(
     outcome.bytesThroughWorker += r.bytesThroughWorker;
   };
 
-  for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
-    if (!filter(entry.rel)) continue;
-    if (!entry.src) {
-      if (spec.delete && !tooManyToHold) {
-        if (toDelete.length < HELD_DELETIONS) toDelete.push(entry.dst!.key);
-        else tooManyToHold = true;
-      }
-      continue;
-    }
-    if (firstError && !firstError.retryable) break;
-    const p = ictx
-      .transfers(() => work(entry.src!, entry.dst))
-      .catch((err: unknown) => {
-        const e = classifyError(err);
-        if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
-        else firstError ??= e;
-      })
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    // Bounded look-ahead: the listing never runs far ahead of the copies.
-    if (inFlight.size >= 256) await Promise.race(inFlight);
+  const following = setInterval(() => void budgets().catch(() => undefined), 1_000);
+  following.unref();
+  try {
+    await copyRange();
+  } finally {
+    clearInterval(following);
   }
-  await Promise.all(inFlight);
+  async function copyRange() {
+    for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
+      if (!filter(entry.rel)) continue;
+      if (!entry.src) {
+        if (spec.delete && !tooManyToHold) {
+          if (toDelete.length < HELD_DELETIONS) toDelete.push(entry.dst!.key);
+          else tooManyToHold = true;
+        }
+        continue;
+      }
+      if (firstError && !firstError.retryable) break;
+      const p = ictx
+        .transfers(() => work(entry.src!, entry.dst))
+        .catch((err: unknown) => {
+          const e = classifyError(err);
+          if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
+          else firstError ??= e;
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      // Bounded look-ahead: the listing never runs far ahead of the copies.
+      if (inFlight.size >= 256) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  }
   if (firstError) throw firstError;
   if (missing.length) {
     throw new NotFoundError(
