@@ -143,7 +143,8 @@ export async function writeReport(ctx: ConvoyContext, o: ReportOptions, stdout: 
   if (!(await getRun(ctx.meta, o.runId)))
     throw new InputError(`run "${o.runId}" not found (list runs with \`convoy status\`)`);
   const count = { rows: 0 };
-  const source = Readable.from(reportChunks(ctx, { ...o, format: target.format }, count));
+  // one page at a time: the next page is read when the destination has taken the last one
+  const source = Readable.from(reportChunks(ctx, { ...o, format: target.format }, count), { highWaterMark: 1 });
   const stages: NodeJS.ReadWriteStream[] = o.gzip ? [createGzip()] : [];
   if (target.kind === 'stdout') {
     await pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), stdout, { end: false });

@@ -101,7 +101,9 @@ export async function tuneRun(
       if (changes[name] !== undefined && !rateLimits?.[name])
         throw new InputError(
           `--${name}: runs of kind ${run.kind} have no ${name === 'bwlimit' ? 'byte' : 'object'} rate limit to tune` +
-            ` (tunable: --concurrency, --max-failed${Object.keys(rateLimits ?? {}).map((n) => `, --${n}`).join('')})`,
+            ` (tunable: --concurrency, --max-failed${Object.keys(rateLimits ?? {})
+              .map((n) => `, --${n}`)
+              .join('')})`,
         );
     if (run.state === 'cancelled' || run.state === 'failed')
       throw new InputError(

@@ -74,7 +74,7 @@ export function retryPolicyOptions(): Option[] {
     ),
     new Option(
       '--max-failed <n|p%>',
-      "failed items the run tolerates (a count, or a percentage of its items); past it the run pauses itself (default: no limit)",
+      'failed items the run tolerates (a count, or a percentage of its items); past it the run pauses itself (default: no limit)',
     ).argParser(maxFailedOption),
   ];
 }
@@ -89,7 +89,12 @@ export function retryPolicyFrom(cmd: Command): RetryPolicyInput | undefined {
     o.maxFailed === undefined
   )
     return undefined;
-  return { maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffCapMs: o.backoffCapMs, maxFailed: o.maxFailed };
+  return {
+    maxAttempts: o.maxAttempts,
+    backoffBaseMs: o.backoffBaseMs,
+    backoffCapMs: o.backoffCapMs,
+    maxFailed: o.maxFailed,
+  };
 }
 
 /** The parser of `--max-failed N|P%` (plan): a bad value exits 2 naming the flag. */
@@ -126,7 +131,8 @@ export function intOption(name: string) {
 /** Parse sizes such as 8MiB, 512KiB, 1GB, 1048576. */
 export function parseSize(value: string): number {
   const bytes = sizeInBytes(value);
-  if (bytes === undefined) throw new InvalidArgumentError(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
+  if (bytes === undefined)
+    throw new InvalidArgumentError(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
   return bytes;
 }
 

@@ -124,9 +124,15 @@ export function registerRunCommands(program: Command): void {
     )
     .requiredOption('--run <id>', 'run id', runIdOption)
     .option('--concurrency <n>', "the run's items in flight across the fleet (split across its workers), or off")
-    .option('--bwlimit <size>', 'bytes copied per second by the whole fleet, e.g. 50MiB, or off (kinds with a byte limit)')
+    .option(
+      '--bwlimit <size>',
+      'bytes copied per second by the whole fleet, e.g. 50MiB, or off (kinds with a byte limit)',
+    )
     .option('--tpslimit <n>', 'objects copied per second by the whole fleet, or off (kinds with an object limit)')
-    .option('--max-failed <n|p%>', 'failed items tolerated before the run pauses itself (a count or a percentage), or off')
+    .option(
+      '--max-failed <n|p%>',
+      'failed items tolerated before the run pauses itself (a count or a percentage), or off',
+    )
     .action(
       action(async (opts: TuneInput & { run: string }, cmd: Command) => {
         const { run, ...input } = opts;
@@ -145,7 +151,9 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('report')
-    .description('write every item (or every failed one) with its status, error class, HTTP status, message and attempts')
+    .description(
+      'write every item (or every failed one) with its status, error class, HTTP status, message and attempts',
+    )
     .requiredOption('--run <id>', 'run id', runIdOption)
     .option('--failed-only', 'only the failed items')
     .option('--format <format>', 'csv or ndjson', 'csv')
