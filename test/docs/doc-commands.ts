@@ -10,7 +10,14 @@ import path from 'node:path';
 export const REPO = path.resolve(import.meta.dirname, '../..');
 
 /** The docs whose commands are tests (paths relative to the repository root). */
-export const DOCS = ['README.md', 'docs/uploads.md', 'docs/deploy.md', 'docs/tables.md', 'docs/monitor.md'] as const;
+export const DOCS = [
+  'README.md',
+  'docs/uploads.md',
+  'docs/deploy.md',
+  'docs/tables.md',
+  'docs/monitor.md',
+  'docs/operations.md',
+] as const;
 export type Doc = (typeof DOCS)[number];
 
 export interface DocCommand {
