@@ -40,7 +40,19 @@ afterAll(async () => {
 // one process with one item in flight: the failure that passes the limit is the last one taken
 const worker = (runId: string) =>
   runCli(
-    ['worker', '--processes', '1', '--concurrency', '1', '--wait-seconds', '1', '--exit-when-idle', '2500', '--run', runId],
+    [
+      'worker',
+      '--processes',
+      '1',
+      '--concurrency',
+      '1',
+      '--wait-seconds',
+      '1',
+      '--exit-when-idle',
+      '2500',
+      '--run',
+      runId,
+    ],
     { cli: TALLY_CLI, config },
   );
 
@@ -51,7 +63,18 @@ describe('--max-failed: a run that fails too much pauses itself', () => {
       ['-2', /--max-failed: "-2" is neither a number of items/],
       ['lots', /--max-failed: "lots" is neither/],
     ] as const) {
-      const r = await tally(['plan', 'tally', '--bucket', 'refused', '--count', '3', '--run', 'mf-bad', '--max-failed', value]);
+      const r = await tally([
+        'plan',
+        'tally',
+        '--bucket',
+        'refused',
+        '--count',
+        '3',
+        '--run',
+        'mf-bad',
+        '--max-failed',
+        value,
+      ]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(said);
     }
@@ -122,8 +145,12 @@ describe('--max-failed: a run that fails too much pauses itself', () => {
     // every failure in the report, with the HTTP status the 403 left on the item row
     const report = await tally(['report', '--run', 'mf-1', '--failed-only', '--format', 'ndjson']);
     expect(report.code, report.stderr).toBe(0);
-    const rows = report.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = report.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(12);
-    for (const r of rows) expect(r).toMatchObject({ status: 'failed', errorClass: 'ACCESS_DENIED', httpStatus: 403, attempts: 1 });
+    for (const r of rows)
+      expect(r).toMatchObject({ status: 'failed', errorClass: 'ACCESS_DENIED', httpStatus: 403, attempts: 1 });
   }, 180_000);
 });

@@ -52,8 +52,7 @@ afterAll(async () => {
 const convoy = (args: string[]) => runCli(args, { config });
 const plan = (runId: string, dst: string, extra: string[]) =>
   convoy(['plan', 's3-sync', '--from', 'minio:tune-src', '--to', `local:${dst}`, '--run', runId, ...extra]);
-const copied = async (bucket: string) =>
-  (await local.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount ?? 0;
+const copied = async (bucket: string) => (await local.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount ?? 0;
 
 describe('convoy tune', () => {
   it('a --tpslimit raised mid-item applies to that item within the run-state TTL', async () => {
@@ -87,7 +86,9 @@ describe('convoy tune', () => {
     const tuned = run!.runHistory!.find((h) => h.event === 'tuned');
     expect(tuned).toMatchObject({ by: 'cli', changes: { tpslimit: { from: 1, to: 1000 } } });
     const status = await convoy(['status', '--run', 'tn-1']);
-    expect(status.stdout).toContain('settings: concurrency none, bwlimit none, tpslimit 1000/s (tuned), max-failed none');
+    expect(status.stdout).toContain(
+      'settings: concurrency none, bwlimit none, tpslimit 1000/s (tuned), max-failed none',
+    );
     const monitor = await convoy(['monitor', '--run', 'tn-1']);
     expect(monitor.stdout).toContain('tpslimit 1000/s (tuned)');
   }, 120_000);
