@@ -101,7 +101,7 @@ export async function planRun(
       throw new InputError(
         `run ${args.runId} was planned with another retry policy:\n  ${diff.join('\n  ')}\n` +
           `A run keeps the policy it was planned with, so that every worker applies the same one. ` +
-          `Plan again without --max-attempts/--backoff-base-ms/--backoff-cap-ms, or as a new run.`,
+          `Plan again without --max-attempts/--backoff-base-ms/--backoff-cap-ms/--max-failed (convoy tune --max-failed changes the limit of a running run), or as a new run.`,
       );
     }
     if (run.planComplete) {

@@ -16,6 +16,7 @@ import { describeFleetRate, readFleetRates, type FleetRateRow } from '../state/f
 import { countsByStatus, itemsByStatus } from '../state/status-index.js';
 import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
+import { formatSettings, pauseAdvice, rateLimitsOf, runSettings, type RunSettingsView } from './run-settings.js';
 
 export interface RunStatus {
   run: RunRow;
@@ -25,6 +26,9 @@ export interface RunStatus {
   counters: Counters;
   /** adaptive rate control: the fleet's rate for each destination that has throttled */
   rates: FleetRateRow[];
+  settings: RunSettingsView;
+  /** why the run paused itself and what to do; absent when it did not */
+  pauseAdvice?: string;
 }
 
 export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunStatus> {
@@ -49,6 +53,7 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
   // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
   const exact = { done, failed, unfinished: pending + leased + retrying };
   const { counters } = await reconcileTotals(ctx.items, runId, totals.total, exact);
+  const settings = runSettings(run, rateLimitsOf(ctx, run.kind));
   return {
     run,
     counts: { pending, leased, retrying, done, failed },
@@ -56,6 +61,8 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
     failuresByClass,
     counters,
     rates: [...rates.values()],
+    settings,
+    ...(pauseAdvice(run) ? { pauseAdvice: pauseAdvice(run) } : {}),
   };
 }
 
@@ -76,6 +83,8 @@ export function formatStatus(s: RunStatus): string {
     ),
     `bytes: ${s.counters.bytes}  objects: ${s.counters.objects}  skipped: ${s.counters.skipped}  retries: ${s.counters.retries}`,
     `retry policy: ${describeRetryPolicy(retryPolicyOf(s.run))}`,
+    formatSettings(s.settings),
+    ...(s.pauseAdvice ? [s.pauseAdvice] : []),
   ];
   for (const r of s.rates) lines.push(describeFleetRate(r));
   const classes = Object.entries(s.failuresByClass).sort((a, b) => b[1] - a[1]);

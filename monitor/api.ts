@@ -9,6 +9,8 @@
  *   GET  /runs/:id/stuck          stuck items (?stuckAfterMs)
  *   POST /runs/:id/requeue        requeue failed items ({errorClass?, itemId?}); bearer token
  *   POST /runs/:id/pause|resume|cancel   run control (coordinator/run-control.ts); bearer token
+ *   POST /runs/:id/tune           live settings ({concurrency?, bwlimit?, tpslimit?, maxFailed?}, each a
+ *                                 value or "off"; coordinator/tune.ts); bearer token
  *   GET  /metrics                 Prometheus text (prom-client)
  * The writes go through coordinator/requeue.ts and coordinator/run-control.ts, and exist only when
  * a token is configured: without one the routes answer 403 and say how to configure it.
@@ -19,6 +21,7 @@ import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { requeueFailed } from '../coordinator/requeue.js';
 import { controlRun } from '../coordinator/run-control.js';
+import { parseTuneInput, tuneRun } from '../coordinator/tune.js';
 import { classifyError, ConvoyError, InputError } from '../shared/errors.js';
 import { getRun, listRuns, type RunRow } from '../state/runs.js';
 import { statusKeysFor } from '../state/schema.js';
@@ -38,6 +41,16 @@ export interface ApiOptions {
   /** finished runs stay in /metrics this long. @defaultValue 3600000 */
   metricsKeepFinishedMs?: number;
 }
+
+const tuneValue = z.union([z.string(), z.number()]);
+const tuneBody = z
+  .object({
+    concurrency: tuneValue.optional(),
+    bwlimit: tuneValue.optional(),
+    tpslimit: tuneValue.optional(),
+    maxFailed: tuneValue.optional(),
+  })
+  .strict();
 
 const requeueBody = z
   .object({ errorClass: z.string().min(1).optional(), itemId: z.string().min(1).optional() })
@@ -108,6 +121,17 @@ export function createApiApp(ctx: EngineContext, opts: ApiOptions = {}): Hono {
       ctx.log.info({ runId, ...body.data, requeued: result.requeued }, 'requeue through the API');
       return c.json({ runId, ...result });
     });
+    app.post('/runs/:id/tune', bearerAuth({ token: opts.token }), async (c) => {
+      const body = tuneBody.safeParse(await jsonBody(c));
+      if (!body.success)
+        throw new InputError(
+          `request body must be {"concurrency"?, "bwlimit"?, "tpslimit"?, "maxFailed"?} (each a value or "off"): ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+        );
+      const changes = parseTuneInput(body.data);
+      const result = await tuneRun(ctx, c.req.param('id'), changes, (kind) => ctx.kinds.plugin(kind).rateLimits, 'api');
+      ctx.log.info({ runId: result.runId, changes: result.changes }, 'tune through the API');
+      return c.json(result);
+    });
     for (const action of ['pause', 'resume', 'cancel'] as const) {
       app.post(`/runs/:id/${action}`, bearerAuth({ token: opts.token }), async (c) => {
         const result = await controlRun(ctx, c.req.param('id'), action);
@@ -116,7 +140,7 @@ export function createApiApp(ctx: EngineContext, opts: ApiOptions = {}): Hono {
       });
     }
   } else {
-    for (const action of ['requeue', 'pause', 'resume', 'cancel']) {
+    for (const action of ['requeue', 'pause', 'resume', 'cancel', 'tune']) {
       app.post(`/runs/:id/${action}`, (c) =>
         c.json(
           {

@@ -2,6 +2,7 @@
  * What the --watch dashboard shows, computed from a snapshot (pure, unit-tested). The blessed
  * code in dashboard.ts only copies these strings and numbers into widgets.
  */
+import { formatSettings } from '../coordinator/run-settings.js';
 import type { StuckItem } from './filters.js';
 import { otherRunsLine } from './fleet.js';
 import { formatBytes, formatDuration, percent } from './rates.js';
@@ -47,7 +48,8 @@ export function dashboardModel(s: RunSnapshot, stuck: StuckItem[], others: RunSn
       .filter(Boolean)
       .join('\n'),
     summaryText: [
-      `state ${s.run.state}${s.run.planComplete ? '' : ' (planning)'}`,
+      `state ${s.run.state}${s.run.planComplete ? '' : ' (planning)'}${s.pauseAdvice ? ' by itself: failed items passed --max-failed (convoy status says what to do)' : ''}`,
+      formatSettings(s.settings),
       `done ${c.done} (${percent(c.done, s.total)}%)`,
       `pending ${c.pending}`,
       `leased ${c.leased}`,

@@ -14,6 +14,7 @@
  * in the background every `recountEveryMs` (or on every refresh while they are small), never on
  * the refresh path; see rates.ts `advanceCounts` for the numbers shown in between.
  */
+import { pauseAdvice, rateLimitsOf, runSettings, type RunSettingsView } from '../coordinator/run-settings.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError, toError } from '../shared/errors.js';
 import type { QueueDepth } from '../shared/work-queue.js';
@@ -111,6 +112,10 @@ export interface RunSnapshot {
   workerCounts: Record<WorkerState, number>;
   /** reads that failed but did not stop the snapshot (e.g. the queue) */
   warnings: string[];
+  /** the run's live settings (concurrency, rate limits, max-failed): tuned, planned or none */
+  settings: RunSettingsView;
+  /** why the run paused itself and what to do (its failed items passed --max-failed); null otherwise */
+  pauseAdvice: string | null;
   generatedAtMs: number;
   refreshMs: number;
 }
@@ -267,6 +272,8 @@ export class SnapshotReader {
       workers,
       workerCounts,
       warnings,
+      settings: runSettings(run, rateLimitsOf(this.ctx, run.kind)),
+      pauseAdvice: pauseAdvice(run) ?? null,
       generatedAtMs: now,
       refreshMs: Date.now() - started,
     };

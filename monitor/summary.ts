@@ -5,6 +5,7 @@
  */
 import type { ConvoyContext } from '../shared/context.js';
 import { describeFleetRate } from '../state/fleet-rates.js';
+import { formatSettings } from '../coordinator/run-settings.js';
 import { formatBytes, formatEta, percent } from './rates.js';
 import { SnapshotReader, type RunSnapshot, type SnapshotOptions } from './snapshot.js';
 
@@ -37,6 +38,8 @@ export function formatSummary(s: RunSnapshot): string {
       : 'queue: unavailable',
     `workers: ${s.workerCounts.alive} alive, ${s.workerCounts.stale} stale, ${s.workerCounts.draining} draining, ${s.workerCounts.stopped} stopped, ${s.workerCounts.gone} gone`,
   ];
+  lines.push(formatSettings(s.settings));
+  if (s.pauseAdvice) lines.push(s.pauseAdvice);
   const classes = sortedClasses(s.failuresByClass);
   if (classes.length) {
     lines.push('failures by class:');
@@ -63,7 +66,7 @@ export function formatSummaryLine(s: RunSnapshot): string {
   return [
     new Date(s.generatedAtMs).toISOString(),
     `run=${s.run.runId}`,
-    `state=${s.run.state}`,
+    `state=${s.run.state}${s.run.state === 'paused' && s.run.pauseReason ? '(max-failed)' : ''}`,
     `done=${c.done}/${s.total}(${percent(c.done, s.total)}%)`,
     `pending=${c.pending}`,
     `leased=${c.leased}`,
@@ -77,7 +80,20 @@ export function formatSummaryLine(s: RunSnapshot): string {
     q ? `inflight=${q.inFlight}` : 'inflight=?',
     q ? `dlq=${q.dlqVisible}` : 'dlq=?',
     `workers=${s.workerCounts.alive}alive/${s.workerCounts.stale}stale/${s.workerCounts.gone}gone`,
+    ...settingsTokens(s),
   ].join(' ');
+}
+
+/** The tuned or planned settings as `key=value` tokens (none shown when none is set). */
+function settingsTokens(s: RunSnapshot): string[] {
+  const v = s.settings;
+  const all: Array<[string, { value: unknown } | undefined]> = [
+    ['concurrency', v.concurrency],
+    ['bwlimit', v.bwlimit],
+    ['tpslimit', v.tpslimit],
+    ['maxfailed', v.maxFailed],
+  ];
+  return all.filter(([, x]) => x && x.value !== null).map(([k, x]) => `${k}=${x!.value}`);
 }
 
 /** Progress is what is done; failed items are shown beside it, never counted as progress. */

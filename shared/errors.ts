@@ -175,7 +175,33 @@ function hasNetworkCause(err: Error, depth = 0): boolean {
   return cause instanceof Error && hasNetworkCause(cause, depth + 1);
 }
 
-/** A short, single-line description safe for logs and item rows (no stacks, bounded length). */
-export function describeError(err: ConvoyError): { errorClass: ErrorClass; message: string; retryable: boolean } {
-  return { errorClass: err.errorClass, message: err.message.slice(0, 1000), retryable: err.retryable };
+/**
+ * A short, single-line description safe for logs and item rows (no stacks, bounded length), with
+ * the HTTP status of the failed response when the error or one of its causes carries one.
+ */
+export function describeError(err: ConvoyError): {
+  errorClass: ErrorClass;
+  message: string;
+  retryable: boolean;
+  httpStatus?: number;
+} {
+  const httpStatus = httpStatusOf(err);
+  return {
+    errorClass: err.errorClass,
+    message: err.message.slice(0, 1000),
+    retryable: err.retryable,
+    ...(httpStatus === undefined ? {} : { httpStatus }),
+  };
+}
+
+/**
+ * The HTTP status behind an error: an SDK error's `$metadata.httpStatusCode`, or a `httpStatus` /
+ * `status` a peer client put in the error's context, looked for down the `cause` chain.
+ */
+export function httpStatusOf(err: unknown, depth = 0): number | undefined {
+  if (!err || typeof err !== 'object' || depth > 5) return undefined;
+  const e = err as SdkLikeError & { context?: ErrorContext; cause?: unknown };
+  const candidates = [e.$metadata?.httpStatusCode, e.context?.httpStatus, e.context?.status];
+  const found = candidates.find((c): c is number => typeof c === 'number' && c >= 100 && c <= 599);
+  return found ?? httpStatusOf(e.cause, depth + 1);
 }

@@ -10,11 +10,14 @@ export type { ItemRef };
 export interface ConvoyEvents {
   'worker:started': { workerId: string };
   'run:finished': { runId: string };
+  /** a worker saw a new tune of the run (its settings as it now applies them) */
+  'run:tuned': { runId: string; tuneVersion: number; tuning: Record<string, unknown> };
+  'run:paused:max-failed': { runId: string; failed: number; allowed: number };
   'worker:receive:empty': { workerId: string };
   'worker:shutdown:begin': { workerId: string; signal?: string };
   'worker:shutdown:complete': { workerId: string; released: number; errors: number };
   'item:claimed': ItemRef & { attempt: number };
-  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'paused' };
+  'item:claim:skipped': ItemRef & { reason: 'done' | 'held' | 'missing' | 'failed' | 'paused' | 'concurrency' };
   'item:completed': ItemRef & { durationMs: number; bytes: number; objects: number };
   'item:retry': ItemRef & { errorClass: string; delayMs: number; attempt: number };
   'item:failed': ItemRef & { errorClass: string; message: string };

@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import { fullJitterDelayMs } from './backoff.js';
+import { maxFailedSchema } from './failure-tolerance.js';
 
 export const retryPolicySchema = z
   .object({
@@ -35,6 +36,12 @@ export const retryPolicySchema = z
       .min(0)
       .max(12 * 3_600_000)
       .default(300_000),
+    /**
+     * Failed items the run tolerates before it pauses itself (./failure-tolerance.ts); stored with
+     * the policy because it is chosen with it, at plan, for every kind. `convoy tune --max-failed`
+     * overrides it on the run row. @defaultValue none (no limit)
+     */
+    maxFailed: maxFailedSchema.optional(),
   })
   .strict();
 

@@ -19,6 +19,8 @@ export interface ItemError {
   errorClass: string;
   message: string;
   retryable: boolean;
+  /** the HTTP status of the response that failed the item, when there was one (S3, DynamoDB, a peer) */
+  httpStatus?: number;
 }
 
 export interface ItemMetrics {

@@ -15,26 +15,35 @@
  *   open item (or `convoy reconcile`, or the planner when the fleet finished first) calls
  *   `finishRunIfComplete` (engine), which checks the items and then makes this transition.
  * - `reopen`: `convoy requeue` put failed items of a finished run back to pending.
+ * - `failLimit`: the run's failed items passed its --max-failed (shared/failure-tolerance.ts): in
+ *   the write path, by the worker whose item failed (worker/failure-guard.ts, through
+ *   `pauseIfTooManyFailed`), never by a read. It records why (`pauseReason`), which status,
+ *   monitor and API show with what to do; resume, pause and cancel remove it.
+ * Every transition is appended to the run's history (`runHistory`, with the tunes of ./run-tuning.ts).
  * - `planFailed`: the planner hit a permanent error (bad input found only while listing, access
  *   denied); `replan`: planning the same run again after fixing the cause.
  * A crashed `convoy plan` leaves the run in `planning`; planning it again resumes it.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConvoyError } from '../shared/errors.js';
+import { describeMaxFailed } from '../shared/failure-tolerance.js';
 import { isConditionFailure } from './conditions.js';
 import { anyActiveItem } from './item-bulk.js';
-import { indexedIds, rereadInStatus } from './status-index.js';
+import { countByStatusUpTo, indexedIds, rereadInStatus } from './status-index.js';
 import type { ItemStatus, ItemStore } from './item-row.js';
 import { getRun, type MetaStore, type RunState } from './runs.js';
 
 export { RunState } from './runs.js';
 import { metaKeys, statusKeysFor } from './schema.js';
+import { failedItemsAllowed } from '../shared/failure-tolerance.js';
+import { historyAppend, maxFailedOf, type PauseReason } from './run-tuning.js';
 import { nowOf } from './store.js';
 
 /** The transition table: the only ways a run's state changes. */
 export const RUN_TRANSITIONS = {
   planComplete: { from: ['planning'], to: 'running' },
   pause: { from: ['planning', 'running'], to: 'paused' },
+  failLimit: { from: ['planning', 'running'], to: 'paused' },
   resume: { from: ['paused'], to: 'running' },
   cancel: { from: ['planning', 'running', 'paused'], to: 'cancelled' },
   finish: { from: ['running'], to: 'done' },
@@ -53,22 +62,40 @@ export async function applyRunTransition(
   s: MetaStore,
   runId: string,
   transition: RunTransition,
-  opts: { onlyFrom?: RunState } = {},
+  opts: { onlyFrom?: RunState; pauseReason?: PauseReason } = {},
 ): Promise<boolean> {
   const { from, to } = RUN_TRANSITIONS[transition];
   const states: readonly RunState[] = opts.onlyFrom ? from.filter((f) => f === opts.onlyFrom) : from;
   if (!states.length) return false;
-  const values: Record<string, unknown> = { ':to': to, ':now': nowOf(s) };
+  const now = nowOf(s);
+  const h = historyAppend({
+    atMs: now,
+    event: transition,
+    ...(opts.pauseReason
+      ? {
+          detail: `${opts.pauseReason.failed} failed item(s), more than --max-failed ${describeMaxFailed(opts.pauseReason.maxFailed)} allows (${opts.pauseReason.allowed})`,
+        }
+      : {}),
+  });
+  const values: Record<string, unknown> = { ':to': to, ':now': now, ...h.values };
   states.forEach((f, i) => (values[`:f${i}`] = f));
-  let set = 'SET #st = :to, updatedAtMs = :now';
+  let set = `SET #st = :to, updatedAtMs = :now, ${h.expr}`;
   let condition = `#st IN (${states.map((_, i) => `:f${i}`).join(', ')})`;
   if (to === 'done' || to === 'cancelled' || to === 'failed') set += ', finishedAtMs = :now';
-  if (transition === 'reopen' || transition === 'replan') set += ' REMOVE finishedAtMs';
+  if (transition === 'failLimit') {
+    if (!opts.pauseReason) throw new Error('failLimit needs the pause reason');
+    set += ', pauseReason = :reason';
+    values[':reason'] = opts.pauseReason;
+  }
+  const removes: string[] = [];
+  if (transition === 'reopen' || transition === 'replan') removes.push('finishedAtMs');
+  if (transition === 'resume' || transition === 'pause' || transition === 'cancel') removes.push('pauseReason');
   if (transition === 'planComplete') set += ', planComplete = :t';
   if (transition === 'finish') {
     condition += ' AND planComplete = :t';
   }
   if (transition === 'planComplete' || transition === 'finish') values[':t'] = true;
+  if (removes.length) set += ` REMOVE ${removes.join(', ')}`;
   return updateRunIf(s, runId, set, condition, values);
 }
 
@@ -171,3 +198,27 @@ async function openItemIndexed(items: ItemStore, runId: string): Promise<boolean
 
 /** Enough that a few items finished during the index's lag do not hide the open ones behind them. */
 const CANDIDATES_PER_SHARD = 5;
+
+/**
+ * running (or planning) -> paused when the run's failed items pass its --max-failed: called in
+ * the write path by the worker whose item just failed for good (worker/failure-guard.ts), and by
+ * `convoy tune` after lowering the limit. Counts failed items only up to the limit + 1 (the cost
+ * is bounded by the limit), then makes the `failLimit` transition with its reason: one
+ * conditional write, which a run already paused, finished or cancelled turns away.
+ */
+export async function pauseIfTooManyFailed(
+  meta: MetaStore,
+  items: ItemStore,
+  runId: string,
+): Promise<{ outcome: 'paused'; reason: PauseReason } | { outcome: 'within' | 'no-limit' | 'not-running' }> {
+  const run = await getRun(meta, runId);
+  if (!run || (run.state !== 'running' && run.state !== 'planning')) return { outcome: 'not-running' };
+  const maxFailed = maxFailedOf(run);
+  if (!maxFailed) return { outcome: 'no-limit' };
+  const allowed = failedItemsAllowed(maxFailed, run.plannedItems);
+  const failed = await countByStatusUpTo(items, runId, 'failed', allowed + 1);
+  if (failed <= allowed) return { outcome: 'within' };
+  const reason: PauseReason = { cause: 'max-failed', failed, allowed, maxFailed, atMs: nowOf(meta) };
+  const paused = await applyRunTransition(meta, runId, 'failLimit', { pauseReason: reason });
+  return paused ? { outcome: 'paused', reason } : { outcome: 'not-running' };
+}

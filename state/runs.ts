@@ -8,6 +8,7 @@ import { GetCommand, paginateQuery, paginateScan, PutCommand, UpdateCommand } fr
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../shared/retry-policy.js';
 import { isConditionFailure } from './conditions.js';
 import { readSpec, storeSpec, type StoredSpec } from './run-spec.js';
+import type { PauseReason, RunHistoryEntry, RunTuning } from './run-tuning.js';
 import { metaKeys } from './schema.js';
 import { nowOf, type TableStore } from './store.js';
 
@@ -38,6 +39,14 @@ export interface RunRow {
   planComplete: boolean;
   /** chosen at plan time, applied by every worker (shared/retry-policy.ts); absent on older rows */
   retry?: RetryPolicy;
+  /** the operator's live overrides (`convoy tune`, ./run-tuning.ts); absent: as planned */
+  tuning?: RunTuning;
+  /** moved on by every tune (workers log when they see a new one) */
+  tuneVersion?: number;
+  /** set when the run paused itself (its failed items passed --max-failed); removed on resume */
+  pauseReason?: PauseReason;
+  /** the lifecycle's transitions and the tunes, oldest first */
+  runHistory?: RunHistoryEntry[];
   createdAtMs: number;
   updatedAtMs: number;
   finishedAtMs?: number;

@@ -143,3 +143,24 @@ export async function countsByStatus<S extends ItemStatus>(
 export async function countByStatus(s: ItemStore, runId: string, status: ItemStatus): Promise<number> {
   return (await countsByStatus(s, runId, [status]))[status];
 }
+
+/**
+ * How many of a run's items are in `status` now, counting only up to `atMost` (then stopping):
+ * what a limit check needs (`--max-failed`), at a cost bounded by the limit however many items
+ * are in the status. Candidates from the index are re-read like every other count here.
+ */
+export async function countByStatusUpTo(
+  s: ItemStore,
+  runId: string,
+  status: ItemStatus,
+  atMost: number,
+): Promise<number> {
+  let n = 0;
+  for (const key of statusKeysFor(runId, status)) {
+    for await (const ids of indexedIds(s, key, { pageSize: Math.min(1000, Math.max(1, atMost - n)) })) {
+      n += (await rereadInStatus(s, runId, ids, [status], { projection: 'itemId, #status' })).length;
+      if (n >= atMost) return n;
+    }
+  }
+  return n;
+}

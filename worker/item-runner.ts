@@ -26,11 +26,15 @@ import type { EngineContext } from './job-kind.js';
 import type { HeldLease, LeaseKeeper } from './lease-keeper.js';
 import type { WorkerOptions } from './options.js';
 import type { RunFinisher } from './run-finisher.js';
+import type { FailureGuard } from './failure-guard.js';
 import type { RunCache } from './run-cache.js';
+import type { RunSlots } from './run-slots.js';
 import type { ThreadPool } from './thread-pool.js';
 
 /** How long a message of a run this worker does not serve (`runs` option) is left to others. */
 const FOREIGN_RUN_HIDE_SECONDS = 5;
+/** How long a message of a run at its concurrency share here (`convoy tune --concurrency`) waits. */
+const RUN_AT_CONCURRENCY_SECONDS = 2;
 
 /** The abort reason of items whose worker is shutting down: they are released, not failed. */
 export class ShutdownAbort extends Error {
@@ -53,6 +57,10 @@ export interface ItemRunnerParts {
   leases: LeaseKeeper;
   counters: CounterBuffer;
   finisher: RunFinisher;
+  /** pauses a run whose failed items pass its --max-failed */
+  failures: FailureGuard;
+  /** the runs' fleet-wide concurrency (`convoy tune --concurrency`), this process's share */
+  slots: RunSlots;
   runs: RunCache;
   pool: ThreadPool;
   transfers: ReturnType<typeof pLimit>;
@@ -69,6 +77,8 @@ export class ItemRunner {
   private readonly leases: LeaseKeeper;
   private readonly counters: CounterBuffer;
   private readonly finisher: RunFinisher;
+  private readonly failures: FailureGuard;
+  private readonly slots: RunSlots;
   private readonly runs: RunCache;
   private readonly pool: ThreadPool;
   private readonly transfers: ReturnType<typeof pLimit>;
@@ -82,6 +92,8 @@ export class ItemRunner {
     this.leases = parts.leases;
     this.counters = parts.counters;
     this.finisher = parts.finisher;
+    this.failures = parts.failures;
+    this.slots = parts.slots;
     this.runs = parts.runs;
     this.pool = parts.pool;
     this.transfers = parts.transfers;
@@ -90,12 +102,17 @@ export class ItemRunner {
 
   /** Work one received message to its end: skip, hand back, complete or fail its item. */
   async process(msg: ReceivedMessage): Promise<void> {
-    const item = await this.claim(msg);
-    if (item) await this.work(item, msg);
+    let slotOf: string | undefined;
+    try {
+      const item = await this.claim(msg, (runId) => (slotOf = runId));
+      if (item) await this.work(item, msg);
+    } finally {
+      if (slotOf !== undefined) this.slots.leave(slotOf);
+    }
   }
 
   /** Gatekeeping: the claimed item, or undefined when the message was handled otherwise. */
-  private async claim(msg: ReceivedMessage): Promise<ItemRow | undefined> {
+  private async claim(msg: ReceivedMessage, tookSlot: (runId: string) => void): Promise<ItemRow | undefined> {
     if (!msg.ref) {
       this.log.error({ messageId: msg.messageId }, 'malformed message moved to the DLQ');
       await this.ctx.queue.moveToDlq(msg);
@@ -121,6 +138,13 @@ export class ItemRunner {
       await this.ctx.queue.delete(msg.receiptHandle);
       return;
     }
+    if (!(await this.slots.enter(ref.runId, await this.runConcurrency(ref.runId)))) {
+      // The run has its share of items in flight here: leave this one for later (or another worker).
+      this.ctx.events.safeEmit('item:claim:skipped', { ...ref, reason: 'concurrency' });
+      await this.ctx.queue.redeliverLater(msg, RUN_AT_CONCURRENCY_SECONDS).catch(() => undefined);
+      return;
+    }
+    tookSlot(ref.runId);
     const claim = await claimItem(this.ctx.items, ref, this.id, this.options.leaseMs);
     switch (claim.outcome) {
       case 'done':
@@ -149,6 +173,15 @@ export class ItemRunner {
     return claim.item;
   }
 
+  /** The run's fleet-wide concurrency as last read (none when unset, off, or unreadable). */
+  private async runConcurrency(runId: string): Promise<number | undefined> {
+    try {
+      return (await this.runs.load(runId)).run.tuning?.concurrency ?? undefined;
+    } catch {
+      return undefined; // the claim path decides about a run it cannot read
+    }
+  }
+
   /** Run the kind's handler on a claimed item, then complete it (or hand the error on). */
   private async work(item: ItemRow, msg: ReceivedMessage): Promise<void> {
     const ref = { runId: item.runId, itemId: item.itemId };
@@ -170,6 +203,7 @@ export class ItemRunner {
       const outcome = await loaded.kind.handle(item, {
         ctx: this.ctx,
         run: loaded.run,
+        currentRun: async () => (await this.runs.load(ref.runId)).run,
         spec: loaded.spec,
         signal: lease.controller.signal,
         assertLease: () => this.leases.assertValid(lease),
@@ -283,6 +317,8 @@ export class ItemRunner {
     this.ctx.events.safeEmit('item:failed', { ...ref, errorClass: error.errorClass, message: error.message });
     if (decision.action === 'dlq') await this.ctx.queue.moveToDlq(msg);
     else await this.ctx.queue.delete(msg.receiptHandle);
+    // the run's --max-failed, before this slot takes another message (it may pause the run)
+    await this.failures.noteFailed(ref.runId);
   }
 
   /** Give an item back unworked. Returns false when it was no longer ours (already released, taken over). */

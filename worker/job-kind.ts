@@ -15,6 +15,7 @@ import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { ItemMetrics, ItemRow, NewItem } from '../state/item-row.js';
+import type { RateLimitName } from '../state/run-tuning.js';
 import type { RunRow } from '../state/runs.js';
 import type { ThreadPool } from './thread-pool.js';
 
@@ -27,7 +28,13 @@ export interface PlanContext {
 /** What a handler gets for one item. */
 export interface ItemContext<Spec> {
   ctx: ConvoyContext;
+  /** the run row as read when the item was claimed */
   run: RunRow;
+  /**
+   * The run row as the worker knows it now (re-read every RUN_STATE_TTL_MS): what a long item
+   * checks for settings tuned while it runs (`convoy tune --bwlimit/--tpslimit`).
+   */
+  currentRun(): Promise<RunRow>;
   spec: Spec;
   /** aborted when the lease is lost or the worker is shutting down: pass it to every I/O call */
   signal: AbortSignal;
@@ -133,6 +140,13 @@ export interface KindPlugin<Spec = any> {
    * API's failed items; lower-case words, not `group` (the whole-group filter every kind has).
    */
   groupParts?: readonly string[];
+  /**
+   * The fleet-wide rate limits the kind's handler honours, each with the spec field holding its
+   * planned value (s3-sync: `{ bwlimit: 'bwlimitBytesPerSecond', tpslimit: 'tpsLimit' }`). Only
+   * these can be tuned on its runs (`convoy tune --bwlimit/--tpslimit`); the handler applies
+   * `effectiveLimit` (state/run-tuning.ts) of the tuned and planned values.
+   */
+  rateLimits?: Partial<Record<RateLimitName, string>>;
   /** a file per fleet instance that `convoy worker` takes (the uploads kind: each instance's customers) */
   instanceFiles?: InstanceFiles;
 }

@@ -4,6 +4,7 @@
  * does one GetItem per run per period rather than one per message.
  */
 import { classifyError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyOf, type RetryPolicy } from '../shared/retry-policy.js';
 import { getRun, type RunRow } from '../state/runs.js';
 import type { EngineContext, JobKind } from './job-kind.js';
@@ -21,6 +22,8 @@ export class RunCache {
   constructor(
     private readonly ctx: EngineContext,
     private readonly ttlMs: number,
+    /** the worker's logger (says when a tune reaches it) */
+    private readonly log: Logger = ctx.log,
   ) {}
 
   /** The run, its kind and spec; `fresh` reads the row again whatever its age. */
@@ -34,7 +37,15 @@ export class RunCache {
     const spec = cached?.spec ?? kind.specSchema.parse(run.spec);
     const entry = { run, kind, spec, loadedAtMs: this.ctx.now() };
     this.runs.set(runId, entry);
+    if ((run.tuneVersion ?? 0) !== (cached?.run.tuneVersion ?? 0)) this.noteTuned(run);
     return entry;
+  }
+
+  /** A new tune of the run reached this worker (`convoy tune`): say what it applies from now on. */
+  private noteTuned(run: RunRow): void {
+    const tuning = { ...run.tuning };
+    this.log.info({ runId: run.runId, tuneVersion: run.tuneVersion, tuning }, 'run settings applied');
+    this.ctx.events.safeEmit('run:tuned', { runId: run.runId, tuneVersion: run.tuneVersion ?? 0, tuning });
   }
 
   /**

@@ -23,7 +23,9 @@ import type { EngineContext } from './job-kind.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
 import { RunCache } from './run-cache.js';
+import { FailureGuard } from './failure-guard.js';
 import { RunFinisher } from './run-finisher.js';
+import { RunSlots } from './run-slots.js';
 import { createThreadPool, type ThreadPool } from './thread-pool.js';
 
 /**
@@ -62,6 +64,8 @@ export class Worker {
 
   /** finishes runs in the write path: after this worker's terminal transitions, and on each heartbeat */
   private readonly finisher: RunFinisher;
+  /** pauses runs whose failed items pass their --max-failed, in the write path */
+  private readonly failures: FailureGuard;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -90,7 +94,11 @@ export class Worker {
       },
     );
     this.pool = createThreadPool(this.options.threads);
-    this.runs = new RunCache(ctx, this.options.runStateTtlMs);
+    this.runs = new RunCache(ctx, this.options.runStateTtlMs, this.log);
+    this.failures = new FailureGuard(ctx.meta, ctx.items, this.log, async (runId, reason) => {
+      ctx.events.safeEmit('run:paused:max-failed', { runId, failed: reason.failed, allowed: reason.allowed });
+      await this.runs.load(runId, { fresh: true }).catch(() => undefined);
+    });
     this.items = new ItemRunner({
       ctx,
       options: this.options,
@@ -99,6 +107,8 @@ export class Worker {
       leases: this.leases,
       counters: this.counters,
       finisher: this.finisher,
+      failures: this.failures,
+      slots: new RunSlots(ctx),
       runs: this.runs,
       pool: this.pool,
       transfers: pLimit(this.options.transfers),
@@ -312,6 +322,7 @@ export class Worker {
       for (const step of [
         () => this.leases.stop(),
         () => this.finisher.flush(),
+        () => this.failures.flush(),
         () => this.flushCounters(),
         () => this.counters.flush(),
         () => this.beat('stopped'),

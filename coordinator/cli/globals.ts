@@ -10,7 +10,9 @@ import { withKinds, type EngineContext } from '../../worker/job-kind.js';
 import { kindsOf } from './kinds.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger, resolveLogFormat } from '../../shared/log.js';
+import { parseMaxFailed } from '../../shared/failure-tolerance.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicyInput } from '../../shared/retry-policy.js';
+import { sizeInBytes } from '../../shared/size.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -70,14 +72,36 @@ export function retryPolicyOptions(): Option[] {
     new Option('--backoff-cap-ms <ms>', `longest retry delay (default ${d.backoffCapMs})`).argParser(
       intOption('--backoff-cap-ms'),
     ),
+    new Option(
+      '--max-failed <n|p%>',
+      'failed items the run tolerates (a count, or a percentage of its items); past it the run pauses itself (default: no limit)',
+    ).argParser(maxFailedOption),
   ];
 }
 
 /** The retry policy a plan command was given; undefined when none of its options was. */
 export function retryPolicyFrom(cmd: Command): RetryPolicyInput | undefined {
-  const o = cmd.optsWithGlobals() as { maxAttempts?: number; backoffBaseMs?: number; backoffCapMs?: number };
-  if (o.maxAttempts === undefined && o.backoffBaseMs === undefined && o.backoffCapMs === undefined) return undefined;
-  return { maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffCapMs: o.backoffCapMs };
+  const o = cmd.optsWithGlobals() as RetryPolicyInput;
+  if (
+    o.maxAttempts === undefined &&
+    o.backoffBaseMs === undefined &&
+    o.backoffCapMs === undefined &&
+    o.maxFailed === undefined
+  )
+    return undefined;
+  return {
+    maxAttempts: o.maxAttempts,
+    backoffBaseMs: o.backoffBaseMs,
+    backoffCapMs: o.backoffCapMs,
+    maxFailed: o.maxFailed,
+  };
+}
+
+/** The parser of `--max-failed N|P%` (plan): a bad value exits 2 naming the flag. */
+function maxFailedOption(value: string) {
+  const r = parseMaxFailed(value);
+  if ('problem' in r) throw new InvalidArgumentError(`${r.problem}.`);
+  return r.value;
 }
 
 /** Run `fn` with a context; the context's clients are closed afterwards. */
@@ -106,10 +130,10 @@ export function intOption(name: string) {
 
 /** Parse sizes such as 8MiB, 512KiB, 1GB, 1048576. */
 export function parseSize(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
-  const units: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
-  return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
+  const bytes = sizeInBytes(value);
+  if (bytes === undefined)
+    throw new InvalidArgumentError(`"${value}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
+  return bytes;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Run-level commands: status, requeue, reconcile, verify, pause, resume, cancel.
+ * Run-level commands: status, requeue, reconcile, verify, pause, resume, cancel, tune, report.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,9 @@ import { getRun, listRuns, RUN_STATE_TTL_MS } from '../../state/runs.js';
 import { RECONCILE_GRACE_MS, reconcileRun } from '../reconcile.js';
 import { requeueFailed } from '../requeue.js';
 import { controlRun, PAST, type RunControlAction } from '../run-control.js';
+import { writeReport } from '../report.js';
 import { formatStatus, runStatus } from '../status.js';
+import { parseTuneInput, tuneRun, type TuneInput } from '../tune.js';
 import { action } from './errors.js';
 import { intOption, runIdOption, withContext as ctxOf } from './globals.js';
 
@@ -116,6 +118,63 @@ export function registerRunCommands(program: Command): void {
   }
 
   program
+    .command('tune')
+    .description(
+      "change a running run's settings; workers apply them within 10 s and the run's history records each change",
+    )
+    .requiredOption('--run <id>', 'run id', runIdOption)
+    .option('--concurrency <n>', "the run's items in flight across the fleet (split across its workers), or off")
+    .option(
+      '--bwlimit <size>',
+      'bytes copied per second by the whole fleet, e.g. 50MiB, or off (kinds with a byte limit)',
+    )
+    .option('--tpslimit <n>', 'objects copied per second by the whole fleet, or off (kinds with an object limit)')
+    .option(
+      '--max-failed <n|p%>',
+      'failed items tolerated before the run pauses itself (a count or a percentage), or off',
+    )
+    .action(
+      action(async (opts: TuneInput & { run: string }, cmd: Command) => {
+        const { run, ...input } = opts;
+        const changes = parseTuneInput(input); // before any client is made: bad input writes nothing
+        return ctxOf(cmd, async (ctx) => {
+          const r = await tuneRun(ctx, run, changes, (kind) => ctx.kinds.plugin(kind).rateLimits, 'cli');
+          const said = Object.entries(r.changes).map(([k, c]) => `${k} ${show(c!.from)} -> ${show(c!.to)}`);
+          process.stdout.write(
+            `run ${r.runId} tuned (version ${r.tuneVersion}): ${said.join(', ') || 'no change'}; workers apply it within ${Math.round(RUN_STATE_TTL_MS / 1000)} s\n`,
+          );
+          if (r.paused)
+            process.stdout.write(`run ${r.runId} paused: its failed items already pass the new --max-failed\n`);
+        });
+      }),
+    );
+
+  program
+    .command('report')
+    .description(
+      'write every item (or every failed one) with its status, error class, HTTP status, message and attempts',
+    )
+    .requiredOption('--run <id>', 'run id', runIdOption)
+    .option('--failed-only', 'only the failed items')
+    .option('--format <format>', 'csv or ndjson', 'csv')
+    .option('--gzip', 'gzip the report')
+    .option('--out <file|s3://bucket/key>', 'where to write it (default: stdout)')
+    .option('--remote <name>', 'the remote an s3:// --out is written to (default: the only remote configured)')
+    .action(
+      action(
+        async (
+          opts: { run: string; failedOnly?: boolean; format: string; gzip?: boolean; out?: string; remote?: string },
+          cmd: Command,
+        ) =>
+          ctxOf(cmd, async (ctx) => {
+            const r = await writeReport(ctx, { ...opts, runId: opts.run }, process.stdout);
+            if (r.destination !== 'stdout')
+              process.stderr.write(`report of run ${opts.run}: ${r.rows} item(s) written to ${r.destination}\n`);
+          }),
+      ),
+    );
+
+  program
     .command('verify')
     .description("compare a run's source and destination; writes a JSONL report; exit 1 on differences")
     .requiredOption('--run <id>', 'run id', runIdOption)
@@ -140,6 +199,13 @@ export function registerRunCommands(program: Command): void {
         }),
       ),
     );
+}
+
+/** A tuned value as the tune command prints it. */
+function show(v: unknown): string {
+  if (v === null) return 'off';
+  if (typeof v === 'object' && v) return 'count' in v ? String(v.count) : `${(v as { percent: number }).percent}%`;
+  return String(v);
 }
 
 /**

@@ -17,6 +17,7 @@ export const DOCS = [
   'docs/tables.md',
   'docs/monitor.md',
   'docs/compat.md',
+  'docs/operations.md',
 ] as const;
 export type Doc = (typeof DOCS)[number];
 

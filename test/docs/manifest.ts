@@ -152,4 +152,17 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'npx convoy local down': { run: '../compat/aws-local.test.ts' },
     'npm run test:compat': { skip: SELF },
   },
+  'docs/operations.md': Object.fromEntries(
+    [
+      'convoy plan s3-sync --from local:photos --to local:photos-copy --run photos-1 --tpslimit 5 --max-failed 2%',
+      'convoy worker --concurrency 8',
+      'convoy tune --run photos-1 --tpslimit 200 --concurrency 16',
+      'convoy tune --run photos-1 --bwlimit 50MiB --max-failed 500',
+      'convoy tune --run photos-1 --tpslimit off',
+      'convoy status --run photos-1',
+      'convoy report --run photos-1 --failed-only',
+      'convoy report --run photos-1 --format ndjson --gzip --out photos-1.ndjson.gz',
+      'convoy report --run photos-1 --gzip --out s3://reports/photos-1.csv.gz --remote local',
+    ].map((text) => [text, { run: 'operations-md.test.ts' }]),
+  ),
 };

@@ -242,6 +242,12 @@ describe('dashboard model', () => {
       remaining: 2,
       leaseWait: null,
       warnings: [],
+      settings: {
+        concurrency: { value: 4, source: 'tuned' },
+        maxFailed: { value: '2%', source: 'planned' },
+        tuneVersion: 1,
+      },
+      pauseAdvice: null,
       generatedAtMs: 0,
       refreshMs: 1,
     } as unknown as RunSnapshot;
@@ -251,6 +257,7 @@ describe('dashboard model', () => {
     expect(m.progressLabel).toBe('done 6/10 (60.0%)  failed 2 (20.0%)  ETA 0m20s');
     expect(m.queueText).toContain('DLQ 3');
     expect(m.summaryText).toContain('done 6 (60.0%)');
+    expect(m.summaryText).toContain('settings: concurrency 4 (tuned), max-failed 2% (planned) [tuned 1 time(s)]');
     expect(m.failureRows).toEqual([
       ['A', '1'],
       ['B', '1'],

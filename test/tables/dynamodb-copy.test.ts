@@ -164,6 +164,7 @@ describe('dynamodb-copy', () => {
     const out = await copySegment(item, {
       ctx: env.ctx,
       run: { runId: 'r' } as RunRow,
+      currentRun: async () => ({ runId: 'r' }) as RunRow,
       spec,
       signal: new AbortController().signal,
       assertLease: () => undefined,

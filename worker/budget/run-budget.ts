@@ -10,20 +10,33 @@
  *  - the bucket starts empty, so joining workers do not each add a burst;
  *  - the share is recounted every 2 s during a budget's first minute (when workers join), then
  *    every 30 s (a recount is one Query of the heartbeat rows).
+ * A limit tuned while the run works (`convoy tune --bwlimit/--tpslimit`, state/run-tuning.ts)
+ * arrives here as a new `perSecond` (the caller passes the effective limit: the tuned one, else
+ * the planned one): the same bucket takes the new rate at once, with the last count of sharers,
+ * so items in flight slow down or speed up without a burst. A limit tuned off is no budget.
  */
 import { hostname } from 'node:os';
 import type { ConvoyContext } from '../../shared/context.js';
 import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 
-const budgets = new Map<
-  string,
-  { budget: Promise<CapacityBudget>; createdAtMs: number; checkedAtMs: number; refreshing?: Promise<void> }
->();
+interface BudgetEntry {
+  budget: Promise<CapacityBudget>;
+  /** the fleet-wide limit the share was taken of (a tune changes it: `convoy tune --bwlimit`) */
+  perSecond: number;
+  /** workers sharing it, as last counted */
+  sharers: number;
+  createdAtMs: number;
+  checkedAtMs: number;
+  refreshing?: Promise<void>;
+}
+const budgets = new Map<string, BudgetEntry>();
 export const LIVE_WORKER_MS = 30_000;
 const RECOUNT_EARLY_MS = 2_000;
 const EARLY_PHASE_MS = 60_000;
 const RECOUNT_MS = 30_000;
+/** the rate of a budget whose limit was tuned off, for the items still holding it */
+const UNLIMITED = 1e12;
 
 const isThisProcess = (w: Pick<WorkerHeartbeat, 'host' | 'pid'>) => w.pid === process.pid && w.host === hostname();
 
@@ -45,18 +58,39 @@ export async function runBudget(
   perSecond: number | undefined,
   name = 'wcu',
 ): Promise<CapacityBudget | undefined> {
-  if (perSecond === undefined) return undefined;
   const key = `${runId}\n${name}`;
   let entry = budgets.get(key);
+  if (perSecond === undefined) {
+    // tuned off: what waits for the bucket now goes at once (new work takes no budget)
+    if (entry && entry.perSecond !== UNLIMITED) {
+      entry.perSecond = UNLIMITED;
+      void entry.budget.then((budget) => budget.setRate(UNLIMITED));
+    }
+    return undefined;
+  }
   const now = ctx.now();
+  if (entry && entry.perSecond !== perSecond) {
+    const e = entry;
+    e.perSecond = perSecond;
+    void e.budget.then((budget) => budget.setRate(shareOf(perSecond, e.sharers)));
+  }
   if (!entry) {
     // the entry goes in before the first await: items starting together must share one budget.
     // When the heartbeats cannot be read, assume a large fleet (10) rather than none: a slow
     // start is better than a limit broken.
-    const budget = liveWorkersOnRun(ctx, runId)
-      .catch(() => 10)
-      .then((n) => new CapacityBudget({ unitsPerSecond: shareOf(perSecond, n), initialUnits: 0 }));
-    entry = { budget, createdAtMs: now, checkedAtMs: now };
+    const created: BudgetEntry = {
+      budget: liveWorkersOnRun(ctx, runId)
+        .catch(() => 10)
+        .then((n) => {
+          created.sharers = n;
+          return new CapacityBudget({ unitsPerSecond: shareOf(created.perSecond, n), initialUnits: 0 });
+        }),
+      perSecond,
+      sharers: 1,
+      createdAtMs: now,
+      checkedAtMs: now,
+    };
+    entry = created;
     budgets.set(key, entry);
   } else if (
     now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) &&
@@ -65,7 +99,10 @@ export async function runBudget(
     const e = entry;
     e.checkedAtMs = now;
     e.refreshing = Promise.all([e.budget, liveWorkersOnRun(ctx, runId)])
-      .then(([budget, n]) => budget.setRate(shareOf(perSecond, n)))
+      .then(([budget, n]) => {
+        e.sharers = n;
+        budget.setRate(shareOf(e.perSecond, n));
+      })
       .catch(() => undefined)
       .finally(() => (e.refreshing = undefined));
   }

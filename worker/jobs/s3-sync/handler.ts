@@ -15,6 +15,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow, NewItem } from '../../../state/item-row.js';
+import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
@@ -118,9 +119,21 @@ async function syncRange(
   const toDelete: string[] = [];
   let tooManyToHold = false;
 
-  // the run's fleet-wide limits, this process's share (shared by all its items of the run)
-  const bytesBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.bwlimitBytesPerSecond, 'bytes');
-  const objectsBudget = await runBudget(ictx.ctx, ictx.run.runId, spec.tpsLimit, 'objects');
+  // the run's fleet-wide limits, this process's share (shared by all its items of the run), looked
+  // up for each object and every second while the range is copied (objects already waiting for the
+  // budget take a tuned rate at once: `convoy tune --tpslimit/--bwlimit`)
+  const budgets = async () => {
+    const tuning = (await ictx.currentRun()).tuning;
+    return {
+      bytes: await runBudget(
+        ictx.ctx,
+        ictx.run.runId,
+        effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond),
+        'bytes',
+      ),
+      objects: await runBudget(ictx.ctx, ictx.run.runId, effectiveLimit(tuning?.tpslimit, spec.tpsLimit), 'objects'),
+    };
+  };
   const rates = spec.rateControl === 'adaptive' ? adaptiveRatesFor(ictx.ctx, ictx.run.runId) : undefined;
   const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
   const missing: string[] = [];
@@ -150,8 +163,9 @@ async function syncRange(
       outcome.skippedBytes += o.size; // so copied + skipped account for the source, after a crash too
       return;
     }
-    await objectsBudget?.acquire(1, ictx.signal);
-    await bytesBudget?.acquire(o.size, ictx.signal);
+    const budget = await budgets();
+    await budget.objects?.acquire(1, ictx.signal);
+    await budget.bytes?.acquire(o.size, ictx.signal);
     const dest = rates && rateDestinationOf(pair, destKey);
     if (dest) await rates?.acquire(dest, 1, ictx.signal);
     ictx.assertLease();
@@ -166,29 +180,38 @@ async function syncRange(
     outcome.bytesThroughWorker += r.bytesThroughWorker;
   };
 
-  for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
-    if (!filter(entry.rel)) continue;
-    if (!entry.src) {
-      if (spec.delete && !tooManyToHold) {
-        if (toDelete.length < HELD_DELETIONS) toDelete.push(entry.dst!.key);
-        else tooManyToHold = true;
-      }
-      continue;
-    }
-    if (firstError && !firstError.retryable) break;
-    const p = ictx
-      .transfers(() => work(entry.src!, entry.dst))
-      .catch((err: unknown) => {
-        const e = classifyError(err);
-        if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
-        else firstError ??= e;
-      })
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    // Bounded look-ahead: the listing never runs far ahead of the copies.
-    if (inFlight.size >= 256) await Promise.race(inFlight);
+  const following = setInterval(() => void budgets().catch(() => undefined), 1_000);
+  following.unref();
+  try {
+    await copyRange();
+  } finally {
+    clearInterval(following);
   }
-  await Promise.all(inFlight);
+  async function copyRange() {
+    for await (const entry of mergeJoin(src, pair.from.prefix, dst, pair.to.prefix)) {
+      if (!filter(entry.rel)) continue;
+      if (!entry.src) {
+        if (spec.delete && !tooManyToHold) {
+          if (toDelete.length < HELD_DELETIONS) toDelete.push(entry.dst!.key);
+          else tooManyToHold = true;
+        }
+        continue;
+      }
+      if (firstError && !firstError.retryable) break;
+      const p = ictx
+        .transfers(() => work(entry.src!, entry.dst))
+        .catch((err: unknown) => {
+          const e = classifyError(err);
+          if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
+          else firstError ??= e;
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      // Bounded look-ahead: the listing never runs far ahead of the copies.
+      if (inFlight.size >= 256) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  }
   if (firstError) throw firstError;
   if (missing.length) {
     throw new NotFoundError(

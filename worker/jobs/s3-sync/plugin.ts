@@ -10,4 +10,6 @@ export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
   name: 's3-sync',
   load: async () => (await import('./job.js')).s3SyncJob,
   planCommand: async () => (await import('./cli.js')).registerS3SyncPlanCommand,
+  // --bwlimit / --tpslimit, planned in the spec, tunable while the run works (convoy tune)
+  rateLimits: { bwlimit: 'bwlimitBytesPerSecond', tpslimit: 'tpsLimit' },
 };
