@@ -4,7 +4,10 @@
  * the template).
  *
  * What it does, in order:
- *  1. installs Node 20 (the distribution's nodejs20 package) and the AWS CLI;
+ *  1. installs Node 24 (the distribution's nodejs24 package: AL2023 ships Node 20, 22 and 24
+ *     side by side, each as namespaced `node-<major>`; Node 20 is past its end of life) and the
+ *     AWS CLI; convoy runs on `node-24` by name, so a later `alternatives` switch of the plain
+ *     `node` cannot change the runtime under it;
  *  2. fetches the convoy artifact (a tarball of dist/, package.json and production
  *     node_modules, see docs/deploy.md) from S3 into /opt/convoy;
  *  3. writes /etc/convoy/convoy.config.json: the `state` section that names this stack's tables
@@ -89,9 +92,9 @@ set -euo pipefail
 exec > >(tee -a /var/log/convoy-bootstrap.log) 2>&1
 echo "convoy bootstrap $(date -Is)"
 
-# 1. Node 20 and the AWS CLI
-dnf install -y nodejs20 awscli-2 tar gzip
-NODE_BIN="$(command -v node-20 || command -v node)"
+# 1. Node 24 (AL2023's nodejs24, run as node-24 whatever \`node\` points to) and the AWS CLI
+dnf install -y nodejs24 awscli-2 tar gzip
+NODE_BIN=/usr/bin/node-24
 "$NODE_BIN" --version
 id convoy >/dev/null 2>&1 || useradd --system --home-dir /var/lib/convoy --create-home --shell /sbin/nologin convoy
 

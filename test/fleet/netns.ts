@@ -42,16 +42,28 @@ export function slotAddresses(slot: number): { hostAddr: string; nsAddr: string 
   return { hostAddr: `${SUBNET_PREFIX}.${third}.${fourth + 1}`, nsAddr: `${SUBNET_PREFIX}.${third}.${fourth + 2}` };
 }
 
-/** Slots whose /30 is not already configured on this machine (another harness's). */
-export function freeSlots(usedAddrs: string[], count: number): number[] {
+/**
+ * Slots whose /30 is not already configured on this machine (another harness's), scanned from
+ * `start` round the range. Between reading the addresses in use and adding ours, another harness
+ * may pick the same slot (`ip addr add` does not refuse an address another interface holds), as
+ * when `.ci/run` runs two suites at once: each harness starts its scan at a place of its own
+ * (`slotStart(pid)`), so two of them meet only if 16k slots fill up.
+ */
+export function freeSlots(usedAddrs: string[], count: number, start = 0): number[] {
   const used = new Set(usedAddrs);
   const out: number[] = [];
-  for (let slot = 0; out.length < count && slot < 16_384; slot++) {
+  for (let i = 0; out.length < count && i < 16_384; i++) {
+    const slot = (start + i) % 16_384;
     const { hostAddr, nsAddr } = slotAddresses(slot);
     if (!used.has(hostAddr) && !used.has(nsAddr)) out.push(slot);
   }
   if (out.length < count) throw new Error('no free /30 left in 10.231.0.0/16');
   return out;
+}
+
+/** Where a harness of this pid starts its slot scan: spread over the range, in steps of 16 slots. */
+export function slotStart(pid: number): number {
+  return ((pid * 16) >>> 0) % 16_384;
 }
 
 /** Namespaces named by a harness pid that no longer runs. */
@@ -127,7 +139,7 @@ function usedAddresses(): string[] {
 /** Create `count` namespaces with a veth pair each; removes what it made if any step fails. */
 export function createHosts(count: number): Host[] {
   sweepStale();
-  const slots = freeSlots(usedAddresses(), count);
+  const slots = freeSlots(usedAddresses(), count, slotStart(process.pid));
   const made: Host[] = [];
   try {
     for (let k = 0; k < count; k++) {

@@ -13,7 +13,7 @@ import { classifyError } from '../../shared/errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/stack.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { LinkProxy } from './link-proxy.js';
-import { freeSlots, hostNames, slotAddresses, staleNamespaces } from './netns.js';
+import { freeSlots, hostNames, slotAddresses, slotStart, staleNamespaces } from './netns.js';
 import { ThrottleProxy, throttleResponse } from './throttle-proxy.js';
 
 describe('namespace naming and addressing', () => {
@@ -28,6 +28,16 @@ describe('namespace naming and addressing', () => {
     expect(slotAddresses(0)).toEqual({ hostAddr: '10.231.0.1', nsAddr: '10.231.0.2' });
     expect(slotAddresses(65)).toEqual({ hostAddr: '10.231.1.5', nsAddr: '10.231.1.6' });
     expect(freeSlots(['10.231.0.1', '10.231.0.6', '127.0.0.1'], 2)).toEqual([2, 3]);
+    // from a start of its own, round the end of the range
+    expect(freeSlots(['10.231.255.253'], 2, 16_383)).toEqual([0, 1]);
+    expect(freeSlots([], 2, 100)).toEqual([100, 101]);
+  });
+
+  it('harnesses of different pids start their slot scans apart (two suites at once pick different /30s)', () => {
+    const starts = [4242, 4243, 4244, 123_456].map(slotStart);
+    expect(new Set(starts).size).toBe(starts.length);
+    for (const s of starts) expect(s % 16).toBe(0);
+    expect(Math.abs(slotStart(4243) - slotStart(4242))).toBeGreaterThanOrEqual(16);
   });
 
   it('only namespaces of dead harnesses are stale', () => {

@@ -228,12 +228,18 @@ describe('least privilege', () => {
 });
 
 describe('workers', () => {
-  it('launch template: IMDSv2, the role, user data that installs Node 20 and runs convoy worker under systemd', () => {
+  it('launch template: IMDSv2, the role, user data that installs Node 24 and runs convoy worker under systemd', () => {
     const lt = json.Resources[logicalId('AWS::EC2::LaunchTemplate')].Properties.LaunchTemplateData;
     expect(lt.MetadataOptions.HttpTokens).toBe('required');
     expect(lt.IamInstanceProfile).toBeDefined();
     const script = renderIntrinsic(lt.UserData['Fn::Base64']);
-    expect(script).toContain('dnf install -y nodejs20');
+    // Node 24 from AL2023's own nodejs24 package (Node 20 is past its end of life), run by its
+    // namespaced name so that `alternatives` pointing `node` elsewhere cannot change the runtime
+    expect(script).toContain('dnf install -y nodejs24 ');
+    expect(script).toContain('NODE_BIN=/usr/bin/node-24\n');
+    expect(script).toContain("NODE_BIN='$NODE_BIN'\n");
+    expect(script).toContain('exec "$NODE_BIN" /opt/convoy/dist/coordinator/cli/main.js');
+    expect(script).not.toMatch(/nodejs20|node-20/);
     expect(script).toContain("aws s3 cp --region '{AWS::Region}' '{ArtifactUri}' /tmp/convoy.tgz");
     expect(script).toContain('systemctl enable --now convoy-worker.service');
     expect(script).toContain('/opt/convoy/dist/coordinator/cli/main.js --config /etc/convoy/convoy.config.json');
