@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aimdDecide, DEFAULT_AIMD, raiseStep, type FleetRate } from '../../worker/budget/aimd.js';
+import { aimdDecide, cutFactor, DEFAULT_AIMD, raiseStep, type FleetRate } from '../../worker/budget/aimd.js';
 
 const s = DEFAULT_AIMD;
 const window = (o: Partial<Parameters<typeof aimdDecide>[0]> = {}) => ({
@@ -18,7 +18,7 @@ describe('adaptive rate decisions (AIMD)', () => {
   });
 
   it('the first throttling cuts from what the destination accepted, and remembers it as the ceiling', () => {
-    expect(aimdDecide(window({ throttled: 30, fleetRateEstimate: 200 }), undefined, NOW)).toEqual({
+    expect(aimdDecide(window({ throttled: 10, fleetRateEstimate: 200 }), undefined, NOW)).toEqual({
       action: 'cut',
       from: undefined,
       to: 200 * s.decreaseFactor,
@@ -35,7 +35,7 @@ describe('adaptive rate decisions (AIMD)', () => {
   it('one cut per cooldown: a second worker seeing the same throttling holds', () => {
     const justCut = row({ lastCutAtMs: NOW - s.cooldownMs + 1 });
     expect(aimdDecide(window({ throttled: 50 }), justCut, NOW)).toEqual({ action: 'hold' });
-    expect(aimdDecide(window({ throttled: 50 }), row({ lastCutAtMs: NOW - s.cooldownMs }), NOW)).toMatchObject({
+    expect(aimdDecide(window({ throttled: 5 }), row({ lastCutAtMs: NOW - s.cooldownMs }), NOW)).toMatchObject({
       action: 'cut',
       from: 100,
       to: 85,
@@ -48,6 +48,13 @@ describe('adaptive rate decisions (AIMD)', () => {
     expect(aimdDecide(window(), row({ lastCutAtMs: NOW - 100 }), NOW).action).toBe('hold');
     expect(aimdDecide(window(), row({ lastRaiseAtMs: NOW - 100 }), NOW).action).toBe('hold');
     expect(aimdDecide(window(), row(), NOW)).toEqual({ action: 'raise', from: 100, to: 102 });
+  });
+
+  it('cuts deeper the more was throttled: 0.85 for a few, 1 - share for many, never below half', () => {
+    expect(cutFactor(window({ sent: 100, throttled: 5 }), s)).toBe(0.85);
+    expect(cutFactor(window({ sent: 100, throttled: 30 }), s)).toBeCloseTo(0.7);
+    expect(cutFactor(window({ sent: 100, throttled: 300 }), s)).toBe(0.5);
+    expect(aimdDecide(window({ sent: 100, throttled: 40 }), row(), NOW)).toMatchObject({ action: 'cut', to: 60 });
   });
 
   it('below the last ceiling a raise closes half the gap; at it, it probes by a small step', () => {

@@ -31,6 +31,8 @@ export interface RateGate {
 }
 
 const QUIET_READ_EVERY = 5;
+/** how long a destination that starts throttling is watched before the first cut */
+const FIRST_LOOK_MS = 300;
 const RECOUNT_SHARERS_EVERY = 10;
 
 export class AdaptiveRates {
@@ -42,6 +44,7 @@ export class AdaptiveRates {
   private sharers = 1;
   private idleWindows = 0;
   private windowStartMs = 0;
+  private early: NodeJS.Timeout | undefined;
   /** what the last windows did, for logs and tests */
   readonly decisions = { cuts: 0, raises: 0, reads: 0 };
 
@@ -78,7 +81,15 @@ export class AdaptiveRates {
 
   /** A request to the destination was throttled (each attempt counts, retried ones too). */
   throttled(dest: string): void {
-    this.window(dest).throttled++;
+    const w = this.window(dest);
+    w.throttled++;
+    // A destination with no limit yet is being flooded at full concurrency: judge after a short
+    // look (enough to measure what it accepts) rather than at the end of the window.
+    if (!w.budget && w.throttled === this.settingsFor(dest).cutAtThrottled && !this.early) {
+      const age = this.ctx.now() - this.windowStartMs;
+      this.early = setTimeout(() => this.tickNow(), Math.max(0, FIRST_LOOK_MS - age));
+      this.early.unref();
+    }
   }
 
   /**
@@ -107,12 +118,15 @@ export class AdaptiveRates {
     this.idleWindows = 0;
     if (this.timer) return;
     this.windowStartMs = this.ctx.now();
-    this.timer = setInterval(() => {
-      this.ticking ??= this.tick()
-        .catch((err: unknown) => this.ctx.log.warn({ err, runId: this.runId }, 'adaptive rate control: window skipped'))
-        .finally(() => (this.ticking = undefined));
-    }, this.settings.windowMs);
+    this.timer = setInterval(() => this.tickNow(), this.settings.windowMs);
     this.timer.unref();
+  }
+
+  private tickNow(): void {
+    this.early = undefined;
+    this.ticking ??= this.tick()
+      .catch((err: unknown) => this.ctx.log.warn({ err, runId: this.runId }, 'adaptive rate control: window skipped'))
+      .finally(() => (this.ticking = undefined));
   }
 
   stop(): void {

@@ -97,6 +97,16 @@ export function raiseStep(fleet: FleetRate, s: AimdSettings): number {
   return Math.max(probe, (fleet.ceiling - fleet.rate) / 2);
 }
 
+/**
+ * How deep a cut goes: `decreaseFactor` when a few requests were throttled, deeper when many were
+ * (half of them throttled: halve), never below half. A rate far over the capacity comes down in
+ * one step instead of one small step per cooldown.
+ */
+export function cutFactor(w: WindowObservation, s: AimdSettings): number {
+  const share = w.throttled / Math.max(1, w.sent);
+  return Math.max(0.5, Math.min(s.decreaseFactor, 1 - share));
+}
+
 export function throttledEnough(w: WindowObservation, s: AimdSettings): boolean {
   return w.throttled >= s.cutAtThrottled && w.throttled >= s.cutAtThrottledShare * Math.max(1, w.sent);
 }
@@ -123,7 +133,7 @@ export function aimdDecide(
   if (throttledEnough(w, s)) {
     if (coolingDown) return { action: 'hold' };
     const base = fleet?.rate ?? Math.max(s.minRate, w.fleetRateEstimate);
-    return { action: 'cut', from: fleet?.rate, to: clamp(base * s.decreaseFactor, s), ceiling: base };
+    return { action: 'cut', from: fleet?.rate, to: clamp(base * cutFactor(w, s), s), ceiling: base };
   }
   if (!fleet || coolingDown || w.throttled > 0 || !w.saturated) return { action: 'hold' };
   if (nowMs - fleet.lastRaiseAtMs < raiseSpacingMs(s) || fleet.rate >= s.maxRate) return { action: 'hold' };
