@@ -26,14 +26,6 @@ import { RunCache } from './run-cache.js';
 import { RunFinisher } from './run-finisher.js';
 import { createThreadPool, type ThreadPool } from './thread-pool.js';
 
-/**
- * Receives hide messages this briefly; the loop then extends what it keeps to a full lease. A
- * receive whose response never reaches us (aborted at shutdown while the server still completes
- * the long poll, as fauxqs does and SQS may; a crash between receive and claim) so strands its
- * messages for seconds, not for a whole lease.
- */
-const RECEIVE_VISIBILITY_SECONDS = 3;
-
 export class Worker {
   readonly options: WorkerOptions;
   readonly id: string;
@@ -151,20 +143,10 @@ export class Worker {
           this.ctx.queue.receive({
             max: free,
             waitSeconds: this.options.waitSeconds,
-            visibilitySeconds: RECEIVE_VISIBILITY_SECONDS,
+            visibilitySeconds: this.options.receiveVisibilitySeconds,
             signal: this.receiveAbort.signal,
           }),
         );
-        // Kept messages get a full lease of visibility at once (the lease keeper renews it later);
-        // a failure here only means an early redelivery, which the claim turns away.
-        if (messages.length && !this.stopping) {
-          await this.ctx.queue
-            .changeVisibilityMany(
-              messages.map((m) => m.receiptHandle),
-              Math.ceil(this.options.leaseMs / 1000),
-            )
-            .catch(() => undefined);
-        }
       } catch (err) {
         if (this.stopping) break;
         this.log.warn({ err: toError(err).message }, 'receive failed; backing off');
@@ -172,6 +154,8 @@ export class Worker {
         continue;
       }
       if (!messages.length) {
+        // nothing new: deletes held back to share a request have nothing to wait for
+        if (this.inFlight.size === 0) await this.ctx.queue.settleDeletes();
         this.ctx.events.safeEmit('worker:receive:empty', { workerId: this.id });
         if (
           this.options.exitWhenIdleMs > 0 &&
@@ -196,11 +180,16 @@ export class Worker {
         break;
       }
       this.lastWorkAtMs = this.ctx.now();
+      this.leases.received(
+        messages.map((m) => m.receiptHandle),
+        Math.min(...messages.map((m) => m.hiddenUntilMs)),
+      );
       for (const msg of messages) {
         const p = this.items.process(msg).catch((err) => this.onMessageError(err, msg.body));
         this.inFlight.add(p);
         void p.finally(() => {
           this.inFlight.delete(p);
+          this.leases.settled(msg.receiptHandle);
           this.lastWorkAtMs = this.ctx.now();
         });
       }
@@ -311,6 +300,7 @@ export class Worker {
       this.timers.forEach(clearInterval);
       for (const step of [
         () => this.leases.stop(),
+        () => this.ctx.queue.settleDeletes(),
         () => this.finisher.flush(),
         () => this.flushCounters(),
         () => this.counters.flush(),
