@@ -6,8 +6,8 @@
  * result is thrown away (the new owner redoes the item; effects are idempotent).
  *
  * A message arrives hidden only briefly (the worker's receive visibility, a few seconds). Its
- * first extension to a full lease is made here too (`received`), `extendBeforeMs` before that
- * visibility runs out, in one batch with every other message received by then and not settled;
+ * first extension to a full lease is made here too (`received`), a third of the way into that
+ * visibility, in one batch with every other message received by then and not settled;
  * a message whose item ends sooner (deleted, handed back, hidden for a retry's backoff) needs
  * none. Extending every receive at once cost one ChangeMessageVisibilityBatch per receive (0.87
  * per s3-sync item in bench:s3 case e; one per item for short items).
@@ -38,10 +38,10 @@ export interface LeaseKeeperOptions {
   /** a lease is treated as lost this long before it runs out (clock skew between hosts) @defaultValue 2000 */
   safetyMarginMs?: number;
   /**
-   * a received message gets its first extension to a full lease this long before the receive's
-   * visibility runs out (room for a slow event loop and the request) @defaultValue 2000
+   * the receive's visibility (ms): a received message gets its first extension to a full lease a
+   * third of the way in, leaving two thirds for a slow event loop and the request @defaultValue 10000
    */
-  extendBeforeMs?: number;
+  receiveVisibilityMs?: number;
 }
 
 const keyOf = (ref: ItemRef) => `${ref.runId}\u0000${ref.itemId}`;
@@ -92,7 +92,7 @@ export class LeaseKeeper {
   received(receiptHandles: string[], hiddenUntilMs: number): void {
     for (const h of receiptHandles) this.fresh.set(h, hiddenUntilMs);
     if (this.freshTimer || !receiptHandles.length) return;
-    const inMs = Math.max(0, hiddenUntilMs - (this.opts.extendBeforeMs ?? 2_000) - Date.now());
+    const inMs = Math.max(0, hiddenUntilMs - ((this.opts.receiveVisibilityMs ?? 10_000) * 2) / 3 - Date.now());
     this.freshTimer = setTimeout(() => {
       this.freshTimer = undefined;
       const p = this.extendFresh();

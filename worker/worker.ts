@@ -65,7 +65,11 @@ export class Worker {
     this.leases = new LeaseKeeper(
       ctx.items,
       ctx.queue,
-      { owner: this.id, leaseMs: this.options.leaseMs },
+      {
+        owner: this.id,
+        leaseMs: this.options.leaseMs,
+        receiveVisibilityMs: this.options.receiveVisibilitySeconds * 1000,
+      },
       ctx.events,
       this.log,
       ctx.now,

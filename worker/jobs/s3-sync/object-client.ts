@@ -142,13 +142,13 @@ export function unescapeXml(s: string): string {
   );
 }
 
-/** The text of the first `<tag>` between `from` and `to`, or undefined. */
-function tagIn(xml: string, tag: string, from: number, to: number): string | undefined {
-  const open = xml.indexOf(`<${tag}>`, from);
-  if (open < 0 || open >= to) return undefined;
+/** The text of the first `<tag>` in `xml` (one entry, or the page outside its entries), or undefined. */
+function tagIn(xml: string, tag: string): string | undefined {
+  const open = xml.indexOf(`<${tag}>`);
+  if (open < 0) return undefined;
   const start = open + tag.length + 2;
   const end = xml.indexOf(`</${tag}>`, start);
-  return end < 0 || end > to ? undefined : unescapeXml(xml.slice(start, end));
+  return end < 0 ? undefined : unescapeXml(xml.slice(start, end));
 }
 
 /**
@@ -163,41 +163,45 @@ export function parseListPage(xml: string): ListPage {
   // the page's own fields come after the last entry or before the first; search outside entries
   let outside = '';
   let pos = 0;
+  // each kind's next start, searched again only once passed (a page without prefixes would
+  // otherwise be scanned to its end for every entry)
+  let c = xml.indexOf('<Contents>');
+  let p = xml.indexOf('<CommonPrefixes>');
   for (;;) {
-    const c = xml.indexOf('<Contents>', pos);
-    const p = xml.indexOf('<CommonPrefixes>', pos);
+    if (c >= 0 && c < pos) c = xml.indexOf('<Contents>', pos);
+    if (p >= 0 && p < pos) p = xml.indexOf('<CommonPrefixes>', pos);
     const next = c < 0 ? p : p < 0 ? c : Math.min(c, p);
     if (next < 0) break;
     outside += xml.slice(pos, next);
     if (next === c) {
       const end = xml.indexOf('</Contents>', c);
       if (end < 0) throw new Error('ListObjectsV2: unterminated <Contents>');
-      const key = tagIn(xml, 'Key', c, end);
+      const entry = xml.slice(c, end);
+      const key = tagIn(entry, 'Key');
       if (key === undefined) throw new Error('ListObjectsV2: <Contents> without <Key>');
-      const lastModified = tagIn(xml, 'LastModified', c, end);
+      const lastModified = tagIn(entry, 'LastModified');
       contents.push({
         key,
-        size: Number(tagIn(xml, 'Size', c, end) ?? 0),
-        etag: (tagIn(xml, 'ETag', c, end) ?? '').replace(/"/g, ''),
+        size: Number(tagIn(entry, 'Size') ?? 0),
+        etag: (tagIn(entry, 'ETag') ?? '').replace(/"/g, ''),
         lastModifiedMs: lastModified ? Date.parse(lastModified) : 0,
       });
       pos = end + 11;
     } else {
       const end = xml.indexOf('</CommonPrefixes>', p);
       if (end < 0) throw new Error('ListObjectsV2: unterminated <CommonPrefixes>');
-      const prefix = tagIn(xml, 'Prefix', p, end);
+      const prefix = tagIn(xml.slice(p, end), 'Prefix');
       if (prefix !== undefined) commonPrefixes.push(prefix);
       pos = end + 17;
     }
   }
   outside += xml.slice(pos);
-  const all = outside.length;
   return {
     contents,
     commonPrefixes,
-    isTruncated: tagIn(outside, 'IsTruncated', 0, all) === 'true',
-    nextContinuationToken: tagIn(outside, 'NextContinuationToken', 0, all),
-    encodingType: tagIn(outside, 'EncodingType', 0, all),
+    isTruncated: tagIn(outside, 'IsTruncated') === 'true',
+    nextContinuationToken: tagIn(outside, 'NextContinuationToken'),
+    encodingType: tagIn(outside, 'EncodingType'),
   };
 }
 
