@@ -46,6 +46,8 @@ export interface ReceivedMessage {
   receiptHandle: string;
   messageId: string;
   receiveCount: number;
+  /** until when the receive hid it at least (its visibility, counted from before the request) */
+  hiddenUntilMs: number;
 }
 
 export interface QueueDepth {
@@ -80,6 +82,9 @@ export class WorkQueue {
   private readonly sendLimit = pLimit(16);
   private deleteBuffer: Array<{ handle: string; resolve: () => void; reject: (e: unknown) => void }> = [];
   private deleteTimer: NodeJS.Timeout | undefined;
+  /** when the pending timer fires (the earliest due delete in the buffer) */
+  private deleteDueAtMs = 0;
+  private readonly deletesInFlight = new Set<Promise<void>>();
 
   constructor(
     readonly sqs: SQSClient,
@@ -132,6 +137,7 @@ export class WorkQueue {
     signal?: AbortSignal;
     fromDlq?: boolean;
   }): Promise<ReceivedMessage[]> {
+    const sentAtMs = Date.now();
     const out = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: opts.fromDlq ? this.dlqUrl : this.queueUrl,
@@ -150,18 +156,37 @@ export class WorkQueue {
         receiptHandle: m.ReceiptHandle!,
         messageId: m.MessageId!,
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+        hiddenUntilMs: sentAtMs + opts.visibilitySeconds * 1000,
       };
     });
   }
 
-  /** Delete a message; deletes within 20 ms are sent as one DeleteMessageBatch. */
-  delete(receiptHandle: string, fromDlq = false): Promise<void> {
+  /**
+   * Delete a message. Deletes are buffered and sent 10 to a DeleteMessageBatch: the buffer goes
+   * out when it holds 10, or when the most urgent delete in it is due, `withinMs` after it was
+   * asked for (20 ms by default, for callers that wait on it). A worker completing an item passes
+   * a longer time and does not wait: the item row already says done, so a message that outlives
+   * its worker (kill -9 before the batch went out) is redelivered and skipped by the claim, and
+   * in a busy worker the deletes of several items share one request (one per item before: items
+   * of a worker seldom end within 20 ms of each other).
+   */
+  delete(receiptHandle: string, fromDlq = false, withinMs = 20): Promise<void> {
     if (fromDlq) return this.deleteNow([receiptHandle], this.dlqUrl);
     return new Promise((resolve, reject) => {
       this.deleteBuffer.push({ handle: receiptHandle, resolve, reject });
-      if (this.deleteBuffer.length >= 10) this.flushDeletes();
-      else this.deleteTimer ??= setTimeout(() => this.flushDeletes(), 20);
+      if (this.deleteBuffer.length >= 10) return this.flushDeletes();
+      const dueAtMs = Date.now() + withinMs;
+      if (this.deleteTimer && dueAtMs >= this.deleteDueAtMs) return;
+      clearTimeout(this.deleteTimer);
+      this.deleteDueAtMs = dueAtMs;
+      this.deleteTimer = setTimeout(() => this.flushDeletes(), withinMs);
     });
+  }
+
+  /** Send every buffered delete now and wait for all deletes in flight (shutdown, idle). */
+  async settleDeletes(): Promise<void> {
+    this.flushDeletes();
+    await Promise.allSettled([...this.deletesInFlight]);
   }
 
   private flushDeletes(): void {
@@ -169,13 +194,15 @@ export class WorkQueue {
     this.deleteTimer = undefined;
     while (this.deleteBuffer.length) {
       const batch = this.deleteBuffer.splice(0, 10);
-      this.deleteNow(
+      const sent = this.deleteNow(
         batch.map((b) => b.handle),
         this.queueUrl,
       ).then(
         () => batch.forEach((b) => b.resolve()),
         (err) => batch.forEach((b) => b.reject(err)),
       );
+      this.deletesInFlight.add(sent);
+      void sent.finally(() => this.deletesInFlight.delete(sent));
     }
   }
 

@@ -31,6 +31,20 @@ import type { RunCache } from './run-cache.js';
 import type { RunSlots } from './run-slots.js';
 import type { ThreadPool } from './thread-pool.js';
 
+/** The longest a completed item's message waits to be deleted with others (WorkQueue.delete). */
+const LAZY_DELETE_MS = 2_000;
+/** and never later than this before the message could be received again */
+const DELETE_MARGIN_MS = 1_000;
+
+/**
+ * How long a done item's delete may wait: up to LAZY_DELETE_MS, while the message stays hidden
+ * (a short item's message still has only the receive's few seconds; a redelivery would be
+ * skipped as done, but costs a receive and a read).
+ */
+function lazyDeleteWithinMs(hiddenUntilMs: number): number {
+  return Math.max(20, Math.min(LAZY_DELETE_MS, hiddenUntilMs - DELETE_MARGIN_MS - Date.now()));
+}
+
 /** How long a message of a run this worker does not serve (`runs` option) is left to others. */
 const FOREIGN_RUN_HIDE_SECONDS = 5;
 /** How long a message of a run at its concurrency share here (`convoy tune --concurrency`) waits. */
@@ -83,7 +97,6 @@ export class ItemRunner {
   private readonly pool: ThreadPool;
   private readonly transfers: ReturnType<typeof pLimit>;
   private readonly isStopping: () => boolean;
-
   constructor(parts: ItemRunnerParts) {
     this.ctx = parts.ctx;
     this.options = parts.options;
@@ -191,6 +204,7 @@ export class ItemRunner {
       ref,
       msg.receiptHandle,
       item.leaseExpiresAtMs ?? this.ctx.now() + this.options.leaseMs,
+      msg.hiddenUntilMs,
     );
     const started = this.ctx.now();
     try {
@@ -224,8 +238,10 @@ export class ItemRunner {
       const metrics = { ...outcome, durationMs: this.ctx.now() - started };
       const result = await completeItem(this.ctx.items, ref, this.id, metrics);
       if (result === 'lease-lost') throw new LeaseLostError(ref.itemId);
-      await this.ctx.queue
-        .delete(msg.receiptHandle)
+      // Not waited on: the row says done; the delete rides in a batch with other items' (see
+      // WorkQueue.delete), and the worker settles pending deletes before it stops.
+      void this.ctx.queue
+        .delete(msg.receiptHandle, false, lazyDeleteWithinMs(lease.hiddenUntilMs))
         .catch((err) => log.warn({ err: toError(err).message }, 'delete failed; duplicate will be skipped'));
       this.stats.done++;
       this.finisher.noteTerminal(ref.runId);

@@ -28,6 +28,13 @@ export const workerOptionsSchema = z
     threads: z.number().int().min(1).max(256).default(defaultThreads),
     /** Lease length; renewed every leaseMs/3 while working. @defaultValue 60000 */
     leaseMs: z.number().int().min(1000).default(60_000),
+    /**
+     * How long a receive hides its messages (s). What the worker still works on a third of the
+     * way in is extended to a full lease then, in one batch (a message settled sooner needs no
+     * extension); a receive whose answer is lost (a crash, an abort at shutdown) strands its
+     * messages only this long. @defaultValue 10
+     */
+    receiveVisibilitySeconds: z.number().int().min(3).max(60).default(10),
     /** Long-poll wait per receive. @defaultValue 20 */
     waitSeconds: z.number().int().min(0).max(20).default(20),
     /** How long SIGTERM waits for in-flight items before releasing them. @defaultValue 30000 */

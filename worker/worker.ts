@@ -28,14 +28,6 @@ import { RunFinisher } from './run-finisher.js';
 import { RunSlots } from './run-slots.js';
 import { createThreadPool, type ThreadPool } from './thread-pool.js';
 
-/**
- * Receives hide messages this briefly; the loop then extends what it keeps to a full lease. A
- * receive whose response never reaches us (aborted at shutdown while the server still completes
- * the long poll, as fauxqs does and SQS may; a crash between receive and claim) so strands its
- * messages for seconds, not for a whole lease.
- */
-const RECEIVE_VISIBILITY_SECONDS = 3;
-
 export class Worker {
   readonly options: WorkerOptions;
   readonly id: string;
@@ -77,7 +69,11 @@ export class Worker {
     this.leases = new LeaseKeeper(
       ctx.items,
       ctx.queue,
-      { owner: this.id, leaseMs: this.options.leaseMs },
+      {
+        owner: this.id,
+        leaseMs: this.options.leaseMs,
+        receiveVisibilityMs: this.options.receiveVisibilitySeconds * 1000,
+      },
       ctx.events,
       this.log,
       ctx.now,
@@ -161,20 +157,10 @@ export class Worker {
           this.ctx.queue.receive({
             max: free,
             waitSeconds: this.options.waitSeconds,
-            visibilitySeconds: RECEIVE_VISIBILITY_SECONDS,
+            visibilitySeconds: this.options.receiveVisibilitySeconds,
             signal: this.receiveAbort.signal,
           }),
         );
-        // Kept messages get a full lease of visibility at once (the lease keeper renews it later);
-        // a failure here only means an early redelivery, which the claim turns away.
-        if (messages.length && !this.stopping) {
-          await this.ctx.queue
-            .changeVisibilityMany(
-              messages.map((m) => m.receiptHandle),
-              Math.ceil(this.options.leaseMs / 1000),
-            )
-            .catch(() => undefined);
-        }
       } catch (err) {
         if (this.stopping) break;
         this.log.warn({ err: toError(err).message }, 'receive failed; backing off');
@@ -182,6 +168,8 @@ export class Worker {
         continue;
       }
       if (!messages.length) {
+        // nothing new: deletes held back to share a request have nothing to wait for
+        if (this.inFlight.size === 0) await this.ctx.queue.settleDeletes();
         this.ctx.events.safeEmit('worker:receive:empty', { workerId: this.id });
         if (
           this.options.exitWhenIdleMs > 0 &&
@@ -206,11 +194,16 @@ export class Worker {
         break;
       }
       this.lastWorkAtMs = this.ctx.now();
+      this.leases.received(
+        messages.map((m) => m.receiptHandle),
+        Math.min(...messages.map((m) => m.hiddenUntilMs)),
+      );
       for (const msg of messages) {
         const p = this.items.process(msg).catch((err) => this.onMessageError(err, msg.body));
         this.inFlight.add(p);
         void p.finally(() => {
           this.inFlight.delete(p);
+          this.leases.settled(msg.receiptHandle);
           this.lastWorkAtMs = this.ctx.now();
         });
       }
@@ -321,6 +314,7 @@ export class Worker {
       this.timers.forEach(clearInterval);
       for (const step of [
         () => this.leases.stop(),
+        () => this.ctx.queue.settleDeletes(),
         () => this.finisher.flush(),
         () => this.failures.flush(),
         () => this.flushCounters(),

@@ -64,7 +64,7 @@ async function expandList(
     await ictx.saveCheckpoint({ startAfter: last.lastKey, ended: last.toEnd === true }, { children });
     batch = [];
   };
-  for await (const o of listObjects(target.src, {
+  for await (const o of listObjects(target.srcObjects, {
     bucket: pair.from.bucket,
     prefix: itemSpec.prefix,
     startAfter: resumeAfter,
@@ -96,7 +96,7 @@ async function syncRange(
   const maxKeys = r.keys > 0 && !r.toEnd ? r.keys + 1 : undefined;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
-    src: listObjects(target.src, {
+    src: listObjects(target.srcObjects, {
       bucket: pair.from.bucket,
       prefix: r.prefix,
       startAfter: r.startAfter,
@@ -105,7 +105,7 @@ async function syncRange(
       maxKeys,
       signal: ictx.signal,
     }),
-    dst: listObjects(target.dst, {
+    dst: listObjects(target.dstObjects, {
       bucket: pair.to.bucket,
       prefix: destKeyFor(pair, r.prefix),
       startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,

@@ -6,9 +6,14 @@
  * Every listing asks for URL-encoded keys (EncodingType=url, as aws-cli and rclone do): XML 1.0
  * cannot carry some characters a key may hold, and an XML parser turns a carriage return into a
  * line feed, so a key with a CR was listed as another key and its copy failed as "deleted".
+ *
+ * A listing through the lean client (object-client.ts: a signed GET and a string-search parse)
+ * is what workers use for their items; the SDK's ListObjectsV2 remains for the planner and the
+ * tools, where the per-page cost does not matter.
  */
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { ListedObject } from './decide.js';
+import { S3ObjectClient, type ListPage } from './object-client.js';
 
 /**
  * A key, prefix or StartAfter as a listing returned it: S3 encodes them as form data (a space as
@@ -59,28 +64,62 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-export async function* listObjects(s3: S3Client, opts: ListOptions): AsyncGenerator<ListedObject> {
+/** One page from either client, in the lean client's shape. */
+async function listPage(
+  s3: S3Client | S3ObjectClient,
+  bucket: string,
+  params: { prefix?: string; delimiter?: string; startAfter?: string; continuationToken?: string; maxKeys?: number },
+  signal: AbortSignal | undefined,
+): Promise<ListPage> {
+  if (s3 instanceof S3ObjectClient) return s3.listPage(bucket, { ...params, encodingType: 'url' }, signal);
+  const out = await s3.send(
+    new ListObjectsV2Command({
+      Bucket: bucket,
+      Prefix: params.prefix,
+      Delimiter: params.delimiter,
+      StartAfter: params.startAfter,
+      ContinuationToken: params.continuationToken,
+      MaxKeys: params.maxKeys,
+      EncodingType: 'url',
+    }),
+    { abortSignal: signal },
+  );
+  return {
+    contents: (out.Contents ?? []).map((o) => ({
+      key: o.Key!,
+      size: o.Size ?? 0,
+      etag: (o.ETag ?? '').replace(/"/g, ''),
+      lastModifiedMs: o.LastModified?.getTime() ?? 0,
+    })),
+    commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix!),
+    isTruncated: out.IsTruncated === true,
+    nextContinuationToken: out.NextContinuationToken,
+    encodingType: out.EncodingType,
+  };
+}
+
+export async function* listObjects(s3: S3Client | S3ObjectClient, opts: ListOptions): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   let startAfter = opts.startAfter || undefined;
   do {
-    const out = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: opts.bucket,
-        Prefix: opts.prefix || undefined,
-        Delimiter: opts.delimiter,
-        StartAfter: token ? undefined : startAfter,
-        ContinuationToken: token,
-        MaxKeys: Math.min(1000, Math.max(1, opts.maxKeys ?? 1000)),
-        EncodingType: 'url',
-      }),
-      { abortSignal: opts.signal },
+    const out = await listPage(
+      s3,
+      opts.bucket,
+      {
+        prefix: opts.prefix || undefined,
+        delimiter: opts.delimiter,
+        startAfter: token ? undefined : startAfter,
+        continuationToken: token,
+        maxKeys: Math.min(1000, Math.max(1, opts.maxKeys ?? 1000)),
+      },
+      opts.signal,
     );
-    for (const o of out.Contents ?? []) {
-      const obj = listedObject(o, out.EncodingType);
+    for (const obj of out.contents) {
+      obj.key = decodeListedKey(obj.key, out.encodingType);
       if (opts.lastKey !== undefined && compareKeys(obj.key, opts.lastKey) > 0) return;
       yield obj;
     }
-    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    token = out.isTruncated ? out.nextContinuationToken : undefined;
     startAfter = undefined;
   } while (token);
 }

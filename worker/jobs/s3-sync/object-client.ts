@@ -1,47 +1,25 @@
 /**
  * S3ObjectClient: the per-object data path of s3-sync (GET, PUT, server-side COPY) as SigV4-signed
- * requests over keep-alive node:http(s), signed by @smithy/signature-v4 (the signer inside the AWS
- * SDK).
+ * requests over keep-alive node:http(s), signed by shared/sigv4.ts.
  *
  * Why not the SDK for these three calls: measured on this project's 2-core machine, a plain SDK
  * GET->PUT loop costs 2.3-2.9 ms of CPU per object (middleware stack, schema serde, XML parsing,
  * endpoint rules for every call), rclone 0.6 ms, and these signed requests 0.44 ms. For buckets of
  * millions of small objects that is the whole difference in throughput (docs/benchmarks.md).
- * Everything else (listing, HEAD, multipart uploads, bucket checks) stays on the SDK, where the
- * per-call cost does not matter.
+ * Profiled again in bench:s3 case (e) (2026-12-02), the rest of the per-request cost was the SDK's
+ * signer (12% of the worker's CPU: now shared/sigv4.ts, synchronous) and an abort listener per
+ * request (4%: now one per item signal, see `abortable`). HEAD, multipart uploads and bucket
+ * checks stay on the SDK, where the per-call cost does not matter.
  *
  * Errors look like the SDK's (`name` = the S3 error code, `$metadata.httpStatusCode`), so the
  * same classifier decides what is retryable.
  */
-import { createHash, createHmac } from 'node:crypto';
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { RemoteConfig } from '../../../shared/config.js';
-
-/** node:crypto behind the hash interface the signer expects. */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const toBytes = (d: SourceData) =>
-  typeof d === 'string'
-    ? d
-    : ArrayBuffer.isView(d)
-      ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-      : new Uint8Array(d);
-
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: SourceData) {
-    this.hash = secret ? createHmac('sha256', toBytes(secret)) : createHash('sha256');
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
+import { canonicalQuery, SigV4Signer, type SigV4Credentials } from '../../../shared/sigv4.js';
 
 /** An S3 error answer, shaped like the SDK's service exceptions. */
 export class S3ResponseError extends Error {
@@ -143,15 +121,134 @@ function requestHeaders(
   return out;
 }
 
+/** One ListObjectsV2 page: keys, prefixes and tokens as sent (URL-encoded when `encodingType` says so). */
+export interface ListPage {
+  contents: Array<{ key: string; size: number; etag: string; lastModifiedMs: number }>;
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextContinuationToken: string | undefined;
+  encodingType: string | undefined;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** XML character data to text: the five named entities and numeric references. */
+export function unescapeXml(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e: string) =>
+    e[0] === '#'
+      ? String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)))
+      : (XML_ENTITIES[e] ?? m),
+  );
+}
+
+/** The text of the first `<tag>` in `xml` (one entry, or the page outside its entries), or undefined. */
+function tagIn(xml: string, tag: string): string | undefined {
+  const open = xml.indexOf(`<${tag}>`);
+  if (open < 0) return undefined;
+  const start = open + tag.length + 2;
+  const end = xml.indexOf(`</${tag}>`, start);
+  return end < 0 ? undefined : unescapeXml(xml.slice(start, end));
+}
+
+/**
+ * A ListObjectsV2 answer, read with string searches: its elements are flat and their names fixed
+ * (Contents with Key, Size, ETag, LastModified; CommonPrefixes with Prefix; the page's
+ * IsTruncated, NextContinuationToken, EncodingType). Unlike an XML parser it leaves a carriage
+ * return in a key as it is (XML parsers turn it into a line feed).
+ */
+export function parseListPage(xml: string): ListPage {
+  const contents: ListPage['contents'] = [];
+  const commonPrefixes: string[] = [];
+  // the page's own fields come after the last entry or before the first; search outside entries
+  let outside = '';
+  let pos = 0;
+  // each kind's next start, searched again only once passed (a page without prefixes would
+  // otherwise be scanned to its end for every entry)
+  let c = xml.indexOf('<Contents>');
+  let p = xml.indexOf('<CommonPrefixes>');
+  for (;;) {
+    if (c >= 0 && c < pos) c = xml.indexOf('<Contents>', pos);
+    if (p >= 0 && p < pos) p = xml.indexOf('<CommonPrefixes>', pos);
+    const next = c < 0 ? p : p < 0 ? c : Math.min(c, p);
+    if (next < 0) break;
+    outside += xml.slice(pos, next);
+    if (next === c) {
+      const end = xml.indexOf('</Contents>', c);
+      if (end < 0) throw new Error('ListObjectsV2: unterminated <Contents>');
+      const entry = xml.slice(c, end);
+      const key = tagIn(entry, 'Key');
+      if (key === undefined) throw new Error('ListObjectsV2: <Contents> without <Key>');
+      const lastModified = tagIn(entry, 'LastModified');
+      contents.push({
+        key,
+        size: Number(tagIn(entry, 'Size') ?? 0),
+        etag: (tagIn(entry, 'ETag') ?? '').replace(/"/g, ''),
+        lastModifiedMs: lastModified ? Date.parse(lastModified) : 0,
+      });
+      pos = end + 11;
+    } else {
+      const end = xml.indexOf('</CommonPrefixes>', p);
+      if (end < 0) throw new Error('ListObjectsV2: unterminated <CommonPrefixes>');
+      const prefix = tagIn(xml.slice(p, end), 'Prefix');
+      if (prefix !== undefined) commonPrefixes.push(prefix);
+      pos = end + 17;
+    }
+  }
+  outside += xml.slice(pos);
+  return {
+    contents,
+    commonPrefixes,
+    isTruncated: tagIn(outside, 'IsTruncated') === 'true',
+    nextContinuationToken: tagIn(outside, 'NextContinuationToken'),
+    encodingType: tagIn(outside, 'EncodingType'),
+  };
+}
+
+/**
+ * Requests in flight per abort signal (an item's lease signal). Handing the signal to
+ * `http.request` adds an abort listener to it per request (4% of the worker's CPU in bench:s3 case
+ * e, thousands of requests per item); instead each signal gets one listener, the first time it is
+ * seen, that destroys whatever requests of it are still open when it fires.
+ */
+const openRequests = new WeakMap<AbortSignal, Set<ClientRequest>>();
+
+function abortable(req: ClientRequest, signal: AbortSignal): void {
+  let open = openRequests.get(signal);
+  if (!open) {
+    const set = new Set<ClientRequest>();
+    open = set;
+    openRequests.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const err = Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
+          name: 'AbortError',
+          code: 'ABORT_ERR',
+        });
+        for (const r of set) r.destroy(err);
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const requests = open;
+  requests.add(req);
+  // the response body is read after the request's promise resolved: close is the request's end
+  req.once('close', () => requests.delete(req));
+}
+
 export class S3ObjectClient {
-  private readonly signer: SignatureV4;
+  private readonly signer: SigV4Signer;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private readonly endpoint: URL;
+  private readonly port: number | undefined;
   private readonly pathStyle: boolean;
 
   constructor(remote: RemoteConfig, opts: { maxSockets?: number } = {}) {
     this.endpoint = new URL(remote.endpoint ?? `https://s3.${remote.region}.amazonaws.com`);
+    this.port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
     this.pathStyle = remote.forcePathStyle ?? remote.endpoint !== undefined;
     this.transport = this.endpoint.protocol === 'https:' ? https : http;
     this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 });
@@ -162,75 +259,74 @@ export class S3ObjectClient {
             secretAccessKey: remote.secretAccessKey,
             sessionToken: remote.sessionToken,
           }
-        : remote.profile
-          ? fromIni({ profile: remote.profile })
-          : fromNodeProviderChain();
-    this.signer = new SignatureV4({
-      service: 's3',
-      region: remote.region,
-      credentials,
-      sha256: NodeSha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+        : ((remote.profile
+            ? fromIni({ profile: remote.profile })
+            : fromNodeProviderChain()) as () => Promise<SigV4Credentials>);
+    this.signer = new SigV4Signer({ service: 's3', region: remote.region, credentials });
   }
 
-  private target(
-    bucket: string,
-    key: string,
-  ): { hostname: string; port: number | undefined; host: string; path: string } {
-    const port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
+  private target(bucket: string, key: string | undefined): { hostname: string; host: string; path: string } {
+    const port = this.port;
+    const rest = key === undefined ? '' : encodeKey(key);
     // Virtual-hosted style on AWS (bucket names with dots would break TLS names, so those stay path-style).
     if (!this.pathStyle && !bucket.includes('.')) {
       const hostname = `${bucket}.${this.endpoint.hostname}`;
-      return { hostname, port, host: port ? `${hostname}:${port}` : hostname, path: `/${encodeKey(key)}` };
+      return { hostname, host: port ? `${hostname}:${port}` : hostname, path: `/${rest}` };
     }
-    return { hostname: this.endpoint.hostname, port, host: this.endpoint.host, path: `/${bucket}/${encodeKey(key)}` };
+    return {
+      hostname: this.endpoint.hostname,
+      host: this.endpoint.host,
+      path: key === undefined ? `/${bucket}` : `/${bucket}/${rest}`,
+    };
   }
 
   private async send(
     method: 'GET' | 'PUT' | 'HEAD',
     bucket: string,
-    key: string,
+    key: string | undefined,
     headers: Record<string, string>,
     body: Readable | Buffer | undefined,
     signal: AbortSignal | undefined,
+    query?: Record<string, string>,
   ): Promise<IncomingMessage> {
+    signal?.throwIfAborted();
     const t = this.target(bucket, key);
-    const signed = await this.signer.sign({
-      method,
-      protocol: this.endpoint.protocol,
-      hostname: t.hostname,
-      port: t.port,
-      path: t.path,
-      query: {},
-      // UNSIGNED-PAYLOAD: the body is streamed, so it cannot be hashed before it is sent; S3
-      // accepts this, and integrity is checked end to end with the ETag instead.
-      // A PUT without a body (COPY) says so: otherwise Node sends it chunked, with the terminating
-      // chunk in a second packet that waits on a delayed ACK.
-      headers: {
+    const creds = this.signer.credentialsNow() ?? (await this.signer.credentials());
+    const signed = this.signer.sign(
+      {
+        method,
         host: t.host,
-        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        ...(method === 'PUT' && body === undefined ? { 'content-length': '0' } : {}),
-        ...headers,
+        path: t.path,
+        query,
+        // UNSIGNED-PAYLOAD: the body is streamed, so it cannot be hashed before it is sent; S3
+        // accepts this, and integrity is checked end to end with the ETag instead.
+        // A PUT without a body (COPY) says so: otherwise Node sends it chunked, with the terminating
+        // chunk in a second packet that waits on a delayed ACK.
+        headers: {
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          ...(method === 'PUT' && body === undefined ? { 'content-length': '0' } : {}),
+          ...headers,
+        },
       },
-    });
+      creds,
+    );
+    const qs = query ? canonicalQuery(query) : '';
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.transport.request(
         {
           hostname: t.hostname,
-          port: t.port,
+          port: this.port,
           method,
-          path: t.path,
-          headers: signed.headers,
+          path: qs ? `${t.path}?${qs}` : t.path,
+          headers: signed,
           agent: this.agent,
-          signal,
         },
         (res) => {
           (res as IncomingMessage & { method?: string }).method = method;
           resolve(res);
         },
       );
+      if (signal) abortable(req, signal);
       req.on('error', reject);
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
@@ -239,6 +335,34 @@ export class S3ObjectClient {
         body.pipe(req);
       }
     });
+  }
+
+  /**
+   * One page of ListObjectsV2, parsed by `parseListPage` (the SDK's XML parser and deserializer
+   * were 7% of the worker's CPU in bench:s3 case e).
+   */
+  async listPage(
+    bucket: string,
+    params: {
+      prefix?: string;
+      delimiter?: string;
+      startAfter?: string;
+      continuationToken?: string;
+      maxKeys?: number;
+      encodingType?: 'url';
+    },
+    signal?: AbortSignal,
+  ): Promise<ListPage> {
+    const query: Record<string, string> = { 'list-type': '2' };
+    if (params.prefix) query.prefix = params.prefix;
+    if (params.delimiter) query.delimiter = params.delimiter;
+    if (params.startAfter) query['start-after'] = params.startAfter;
+    if (params.continuationToken) query['continuation-token'] = params.continuationToken;
+    if (params.maxKeys !== undefined) query['max-keys'] = String(params.maxKeys);
+    if (params.encodingType) query['encoding-type'] = params.encodingType;
+    const res = await this.send('GET', bucket, undefined, {}, undefined, signal, query);
+    if (res.statusCode !== 200) throw await errorFrom(res, `LIST ${bucket}/${params.prefix ?? ''}`);
+    return parseListPage(await readAll(res));
   }
 
   /** GET an object, conditional on its ETag (`ifMatch`, quoted), as a stream. */
