@@ -17,14 +17,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
-import { runStatus } from '../../coordinator/status.js';
-import { Worker } from '../../worker/worker.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { META_SOURCE_ETAG } from '../../worker/jobs/s3-sync/decide.js';
 import { objectBytes, putObjects } from '../fixtures/s3-data.js';
 import { getBytes, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
-import { freshEnv, waitUntil, type TestStack } from '../helpers/stack.js';
+import { workUntilDone } from '../helpers/in-process-run.js';
+import { freshEnv, type TestStack } from '../helpers/stack.js';
 
 const MiB = 1024 * 1024;
 /** the limits the run is given: CopyObject up to 6 MiB, 2 parts per upload */
@@ -106,25 +105,7 @@ async function syncThrough(endpoint: string, runId: string, bucket: string) {
     s3Limits: LIMITS,
   };
   await planRun(env.ctx, { kind: 's3-sync', runId, spec, retry: { backoffBaseMs: 50, maxAttempts: 2 } });
-  const worker = new Worker(env.ctx, {
-    concurrency: 4,
-    transfers: 8,
-    waitSeconds: 0,
-    threads: 1,
-    counterFlushMs: 100,
-    heartbeatMs: 500,
-    leaseMs: 30_000,
-  });
-  const loop = worker.start();
-  const status = await waitUntil(
-    async () => {
-      const s = await runStatus(env.ctx, runId);
-      return s.run.state === 'done' ? s : undefined;
-    },
-    { timeoutMs: 120_000, what: `run ${runId} done` },
-  );
-  await worker.stop();
-  await loop;
+  const status = await workUntilDone(env, runId, { concurrency: 4, transfers: 8 });
   env.close();
   return status;
 }

@@ -6,13 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
-import { runStatus } from '../../coordinator/status.js';
-import { Worker } from '../../worker/worker.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { putObjects } from '../fixtures/s3-data.js';
 import { listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
-import { freshEnv, waitUntil, type TestStack } from '../helpers/stack.js';
+import { workUntilDone } from '../helpers/in-process-run.js';
+import { freshEnv, type TestStack } from '../helpers/stack.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 const KEYS = 2_050;
@@ -59,25 +58,7 @@ describe('listings over 1,000 keys', () => {
           rangeMaxKeys: 5_000,
         },
       });
-      const worker = new Worker(env.ctx, {
-        concurrency: 4,
-        transfers: 32,
-        waitSeconds: 0,
-        threads: 1,
-        counterFlushMs: 100,
-        heartbeatMs: 500,
-        leaseMs: 30_000,
-      });
-      const loop = worker.start();
-      const s = await waitUntil(
-        async () => {
-          const st = await runStatus(env.ctx, runId);
-          return st.run.state === 'done' ? st : undefined;
-        },
-        { timeoutMs: 120_000, what: `run ${runId} done` },
-      );
-      await worker.stop();
-      await loop;
+      const s = await workUntilDone(env, runId, { concurrency: 4, transfers: 32 });
       expect(s.counts.failed).toBe(0);
       expect(s.counters.objects).toBe(KEYS);
       expect((await listKeys(local, `${bucket}-dst`)).size).toBe(KEYS);
