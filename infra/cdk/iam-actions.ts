@@ -86,6 +86,9 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   CopyObject: { actions: ['s3:GetObject', 's3:PutObject'], grants: ['writeBuckets'] },
   CreateMultipartUpload: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
   UploadPart: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
+  // a part copied from an object over CopyObject's 5 GiB (s3-sync part-copy.ts): reads the
+  // source, writes the destination, like CopyObject
+  UploadPartCopy: { actions: ['s3:GetObject', 's3:PutObject'], grants: ['writeBuckets'] },
   CompleteMultipartUpload: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
   AbortMultipartUpload: { actions: ['s3:AbortMultipartUpload'], grants: ['writeBuckets'] },
   DeleteObject: { actions: ['s3:DeleteObject'], grants: ['writeBuckets'] },
@@ -121,8 +124,11 @@ export const USED_COMMANDS: readonly string[] = [
   // job kinds (worker/jobs/**)
   'BatchGetItem',
   'BatchWriteItem',
+  'AbortMultipartUpload',
+  'CompleteMultipartUpload',
   'CopyObject',
   'CreateBucket',
+  'CreateMultipartUpload',
   'DeleteObject',
   'DeleteObjects',
   'GetObject',
@@ -130,6 +136,7 @@ export const USED_COMMANDS: readonly string[] = [
   'HeadObject',
   'ListObjectsV2',
   'PutObject',
+  'UploadPartCopy',
   'lib-storage:Upload',
 ];
 
