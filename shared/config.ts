@@ -16,6 +16,14 @@ import { z } from 'zod';
 import { InputError } from './errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 
+/**
+ * How long a worker acts on a run row it has read before reading it again: a pause, resume,
+ * cancel or tune reaches every worker within this time (one GetItem per run per worker per
+ * period). Here, with the settings every layer reads, so the worker's options and the CLI's
+ * messages need not load the state layer to know it.
+ */
+export const RUN_STATE_TTL_MS = 10_000;
+
 export const DEFAULT_STATE_DIR = '.convoy';
 export const DEFAULT_CONFIG_FILE = 'convoy.config.json';
 export const STACK_FILE = 'stack.json';

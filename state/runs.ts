@@ -23,12 +23,6 @@ export const RunState = {
 } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
 
-/**
- * How long a worker acts on a run row it has read before reading it again: a pause, resume or
- * cancel reaches every worker within this time (one GetItem per run per worker per period).
- */
-export const RUN_STATE_TTL_MS = 10_000;
-
 export interface RunRow {
   runId: string;
   kind: string;

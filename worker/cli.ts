@@ -11,7 +11,6 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action } from '../coordinator/cli/errors.js';
 import { configFrom, intOption, runIdsOption } from '../coordinator/cli/globals.js';
-import { createContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { childSettings, linkChild, type ChildSettings } from './host-link.js';
@@ -26,7 +25,6 @@ import {
   type ProcessesSetting,
 } from './processes.js';
 import { Supervisor } from './supervisor.js';
-import { Worker } from './worker.js';
 
 /** Worker flags of earlier releases that are now the run's (`convoy plan`). */
 const MOVED_TO_PLAN = ['--max-attempts', '--backoff-base-ms', '--backoff-cap-ms'] as const;
@@ -92,23 +90,27 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
       const processes = child
         ? 1
         : resolveProcesses((opts.processes as ProcessesSetting | undefined) ?? 'auto', availableParallelism());
-      const ctx = withKinds(await createContext(config, { log }), kinds);
+      // The engine (the AWS clients and the worker loop) loads only in a process that needs it:
+      // a supervisor that only starts its processes never does (~1 s of CPU at every host start).
+      let ctx: EngineContext | undefined;
+      const engine = async () =>
+        (ctx ??= withKinds(await (await import('../shared/context.js')).createContext(config, { log }), kinds));
       // The kinds' start hooks check their options (a missing customers file exits 2) and act
       // on them before any process of the host takes work or writes its heartbeat: once per
       // host (a supervisor's children skip them).
       try {
-        if (!child) for (const plugin of kinds.plugins) await plugin.beforeWorkerStart?.(ctx, opts);
+        if (!child) for (const plugin of kinds.plugins) await plugin.beforeWorkerStart?.(engine, opts);
       } catch (err) {
-        ctx.close();
+        ctx?.close();
         throw err;
       }
       if (processes > 1) {
-        ctx.close();
+        ctx?.close();
         return superviseHost(opts, options, processes, log);
       }
       // ...and apply them in every process that works items (a lone worker, or each child).
       for (const plugin of kinds.plugins) plugin.configureWorkerProcess?.(opts);
-      await runWorker(ctx, input, opts, child, log);
+      await runWorker(await engine(), input, opts, child, log);
     }),
   );
   for (const plugin of kinds.plugins) for (const option of plugin.workerOptions?.() ?? []) command.addOption(option);
@@ -140,6 +142,7 @@ async function runWorker(
   child: ChildSettings | undefined,
   log: Logger,
 ): Promise<void> {
+  const { Worker } = await import('./worker.js');
   const worker = new Worker(ctx, input);
   const link = child ? await linkChild(ctx.events, worker, child, log) : undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -120,8 +120,10 @@ export interface KindPlugin<Spec = any> {
    * kind's options (an InputError exits 2 before anything is written) and acts on them (the
    * uploads kind plans its --customers-file). Once per host: with several processes it runs in
    * their supervisor, before any of them starts, so it must not set up per-process state.
+   * `engine()` builds the context on first use: a supervisor that only starts its processes
+   * never loads the AWS clients (a second of start-up CPU on a small host) unless a hook asks.
    */
-  beforeWorkerStart?(ctx: EngineContext, opts: Record<string, unknown>): Promise<void>;
+  beforeWorkerStart?(engine: () => Promise<EngineContext>, opts: Record<string, unknown>): Promise<void>;
   /**
    * Runs in every process that works items (a lone `convoy worker`, or each of a supervisor's
    * children), after the host's `beforeWorkerStart`, with the same options: applies the kind's

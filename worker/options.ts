@@ -3,13 +3,16 @@
  * How a failed item is retried is not here: it is the run's (shared/retry-policy.ts), chosen at
  * plan time, so that every worker applies the same policy to the same run.
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { formatZodIssues } from '../shared/config.js';
+import { formatZodIssues, RUN_STATE_TTL_MS } from '../shared/config.js';
 import { InputError } from '../shared/errors.js';
-import { defaultThreads } from './thread-pool.js';
-import { RUN_STATE_TTL_MS } from '../state/runs.js';
+
+/** The piscina threads a worker process runs by default: one per core. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
 
 export const workerOptionsSchema = z
   .object({

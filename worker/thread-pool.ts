@@ -6,10 +6,10 @@
  * none of them.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { defaultThreads } from './options.js';
 import type { TransferListItem } from 'node:worker_threads';
 
 export interface ThreadPool {
@@ -17,10 +17,6 @@ export interface ThreadPool {
   /** run `task` (a task module's URL, e.g. the uploads kind's CAR_INDEX_TASK) with `input` */
   run<T>(task: URL, input: unknown, opts?: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<T>;
   close(): Promise<void>;
-}
-
-export function defaultThreads(): number {
-  return Math.max(1, availableParallelism());
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkLogFormat, checkLogLevel, loadConfig, type ConvoyConfig } from '../../shared/config.js';
-import { createContext } from '../../shared/context.js';
 import { withKinds, type EngineContext } from '../../worker/job-kind.js';
 import { kindsOf } from './kinds.js';
 import { InputError } from '../../shared/errors.js';
@@ -107,6 +106,9 @@ function maxFailedOption(value: string) {
 /** Run `fn` with a context; the context's clients are closed afterwards. */
 export async function withContext<T>(cmd: Command, fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
+  // imported here, not at the top: the clients cost start-up CPU that commands without a
+  // context (help, the worker's supervisor, local) should not pay
+  const { createContext } = await import('../../shared/context.js');
   const ctx = withKinds(
     await createContext(config, { log: createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat()) }),
     kindsOf(cmd),

@@ -6,13 +6,43 @@
  * UCAN stack or the PostgreSQL driver; what a command does never depends on what was loaded.
  */
 import { Command } from 'commander';
-import { registerLocalCommands } from '../../infra/local/commands.js';
-import { registerMonitorCommands } from '../../monitor/cli.js';
-import { registerWorkerCommand } from '../../worker/cli.js';
 import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
 import { logFormatOption, retryPolicyOptions } from './globals.js';
 import { attachKinds } from './kinds.js';
-import { registerRunCommands } from './run-commands.js';
+
+/**
+ * The engine's commands, by the module that declares them. A command line imports only the
+ * module of the command it names (all of them for help, or a word none of them owns, so that
+ * commander can list and suggest): the modules import the state layer and the AWS clients, and
+ * `convoy worker` starts on every host, each of its processes, each time (test/unit/cli-modules
+ * checks that these names are the commands each module declares).
+ */
+export const ENGINE_COMMANDS: ReadonlyArray<{
+  names: readonly string[];
+  register(program: Command, kinds: KindRegistry, plugins: readonly KindPlugin[]): Promise<void>;
+}> = [
+  {
+    names: ['local'],
+    register: async (program, _kinds, plugins) =>
+      void (await import('../../infra/local/commands.js')).registerLocalCommands(
+        program,
+        plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])),
+      ),
+  },
+  {
+    names: ['worker'],
+    register: async (program, kinds) =>
+      void (await import('../../worker/cli.js')).registerWorkerCommand(program, kinds),
+  },
+  {
+    names: ['status', 'requeue', 'reconcile', 'pause', 'resume', 'cancel', 'tune', 'report', 'verify'],
+    register: async (program) => (await import('./run-commands.js')).registerRunCommands(program),
+  },
+  {
+    names: ['monitor', 'serve'],
+    register: async (program, kinds) => (await import('../../monitor/cli.js')).registerMonitorCommands(program, kinds),
+  },
+];
 
 /** The words of argv that name a command (options and their values left out: those of the program and of `plan`). */
 export function commandWords(argv: readonly string[]): string[] {
@@ -31,11 +61,18 @@ function wanted(plugins: readonly KindPlugin[], argv: readonly string[]) {
   const words = commandWords(argv);
   const help = argv.includes('--help') || argv.includes('-h') || words[0] === 'help' || words.length === 0;
   const owns = (p: KindPlugin) => p.commands?.paths.some((path) => path.every((w, i) => words[i] === w)) ?? false;
-  return plugins.map((p) => ({
-    plugin: p,
-    plan: help || (words[0] === 'plan' && (words[1] === undefined || words[1] === p.name)),
-    commands: help || owns(p),
-  }));
+  const known =
+    words[0] === 'plan' ||
+    ENGINE_COMMANDS.some((c) => c.names.includes(words[0]!)) ||
+    plugins.some((p) => p.commands?.paths.some((path) => path[0] === words[0]));
+  return {
+    engine: ENGINE_COMMANDS.filter((c) => help || !known || c.names.includes(words[0]!)),
+    kinds: plugins.map((p) => ({
+      plugin: p,
+      plan: help || (words[0] === 'plan' && (words[1] === undefined || words[1] === p.name)),
+      commands: help || owns(p),
+    })),
+  };
 }
 
 export async function buildProgram(
@@ -52,16 +89,12 @@ export async function buildProgram(
     .showHelpAfterError();
   attachKinds(program, kinds);
   program.configureHelp({ sortSubcommands: true });
-  registerLocalCommands(
-    program,
-    plugins.flatMap((p) => (p.localServices ? [p.localServices.module] : [])),
-  );
+  const needed = wanted(plugins, argv);
+  // `local` first: a kind's commands may add to it (the uploads kind's `local seed`)
+  for (const commands of needed.engine) await commands.register(program, kinds, plugins);
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   for (const option of retryPolicyOptions()) plan.addOption(option);
-  registerWorkerCommand(program, kinds);
-  registerRunCommands(program);
-  registerMonitorCommands(program, kinds);
-  for (const need of wanted(plugins, argv)) {
+  for (const need of needed.kinds) {
     if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
     if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);
   }

@@ -2,6 +2,6 @@
 /** The convoy CLI with the test-only `fleet-probe` kind added: one more plugin in the list. */
 import { runConvoy } from '../../coordinator/cli/program.js';
 import { builtInKinds } from '../../worker/jobs/builtin.js';
-import { probePlugin } from './probe-kind.js';
+import { probePlugin } from './probe-plugin.js';
 
 await runConvoy([...builtInKinds, probePlugin]);

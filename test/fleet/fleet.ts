@@ -25,7 +25,7 @@ import { loadConfig, stateSchema, type ConvoyConfig, type StateConfig } from '..
 import { createContext } from '../../shared/context.js';
 import { KindRegistry, withKinds, type EngineContext } from '../../worker/job-kind.js';
 import { builtInKinds } from '../../worker/jobs/builtin.js';
-import { probePlugin } from './probe-kind.js';
+import { probePlugin } from './probe-plugin.js';
 import { silentLogger } from '../../shared/log.js';
 import { forkReady, type ReadyReply } from './fork-ready.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';

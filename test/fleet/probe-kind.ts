@@ -21,7 +21,7 @@ import { getRemote } from '../../shared/config.js';
 import { makeS3Client } from '../../shared/clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
 import { itemsOfRun } from '../../state/item-bulk.js';
-import { pluginOf, type JobKind } from '../../worker/job-kind.js';
+import type { JobKind } from '../../worker/job-kind.js';
 
 export const PROBE_KIND = 'fleet-probe';
 
@@ -139,5 +139,3 @@ export const probeKind: JobKind<ProbeSpec> = {
     return { counts, clean, reportPath: opts.reportPath, lines };
   },
 };
-
-export const probePlugin = pluginOf(probeKind);

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { expect } from 'vitest';
 import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { PROBE_CLI } from '../fleet/fleet.js';
-import { probePlugin } from '../fleet/probe-kind.js';
+import { probePlugin } from '../fleet/probe-plugin.js';
 import { planProbe, seedProbe, verifyProbe } from '../fleet/probe-run.js';
 import { itemRows } from '../fleet-accounting/helpers.js';
 import { spawnWorker, writeCliConfig } from '../helpers/cli.js';
@@ -51,11 +51,17 @@ export async function probeRun(t: TestStack, name: string, count: number, thinkM
 export type Host = ReturnType<typeof spawnWorker>;
 
 /** `convoy worker --processes <n> --worker-id <id> ...` with the probe CLI, logging JSON at info. */
-export function startHost(run: ProbeRun, id: string, processes: number | 'auto', args: string[] = []): Host {
+export function startHost(
+  run: ProbeRun,
+  id: string,
+  processes: number | 'auto',
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Host {
   return spawnWorker(
     run.config,
     ['--processes', String(processes), '--worker-id', id, '--wait-seconds', '1', ...args],
-    { CONVOY_LOG_LEVEL: 'info', CONVOY_LOG_FORMAT: 'json' },
+    { CONVOY_LOG_LEVEL: 'info', CONVOY_LOG_FORMAT: 'json', ...env },
     PROBE_CLI,
   );
 }

@@ -11,7 +11,9 @@
  *  - kill -9 of the supervisor: its processes notice and exit on their own, within a bound
  *  - bad --processes: exit 2 naming the option; --processes 1 is one process, no supervisor
  */
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { countByStatus } from '../../state/status-index.js';
@@ -32,8 +34,8 @@ afterAll(async () => {
 
 const hosts: Host[] = [];
 const runs: ProbeRun[] = [];
-const host = (run: ProbeRun, id: string, processes: number | 'auto', args: string[] = []) => {
-  const h = startHost(run, id, processes, args);
+const host = (run: ProbeRun, id: string, processes: number | 'auto', args: string[] = [], env = {}) => {
+  const h = startHost(run, id, processes, args, env);
   hosts.push(h);
   return h;
 };
@@ -53,7 +55,13 @@ const newRun = async (name: string, count: number, thinkMs: number) => {
 describe('convoy worker --processes 2', () => {
   it('finishes a run with both processes; the monitor shows the host and its 2 processes; one /metrics and /healthz for the host', async () => {
     const run = await newRun('two', 40, 40);
-    const h = host(run, 'hosta', 2, ['--concurrency', '4', '--metrics-port', '0']);
+    // every process of the host reports at exit which modules it loaded (module-probe.mjs)
+    const probeDir = mkdtempSync(path.join(tmpdir(), 'convoy-modules-'));
+    const probe = new URL('./module-probe.mjs', import.meta.url).href;
+    const h = host(run, 'hosta', 2, ['--concurrency', '4', '--metrics-port', '0'], {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import "${probe}"`,
+      CONVOY_TEST_MODULE_PROBE_DIR: probeDir,
+    });
     const procs = await processesOf(run, h, 2);
     expect(procs.map((p) => [p.workerId, p.slot, p.processes, p.host])).toEqual([
       ['hosta-p1', 1, 2, thisHost],
@@ -106,6 +114,12 @@ describe('convoy worker --processes 2', () => {
 
     h.kill('SIGTERM');
     expect(await exited(h), h.output()).toBe(0);
+    // the supervisor only starts and watches its processes: it never loads the AWS SDK (a
+    // second of CPU at every host start), which each process working items does
+    const loaded = readdirSync(probeDir).map((f) => JSON.parse(readFileSync(path.join(probeDir, f), 'utf8')));
+    expect(loaded.filter((p) => !p.child)).toEqual([{ child: false, sdk: 0 }]);
+    expect(loaded.filter((p) => p.child && p.sdk > 0)).toHaveLength(2);
+    rmSync(probeDir, { recursive: true, force: true });
   }, 150_000);
 
   it('kill -9 of one process mid-run: restarted in its slot (new pid, same worker id); every item done exactly once', async () => {

@@ -25,7 +25,7 @@ export const tallyPlugin: KindPlugin<TallySpec> = {
   commands: { paths: [['tally']], register: async () => (await import('./commands.js')).registerTallyCommands },
   workerOptions: () => [new Option('--tally-stamp <text>', 'tally: a stamp written into every object')],
   // once per host, before any process takes work: check the option
-  async beforeWorkerStart(_ctx, opts) {
+  async beforeWorkerStart(_engine, opts) {
     if (opts.tallyStamp !== undefined && !String(opts.tallyStamp).trim())
       throw new InputError('--tally-stamp is empty; give a word to write into each object');
   },

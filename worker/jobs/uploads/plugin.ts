@@ -26,9 +26,9 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
   ],
   // Imported only when the option is given: the planner's modules cost ~0.6 s of start-up CPU,
   // which every other `convoy worker` would pay for nothing.
-  beforeWorkerStart: async (ctx, opts) => {
+  beforeWorkerStart: async (engine, opts) => {
     if (opts.customersFile === undefined) return;
-    await (await import('./worker-start.js')).planCustomersFile(ctx, opts);
+    await (await import('./worker-start.js')).planCustomersFile(await engine(), opts);
   },
   localServices: { module: new URL('./local-services.js', import.meta.url).href },
   groupParts: ['customer', 'space'],
