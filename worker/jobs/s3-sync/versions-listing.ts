@@ -163,6 +163,9 @@ export async function* listVersionsLevel(
     );
     for (const p of page.commonPrefixes) yield { childPrefix: p };
     for (const { key, ...v } of page.entries) {
+      // radosgw 16 answers a KeyMarker without a VersionIdMarker with the marker key's own
+      // versions too (AWS starts after it): a range's lower bound is exclusive, so they are skipped
+      if (!versionIdMarker && opts.startAfter && compareKeys(key, opts.startAfter) <= 0) continue;
       if (opts.lastKey !== undefined && compareKeys(key, opts.lastKey) > 0) {
         if (current) yield current;
         return;
