@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { listRuns } from '../../state/runs.js';
+import { docCommand } from '../docs/doc-commands.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, testBackend, type TestStack } from '../helpers/stack.js';
@@ -103,9 +104,9 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
   });
 
   it('copies every version oldest first, mirrors delete markers, re-runs copy nothing, verify compares versions', async () => {
-    await minio.send(new CreateBucketCommand({ Bucket: 'ver-src' }));
+    await minio.send(new CreateBucketCommand({ Bucket: 'contracts' }));
     await minio.send(
-      new PutBucketVersioningCommand({ Bucket: 'ver-src', VersioningConfiguration: { Status: 'Enabled' } }),
+      new PutBucketVersioningCommand({ Bucket: 'contracts', VersioningConfiguration: { Status: 'Enabled' } }),
     );
     // each key's history, oldest first (DELETE: a delete marker); docs/ is a child prefix (a list
     // item), c.txt is directly under the bucket (a range the coordinator cuts)
@@ -117,38 +118,38 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     // interleaved, one step per key per second: the history() helper orders by LastModified
     for (let step = 0; step < 3; step++) {
       for (const [key, h] of Object.entries(histories)) {
-        if (h[step] === 'DELETE') await minio.send(new DeleteObjectCommand({ Bucket: 'ver-src', Key: key }));
-        else await minio.send(new PutObjectCommand({ Bucket: 'ver-src', Key: key, Body: h[step] }));
+        if (h[step] === 'DELETE') await minio.send(new DeleteObjectCommand({ Bucket: 'contracts', Key: key }));
+        else await minio.send(new PutObjectCommand({ Bucket: 'contracts', Key: key, Body: h[step] }));
       }
       await new Promise((r) => setTimeout(r, 1_100)); // distinct LastModified seconds for history(), not synchronisation
     }
-    for (const [key, h] of Object.entries(histories)) expect(await history(minio, 'ver-src', key)).toEqual(h);
+    for (const [key, h] of Object.entries(histories)) expect(await history(minio, 'contracts', key)).toEqual(h);
 
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
     const fleet = cliFleet(env, config);
-    const sync = [
-      '--from',
-      'minio:ver-src',
-      '--to',
-      'local:ver-dst',
-      '--all-versions',
-      '--delete',
-      '--range-keys',
-      '1',
-    ];
-    const first = await fleet.run('v1', [...sync, '--create-buckets']);
+    // docs/compat.md's command, with one range item per key (ranges and list items both at work)
+    const documented = docCommand(
+      'docs/compat.md',
+      'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets',
+    );
+    const args = documented.split(' ').slice(3); // after "convoy plan s3-sync"
+    const first = await fleet.run('v1', [...args, '--range-keys', '1']);
+    const sync = [...args.filter((a) => a !== '--create-buckets'), '--range-keys', '1'];
     expect(first.counts.failed).toBe(0);
     // --create-buckets created the destination versioned
-    expect((await local.send(new GetBucketVersioningCommand({ Bucket: 'ver-dst' }))).Status).toBe('Enabled');
-    for (const [key, h] of Object.entries(histories)) expect(await history(local, 'ver-dst', key), key).toEqual(h);
+    expect((await local.send(new GetBucketVersioningCommand({ Bucket: 'contracts-copy' }))).Status).toBe('Enabled');
+    for (const [key, h] of Object.entries(histories))
+      expect(await history(local, 'contracts-copy', key), key).toEqual(h);
     const t1 = await itemTotals(env, 'v1');
     expect(t1.objects).toBe(7);
     expect(t1.deleteMarkers).toBe(2);
     // each copy records the source version it came from
-    const srcIds = await versionIdsOf(minio, 'ver-src', 'docs/a.txt');
-    for (const id of await versionIdsOf(local, 'ver-dst', 'docs/a.txt')) {
-      const got = await local.send(new GetObjectCommand({ Bucket: 'ver-dst', Key: 'docs/a.txt', VersionId: id }));
+    const srcIds = await versionIdsOf(minio, 'contracts', 'docs/a.txt');
+    for (const id of await versionIdsOf(local, 'contracts-copy', 'docs/a.txt')) {
+      const got = await local.send(
+        new GetObjectCommand({ Bucket: 'contracts-copy', Key: 'docs/a.txt', VersionId: id }),
+      );
       await got.Body!.transformToString();
       expect(srcIds).toContain(got.Metadata?.['convoy-source-version-id']);
     }
@@ -159,7 +160,8 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     expect(t2.objects ?? 0).toBe(0);
     expect(t2.deleteMarkers ?? 0).toBe(0);
     expect(t2.skipped).toBe(7);
-    for (const [key, h] of Object.entries(histories)) expect(await history(local, 'ver-dst', key), key).toEqual(h);
+    for (const [key, h] of Object.entries(histories))
+      expect(await history(local, 'contracts-copy', key), key).toEqual(h);
 
     const clean = await runCli(['verify', '--run', 'v1'], { config });
     expect(clean.stdout).toContain('verify v1: CLEAN (all versions, delete markers)');
@@ -167,8 +169,8 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     expect(clean.code).toBe(0);
 
     // tamper: one destination version of docs/a.txt removed (the middle one)
-    const dstIds = await versionIdsOf(local, 'ver-dst', 'docs/a.txt'); // newest first
-    await local.send(new DeleteObjectCommand({ Bucket: 'ver-dst', Key: 'docs/a.txt', VersionId: dstIds[1] }));
+    const dstIds = await versionIdsOf(local, 'contracts-copy', 'docs/a.txt'); // newest first
+    await local.send(new DeleteObjectCommand({ Bucket: 'contracts-copy', Key: 'docs/a.txt', VersionId: dstIds[1] }));
     const report = path.join(mkdtempSync(path.join(tmpdir(), 'convoy-versions-')), 'v1-tampered.jsonl');
     const tampered = await runCli(['verify', '--run', 'v1', '--report', report], { config });
     expect(tampered.code).toBe(1);
@@ -189,14 +191,14 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     // without --delete delete markers are not mirrored: only the object versions arrive
     await fleet.run('v3', [
       '--from',
-      'minio:ver-src',
+      'minio:contracts',
       '--to',
-      'local:ver-dst-nodel',
+      'local:contracts-nodel',
       '--all-versions',
       '--create-buckets',
     ]);
     for (const [key, h] of Object.entries(histories))
-      expect(await history(local, 'ver-dst-nodel', key), key).toEqual(h.filter((b) => b !== 'DELETE'));
+      expect(await history(local, 'contracts-nodel', key), key).toEqual(h.filter((b) => b !== 'DELETE'));
     const v3 = await runCli(['verify', '--run', 'v3'], { config });
     expect(v3.stdout).toContain('verify v3: CLEAN (all versions)');
     expect(v3.code).toBe(0);
