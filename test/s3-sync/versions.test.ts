@@ -202,7 +202,24 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     const v3 = await runCli(['verify', '--run', 'v3'], { config });
     expect(v3.stdout).toContain('verify v3: CLEAN (all versions)');
     expect(v3.code).toBe(0);
+
+    // within one endpoint and identity the versions are copied server-side (CopyObject of ?versionId=)
+    await fleet.run('v4', [
+      '--from',
+      'local:contracts-copy',
+      '--to',
+      'local:contracts-back',
+      '--all-versions',
+      '--delete',
+      '--create-buckets',
+    ]);
+    // (its source is the tampered copy: docs/a.txt lacks its middle version there)
+    for (const key of Object.keys(histories))
+      expect(await history(local, 'contracts-back', key), key).toEqual(await history(local, 'contracts-copy', key));
+    const t4 = await itemTotals(env, 'v4');
+    expect(t4.objects).toBe(6);
+    expect(t4.bytesThroughWorker ?? 0).toBe(0);
     await fleet.stop();
     env.close();
-  }, 180_000);
+  }, 240_000);
 });
