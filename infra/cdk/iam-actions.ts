@@ -75,12 +75,22 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   CreateQueue: { actions: ['sqs:CreateQueue'], grants: ['localOnly'] },
   // s3-sync's preflight creates a missing destination bucket (operator credentials)
   CreateBucket: { actions: ['s3:CreateBucket'], grants: ['operatorOnly'] },
+  // s3-sync --all-versions: the preflight checks the destination is versioned, and creates a
+  // missing one (--create-buckets) versioned
+  GetBucketVersioning: { actions: ['s3:GetBucketVersioning'], grants: ['operatorOnly'] },
+  PutBucketVersioning: { actions: ['s3:PutBucketVersioning'], grants: ['operatorOnly'] },
 
   // S3 (job kinds): HeadObject and the source side of CopyObject authorize as GetObject;
   // multipart parts and CopyObject's destination as PutObject.
   GetObject: { actions: ['s3:GetObject'], grants: ['readBuckets', 'writeBuckets'] },
   HeadObject: { actions: ['s3:GetObject'], grants: ['readBuckets', 'writeBuckets'] },
   ListObjectsV2: { actions: ['s3:ListBucket'], grants: ['readBuckets', 'writeBuckets'] },
+  // s3-sync --all-versions (versions-*.ts): listing versions, and HEAD/GET/CopyObject of one
+  // version (a request with a versionId authorizes as GetObjectVersion, not GetObject)
+  ListObjectVersions: { actions: ['s3:ListBucketVersions'], grants: ['readBuckets', 'writeBuckets'] },
+  HeadObject_version: { actions: ['s3:GetObjectVersion'], grants: ['readBuckets', 'writeBuckets'] },
+  GetObject_version: { actions: ['s3:GetObjectVersion'], grants: ['readBuckets'] },
+  CopyObject_version: { actions: ['s3:GetObjectVersion'], grants: ['readBuckets'] },
   HeadBucket: { actions: ['s3:ListBucket'], grants: ['readBuckets', 'writeBuckets'] },
   PutObject: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
   CopyObject: { actions: ['s3:GetObject', 's3:PutObject'], grants: ['writeBuckets'] },
@@ -93,6 +103,8 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   AbortMultipartUpload: { actions: ['s3:AbortMultipartUpload'], grants: ['writeBuckets'] },
   DeleteObject: { actions: ['s3:DeleteObject'], grants: ['writeBuckets'] },
   DeleteObjects: { actions: ['s3:DeleteObject'], grants: ['writeBuckets'] },
+  // --all-versions removes a destination version whose copy failed its checksum (by VersionId)
+  DeleteObject_version: { actions: ['s3:DeleteObjectVersion'], grants: ['writeBuckets'] },
   // @aws-sdk/lib-storage `new Upload(...)`: multipart above its part size, aborted on failure
   'lib-storage:Upload': { actions: ['s3:PutObject', 's3:AbortMultipartUpload'], grants: ['writeBuckets'] },
 };
@@ -131,10 +143,13 @@ export const USED_COMMANDS: readonly string[] = [
   'CreateMultipartUpload',
   'DeleteObject',
   'DeleteObjects',
+  'GetBucketVersioning',
   'GetObject',
   'HeadBucket',
   'HeadObject',
+  'ListObjectVersions',
   'ListObjectsV2',
+  'PutBucketVersioning',
   'PutObject',
   'UploadPartCopy',
   'lib-storage:Upload',
@@ -162,7 +177,8 @@ export function actionsFor(grant: Grant, used: readonly string[] = USED_COMMANDS
  */
 export function s3ActionsFor(grant: 'readBuckets' | 'writeBuckets'): { bucket: string[]; objects: string[] } {
   const all = actionsFor(grant).filter((a) => a.startsWith('s3:'));
-  return { bucket: all.filter((a) => a === 's3:ListBucket'), objects: all.filter((a) => a !== 's3:ListBucket') };
+  const onBucket = (a: string) => a === 's3:ListBucket' || a === 's3:ListBucketVersions';
+  return { bucket: all.filter(onBucket), objects: all.filter((a) => !onBucket(a)) };
 }
 
 /** Find the SDK commands a source file sends: `new GetObjectCommand(` -> `GetObject`; lib-storage's `new Upload(`. */

@@ -151,6 +151,9 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'npx convoy local status': { run: '../compat/aws-local.test.ts' },
     'npx convoy local down': { run: '../compat/aws-local.test.ts' },
     'npm run test:compat': { skip: SELF },
+    'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets': {
+      run: '../s3-sync/versions.test.ts',
+    },
   },
   'docs/operations.md': Object.fromEntries(
     [

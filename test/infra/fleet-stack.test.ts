@@ -151,14 +151,21 @@ describe('least privilege', () => {
           'sqs:SendMessage',
         ]),
       ],
-      ['arn:{AWS::Partition}:s3:::src-bucket-a', new Set(['s3:ListBucket'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-b', new Set(['s3:ListBucket'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject'])],
-      ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-a', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-b', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject', 's3:GetObjectVersion'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject', 's3:GetObjectVersion'])],
+      ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
       [
         'arn:{AWS::Partition}:s3:::dst-bucket/*',
-        new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject']),
+        new Set([
+          's3:GetObject',
+          's3:GetObjectVersion',
+          's3:PutObject',
+          's3:AbortMultipartUpload',
+          's3:DeleteObject',
+          's3:DeleteObjectVersion',
+        ]),
       ],
       [
         tableArn('legacy-orders'),
@@ -208,14 +215,17 @@ describe('least privilege', () => {
     expect(granted.get(`{${items}.Arn}`)).toEqual(allowed.get(`{${items}.Arn}`));
     expect(granted.get(`{${queue}.Arn}`)).toEqual(allowed.get(`{${queue}.Arn}`));
     expect(granted.get(`{${meta}.Arn}`)).toEqual(allowed.get(`{${meta}.Arn}`));
-    expect(granted.get('arn:{AWS::Partition}:s3:::src-bucket-a/*')).toEqual(new Set(['s3:GetObject']));
+    expect(granted.get('arn:{AWS::Partition}:s3:::src-bucket-a/*')).toEqual(
+      new Set(['s3:GetObject', 's3:GetObjectVersion']),
+    );
   });
 
   it('read buckets get no write action, no managed policies are attached, only EC2 assumes the role', () => {
     for (const { statement } of allPolicyStatements(json)) {
       const resources = asList(statement.Resource).map(renderIntrinsic);
       if (resources.some((r) => r.includes(':::src-bucket'))) {
-        expect(asList(statement.Action).every((a) => a === 's3:GetObject' || a === 's3:ListBucket')).toBe(true);
+        const readOnly = ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions'];
+        expect(asList(statement.Action).every((a) => readOnly.includes(a))).toBe(true);
       }
     }
     const roles = Object.values(json.Resources).filter((r: any) => r.Type === 'AWS::IAM::Role') as any[];

@@ -91,13 +91,24 @@ describe('IAM actions from the code', () => {
     expect(actionsFor('itemsIndex')).toEqual(['dynamodb:Query']);
     expect(actionsFor('localOnly')).toContain('dynamodb:CreateTable');
     expect(actionsFor('itemsTable')).not.toContain('dynamodb:CreateTable');
-    expect(s3ActionsFor('readBuckets')).toEqual({ bucket: ['s3:ListBucket'], objects: ['s3:GetObject'] });
+    // ListBucketVersions / GetObjectVersion / DeleteObjectVersion: s3-sync --all-versions
+    expect(s3ActionsFor('readBuckets')).toEqual({
+      bucket: ['s3:ListBucket', 's3:ListBucketVersions'],
+      objects: ['s3:GetObject', 's3:GetObjectVersion'],
+    });
     expect(s3ActionsFor('writeBuckets').objects).toEqual([
       's3:AbortMultipartUpload',
       's3:DeleteObject',
+      's3:DeleteObjectVersion',
       's3:GetObject',
+      's3:GetObjectVersion',
       's3:PutObject',
     ]);
+    // bucket versioning is checked and set by the operator's plan (preflight), never by workers
+    expect(actionsFor('operatorOnly')).toEqual(
+      expect.arrayContaining(['s3:GetBucketVersioning', 's3:PutBucketVersioning']),
+    );
+    expect(actionsFor('writeBuckets')).not.toContain('s3:PutBucketVersioning');
     // nothing granted for commands the code does not send
     expect(actionsFor('writeBuckets', ['GetObject'])).toEqual(['s3:GetObject']);
   });

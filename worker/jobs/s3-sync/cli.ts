@@ -29,6 +29,7 @@ export interface S3SyncCliOptions {
   latestBy?: string;
   sizeOnly?: boolean;
   createBuckets?: boolean;
+  allVersions?: boolean;
   delete?: boolean;
   dryRun?: boolean;
   run?: string;
@@ -53,6 +54,7 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     throw new InputError(
       '--buckets needs a {} in --from and --to to substitute (e.g. --from minio:rideshare-{} --to aws:rideshare-123-{})',
     );
+  refuseWithAllVersions(o);
   const names = templated ? o.buckets! : [''];
   const pairs = names.map((name) => {
     const from = parseRemotePath(o.from.replaceAll('{}', name), '--from');
@@ -85,6 +87,7 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     latestBy: o.latestBy,
     sizeOnly: o.sizeOnly ?? false,
     createBuckets: o.createBuckets ?? false,
+    allVersions: o.allVersions ?? false,
     delete: o.delete ?? false,
     multipartThresholdBytes: size(o.multipartThreshold, '--multipart-threshold'),
     partSizeBytes: size(o.partSize, '--part-size'),
@@ -94,6 +97,22 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     tpsLimit: tpslimit,
     rateControl: rateControlFrom(o.rateControl),
   };
+}
+
+/** Flags that mean nothing for (or are not built for) --all-versions: refused, naming both. */
+function refuseWithAllVersions(o: S3SyncCliOptions): void {
+  if (!o.allVersions) return;
+  const clash: Array<[boolean, string, string]> = [
+    [(o.latestPrefix?.length ?? 0) > 0, '--latest-prefix', 'it picks one snapshot prefix by its newest objects'],
+    [o.latestBy !== undefined, '--latest-by', 'it belongs to --latest-prefix'],
+    [o.sizeOnly === true, '--size-only', 'versions are matched by their recorded source VersionId, not by size'],
+    [o.dryRun === true, '--dry-run', 'a dry run of versions is not built yet'],
+  ];
+  const hit = clash.find(([on]) => on);
+  if (hit)
+    throw new InputError(
+      `--all-versions cannot be combined with ${hit[1]}: ${hit[2]}; drop ${hit[1]} (or --all-versions to copy only the newest versions)`,
+    );
 }
 
 function rateControlFrom(v: string | undefined): 'adaptive' | 'fixed' | undefined {
@@ -122,6 +141,10 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--latest-by <how>', 'newest by "name" (default) or by "modified" time')
     .option('--size-only', 'skip objects whose size matches (do not compare checksums)')
     .option('--create-buckets', 'create missing destination buckets')
+    .option(
+      '--all-versions',
+      'copy every version of each key, oldest first, into a versioned destination (with --delete, delete markers too)',
+    )
     .option(
       '--delete',
       'also delete destination keys the source lacks (like aws s3 sync --delete), only within the synced prefixes and filters, each key range after its copies succeed',

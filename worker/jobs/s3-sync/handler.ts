@@ -28,12 +28,14 @@ import { listObjects, mergeJoin } from './listing.js';
 import { rangeItem, type S3SyncItemSpec } from './planner.js';
 import { RangeCutter } from './ranges.js';
 import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
+import { handleVersionsItem } from './versions-handler.js';
 
 const CHILD_BATCH = 100;
 /** destination keys to delete held while the copies run; past this a second listing finds them */
 const HELD_DELETIONS = 10_000;
 
 export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+  if (ictx.spec.allVersions) return handleVersionsItem(item, ictx);
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
   return syncRange(itemSpec, ictx);

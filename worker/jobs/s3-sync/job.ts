@@ -6,6 +6,7 @@ import type { JobKind } from '../../job-kind.js';
 import { handleS3SyncItem } from './handler.js';
 import { planS3Sync } from './planner.js';
 import { preflightS3Sync } from './preflight.js';
+import { planVersions } from './versions-planner.js';
 import { s3SyncSpecSchema, type S3SyncSpec } from './spec.js';
 import { verifyS3Sync } from './verify.js';
 
@@ -13,7 +14,8 @@ export const s3SyncJob: JobKind<S3SyncSpec> = {
   kind: 's3-sync',
   specSchema: s3SyncSpecSchema as never,
   preflight: (spec, ctx) => preflightS3Sync(spec, ctx.config),
-  plan: planS3Sync,
+  // --all-versions lists ListObjectVersions instead (versions-planner.ts)
+  plan: (spec, pctx) => (spec.allVersions ? planVersions(spec, pctx) : planS3Sync(spec, pctx)),
   handle: handleS3SyncItem,
   verify: verifyS3Sync,
 };

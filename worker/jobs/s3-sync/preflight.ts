@@ -10,6 +10,7 @@ import { InputError, classifyError } from '../../../shared/errors.js';
 import { s3For } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { resolveSyncPrefixes } from './prefixes.js';
+import { enableVersioning, requireVersioning } from './versions-preflight.js';
 import type { S3Location, S3SyncSpec } from './spec.js';
 
 type BucketState = 'exists' | 'missing';
@@ -56,13 +57,16 @@ export async function preflightS3Sync(
         `source bucket ${pair.from.remote}:${pair.from.bucket} does not exist; check the bucket name (and --buckets / the {} pattern)`,
       );
     }
-    if ((await headBucket(dst, pair.to, config, 'destination')) === 'missing') {
+    const dstState = await headBucket(dst, pair.to, config, 'destination');
+    if (spec.allVersions && dstState === 'exists') await requireVersioning(dst, pair.to);
+    if (dstState === 'missing') {
       if (!spec.createBuckets) {
         throw new InputError(
           `destination bucket ${pair.to.remote}:${pair.to.bucket} does not exist; create it or pass --create-buckets`,
         );
       }
       if (!opts.dryRun) await dst.send(new CreateBucketCommand({ Bucket: pair.to.bucket }));
+      if (!opts.dryRun && spec.allVersions) await enableVersioning(dst, pair.to);
     }
     resolved.push(
       spec.resolvedPrefixes ? spec.resolvedPrefixes[resolved.length]! : await resolveSyncPrefixes(src, pair, spec),

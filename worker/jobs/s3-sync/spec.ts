@@ -29,6 +29,11 @@ export const s3SyncSpecSchema = z.object({
   sizeOnly: z.boolean().default(false),
   createBuckets: z.boolean().default(false),
   /**
+   * copy every version of each key, oldest first, into a versioned destination (versions-*.ts);
+   * with --delete, the source's delete markers are mirrored at their place in the version order
+   */
+  allVersions: z.boolean().default(false),
+  /**
    * mirror deletions (rclone sync, `aws s3 sync --delete`): each range item deletes the
    * destination keys in its range that the source lacks, after its copies, within the synced
    * prefixes and filters only

@@ -14,6 +14,7 @@ import type { RunRow } from '../../../state/runs.js';
 import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { compareRun, type Verdict } from './compare.js';
 import { groupOf, type S3SyncSpec } from './spec.js';
+import { verifyVersions } from './versions-verify.js';
 
 /** `convoy verify` options (`allowExtra`: `--allow-extra`). */
 export type S3SyncVerifyOptions = VerifyOptions;
@@ -24,6 +25,7 @@ export async function verifyS3Sync(
   ctx: ConvoyContext,
   opts: S3SyncVerifyOptions,
 ): Promise<VerifySummary> {
+  if (spec.allVersions) return verifyVersions(run, spec, ctx, opts);
   const counts: Record<Verdict, number> = { ok: 0, missing: 0, size_differs: 0, checksum_differs: 0, extra: 0 };
   const perPair = spec.pairs.map(() => ({ ok: 0, differ: 0 }));
   const out = createWriteStream(opts.reportPath);

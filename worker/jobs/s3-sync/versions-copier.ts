@@ -1,0 +1,225 @@
+/**
+ * `--all-versions`: bringing one key's missing versions to a versioned destination, in order.
+ *
+ * Each source version becomes a new destination version (S3 gives it a new VersionId; the source's
+ * is kept in the metadata as `convoy-source-version-id`, see versions-order.ts), oldest first, one
+ * request after the other for a key, so the destination's version order is the source's. A
+ * source delete marker (with --delete) becomes a DeleteObject without a VersionId at the same
+ * place in that order, which is how S3 writes a delete marker.
+ *
+ * How a version is copied: within one endpoint and identity, CopyObject of `key?versionId=`
+ * (no bytes through the worker; up to CopyObject's limit); otherwise GET of that version streamed
+ * into a PutObject (lib-storage's Upload above the multipart threshold). A single-part copy's
+ * ETag must equal the source's MD5 ETag. These calls go through the SDK, not the lean client of
+ * object-client.ts: a versioned migration is rarely bound by per-request CPU.
+ */
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import type { CopyTarget } from './copier.js';
+import { META_SOURCE_ETAG, isMultipartEtag, normalizeEtag } from './decide.js';
+import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
+import type { KeyVersions, VersionEntry } from './versions-listing.js';
+import {
+  META_SOURCE_VERSION_ID,
+  anchorCandidates,
+  mirroredVersions,
+  pendingVersions,
+  type Anchor,
+} from './versions-order.js';
+
+export interface VersionCopyOptions {
+  multipartThresholdBytes: number;
+  partSizeBytes: number;
+  limits?: S3Limits;
+  /** mirror the source's delete markers (--delete) */
+  deleteMarkers: boolean;
+  signal: AbortSignal;
+  /** throws unless this worker still holds the item: checked before each write */
+  assertLease(): void;
+  /** waits for the run's fleet-wide budgets before a version is copied */
+  beforeCopy?(v: VersionEntry): Promise<void>;
+}
+
+export interface KeySyncResult {
+  copied: number;
+  bytes: number;
+  bytesThroughWorker: number;
+  markers: number;
+  skipped: number;
+  skippedBytes: number;
+}
+
+function sourceError(err: unknown, key: string, versionId: string): unknown {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (
+    e.name === 'NoSuchKey' ||
+    e.name === 'NoSuchVersion' ||
+    e.name === 'NotFound' ||
+    e.$metadata?.httpStatusCode === 404
+  )
+    return new NotFoundError(
+      'SOURCE_OBJECT_MISSING',
+      `source version ${key}?versionId=${versionId} no longer exists (deleted after listing)`,
+      { cause: err, context: { key, versionId } },
+    );
+  return err instanceof ConvoyError ? err : classifyError(err);
+}
+
+/** The destination's newest version convoy copied from one of `src`'s versions (a HEAD per look). */
+async function findAnchor(
+  t: CopyTarget,
+  destKey: string,
+  src: VersionEntry[],
+  dst: VersionEntry[],
+  signal: AbortSignal,
+): Promise<Anchor | undefined> {
+  const ids = new Set(src.map((v) => v.versionId));
+  for (const i of anchorCandidates(dst)) {
+    const head = await t.dst
+      .send(new HeadObjectCommand({ Bucket: t.dstBucket, Key: destKey, VersionId: dst[i]!.versionId }), {
+        abortSignal: signal,
+      })
+      .catch((err) => {
+        throw classifyError(err);
+      });
+    const id = head.Metadata?.[META_SOURCE_VERSION_ID];
+    if (id && ids.has(id)) return { dstIndex: i, srcVersionId: id };
+  }
+  return undefined;
+}
+
+/** Apply the key's missing versions (and delete markers) to the destination, oldest first. */
+export async function syncKeyVersions(
+  t: CopyTarget,
+  src: KeyVersions,
+  dst: KeyVersions | undefined,
+  destKey: string,
+  opts: VersionCopyOptions,
+): Promise<KeySyncResult> {
+  const wanted = mirroredVersions(src.versions, opts.deleteMarkers);
+  const have = dst?.versions ?? [];
+  const anchor = have.length ? await findAnchor(t, destKey, wanted, have, opts.signal) : undefined;
+  const pending = pendingVersions(wanted, have, anchor);
+  const result: KeySyncResult = { copied: 0, bytes: 0, bytesThroughWorker: 0, markers: 0, skipped: 0, skippedBytes: 0 };
+  const done = new Set(pending);
+  for (const v of wanted) {
+    if (done.has(v) || v.deleteMarker) continue;
+    result.skipped++;
+    result.skippedBytes += v.size;
+  }
+  for (const v of pending) {
+    if (v.deleteMarker) {
+      opts.assertLease();
+      await t.dst
+        .send(new DeleteObjectCommand({ Bucket: t.dstBucket, Key: destKey }), { abortSignal: opts.signal })
+        .catch((err) => {
+          throw classifyError(err);
+        });
+      result.markers++;
+      continue;
+    }
+    await opts.beforeCopy?.(v);
+    opts.assertLease();
+    result.bytesThroughWorker += await copyVersion(t, src.key, v, destKey, opts);
+    result.copied++;
+    result.bytes += v.size;
+  }
+  return result;
+}
+
+/** Copy one source version as the destination's newest; returns the bytes through the worker. */
+async function copyVersion(
+  t: CopyTarget,
+  key: string,
+  v: VersionEntry,
+  destKey: string,
+  opts: VersionCopyOptions,
+): Promise<number> {
+  const limits = opts.limits ?? AWS_S3_LIMITS;
+  const provenance = { [META_SOURCE_VERSION_ID]: v.versionId, [META_SOURCE_ETAG]: normalizeEtag(v.etag) };
+  if (t.serverSide && v.size <= limits.copyObjectMaxBytes) {
+    const head = await t.src
+      .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId }), {
+        abortSignal: opts.signal,
+      })
+      .catch((err) => {
+        throw sourceError(err, key, v.versionId);
+      });
+    await t.dst
+      .send(
+        new CopyObjectCommand({
+          Bucket: t.dstBucket,
+          Key: destKey,
+          CopySource: `${t.srcBucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(v.versionId)}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: head.ContentType,
+          CacheControl: head.CacheControl,
+          ContentDisposition: head.ContentDisposition,
+          ContentEncoding: head.ContentEncoding,
+          ContentLanguage: head.ContentLanguage,
+          Metadata: { ...head.Metadata, ...provenance },
+        }),
+        { abortSignal: opts.signal },
+      )
+      .catch((err) => {
+        throw sourceError(err, key, v.versionId);
+      });
+    return 0;
+  }
+  const got = await t.src
+    .send(new GetObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId }), {
+      abortSignal: opts.signal,
+    })
+    .catch((err) => {
+      throw sourceError(err, key, v.versionId);
+    });
+  const params = {
+    Bucket: t.dstBucket,
+    Key: destKey,
+    Body: got.Body as Readable,
+    ContentType: got.ContentType,
+    CacheControl: got.CacheControl,
+    ContentDisposition: got.ContentDisposition,
+    ContentEncoding: got.ContentEncoding,
+    ContentLanguage: got.ContentLanguage,
+    Metadata: { ...got.Metadata, ...provenance },
+  };
+  try {
+    if (v.size > opts.multipartThresholdBytes) {
+      await new Upload({
+        client: t.dst,
+        params,
+        partSize: partSizeFor(v.size, opts.partSizeBytes, opts.limits),
+        queueSize: 4,
+        leavePartsOnError: false,
+      }).done();
+      return v.size;
+    }
+    const put = await t.dst.send(new PutObjectCommand({ ...params, ContentLength: v.size } as never), {
+      abortSignal: opts.signal,
+    });
+    const etag = normalizeEtag(put.ETag);
+    if (!isMultipartEtag(v.etag) && etag && etag !== normalizeEtag(v.etag)) {
+      // the bad version carries the source's VersionId: remove it, or a re-run would take it as copied
+      if (put.VersionId)
+        await t.dst.send(new DeleteObjectCommand({ Bucket: t.dstBucket, Key: destKey, VersionId: put.VersionId }));
+      throw new ConvoyError(
+        'CHECKSUM_MISMATCH',
+        `destination ${destKey} does not match source version ${v.versionId} (expected ${normalizeEtag(v.etag)}, got ${etag})`,
+        { retryable: true, context: { key: destKey } },
+      );
+    }
+    return v.size;
+  } catch (err) {
+    (got.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    throw err instanceof ConvoyError ? err : classifyError(err);
+  }
+}

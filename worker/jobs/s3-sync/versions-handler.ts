@@ -1,0 +1,117 @@
+/**
+ * Doing one item of an `--all-versions` run in a worker: a `list` item is expanded into range
+ * items (versions-planner.ts); a range item joins the source's and the destination's versions of
+ * its keys and brings each key's missing versions across, oldest first (versions-copier.ts).
+ * Keys are copied in parallel (the worker's transfer limit); one key's versions one after another.
+ * An error on one key stops that key (its later versions must not overtake it) but not the
+ * others; the item then fails with the first error, and a retry resumes each key after what it
+ * finds already copied.
+ */
+import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import type { ItemRow } from '../../../state/item-row.js';
+import { effectiveLimit } from '../../../state/run-tuning.js';
+import type { ItemContext, ItemOutcome } from '../../job-kind.js';
+import { runBudget } from '../../budget/run-budget.js';
+import { copyTargetFor } from './endpoints.js';
+import { buildKeyFilter } from './filters.js';
+import type { S3SyncItemSpec } from './planner.js';
+import { destKeyFor, type S3SyncSpec } from './spec.js';
+import { syncKeyVersions } from './versions-copier.js';
+import { joinVersions, listKeyVersions } from './versions-listing.js';
+import { expandVersionsList } from './versions-planner.js';
+
+export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
+  const itemSpec = item.spec as S3SyncItemSpec;
+  if (itemSpec.type === 'list') return expandVersionsList(item, itemSpec, ictx);
+  const { spec } = ictx;
+  const r = itemSpec;
+  const pair = spec.pairs[r.pair]!;
+  const t = copyTargetFor(ictx.ctx.config, pair);
+  const filter = buildKeyFilter(spec);
+  const delimiter = r.direct ? '/' : undefined;
+  const src = listKeyVersions(t.src, {
+    bucket: pair.from.bucket,
+    prefix: r.prefix,
+    startAfter: r.startAfter,
+    lastKey: r.lastKey,
+    delimiter,
+    signal: ictx.signal,
+  });
+  const dst = listKeyVersions(t.dst, {
+    bucket: pair.to.bucket,
+    prefix: destKeyFor(pair, r.prefix),
+    startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
+    lastKey: destKeyFor(pair, r.lastKey),
+    delimiter,
+    signal: ictx.signal,
+  });
+  const tuning = (await ictx.currentRun()).tuning;
+  const objectsBudget = await runBudget(
+    ictx.ctx,
+    ictx.run.runId,
+    effectiveLimit(tuning?.tpslimit, spec.tpsLimit),
+    'objects',
+  );
+  const bytesBudget = await runBudget(
+    ictx.ctx,
+    ictx.run.runId,
+    effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond),
+    'bytes',
+  );
+  const outcome = {
+    bytes: 0,
+    objects: 0,
+    skipped: 0,
+    skippedBytes: 0,
+    bytesThroughWorker: 0,
+    deleteMarkers: 0,
+    keys: 0,
+  };
+  const missing: string[] = [];
+  let firstError: ConvoyError | undefined;
+  const inFlight = new Set<Promise<void>>();
+  for await (const e of joinVersions(src, pair.from.prefix, dst, pair.to.prefix)) {
+    if (!e.src || !filter(e.rel)) continue;
+    if (firstError && !firstError.retryable) break;
+    const key = e.src;
+    const p = ictx
+      .transfers(async () => {
+        const res = await syncKeyVersions(t, key, e.dst, destKeyFor(pair, key.key), {
+          multipartThresholdBytes: spec.multipartThresholdBytes,
+          partSizeBytes: spec.partSizeBytes,
+          limits: spec.s3Limits,
+          deleteMarkers: spec.delete,
+          signal: ictx.signal,
+          assertLease: () => ictx.assertLease(),
+          beforeCopy: async (v) => {
+            await objectsBudget?.acquire(1, ictx.signal);
+            await bytesBudget?.acquire(v.size, ictx.signal);
+          },
+        });
+        outcome.keys++;
+        outcome.objects += res.copied;
+        outcome.bytes += res.bytes;
+        outcome.bytesThroughWorker += res.bytesThroughWorker;
+        outcome.deleteMarkers += res.markers;
+        outcome.skipped += res.skipped;
+        outcome.skippedBytes += res.skippedBytes;
+      })
+      .catch((err: unknown) => {
+        const c = classifyError(err);
+        if (c.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(key.key);
+        else firstError ??= c;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 256) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (firstError) throw firstError;
+  if (missing.length)
+    throw new NotFoundError(
+      'SOURCE_OBJECT_MISSING',
+      `versions of ${missing.length} key(s) were deleted from the source after listing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; the other keys of the range were copied`,
+      { context: { keys: missing.slice(0, 100) } },
+    );
+  return outcome;
+}
