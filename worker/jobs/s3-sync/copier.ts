@@ -98,7 +98,7 @@ function copySource(bucket: string, key: string): string {
 }
 
 /** Map the SDK's "not found" and "precondition failed" to our classes; the rest by the classifier. */
-function sourceError(err: unknown, key: string): unknown {
+export function sourceError(err: unknown, key: string): unknown {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) {

@@ -25,6 +25,7 @@ import { decide, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
+import { copyPartsItem, startSpreadCopy } from './part-copy-items.js';
 import { rangeItem, type S3SyncItemSpec } from './planner.js';
 import { RangeCutter } from './ranges.js';
 import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
@@ -36,6 +37,7 @@ const HELD_DELETIONS = 10_000;
 export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
+  if (itemSpec.type === 'parts') return copyPartsItem(item, itemSpec, ictx);
   return syncRange(itemSpec, ictx);
 }
 
@@ -86,6 +88,7 @@ async function syncRange(
   ictx: ItemContext<S3SyncSpec>,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
+  const pairIndex = r.pair;
   const pair = spec.pairs[r.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
   const filter = buildKeyFilter(spec);
@@ -135,7 +138,7 @@ async function syncRange(
     };
   };
   const rates = spec.rateControl === 'adaptive' ? adaptiveRatesFor(ictx.ctx, ictx.run.runId) : undefined;
-  const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
+  const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0, partItems: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -169,6 +172,13 @@ async function syncRange(
     const dest = rates && rateDestinationOf(pair, destKey);
     if (dest) await rates?.acquire(dest, 1, ictx.signal);
     ictx.assertLease();
+    // a large object copied by parts across the fleet: its child items copy and count it
+    const spread = await startSpreadCopy(ictx, pairIndex, target, o, destKey);
+    if (spread !== 'not-spread') {
+      outcome.bytes += spread.firstPartBytes;
+      outcome.partItems += spread.children;
+      return;
+    }
     const r = await copyObject(
       target,
       o,
