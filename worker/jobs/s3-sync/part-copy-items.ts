@@ -183,9 +183,14 @@ export async function copyPartsItem(
   const ref = objectRef(ictx.run.runId, p.pair, p.destKey);
   const row = await getPartCopy(ictx.ctx.meta, ref);
   // the object failed (reported by the child that failed) or is complete: nothing left to do here
-  if (!row) throw new ConvoyError('PART_COPY_INCOMPLETE', `no part-copy row for ${p.destKey}: its range item did not record it`, {
-      retryable: true,
-    });
+  if (!row)
+    throw new ConvoyError(
+      'PART_COPY_INCOMPLETE',
+      `no part-copy row for ${p.destKey}: its range item did not record it`,
+      {
+        retryable: true,
+      },
+    );
   if (row.status !== 'copying') return { bytes: 0, objects: 0 };
   const myBytes = batchBytes(p, p.partBytes, p.size);
   const done: Record<string, string> = { ...((item.checkpoint as { parts?: Record<string, string> })?.parts ?? {}) };
@@ -197,7 +202,10 @@ export async function copyPartsItem(
       done[n] = await ictx.transfers(() =>
         copyPart(target.dst, target, up, n, { partBytes: p.partBytes, size: p.size, signal: ictx.signal }),
       );
-      await ictx.saveCheckpoint({ parts: done }, { bytes: batchBytes({ first: p.first, last: n }, p.partBytes, p.size) });
+      await ictx.saveCheckpoint(
+        { parts: done },
+        { bytes: batchBytes({ first: p.first, last: n }, p.partBytes, p.size) },
+      );
     }
     ictx.assertLease();
     await markChildCopied(ictx.ctx.meta, ref, item.itemId);
@@ -243,7 +251,10 @@ async function complete(
           )?.parts;
     for (let n = b.first; n <= b.last; n++) {
       const e = parts?.[n];
-      if (!e) throw new ConvoyError('PART_COPY_INCOMPLETE', `part ${n} of ${p.destKey} has no recorded ETag`, { retryable: true });
+      if (!e)
+        throw new ConvoyError('PART_COPY_INCOMPLETE', `part ${n} of ${p.destKey} has no recorded ETag`, {
+          retryable: true,
+        });
       etags.push(e);
     }
   }
@@ -298,12 +309,15 @@ async function copyPart(
     { abortSignal: o.signal },
   );
   const etag = out.CopyPartResult?.ETag;
-  if (!etag) throw new ConvoyError('PART_COPY_INCOMPLETE', `UploadPartCopy of part ${n} of ${up.destKey} returned no ETag`, {
+  if (!etag)
+    throw new ConvoyError('PART_COPY_INCOMPLETE', `UploadPartCopy of part ${n} of ${up.destKey} returned no ETag`, {
       retryable: true,
     });
   return normalizeEtag(etag);
 }
 
 async function abortUpload(client: S3Client, bucket: string, key: string, uploadId: string): Promise<void> {
-  await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+  await client
+    .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+    .catch(() => undefined);
 }
