@@ -44,7 +44,9 @@ export async function startPartCopyProxy(
   const proxy = await startS3Proxy(upstream, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (req.method === 'GET' && url.pathname.startsWith(`/${opts.sourceBucket}/`)) seen.sourceGets++;
+      // GETs of an object of the source bucket (not listings of it)
+      if (req.method === 'GET' && url.pathname.startsWith(`/${opts.sourceBucket}/`) && !url.searchParams.has('list-type'))
+        seen.sourceGets++;
       if (req.method === 'POST' && url.searchParams.has('uploadId')) seen.completes++;
       const source = copySourceOf(req);
       const partNumber = url.searchParams.get('partNumber');

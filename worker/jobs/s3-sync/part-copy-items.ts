@@ -191,8 +191,10 @@ export async function copyPartsItem(
         retryable: true,
       },
     );
-  if (row.status !== 'copying') return { bytes: 0, objects: 0 };
   const myBytes = batchBytes(p, p.partBytes, p.size);
+  // completed by this very item on an attempt whose lease then lapsed: count it as that one would have
+  if (row.status === 'completed' && row.completer === item.itemId) return { bytes: myBytes, objects: 1 };
+  if (row.status !== 'copying') return { bytes: 0, objects: 0 };
   const done: Record<string, string> = { ...((item.checkpoint as { parts?: Record<string, string> })?.parts ?? {}) };
   const up = { key: p.key, etag: p.etag, destKey: p.destKey, uploadId: row.uploadId };
   try {
