@@ -3,11 +3,11 @@
  * it does what S3 does for one, with the emulator's own operations (a ranged GET of the source,
  * conditional on x-amz-copy-source-if-match, and an UploadPart of those bytes), and answers with
  * S3's CopyPartResult. Everything else goes to the emulator untouched. It counts what convoy asked
- * for and lets a test act at the moment a part copy arrives (hold it, kill a worker).
+ * for and lets a test act at the moment a part copy arrives (hold it, kill a worker, answer it with an error).
  */
 import type http from 'node:http';
 import { GetObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { startS3Proxy } from './s3-proxy.js';
+import { type ProxyVerdict, startS3Proxy } from './s3-proxy.js';
 
 export interface PartCopyRequest {
   bucket: string;
@@ -21,6 +21,8 @@ export interface PartCopySeen {
   partCopies: number[];
   /** CompleteMultipartUpload requests */
   completes: number;
+  /** AbortMultipartUpload requests */
+  aborts: number;
   /** GETs of the source objects (bytes through a worker) */
   sourceGets: number;
 }
@@ -36,18 +38,23 @@ function copySourceOf(req: http.IncomingMessage): { bucket: string; key: string 
 export async function startPartCopyProxy(
   upstream: string,
   emulator: S3Client,
-  opts: { sourceBucket: string; onPartCopy?: (r: PartCopyRequest) => Promise<void> | void } = {
+  opts: { sourceBucket: string; onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict } = {
     sourceBucket: '',
   },
 ) {
-  const seen: PartCopySeen = { partCopies: [], completes: 0, sourceGets: 0 };
+  const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0 };
   const proxy = await startS3Proxy(upstream, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://x');
       // GETs of an object of the source bucket (not listings of it)
-      if (req.method === 'GET' && url.pathname.startsWith(`/${opts.sourceBucket}/`) && !url.searchParams.has('list-type'))
+      if (
+        req.method === 'GET' &&
+        url.pathname.startsWith(`/${opts.sourceBucket}/`) &&
+        !url.searchParams.has('list-type')
+      )
         seen.sourceGets++;
       if (req.method === 'POST' && url.searchParams.has('uploadId')) seen.completes++;
+      if (req.method === 'DELETE' && url.searchParams.has('uploadId')) seen.aborts++;
       const source = copySourceOf(req);
       const partNumber = url.searchParams.get('partNumber');
       if (req.method !== 'PUT' || !source || !partNumber) return;
@@ -59,7 +66,8 @@ export async function startPartCopyProxy(
         uploadId: url.searchParams.get('uploadId')!,
       };
       seen.partCopies.push(r.partNumber);
-      await opts.onPartCopy?.(r);
+      const verdict = await opts.onPartCopy?.(r);
+      if (verdict) return verdict;
       const ifMatch = req.headers['x-amz-copy-source-if-match'];
       try {
         const got = await emulator.send(

@@ -16,6 +16,7 @@ import { META_SOURCE_ETAG } from '../../worker/jobs/s3-sync/decide.js';
 import { putObjects } from '../fixtures/s3-data.js';
 import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';
 import { startPartCopyProxy } from '../helpers/part-copy-proxy.js';
+import { accessDenied } from '../helpers/s3-proxy.js';
 import { getBytes, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 
@@ -199,6 +200,43 @@ describe('objects over CopyObject limit, parts spread over the fleet (real CLI, 
     } finally {
       for (const w of workers.values()) w.kill('SIGTERM');
       await Promise.all([...workers.values()].map(exited));
+      await proxy.close();
+      env.close();
+    }
+  }, 240_000);
+
+  it("fails the object with the failing child's error class and aborts the upload", async () => {
+    const bucket = 'spread-deny';
+    await putObjects(minio, bucket, [{ key: KEY, size: SIZE, contentType: 'application/octet-stream' }]);
+    const env = await freshEnv(t.stack);
+    const runId = 'spread3';
+    // part 6 is refused the way S3 refuses it (403 AccessDenied: permanent, no retry)
+    const { proxy, seen } = await startPartCopyProxy(t.stack.remotes.minio!.endpoint, minio, {
+      sourceBucket: bucket,
+      onPartCopy: (r) => (r.partNumber === 6 ? accessDenied : undefined),
+    });
+    const config = writeCliConfig(env, { big: { ...t.stack.remotes.minio!, name: undefined, endpoint: proxy.url } });
+    const workers = [spawnWorker(config, workerArgs(30_000)), spawnWorker(config, workerArgs(30_000))];
+    try {
+      await plan(config, runId, bucket);
+      const s = await waitDone(env, runId);
+      expect(s.counts.failed).toBe(1);
+      const children = await partItems(env, runId);
+      const failed = children.filter((i) => i.status === 'failed');
+      expect(failed.map((i) => [i.itemId.replace(/.*#/, ''), i.lastError?.errorClass])).toEqual([
+        ['6-7', 'ACCESS_DENIED'],
+      ]);
+      expect(failed[0]!.lastError?.message).toContain(KEY);
+      const row = await getPartCopy(env.ctx.meta, { runId, object: `0#${KEY}` });
+      expect(row?.status).toBe('failed');
+      expect(row?.lastError?.errorClass).toBe('ACCESS_DENIED');
+      expect(row?.lastError?.message).toContain(KEY);
+      expect(seen.aborts).toBeGreaterThanOrEqual(1);
+      expect(seen.completes).toBe(0);
+      await expect(minio.send(new HeadObjectCommand({ Bucket: `${bucket}-dst`, Key: KEY }))).rejects.toThrow();
+    } finally {
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map(exited));
       await proxy.close();
       env.close();
     }

@@ -222,12 +222,15 @@ export async function copyPartsItem(
     // another child failed the object and aborted the upload under us: it reports the object
     if (after && after.status !== 'copying') return { bytes: 0, objects: 0 };
     const maxAttempts = (ictx.run.retry ?? DEFAULT_RETRY_POLICY).maxAttempts;
-    if (!e.retryable || item.attempts >= maxAttempts) {
-      const message = `${p.destKey} (parts ${p.first}-${p.last}): ${e.message}`;
-      if ((await failPartCopy(ictx.ctx.meta, ref, { errorClass: e.errorClass, message, child: item.itemId })) === 'ok')
-        await abortUpload(target.dst, pair.to.bucket, p.destKey, row.uploadId);
-    }
-    throw e;
+    const forGood = !e.retryable || item.attempts >= maxAttempts;
+    // the item's error names the object, so `status --failed` and the report say which one failed
+    const message = `copy by parts of ${p.destKey} (parts ${p.first}-${p.last} of this item): ${e.message}${forGood ? '; the upload was aborted' : ''}`;
+    if (
+      forGood &&
+      (await failPartCopy(ictx.ctx.meta, ref, { errorClass: e.errorClass, message, child: item.itemId })) === 'ok'
+    )
+      await abortUpload(target.dst, pair.to.bucket, p.destKey, row.uploadId);
+    throw new ConvoyError(e.errorClass, message, { retryable: e.retryable, cause: e, context: { key: p.key } });
   }
 }
 
