@@ -177,7 +177,7 @@ describe('objects over CopyObject limit, parts spread over the fleet (real CLI, 
     });
     const config = writeCliConfig(env, { big: { ...t.stack.remotes.minio!, name: undefined, endpoint: proxy.url } });
     for (let i = 0; i < 2; i++) {
-      const w = spawnWorker(config, workerArgs(6_000));
+      const w = spawnWorker(config, workerArgs(15_000));
       workers.set(w.pid!, w);
     }
     try {

@@ -22,6 +22,7 @@ import { ConvoyError, NotFoundError, classifyError } from '../../../shared/error
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
+import { uploadChecksumAlgorithm } from './checksums.js';
 import { partCopy } from './part-copy.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
@@ -275,6 +276,8 @@ async function streamMultipart(
       Body: hashing.stream,
       ...sdkContentHeaders(got.content),
       Metadata: metadata,
+      // the source's additional checksum algorithm: the destination computes and checks it per part
+      ChecksumAlgorithm: uploadChecksumAlgorithm(obj.checksumAlgorithm),
     },
     partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,

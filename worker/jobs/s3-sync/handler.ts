@@ -21,7 +21,7 @@ import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
 import { deleteKeys } from './deleter.js';
-import { decide, decideWithMetadata, type ListedObject } from './decide.js';
+import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
@@ -153,13 +153,18 @@ async function syncRange(
     const destKey = destKeyFor(pair, o.key);
     let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly });
     if (d.action === 'head') {
+      // ChecksumMode: S3's additional checksums, where both sides have them, decide without a body
       const [sh, dh] = await Promise.all([
         target.src
-          .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key }), { abortSignal: ictx.signal })
+          .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key, ChecksumMode: 'ENABLED' }), {
+            abortSignal: ictx.signal,
+          })
           .catch(() => undefined),
-        target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey }), { abortSignal: ictx.signal }),
+        target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey, ChecksumMode: 'ENABLED' }), {
+          abortSignal: ictx.signal,
+        }),
       ]);
-      d = decideWithMetadata(o, sh?.Metadata, dh.Metadata);
+      d = decideByChecksums(o, sh, dh) ?? decideWithMetadata(o, sh?.Metadata, dh.Metadata);
     }
     if (d.action === 'skip') {
       outcome.skipped++;
