@@ -58,6 +58,10 @@ export const ERROR_CLASSES = {
     retryable: false,
     hint: 'a source object was deleted after listing; the rest of the range is copied; nothing to do',
   },
+  PART_COPY_INCOMPLETE: {
+    retryable: true,
+    hint: 'a large object copied by parts across items is missing a part or its record; retried, and a later run copies the object again',
+  },
   SOURCE_CHANGED: { retryable: true, hint: 'a source object changed while being copied; it is copied again' },
   CHECKSUM_MISMATCH: {
     retryable: true,

@@ -130,4 +130,6 @@ export const metaKeys = {
   /** the fleet's adaptive rate for one destination of a run (./fleet-rates.ts) */
   fleetRate: (runId: string, destination: string) => ({ pk: `rate#${runId}`, sk: destination }),
   fleetRates: (runId: string) => `rate#${runId}`,
+  /** a large object copied by parts across several items of a run (./part-copies.ts) */
+  partCopy: (runId: string, object: string) => ({ pk: `pcopy#${runId}`, sk: object }),
 };

@@ -95,6 +95,21 @@ describe('s3-sync bad input', () => {
       ['--from', 'minio:present', '--to', 'local:x-dst', '--tpslimit', '-3'],
       /--tpslimit: "-3" is not a positive number of objects per second/,
     ],
+    [
+      'zero --parts-per-item',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--parts-per-item', '0'],
+      /--parts-per-item: 0 is not a positive number of parts/,
+    ],
+    [
+      'bad --copy-max-size',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--copy-max-size', 'big'],
+      /--copy-max-size: "big" is not a size/,
+    ],
+    [
+      'zero --copy-max-size',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--copy-max-size', '0'],
+      /--copy-max-size: "0" is no size/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: exit 2, a message naming the input, nothing enqueued`, async () => {

@@ -36,6 +36,8 @@ export interface S3SyncCliOptions {
   multipartThreshold?: string;
   partSize?: string;
   rangeKeys?: number;
+  partsPerItem?: number;
+  copyMaxSize?: string;
   listMode?: string;
   bwlimit?: string;
   tpslimit?: string;
@@ -79,6 +81,15 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     throw new InputError(
       `--tpslimit: "${o.tpslimit}" is not a positive number of objects per second for the whole fleet (e.g. --tpslimit 200)`,
     );
+  if (o.partsPerItem !== undefined && o.partsPerItem < 1)
+    throw new InputError(
+      `--parts-per-item: ${o.partsPerItem} is not a positive number of parts; give the parts each child item copies, e.g. --parts-per-item 128`,
+    );
+  const copyMax = size(o.copyMaxSize, '--copy-max-size');
+  if (copyMax !== undefined && copyMax < 1)
+    throw new InputError(
+      `--copy-max-size: "${o.copyMaxSize}" is no size; give the largest object the store copies with CopyObject, e.g. --copy-max-size 5GiB`,
+    );
   return {
     pairs,
     include: o.include ?? [],
@@ -92,6 +103,8 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     multipartThresholdBytes: size(o.multipartThreshold, '--multipart-threshold'),
     partSizeBytes: size(o.partSize, '--part-size'),
     rangeMaxKeys: o.rangeKeys,
+    partsPerItem: o.partsPerItem,
+    s3Limits: copyMax === undefined ? undefined : { copyObjectMaxBytes: copyMax },
     listMode: o.listMode,
     bwlimitBytesPerSecond: bwlimit,
     tpsLimit: tpslimit,
@@ -157,6 +170,15 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
     .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
+    .option(
+      '--parts-per-item <n>',
+      'an object copied by parts (over --copy-max-size, same endpoint) is spread over items of this many parts (default ~1GiB of parts)',
+      intOption('--parts-per-item'),
+    )
+    .option(
+      '--copy-max-size <size>',
+      "the largest object the store copies with CopyObject (default 5GiB, S3's); larger ones are copied by parts",
+    )
     .option('--bwlimit <size>', 'bytes copied per second by the whole fleet, e.g. 50MiB (split across live workers)')
     .option('--tpslimit <n>', 'objects copied per second by the whole fleet (split across live workers)')
     .option(

@@ -4,7 +4,7 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { ConvoyConfig } from '../../../shared/config.js';
-import { decide, decideWithMetadata, type ListedObject } from './decide.js';
+import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
@@ -49,10 +49,14 @@ export async function* compareRun(config: ConvoyConfig, spec: S3SyncSpec): Async
         let d = decide(e.src, e.dst, { sizeOnly: spec.sizeOnly });
         if (d.action === 'head') {
           const [sh, dh] = await Promise.all([
-            t.src.send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: e.src.key })).catch(() => undefined),
-            t.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: dstKey })).catch(() => undefined),
+            t.src
+              .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: e.src.key, ChecksumMode: 'ENABLED' }))
+              .catch(() => undefined),
+            t.dst
+              .send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: dstKey, ChecksumMode: 'ENABLED' }))
+              .catch(() => undefined),
           ]);
-          d = decideWithMetadata(e.src, sh?.Metadata, dh?.Metadata);
+          d = decideByChecksums(e.src, sh, dh) ?? decideWithMetadata(e.src, sh?.Metadata, dh?.Metadata);
         }
         const verdict: Verdict =
           d.action === 'skip'

@@ -22,6 +22,7 @@ import { ConvoyError, NotFoundError, classifyError } from '../../../shared/error
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
+import { uploadChecksumAlgorithm } from './checksums.js';
 import { partCopy } from './part-copy.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
@@ -98,7 +99,7 @@ function copySource(bucket: string, key: string): string {
 }
 
 /** Map the SDK's "not found" and "precondition failed" to our classes; the rest by the classifier. */
-function sourceError(err: unknown, key: string): unknown {
+export function sourceError(err: unknown, key: string): unknown {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) {
@@ -275,6 +276,8 @@ async function streamMultipart(
       Body: hashing.stream,
       ...sdkContentHeaders(got.content),
       Metadata: metadata,
+      // the source's additional checksum algorithm: the destination computes and checks it per part
+      ChecksumAlgorithm: uploadChecksumAlgorithm(obj.checksumAlgorithm),
     },
     partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,

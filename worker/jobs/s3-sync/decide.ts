@@ -6,11 +6,15 @@
  * depend on the part size, so for those the destination carries `convoy-source-etag` (the source
  * ETag it was copied from) and `convoy-sha256` (a whole-object checksum) in its metadata.
  */
+import { type ChecksumAlgorithm, checksumsOf, compareChecksums } from './checksums.js';
+
 export interface ListedObject {
   key: string;
   size: number;
   etag: string;
   lastModifiedMs: number;
+  /** the additional checksum ListObjectsV2 names for it (./checksums.ts), when it has one */
+  checksumAlgorithm?: ChecksumAlgorithm;
 }
 
 export const META_SOURCE_ETAG = 'convoy-source-etag';
@@ -18,7 +22,7 @@ export const META_SHA256 = 'convoy-sha256';
 
 export type Decision =
   | { action: 'copy'; reason: 'missing' | 'size_differs' | 'checksum_differs' }
-  | { action: 'skip'; reason: 'same_etag' | 'same_size' | 'same_source_etag' }
+  | { action: 'skip'; reason: 'same_etag' | 'same_size' | 'same_source_etag' | 'same_checksum' }
   | { action: 'head'; reason: 'multipart_etag' };
 
 export const normalizeEtag = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
@@ -48,4 +52,19 @@ export function decideWithMetadata(
   const a = srcMetadata?.[META_SHA256];
   if (a && a === dstMetadata?.[META_SHA256]) return { action: 'skip', reason: 'same_source_etag' };
   return { action: 'copy', reason: 'checksum_differs' };
+}
+
+/**
+ * After the HEADs (asked with ChecksumMode ENABLED): S3's additional checksums decide when both
+ * sides have comparable ones (./checksums.ts); undefined when they do not, and the metadata decides.
+ */
+export function decideByChecksums(
+  _src: ListedObject,
+  srcHead: Parameters<typeof checksumsOf>[0],
+  dstHead: Parameters<typeof checksumsOf>[0],
+): Decision | undefined {
+  const verdict = compareChecksums(checksumsOf(srcHead), checksumsOf(dstHead));
+  if (verdict === 'same') return { action: 'skip', reason: 'same_checksum' };
+  if (verdict === 'differs') return { action: 'copy', reason: 'checksum_differs' };
+  return undefined;
 }

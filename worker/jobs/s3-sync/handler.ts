@@ -21,10 +21,11 @@ import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyObject } from './copier.js';
 import { deleteKeys } from './deleter.js';
-import { decide, decideWithMetadata, type ListedObject } from './decide.js';
+import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
+import { copyPartsItem, startSpreadCopy } from './part-copy-items.js';
 import { rangeItem, type S3SyncItemSpec } from './planner.js';
 import { RangeCutter } from './ranges.js';
 import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
@@ -38,6 +39,7 @@ export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSp
   if (ictx.spec.allVersions) return handleVersionsItem(item, ictx);
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
+  if (itemSpec.type === 'parts') return copyPartsItem(item, itemSpec, ictx);
   return syncRange(itemSpec, ictx);
 }
 
@@ -88,6 +90,7 @@ async function syncRange(
   ictx: ItemContext<S3SyncSpec>,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
+  const pairIndex = r.pair;
   const pair = spec.pairs[r.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
   const filter = buildKeyFilter(spec);
@@ -137,7 +140,7 @@ async function syncRange(
     };
   };
   const rates = spec.rateControl === 'adaptive' ? adaptiveRatesFor(ictx.ctx, ictx.run.runId) : undefined;
-  const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0 };
+  const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0, partItems: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -152,13 +155,18 @@ async function syncRange(
     const destKey = destKeyFor(pair, o.key);
     let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly });
     if (d.action === 'head') {
+      // ChecksumMode: S3's additional checksums, where both sides have them, decide without a body
       const [sh, dh] = await Promise.all([
         target.src
-          .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key }), { abortSignal: ictx.signal })
+          .send(new HeadObjectCommand({ Bucket: pair.from.bucket, Key: o.key, ChecksumMode: 'ENABLED' }), {
+            abortSignal: ictx.signal,
+          })
           .catch(() => undefined),
-        target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey }), { abortSignal: ictx.signal }),
+        target.dst.send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: destKey, ChecksumMode: 'ENABLED' }), {
+          abortSignal: ictx.signal,
+        }),
       ]);
-      d = decideWithMetadata(o, sh?.Metadata, dh.Metadata);
+      d = decideByChecksums(o, sh, dh) ?? decideWithMetadata(o, sh?.Metadata, dh.Metadata);
     }
     if (d.action === 'skip') {
       outcome.skipped++;
@@ -171,6 +179,13 @@ async function syncRange(
     const dest = rates && rateDestinationOf(pair, destKey);
     if (dest) await rates?.acquire(dest, 1, ictx.signal);
     ictx.assertLease();
+    // a large object copied by parts across the fleet: its child items copy and count it
+    const spread = await startSpreadCopy(ictx, pairIndex, target, o, destKey);
+    if (spread !== 'not-spread') {
+      outcome.bytes += spread.firstPartBytes;
+      outcome.partItems += spread.children;
+      return;
+    }
     const r = await copyObject(
       target,
       o,

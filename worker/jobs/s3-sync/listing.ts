@@ -11,6 +11,7 @@
  * is what workers use for their items; the SDK's ListObjectsV2 remains for the planner and the
  * tools, where the per-page cost does not matter.
  */
+import { listedChecksumAlgorithm } from './checksums.js';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { ListedObject } from './decide.js';
 import { S3ObjectClient, type ListPage } from './object-client.js';
@@ -33,6 +34,7 @@ function listedObject(
     size: o.Size ?? 0,
     etag: (o.ETag ?? '').replace(/"/g, ''),
     lastModifiedMs: o.LastModified?.getTime() ?? 0,
+    checksumAlgorithm: listedChecksumAlgorithm(o.ChecksumAlgorithm),
   };
 }
 
@@ -90,6 +92,7 @@ async function listPage(
       size: o.Size ?? 0,
       etag: (o.ETag ?? '').replace(/"/g, ''),
       lastModifiedMs: o.LastModified?.getTime() ?? 0,
+      checksumAlgorithm: listedChecksumAlgorithm(o.ChecksumAlgorithm),
     })),
     commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix!),
     isTruncated: out.IsTruncated === true,

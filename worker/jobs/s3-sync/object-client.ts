@@ -14,6 +14,7 @@
  * Errors look like the SDK's (`name` = the S3 error code, `$metadata.httpStatusCode`), so the
  * same classifier decides what is retryable.
  */
+import { type ChecksumAlgorithm, listedChecksumAlgorithm } from './checksums.js';
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -123,7 +124,13 @@ function requestHeaders(
 
 /** One ListObjectsV2 page: keys, prefixes and tokens as sent (URL-encoded when `encodingType` says so). */
 export interface ListPage {
-  contents: Array<{ key: string; size: number; etag: string; lastModifiedMs: number }>;
+  contents: Array<{
+    key: string;
+    size: number;
+    etag: string;
+    lastModifiedMs: number;
+    checksumAlgorithm?: ChecksumAlgorithm;
+  }>;
   commonPrefixes: string[];
   isTruncated: boolean;
   nextContinuationToken: string | undefined;
@@ -185,6 +192,7 @@ export function parseListPage(xml: string): ListPage {
         size: Number(tagIn(entry, 'Size') ?? 0),
         etag: (tagIn(entry, 'ETag') ?? '').replace(/"/g, ''),
         lastModifiedMs: lastModified ? Date.parse(lastModified) : 0,
+        checksumAlgorithm: listedChecksumAlgorithm([tagIn(entry, 'ChecksumAlgorithm') ?? '']),
       });
       pos = end + 11;
     } else {

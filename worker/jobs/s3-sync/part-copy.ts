@@ -41,7 +41,7 @@ export interface PartCopyOptions {
 }
 
 /** An answer that means "not implemented here" rather than "failed this time". */
-function unsupported(err: unknown): boolean {
+export function unsupported(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   return e.name === 'NotImplemented' || status === 501 || status === 500;

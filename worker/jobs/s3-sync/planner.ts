@@ -13,6 +13,7 @@
 import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
+import type { PartsItemSpec } from './part-copy-items.js';
 import { buildKeyFilter } from './filters.js';
 import { listLevel, listObjects, mergeJoin } from './listing.js';
 import { RangeCutter, listItemId, rangeItemId, type KeyRange } from './ranges.js';
@@ -20,7 +21,8 @@ import { destKeyFor, groupOf, type BucketPair, type S3SyncSpec } from './spec.js
 
 export type S3SyncItemSpec =
   | { type: 'list'; pair: number; prefix: string }
-  | ({ type: 'range'; pair: number; direct: boolean } & KeyRange);
+  | ({ type: 'range'; pair: number; direct: boolean } & KeyRange)
+  | PartsItemSpec;
 
 export function rangeItem(spec: S3SyncSpec, pairIndex: number, range: KeyRange, direct: boolean): NewItem {
   return {

@@ -55,6 +55,11 @@ export const s3SyncSpecSchema = z.object({
    * they are not AWS's (./s3-limits.ts); tests pass small ones to reach the large-object paths
    */
   s3Limits: s3LimitsSchema.optional(),
+  /**
+   * an object copied by parts (over CopyObject's limit, same endpoint) is spread over child items
+   * of this many parts each when it has more (./part-copy-items.ts) @defaultValue about 1 GiB of parts
+   */
+  partsPerItem: z.number().int().min(1).max(10_000).optional(),
   /** fleet-wide limit on bytes copied per second (like rclone --bwlimit), split across live workers */
   bwlimitBytesPerSecond: z.number().int().min(1).optional(),
   /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */
