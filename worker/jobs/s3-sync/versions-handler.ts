@@ -23,6 +23,8 @@ import { expandVersionsList } from './versions-planner.js';
 export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandVersionsList(item, itemSpec, ictx);
+  // versions are copied whole or streamed (README): such a run never adds part-copy items
+  if (itemSpec.type === 'parts') throw new Error(`item ${item.itemId}: an --all-versions run has no part-copy items`);
   const { spec } = ictx;
   const r = itemSpec;
   const pair = spec.pairs[r.pair]!;
