@@ -22,6 +22,14 @@ import { ConvoyError, NotFoundError, classifyError } from '../../../shared/error
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
+import {
+  type ObjectPropertiesSpec,
+  propertyHeaders,
+  sdkPropertyFields,
+  taggingOf,
+  type WriteProperties,
+  writePropertiesFor,
+} from './object-properties.js';
 import { partCopy } from './part-copy.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
@@ -66,6 +74,27 @@ export interface CopyOptions {
    * the throttle and makes the retry wait for its turn like any other request)
    */
   onThrottle?: () => Promise<void>;
+  /** tags, storage class, encryption, ACL of the destination (object-properties.ts) @defaultValue tags copied, the rest the bucket's */
+  properties?: Partial<ObjectPropertiesSpec>;
+}
+
+/**
+ * SSE-KMS: on AWS the destination's ETag is then not the MD5 of the bytes, so a copy is checked by
+ * Content-MD5 (S3 refuses a body that does not match it) and recorded by its source ETag.
+ */
+const isKms = (p: WriteProperties) => p.sse === 'aws:kms';
+
+/** The source's tags to send with a streamed copy: only asked for when the GET counted some. */
+async function tagsToCarry(
+  t: CopyTarget,
+  obj: ListedObject,
+  tagCount: number,
+  opts: CopyOptions,
+): Promise<string | undefined> {
+  if (opts.properties?.tags === 'none' || tagCount <= 0) return undefined;
+  return taggingOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
+    throw sourceError(err, obj.key);
+  });
 }
 
 export class SourceChangedError extends ConvoyError {
@@ -170,8 +199,9 @@ export async function copyObject(
 
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {
   let replace: Parameters<S3ObjectClient['copy']>[2] = {};
-  if (isMultipartEtag(obj.etag)) {
-    // A copied multipart object gets a new ETag: record the source ETag so later runs can skip it.
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  if (isMultipartEtag(obj.etag) || isKms(props)) {
+    // A copied multipart (or SSE-KMS) object gets a new ETag: record the source ETag so later runs can skip it.
     const head = await t.src
       .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), {
         abortSignal: opts.signal,
@@ -195,7 +225,15 @@ async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string,
     .copy(
       { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
       { bucket: t.dstBucket, key: destKey },
-      { ...replace, signal: opts.signal },
+      {
+        ...replace,
+        // tags travel with the copy (COPY), or are dropped (REPLACE with none)
+        headers: {
+          ...propertyHeaders(props),
+          'x-amz-tagging-directive': opts.properties?.tags === 'none' ? 'REPLACE' : 'COPY',
+        },
+        signal: opts.signal,
+      },
     )
     .catch((err) => {
       throw sourceError(err, obj.key);
@@ -220,7 +258,10 @@ async function streamSinglePut(
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  const md5 = plainMd5(obj.etag) && isKms(props);
   try {
+    const tagging = await tagsToCarry(t, obj, got.tagCount, opts);
     // Small bodies are read whole and sent with their headers in one write: piping a few KiB
     // through two sockets costs more in round trips (delayed ACKs) than the memory it saves.
     const body = got.contentLength <= SMALL_OBJECT_BYTES ? await readBody(got.body, got.contentLength) : got.body;
@@ -228,10 +269,15 @@ async function streamSinglePut(
       contentLength: got.contentLength,
       content: got.content,
       metadata: { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      headers: {
+        ...propertyHeaders(props, tagging),
+        ...(md5 ? { 'content-md5': Buffer.from(normalizeEtag(obj.etag), 'hex').toString('base64') } : {}),
+      },
       signal: opts.signal,
     });
-    // A single-part ETag is the MD5 of the bytes: equal ETags prove the copy is byte-identical.
-    if (plainMd5(obj.etag) && put.etag && put.etag !== normalizeEtag(obj.etag)) {
+    // A single-part ETag is the MD5 of the bytes: equal ETags prove the copy is byte-identical
+    // (under SSE-KMS, Content-MD5 proved it instead).
+    if (!isKms(props) && plainMd5(obj.etag) && put.etag && put.etag !== normalizeEtag(obj.etag)) {
       throw new ChecksumMismatchError(destKey, normalizeEtag(obj.etag), put.etag);
     }
   } catch (err) {
@@ -263,6 +309,14 @@ async function streamMultipart(
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  let tagging: string | undefined;
+  try {
+    tagging = await tagsToCarry(t, obj, got.tagCount, opts);
+  } catch (err) {
+    got.body.destroy();
+    throw err;
+  }
   const claimed = got.metadata[META_SHA256];
   const hashing = hashingStream();
   got.body.on('error', (err) => hashing.stream.destroy(err)).pipe(hashing.stream);
@@ -275,6 +329,7 @@ async function streamMultipart(
       Body: hashing.stream,
       ...sdkContentHeaders(got.content),
       Metadata: metadata,
+      ...sdkPropertyFields(props, tagging),
     },
     partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,
@@ -292,7 +347,11 @@ async function streamMultipart(
   const { sha256, bytes } = hashing.digest();
   if (bytes !== obj.size) throw new SourceChangedError(obj.key);
   if (claimed && claimed !== sha256) throw new ChecksumMismatchError(destKey, claimed, sha256);
-  if (!claimed) await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts);
+  if (!claimed)
+    await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts, {
+      props,
+      tagging,
+    });
   return { bytesThroughWorker: bytes };
 }
 
@@ -309,6 +368,8 @@ async function storeChecksum(
   content: ContentHeaders,
   metadata: Record<string, string>,
   opts: CopyOptions,
+  // a copy onto itself sets the storage class, encryption and ACL anew: the upload's again
+  written: { props: WriteProperties; tagging: string | undefined },
 ): Promise<void> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   if (bytes <= limits.copyObjectMaxBytes) {
@@ -320,6 +381,7 @@ async function storeChecksum(
         MetadataDirective: 'REPLACE',
         ...sdkContentHeaders(content),
         Metadata: metadata,
+        ...sdkPropertyFields(written.props),
       }),
       { abortSignal: opts.signal },
     );
@@ -329,6 +391,7 @@ async function storeChecksum(
     partBytes: partSizeFor(bytes, opts.partSizeBytes, limits),
     headers: sdkContentHeaders(content),
     metadata,
+    properties: sdkPropertyFields(written.props, written.tagging),
     signal: opts.signal,
   });
 }
@@ -352,6 +415,13 @@ async function copyByParts(
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
+  // UploadPartCopy copies bytes only, and the HEAD does not count tags: ask for them
+  const tagging =
+    opts.properties?.tags === 'none'
+      ? undefined
+      : await taggingOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
+          throw sourceError(err, obj.key);
+        });
   return partCopy(
     t.dst,
     { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
@@ -367,6 +437,7 @@ async function copyByParts(
         ContentLanguage: head.ContentLanguage,
       },
       metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      properties: sdkPropertyFields(writePropertiesFor(opts.properties ?? {}, obj), tagging),
       signal: opts.signal,
     },
   ).catch((err) => {

@@ -33,6 +33,7 @@ function listedObject(
     size: o.Size ?? 0,
     etag: (o.ETag ?? '').replace(/"/g, ''),
     lastModifiedMs: o.LastModified?.getTime() ?? 0,
+    storageClass: o.StorageClass,
   };
 }
 
@@ -90,6 +91,7 @@ async function listPage(
       size: o.Size ?? 0,
       etag: (o.ETag ?? '').replace(/"/g, ''),
       lastModifiedMs: o.LastModified?.getTime() ?? 0,
+      storageClass: o.StorageClass,
     })),
     commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix!),
     isTruncated: out.IsTruncated === true,

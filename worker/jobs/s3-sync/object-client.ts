@@ -48,6 +48,8 @@ export interface GotObject {
   etag: string;
   content: ContentHeaders;
   metadata: Record<string, string>;
+  /** x-amz-tagging-count: the object's tags, counted (0: none, so no GetObjectTagging needed) */
+  tagCount: number;
 }
 
 const CONTENT_HEADERS: Array<[keyof ContentHeaders, string]> = [
@@ -123,7 +125,7 @@ function requestHeaders(
 
 /** One ListObjectsV2 page: keys, prefixes and tokens as sent (URL-encoded when `encodingType` says so). */
 export interface ListPage {
-  contents: Array<{ key: string; size: number; etag: string; lastModifiedMs: number }>;
+  contents: Array<{ key: string; size: number; etag: string; lastModifiedMs: number; storageClass?: string }>;
   commonPrefixes: string[];
   isTruncated: boolean;
   nextContinuationToken: string | undefined;
@@ -185,6 +187,7 @@ export function parseListPage(xml: string): ListPage {
         size: Number(tagIn(entry, 'Size') ?? 0),
         etag: (tagIn(entry, 'ETag') ?? '').replace(/"/g, ''),
         lastModifiedMs: lastModified ? Date.parse(lastModified) : 0,
+        storageClass: tagIn(entry, 'StorageClass'),
       });
       pos = end + 11;
     } else {
@@ -382,6 +385,7 @@ export class S3ObjectClient {
       etag: String(res.headers.etag ?? '').replace(/"/g, ''),
       content: contentHeadersFrom(res.headers),
       metadata: metadataFrom(res.headers),
+      tagCount: Number(res.headers['x-amz-tagging-count'] ?? 0),
     };
   }
 
@@ -390,9 +394,20 @@ export class S3ObjectClient {
     bucket: string,
     key: string,
     body: Readable | Buffer,
-    opts: { contentLength: number; content?: ContentHeaders; metadata?: Record<string, string>; signal?: AbortSignal },
+    opts: {
+      contentLength: number;
+      content?: ContentHeaders;
+      metadata?: Record<string, string>;
+      /** more x-amz-* request headers (object-properties.ts: storage class, encryption, ACL, tags) */
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    },
   ): Promise<{ etag: string }> {
-    const headers = { 'content-length': String(opts.contentLength), ...requestHeaders(opts.content, opts.metadata) };
+    const headers = {
+      'content-length': String(opts.contentLength),
+      ...requestHeaders(opts.content, opts.metadata),
+      ...opts.headers,
+    };
     const res = await this.send('PUT', bucket, key, headers, body, opts.signal);
     if (res.statusCode !== 200) throw await errorFrom(res, `PUT ${bucket}/${key}`);
     res.resume();
@@ -410,10 +425,15 @@ export class S3ObjectClient {
       metadataDirective?: 'COPY' | 'REPLACE';
       content?: ContentHeaders;
       metadata?: Record<string, string>;
+      /** more x-amz-* request headers (object-properties.ts: storage class, encryption, ACL, tagging directive) */
+      headers?: Record<string, string>;
       signal?: AbortSignal;
     } = {},
   ): Promise<{ etag: string }> {
-    const headers: Record<string, string> = { 'x-amz-copy-source': `/${src.bucket}/${encodeKey(src.key)}` };
+    const headers: Record<string, string> = {
+      'x-amz-copy-source': `/${src.bucket}/${encodeKey(src.key)}`,
+      ...opts.headers,
+    };
     if (src.ifMatch) headers['x-amz-copy-source-if-match'] = src.ifMatch;
     if (opts.metadataDirective === 'REPLACE')
       Object.assign(headers, { 'x-amz-metadata-directive': 'REPLACE' }, requestHeaders(opts.content, opts.metadata));

@@ -35,6 +35,11 @@ export interface PartCopyOptions {
     'ContentType' | 'CacheControl' | 'ContentDisposition' | 'ContentEncoding' | 'ContentLanguage' | 'Expires'
   >;
   metadata: Record<string, string>;
+  /** the destination's storage class, encryption, ACL and tags (object-properties.ts) */
+  properties?: Pick<
+    CreateMultipartUploadCommandInput,
+    'StorageClass' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ACL' | 'Tagging'
+  >;
   signal?: AbortSignal;
   /** parts copied at once @defaultValue 4 */
   concurrency?: number;
@@ -56,7 +61,13 @@ export async function partCopy(
 ): Promise<boolean> {
   const send = { abortSignal: opts.signal };
   const created = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: dst.bucket, Key: dst.key, ...opts.headers, Metadata: opts.metadata }),
+    new CreateMultipartUploadCommand({
+      Bucket: dst.bucket,
+      Key: dst.key,
+      ...opts.headers,
+      Metadata: opts.metadata,
+      ...opts.properties,
+    }),
     send,
   );
   const uploadId = created.UploadId!;
