@@ -23,6 +23,7 @@ export const COMPAT_FILES = [
   'test/s3-sync/keys.test.ts',
   'test/s3-sync/delete.test.ts',
   'test/s3-sync/filters-cli.test.ts',
+  'test/s3-sync/properties.test.ts',
   'test/tables/batch-writer.test.ts',
   'test/tables/dynamodb-copy.test.ts',
   'test/tables/pg-to-dynamodb.test.ts',

@@ -153,12 +153,20 @@ describe('least privilege', () => {
       ],
       ['arn:{AWS::Partition}:s3:::src-bucket-a', new Set(['s3:ListBucket'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-b', new Set(['s3:ListBucket'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject', 's3:GetObjectTagging'])],
+      ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject', 's3:GetObjectTagging'])],
       ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket'])],
       [
         'arn:{AWS::Partition}:s3:::dst-bucket/*',
-        new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject']),
+        new Set([
+          's3:GetObject',
+          's3:GetObjectTagging',
+          's3:PutObject',
+          's3:PutObjectTagging',
+          's3:PutObjectAcl',
+          's3:AbortMultipartUpload',
+          's3:DeleteObject',
+        ]),
       ],
       [
         tableArn('legacy-orders'),

@@ -91,13 +91,21 @@ describe('IAM actions from the code', () => {
     expect(actionsFor('itemsIndex')).toEqual(['dynamodb:Query']);
     expect(actionsFor('localOnly')).toContain('dynamodb:CreateTable');
     expect(actionsFor('itemsTable')).not.toContain('dynamodb:CreateTable');
-    expect(s3ActionsFor('readBuckets')).toEqual({ bucket: ['s3:ListBucket'], objects: ['s3:GetObject'] });
+    expect(s3ActionsFor('readBuckets')).toEqual({
+      bucket: ['s3:ListBucket'],
+      objects: ['s3:GetObject', 's3:GetObjectTagging'],
+    });
     expect(s3ActionsFor('writeBuckets').objects).toEqual([
       's3:AbortMultipartUpload',
       's3:DeleteObject',
       's3:GetObject',
+      's3:GetObjectTagging',
       's3:PutObject',
+      's3:PutObjectAcl',
+      's3:PutObjectTagging',
     ]);
+    // SSE-KMS objects (s3-sync --sse aws:kms): a data key to write, decryption to read
+    expect(actionsFor('kmsKeys')).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     // nothing granted for commands the code does not send
     expect(actionsFor('writeBuckets', ['GetObject'])).toEqual(['s3:GetObject']);
   });

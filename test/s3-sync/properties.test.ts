@@ -24,9 +24,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KMS_KEYS } from '../../infra/local/aws-local/radosgw.js';
 import { makeS3Client } from '../../shared/clients.js';
 import { createBucket, objectBytes } from '../fixtures/s3-data.js';
+import { docCommand } from '../docs/doc-commands.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
-import { freshEnv, startTestStack, testBackend, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { freshEnv, startTestStack, testBackend, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { cliFleet, itemTotals, type CliFleet } from './cli-run.js';
 
 const KMS_KEY = TEST_KMS_KEYS[0].id;
@@ -70,7 +71,9 @@ describe.runIf(testBackend() === 'aws-local')('s3-sync object properties on rado
     });
     env = await freshEnv(t.stack);
     const { name: _n, ...minioRemote } = t.stack.remotes.minio! as { name?: string; endpoint?: string };
-    config = writeCliConfig(env, { counted: { ...minioRemote, endpoint: proxy.url } });
+    const { name: _l, ...localRemote } = t.stack.remotes.local! as { name?: string };
+    // the docs' remote names: minio (one identity) and aws (another)
+    config = writeCliConfig(env, { counted: { ...minioRemote, endpoint: proxy.url }, aws: localRemote });
     fleet = cliFleet(env, config);
   });
   afterAll(async () => {
@@ -141,6 +144,35 @@ describe.runIf(testBackend() === 'aws-local')('s3-sync object properties on rado
     );
     const verify = await runCli(['verify', '--run', 'props-stream'], { config });
     expect(verify.stdout, verify.stderr).toContain('CLEAN');
+  });
+
+  it("docs/s3-properties.md's cross-account archive, as written", async () => {
+    await createBucket(minio, 'rideshare-gold');
+    await put(minio, 'rideshare-gold', 'trips/part-0.parquet', objectBytes('p0', 4000), { Tagging: 'layer=gold' });
+    await createBucket(local, 'rideshare-123456789012-gold');
+    const plan = docCommand(
+      'docs/s3-properties.md',
+      'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets gold --storage-class GLACIER_IR --sse aws:kms --sse-kms-key-id alias/rideshare-archive --acl bucket-owner-full-control --run archive-1',
+    );
+    const r = await runCli(plan.split(' ').slice(1), { config });
+    expect(r.code, r.stderr).toBe(0);
+    const status = docCommand('docs/s3-properties.md', 'convoy status --run archive-1');
+    await waitUntil(async () => (await runCli(status.split(' ').slice(1), { config })).stdout.includes('state=done'), {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      what: 'archive-1 done',
+    });
+    const out = await runCli(status.split(' ').slice(1), { config });
+    expect(out.stdout).toContain(
+      'options: tags copy, storage-class GLACIER_IR, sse aws:kms (alias/rideshare-archive), acl bucket-owner-full-control',
+    );
+    const head = await local.send(
+      new HeadObjectCommand({ Bucket: 'rideshare-123456789012-gold', Key: 'trips/part-0.parquet' }),
+    );
+    expect(head.StorageClass).toBe('GLACIER_IR');
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toBe('alias/rideshare-archive');
+    expect(await tagsOf(local, 'rideshare-123456789012-gold', 'trips/part-0.parquet')).toEqual({ layer: 'gold' });
   });
 
   it('untagged objects cost no extra request: --tags copy sends what --tags none sends', async () => {

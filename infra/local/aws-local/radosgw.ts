@@ -60,6 +60,8 @@ async function freePort(): Promise<number> {
  */
 export const TEST_KMS_KEYS = [
   { id: '0f8c7a52-3c1e-4d6b-9a77-5e2f1b3c4d5e', secret: Buffer.alloc(32, 7).toString('base64') },
+  // docs/s3-properties.md's example names its key by alias
+  { id: 'alias/rideshare-archive', secret: Buffer.alloc(32, 9).toString('base64') },
 ] as const;
 
 /**

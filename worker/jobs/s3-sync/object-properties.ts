@@ -113,6 +113,15 @@ export function objectPropertiesFromCli(o: ObjectPropertiesCliOptions): Partial<
   return { tags, storageClass, sse, sseKmsKeyId: o.sseKmsKeyId, acl };
 }
 
+/**
+ * The one rule zod's field-by-field shape does not hold: a KMS key only with SSE-KMS (a spec
+ * planned through the API, not the CLI, is checked here, at preflight).
+ */
+export function checkObjectProperties(spec: Partial<ObjectPropertiesSpec>): void {
+  if (spec.sseKmsKeyId !== undefined && spec.sse !== 'aws:kms')
+    throw new InputError(`sseKmsKeyId needs sse "aws:kms" (the key encrypts only SSE-KMS objects)`);
+}
+
 /** What one destination write sets, resolved for one object (`keep` is the source's class). */
 export interface WriteProperties {
   storageClass?: string;

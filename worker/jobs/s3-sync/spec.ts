@@ -17,72 +17,67 @@ export type S3Location = z.infer<typeof locationSchema>;
 export const bucketPairSchema = z.object({ from: locationSchema, to: locationSchema });
 export type BucketPair = z.infer<typeof bucketPairSchema>;
 
-export const s3SyncSpecSchema = z
-  .object({
-    pairs: z.array(bucketPairSchema).min(1),
-    /** aws-cli style globs on the key relative to the source prefix: `*` matches across `/` */
-    include: z.array(z.string()).default([]),
-    exclude: z.array(z.string()).default([]),
-    /** copy only the newest child prefix of each of these prefixes (relative to the pair's prefix) */
-    latestPrefix: z.array(z.string()).default([]),
-    /** how "newest" is decided: by name (timestamps, run ids) or by the newest object's LastModified */
-    latestBy: z.enum(['name', 'modified']).default('name'),
-    /** compare by size only (skip any same-size object) */
-    sizeOnly: z.boolean().default(false),
-    createBuckets: z.boolean().default(false),
-    /**
-     * mirror deletions (rclone sync, `aws s3 sync --delete`): each range item deletes the
-     * destination keys in its range that the source lacks, after its copies, within the synced
-     * prefixes and filters only
-     */
-    delete: z.boolean().default(false),
-    /** objects above this are copied with multipart upload (fauxqs caps one request body at ~11 MiB) */
-    multipartThresholdBytes: z
-      .number()
-      .int()
-      .min(5 * 1024 * 1024)
-      .default(8 * 1024 * 1024),
-    partSizeBytes: z
-      .number()
-      .int()
-      .min(5 * 1024 * 1024)
-      .default(8 * 1024 * 1024),
-    /**
-     * the store's size limits (CopyObject's largest source, parts per upload, largest part), when
-     * they are not AWS's (./s3-limits.ts); tests pass small ones to reach the large-object paths
-     */
-    s3Limits: s3LimitsSchema.optional(),
-    /** fleet-wide limit on bytes copied per second (like rclone --bwlimit), split across live workers */
-    bwlimitBytesPerSecond: z.number().int().min(1).optional(),
-    /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */
-    tpsLimit: z.number().positive().optional(),
-    /**
-     * adaptive: when a destination throttles (503 SlowDown, 429), the fleet backs off and climbs
-     * again (AIMD, one shared rate per destination bucket and top-level prefix: see
-     * worker/budget/adaptive-rates.ts); fixed: only --tpslimit/--bwlimit limit the fleet
-     */
-    rateControl: z.enum(['adaptive', 'fixed']).default('adaptive'),
-    /** a range item holds at most this many keys / bytes */
-    rangeMaxKeys: z.number().int().min(1).max(100_000).default(500),
-    rangeMaxBytes: z
-      .number()
-      .int()
-      .min(1)
-      .default(1024 * 1024 * 1024),
-    /**
-     * auto: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
-     * `list` item that adds range items). coordinator: the coordinator streams the whole listing.
-     */
-    listMode: z.enum(['auto', 'coordinator']).default('auto'),
-    /** per pair, the source prefixes this run syncs; filled in once at planning (see prefixes.ts) */
-    resolvedPrefixes: z.array(z.array(z.string())).optional(),
-    /** tags, storage class, encryption and ACL of the destination objects (object-properties.ts) */
-    ...objectPropertiesShape,
-  })
-  .refine((s) => s.sseKmsKeyId === undefined || s.sse === 'aws:kms', {
-    message: 'sseKmsKeyId needs sse "aws:kms"',
-    path: ['sseKmsKeyId'],
-  });
+export const s3SyncSpecSchema = z.object({
+  pairs: z.array(bucketPairSchema).min(1),
+  /** aws-cli style globs on the key relative to the source prefix: `*` matches across `/` */
+  include: z.array(z.string()).default([]),
+  exclude: z.array(z.string()).default([]),
+  /** copy only the newest child prefix of each of these prefixes (relative to the pair's prefix) */
+  latestPrefix: z.array(z.string()).default([]),
+  /** how "newest" is decided: by name (timestamps, run ids) or by the newest object's LastModified */
+  latestBy: z.enum(['name', 'modified']).default('name'),
+  /** compare by size only (skip any same-size object) */
+  sizeOnly: z.boolean().default(false),
+  createBuckets: z.boolean().default(false),
+  /**
+   * mirror deletions (rclone sync, `aws s3 sync --delete`): each range item deletes the
+   * destination keys in its range that the source lacks, after its copies, within the synced
+   * prefixes and filters only
+   */
+  delete: z.boolean().default(false),
+  /** objects above this are copied with multipart upload (fauxqs caps one request body at ~11 MiB) */
+  multipartThresholdBytes: z
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  partSizeBytes: z
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  /**
+   * the store's size limits (CopyObject's largest source, parts per upload, largest part), when
+   * they are not AWS's (./s3-limits.ts); tests pass small ones to reach the large-object paths
+   */
+  s3Limits: s3LimitsSchema.optional(),
+  /** fleet-wide limit on bytes copied per second (like rclone --bwlimit), split across live workers */
+  bwlimitBytesPerSecond: z.number().int().min(1).optional(),
+  /** fleet-wide limit on objects copied per second (like rclone --tpslimit), split across live workers */
+  tpsLimit: z.number().positive().optional(),
+  /**
+   * adaptive: when a destination throttles (503 SlowDown, 429), the fleet backs off and climbs
+   * again (AIMD, one shared rate per destination bucket and top-level prefix: see
+   * worker/budget/adaptive-rates.ts); fixed: only --tpslimit/--bwlimit limit the fleet
+   */
+  rateControl: z.enum(['adaptive', 'fixed']).default('adaptive'),
+  /** a range item holds at most this many keys / bytes */
+  rangeMaxKeys: z.number().int().min(1).max(100_000).default(500),
+  rangeMaxBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 1024 * 1024),
+  /**
+   * auto: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
+   * `list` item that adds range items). coordinator: the coordinator streams the whole listing.
+   */
+  listMode: z.enum(['auto', 'coordinator']).default('auto'),
+  /** per pair, the source prefixes this run syncs; filled in once at planning (see prefixes.ts) */
+  resolvedPrefixes: z.array(z.array(z.string())).optional(),
+  /** tags, storage class, encryption and ACL of the destination objects (object-properties.ts) */
+  ...objectPropertiesShape,
+});
 export type S3SyncSpec = z.infer<typeof s3SyncSpecSchema>;
 
 /** The destination key for a source key (prefix mapping: from.prefix -> to.prefix). */
