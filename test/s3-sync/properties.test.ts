@@ -116,7 +116,8 @@ describe.runIf(testBackend() === 'aws-local')('s3-sync object properties on rado
       '5MiB',
     ]);
     expect(s.counts.failed).toBe(0);
-    expect((await itemTotals(env, 'props-stream')).objects).toBe(3);
+    const totals = await itemTotals(env, 'props-stream');
+    expect(totals.objects, JSON.stringify({ totals, status: s })).toBe(3);
     // one GetObjectTagging per tagged object, none for the untagged one
     expect(seen.tagging - before.tagging).toBe(2);
 

@@ -200,8 +200,10 @@ export async function copyObject(
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {
   let replace: Parameters<S3ObjectClient['copy']>[2] = {};
   const props = writePropertiesFor(opts.properties ?? {}, obj);
-  if (isMultipartEtag(obj.etag) || isKms(props)) {
-    // A copied multipart (or SSE-KMS) object gets a new ETag: record the source ETag so later runs can skip it.
+  // A copied multipart (or SSE-KMS) object gets a new ETag: record the source ETag so later runs
+  // can skip it. --tags none: a metadata REPLACE too, since radosgw keeps the source's tags on a
+  // copy with only the tagging directive REPLACE (AWS drops them; the HEAD costs one request).
+  if (isMultipartEtag(obj.etag) || isKms(props) || opts.properties?.tags === 'none') {
     const head = await t.src
       .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), {
         abortSignal: opts.signal,
