@@ -375,18 +375,26 @@ async function storeChecksum(
 ): Promise<void> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   if (bytes <= limits.copyObjectMaxBytes) {
-    await t.dst.send(
-      new CopyObjectCommand({
-        Bucket: t.dstBucket,
-        Key: destKey,
-        CopySource: copySource(t.dstBucket, destKey),
-        MetadataDirective: 'REPLACE',
-        ...sdkContentHeaders(content),
-        Metadata: metadata,
-        ...sdkPropertyFields(written.props),
-      }),
-      { abortSignal: opts.signal },
-    );
+    // radosgw 16 cannot copy an SSE-KMS object (501 NotImplemented): it keeps its source ETag
+    const notImplemented = (err: unknown) => {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501) return;
+      throw err;
+    };
+    await t.dst
+      .send(
+        new CopyObjectCommand({
+          Bucket: t.dstBucket,
+          Key: destKey,
+          CopySource: copySource(t.dstBucket, destKey),
+          MetadataDirective: 'REPLACE',
+          ...sdkContentHeaders(content),
+          Metadata: metadata,
+          ...sdkPropertyFields(written.props),
+        }),
+        { abortSignal: opts.signal },
+      )
+      .catch(notImplemented);
     return;
   }
   await partCopy(t.dst, { bucket: t.dstBucket, key: destKey }, { bucket: t.dstBucket, key: destKey }, bytes, {
