@@ -100,6 +100,8 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   PutObject_kms: { actions: ['kms:GenerateDataKey'], grants: ['kmsKeys'] },
   CreateMultipartUpload_kms: { actions: ['kms:GenerateDataKey', 'kms:Decrypt'], grants: ['kmsKeys'] },
   GetObject_kms: { actions: ['kms:Decrypt'], grants: ['kmsKeys'] },
+  // a copy by parts sets its tags again once complete (part-copy.ts)
+  PutObjectTagging: { actions: ['s3:PutObjectTagging'], grants: ['writeBuckets'] },
   // the source's tags for a streamed copy (only of objects that have some) and verify's comparison
   GetObjectTagging: { actions: ['s3:GetObjectTagging'], grants: ['readBuckets', 'writeBuckets'] },
   UploadPart: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
@@ -158,6 +160,7 @@ export const USED_COMMANDS: readonly string[] = [
   'HeadObject',
   'ListObjectsV2',
   'PutObject',
+  'PutObjectTagging',
   'UploadPartCopy',
   'lib-storage:Upload',
 ];

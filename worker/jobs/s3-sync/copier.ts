@@ -23,10 +23,12 @@ import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
 import {
+  encodeTagging,
   type ObjectPropertiesSpec,
   propertyHeaders,
   sdkPropertyFields,
-  taggingOf,
+  type TagPair,
+  tagSetOf,
   type WriteProperties,
   writePropertiesFor,
 } from './object-properties.js';
@@ -90,9 +92,9 @@ async function tagsToCarry(
   obj: ListedObject,
   tagCount: number,
   opts: CopyOptions,
-): Promise<string | undefined> {
+): Promise<TagPair[] | undefined> {
   if (opts.properties?.tags === 'none' || tagCount <= 0) return undefined;
-  return taggingOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
+  return tagSetOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
     throw sourceError(err, obj.key);
   });
 }
@@ -263,7 +265,8 @@ async function streamSinglePut(
   const props = writePropertiesFor(opts.properties ?? {}, obj);
   const md5 = plainMd5(obj.etag) && isKms(props);
   try {
-    const tagging = await tagsToCarry(t, obj, got.tagCount, opts);
+    const tags = await tagsToCarry(t, obj, got.tagCount, opts);
+    const tagging = tags && encodeTagging(tags);
     // Small bodies are read whole and sent with their headers in one write: piping a few KiB
     // through two sockets costs more in round trips (delayed ACKs) than the memory it saves.
     const body = got.contentLength <= SMALL_OBJECT_BYTES ? await readBody(got.body, got.contentLength) : got.body;
@@ -312,13 +315,14 @@ async function streamMultipart(
 ): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
   const props = writePropertiesFor(opts.properties ?? {}, obj);
-  let tagging: string | undefined;
+  let tags: TagPair[] | undefined;
   try {
-    tagging = await tagsToCarry(t, obj, got.tagCount, opts);
+    tags = await tagsToCarry(t, obj, got.tagCount, opts);
   } catch (err) {
     got.body.destroy();
     throw err;
   }
+  const tagging = tags && encodeTagging(tags);
   const claimed = got.metadata[META_SHA256];
   const hashing = hashingStream();
   got.body.on('error', (err) => hashing.stream.destroy(err)).pipe(hashing.stream);
@@ -333,6 +337,9 @@ async function streamMultipart(
       Metadata: metadata,
       ...sdkPropertyFields(props, tagging),
     },
+    // and again with PutObjectTagging once complete: radosgw 16 ignores x-amz-tagging on
+    // CreateMultipartUpload (one request more per tagged multipart object, none for untagged ones)
+    tags: tags ?? [],
     partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,
     leavePartsOnError: false,
@@ -352,7 +359,7 @@ async function streamMultipart(
   if (!claimed)
     await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts, {
       props,
-      tagging,
+      tags,
     });
   return { bytesThroughWorker: bytes };
 }
@@ -371,7 +378,7 @@ async function storeChecksum(
   metadata: Record<string, string>,
   opts: CopyOptions,
   // a copy onto itself sets the storage class, encryption and ACL anew: the upload's again
-  written: { props: WriteProperties; tagging: string | undefined },
+  written: { props: WriteProperties; tags: TagPair[] | undefined },
 ): Promise<void> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   if (bytes <= limits.copyObjectMaxBytes) {
@@ -391,6 +398,8 @@ async function storeChecksum(
           ...sdkContentHeaders(content),
           Metadata: metadata,
           ...sdkPropertyFields(written.props),
+          // the tags given explicitly: a metadata REPLACE may drop them (radosgw 16)
+          ...(written.tags ? { TaggingDirective: 'REPLACE' as const, Tagging: encodeTagging(written.tags) } : {}),
         }),
         { abortSignal: opts.signal },
       )
@@ -401,7 +410,8 @@ async function storeChecksum(
     partBytes: partSizeFor(bytes, opts.partSizeBytes, limits),
     headers: sdkContentHeaders(content),
     metadata,
-    properties: sdkPropertyFields(written.props, written.tagging),
+    properties: sdkPropertyFields(written.props, written.tags && encodeTagging(written.tags)),
+    tags: written.tags,
     signal: opts.signal,
   });
 }
@@ -425,13 +435,15 @@ async function copyByParts(
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
-  // UploadPartCopy copies bytes only, and the HEAD does not count tags: ask for them
-  const tagging =
+  // UploadPartCopy copies bytes only, and the HEAD does not count tags: ask for them (an
+  // endpoint without tags answers something else: none to carry)
+  const tagSet =
     opts.properties?.tags === 'none'
       ? undefined
-      : await taggingOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
+      : await t.srcObjects.getTagging(t.srcBucket, obj.key, opts.signal).catch((err) => {
           throw sourceError(err, obj.key);
         });
+  const tags = tagSet?.length ? tagSet : undefined;
   return partCopy(
     t.dst,
     { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
@@ -447,7 +459,8 @@ async function copyByParts(
         ContentLanguage: head.ContentLanguage,
       },
       metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
-      properties: sdkPropertyFields(writePropertiesFor(opts.properties ?? {}, obj), tagging),
+      properties: sdkPropertyFields(writePropertiesFor(opts.properties ?? {}, obj), tags && encodeTagging(tags)),
+      tags,
       signal: opts.signal,
     },
   ).catch((err) => {

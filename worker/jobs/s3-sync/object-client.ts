@@ -450,6 +450,30 @@ export class S3ObjectClient {
     return { etag: (xmlTag(text, 'ETag') ?? '').replace(/&quot;|"/g, '') };
   }
 
+  /**
+   * An object's tags (GetObjectTagging), or undefined when the endpoint answered with something
+   * that is not a tag set (fauxqs answers `?tagging` with the object's body): that answer is not
+   * read any further. For callers that do not know whether the endpoint implements tags.
+   */
+  async getTagging(
+    bucket: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<Array<{ Key: string; Value: string }> | undefined> {
+    const res = await this.send('GET', bucket, key, {}, undefined, signal, { tagging: '' });
+    if (res.statusCode !== 200) throw await errorFrom(res, `GET ${bucket}/${key}?tagging`);
+    if (!String(res.headers['content-type'] ?? '').includes('xml')) {
+      res.destroy();
+      return undefined;
+    }
+    const xml = await readAll(res);
+    if (!xml.includes('<Tagging')) return undefined;
+    return [...xml.matchAll(/<Tag>([\s\S]*?)<\/Tag>/g)].map((m) => ({
+      Key: tagIn(m[1]!, 'Key') ?? '',
+      Value: tagIn(m[1]!, 'Value') ?? '',
+    }));
+  }
+
   destroy(): void {
     this.agent.destroy();
   }

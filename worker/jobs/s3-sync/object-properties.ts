@@ -167,13 +167,19 @@ export function encodeTagging(tags: ReadonlyArray<{ Key?: string; Value?: string
   return tags.map((t) => `${encodeURIComponent(t.Key ?? '')}=${encodeURIComponent(t.Value ?? '')}`).join('&');
 }
 
-/** An object's tags (GetObjectTagging), encoded for x-amz-tagging; undefined when it has none. */
-export async function taggingOf(
+export interface TagPair {
+  Key: string;
+  Value: string;
+}
+
+/** An object's tags (GetObjectTagging); undefined when it has none. */
+export async function tagSetOf(
   s3: S3Client,
   bucket: string,
   key: string,
   signal?: AbortSignal,
-): Promise<string | undefined> {
+): Promise<TagPair[] | undefined> {
   const out = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-  return out.TagSet?.length ? encodeTagging(out.TagSet) : undefined;
+  const tags = (out.TagSet ?? []).map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }));
+  return tags.length ? tags : undefined;
 }

@@ -15,6 +15,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   type CreateMultipartUploadCommandInput,
+  PutObjectTaggingCommand,
   type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
@@ -40,6 +41,11 @@ export interface PartCopyOptions {
     CreateMultipartUploadCommandInput,
     'StorageClass' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ACL' | 'Tagging'
   >;
+  /**
+   * tags to set again once complete (PutObjectTagging): radosgw 16 ignores the create's
+   * x-amz-tagging; AWS honours it, and the second write is the same tags
+   */
+  tags?: Array<{ Key: string; Value: string }>;
   signal?: AbortSignal;
   /** parts copied at once @defaultValue 4 */
   concurrency?: number;
@@ -111,6 +117,11 @@ export async function partCopy(
       }),
       send,
     );
+    if (opts.tags?.length)
+      await client.send(
+        new PutObjectTaggingCommand({ Bucket: dst.bucket, Key: dst.key, Tagging: { TagSet: opts.tags } }),
+        send,
+      );
     return true;
   } catch (err) {
     await abort(client, dst, uploadId);

@@ -6,8 +6,8 @@
  * Encryption and ACLs are not compared: the destination's are what the run asked for, not the
  * source's, and a HEAD per object would cost what a listing does not.
  */
-import { GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ComparedEntry } from './compare.js';
+import type { S3ObjectClient } from './object-client.js';
 import { encodeTagging, type ObjectPropertiesSpec } from './object-properties.js';
 
 /** Entries checked at once (each two small requests). */
@@ -25,21 +25,23 @@ export function expectedStorageClass(
   return spec.storageClass === 'keep' ? classOf(srcClass) : spec.storageClass;
 }
 
-/** A tag set in one canonical order, to compare two of them. */
-async function tagsOf(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const out = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
-  return encodeTagging([...(out.TagSet ?? [])].sort((a, b) => ((a.Key ?? '') < (b.Key ?? '') ? -1 : 1)));
+/** A tag set in one canonical order, to compare two of them; undefined: the endpoint has no tags. */
+async function tagsOf(s3: S3ObjectClient, bucket: string, key: string): Promise<string | undefined> {
+  const tags = await s3.getTagging(bucket, key);
+  return tags && encodeTagging([...tags].sort((a, b) => (a.Key < b.Key ? -1 : 1)));
 }
 
 export interface PropertyCheckTarget {
   /** per pair: source and destination clients and buckets */
-  pairs: Array<{ src: S3Client; dst: S3Client; srcBucket: string; dstBucket: string }>;
+  pairs: Array<{ src: S3ObjectClient; dst: S3ObjectClient; srcBucket: string; dstBucket: string }>;
   spec: Pick<ObjectPropertiesSpec, 'storageClass' | 'tags'>;
   /**
    * objects whose tags could not be read (an endpoint without GetObjectTagging, a role without
    * s3:GetObjectTagging): not compared, counted, the first reason kept for the summary
    */
   tagsUnchecked: { count: number; firstError?: string };
+  /** set once an endpoint answered a tag read with something else (fauxqs): no more tag reads */
+  tagsUnsupported?: boolean;
 }
 
 async function check(e: ComparedEntry, t: PropertyCheckTarget): Promise<ComparedEntry> {
@@ -47,11 +49,19 @@ async function check(e: ComparedEntry, t: PropertyCheckTarget): Promise<Compared
   const want = expectedStorageClass(t.spec, e.src.storageClass);
   if (want !== undefined && classOf(e.dst.storageClass) !== want) return { ...e, verdict: 'storage_class_differs' };
   if (t.spec.tags !== 'copy') return e;
+  if (t.tagsUnsupported) {
+    t.tagsUnchecked.count++;
+    return e;
+  }
   const p = t.pairs[e.pair]!;
-  let a: string;
-  let b: string;
+  let a: string | undefined;
+  let b: string | undefined;
   try {
     [a, b] = await Promise.all([tagsOf(p.src, p.srcBucket, e.src.key), tagsOf(p.dst, p.dstBucket, e.dst.key)]);
+    if (a === undefined || b === undefined) {
+      t.tagsUnsupported = true;
+      throw new Error('the endpoint answered ?tagging with something other than a tag set: it has no object tags');
+    }
   } catch (err) {
     t.tagsUnchecked.count++;
     t.tagsUnchecked.firstError ??= `${(err as Error).name}: ${(err as Error).message}`.slice(0, 200);

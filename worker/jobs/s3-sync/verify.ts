@@ -44,7 +44,7 @@ export async function verifyS3Sync(
     spec,
     pairs: spec.pairs.map((p) => {
       const t = copyTargetFor(ctx.config, p);
-      return { src: t.src, dst: t.dst, srcBucket: p.from.bucket, dstBucket: p.to.bucket };
+      return { src: t.srcObjects, dst: t.dstObjects, srcBucket: p.from.bucket, dstBucket: p.to.bucket };
     }),
     tagsUnchecked: { count: 0 } as { count: number; firstError?: string },
   };
