@@ -216,14 +216,19 @@ describe('least privilege', () => {
     expect(granted.get(`{${items}.Arn}`)).toEqual(allowed.get(`{${items}.Arn}`));
     expect(granted.get(`{${queue}.Arn}`)).toEqual(allowed.get(`{${queue}.Arn}`));
     expect(granted.get(`{${meta}.Arn}`)).toEqual(allowed.get(`{${meta}.Arn}`));
-    expect(granted.get('arn:{AWS::Partition}:s3:::src-bucket-a/*')).toEqual(new Set(['s3:GetObject']));
+    expect(granted.get('arn:{AWS::Partition}:s3:::src-bucket-a/*')).toEqual(
+      new Set(['s3:GetObject', 's3:GetObjectTagging']),
+    );
   });
 
   it('read buckets get no write action, no managed policies are attached, only EC2 assumes the role', () => {
     for (const { statement } of allPolicyStatements(json)) {
       const resources = asList(statement.Resource).map(renderIntrinsic);
       if (resources.some((r) => r.includes(':::src-bucket'))) {
-        expect(asList(statement.Action).every((a) => a === 's3:GetObject' || a === 's3:ListBucket')).toBe(true);
+        // reads only: objects, their tags (s3-sync carries them), listings
+        expect(
+          asList(statement.Action).every((a) => ['s3:GetObject', 's3:GetObjectTagging', 's3:ListBucket'].includes(a)),
+        ).toBe(true);
       }
     }
     const roles = Object.values(json.Resources).filter((r: any) => r.Type === 'AWS::IAM::Role') as any[];
