@@ -14,6 +14,16 @@ export function rateLimitsOf(ctx: ConvoyContext, kind: string): Partial<Record<R
   return (ctx as Partial<EngineContext>).kinds?.plugins.find((p) => p.name === kind)?.rateLimits;
 }
 
+/** The kind's one-line summary of the run's spec options (KindPlugin.describeSpec), when it has one. */
+export function specSummaryOf(ctx: ConvoyContext, run: RunRow): string | undefined {
+  const plugin = (ctx as Partial<EngineContext>).kinds?.plugins.find((p) => p.name === run.kind);
+  try {
+    return plugin?.describeSpec?.(run.spec);
+  } catch {
+    return undefined; // a spec the summary does not understand is not worth failing a status read
+  }
+}
+
 export interface RunSettingView {
   value: number | string | null;
   /** tuned: `convoy tune` set it; planned: as planned; off: tuned off; none: never set */
@@ -27,9 +37,15 @@ export interface RunSettingsView {
   bwlimit?: RunSettingView;
   tpslimit?: RunSettingView;
   tuneVersion: number;
+  /** planned options of the run's kind (s3-sync: tags, storage class, encryption, ACL) */
+  options?: string;
 }
 
-export function runSettings(run: RunRow, rateLimits: Partial<Record<RateLimitName, string>> = {}): RunSettingsView {
+export function runSettings(
+  run: RunRow,
+  rateLimits: Partial<Record<RateLimitName, string>> = {},
+  options?: string,
+): RunSettingsView {
   const t = run.tuning ?? {};
   const planned = run.retry?.maxFailed;
   const mf = maxFailedOf(run);
@@ -40,6 +56,7 @@ export function runSettings(run: RunRow, rateLimits: Partial<Record<RateLimitNam
       source: t.maxFailed === null ? 'off' : t.maxFailed ? 'tuned' : planned ? 'planned' : 'none',
     },
     tuneVersion: run.tuneVersion ?? 0,
+    ...(options ? { options } : {}),
   };
   for (const name of RATE_LIMITS) {
     const field = rateLimits[name];
@@ -71,7 +88,8 @@ export function formatSettings(v: RunSettingsView): string {
   if (v.bwlimit) parts.push(fmt('bwlimit', v.bwlimit));
   if (v.tpslimit) parts.push(fmt('tpslimit', v.tpslimit));
   parts.push(fmt('max-failed', v.maxFailed));
-  return `settings: ${parts.join(', ')}${v.tuneVersion ? ` [tuned ${v.tuneVersion} time(s)]` : ''}`;
+  const options = v.options ? `\noptions: ${v.options}` : '';
+  return `settings: ${parts.join(', ')}${v.tuneVersion ? ` [tuned ${v.tuneVersion} time(s)]` : ''}${options}`;
 }
 
 /** Why a run paused itself and what to do, or undefined when it did not. */

@@ -16,7 +16,14 @@ import { describeFleetRate, readFleetRates, type FleetRateRow } from '../state/f
 import { countsByStatus, itemsByStatus } from '../state/status-index.js';
 import type { ItemStatus } from '../state/item-row.js';
 import { getRun, type RunRow } from '../state/runs.js';
-import { formatSettings, pauseAdvice, rateLimitsOf, runSettings, type RunSettingsView } from './run-settings.js';
+import {
+  formatSettings,
+  pauseAdvice,
+  rateLimitsOf,
+  runSettings,
+  specSummaryOf,
+  type RunSettingsView,
+} from './run-settings.js';
 
 export interface RunStatus {
   run: RunRow;
@@ -53,7 +60,7 @@ export async function runStatus(ctx: ConvoyContext, runId: string): Promise<RunS
   // counters lose a killed worker's last seconds: a finished run's totals come from its item rows
   const exact = { done, failed, unfinished: pending + leased + retrying };
   const { counters } = await reconcileTotals(ctx.items, runId, totals.total, exact);
-  const settings = runSettings(run, rateLimitsOf(ctx, run.kind));
+  const settings = runSettings(run, rateLimitsOf(ctx, run.kind), specSummaryOf(ctx, run));
   return {
     run,
     counts: { pending, leased, retrying, done, failed },

@@ -14,7 +14,13 @@
  * in the background every `recountEveryMs` (or on every refresh while they are small), never on
  * the refresh path; see rates.ts `advanceCounts` for the numbers shown in between.
  */
-import { pauseAdvice, rateLimitsOf, runSettings, type RunSettingsView } from '../coordinator/run-settings.js';
+import {
+  pauseAdvice,
+  rateLimitsOf,
+  runSettings,
+  specSummaryOf,
+  type RunSettingsView,
+} from '../coordinator/run-settings.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError, toError } from '../shared/errors.js';
 import type { QueueDepth } from '../shared/work-queue.js';
@@ -272,7 +278,7 @@ export class SnapshotReader {
       workers,
       workerCounts,
       warnings,
-      settings: runSettings(run, rateLimitsOf(this.ctx, run.kind)),
+      settings: runSettings(run, rateLimitsOf(this.ctx, run.kind), specSummaryOf(this.ctx, run)),
       pauseAdvice: pauseAdvice(run) ?? null,
       generatedAtMs: now,
       refreshMs: Date.now() - started,

@@ -149,6 +149,11 @@ export interface KindPlugin<Spec = any> {
    * `effectiveLimit` (state/run-tuning.ts) of the tuned and planned values.
    */
   rateLimits?: Partial<Record<RateLimitName, string>>;
+  /**
+   * The run's spec options worth showing beside its live settings (`convoy status`, the API's run
+   * detail, the monitor), one short line; pure and light (the plugin object is loaded eagerly)
+   */
+  describeSpec?(spec: Spec): string | undefined;
   /** a file per fleet instance that `convoy worker` takes (the uploads kind: each instance's customers) */
   instanceFiles?: InstanceFiles;
 }

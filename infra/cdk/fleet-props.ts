@@ -61,6 +61,13 @@ const fleetPropsObject = z
     readBuckets: list(bucketName).default([]),
     /** Buckets the fleet writes (destinations); also readable (sync compares both sides). */
     writeBuckets: list(bucketName).default([]),
+    /**
+     * KMS key ARNs of SSE-KMS objects the fleet writes (s3-sync --sse aws:kms) or reads: granted
+     * kms:GenerateDataKey and kms:Decrypt (the key policy must allow the fleet's role too).
+     */
+    kmsKeys: list(
+      z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-zA-Z-]+$/, 'not a KMS key ARN'),
+    ).default([]),
     /** DynamoDB tables the table jobs read / write (dynamodb-copy). */
     readTables: list(tableName).default([]),
     writeTables: list(tableName).default([]),

@@ -115,6 +115,7 @@ export class ConvoyFleetStack extends Stack {
       write.objects,
       fleet.writeBuckets.map((b) => `${bucketArn(b)}/*`),
     );
+    allow('KmsKeys', actionsFor('kmsKeys'), fleet.kmsKeys);
     const tableArn = (t: string) => `arn:${Aws.PARTITION}:dynamodb:${Aws.REGION}:${Aws.ACCOUNT_ID}:table/${t}`;
     allow('ReadTables', actionsFor('readTables'), fleet.readTables.map(tableArn));
     allow('WriteTables', actionsFor('writeTables'), fleet.writeTables.map(tableArn));

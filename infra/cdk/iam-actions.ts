@@ -17,6 +17,8 @@ export type Grant =
   | 'writeBuckets'
   | 'readTables'
   | 'writeTables'
+  /** KMS keys of SSE-KMS objects the fleet reads or writes (s3-sync --sse aws:kms, or SSE-KMS sources) */
+  | 'kmsKeys'
   /** only used against the local stack (provisioning); the CDK app creates these resources */
   | 'localOnly'
   /** run by the operator's `convoy plan` preflight with the operator's own credentials, never by workers */
@@ -92,9 +94,26 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   GetObject_version: { actions: ['s3:GetObjectVersion'], grants: ['readBuckets'] },
   CopyObject_version: { actions: ['s3:GetObjectVersion'], grants: ['readBuckets'] },
   HeadBucket: { actions: ['s3:ListBucket'], grants: ['readBuckets', 'writeBuckets'] },
-  PutObject: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
-  CopyObject: { actions: ['s3:GetObject', 's3:PutObject'], grants: ['writeBuckets'] },
-  CreateMultipartUpload: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
+  // s3-sync's writes carry the object's tags (x-amz-tagging, or CopyObject's tagging directive
+  // COPY, which reads them) and --acl (x-amz-acl): S3 authorizes those as PutObjectTagging /
+  // GetObjectTagging / PutObjectAcl besides PutObject (object-properties.ts)
+  PutObject: { actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:PutObjectAcl'], grants: ['writeBuckets'] },
+  CopyObject: {
+    actions: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObject', 's3:PutObjectTagging', 's3:PutObjectAcl'],
+    grants: ['writeBuckets'],
+  },
+  CreateMultipartUpload: {
+    actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:PutObjectAcl'],
+    grants: ['writeBuckets'],
+  },
+  // SSE-KMS (--sse aws:kms): a write asks KMS for a data key, a read or a multipart upload decrypts it
+  PutObject_kms: { actions: ['kms:GenerateDataKey'], grants: ['kmsKeys'] },
+  CreateMultipartUpload_kms: { actions: ['kms:GenerateDataKey', 'kms:Decrypt'], grants: ['kmsKeys'] },
+  GetObject_kms: { actions: ['kms:Decrypt'], grants: ['kmsKeys'] },
+  // a copy by parts sets its tags again once complete (part-copy.ts)
+  PutObjectTagging: { actions: ['s3:PutObjectTagging'], grants: ['writeBuckets'] },
+  // the source's tags for a streamed copy (only of objects that have some) and verify's comparison
+  GetObjectTagging: { actions: ['s3:GetObjectTagging'], grants: ['readBuckets', 'writeBuckets'] },
   UploadPart: { actions: ['s3:PutObject'], grants: ['writeBuckets'] },
   // a part copied from an object over CopyObject's 5 GiB (s3-sync part-copy.ts): reads the
   // source, writes the destination, like CopyObject
@@ -106,7 +125,11 @@ export const COMMAND_PERMISSIONS: Record<string, CommandPermission> = {
   // --all-versions removes a destination version whose copy failed its checksum (by VersionId)
   DeleteObject_version: { actions: ['s3:DeleteObjectVersion'], grants: ['writeBuckets'] },
   // @aws-sdk/lib-storage `new Upload(...)`: multipart above its part size, aborted on failure
-  'lib-storage:Upload': { actions: ['s3:PutObject', 's3:AbortMultipartUpload'], grants: ['writeBuckets'] },
+  'lib-storage:Upload': {
+    actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:PutObjectAcl', 's3:AbortMultipartUpload'],
+    grants: ['writeBuckets'],
+  },
+  'lib-storage:Upload_kms': { actions: ['kms:GenerateDataKey', 'kms:Decrypt'], grants: ['kmsKeys'] },
 };
 
 /**
@@ -145,12 +168,14 @@ export const USED_COMMANDS: readonly string[] = [
   'DeleteObjects',
   'GetBucketVersioning',
   'GetObject',
+  'GetObjectTagging',
   'HeadBucket',
   'HeadObject',
   'ListObjectVersions',
   'ListObjectsV2',
   'PutBucketVersioning',
   'PutObject',
+  'PutObjectTagging',
   'UploadPartCopy',
   'lib-storage:Upload',
 ];

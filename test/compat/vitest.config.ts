@@ -25,6 +25,7 @@ export const COMPAT_FILES = [
   'test/s3-sync/filters-cli.test.ts',
   // --all-versions: fauxqs has no bucket versioning, radosgw has
   'test/s3-sync/versions.test.ts',
+  'test/s3-sync/properties.test.ts',
   'test/tables/batch-writer.test.ts',
   'test/tables/dynamodb-copy.test.ts',
   'test/tables/pg-to-dynamodb.test.ts',

@@ -18,6 +18,7 @@ export const DOCS = [
   'docs/monitor.md',
   'docs/compat.md',
   'docs/operations.md',
+  'docs/s3-properties.md',
 ] as const;
 export type Doc = (typeof DOCS)[number];
 

@@ -49,6 +49,11 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
       { run: 'readme-s3.test.ts' },
     'convoy status --run lakehouse-3': { run: 'readme-s3.test.ts' },
   },
+  'docs/s3-properties.md': {
+    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets gold --storage-class GLACIER_IR --sse aws:kms --sse-kms-key-id alias/rideshare-archive --acl bucket-owner-full-control --run archive-1':
+      { run: '../s3-sync/properties.test.ts' },
+    'convoy status --run archive-1': { run: '../s3-sync/properties.test.ts' },
+  },
   'docs/uploads.md': {
     'npx tsc -p .': { skip: 'the build; the suite runs on dist/ built by `npm test`' },
     'npm run demo': { skip: SELF },

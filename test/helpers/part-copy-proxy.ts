@@ -23,6 +23,8 @@ export interface PartCopySeen {
   completes: number;
   /** AbortMultipartUpload requests */
   aborts: number;
+  /** GetObjectTagging requests (answered by the proxy: fauxqs has none) */
+  taggingReads: number;
   /** GETs of the source objects (bytes through a worker) */
   sourceGets: number;
 }
@@ -42,10 +44,16 @@ export async function startPartCopyProxy(
     sourceBucket: '',
   },
 ) {
-  const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0 };
+  const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0, taggingReads: 0 };
   const proxy = await startS3Proxy(upstream, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://x');
+      // fauxqs 1.9.2 has no GetObjectTagging either (it answers `?tagging` with the object's
+      // body): answered here as S3 answers it for an object without tags
+      if (req.method === 'GET' && url.searchParams.has('tagging')) {
+        seen.taggingReads++;
+        return { status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Tagging><TagSet></TagSet></Tagging>' };
+      }
       // GETs of an object of the source bucket (not listings of it)
       if (
         req.method === 'GET' &&

@@ -153,15 +153,24 @@ describe('least privilege', () => {
       ],
       ['arn:{AWS::Partition}:s3:::src-bucket-a', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
       ['arn:{AWS::Partition}:s3:::src-bucket-b', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-a/*', new Set(['s3:GetObject', 's3:GetObjectVersion'])],
-      ['arn:{AWS::Partition}:s3:::src-bucket-b/*', new Set(['s3:GetObject', 's3:GetObjectVersion'])],
+      [
+        'arn:{AWS::Partition}:s3:::src-bucket-a/*',
+        new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging']),
+      ],
+      [
+        'arn:{AWS::Partition}:s3:::src-bucket-b/*',
+        new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging']),
+      ],
       ['arn:{AWS::Partition}:s3:::dst-bucket', new Set(['s3:ListBucket', 's3:ListBucketVersions'])],
       [
         'arn:{AWS::Partition}:s3:::dst-bucket/*',
         new Set([
           's3:GetObject',
           's3:GetObjectVersion',
+          's3:GetObjectTagging',
           's3:PutObject',
+          's3:PutObjectTagging',
+          's3:PutObjectAcl',
           's3:AbortMultipartUpload',
           's3:DeleteObject',
           's3:DeleteObjectVersion',
@@ -216,7 +225,7 @@ describe('least privilege', () => {
     expect(granted.get(`{${queue}.Arn}`)).toEqual(allowed.get(`{${queue}.Arn}`));
     expect(granted.get(`{${meta}.Arn}`)).toEqual(allowed.get(`{${meta}.Arn}`));
     expect(granted.get('arn:{AWS::Partition}:s3:::src-bucket-a/*')).toEqual(
-      new Set(['s3:GetObject', 's3:GetObjectVersion']),
+      new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging']),
     );
   });
 
@@ -224,7 +233,14 @@ describe('least privilege', () => {
     for (const { statement } of allPolicyStatements(json)) {
       const resources = asList(statement.Resource).map(renderIntrinsic);
       if (resources.some((r) => r.includes(':::src-bucket'))) {
-        const readOnly = ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions'];
+        // reads only: objects (every version), their tags (s3-sync carries them), listings
+        const readOnly = [
+          's3:GetObject',
+          's3:GetObjectVersion',
+          's3:GetObjectTagging',
+          's3:ListBucket',
+          's3:ListBucketVersions',
+        ];
         expect(asList(statement.Action).every((a) => readOnly.includes(a))).toBe(true);
       }
     }

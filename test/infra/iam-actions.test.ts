@@ -94,21 +94,26 @@ describe('IAM actions from the code', () => {
     // ListBucketVersions / GetObjectVersion / DeleteObjectVersion: s3-sync --all-versions
     expect(s3ActionsFor('readBuckets')).toEqual({
       bucket: ['s3:ListBucket', 's3:ListBucketVersions'],
-      objects: ['s3:GetObject', 's3:GetObjectVersion'],
+      objects: ['s3:GetObject', 's3:GetObjectTagging', 's3:GetObjectVersion'],
     });
     expect(s3ActionsFor('writeBuckets').objects).toEqual([
       's3:AbortMultipartUpload',
       's3:DeleteObject',
       's3:DeleteObjectVersion',
       's3:GetObject',
+      's3:GetObjectTagging',
       's3:GetObjectVersion',
       's3:PutObject',
+      's3:PutObjectAcl',
+      's3:PutObjectTagging',
     ]);
     // bucket versioning is checked and set by the operator's plan (preflight), never by workers
     expect(actionsFor('operatorOnly')).toEqual(
       expect.arrayContaining(['s3:GetBucketVersioning', 's3:PutBucketVersioning']),
     );
     expect(actionsFor('writeBuckets')).not.toContain('s3:PutBucketVersioning');
+    // SSE-KMS objects (s3-sync --sse aws:kms): a data key to write, decryption to read
+    expect(actionsFor('kmsKeys')).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     // nothing granted for commands the code does not send
     expect(actionsFor('writeBuckets', ['GetObject'])).toEqual(['s3:GetObject']);
   });

@@ -144,6 +144,8 @@ describe('objects over CopyObject limit, parts spread over the fleet (real CLI, 
       expect(seen.partCopies.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(seen.completes).toBe(1);
       expect(seen.sourceGets).toBe(0);
+      // the source's tags, read once by the item that creates the upload (they go on the create)
+      expect(seen.taggingReads).toBe(1);
       expect((await getPartCopy(env.ctx.meta, { runId, object: `0#${KEY}` }))?.status).toBe('completed');
     } finally {
       for (const w of workers) w.kill('SIGTERM');

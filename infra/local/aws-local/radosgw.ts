@@ -54,6 +54,22 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * The KMS keys the gateway's "testing" KMS backend knows (SSE-KMS: `--sse aws:kms --sse-kms-key-id`).
+ * Ids shaped like AWS key ids, so convoy's validation accepts them; secrets fixed, test-only.
+ */
+export const TEST_KMS_KEYS = [
+  { id: '0f8c7a52-3c1e-4d6b-9a77-5e2f1b3c4d5e', secret: Buffer.alloc(32, 7).toString('base64') },
+  // docs/s3-properties.md's example names its key by alias
+  { id: 'alias/rideshare-archive', secret: Buffer.alloc(32, 9).toString('base64') },
+] as const;
+
+/**
+ * Storage classes added to the default placement besides STANDARD (radosgw refuses a class its
+ * zonegroup placement does not list): what `--storage-class` tests write.
+ */
+export const RADOSGW_STORAGE_CLASSES = ['STANDARD_IA', 'GLACIER_IR'] as const;
+
 function conf(dir: string, monPort: number, rgwPort: number): string {
   return `[global]
 fsid = ${randomUUID()}
@@ -87,12 +103,16 @@ memstore device bytes = 4294967296
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
+# SSE-KMS with keys from this file (the "testing" backend), over plain HTTP (loopback only)
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = ${TEST_KMS_KEYS.map((k) => `${k.id}=${k.secret}`).join(' ')}
+rgw crypt require ssl = false
 `;
 }
 
-async function tool(cmd: string, args: string[]): Promise<string> {
+async function tool(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   try {
-    return (await run(cmd, args, { timeout: 60_000 })).stdout;
+    return (await run(cmd, args, { timeout: timeoutMs })).stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new Error(`${cmd} is not installed: apt-get install -y ${CEPH_PACKAGES}`);
@@ -137,6 +157,7 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
     await tool('ceph', [...c, '--connect-timeout', '30', 'osd', 'create']);
     await tool('ceph-osd', [...c, '-i', '0', '--mkfs']);
     daemon('ceph-osd', ['-i', '0']);
+    await addStorageClasses(c);
     daemon('radosgw', ['-n', 'client.rgw']);
     const url = `http://127.0.0.1:${rgwPort}`;
     await waitForGateway(
@@ -147,6 +168,29 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** The default zonegroup and zone, with RADOSGW_STORAGE_CLASSES in their default placement. */
+async function addStorageClasses(c: string[]): Promise<void> {
+  // any command that opens the store creates the default realm-less zonegroup and zone
+  // (its pools are created on the fresh OSD first: slow on a loaded machine)
+  await tool('radosgw-admin', [...c, 'user', 'list'], 180_000);
+  for (const sc of RADOSGW_STORAGE_CLASSES) {
+    const id = ['--placement-id', 'default-placement', '--storage-class', sc];
+    await tool('radosgw-admin', [...c, 'zonegroup', 'placement', 'add', '--rgw-zonegroup', 'default', ...id]);
+    const pool = `default.rgw.${sc.toLowerCase().replace(/_/g, '-')}.data`;
+    await tool('radosgw-admin', [
+      ...c,
+      'zone',
+      'placement',
+      'add',
+      '--rgw-zone',
+      'default',
+      ...id,
+      '--data-pool',
+      pool,
+    ]);
   }
 }
 

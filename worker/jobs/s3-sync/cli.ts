@@ -16,10 +16,16 @@ import {
 import { parseRemotePath } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
 import { dryRunS3Sync, formatDryRun } from './dry-run.js';
+import {
+  CANNED_ACLS,
+  objectPropertiesFromCli,
+  STORAGE_CLASSES,
+  type ObjectPropertiesCliOptions,
+} from './object-properties.js';
 import { s3SyncJob } from './job.js';
 import { preflightS3Sync } from './preflight.js';
 
-export interface S3SyncCliOptions {
+export interface S3SyncCliOptions extends ObjectPropertiesCliOptions {
   from: string;
   to: string;
   buckets?: string[];
@@ -109,6 +115,7 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     bwlimitBytesPerSecond: bwlimit,
     tpsLimit: tpslimit,
     rateControl: rateControlFrom(o.rateControl),
+    ...objectPropertiesFromCli(o),
   };
 }
 
@@ -185,6 +192,14 @@ export function registerS3SyncPlanCommand(plan: Command): void {
       '--rate-control <mode>',
       '"adaptive" (default): on throttling the fleet backs off per destination prefix and climbs again; "fixed": only the limits above',
     )
+    .option('--tags <mode>', '"copy" (default): each object keeps its tags; "none": destination objects get no tags')
+    .option(
+      '--storage-class <class>',
+      `destination storage class (${STORAGE_CLASSES.join(', ')}), or "keep" for each source object's; default: the bucket's`,
+    )
+    .option('--sse <mode>', "server-side encryption of destination objects: AES256 or aws:kms; default: the bucket's")
+    .option('--sse-kms-key-id <key>', 'with --sse aws:kms: the KMS key id, key ARN, alias name or alias ARN')
+    .option('--acl <canned>', `canned ACL of destination objects (${CANNED_ACLS.join(', ')})`)
     .option('--list-mode <mode>', '"auto": top-level prefixes listed by the fleet (default); "coordinator": list here')
     .option('--json', 'print the result as JSON')
     .action(

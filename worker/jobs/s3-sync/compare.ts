@@ -10,7 +10,15 @@ import { buildKeyFilter } from './filters.js';
 import { listObjects, mergeJoin } from './listing.js';
 import { destKeyFor, type S3SyncSpec } from './spec.js';
 
-export type Verdict = 'ok' | 'missing' | 'size_differs' | 'checksum_differs' | 'extra';
+export type Verdict =
+  | 'ok'
+  | 'missing'
+  | 'size_differs'
+  | 'checksum_differs'
+  | 'extra'
+  /** same bytes, but not the properties the run carries (verify-properties.ts) */
+  | 'storage_class_differs'
+  | 'tags_differ';
 
 export interface ComparedEntry {
   pair: number;
@@ -19,6 +27,9 @@ export interface ComparedEntry {
   src?: ListedObject;
   dst?: ListedObject;
   verdict: Verdict;
+  /** tags_differ: each side's tags, URL-encoded */
+  srcTags?: string;
+  dstTags?: string;
 }
 
 async function* tolerateMissingBucket(it: AsyncIterable<ListedObject>): AsyncGenerator<ListedObject> {
@@ -46,7 +57,7 @@ export async function* compareRun(config: ConvoyConfig, spec: S3SyncSpec): Async
           yield { pair: i, dstKey, dst: e.dst, verdict: 'extra' };
           continue;
         }
-        let d = decide(e.src, e.dst, { sizeOnly: spec.sizeOnly });
+        let d = decide(e.src, e.dst, { sizeOnly: spec.sizeOnly, destEtagsOpaque: spec.sse === 'aws:kms' });
         if (d.action === 'head') {
           const [sh, dh] = await Promise.all([
             t.src

@@ -23,6 +23,16 @@ import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
 import { uploadChecksumAlgorithm } from './checksums.js';
+import {
+  encodeTagging,
+  type ObjectPropertiesSpec,
+  propertyHeaders,
+  sdkPropertyFields,
+  type TagPair,
+  tagSetOf,
+  type WriteProperties,
+  writePropertiesFor,
+} from './object-properties.js';
 import { partCopy } from './part-copy.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
@@ -67,6 +77,27 @@ export interface CopyOptions {
    * the throttle and makes the retry wait for its turn like any other request)
    */
   onThrottle?: () => Promise<void>;
+  /** tags, storage class, encryption, ACL of the destination (object-properties.ts) @defaultValue tags copied, the rest the bucket's */
+  properties?: Partial<ObjectPropertiesSpec>;
+}
+
+/**
+ * SSE-KMS: on AWS the destination's ETag is then not the MD5 of the bytes, so a copy is checked by
+ * Content-MD5 (S3 refuses a body that does not match it) and recorded by its source ETag.
+ */
+const isKms = (p: WriteProperties) => p.sse === 'aws:kms';
+
+/** The source's tags to send with a streamed copy: only asked for when the GET counted some. */
+async function tagsToCarry(
+  t: CopyTarget,
+  obj: ListedObject,
+  tagCount: number,
+  opts: CopyOptions,
+): Promise<TagPair[] | undefined> {
+  if (opts.properties?.tags === 'none' || tagCount <= 0) return undefined;
+  return tagSetOf(t.src, t.srcBucket, obj.key, opts.signal).catch((err) => {
+    throw sourceError(err, obj.key);
+  });
 }
 
 export class SourceChangedError extends ConvoyError {
@@ -171,8 +202,11 @@ export async function copyObject(
 
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {
   let replace: Parameters<S3ObjectClient['copy']>[2] = {};
-  if (isMultipartEtag(obj.etag)) {
-    // A copied multipart object gets a new ETag: record the source ETag so later runs can skip it.
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  // A copied multipart (or SSE-KMS) object gets a new ETag: record the source ETag so later runs
+  // can skip it. --tags none: a metadata REPLACE too, since radosgw keeps the source's tags on a
+  // copy with only the tagging directive REPLACE (AWS drops them; the HEAD costs one request).
+  if (isMultipartEtag(obj.etag) || isKms(props) || opts.properties?.tags === 'none') {
     const head = await t.src
       .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: obj.key, IfMatch: quoted(obj.etag) }), {
         abortSignal: opts.signal,
@@ -196,7 +230,15 @@ async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string,
     .copy(
       { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
       { bucket: t.dstBucket, key: destKey },
-      { ...replace, signal: opts.signal },
+      {
+        ...replace,
+        // tags travel with the copy (COPY), or are dropped (REPLACE with none)
+        headers: {
+          ...propertyHeaders(props),
+          'x-amz-tagging-directive': opts.properties?.tags === 'none' ? 'REPLACE' : 'COPY',
+        },
+        signal: opts.signal,
+      },
     )
     .catch((err) => {
       throw sourceError(err, obj.key);
@@ -221,7 +263,11 @@ async function streamSinglePut(
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  const md5 = plainMd5(obj.etag) && isKms(props);
   try {
+    const tags = await tagsToCarry(t, obj, got.tagCount, opts);
+    const tagging = tags && encodeTagging(tags);
     // Small bodies are read whole and sent with their headers in one write: piping a few KiB
     // through two sockets costs more in round trips (delayed ACKs) than the memory it saves.
     const body = got.contentLength <= SMALL_OBJECT_BYTES ? await readBody(got.body, got.contentLength) : got.body;
@@ -229,10 +275,15 @@ async function streamSinglePut(
       contentLength: got.contentLength,
       content: got.content,
       metadata: { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      headers: {
+        ...propertyHeaders(props, tagging),
+        ...(md5 ? { 'content-md5': Buffer.from(normalizeEtag(obj.etag), 'hex').toString('base64') } : {}),
+      },
       signal: opts.signal,
     });
-    // A single-part ETag is the MD5 of the bytes: equal ETags prove the copy is byte-identical.
-    if (plainMd5(obj.etag) && put.etag && put.etag !== normalizeEtag(obj.etag)) {
+    // A single-part ETag is the MD5 of the bytes: equal ETags prove the copy is byte-identical
+    // (under SSE-KMS, Content-MD5 proved it instead).
+    if (!isKms(props) && plainMd5(obj.etag) && put.etag && put.etag !== normalizeEtag(obj.etag)) {
       throw new ChecksumMismatchError(destKey, normalizeEtag(obj.etag), put.etag);
     }
   } catch (err) {
@@ -264,6 +315,15 @@ async function streamMultipart(
   opts: CopyOptions,
 ): Promise<{ bytesThroughWorker: number }> {
   const got = await getSource(t, obj, opts);
+  const props = writePropertiesFor(opts.properties ?? {}, obj);
+  let tags: TagPair[] | undefined;
+  try {
+    tags = await tagsToCarry(t, obj, got.tagCount, opts);
+  } catch (err) {
+    got.body.destroy();
+    throw err;
+  }
+  const tagging = tags && encodeTagging(tags);
   const claimed = got.metadata[META_SHA256];
   const hashing = hashingStream();
   got.body.on('error', (err) => hashing.stream.destroy(err)).pipe(hashing.stream);
@@ -278,7 +338,11 @@ async function streamMultipart(
       Metadata: metadata,
       // the source's additional checksum algorithm: the destination computes and checks it per part
       ChecksumAlgorithm: uploadChecksumAlgorithm(obj.checksumAlgorithm),
+      ...sdkPropertyFields(props, tagging),
     },
+    // and again with PutObjectTagging once complete: radosgw 16 ignores x-amz-tagging on
+    // CreateMultipartUpload (one request more per tagged multipart object, none for untagged ones)
+    tags: tags ?? [],
     partSize: partSizeFor(obj.size, opts.partSizeBytes, opts.limits),
     queueSize: 4,
     leavePartsOnError: false,
@@ -295,7 +359,11 @@ async function streamMultipart(
   const { sha256, bytes } = hashing.digest();
   if (bytes !== obj.size) throw new SourceChangedError(obj.key);
   if (claimed && claimed !== sha256) throw new ChecksumMismatchError(destKey, claimed, sha256);
-  if (!claimed) await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts);
+  if (!claimed)
+    await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts, {
+      props,
+      tags,
+    });
   return { bytesThroughWorker: bytes };
 }
 
@@ -312,26 +380,41 @@ async function storeChecksum(
   content: ContentHeaders,
   metadata: Record<string, string>,
   opts: CopyOptions,
+  // a copy onto itself sets the storage class, encryption and ACL anew: the upload's again
+  written: { props: WriteProperties; tags: TagPair[] | undefined },
 ): Promise<void> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   if (bytes <= limits.copyObjectMaxBytes) {
-    await t.dst.send(
-      new CopyObjectCommand({
-        Bucket: t.dstBucket,
-        Key: destKey,
-        CopySource: copySource(t.dstBucket, destKey),
-        MetadataDirective: 'REPLACE',
-        ...sdkContentHeaders(content),
-        Metadata: metadata,
-      }),
-      { abortSignal: opts.signal },
-    );
+    // radosgw 16 cannot copy an SSE-KMS object (501 NotImplemented): it keeps its source ETag
+    const notImplemented = (err: unknown) => {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501) return;
+      throw err;
+    };
+    await t.dst
+      .send(
+        new CopyObjectCommand({
+          Bucket: t.dstBucket,
+          Key: destKey,
+          CopySource: copySource(t.dstBucket, destKey),
+          MetadataDirective: 'REPLACE',
+          ...sdkContentHeaders(content),
+          Metadata: metadata,
+          ...sdkPropertyFields(written.props),
+          // the tags given explicitly: a metadata REPLACE may drop them (radosgw 16)
+          ...(written.tags ? { TaggingDirective: 'REPLACE' as const, Tagging: encodeTagging(written.tags) } : {}),
+        }),
+        { abortSignal: opts.signal },
+      )
+      .catch(notImplemented);
     return;
   }
   await partCopy(t.dst, { bucket: t.dstBucket, key: destKey }, { bucket: t.dstBucket, key: destKey }, bytes, {
     partBytes: partSizeFor(bytes, opts.partSizeBytes, limits),
     headers: sdkContentHeaders(content),
     metadata,
+    properties: sdkPropertyFields(written.props, written.tags && encodeTagging(written.tags)),
+    tags: written.tags,
     signal: opts.signal,
   });
 }
@@ -355,6 +438,15 @@ async function copyByParts(
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
+  // UploadPartCopy copies bytes only, and the HEAD does not count tags: ask for them (an
+  // endpoint without tags answers something else: none to carry)
+  const tagSet =
+    opts.properties?.tags === 'none'
+      ? undefined
+      : await t.srcObjects.getTagging(t.srcBucket, obj.key, opts.signal).catch((err) => {
+          throw sourceError(err, obj.key);
+        });
+  const tags = tagSet?.length ? tagSet : undefined;
   return partCopy(
     t.dst,
     { bucket: t.srcBucket, key: obj.key, ifMatch: quoted(obj.etag) },
@@ -370,6 +462,8 @@ async function copyByParts(
         ContentLanguage: head.ContentLanguage,
       },
       metadata: { ...head.Metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) },
+      properties: sdkPropertyFields(writePropertiesFor(opts.properties ?? {}, obj), tags && encodeTagging(tags)),
+      tags,
       signal: opts.signal,
     },
   ).catch((err) => {

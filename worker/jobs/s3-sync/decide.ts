@@ -15,6 +15,8 @@ export interface ListedObject {
   lastModifiedMs: number;
   /** the additional checksum ListObjectsV2 names for it (./checksums.ts), when it has one */
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** as listed (STANDARD, STANDARD_IA, ...); some endpoints leave it out */
+  storageClass?: string;
 }
 
 export const META_SOURCE_ETAG = 'convoy-source-etag';
@@ -28,12 +30,18 @@ export type Decision =
 export const normalizeEtag = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
 export const isMultipartEtag = (etag: string) => normalizeEtag(etag).includes('-');
 
-export function decide(src: ListedObject, dst: ListedObject | undefined, opts: { sizeOnly: boolean }): Decision {
+export function decide(
+  src: ListedObject,
+  dst: ListedObject | undefined,
+  /** destEtagsOpaque: destination ETags are not MD5s (SSE-KMS on AWS): look at the metadata */
+  opts: { sizeOnly: boolean; destEtagsOpaque?: boolean },
+): Decision {
   if (!dst) return { action: 'copy', reason: 'missing' };
   if (src.size !== dst.size) return { action: 'copy', reason: 'size_differs' };
   if (opts.sizeOnly) return { action: 'skip', reason: 'same_size' };
   if (normalizeEtag(src.etag) === normalizeEtag(dst.etag)) return { action: 'skip', reason: 'same_etag' };
-  if (isMultipartEtag(src.etag) || isMultipartEtag(dst.etag)) return { action: 'head', reason: 'multipart_etag' };
+  if (isMultipartEtag(src.etag) || isMultipartEtag(dst.etag) || opts.destEtagsOpaque)
+    return { action: 'head', reason: 'multipart_etag' };
   return { action: 'copy', reason: 'checksum_differs' };
 }
 

@@ -148,12 +148,13 @@ async function syncRange(
     multipartThresholdBytes: spec.multipartThresholdBytes,
     partSizeBytes: spec.partSizeBytes,
     limits: spec.s3Limits,
+    properties: spec,
     signal: ictx.signal,
   };
 
   const work = async (o: ListedObject, dstObj: ListedObject | undefined) => {
     const destKey = destKeyFor(pair, o.key);
-    let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly });
+    let d = decide(o, dstObj, { sizeOnly: spec.sizeOnly, destEtagsOpaque: spec.sse === 'aws:kms' });
     if (d.action === 'head') {
       // ChecksumMode: S3's additional checksums, where both sides have them, decide without a body
       const [sh, dh] = await Promise.all([

@@ -35,6 +35,7 @@ function listedObject(
     etag: (o.ETag ?? '').replace(/"/g, ''),
     lastModifiedMs: o.LastModified?.getTime() ?? 0,
     checksumAlgorithm: listedChecksumAlgorithm(o.ChecksumAlgorithm),
+    storageClass: o.StorageClass,
   };
 }
 
@@ -93,6 +94,7 @@ async function listPage(
       etag: (o.ETag ?? '').replace(/"/g, ''),
       lastModifiedMs: o.LastModified?.getTime() ?? 0,
       checksumAlgorithm: listedChecksumAlgorithm(o.ChecksumAlgorithm),
+      storageClass: o.StorageClass,
     })),
     commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix!),
     isTruncated: out.IsTruncated === true,

@@ -49,6 +49,8 @@ export interface GotObject {
   etag: string;
   content: ContentHeaders;
   metadata: Record<string, string>;
+  /** x-amz-tagging-count: the object's tags, counted (0: none, so no GetObjectTagging needed) */
+  tagCount: number;
 }
 
 const CONTENT_HEADERS: Array<[keyof ContentHeaders, string]> = [
@@ -130,6 +132,7 @@ export interface ListPage {
     etag: string;
     lastModifiedMs: number;
     checksumAlgorithm?: ChecksumAlgorithm;
+    storageClass?: string;
   }>;
   commonPrefixes: string[];
   isTruncated: boolean;
@@ -193,6 +196,7 @@ export function parseListPage(xml: string): ListPage {
         etag: (tagIn(entry, 'ETag') ?? '').replace(/"/g, ''),
         lastModifiedMs: lastModified ? Date.parse(lastModified) : 0,
         checksumAlgorithm: listedChecksumAlgorithm([tagIn(entry, 'ChecksumAlgorithm') ?? '']),
+        storageClass: tagIn(entry, 'StorageClass'),
       });
       pos = end + 11;
     } else {
@@ -390,6 +394,7 @@ export class S3ObjectClient {
       etag: String(res.headers.etag ?? '').replace(/"/g, ''),
       content: contentHeadersFrom(res.headers),
       metadata: metadataFrom(res.headers),
+      tagCount: Number(res.headers['x-amz-tagging-count'] ?? 0),
     };
   }
 
@@ -398,9 +403,20 @@ export class S3ObjectClient {
     bucket: string,
     key: string,
     body: Readable | Buffer,
-    opts: { contentLength: number; content?: ContentHeaders; metadata?: Record<string, string>; signal?: AbortSignal },
+    opts: {
+      contentLength: number;
+      content?: ContentHeaders;
+      metadata?: Record<string, string>;
+      /** more x-amz-* request headers (object-properties.ts: storage class, encryption, ACL, tags) */
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    },
   ): Promise<{ etag: string }> {
-    const headers = { 'content-length': String(opts.contentLength), ...requestHeaders(opts.content, opts.metadata) };
+    const headers = {
+      'content-length': String(opts.contentLength),
+      ...requestHeaders(opts.content, opts.metadata),
+      ...opts.headers,
+    };
     const res = await this.send('PUT', bucket, key, headers, body, opts.signal);
     if (res.statusCode !== 200) throw await errorFrom(res, `PUT ${bucket}/${key}`);
     res.resume();
@@ -418,10 +434,15 @@ export class S3ObjectClient {
       metadataDirective?: 'COPY' | 'REPLACE';
       content?: ContentHeaders;
       metadata?: Record<string, string>;
+      /** more x-amz-* request headers (object-properties.ts: storage class, encryption, ACL, tagging directive) */
+      headers?: Record<string, string>;
       signal?: AbortSignal;
     } = {},
   ): Promise<{ etag: string }> {
-    const headers: Record<string, string> = { 'x-amz-copy-source': `/${src.bucket}/${encodeKey(src.key)}` };
+    const headers: Record<string, string> = {
+      'x-amz-copy-source': `/${src.bucket}/${encodeKey(src.key)}`,
+      ...opts.headers,
+    };
     if (src.ifMatch) headers['x-amz-copy-source-if-match'] = src.ifMatch;
     if (opts.metadataDirective === 'REPLACE')
       Object.assign(headers, { 'x-amz-metadata-directive': 'REPLACE' }, requestHeaders(opts.content, opts.metadata));
@@ -436,6 +457,30 @@ export class S3ObjectClient {
         code === 'SlowDown' || code === 'InternalError' ? 503 : 400,
       );
     return { etag: (xmlTag(text, 'ETag') ?? '').replace(/&quot;|"/g, '') };
+  }
+
+  /**
+   * An object's tags (GetObjectTagging), or undefined when the endpoint answered with something
+   * that is not a tag set (fauxqs answers `?tagging` with the object's body): that answer is not
+   * read any further. For callers that do not know whether the endpoint implements tags.
+   */
+  async getTagging(
+    bucket: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<Array<{ Key: string; Value: string }> | undefined> {
+    const res = await this.send('GET', bucket, key, {}, undefined, signal, { tagging: '' });
+    if (res.statusCode !== 200) throw await errorFrom(res, `GET ${bucket}/${key}?tagging`);
+    if (!String(res.headers['content-type'] ?? '').includes('xml')) {
+      res.destroy();
+      return undefined;
+    }
+    const xml = await readAll(res);
+    if (!xml.includes('<Tagging')) return undefined;
+    return [...xml.matchAll(/<Tag>([\s\S]*?)<\/Tag>/g)].map((m) => ({
+      Key: tagIn(m[1]!, 'Key') ?? '',
+      Value: tagIn(m[1]!, 'Value') ?? '',
+    }));
   }
 
   destroy(): void {

@@ -47,6 +47,7 @@ import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { ChecksumMismatchError, type CopyTarget, sourceError } from './copier.js';
 import { META_SOURCE_ETAG, normalizeEtag, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
+import { encodeTagging, sdkPropertyFields, writePropertiesFor } from './object-properties.js';
 import { unsupported } from './part-copy.js';
 import {
   batchBytes,
@@ -137,9 +138,22 @@ export async function startSpreadCopy(
     .catch((err) => {
       throw sourceError(err, obj.key);
     });
+  // the destination's class, encryption, ACL and the source's tags (object-properties.ts): the
+  // parts copy bytes only. radosgw 16 ignores tags on the create (docs/s3-properties.md).
+  const tags =
+    ictx.spec.tags === 'none'
+      ? undefined
+      : await target.srcObjects.getTagging(target.srcBucket, obj.key, ictx.signal).catch((err) => {
+          throw sourceError(err, obj.key);
+        });
+  const properties = sdkPropertyFields(
+    writePropertiesFor(ictx.spec, obj),
+    tags?.length ? encodeTagging(tags) : undefined,
+  );
   ictx.assertLease();
   const created = await target.dst.send(
     new CreateMultipartUploadCommand({
+      ...properties,
       Bucket: target.dstBucket,
       Key: destKey,
       ContentType: head.ContentType,

@@ -15,6 +15,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   type CreateMultipartUploadCommandInput,
+  PutObjectTaggingCommand,
   type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
@@ -35,6 +36,16 @@ export interface PartCopyOptions {
     'ContentType' | 'CacheControl' | 'ContentDisposition' | 'ContentEncoding' | 'ContentLanguage' | 'Expires'
   >;
   metadata: Record<string, string>;
+  /** the destination's storage class, encryption, ACL and tags (object-properties.ts) */
+  properties?: Pick<
+    CreateMultipartUploadCommandInput,
+    'StorageClass' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ACL' | 'Tagging'
+  >;
+  /**
+   * tags to set again once complete (PutObjectTagging): radosgw 16 ignores the create's
+   * x-amz-tagging; AWS honours it, and the second write is the same tags
+   */
+  tags?: Array<{ Key: string; Value: string }>;
   signal?: AbortSignal;
   /** parts copied at once @defaultValue 4 */
   concurrency?: number;
@@ -56,7 +67,13 @@ export async function partCopy(
 ): Promise<boolean> {
   const send = { abortSignal: opts.signal };
   const created = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: dst.bucket, Key: dst.key, ...opts.headers, Metadata: opts.metadata }),
+    new CreateMultipartUploadCommand({
+      Bucket: dst.bucket,
+      Key: dst.key,
+      ...opts.headers,
+      Metadata: opts.metadata,
+      ...opts.properties,
+    }),
     send,
   );
   const uploadId = created.UploadId!;
@@ -100,6 +117,11 @@ export async function partCopy(
       }),
       send,
     );
+    if (opts.tags?.length)
+      await client.send(
+        new PutObjectTaggingCommand({ Bucket: dst.bucket, Key: dst.key, Tagging: { TagSet: opts.tags } }),
+        send,
+      );
     return true;
   } catch (err) {
     await abort(client, dst, uploadId);

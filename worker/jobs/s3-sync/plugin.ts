@@ -4,6 +4,7 @@
  * kind adds to convoy; its modules are imported only when a command or an item needs them.
  */
 import type { KindPlugin } from '../../job-kind.js';
+import { describeObjectProperties } from './properties-summary.js';
 import type { S3SyncSpec } from './spec.js';
 
 export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
@@ -12,4 +13,6 @@ export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
   planCommand: async () => (await import('./cli.js')).registerS3SyncPlanCommand,
   // --bwlimit / --tpslimit, planned in the spec, tunable while the run works (convoy tune)
   rateLimits: { bwlimit: 'bwlimitBytesPerSecond', tpslimit: 'tpsLimit' },
+  // what each object carries besides its bytes: tags, storage class, encryption, ACL
+  describeSpec: (spec) => describeObjectProperties(spec),
 };

@@ -9,6 +9,7 @@ import { getRemote } from '../../../shared/config.js';
 import { InputError, classifyError } from '../../../shared/errors.js';
 import { s3For } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
+import { checkObjectProperties } from './object-properties.js';
 import { resolveSyncPrefixes } from './prefixes.js';
 import { enableVersioning, requireVersioning } from './versions-preflight.js';
 import type { S3Location, S3SyncSpec } from './spec.js';
@@ -48,6 +49,7 @@ export async function preflightS3Sync(
   opts: { dryRun?: boolean } = {},
 ): Promise<S3SyncSpec> {
   buildKeyFilter(spec); // a bad --include/--exclude pattern is an InputError before any request
+  checkObjectProperties(spec); // --sse-kms-key-id without --sse aws:kms, from the API too
   const resolved: string[][] = [];
   for (const pair of spec.pairs) {
     const src = s3For(config, pair.from.remote);

@@ -3,6 +3,7 @@
  * loads the run). Remote names refer to `remotes` in the config (like rclone remotes).
  */
 import { z } from 'zod';
+import { objectPropertiesShape } from './object-properties.js';
 import { s3LimitsSchema } from './s3-limits.js';
 
 export const locationSchema = z.object({
@@ -84,6 +85,8 @@ export const s3SyncSpecSchema = z.object({
   listMode: z.enum(['auto', 'coordinator']).default('auto'),
   /** per pair, the source prefixes this run syncs; filled in once at planning (see prefixes.ts) */
   resolvedPrefixes: z.array(z.array(z.string())).optional(),
+  /** tags, storage class, encryption and ACL of the destination objects (object-properties.ts) */
+  ...objectPropertiesShape,
 });
 export type S3SyncSpec = z.infer<typeof s3SyncSpecSchema>;
 

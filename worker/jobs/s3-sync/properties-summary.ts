@@ -1,0 +1,20 @@
+/**
+ * The one line `convoy status`, the API's run detail and the monitor show about what an s3-sync
+ * run carries across besides bytes (object-properties.ts). Apart from that module so the plugin
+ * object, loaded by every command, imports nothing heavy.
+ */
+export interface PropertiesSummarySpec {
+  tags?: string;
+  storageClass?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  acl?: string;
+}
+
+/** `tags copy, storage-class STANDARD_IA, sse aws:kms (alias/k), acl bucket-owner-full-control` */
+export function describeObjectProperties(spec: PropertiesSummarySpec): string {
+  const parts = [`tags ${spec.tags ?? 'copy'}`, `storage-class ${spec.storageClass ?? 'bucket default'}`];
+  parts.push(spec.sse ? `sse ${spec.sse}${spec.sseKmsKeyId ? ` (${spec.sseKmsKeyId})` : ''}` : 'sse bucket default');
+  if (spec.acl) parts.push(`acl ${spec.acl}`);
+  return parts.join(', ');
+}
