@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  carriedChecksumHeader,
   checksumsOf,
+  checksumsOfHeaders,
   compareChecksums,
   listedChecksumAlgorithm,
   uploadChecksumAlgorithm,
@@ -75,5 +77,15 @@ describe('algorithms for listing and uploads', () => {
     expect(uploadChecksumAlgorithm('SHA256')).toBe('SHA256');
     expect(uploadChecksumAlgorithm('CRC64NVME')).toBeUndefined();
     expect(uploadChecksumAlgorithm(undefined)).toBeUndefined();
+  });
+});
+
+describe('the checksum a single PUT carries', () => {
+  it("reads a GET's checksum headers and carries the whole-object one, never a composite", () => {
+    const got = checksumsOfHeaders({ 'x-amz-checksum-sha256': 'sha=', 'x-amz-checksum-type': 'FULL_OBJECT' });
+    expect(got).toEqual([{ algorithm: 'SHA256', value: 'sha=', type: 'FULL_OBJECT' }]);
+    expect(carriedChecksumHeader(got)).toEqual({ 'x-amz-checksum-sha256': 'sha=' });
+    expect(carriedChecksumHeader(checksumsOfHeaders({ 'x-amz-checksum-crc32': 'abc=-3' }))).toEqual({});
+    expect(carriedChecksumHeader(checksumsOfHeaders({ 'content-type': 'text/plain' }))).toEqual({});
   });
 });

@@ -88,3 +88,29 @@ export function uploadChecksumAlgorithm(
 ): Exclude<ChecksumAlgorithm, 'CRC64NVME'> | undefined {
   return algorithm === 'CRC64NVME' ? undefined : algorithm;
 }
+
+/**
+ * The checksums of a GET's answer headers (asked with `x-amz-checksum-mode: ENABLED`), as
+ * `checksumsOf` reads a HEAD's: `x-amz-checksum-<algorithm>` and `x-amz-checksum-type`.
+ */
+export function checksumsOfHeaders(headers: Record<string, string | string[] | undefined>): ObjectChecksum[] {
+  const one = (name: string) => {
+    const v = headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const head: Record<string, string | undefined> = { ChecksumType: one('x-amz-checksum-type') };
+  for (const algorithm of CHECKSUM_ALGORITHMS)
+    head[FIELD[algorithm]] = one(`x-amz-checksum-${algorithm.toLowerCase()}`);
+  return checksumsOf(head as HeadChecksums);
+}
+
+/**
+ * The request header that carries a source's whole-object checksum to a single PUT of the same
+ * bytes: the destination then computes the checksum itself, refuses the body if it differs
+ * (BadDigest), and keeps it, so later runs and verify compare the two without reading either.
+ * A composite value (a multipart source) cannot be given for a single PUT: none then.
+ */
+export function carriedChecksumHeader(checksums: readonly ObjectChecksum[]): Record<string, string> {
+  const full = checksums.find((c) => c.type === 'FULL_OBJECT');
+  return full ? { [`x-amz-checksum-${full.algorithm.toLowerCase()}`]: full.value } : {};
+}

@@ -22,7 +22,7 @@ import { ConvoyError, NotFoundError, classifyError } from '../../../shared/error
 import { fullJitterDelayMs } from '../../../shared/backoff.js';
 import { sleep } from '../../../shared/sleep.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
-import { uploadChecksumAlgorithm } from './checksums.js';
+import { type ChecksumAlgorithm, carriedChecksumHeader, uploadChecksumAlgorithm } from './checksums.js';
 import {
   encodeTagging,
   type ObjectPropertiesSpec,
@@ -278,6 +278,8 @@ async function streamSinglePut(
       headers: {
         ...propertyHeaders(props, tagging),
         ...(md5 ? { 'content-md5': Buffer.from(normalizeEtag(obj.etag), 'hex').toString('base64') } : {}),
+        // the source's whole-object checksum: the destination checks the bytes against it and keeps it
+        ...carriedChecksumHeader(got.checksums),
       },
       signal: opts.signal,
     });
@@ -328,6 +330,9 @@ async function streamMultipart(
   const hashing = hashingStream();
   got.body.on('error', (err) => hashing.stream.destroy(err)).pipe(hashing.stream);
   const metadata: Record<string, string> = { ...got.metadata, [META_SOURCE_ETAG]: normalizeEtag(obj.etag) };
+  // the source's additional checksum algorithm (as listed, or as its GET answered: some stores
+  // list none): the destination computes and checks it per part, and keeps it
+  const checksumAlgorithm = uploadChecksumAlgorithm(obj.checksumAlgorithm ?? got.checksums[0]?.algorithm);
   const upload = new Upload({
     client: t.dst,
     params: {
@@ -336,8 +341,7 @@ async function streamMultipart(
       Body: hashing.stream,
       ...sdkContentHeaders(got.content),
       Metadata: metadata,
-      // the source's additional checksum algorithm: the destination computes and checks it per part
-      ChecksumAlgorithm: uploadChecksumAlgorithm(obj.checksumAlgorithm),
+      ChecksumAlgorithm: checksumAlgorithm,
       ...sdkPropertyFields(props, tagging),
     },
     // and again with PutObjectTagging once complete: radosgw 16 ignores x-amz-tagging on
@@ -363,6 +367,7 @@ async function streamMultipart(
     await storeChecksum(t, destKey, bytes, got.content, { ...metadata, [META_SHA256]: sha256 }, opts, {
       props,
       tags,
+      checksumAlgorithm,
     });
   return { bytesThroughWorker: bytes };
 }
@@ -381,7 +386,8 @@ async function storeChecksum(
   metadata: Record<string, string>,
   opts: CopyOptions,
   // a copy onto itself sets the storage class, encryption and ACL anew: the upload's again
-  written: { props: WriteProperties; tags: TagPair[] | undefined },
+  // and the upload's additional checksum algorithm: a copy that does not name it may drop it
+  written: { props: WriteProperties; tags: TagPair[] | undefined; checksumAlgorithm?: ChecksumAlgorithm },
 ): Promise<void> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   if (bytes <= limits.copyObjectMaxBytes) {
@@ -401,6 +407,7 @@ async function storeChecksum(
           ...sdkContentHeaders(content),
           Metadata: metadata,
           ...sdkPropertyFields(written.props),
+          ChecksumAlgorithm: written.checksumAlgorithm,
           // the tags given explicitly: a metadata REPLACE may drop them (radosgw 16)
           ...(written.tags ? { TaggingDirective: 'REPLACE' as const, Tagging: encodeTagging(written.tags) } : {}),
         }),

@@ -14,7 +14,14 @@
  * Errors look like the SDK's (`name` = the S3 error code, `$metadata.httpStatusCode`), so the
  * same classifier decides what is retryable.
  */
-import { type ChecksumAlgorithm, listedChecksumAlgorithm } from './checksums.js';
+import {
+  type ChecksumAlgorithm,
+  checksumsOfHeaders,
+  listedChecksumAlgorithm,
+  type ObjectChecksum,
+} from './checksums.js';
+
+const CHECKSUM_MODE = { 'x-amz-checksum-mode': 'ENABLED' };
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -51,6 +58,8 @@ export interface GotObject {
   metadata: Record<string, string>;
   /** x-amz-tagging-count: the object's tags, counted (0: none, so no GetObjectTagging needed) */
   tagCount: number;
+  /** the source's additional checksums, as the GET answered them (checksums.ts) */
+  checksums: ObjectChecksum[];
 }
 
 const CONTENT_HEADERS: Array<[keyof ContentHeaders, string]> = [
@@ -383,7 +392,8 @@ export class S3ObjectClient {
       'GET',
       bucket,
       key,
-      opts.ifMatch ? { 'if-match': opts.ifMatch } : {},
+      // the additional checksum comes only when asked for (checksums.ts: a copy carries it)
+      opts.ifMatch ? { 'if-match': opts.ifMatch, ...CHECKSUM_MODE } : CHECKSUM_MODE,
       undefined,
       opts.signal,
     );
@@ -395,6 +405,7 @@ export class S3ObjectClient {
       content: contentHeadersFrom(res.headers),
       metadata: metadataFrom(res.headers),
       tagCount: Number(res.headers['x-amz-tagging-count'] ?? 0),
+      checksums: checksumsOfHeaders(res.headers),
     };
   }
 
