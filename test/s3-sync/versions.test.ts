@@ -24,6 +24,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { listRuns } from '../../state/runs.js';
 import { docCommand } from '../docs/doc-commands.js';
+import { CapacityProxy } from '../helpers/capacity-proxy.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, testBackend, type TestStack } from '../helpers/stack.js';
@@ -163,6 +164,10 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     for (const [key, h] of Object.entries(histories))
       expect(await history(local, 'contracts-copy', key), key).toEqual(h);
 
+    // status (and so the API's run detail and the monitor, which share its settings) says how
+    const status = await runCli(['status', '--run', 'v1'], { config });
+    expect(status.stdout).toContain('options: all versions (delete markers mirrored), tags copy');
+
     const clean = await runCli(['verify', '--run', 'v1'], { config });
     expect(clean.stdout).toContain('verify v1: CLEAN (all versions, delete markers)');
     expect(clean.stdout).toContain('versions: source 9  destination 9');
@@ -221,5 +226,44 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
     expect(t4.bytesThroughWorker ?? 0).toBe(0);
     await fleet.stop();
     env.close();
+  }, 240_000);
+  it('adaptive rate control: a throttling destination cuts the fleet rate of --all-versions copies; every version arrives', async () => {
+    await minio.send(new CreateBucketCommand({ Bucket: 'ledger' }));
+    await minio.send(
+      new PutBucketVersioningCommand({ Bucket: 'ledger', VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    // 30 keys x 3 versions; their order within a key is what the copier keeps, not tested here
+    for (let v = 1; v <= 3; v++)
+      await Promise.all(
+        Array.from({ length: 30 }, (_, k) =>
+          minio.send(new PutObjectCommand({ Bucket: 'ledger', Key: `entries/k${k}.txt`, Body: `k${k} v${v}` })),
+        ),
+      );
+    // the destination endpoint behind a proxy admitting 15 PUT/s (503 SlowDown above, as S3 does)
+    const proxy = await new CapacityProxy({ upstream: t.stack.remotes.local!.endpoint!, putsPerSecond: 15 }).start();
+    const env = await freshEnv(t.stack);
+    const config = writeCliConfig(env, { slow: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+    const fleet = cliFleet(env, config);
+    try {
+      await local.send(new CreateBucketCommand({ Bucket: 'ledger-copy' }));
+      await local.send(
+        new PutBucketVersioningCommand({ Bucket: 'ledger-copy', VersioningConfiguration: { Status: 'Enabled' } }),
+      );
+      const status = await fleet.run('va', ['--from', 'minio:ledger', '--to', 'slow:ledger-copy', '--all-versions'], {
+        timeoutMs: 180_000,
+      });
+      expect(status.counts.done).toBe(status.total);
+      expect(proxy.stats.throttled).toBeGreaterThan(0);
+      for (let k = 0; k < 30; k++)
+        expect(await versionIdsOf(local, 'ledger-copy', `entries/k${k}.txt`), `entries/k${k}.txt`).toHaveLength(3);
+      const st = await runCli(['status', '--run', 'va'], { config });
+      const line = st.stdout.split('\n').find((l) => l.startsWith('adaptive rate s3:slow/ledger-copy/entries/:'));
+      expect(line, st.stdout).toBeDefined();
+      expect(Number(/(\d+) cut\(s\)/.exec(line!)?.[1])).toBeGreaterThanOrEqual(1);
+    } finally {
+      await fleet.stop();
+      await proxy.close();
+      env.close();
+    }
   }, 240_000);
 });

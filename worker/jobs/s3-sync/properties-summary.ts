@@ -1,6 +1,7 @@
 /**
  * The one line `convoy status`, the API's run detail and the monitor show about what an s3-sync
- * run carries across besides bytes (object-properties.ts). Apart from that module so the plugin
+ * run carries across besides bytes (object-properties.ts), and whether it copies every version
+ * and mirrors deletions. Apart from that module so the plugin
  * object, loaded by every command, imports nothing heavy.
  */
 export interface PropertiesSummarySpec {
@@ -9,6 +10,8 @@ export interface PropertiesSummarySpec {
   sse?: string;
   sseKmsKeyId?: string;
   acl?: string;
+  allVersions?: boolean;
+  delete?: boolean;
 }
 
 /** `tags copy, storage-class STANDARD_IA, sse aws:kms (alias/k), acl bucket-owner-full-control` */
@@ -16,5 +19,8 @@ export function describeObjectProperties(spec: PropertiesSummarySpec): string {
   const parts = [`tags ${spec.tags ?? 'copy'}`, `storage-class ${spec.storageClass ?? 'bucket default'}`];
   parts.push(spec.sse ? `sse ${spec.sse}${spec.sseKmsKeyId ? ` (${spec.sseKmsKeyId})` : ''}` : 'sse bucket default');
   if (spec.acl) parts.push(`acl ${spec.acl}`);
+  // what else decides which objects and versions arrive (versions-*.ts, deleter.ts)
+  if (spec.allVersions) parts.unshift(spec.delete ? 'all versions (delete markers mirrored)' : 'all versions');
+  else if (spec.delete) parts.unshift('delete (mirrors deletions)');
   return parts.join(', ');
 }

@@ -46,7 +46,15 @@ export interface VersionCopyOptions {
   assertLease(): void;
   /** waits for the run's fleet-wide budgets before a version is copied */
   beforeCopy?(v: VersionEntry): Promise<void>;
+  /**
+   * awaited after a throttled copy (503 SlowDown, 429) before it is tried again: adaptive rate
+   * control counts the throttle and makes the retry wait its turn (worker/budget/adaptive-rates.ts)
+   */
+  onThrottle?(): Promise<void>;
 }
+
+/** Throttled tries of one version before its key gives up (the item's retry takes over). */
+const THROTTLED_TRIES = 8;
 
 export interface KeySyncResult {
   copied: number;
@@ -127,8 +135,20 @@ export async function syncKeyVersions(
       continue;
     }
     await opts.beforeCopy?.(v);
-    opts.assertLease();
-    result.bytesThroughWorker += await copyVersion(t, src.key, v, destKey, opts);
+    for (let attempt = 1; ; attempt++) {
+      opts.assertLease();
+      try {
+        result.bytesThroughWorker += await copyVersion(t, src.key, v, destKey, opts);
+        break;
+      } catch (err) {
+        // a throttled copy wrote no version: try again once the fleet's rate allows. Any other
+        // fault may have written one, so the item's retry (which finds what arrived) decides.
+        const e = err instanceof ConvoyError ? err : classifyError(err);
+        if (e.errorClass !== 'THROTTLED' || !opts.onThrottle || attempt >= THROTTLED_TRIES || opts.signal.aborted)
+          throw err;
+        await opts.onThrottle();
+      }
+    }
     result.copied++;
     result.bytes += v.size;
   }

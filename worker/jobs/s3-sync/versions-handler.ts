@@ -11,11 +11,12 @@ import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/
 import type { ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
+import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import type { S3SyncItemSpec } from './planner.js';
-import { destKeyFor, type S3SyncSpec } from './spec.js';
+import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
 import { syncKeyVersions } from './versions-copier.js';
 import { joinVersions, listKeyVersions } from './versions-listing.js';
 import { expandVersionsList } from './versions-planner.js';
@@ -60,6 +61,8 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
     effectiveLimit(tuning?.bwlimit, spec.bwlimitBytesPerSecond),
     'bytes',
   );
+  // adaptive rate control per destination bucket and prefix, as for the latest versions (handler.ts)
+  const rates = spec.rateControl === 'adaptive' ? adaptiveRatesFor(ictx.ctx, ictx.run.runId) : undefined;
   const outcome = {
     bytes: 0,
     objects: 0,
@@ -76,6 +79,7 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
     if (!e.src || !filter(e.rel)) continue;
     if (firstError && !firstError.retryable) break;
     const key = e.src;
+    const dest = rates && rateDestinationOf(pair, destKeyFor(pair, key.key));
     const p = ictx
       .transfers(async () => {
         const res = await syncKeyVersions(t, key, e.dst, destKeyFor(pair, key.key), {
@@ -88,7 +92,9 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
           beforeCopy: async (v) => {
             await objectsBudget?.acquire(1, ictx.signal);
             await bytesBudget?.acquire(v.size, ictx.signal);
+            if (dest) await rates?.acquire(dest, 1, ictx.signal);
           },
+          onThrottle: dest && rates ? () => rates.beforeRetry(dest, ictx.signal) : undefined,
         });
         outcome.keys++;
         outcome.objects += res.copied;
