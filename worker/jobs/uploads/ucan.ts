@@ -113,29 +113,28 @@ export class UcanAgent {
   readonly service: Signer;
   private readonly connections: Record<PeerName, ReturnType<typeof connect>>;
   private readonly indexer: IndexerClient;
-  /** every UCAN client of this agent shares one lean keep-alive fetch (see lean-fetch.ts) */
-  private readonly fetch = createLeanFetch();
   private constructor(
     readonly config: UploadsConfig,
     agent: Signer,
     service: Signer,
     private readonly accountProofs: DelegationT[],
     private readonly indexerProofs: DelegationT[],
+    /** every UCAN client of this agent shares one lean keep-alive fetch (see lean-fetch.ts) */
+    private readonly fetch: typeof globalThis.fetch = createLeanFetch(),
   ) {
     this.agent = agent;
     this.service = service;
-    const fetch = this.fetch;
     const conn = (peer: PeerName) =>
       connect({
         id: parseDID(config.peers[peer].did) as never,
         codec: CAR.outbound,
-        channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch }) as never,
+        channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch: this.fetch }) as never,
       });
     this.connections = { upload: conn('upload'), indexer: conn('indexer'), gateway: conn('gateway') };
     this.indexer = new IndexerClient({
       serviceURL: new URL(config.peers.indexer.url),
       servicePrincipal: parseDID(config.peers.indexer.did) as never,
-      fetch,
+      fetch: this.fetch,
     });
   }
 
@@ -149,6 +148,21 @@ export class UcanAgent {
     const account = await Promise.all(config.proofs.account.map(decodeProof));
     const indexer = await Promise.all(config.proofs.indexer.map(decodeProof));
     return new UcanAgent(config, agent as unknown as Signer, service as unknown as Signer, account, indexer);
+  }
+
+  /**
+   * The same agent (keys, proofs) whose requests all go through `wrap(fetch)`: a run's rate
+   * control (peer-rates.ts). The sockets stay the ones of this agent's fetch.
+   */
+  withFetch(wrap: (inner: typeof globalThis.fetch) => typeof globalThis.fetch): UcanAgent {
+    return new UcanAgent(
+      this.config,
+      this.agent,
+      this.service,
+      this.accountProofs,
+      this.indexerProofs,
+      wrap(this.fetch),
+    );
   }
 
   /** Claims the indexer holds for these multihashes (an unreadable answer is an error, never "none"). */
