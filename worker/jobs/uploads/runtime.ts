@@ -88,7 +88,12 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
  * pass the run's fleet-wide rates per remote service (peer-rates.ts); everything else (config,
  * tables, migration-space keys, the gateway steps seen done, the sockets) is the process's.
  */
-export function runtimeForRun(rt: UploadsRuntime, ctx: ConvoyContext, runId: string, spec: UploadsSpec): UploadsRuntime {
+export function runtimeForRun(
+  rt: UploadsRuntime,
+  ctx: ConvoyContext,
+  runId: string,
+  spec: UploadsSpec,
+): UploadsRuntime {
   if (spec.rateControl === 'fixed') return rt;
   let run = rt.perRun.get(runId);
   if (!run) {
