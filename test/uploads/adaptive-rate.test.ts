@@ -164,4 +164,15 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
     expect(mon.stdout).toContain(`adaptive rate indexing-service:${host}:`);
     r.env.close();
   }, 300_000);
+
+  it('--rate-control with an unknown mode exits 2 naming it, and plans nothing', async () => {
+    const { env, stateDir } = await throttledEnv('adapt-bad');
+    const r = await convoy(stateDir, ['plan', 'uploads', '--run', 'adapt-bad', '--rate-control', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--rate-control: "sometimes" is not a mode; use "adaptive"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const st = await convoy(stateDir, ['status', '--run', 'adapt-bad']);
+    expect(st.code).not.toBe(0);
+    env.close();
+  }, 120_000);
 });
