@@ -19,6 +19,13 @@ export interface CapacityProxyOptions {
   putsPerSecond: number;
   burstSeconds?: number;
   oneWayDelayMs?: number;
+  /**
+   * Which requests the capacity applies to (default: S3 object PUTs) and what the others get
+   * (default: 503 SlowDown): e.g. every request to a UCAN service, refused 429 as a rate limiter
+   * in front of one does (test/uploads/adaptive-rate.test.ts).
+   */
+  limits?: (req: http.IncomingMessage) => boolean;
+  refuse?: { status: number; contentType: string; body: string };
 }
 
 export interface CapacityStats {
@@ -34,6 +41,11 @@ export interface CapacityStats {
 
 const SLOW_DOWN =
   '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+
+/** object PUTs only (path /bucket/key): creating the bucket is not part of the traffic, nor SQS on a shared port */
+function isObjectPut(req: http.IncomingMessage): boolean {
+  return req.method === 'PUT' && req.headers['x-amz-target'] === undefined && /^\/[^/?]+\/[^?]/.test(req.url ?? '');
+}
 
 export class CapacityProxy {
   private server: http.Server | undefined;
@@ -83,18 +95,19 @@ export class CapacityProxy {
     const oneWay = this.opts.oneWayDelayMs ?? 0;
     this.server = http.createServer(async (req, res) => {
       if (oneWay) await delay(oneWay);
-      const isSqs = req.headers['x-amz-target'] !== undefined;
-      // object PUTs only (path /bucket/key): creating the bucket is not part of the traffic
-      const objectPath = /^\/[^/?]+\/[^?]/.test(req.url ?? '');
-      if (req.method === 'PUT' && !isSqs && objectPath) {
+      if ((this.opts.limits ?? isObjectPut)(req)) {
         const now = Date.now();
         if (!this.admit(now)) {
           this.stats.throttled++;
           this.secondOf(now, this.stats.throttledPerSecond);
           req.resume();
+          const refuse = this.opts.refuse ?? { status: 503, contentType: 'application/xml', body: SLOW_DOWN };
           req.on('end', () => {
-            res.writeHead(503, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(SLOW_DOWN) });
-            res.end(SLOW_DOWN);
+            res.writeHead(refuse.status, {
+              'content-type': refuse.contentType,
+              'content-length': Buffer.byteLength(refuse.body),
+            });
+            res.end(refuse.body);
           });
           return;
         }

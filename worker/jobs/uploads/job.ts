@@ -11,7 +11,7 @@ import { expandItem, KIND } from './expand.js';
 import { migrateUpload } from './migrate-upload.js';
 import { planUploads } from './plan.js';
 import { UploadsReport, uploadsRateAssumption } from './report.js';
-import { uploadsRuntime } from './runtime.js';
+import { runtimeForRun, uploadsRuntime } from './runtime.js';
 import { uploadsSpecSchema, type ItemSpec, type UploadsSpec } from './spec.js';
 
 export const uploadsKind: JobKind<UploadsSpec> = {
@@ -22,7 +22,7 @@ export const uploadsKind: JobKind<UploadsSpec> = {
   },
   plan: planUploads,
   async handle(item, ictx) {
-    const rt = await uploadsRuntime(ictx.ctx);
+    const rt = runtimeForRun(await uploadsRuntime(ictx.ctx), ictx.ctx, ictx.run.runId, ictx.spec);
     if ((item.spec as ItemSpec).type === 'upload') return migrateUpload(item, ictx, rt);
     return expandItem(item, ictx, rt);
   },

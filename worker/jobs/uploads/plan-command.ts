@@ -31,6 +31,15 @@ export interface PlanUploadsOptions {
   workers?: number;
   rate?: number;
   indexRate?: number;
+  /** adaptive (default) | fixed */
+  rateControl?: string;
+}
+
+function rateControlFrom(v: string | undefined): UploadsSpec['rateControl'] | undefined {
+  if (v === undefined || v === 'adaptive' || v === 'fixed') return v;
+  throw new InputError(
+    `--rate-control: "${v}" is not a mode; use "adaptive" (back off per service when it answers 429/503, the default) or "fixed" (only retry with backoff)`,
+  );
 }
 
 /** CLI options -> spec (pure; bad combinations are InputErrors naming the options). */
@@ -66,7 +75,14 @@ export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
     mode === 'dry-run' && (o.workers || o.rate || o.indexRate)
       ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate }
       : undefined;
-  const parsed = uploadsSpecSchema.safeParse({ target, limit: o.limit, mode, pageSize: o.pageSize, estimate });
+  const parsed = uploadsSpecSchema.safeParse({
+    target,
+    limit: o.limit,
+    mode,
+    pageSize: o.pageSize,
+    estimate,
+    rateControl: rateControlFrom(o.rateControl),
+  });
   if (!parsed.success)
     throw new InputError(
       `invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
@@ -123,6 +139,10 @@ export function registerPlanCommand(plan: Command): void {
       '--index-rate <n>',
       `with --dry-run: index MiB/s per worker process (default ${DEFAULT_RATES.indexMibPerSecPerWorker})`,
       intOption('--index-rate'),
+    )
+    .option(
+      '--rate-control <mode>',
+      'adaptive (default: the fleet backs off per remote service when it answers 429/503, then ramps up) or fixed',
     )
     .addHelpText('after', `\nmodes: ${MODES.join(', ')}`)
     .action(

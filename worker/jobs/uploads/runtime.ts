@@ -13,6 +13,9 @@ import { loadUploadsConfig, type UploadsConfig } from './config.js';
 import { MigrationSpaces } from './migration-space.js';
 import type { SourceTables } from './source-tables.js';
 import { UcanAgent } from './ucan.js';
+import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
+import { peerDestinations, rateGatedFetch } from './peer-rates.js';
+import type { UploadsSpec } from './spec.js';
 
 export interface UploadsRuntime {
   config: UploadsConfig;
@@ -22,6 +25,8 @@ export interface UploadsRuntime {
   spaces: MigrationSpaces;
   /** spaces whose gateway step this process has seen done: a done step never undoes, so it is not asked again */
   gatewayDone: Set<string>;
+  /** the runtime as each run with adaptive rate control sees it (runtimeForRun) */
+  perRun: Map<string, UploadsRuntime>;
 }
 
 /**
@@ -69,10 +74,33 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
         },
         spaces: new MigrationSpaces(ctx.meta, agent, config.encryptionKey),
         gatewayDone: new Set<string>(),
+        perRun: new Map(),
       };
     })();
     runtimes.set(ctx, p);
     p.catch(() => runtimes.delete(ctx));
   }
   return p;
+}
+
+/**
+ * The runtime one run's items use. With adaptive rate control (the default) its agent's requests
+ * pass the run's fleet-wide rates per remote service (peer-rates.ts); everything else (config,
+ * tables, migration-space keys, the gateway steps seen done, the sockets) is the process's.
+ */
+export function runtimeForRun(
+  rt: UploadsRuntime,
+  ctx: ConvoyContext,
+  runId: string,
+  spec: UploadsSpec,
+): UploadsRuntime {
+  if (spec.rateControl === 'fixed') return rt;
+  let run = rt.perRun.get(runId);
+  if (!run) {
+    const rates = adaptiveRatesFor(ctx, runId);
+    const destinationOf = peerDestinations(rt.config);
+    run = { ...rt, agent: rt.agent.withFetch((inner) => rateGatedFetch(inner, rates, destinationOf)) };
+    rt.perRun.set(runId, run);
+  }
+  return run;
 }

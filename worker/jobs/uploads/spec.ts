@@ -25,6 +25,11 @@ export const uploadsSpecSchema = z
     mode: z.enum(MODES).default('migrate'),
     /** uploads per space page item. @defaultValue 500 */
     pageSize: z.number().int().min(1).max(1000).default(500),
+    /**
+     * adaptive: the fleet backs off per remote service when it answers 429/503 and ramps up again
+     * (peer-rates.ts); fixed: throttled requests are only retried with backoff. @defaultValue adaptive
+     */
+    rateControl: z.enum(['adaptive', 'fixed']).default('adaptive'),
     /** dry-run: what the time estimate assumes (defaults: report.ts DEFAULT_RATES, 1 worker) */
     estimate: z
       .object({

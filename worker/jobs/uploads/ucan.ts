@@ -16,7 +16,6 @@ import * as Assert from '@storacha/capabilities/assert';
 import * as Provider from '@storacha/capabilities/provider';
 import { contentServe } from '@storacha/capabilities/space';
 import * as SpaceIndex from '@storacha/capabilities/space/index';
-import { Client as IndexerClient } from '@storacha/indexing-service-client';
 import { add as blobAdd } from '@storacha/upload-client/blob';
 import { connect } from '@ucanto/client';
 import { Delegation } from '@ucanto/core';
@@ -25,7 +24,6 @@ import { ed25519, Verifier } from '@ucanto/principal';
 import * as CAR from '@ucanto/transport/car';
 import * as HTTP from '@ucanto/transport/http';
 import { parse as parseDID } from '@ipld/dag-ucan/did';
-import { base58btc } from 'multiformats/bases/base58';
 import * as Digest from 'multiformats/hashes/digest';
 import { CID } from 'multiformats/cid';
 import {
@@ -37,21 +35,13 @@ import {
   type ErrorClass,
 } from '../../../shared/errors.js';
 import type { UploadsConfig } from './config.js';
+import { claimsQueryUrl, decodeClaims, type FoundClaim } from './claims-query.js';
 import { createLeanFetch } from './lean-fetch.js';
 import { installNativeEd25519 } from './native-ed25519.js';
 
 export type PeerName = 'upload' | 'indexer' | 'gateway';
 
-/** A claim the indexer holds, reduced to what the migration decides on. */
-export interface FoundClaim {
-  type: string;
-  /** base58btc multihash of the content */
-  content: string;
-  space?: string;
-  index?: string;
-  location?: string[];
-  range?: { offset: number; length?: number };
-}
+export type { FoundClaim };
 
 /** A claim for the indexing service: an upload's index, or a shard's location (with the space). */
 export type ClaimToPublish =
@@ -112,31 +102,26 @@ export class UcanAgent {
   readonly agent: Signer;
   readonly service: Signer;
   private readonly connections: Record<PeerName, ReturnType<typeof connect>>;
-  private readonly indexer: IndexerClient;
-  /** every UCAN client of this agent shares one lean keep-alive fetch (see lean-fetch.ts) */
-  private readonly fetch = createLeanFetch();
+  private readonly indexerURL: URL;
   private constructor(
     readonly config: UploadsConfig,
     agent: Signer,
     service: Signer,
     private readonly accountProofs: DelegationT[],
     private readonly indexerProofs: DelegationT[],
+    /** every UCAN client of this agent shares one lean keep-alive fetch (see lean-fetch.ts) */
+    private readonly fetch: typeof globalThis.fetch = createLeanFetch(),
   ) {
     this.agent = agent;
     this.service = service;
-    const fetch = this.fetch;
     const conn = (peer: PeerName) =>
       connect({
         id: parseDID(config.peers[peer].did) as never,
         codec: CAR.outbound,
-        channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch }) as never,
+        channel: HTTP.open({ url: new URL(config.peers[peer].url), method: 'POST', fetch: this.fetch }) as never,
       });
     this.connections = { upload: conn('upload'), indexer: conn('indexer'), gateway: conn('gateway') };
-    this.indexer = new IndexerClient({
-      serviceURL: new URL(config.peers.indexer.url),
-      servicePrincipal: parseDID(config.peers.indexer.did) as never,
-      fetch,
-    });
+    this.indexerURL = new URL(config.peers.indexer.url);
   }
 
   static async create(config: UploadsConfig): Promise<UcanAgent> {
@@ -151,46 +136,45 @@ export class UcanAgent {
     return new UcanAgent(config, agent as unknown as Signer, service as unknown as Signer, account, indexer);
   }
 
-  /** Claims the indexer holds for these multihashes (an unreadable answer is an error, never "none"). */
+  /**
+   * The same agent (keys, proofs) whose requests all go through `wrap(fetch)`: a run's rate
+   * control (peer-rates.ts). The sockets stay the ones of this agent's fetch.
+   */
+  withFetch(wrap: (inner: typeof globalThis.fetch) => typeof globalThis.fetch): UcanAgent {
+    return new UcanAgent(
+      this.config,
+      this.agent,
+      this.service,
+      this.accountProofs,
+      this.indexerProofs,
+      wrap(this.fetch),
+    );
+  }
+
+  /**
+   * Claims the indexer holds for these multihashes (an unreadable answer is an error, never
+   * "none"). The same request as the service's client sends, read by claims-query.ts.
+   */
   async queryClaims(multihashes: Uint8Array[], space?: string): Promise<FoundClaim[]> {
-    let res;
+    let res: Response;
     try {
-      res = await this.indexer.queryClaims({
-        hashes: multihashes.map((m) => Digest.decode(m)),
-        match: { subject: space ? [space as `did:key:${string}`] : [] },
-      } as never);
-    } catch (err) {
-      throw transportError('indexer', err);
-    }
-    if (res.error) {
-      const m = /unexpected status: (\d+)/.exec(res.error.message ?? '');
-      const status = m ? Number(m[1]) : undefined;
-      if (status === 429) throw new ThrottledError(`indexer query: ${res.error.message}`);
-      if (status === undefined || status >= 500)
-        throw new ServiceUnavailableError(`indexer query failed: ${res.error.message}`);
-      throw new ConvoyError('INDEXER_QUERY_FAILED', `indexer query: ${res.error.message}`, { retryable: false });
-    }
-    const out: FoundClaim[] = [];
-    for (const claim of res.ok.claims.values()) {
-      const c = claim as unknown as {
-        type: string;
-        content: { multihash?: { bytes: Uint8Array }; digest?: Uint8Array };
-        space?: { did(): string };
-        index?: CID;
-        location?: string[];
-        range?: { offset: number; length?: number };
-      };
-      const bytes = c.content.multihash ? c.content.multihash.bytes : c.content.digest!;
-      out.push({
-        type: c.type,
-        content: base58btc.encode(bytes),
-        space: c.space?.did(),
-        index: c.index?.toString(),
-        location: c.location?.map(String),
-        range: c.range,
+      res = await this.fetch(claimsQueryUrl(this.indexerURL, multihashes, space), {
+        headers: { 'Accept-Encoding': 'gzip' },
       });
+    } catch (err) {
+      throw new ServiceUnavailableError(`indexer query failed: ${toError(err).message}`, { cause: err });
     }
-    return out;
+    if (!res.ok) {
+      const message = `unexpected status: ${res.status}, message: ${(await res.text()).slice(0, 500)}`;
+      if (res.status === 429) throw new ThrottledError(`indexer query: ${message}`);
+      if (res.status >= 500) throw new ServiceUnavailableError(`indexer query failed: ${message}`);
+      throw new ConvoyError('INDEXER_QUERY_FAILED', `indexer query: ${message}`, { retryable: false });
+    }
+    try {
+      return decodeClaims(new Uint8Array(await res.arrayBuffer()));
+    } catch (err) {
+      throw new ServiceUnavailableError(`indexer query failed: ${toError(err).message}`, { cause: err });
+    }
   }
 
   /** Execute; an error receipt named in `accept` counts as success (an idempotent step already done). */

@@ -1,0 +1,178 @@
+/**
+ * Adaptive rate control of the uploads kind as an operator meets it: the indexing service sits
+ * behind a rate limiter (a proxy admitting 4 requests/s and answering the rest HTTP 429, as a
+ * rate limiter in front of a service does) in front of the real local peers. `convoy plan
+ * uploads`, one `convoy worker` process, then `convoy status` and `convoy monitor`. With the
+ * default (`--rate-control adaptive`) the fleet's rate for the indexing service is cut and shown,
+ * the run finishes, and every upload's index is registered exactly once; with `--rate-control
+ * fixed` there is no rate, only retries, and the service is hit with far more refused requests.
+ *
+ * Needs the build (`npx tsc -p .`): the CLI runs from dist/.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { base58btc } from 'multiformats/bases/base58';
+import { CID } from 'multiformats/cid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
+import { CapacityProxy } from '../helpers/capacity-proxy.js';
+import { CLI } from '../helpers/cli.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
+
+const CAPACITY = 4; // indexer requests per second (each upload costs 3: query, claims, query)
+const UPLOADS = 20;
+
+let t: TestStack;
+let peers: UploadPeers;
+let proxy: CapacityProxy;
+const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-adaptive-'));
+
+beforeAll(async () => {
+  t = await startTestStack();
+  peers = await startUploadPeers();
+  proxy = await new CapacityProxy({
+    upstream: peers.config.peers.indexer.url,
+    putsPerSecond: CAPACITY,
+    burstSeconds: 0.5,
+    limits: () => true,
+    refuse: { status: 429, contentType: 'text/plain', body: 'too many requests' },
+  }).start();
+});
+afterAll(async () => {
+  await proxy?.close();
+  await peers?.close();
+  await t?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The CLI as a child process; asynchronous, because this process serves the stack it talks to. */
+function convoy(stateDir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, ...args], {
+      env: { ...process.env, CONVOY_LOG_LEVEL: 'error' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A fresh data set whose uploads config sends the indexer's traffic through the rate limiter. */
+async function throttledEnv(name: string): Promise<{ env: UploadsEnv; stateDir: string }> {
+  const env = await uploadsEnv(t.stack, peers, {
+    customers: 2,
+    spaces: 4,
+    uploads: UPLOADS,
+    seed: `adaptive-${name}`,
+    brokenRate: 0,
+    noShardsRate: 0,
+    maxSmallBytes: 16 * 1024,
+  });
+  const cfgPeers = env.uploadsConfig.peers!;
+  const throttled = {
+    ...env,
+    uploadsConfig: { ...env.uploadsConfig, peers: { ...cfgPeers, indexer: { ...cfgPeers.indexer, url: proxy.url } } },
+  };
+  return { env, stateDir: writeStateDir(t.stack, throttled, path.join(dir, name)) };
+}
+
+async function migrate(name: string, rateControl: 'adaptive' | 'fixed') {
+  const { env, stateDir } = await throttledEnv(name);
+  proxy.reset();
+  const plan = await convoy(stateDir, [
+    'plan',
+    'uploads',
+    '--customer',
+    ...env.seeded.customers,
+    '--run',
+    name,
+    '--rate-control',
+    rateControl,
+    '--max-attempts',
+    '100',
+    '--backoff-base-ms',
+    '100',
+    '--backoff-cap-ms',
+    '2000',
+  ]);
+  expect(plan.code, plan.stderr).toBe(0);
+  const worker = await convoy(stateDir, [
+    'worker',
+    '--processes',
+    '1',
+    '--concurrency',
+    '32',
+    '--threads',
+    '1',
+    '--wait-seconds',
+    '1',
+    '--exit-when-idle',
+    '3000',
+  ]);
+  expect(worker.code, worker.stderr).toBe(0);
+  const status = await convoy(stateDir, ['status', '--run', name]);
+  expect(status.code, status.stderr).toBe(0);
+  return { env, stateDir, status: status.stdout, throttled: proxy.stats.throttled, admitted: proxy.stats.admitted };
+}
+
+/** every upload's index registered exactly once, straight at the indexer (not through the proxy) */
+function expectEachIndexedOnce(env: UploadsEnv) {
+  for (const u of env.seeded.uploads) {
+    const rootB58 = base58btc.encode(CID.parse(u.root).multihash.bytes);
+    expect(peers.indexer.indexRegistrations(rootB58), u.root).toBe(1);
+  }
+}
+
+describe('uploads adaptive rate control (real CLI, indexing service behind a 429 rate limiter)', () => {
+  let fixedThrottled = 0;
+
+  it('--rate-control fixed: no fleet rate, throttled requests only retried', async () => {
+    const r = await migrate('adapt-off', 'fixed');
+    expect(r.status).toMatch(/done/);
+    expect(r.status).not.toContain('adaptive rate');
+    expectEachIndexedOnce(r.env);
+    fixedThrottled = r.throttled;
+    expect(fixedThrottled).toBeGreaterThan(0);
+    r.env.close();
+  }, 300_000);
+
+  it('adaptive (the default): the indexing service throttles, the fleet cuts its rate, status and monitor show it, every upload migrated once', async () => {
+    const r = await migrate('adapt-on', 'adaptive');
+    expect(r.status).toMatch(/done/);
+    expect(r.throttled).toBeGreaterThan(0);
+    expectEachIndexedOnce(r.env);
+
+    const host = new URL(proxy.url).host;
+    const line = r.status.split('\n').find((l) => l.startsWith(`adaptive rate indexing-service:${host}:`));
+    expect(line, r.status).toBeDefined();
+    const m = /: ([\d.]+)\/s \(last throttled at ([\d.]+)\/s; (\d+) cut\(s\)/.exec(line!);
+    expect(m, line).not.toBeNull();
+    expect(Number(m![3])).toBeGreaterThanOrEqual(1);
+    // the cut rate sits at or under the service's capacity (the fleet ramps up by probing over it)
+    expect(Number(m![1])).toBeLessThanOrEqual(CAPACITY * 1.25);
+    // backing off throws far fewer requests at the limiter than retrying at full concurrency
+    expect(r.throttled, `adaptive ${r.throttled} vs fixed ${fixedThrottled} refused`).toBeLessThan(fixedThrottled);
+    console.log(`${line}; refused: adaptive ${r.throttled}, fixed ${fixedThrottled}`);
+
+    const mon = await convoy(r.stateDir, ['monitor', '--run', 'adapt-on']);
+    expect(mon.code, mon.stderr).toBe(0);
+    expect(mon.stdout).toContain(`adaptive rate indexing-service:${host}:`);
+    r.env.close();
+  }, 300_000);
+
+  it('--rate-control with an unknown mode exits 2 naming it, and plans nothing', async () => {
+    const { env, stateDir } = await throttledEnv('adapt-bad');
+    const r = await convoy(stateDir, ['plan', 'uploads', '--run', 'adapt-bad', '--rate-control', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--rate-control: "sometimes" is not a mode; use "adaptive"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const st = await convoy(stateDir, ['status', '--run', 'adapt-bad']);
+    expect(st.code).not.toBe(0);
+    env.close();
+  }, 120_000);
+});
