@@ -10,3 +10,14 @@ export function isConditionFailure(err: unknown): boolean {
     (err as Error | undefined)?.name === 'ConditionalCheckFailedException'
   );
 }
+
+/** Send a conditional write: 'lost' when its condition failed (the row was not as expected). */
+export async function conditionalWrite(send: () => Promise<unknown>): Promise<'ok' | 'lost'> {
+  try {
+    await send();
+    return 'ok';
+  } catch (err) {
+    if (isConditionFailure(err)) return 'lost';
+    throw err;
+  }
+}

@@ -14,7 +14,7 @@
  * Losing a condition is a typed result ('held', 'done'), never an overwrite.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './conditions.js';
+import { conditionalWrite, isConditionFailure } from './conditions.js';
 import { metaKeys } from './schema.js';
 import { nowOf, type TableStore } from './store.js';
 
@@ -96,8 +96,8 @@ async function ownedUpdate(
   update: string,
   values: Record<string, unknown>,
 ): Promise<'ok' | 'lost'> {
-  try {
-    await s.ddb.send(
+  return conditionalWrite(() =>
+    s.ddb.send(
       new UpdateCommand({
         TableName: s.table,
         Key: key(ref),
@@ -106,12 +106,8 @@ async function ownedUpdate(
         ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner' },
         ExpressionAttributeValues: { ':running': 'running', ':owner': owner, ...values },
       }),
-    );
-    return 'ok';
-  } catch (err) {
-    if (isConditionFailure(err)) return 'lost';
-    throw err;
-  }
+    ),
+  );
 }
 
 export async function completeGroupStep(

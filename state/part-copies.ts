@@ -18,7 +18,7 @@
  * result, never an overwrite.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './conditions.js';
+import { conditionalWrite, isConditionFailure } from './conditions.js';
 import { metaKeys } from './schema.js';
 import { nowOf, type TableStore } from './store.js';
 
@@ -177,8 +177,8 @@ async function transition(
   update: string,
   values: Record<string, unknown>,
 ): Promise<'ok' | 'lost'> {
-  try {
-    await s.ddb.send(
+  return conditionalWrite(() =>
+    s.ddb.send(
       new UpdateCommand({
         TableName: s.table,
         Key: key(ref),
@@ -187,10 +187,6 @@ async function transition(
         ExpressionAttributeNames: { '#st': 'status' },
         ExpressionAttributeValues: { ...values, ':now': nowOf(s) },
       }),
-    );
-    return 'ok';
-  } catch (err) {
-    if (isConditionFailure(err)) return 'lost';
-    throw err;
-  }
+    ),
+  );
 }

@@ -24,6 +24,9 @@ describe('parseListPage', () => {
           size: 16384,
           etag: '0cc175b9c0f1b6a831c399e269772661',
           lastModifiedMs: Date.UTC(2026, 11, 2, 13, 5, 9),
+          // what --storage-class keep and the checksum comparisons read (object-properties.ts, checksums.ts)
+          checksumAlgorithm: 'CRC32',
+          storageClass: 'STANDARD',
         },
         { key: 'dir/x&y<z\r😀', size: 0, etag: 'abc-2', lastModifiedMs: Date.UTC(2026, 11, 2, 13, 5, 10, 500) },
         { key: 'dir/z', size: 7, etag: '', lastModifiedMs: 0 },

@@ -154,20 +154,20 @@ export async function* listLevel(
   } while (token);
 }
 
-export interface JoinedEntry {
+export interface JoinedEntry<T extends { key: string } = ListedObject> {
   /** key relative to each side's prefix */
   rel: string;
-  src?: ListedObject;
-  dst?: ListedObject;
+  src?: T;
+  dst?: T;
 }
 
-/** Merge-join two sorted listings by relative key. */
-export async function* mergeJoin(
-  src: AsyncIterable<ListedObject>,
+/** Merge-join two sorted listings (of objects, or of keys with their versions) by relative key. */
+export async function* mergeJoin<T extends { key: string } = ListedObject>(
+  src: AsyncIterable<T>,
   srcPrefix: string,
-  dst: AsyncIterable<ListedObject>,
+  dst: AsyncIterable<T>,
   dstPrefix: string,
-): AsyncGenerator<JoinedEntry> {
+): AsyncGenerator<JoinedEntry<T>> {
   const si = src[Symbol.asyncIterator]();
   const di = dst[Symbol.asyncIterator]();
   let s = await si.next();
@@ -177,13 +177,13 @@ export async function* mergeJoin(
     const dRel = d.done ? undefined : d.value.key.slice(dstPrefix.length);
     const order = sRel === undefined ? 1 : dRel === undefined ? -1 : compareKeys(sRel, dRel);
     if (order < 0) {
-      yield { rel: sRel!, src: s.value as ListedObject };
+      yield { rel: sRel!, src: s.value as T };
       s = await si.next();
     } else if (order > 0) {
-      yield { rel: dRel!, dst: d.value as ListedObject };
+      yield { rel: dRel!, dst: d.value as T };
       d = await di.next();
     } else {
-      yield { rel: sRel!, src: s.value as ListedObject, dst: d.value as ListedObject };
+      yield { rel: sRel!, src: s.value as T, dst: d.value as T };
       s = await si.next();
       d = await di.next();
     }

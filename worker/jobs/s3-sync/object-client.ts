@@ -162,7 +162,7 @@ export function unescapeXml(s: string): string {
 }
 
 /** The text of the first `<tag>` in `xml` (one entry, or the page outside its entries), or undefined. */
-function tagIn(xml: string, tag: string): string | undefined {
+export function tagIn(xml: string, tag: string): string | undefined {
   const open = xml.indexOf(`<${tag}>`);
   if (open < 0) return undefined;
   const start = open + tag.length + 2;

@@ -15,8 +15,8 @@
  */
 import { Readable } from 'node:stream';
 import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { compareKeys, decodeListedKey } from './listing.js';
-import { unescapeXml } from './object-client.js';
+import { compareKeys, decodeListedKey, type JoinedEntry, mergeJoin } from './listing.js';
+import { tagIn } from './object-client.js';
 
 /** One version of a key, or a delete marker, as the listing gives it. */
 export interface VersionEntry {
@@ -40,14 +40,6 @@ interface VersionsPage {
   nextKeyMarker?: string;
   nextVersionIdMarker?: string;
   encodingType?: string;
-}
-
-function tagIn(xml: string, tag: string): string | undefined {
-  const open = xml.indexOf(`<${tag}>`);
-  if (open < 0) return undefined;
-  const start = open + tag.length + 2;
-  const end = xml.indexOf(`</${tag}>`, start);
-  return end < 0 ? undefined : unescapeXml(xml.slice(start, end));
 }
 
 /** A ListObjectVersions answer, entries in document order (each key's newest first). */
@@ -190,27 +182,11 @@ export async function* listKeyVersions(s3: S3Client, opts: VersionsListOptions):
 }
 
 /** Merge-join two sorted listings of keys with versions by key relative to each side's prefix. */
-export async function* joinVersions(
+export function joinVersions(
   src: AsyncIterable<KeyVersions>,
   srcPrefix: string,
   dst: AsyncIterable<KeyVersions>,
   dstPrefix: string,
-): AsyncGenerator<{ rel: string; src?: KeyVersions; dst?: KeyVersions }> {
-  const si = src[Symbol.asyncIterator]();
-  const di = dst[Symbol.asyncIterator]();
-  let s = await si.next();
-  let d = await di.next();
-  while (!s.done || !d.done) {
-    const sRel = s.done ? undefined : s.value.key.slice(srcPrefix.length);
-    const dRel = d.done ? undefined : d.value.key.slice(dstPrefix.length);
-    const order = sRel === undefined ? 1 : dRel === undefined ? -1 : compareKeys(sRel, dRel);
-    if (order <= 0) {
-      yield { rel: sRel!, src: s.value as KeyVersions, dst: order === 0 ? (d.value as KeyVersions) : undefined };
-      s = await si.next();
-      if (order === 0) d = await di.next();
-    } else {
-      yield { rel: dRel!, dst: d.value as KeyVersions };
-      d = await di.next();
-    }
-  }
+): AsyncGenerator<JoinedEntry<KeyVersions>> {
+  return mergeJoin(src, srcPrefix, dst, dstPrefix);
 }
