@@ -123,7 +123,9 @@ describe('convoy worker --processes 2', () => {
   }, 150_000);
 
   it('kill -9 of one process mid-run: restarted in its slot (new pid, same worker id); every item done exactly once', async () => {
-    const run = await newRun('crash', 80, 150);
+    // items of 1 s: the kill lands while the process holds some (with 150 ms ones, a loaded machine
+    // could let it finish them between the check below and the kill, and none would come back)
+    const run = await newRun('crash', 40, 1000);
     const h = host(run, 'hostb', 2, ['--concurrency', '4', '--lease-ms', '4000']);
     const [p1] = await processesOf(run, h, 2);
     // kill it once it has finished items and holds leases (in-flight work is cut short)
