@@ -22,8 +22,8 @@ import { CLI } from '../helpers/cli.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
 
-const CAPACITY = 4; // indexer requests per second (each upload costs 3: query, claims, query)
-const UPLOADS = 20;
+const CAPACITY = 8; // indexer requests per second (each upload costs 3: query, claims, query)
+const UPLOADS = 12;
 
 let t: TestStack;
 let peers: UploadPeers;
