@@ -14,7 +14,7 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
-import type { ItemRow, NewItem } from '../../../state/item-row.js';
+import type { ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
@@ -24,14 +24,13 @@ import { deleteKeys } from './deleter.js';
 import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
+import { expandListItem } from './list-expansion.js';
 import { listObjects, mergeJoin } from './listing.js';
 import { copyPartsItem, startSpreadCopy } from './part-copy-items.js';
 import { rangeItem, type S3SyncItemSpec } from './planner.js';
-import { RangeCutter } from './ranges.js';
 import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
 import { handleVersionsItem } from './versions-handler.js';
 
-const CHILD_BATCH = 100;
 /** destination keys to delete held while the copies run; past this a second listing finds them */
 const HELD_DELETIONS = 10_000;
 
@@ -43,7 +42,7 @@ export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSp
   return syncRange(itemSpec, ictx);
 }
 
-async function expandList(
+function expandList(
   item: ItemRow,
   itemSpec: Extract<S3SyncItemSpec, { type: 'list' }>,
   ictx: ItemContext<S3SyncSpec>,
@@ -51,38 +50,13 @@ async function expandList(
   const { spec } = ictx;
   const pair = spec.pairs[itemSpec.pair]!;
   const target = copyTargetFor(ictx.ctx.config, pair);
-  const filter = buildKeyFilter(spec);
-  const checkpoint = item.checkpoint as { startAfter?: string; ended?: boolean } | undefined;
-  // the open-ended last range (--delete) was added already: re-adding from its lastKey would
-  // overlap it
-  if (checkpoint?.ended) return { bytes: 0, objects: 0 };
-  const resumeAfter = checkpoint?.startAfter ?? '';
-  const cutter = new RangeCutter(itemSpec.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
-  let batch: NewItem[] = [];
-  let children = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    await ictx.addChildren(batch);
-    children += batch.length;
-    const last = batch.at(-1)!.spec as { lastKey: string; toEnd?: boolean };
-    await ictx.saveCheckpoint({ startAfter: last.lastKey, ended: last.toEnd === true }, { children });
-    batch = [];
-  };
-  for await (const o of listObjects(target.srcObjects, {
-    bucket: pair.from.bucket,
+  return expandListItem(item, ictx, {
     prefix: itemSpec.prefix,
-    startAfter: resumeAfter,
-    signal: ictx.signal,
-  })) {
-    if (!filter(o.key.slice(pair.from.prefix.length))) continue;
-    const range = cutter.push(o.key, o.size);
-    if (range) batch.push(rangeItem(spec, itemSpec.pair, range, false));
-    if (batch.length >= CHILD_BATCH) await flush();
-  }
-  const last = cutter.finish({ toEnd: spec.delete });
-  if (last) batch.push(rangeItem(spec, itemSpec.pair, last, false));
-  await flush();
-  return { bytes: 0, objects: 0, children };
+    pairPrefix: pair.from.prefix,
+    keys: (startAfter) =>
+      listObjects(target.srcObjects, { bucket: pair.from.bucket, prefix: itemSpec.prefix, startAfter, signal: ictx.signal }),
+    makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false),
+  });
 }
 
 async function syncRange(

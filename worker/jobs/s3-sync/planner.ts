@@ -10,6 +10,7 @@
  * child prefix only the destination has gets a `list` item too, so every destination key in the
  * synced prefixes falls in exactly one range item, which deletes it if the source lacks it.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
@@ -33,6 +34,16 @@ export function rangeItem(spec: S3SyncSpec, pairIndex: number, range: KeyRange, 
   };
 }
 
+/** The `list` item of one child prefix: a worker expands it into range items. */
+export function listItem(spec: S3SyncSpec, pairIndex: number, childPrefix: string): NewItem {
+  return {
+    itemId: listItemId(pairIndex, childPrefix),
+    kind: 's3-sync',
+    group: groupOf(spec.pairs[pairIndex]!),
+    spec: { type: 'list', pair: pairIndex, prefix: childPrefix } satisfies S3SyncItemSpec,
+  };
+}
+
 export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGenerator<NewItem> {
   const filter = buildKeyFilter(spec);
   const toEnd = spec.delete;
@@ -52,16 +63,10 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
         if (last) yield rangeItem(spec, i, last, false);
         continue;
       }
-      const listItem = (childPrefix: string): NewItem => ({
-        itemId: listItemId(i, childPrefix),
-        kind: 's3-sync',
-        group: groupOf(pair),
-        spec: { type: 'list', pair: i, prefix: childPrefix } satisfies S3SyncItemSpec,
-      });
       const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
       for await (const entry of listLevel(s3, pair.from.bucket, prefix)) {
         if ('childPrefix' in entry) {
-          if (!spec.delete) yield listItem(entry.childPrefix);
+          if (!spec.delete) yield listItem(spec, i, entry.childPrefix);
           continue;
         }
         if (!filter(rel(entry.object.key))) continue;
@@ -70,28 +75,37 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
       }
       const last = cutter.finish({ toEnd });
       if (last) yield rangeItem(spec, i, last, true);
-      if (spec.delete) for await (const child of childPrefixesOfEither(pctx, pair, prefix)) yield listItem(child);
+      if (spec.delete)
+        for await (const child of childPrefixesOfEither(pctx, pair, prefix, childrenByListObjects))
+          yield listItem(spec, i, child);
     }
   }
+}
+
+/** One side's child prefixes of a prefix, in key order. */
+export type ChildLister = (s3: S3Client, bucket: string, prefix: string) => AsyncIterable<string>;
+
+async function* childrenByListObjects(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  for await (const e of listLevel(s3, bucket, prefix)) if ('childPrefix' in e) yield e.childPrefix;
 }
 
 /**
  * The child prefixes of either side (in source terms), once each: a prefix the source no longer
  * has (a vacuumed partition) still needs its list item so its destination keys get deleted. Both
- * listings are sorted, so a merge-join keeps memory flat.
+ * listings are sorted, so a merge-join keeps memory flat. `children` lists one side's level
+ * (ListObjectsV2 here, ListObjectVersions for --all-versions).
  */
-async function* childPrefixesOfEither(pctx: PlanContext, pair: BucketPair, prefix: string): AsyncGenerator<string> {
-  const children = async function* (side: 'from' | 'to', p: string) {
-    const s3 = s3For(pctx.ctx.config, pair[side].remote);
-    for await (const e of listLevel(s3, pair[side].bucket, p))
-      if ('childPrefix' in e) yield { key: e.childPrefix, size: 0, etag: '', lastModifiedMs: 0 };
+export async function* childPrefixesOfEither(
+  pctx: PlanContext,
+  pair: BucketPair,
+  prefix: string,
+  children: ChildLister,
+): AsyncGenerator<string> {
+  const side = async function* (which: 'from' | 'to', p: string) {
+    for await (const key of children(s3For(pctx.ctx.config, pair[which].remote), pair[which].bucket, p))
+      yield { key, size: 0, etag: '', lastModifiedMs: 0 };
   };
-  for await (const e of mergeJoin(
-    children('from', prefix),
-    pair.from.prefix,
-    children('to', destKeyFor(pair, prefix)),
-    pair.to.prefix,
-  )) {
+  for await (const e of mergeJoin(side('from', prefix), pair.from.prefix, side('to', destKeyFor(pair, prefix)), pair.to.prefix)) {
     yield pair.from.prefix + e.rel;
   }
 }

@@ -23,17 +23,12 @@ import {
 import type { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
-import type { CopyTarget } from './copier.js';
+import { type CopyTarget, SourceChangedError } from './copier.js';
 import { META_SOURCE_ETAG, isMultipartEtag, normalizeEtag } from './decide.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
 import type { KeyVersions, VersionEntry } from './versions-listing.js';
-import {
-  META_SOURCE_VERSION_ID,
-  anchorCandidates,
-  mirroredVersions,
-  pendingVersions,
-  type Anchor,
-} from './versions-order.js';
+import { decideKeyVersions } from './versions-decide.js';
+import { META_SOURCE_VERSION_ID } from './versions-order.js';
 
 export interface VersionCopyOptions {
   multipartThresholdBytes: number;
@@ -78,30 +73,10 @@ function sourceError(err: unknown, key: string, versionId: string): unknown {
       `source version ${key}?versionId=${versionId} no longer exists (deleted after listing)`,
       { cause: err, context: { key, versionId } },
     );
+  // If-Match / CopySourceIfMatch on the listed ETag failed: the "null" version of an unversioned or
+  // suspended source was replaced since the listing. The item's retry lists it again.
+  if (e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) return new SourceChangedError(key, err);
   return err instanceof ConvoyError ? err : classifyError(err);
-}
-
-/** The destination's newest version convoy copied from one of `src`'s versions (a HEAD per look). */
-async function findAnchor(
-  t: CopyTarget,
-  destKey: string,
-  src: VersionEntry[],
-  dst: VersionEntry[],
-  signal: AbortSignal,
-): Promise<Anchor | undefined> {
-  const ids = new Set(src.map((v) => v.versionId));
-  for (const i of anchorCandidates(dst)) {
-    const head = await t.dst
-      .send(new HeadObjectCommand({ Bucket: t.dstBucket, Key: destKey, VersionId: dst[i]!.versionId }), {
-        abortSignal: signal,
-      })
-      .catch((err) => {
-        throw classifyError(err);
-      });
-    const id = head.Metadata?.[META_SOURCE_VERSION_ID];
-    if (id && ids.has(id)) return { dstIndex: i, srcVersionId: id };
-  }
-  return undefined;
 }
 
 /** Apply the key's missing versions (and delete markers) to the destination, oldest first. */
@@ -112,17 +87,11 @@ export async function syncKeyVersions(
   destKey: string,
   opts: VersionCopyOptions,
 ): Promise<KeySyncResult> {
-  const wanted = mirroredVersions(src.versions, opts.deleteMarkers);
-  const have = dst?.versions ?? [];
-  const anchor = have.length ? await findAnchor(t, destKey, wanted, have, opts.signal) : undefined;
-  const pending = pendingVersions(wanted, have, anchor);
-  const result: KeySyncResult = { copied: 0, bytes: 0, bytesThroughWorker: 0, markers: 0, skipped: 0, skippedBytes: 0 };
-  const done = new Set(pending);
-  for (const v of wanted) {
-    if (done.has(v) || v.deleteMarker) continue;
-    result.skipped++;
-    result.skippedBytes += v.size;
-  }
+  const { pending, skipped, skippedBytes } = await decideKeyVersions({ s3: t.dst, bucket: t.dstBucket }, src, dst, destKey, {
+    deleteMarkers: opts.deleteMarkers,
+    signal: opts.signal,
+  });
+  const result: KeySyncResult = { copied: 0, bytes: 0, bytesThroughWorker: 0, markers: 0, skipped, skippedBytes };
   for (const v of pending) {
     if (v.deleteMarker) {
       opts.assertLease();
@@ -165,9 +134,11 @@ async function copyVersion(
 ): Promise<number> {
   const limits = opts.limits ?? AWS_S3_LIMITS;
   const provenance = { [META_SOURCE_VERSION_ID]: v.versionId, [META_SOURCE_ETAG]: normalizeEtag(v.etag) };
+  // the listed content, not whatever the version id names now (a "null" version is replaced in place)
+  const ifMatch = `"${normalizeEtag(v.etag)}"`;
   if (t.serverSide && v.size <= limits.copyObjectMaxBytes) {
     const head = await t.src
-      .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId }), {
+      .send(new HeadObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId, IfMatch: ifMatch }), {
         abortSignal: opts.signal,
       })
       .catch((err) => {
@@ -179,6 +150,7 @@ async function copyVersion(
           Bucket: t.dstBucket,
           Key: destKey,
           CopySource: `${t.srcBucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(v.versionId)}`,
+          CopySourceIfMatch: ifMatch,
           MetadataDirective: 'REPLACE',
           ContentType: head.ContentType,
           CacheControl: head.CacheControl,
@@ -195,7 +167,7 @@ async function copyVersion(
     return 0;
   }
   const got = await t.src
-    .send(new GetObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId }), {
+    .send(new GetObjectCommand({ Bucket: t.srcBucket, Key: key, VersionId: v.versionId, IfMatch: ifMatch }), {
       abortSignal: opts.signal,
     })
     .catch((err) => {

@@ -6,19 +6,24 @@
  * An error on one key stops that key (its later versions must not overtake it) but not the
  * others; the item then fails with the first error, and a retry resumes each key after what it
  * finds already copied.
+ * With --delete, a destination key the source never had gets a delete marker (versions-decide.ts),
+ * once every key of the range has succeeded (as latest-only runs delete: handler.ts).
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import type { ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
+import { deleteKeys } from './deleter.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import type { S3SyncItemSpec } from './planner.js';
-import { destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
+import { type BucketPair, destKeyFor, rateDestinationOf, type S3SyncSpec } from './spec.js';
 import { syncKeyVersions } from './versions-copier.js';
-import { joinVersions, listKeyVersions } from './versions-listing.js';
+import { decideKeyVersions } from './versions-decide.js';
+import { joinVersions, listKeyVersions, type KeyVersions } from './versions-listing.js';
 import { expandVersionsList } from './versions-planner.js';
 
 export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3SyncSpec>): Promise<ItemOutcome> {
@@ -32,22 +37,26 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
   const t = copyTargetFor(ictx.ctx.config, pair);
   const filter = buildKeyFilter(spec);
   const delimiter = r.direct ? '/' : undefined;
-  const src = listKeyVersions(t.src, {
-    bucket: pair.from.bucket,
-    prefix: r.prefix,
-    startAfter: r.startAfter,
-    lastKey: r.lastKey,
-    delimiter,
-    signal: ictx.signal,
+  // an open-ended range (the last of its prefix under --delete) lists both sides to the end
+  const listings = () => ({
+    src: listKeyVersions(t.src, {
+      bucket: pair.from.bucket,
+      prefix: r.prefix,
+      startAfter: r.startAfter,
+      lastKey: r.toEnd ? undefined : r.lastKey,
+      delimiter,
+      signal: ictx.signal,
+    }),
+    dst: listKeyVersions(t.dst, {
+      bucket: pair.to.bucket,
+      prefix: destKeyFor(pair, r.prefix),
+      startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
+      lastKey: r.toEnd ? undefined : destKeyFor(pair, r.lastKey),
+      delimiter,
+      signal: ictx.signal,
+    }),
   });
-  const dst = listKeyVersions(t.dst, {
-    bucket: pair.to.bucket,
-    prefix: destKeyFor(pair, r.prefix),
-    startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
-    lastKey: destKeyFor(pair, r.lastKey),
-    delimiter,
-    signal: ictx.signal,
-  });
+  const { src, dst } = listings();
   const tuning = (await ictx.currentRun()).tuning;
   const objectsBudget = await runBudget(
     ictx.ctx,
@@ -75,8 +84,22 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
   const inFlight = new Set<Promise<void>>();
+  const toMark: string[] = [];
+  let tooManyToHold = false;
   for await (const e of joinVersions(src, pair.from.prefix, dst, pair.to.prefix)) {
-    if (!e.src || !filter(e.rel)) continue;
+    if (!filter(e.rel)) continue;
+    if (!e.src) {
+      // a destination key the source never had: the same rule as a dry run (versions-decide.ts)
+      const d = await decideKeyVersions({ s3: t.dst, bucket: pair.to.bucket }, undefined, e.dst, e.dst!.key, {
+        deleteMarkers: spec.delete,
+        signal: ictx.signal,
+      });
+      if (d.markExtra && !tooManyToHold) {
+        if (toMark.length < HELD_MARKS) toMark.push(e.dst!.key);
+        else tooManyToHold = true;
+      }
+      continue;
+    }
     if (firstError && !firstError.retryable) break;
     const key = e.src;
     const dest = rates && rateDestinationOf(pair, destKeyFor(pair, key.key));
@@ -121,5 +144,35 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
       `versions of ${missing.length} key(s) were deleted from the source after listing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; the other keys of the range were copied`,
       { context: { keys: missing.slice(0, 100) } },
     );
-  return outcome;
+  if (!toMark.length) return outcome;
+  // every key of the range copied: now a delete marker on each destination key the source lacks
+  // (DeleteObjects without VersionIds; on a versioned bucket that writes markers, deletes nothing)
+  const keys = tooManyToHold ? keysToMark(listings(), pair, filter, spec.delete, t.dst, ictx.signal) : toMark;
+  const deleted = await deleteKeys(t.dst, pair.to.bucket, keys, {
+    signal: ictx.signal,
+    assertLease: () => ictx.assertLease(),
+  });
+  return { ...outcome, deleted };
+}
+
+/** destination-only keys held while the copies run; past this a second listing finds them */
+const HELD_MARKS = 10_000;
+
+/** The destination keys that get a delete marker, from a fresh join of the range's listings. */
+async function* keysToMark(
+  l: { src: AsyncIterable<KeyVersions>; dst: AsyncIterable<KeyVersions> },
+  pair: BucketPair,
+  filter: (rel: string) => boolean,
+  deleteMarkers: boolean,
+  s3: S3Client,
+  signal: AbortSignal,
+): AsyncGenerator<string> {
+  for await (const e of joinVersions(l.src, pair.from.prefix, l.dst, pair.to.prefix)) {
+    if (e.src || !filter(e.rel)) continue;
+    const d = await decideKeyVersions({ s3, bucket: pair.to.bucket }, undefined, e.dst, e.dst!.key, {
+      deleteMarkers,
+      signal,
+    });
+    if (d.markExtra) yield e.dst!.key;
+  }
 }

@@ -51,6 +51,14 @@ export function anchorCandidates(dst: VersionEntry[]): number[] {
   return out;
 }
 
+/**
+ * A key with no current version: nothing, or a delete marker as its newest entry. A destination
+ * key the source never had is in sync in that state (--delete put the marker there).
+ */
+export function currentlyDeleted(dst: VersionEntry[]): boolean {
+  return !dst.length || dst.at(-1)!.deleteMarker;
+}
+
 export type VersionsVerdict = 'ok' | 'missing' | 'versions_differ' | 'extra';
 
 /**
@@ -66,7 +74,7 @@ export function compareVersionLists(
   dstSourceIdAt: (i: number) => string | undefined,
 ): { verdict: VersionsVerdict; firstDifference?: number } {
   if (!dst.length) return { verdict: src.length ? 'missing' : 'ok' };
-  if (!src.length) return { verdict: 'extra' };
+  if (!src.length) return { verdict: currentlyDeleted(dst) ? 'ok' : 'extra' };
   const n = Math.max(src.length, dst.length);
   for (let i = 0; i < n; i++) {
     const s = src[i];

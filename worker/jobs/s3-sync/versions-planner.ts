@@ -6,23 +6,30 @@
  *
  * listMode auto: the coordinator lists one level (Delimiter '/'); keys directly under the prefix
  * are cut into range items, each child prefix becomes a `list` item that a worker expands
- * (expandVersionsList). listMode coordinator: the whole listing is streamed into range items.
+ * (expandVersionsList, through the expansion latest-only runs use: list-expansion.ts).
+ * listMode coordinator: the whole listing is streamed into range items.
  * A range's size counts every version's bytes; its key count counts keys.
+ * --delete: as for latest-only runs, the last range of each listing is open-ended and a child
+ * prefix only the destination has gets its own list item, so every destination key falls in one
+ * range item (which puts a delete marker on it when the source never had it).
  */
-import type { NewItem } from '../../../state/item-row.js';
-import type { ItemOutcome, PlanContext } from '../../job-kind.js';
-import type { ItemContext } from '../../job-kind.js';
-import type { ItemRow } from '../../../state/item-row.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ItemRow, NewItem } from '../../../state/item-row.js';
+import type { ItemContext, ItemOutcome, PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
-import { rangeItem, type S3SyncItemSpec } from './planner.js';
-import { RangeCutter, listItemId } from './ranges.js';
-import { groupOf, type S3SyncSpec } from './spec.js';
+import { expandListItem } from './list-expansion.js';
+import { childPrefixesOfEither, listItem, rangeItem, type S3SyncItemSpec } from './planner.js';
+import { RangeCutter } from './ranges.js';
+import type { S3SyncSpec } from './spec.js';
 import { listKeyVersions, listVersionsLevel, type KeyVersions } from './versions-listing.js';
 
-const CHILD_BATCH = 100;
-
 const bytesOf = (k: KeyVersions) => k.versions.reduce((n, v) => n + v.size, 0);
+
+/** One side's child prefixes by ListObjectVersions: a prefix holding only delete markers counts. */
+async function* childrenByVersions(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  for await (const e of listVersionsLevel(s3, { bucket, prefix, delimiter: '/' })) if ('childPrefix' in e) yield e.childPrefix;
+}
 
 export async function* planVersions(spec: S3SyncSpec, pctx: PlanContext): AsyncGenerator<NewItem> {
   const filter = buildKeyFilter(spec);
@@ -38,58 +45,43 @@ export async function* planVersions(spec: S3SyncSpec, pctx: PlanContext): AsyncG
         delimiter: direct ? '/' : undefined,
       })) {
         if ('childPrefix' in e) {
-          yield {
-            itemId: listItemId(i, e.childPrefix),
-            kind: 's3-sync',
-            group: groupOf(pair),
-            spec: { type: 'list', pair: i, prefix: e.childPrefix } satisfies S3SyncItemSpec,
-          };
+          if (!spec.delete) yield listItem(spec, i, e.childPrefix);
           continue;
         }
         if (!filter(rel(e.key))) continue;
         const range = cutter.push(e.key, bytesOf(e));
         if (range) yield rangeItem(spec, i, range, direct);
       }
-      const last = cutter.finish();
+      const last = cutter.finish({ toEnd: spec.delete });
       if (last) yield rangeItem(spec, i, last, direct);
+      if (spec.delete && direct)
+        for await (const child of childPrefixesOfEither(pctx, pair, prefix, childrenByVersions))
+          yield listItem(spec, i, child);
     }
   }
 }
 
 /** A `list` item of an --all-versions run: its prefix's keys (every version) cut into range items. */
-export async function expandVersionsList(
+export function expandVersionsList(
   item: ItemRow,
   itemSpec: Extract<S3SyncItemSpec, { type: 'list' }>,
   ictx: ItemContext<S3SyncSpec>,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
   const pair = spec.pairs[itemSpec.pair]!;
-  const filter = buildKeyFilter(spec);
-  // a retried list item resumes after the last range it added
-  const resumeAfter = (item.checkpoint as { startAfter?: string } | undefined)?.startAfter ?? '';
-  const cutter = new RangeCutter(itemSpec.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
-  let batch: NewItem[] = [];
-  let children = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    await ictx.addChildren(batch);
-    children += batch.length;
-    await ictx.saveCheckpoint({ startAfter: (batch.at(-1)!.spec as { lastKey: string }).lastKey }, { children });
-    batch = [];
-  };
-  for await (const k of listKeyVersions(s3For(ictx.ctx.config, pair.from.remote), {
-    bucket: pair.from.bucket,
+  const s3 = s3For(ictx.ctx.config, pair.from.remote);
+  return expandListItem(item, ictx, {
     prefix: itemSpec.prefix,
-    startAfter: resumeAfter,
-    signal: ictx.signal,
-  })) {
-    if (!filter(k.key.slice(pair.from.prefix.length))) continue;
-    const range = cutter.push(k.key, bytesOf(k));
-    if (range) batch.push(rangeItem(spec, itemSpec.pair, range, false));
-    if (batch.length >= CHILD_BATCH) await flush();
-  }
-  const last = cutter.finish();
-  if (last) batch.push(rangeItem(spec, itemSpec.pair, last, false));
-  await flush();
-  return { bytes: 0, objects: 0, children };
+    pairPrefix: pair.from.prefix,
+    keys: async function* (startAfter) {
+      for await (const k of listKeyVersions(s3, {
+        bucket: pair.from.bucket,
+        prefix: itemSpec.prefix,
+        startAfter,
+        signal: ictx.signal,
+      }))
+        yield { key: k.key, size: bytesOf(k) };
+    },
+    makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false),
+  });
 }
