@@ -16,6 +16,7 @@ import {
 import { parseRemotePath } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
 import { dryRunS3Sync, formatDryRun } from './dry-run.js';
+import { dryRunVersions, formatVersionsEntry, type VersionsDryRunEntry } from './versions-dry-run.js';
 import {
   CANNED_ACLS,
   objectPropertiesFromCli,
@@ -126,7 +127,6 @@ function refuseWithAllVersions(o: S3SyncCliOptions): void {
     [(o.latestPrefix?.length ?? 0) > 0, '--latest-prefix', 'it picks one snapshot prefix by its newest objects'],
     [o.latestBy !== undefined, '--latest-by', 'it belongs to --latest-prefix'],
     [o.sizeOnly === true, '--size-only', 'versions are matched by their recorded source VersionId, not by size'],
-    [o.dryRun === true, '--dry-run', 'a dry run of versions is not built yet'],
   ];
   const hit = clash.find(([on]) => on);
   if (hit)
@@ -210,12 +210,31 @@ export function registerS3SyncPlanCommand(plan: Command): void {
           const spec = await preflightS3Sync(parseSpec(s3SyncJob, raw), config, { dryRun: true });
           // text: one line per key as found (flat memory); JSON: the keys in each pair's report
           const keys: string[][] = spec.pairs.map(() => []);
-          const report = await dryRunS3Sync(config, spec, (pair, location) =>
-            o.json ? keys[pair]!.push(location) : process.stdout.write(`delete: ${location}\n`),
-          );
+          // --all-versions: each version (or delete marker) that would be copied, per key oldest first
+          const versions: Array<Array<Omit<Extract<VersionsDryRunEntry, { action: 'copy' }>, 'pair' | 'action'>>> =
+            spec.pairs.map(() => []);
+          const report = spec.allVersions
+            ? await dryRunVersions(config, spec, (e) => {
+                if (!o.json) process.stdout.write(`${formatVersionsEntry(spec, e)}\n`);
+                else if (e.action === 'delete') keys[e.pair]!.push(e.location);
+                else
+                  versions[e.pair]!.push({
+                    key: e.key,
+                    versionId: e.versionId,
+                    deleteMarker: e.deleteMarker,
+                    size: e.size,
+                  });
+              })
+            : await dryRunS3Sync(config, spec, (pair, location) =>
+                o.json ? keys[pair]!.push(location) : process.stdout.write(`delete: ${location}\n`),
+              );
           const json = () =>
             JSON.stringify(
-              report.map((r, i) => (r.delete ? { ...r, deleteKeys: keys[i] } : r)),
+              report.map((r, i) => ({
+                ...r,
+                ...(spec.allVersions ? { copyVersions: versions[i] } : {}),
+                ...(r.delete ? { deleteKeys: keys[i] } : {}),
+              })),
               null,
               2,
             );

@@ -17,6 +17,11 @@ export interface DryRunPairReport {
   extra: number;
   /** with --delete: what would be deleted */
   delete?: { objects: number; bytes: number };
+  /**
+   * --all-versions (versions-dry-run.ts): copy and skip count versions, `delete` the destination
+   * keys that would get a delete marker, and this the source delete markers to mirror (--delete)
+   */
+  deleteMarkers?: number;
 }
 
 export async function dryRunS3Sync(
@@ -56,9 +61,11 @@ export async function dryRunS3Sync(
 export function formatDryRun(reports: DryRunPairReport[]): string {
   const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
   const width = Math.max(4, ...reports.map((r) => r.pair.length));
+  const versions = reports.some((r) => r.deleteMarkers !== undefined);
+  const unit = versions ? 'versions' : 'objects';
   const lines = [
-    'DRY RUN: nothing was written',
-    `${'pair'.padEnd(width)}  copy objects    copy MiB  skip objects    skip MiB`,
+    `DRY RUN: nothing was written${versions ? ' (--all-versions: counts are versions)' : ''}`,
+    `${'pair'.padEnd(width)}  copy ${unit.padEnd(8)}    copy MiB  skip ${unit.padEnd(8)}    skip MiB`,
   ];
   for (const r of reports) {
     lines.push(
@@ -67,15 +74,21 @@ export function formatDryRun(reports: DryRunPairReport[]): string {
     if (r.prefixes.some((p) => p !== '')) lines.push(`    prefixes: ${r.prefixes.join(', ')}`);
   }
   const total = reports.reduce((a, r) => ({ o: a.o + r.copy.objects, b: a.b + r.copy.bytes }), { o: 0, b: 0 });
-  lines.push(`total to copy: ${total.o} objects, ${mib(total.b)} MiB`);
+  lines.push(`total to copy: ${total.o} ${unit}, ${mib(total.b)} MiB`);
+  const markers = reports.reduce((a, r) => a + (r.deleteMarkers ?? 0), 0);
+  if (markers) lines.push(`delete markers to mirror: ${markers}`);
   const extra = reports.reduce((a, r) => a + r.extra, 0);
   if (reports.some((r) => r.delete)) {
     const del = reports.reduce((a, r) => ({ o: a.o + r.delete!.objects, b: a.b + r.delete!.bytes }), { o: 0, b: 0 });
     lines.push(
-      `total to delete: ${del.o} objects, ${mib(del.b)} MiB (--delete: destination keys the source lacks, within the synced prefixes and filters)`,
+      versions
+        ? `total to delete: ${del.o} keys, ${mib(del.b)} MiB (--delete: destination keys the source lacks get a delete marker; their versions stay)`
+        : `total to delete: ${del.o} objects, ${mib(del.b)} MiB (--delete: destination keys the source lacks, within the synced prefixes and filters)`,
     );
   } else if (extra) {
-    lines.push(`left alone: ${extra} destination object(s) the source lacks (add --delete to delete them)`);
+    lines.push(
+      `left alone: ${extra} destination ${versions ? 'key' : 'object'}(s) the source lacks (add --delete to delete them)`,
+    );
   }
   return lines.join('\n');
 }

@@ -54,7 +54,12 @@ function expandList(
     prefix: itemSpec.prefix,
     pairPrefix: pair.from.prefix,
     keys: (startAfter) =>
-      listObjects(target.srcObjects, { bucket: pair.from.bucket, prefix: itemSpec.prefix, startAfter, signal: ictx.signal }),
+      listObjects(target.srcObjects, {
+        bucket: pair.from.bucket,
+        prefix: itemSpec.prefix,
+        startAfter,
+        signal: ictx.signal,
+      }),
     makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false),
   });
 }

@@ -105,7 +105,12 @@ export async function* childPrefixesOfEither(
     for await (const key of children(s3For(pctx.ctx.config, pair[which].remote), pair[which].bucket, p))
       yield { key, size: 0, etag: '', lastModifiedMs: 0 };
   };
-  for await (const e of mergeJoin(side('from', prefix), pair.from.prefix, side('to', destKeyFor(pair, prefix)), pair.to.prefix)) {
+  for await (const e of mergeJoin(
+    side('from', prefix),
+    pair.from.prefix,
+    side('to', destKeyFor(pair, prefix)),
+    pair.to.prefix,
+  )) {
     yield pair.from.prefix + e.rel;
   }
 }

@@ -87,10 +87,16 @@ export async function syncKeyVersions(
   destKey: string,
   opts: VersionCopyOptions,
 ): Promise<KeySyncResult> {
-  const { pending, skipped, skippedBytes } = await decideKeyVersions({ s3: t.dst, bucket: t.dstBucket }, src, dst, destKey, {
-    deleteMarkers: opts.deleteMarkers,
-    signal: opts.signal,
-  });
+  const { pending, skipped, skippedBytes } = await decideKeyVersions(
+    { s3: t.dst, bucket: t.dstBucket },
+    src,
+    dst,
+    destKey,
+    {
+      deleteMarkers: opts.deleteMarkers,
+      signal: opts.signal,
+    },
+  );
   const result: KeySyncResult = { copied: 0, bytes: 0, bytesThroughWorker: 0, markers: 0, skipped, skippedBytes };
   for (const v of pending) {
     if (v.deleteMarker) {

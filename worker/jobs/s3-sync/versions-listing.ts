@@ -181,6 +181,15 @@ export async function* listKeyVersions(s3: S3Client, opts: VersionsListOptions):
   for await (const e of listVersionsLevel(s3, opts)) if (!('childPrefix' in e)) yield e;
 }
 
+/** A destination bucket that does not exist yet (a dry run or verify before --create-buckets) lists as empty. */
+export async function* tolerateMissingBucket(it: AsyncIterable<KeyVersions>): AsyncGenerator<KeyVersions> {
+  try {
+    yield* it;
+  } catch (err) {
+    if ((err as Error).name !== 'NoSuchBucket') throw err;
+  }
+}
+
 /** Merge-join two sorted listings of keys with versions by key relative to each side's prefix. */
 export function joinVersions(
   src: AsyncIterable<KeyVersions>,

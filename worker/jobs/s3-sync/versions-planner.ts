@@ -28,7 +28,8 @@ const bytesOf = (k: KeyVersions) => k.versions.reduce((n, v) => n + v.size, 0);
 
 /** One side's child prefixes by ListObjectVersions: a prefix holding only delete markers counts. */
 async function* childrenByVersions(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  for await (const e of listVersionsLevel(s3, { bucket, prefix, delimiter: '/' })) if ('childPrefix' in e) yield e.childPrefix;
+  for await (const e of listVersionsLevel(s3, { bucket, prefix, delimiter: '/' }))
+    if ('childPrefix' in e) yield e.childPrefix;
 }
 
 export async function* planVersions(spec: S3SyncSpec, pctx: PlanContext): AsyncGenerator<NewItem> {

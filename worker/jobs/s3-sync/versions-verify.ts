@@ -15,7 +15,7 @@ import type { VerifyOptions, VerifySummary } from '../../job-kind.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
 import { destKeyFor, groupOf, type S3SyncSpec } from './spec.js';
-import { joinVersions, listKeyVersions, type KeyVersions, type VersionEntry } from './versions-listing.js';
+import { joinVersions, listKeyVersions, tolerateMissingBucket, type VersionEntry } from './versions-listing.js';
 import {
   META_SOURCE_VERSION_ID,
   compareVersionLists,
@@ -23,14 +23,6 @@ import {
   mirroredVersions,
   type VersionsVerdict,
 } from './versions-order.js';
-
-async function* tolerateMissingBucket(it: AsyncIterable<KeyVersions>): AsyncGenerator<KeyVersions> {
-  try {
-    yield* it;
-  } catch (err) {
-    if ((err as Error).name !== 'NoSuchBucket') throw err;
-  }
-}
 
 const brief = (vs: VersionEntry[]) =>
   vs.slice(0, 20).map((v) => (v.deleteMarker ? { deleteMarker: true } : { size: v.size, etag: v.etag }));
