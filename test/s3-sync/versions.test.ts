@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
   ListObjectVersionsCommand,
@@ -25,9 +27,11 @@ import { describe, expect, it } from 'vitest';
 import { listRuns } from '../../state/runs.js';
 import { docCommand } from '../docs/doc-commands.js';
 import { CapacityProxy } from '../helpers/capacity-proxy.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, testBackend, type TestStack } from '../helpers/stack.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { cliFleet, itemTotals } from './cli-run.js';
 
 let t: TestStack;
@@ -64,11 +68,44 @@ async function versionIdsOf(s3: S3Client, bucket: string, key: string): Promise<
   return (out.Versions ?? []).filter((v) => v.Key === key).map((v) => v.VersionId!);
 }
 
+/**
+ * A key's entries newest first as S3 lists them, without relying on LastModified: each object
+ * version's body (Versions keep the listing's newest-first order), and DELETE when the newest entry
+ * is a delete marker (IsLatest) or MARKERS:n for the number of delete markers the key has.
+ */
+async function entries(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ bodies: string[]; markers: number; deleted: boolean }> {
+  const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+  const bodies: string[] = [];
+  for (const v of (out.Versions ?? []).filter((v) => v.Key === key)) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: v.VersionId }));
+    bodies.push(await got.Body!.transformToString());
+  }
+  const markers = (out.DeleteMarkers ?? []).filter((m) => m.Key === key);
+  return { bodies, markers: markers.length, deleted: markers.some((m) => m.IsLatest) };
+}
+
+/** Every version id and delete marker id of a bucket: what "nothing written" is checked against. */
+async function allEntries(s3: S3Client, bucket: string): Promise<string[]> {
+  const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+  return [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => `${v.Key}?${v.VersionId}`).sort();
+}
+
+async function versioned(s3: S3Client, bucket: string, status: 'Enabled' | 'Suspended' = 'Enabled') {
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: status } }));
+}
+
+async function put(s3: S3Client, bucket: string, key: string, body: string): Promise<string> {
+  return (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).VersionId ?? 'null';
+}
+
 describe('s3-sync --all-versions: bad input', () => {
   it.each([
     [['--latest-prefix', 'snapshots'], '--latest-prefix'],
     [['--size-only'], '--size-only'],
-    [['--dry-run'], '--dry-run'],
   ])('--all-versions with %j: exit 2 naming both flags, nothing written', async (extra, flag) => {
     const env = await freshEnv(t.stack);
     const config = writeCliConfig(env);
@@ -266,4 +303,222 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
       env.close();
     }
   }, 240_000);
+
+  it('--delete puts a delete marker on destination-only keys (after the last key, under a destination-only prefix); --dry-run lists it all first and writes nothing', async () => {
+    await minio.send(new CreateBucketCommand({ Bucket: 'mirror-src' }));
+    await versioned(minio, 'mirror-src');
+    const a = [await put(minio, 'mirror-src', 'a.txt', 'a-1'), await put(minio, 'mirror-src', 'a.txt', 'a-2')];
+    const x = await put(minio, 'mirror-src', 'logs/x.txt', 'x-1');
+    const xMarker = (await minio.send(new DeleteObjectCommand({ Bucket: 'mirror-src', Key: 'logs/x.txt' }))).VersionId!;
+    await local.send(new CreateBucketCommand({ Bucket: 'mirror-dst' }));
+    await versioned(local, 'mirror-dst');
+    // destination-only keys: after the source's last top-level key, under a prefix the source lacks,
+    // after the source's last key of a prefix, and one whose newest entry is a delete marker already
+    await put(local, 'mirror-dst', 'z-old.txt', 'old-1');
+    await put(local, 'mirror-dst', 'gone/y.txt', 'y-1');
+    await put(local, 'mirror-dst', 'logs/zz.txt', 'zz-1');
+    await put(local, 'mirror-dst', 'b-deleted.txt', 'b-1');
+    await local.send(new DeleteObjectCommand({ Bucket: 'mirror-dst', Key: 'b-deleted.txt' }));
+    const before = await allEntries(local, 'mirror-dst');
+
+    const env = await freshEnv(t.stack);
+    const config = writeCliConfig(env);
+    const sync = ['--from', 'minio:mirror-src', '--to', 'local:mirror-dst', '--all-versions', '--delete'];
+    const dry = await runCli(['plan', 's3-sync', ...sync, '--dry-run'], { config });
+    expect(dry.stderr).toBe('');
+    expect(dry.code).toBe(0);
+    // per key in key order, each key's versions oldest first, delete markers in their place
+    expect(dry.stdout.split('\n').filter((l) => /^(copy|delete): /.test(l))).toEqual([
+      `copy: minio:mirror-src/a.txt versionId=${a[0]} (3 bytes)`,
+      `copy: minio:mirror-src/a.txt versionId=${a[1]} (3 bytes)`,
+      'delete: local:mirror-dst/gone/y.txt',
+      `copy: minio:mirror-src/logs/x.txt versionId=${x} (3 bytes)`,
+      `copy: minio:mirror-src/logs/x.txt versionId=${xMarker} (delete marker)`,
+      'delete: local:mirror-dst/logs/zz.txt',
+      'delete: local:mirror-dst/z-old.txt',
+    ]);
+    expect(dry.stdout).toContain('DRY RUN: nothing was written (--all-versions: counts are versions)');
+    expect(dry.stdout).toContain('total to copy: 3 versions, 0.0 MiB');
+    expect(dry.stdout).toContain('delete markers to mirror: 1');
+    expect(dry.stdout).toContain('total to delete: 3 keys');
+    const json = await runCli(['plan', 's3-sync', ...sync, '--dry-run', '--json'], { config });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([
+      {
+        pair: 'minio:mirror-src->local:mirror-dst',
+        prefixes: [''],
+        copy: { objects: 3, bytes: 9 },
+        skip: { objects: 0, bytes: 0 },
+        extra: 3,
+        delete: { objects: 3, bytes: 12 },
+        deleteMarkers: 1,
+        copyVersions: [
+          { key: 'a.txt', versionId: a[0], deleteMarker: false, size: 3 },
+          { key: 'a.txt', versionId: a[1], deleteMarker: false, size: 3 },
+          { key: 'logs/x.txt', versionId: x, deleteMarker: false, size: 3 },
+          { key: 'logs/x.txt', versionId: xMarker, deleteMarker: true, size: 0 },
+        ],
+        deleteKeys: ['local:mirror-dst/gone/y.txt', 'local:mirror-dst/logs/zz.txt', 'local:mirror-dst/z-old.txt'],
+      },
+    ]);
+    // a destination --create-buckets would create: listed as all to copy, and still not created
+    const fresh = await runCli(
+      [
+        'plan',
+        's3-sync',
+        '--from',
+        'minio:mirror-src',
+        '--to',
+        'local:mirror-new',
+        '--all-versions',
+        '--create-buckets',
+        '--dry-run',
+      ],
+      { config },
+    );
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toContain('total to copy: 3 versions');
+    await expect(local.send(new HeadBucketCommand({ Bucket: 'mirror-new' }))).rejects.toThrow();
+    expect(await allEntries(local, 'mirror-dst')).toEqual(before);
+    expect(await listRuns(env.ctx.meta)).toEqual([]);
+
+    const fleet = cliFleet(env, config);
+    try {
+      const first = await fleet.run('m1', [...sync, '--range-keys', '1']);
+      expect(first.counts.failed).toBe(0);
+      const t1 = await itemTotals(env, 'm1');
+      expect(t1.objects).toBe(3);
+      expect(t1.deleteMarkers).toBe(1);
+      expect(t1.deleted).toBe(3);
+      expect(await entries(local, 'mirror-dst', 'a.txt')).toEqual({
+        bodies: ['a-2', 'a-1'],
+        markers: 0,
+        deleted: false,
+      });
+      expect(await entries(local, 'mirror-dst', 'logs/x.txt')).toEqual({ bodies: ['x-1'], markers: 1, deleted: true });
+      // marked deleted, their versions kept
+      for (const [key, body] of [
+        ['z-old.txt', 'old-1'],
+        ['gone/y.txt', 'y-1'],
+        ['logs/zz.txt', 'zz-1'],
+      ])
+        expect(await entries(local, 'mirror-dst', key!), key).toEqual({ bodies: [body], markers: 1, deleted: true });
+      expect(await entries(local, 'mirror-dst', 'b-deleted.txt')).toEqual({
+        bodies: ['b-1'],
+        markers: 1,
+        deleted: true,
+      });
+      const clean = await runCli(['verify', '--run', 'm1'], { config });
+      expect(clean.stdout).toContain('keys: ok 6  missing 0  versions_differ 0  extra 0');
+      expect(clean.code).toBe(0);
+
+      // a re-run (and its dry run) finds nothing to do: no second delete marker anywhere
+      const again = await runCli(['plan', 's3-sync', ...sync, '--dry-run'], { config });
+      expect(again.stdout.split('\n').filter((l) => /^(copy|delete): /.test(l))).toEqual([]);
+      const settled = await allEntries(local, 'mirror-dst');
+      await fleet.run('m2', [...sync, '--range-keys', '1']);
+      const t2 = await itemTotals(env, 'm2');
+      expect([t2.objects ?? 0, t2.deleteMarkers ?? 0, t2.deleted ?? 0]).toEqual([0, 0, 0]);
+      expect(await allEntries(local, 'mirror-dst')).toEqual(settled);
+
+      // a destination-only key given a current version again is extra
+      await put(local, 'mirror-dst', 'z-old.txt', 'old-2');
+      const extra = await runCli(['verify', '--run', 'm1'], { config });
+      expect(extra.stdout).toContain('keys: ok 5  missing 0  versions_differ 0  extra 1');
+      expect(extra.code).toBe(1);
+    } finally {
+      await fleet.stop();
+      env.close();
+    }
+  }, 180_000);
+
+  it('unversioned and suspended sources: "null" versions copied, re-runs copy nothing, a null version replaced in place arrives as a new version, one replaced mid-copy is retried', async () => {
+    await minio.send(new CreateBucketCommand({ Bucket: 'nv-src' })); // versioning never enabled
+    await put(minio, 'nv-src', 'n.txt', 'n-1');
+    await minio.send(new CreateBucketCommand({ Bucket: 'su-src' }));
+    await versioned(minio, 'su-src');
+    await put(minio, 'su-src', 's.txt', 's-1');
+    await put(minio, 'su-src', 's.txt', 's-2');
+    await versioned(minio, 'su-src', 'Suspended');
+    expect(await put(minio, 'su-src', 's.txt', 's-3')).toBe('null');
+    await put(minio, 'su-src', 'u.txt', 'u-1');
+    const env = await freshEnv(t.stack);
+    // the same radosgw tenant behind a proxy, as one remote for both sides (server-side copies)
+    let replaced = 0;
+    const proxy = await startS3Proxy(t.stack.remotes.minio!.endpoint!, {
+      async before(req) {
+        const from = String(req.headers['x-amz-copy-source'] ?? '');
+        if (req.method !== 'PUT' || !from.includes('u.txt') || replaced++) return;
+        // the null version is replaced between the listing and its CopyObject
+        await put(minio, 'su-src', 'u.txt', 'u-2 replaced');
+      },
+    });
+    const config = writeCliConfig(env, { via: { ...t.stack.remotes.minio!, endpoint: proxy.url } });
+    const fleet = cliFleet(env, config);
+    const sync = ['--from', 'minio:{}', '--to', 'local:{}-copy', '--buckets', 'nv-src', 'su-src', '--all-versions'];
+    try {
+      await fleet.run('n1', [...sync, '--create-buckets']);
+      expect((await itemTotals(env, 'n1')).objects).toBe(5);
+      expect((await entries(local, 'nv-src-copy', 'n.txt')).bodies).toEqual(['n-1']);
+      expect((await entries(local, 'su-src-copy', 's.txt')).bodies).toEqual(['s-3', 's-2', 's-1']);
+      expect((await entries(local, 'su-src-copy', 'u.txt')).bodies).toEqual(['u-1']);
+      await fleet.run('n2', sync);
+      const t2 = await itemTotals(env, 'n2');
+      expect([t2.objects ?? 0, t2.skipped]).toEqual([0, 5]);
+      const clean = await runCli(['verify', '--run', 'n2'], { config });
+      expect(clean.code, clean.stdout).toBe(0);
+
+      // replaced in place (same id "null", new content): copied again, as the newest version
+      await put(minio, 'nv-src', 'n.txt', 'n-2');
+      await put(minio, 'su-src', 's.txt', 's-4');
+      await fleet.run('n3', sync);
+      expect((await itemTotals(env, 'n3')).objects).toBe(2);
+      expect((await entries(local, 'nv-src-copy', 'n.txt')).bodies).toEqual(['n-2', 'n-1']);
+      expect((await entries(local, 'su-src-copy', 's.txt')).bodies).toEqual(['s-4', 's-3', 's-2', 's-1']);
+      await fleet.run('n4', sync);
+      expect((await itemTotals(env, 'n4')).objects ?? 0).toBe(0);
+      // the destination keeps the replaced content the source no longer has (docs/compat.md)
+      const report = path.join(mkdtempSync(path.join(tmpdir(), 'convoy-versions-')), 'n4.jsonl');
+      const differ = await runCli(['verify', '--run', 'n4', '--report', report], { config });
+      expect(differ.code).toBe(1);
+      expect(differ.stdout).toContain('keys: ok 1  missing 0  versions_differ 2  extra 0');
+      const lines = readFileSync(report, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.find((l) => l.srcKey === 'n.txt')).toMatchObject({
+        srcVersions: 1,
+        dstVersions: 2,
+        firstDifference: 0,
+      });
+      expect(lines.find((l) => l.srcKey === 's.txt')).toMatchObject({
+        srcVersions: 3,
+        dstVersions: 4,
+        firstDifference: 2,
+      });
+
+      // replaced between listing and copy: CopySourceIfMatch fails (SOURCE_CHANGED), the retry copies the new content
+      await fleet.run('n5', [
+        '--from',
+        'via:su-src',
+        '--to',
+        'via:su-src-direct',
+        '--all-versions',
+        '--create-buckets',
+      ]);
+      expect(replaced).toBeGreaterThan(0);
+      expect((await entries(minio, 'su-src-direct', 'u.txt')).bodies).toEqual(['u-2 replaced']);
+      const head = await minio.send(new HeadObjectCommand({ Bucket: 'su-src-direct', Key: 'u.txt' }));
+      expect(head.Metadata?.['convoy-source-etag']).toBe(head.ETag!.replace(/"/g, ''));
+      const classes: string[] = [];
+      for await (const page of itemsOfRun(env.ctx.items, 'n5'))
+        for (const i of page) for (const h of i.history ?? []) if (h.errorClass) classes.push(h.errorClass);
+      expect(classes).toContain('SOURCE_CHANGED');
+      expect((await entries(minio, 'su-src-direct', 's.txt')).bodies).toEqual(['s-4', 's-2', 's-1']);
+    } finally {
+      await fleet.stop();
+      await proxy.close();
+      env.close();
+    }
+  }, 180_000);
 });

@@ -130,6 +130,31 @@ export async function syncKeyVersions(
   return result;
 }
 
+/**
+ * Remove the version a copy just wrote. radosgw 16 does not answer CopyObject with its VersionId:
+ * then it is the key's current version (this item alone writes the key while it holds the lease),
+ * taken from a HEAD when it has the ETag the copy reported.
+ */
+async function deleteWrittenVersion(
+  t: CopyTarget,
+  destKey: string,
+  versionId: string | undefined,
+  etag: string,
+  signal: AbortSignal,
+): Promise<void> {
+  let id = versionId;
+  if (!id) {
+    const head = await t.dst.send(new HeadObjectCommand({ Bucket: t.dstBucket, Key: destKey }), {
+      abortSignal: signal,
+    });
+    if (normalizeEtag(head.ETag) === etag) id = head.VersionId;
+  }
+  if (id)
+    await t.dst.send(new DeleteObjectCommand({ Bucket: t.dstBucket, Key: destKey, VersionId: id }), {
+      abortSignal: signal,
+    });
+}
+
 /** Copy one source version as the destination's newest; returns the bytes through the worker. */
 async function copyVersion(
   t: CopyTarget,
@@ -150,7 +175,7 @@ async function copyVersion(
       .catch((err) => {
         throw sourceError(err, key, v.versionId);
       });
-    await t.dst
+    const copied = await t.dst
       .send(
         new CopyObjectCommand({
           Bucket: t.dstBucket,
@@ -170,6 +195,14 @@ async function copyVersion(
       .catch((err) => {
         throw sourceError(err, key, v.versionId);
       });
+    // radosgw 16 ignores CopySourceIfMatch (docs/compat.md): a single-part copy's ETag is the MD5
+    // of what was copied, so a "null" version replaced before the copy shows here. The copy
+    // carries the listed version's provenance: remove it, or a re-run would take it as copied.
+    const etag = normalizeEtag(copied.CopyObjectResult?.ETag);
+    if (!isMultipartEtag(v.etag) && etag && etag !== normalizeEtag(v.etag)) {
+      await deleteWrittenVersion(t, destKey, copied.VersionId, etag, opts.signal);
+      throw new SourceChangedError(key);
+    }
     return 0;
   }
   const got = await t.src
