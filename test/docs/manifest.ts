@@ -159,6 +159,8 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets': {
       run: '../s3-sync/versions.test.ts',
     },
+    'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets --dry-run':
+      { run: '../s3-sync/versions.test.ts' },
   },
   'docs/operations.md': Object.fromEntries(
     [

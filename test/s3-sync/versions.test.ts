@@ -172,6 +172,18 @@ describe.skipIf(testBackend() !== 'aws-local')('s3-sync --all-versions (radosgw:
       'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets',
     );
     const args = documented.split(' ').slice(3); // after "convoy plan s3-sync"
+    // its dry run first (docs/compat.md): every version and delete marker listed, nothing created
+    const preview = docCommand(
+      'docs/compat.md',
+      'convoy plan s3-sync --from minio:contracts --to local:contracts-copy --all-versions --delete --create-buckets --dry-run',
+    );
+    const dry = await runCli(preview.split(' ').slice(1), { config });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout.split('\n').filter((l) => l.startsWith('copy: '))).toHaveLength(9);
+    expect(dry.stdout).toContain('total to copy: 7 versions');
+    expect(dry.stdout).toContain('delete markers to mirror: 2');
+    await expect(local.send(new HeadBucketCommand({ Bucket: 'contracts-copy' }))).rejects.toThrow();
+    expect(await listRuns(env.ctx.meta)).toEqual([]);
     const first = await fleet.run('v1', [...args, '--range-keys', '1']);
     const sync = [...args.filter((a) => a !== '--create-buckets'), '--range-keys', '1'];
     expect(first.counts.failed).toBe(0);

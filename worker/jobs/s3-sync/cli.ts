@@ -171,7 +171,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     )
     .option(
       '--dry-run',
-      'print per bucket what would be copied and skipped (with --delete, each key that would be deleted); write nothing',
+      'print per bucket what would be copied and skipped (with --delete, each key that would be deleted; with --all-versions, each version); write nothing',
     )
     .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op', runIdOption)
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')

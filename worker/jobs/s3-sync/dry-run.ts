@@ -65,7 +65,9 @@ export function formatDryRun(reports: DryRunPairReport[]): string {
   const unit = versions ? 'versions' : 'objects';
   const lines = [
     `DRY RUN: nothing was written${versions ? ' (--all-versions: counts are versions)' : ''}`,
-    `${'pair'.padEnd(width)}  copy ${unit.padEnd(8)}    copy MiB  skip ${unit.padEnd(8)}    skip MiB`,
+    versions
+      ? `${'pair'.padEnd(width)} copy versions    copy MiB skip versions    skip MiB`
+      : `${'pair'.padEnd(width)}  copy objects    copy MiB  skip objects    skip MiB`,
   ];
   for (const r of reports) {
     lines.push(

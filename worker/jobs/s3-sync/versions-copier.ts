@@ -10,7 +10,11 @@
  * How a version is copied: within one endpoint and identity, CopyObject of `key?versionId=`
  * (no bytes through the worker; up to CopyObject's limit); otherwise GET of that version streamed
  * into a PutObject (lib-storage's Upload above the multipart threshold). A single-part copy's
- * ETag must equal the source's MD5 ETag. These calls go through the SDK, not the lean client of
+ * ETag must equal the source's MD5 ETag. Every read of a source version is conditional on its
+ * listed ETag (If-Match, CopySourceIfMatch): the "null" version of an unversioned or suspended
+ * source can be replaced in place under the same id, and then the copy fails SOURCE_CHANGED
+ * (retried, the retry lists it again) instead of labelling new content with the old ETag.
+ * These calls go through the SDK, not the lean client of
  * object-client.ts: a versioned migration is rarely bound by per-request CPU.
  */
 import {
