@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VersionEntry } from '../../worker/jobs/s3-sync/versions-listing.js';
 import { parseVersionsPage } from '../../worker/jobs/s3-sync/versions-listing.js';
-import { compareVersionLists, pendingVersions } from '../../worker/jobs/s3-sync/versions-order.js';
+import { compareVersionLists, copiedFrom, pendingVersions } from '../../worker/jobs/s3-sync/versions-order.js';
 
 const v = (id: string, size = 1, etag = `e${id}`): VersionEntry => ({
   versionId: id,
@@ -63,7 +63,8 @@ describe('pendingVersions', () => {
 });
 
 describe('compareVersionLists', () => {
-  const none = () => undefined;
+  const none = () => false;
+  const recorded = (id: string) => (_i: number, s: VersionEntry) => copiedFrom({ 'convoy-source-version-id': id }, s);
   it('same count, order, markers and content: ok', () => {
     expect(compareVersionLists([v('1'), dm('2')], [v('x', 1, 'e1'), dm('y')], none)).toEqual({ verdict: 'ok' });
   });
@@ -73,15 +74,34 @@ describe('compareVersionLists', () => {
       firstDifference: 1,
     });
     expect(compareVersionLists([v('1'), dm('2')], [dm('y'), v('x', 1, 'e1')], none).firstDifference).toBe(0);
-    expect(compareVersionLists([v('1', 1, 'aaa')], [v('x', 1, 'bbb')], () => '1').verdict).toBe('versions_differ');
+    expect(compareVersionLists([v('1', 1, 'aaa')], [v('x', 1, 'bbb')], recorded('1')).verdict).toBe('versions_differ');
   });
   it('a multipart ETag that differs is accepted only with the recorded source VersionId', () => {
-    expect(compareVersionLists([v('1', 9, 'aaa')], [v('x', 9, 'bbb-2')], () => '1').verdict).toBe('ok');
-    expect(compareVersionLists([v('1', 9, 'aaa')], [v('x', 9, 'bbb-2')], () => '7').verdict).toBe('versions_differ');
+    expect(compareVersionLists([v('1', 9, 'aaa')], [v('x', 9, 'bbb-2')], recorded('1')).verdict).toBe('ok');
+    expect(compareVersionLists([v('1', 9, 'aaa')], [v('x', 9, 'bbb-2')], recorded('7')).verdict).toBe(
+      'versions_differ',
+    );
   });
   it('missing and extra keys', () => {
     expect(compareVersionLists([v('1')], [], none).verdict).toBe('missing');
     expect(compareVersionLists([], [v('1')], none).verdict).toBe('extra');
     expect(compareVersionLists([], [], none).verdict).toBe('ok');
+  });
+  it('a destination-only key whose newest entry is a delete marker (--delete put it there) is in sync', () => {
+    expect(compareVersionLists([], [v('1'), dm('2')], none).verdict).toBe('ok');
+    expect(compareVersionLists([], [v('1'), dm('2'), v('3')], none).verdict).toBe('extra');
+  });
+});
+
+describe('copiedFrom', () => {
+  const nullVersion = v('null', 3, 'e-new');
+  it('the recorded VersionId, and the recorded ETag where there is one', () => {
+    expect(copiedFrom({ 'convoy-source-version-id': 'null', 'convoy-source-etag': 'e-new' }, nullVersion)).toBe(true);
+    expect(copiedFrom({ 'convoy-source-version-id': 'null' }, nullVersion)).toBe(true);
+    expect(copiedFrom({ 'convoy-source-version-id': '7' }, nullVersion)).toBe(false);
+    expect(copiedFrom(undefined, nullVersion)).toBe(false);
+  });
+  it('a "null" version replaced in place since the copy: the recorded ETag is the old one', () => {
+    expect(copiedFrom({ 'convoy-source-version-id': 'null', 'convoy-source-etag': 'e-old' }, nullVersion)).toBe(false);
   });
 });

@@ -16,11 +16,11 @@
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyError } from '../../../shared/errors.js';
-import { META_SOURCE_ETAG, normalizeEtag } from './decide.js';
 import type { KeyVersions, VersionEntry } from './versions-listing.js';
 import {
   META_SOURCE_VERSION_ID,
   anchorCandidates,
+  copiedFrom,
   currentlyDeleted,
   mirroredVersions,
   pendingVersions,
@@ -59,12 +59,8 @@ async function findAnchor(
       .catch((err) => {
         throw classifyError(err);
       });
-    const id = head.Metadata?.[META_SOURCE_VERSION_ID];
-    const from = id === undefined ? undefined : byId.get(id);
-    if (!from) continue;
-    const etag = head.Metadata?.[META_SOURCE_ETAG];
-    if (etag !== undefined && etag !== normalizeEtag(from.etag)) continue; // a null version replaced since
-    return { dstIndex: i, srcVersionId: from.versionId };
+    const from = byId.get(head.Metadata?.[META_SOURCE_VERSION_ID] ?? '');
+    if (from && copiedFrom(head.Metadata, from)) return { dstIndex: i, srcVersionId: from.versionId };
   }
   return undefined;
 }

@@ -3,17 +3,29 @@
  * lists match: pure, given both lists (oldest first) and what the destination's metadata says.
  *
  * How a copied version is recognised: every version convoy writes carries the source's VersionId
- * in its metadata (`convoy-source-version-id`). The newest destination version that carries the
- * id of a source version is the anchor: everything older in the source is there already, and so
- * are the delete markers the destination holds after the anchor (a mirrored delete marker has no
- * metadata; it is counted). A re-run therefore costs one HEAD per key that has versions on both
+ * and ETag in its metadata (`convoy-source-version-id`, `convoy-source-etag`: copiedFrom). The
+ * newest destination version copied from a source version is the anchor: everything older in the
+ * source is there already, and so are the delete markers the destination holds after the anchor
+ * (a mirrored delete marker has no metadata; it is counted). A re-run therefore costs one HEAD per key that has versions on both
  * sides, and copies nothing that is there. Without an anchor (a destination key convoy never
  * wrote) every source version is copied after what the destination holds, so the source's newest
  * version becomes the destination's newest.
  */
+import { META_SOURCE_ETAG, normalizeEtag } from './decide.js';
 import type { VersionEntry } from './versions-listing.js';
 
 export const META_SOURCE_VERSION_ID = 'convoy-source-version-id';
+
+/**
+ * Whether a destination version (its metadata) was copied from this source version: it recorded
+ * the VersionId and, where it recorded one, the same ETag. The ETag tells apart the contents a
+ * "null" version (unversioned or suspended source) had before and after a PUT replaced it in place.
+ */
+export function copiedFrom(dstMetadata: Record<string, string> | undefined, src: VersionEntry): boolean {
+  if (dstMetadata?.[META_SOURCE_VERSION_ID] !== src.versionId) return false;
+  const etag = dstMetadata[META_SOURCE_ETAG];
+  return etag === undefined || etag === normalizeEtag(src.etag);
+}
 
 /** The source versions a run mirrors: delete markers only with --delete. */
 export function mirroredVersions(src: VersionEntry[], withDeleteMarkers: boolean): VersionEntry[] {
@@ -65,13 +77,13 @@ export type VersionsVerdict = 'ok' | 'missing' | 'versions_differ' | 'extra';
  * Compare a key's mirrored source versions with the destination's, position by position: the
  * same count, a delete marker where the source has one, and each object version the same size
  * with the same ETag or (for ETags that differ, as multipart copies' do) the destination's
- * recorded source VersionId. `dstSourceIdAt(i)` gives that id for destination index i (those
- * indexes are `indexesToHead`).
+ * recorded source version (copiedFrom). `dstCopiedFrom(i, s)` says it for destination index i
+ * (those indexes are `indexesToHead`).
  */
 export function compareVersionLists(
   src: VersionEntry[],
   dst: VersionEntry[],
-  dstSourceIdAt: (i: number) => string | undefined,
+  dstCopiedFrom: (i: number, s: VersionEntry) => boolean,
 ): { verdict: VersionsVerdict; firstDifference?: number } {
   if (!dst.length) return { verdict: src.length ? 'missing' : 'ok' };
   if (!src.length) return { verdict: currentlyDeleted(dst) ? 'ok' : 'extra' };
@@ -85,7 +97,7 @@ export function compareVersionLists(
     if (s.etag === d.etag) continue;
     // two plain MD5 ETags that differ are different bytes, whatever the metadata says
     if (!s.etag.includes('-') && !d.etag.includes('-')) return { verdict: 'versions_differ', firstDifference: i };
-    if (dstSourceIdAt(i) !== s.versionId) return { verdict: 'versions_differ', firstDifference: i };
+    if (!dstCopiedFrom(i, s)) return { verdict: 'versions_differ', firstDifference: i };
   }
   return { verdict: 'ok' };
 }

@@ -17,8 +17,8 @@ import { buildKeyFilter } from './filters.js';
 import { destKeyFor, groupOf, type S3SyncSpec } from './spec.js';
 import { joinVersions, listKeyVersions, tolerateMissingBucket, type VersionEntry } from './versions-listing.js';
 import {
-  META_SOURCE_VERSION_ID,
   compareVersionLists,
+  copiedFrom,
   indexesToHead,
   mirroredVersions,
   type VersionsVerdict,
@@ -52,14 +52,14 @@ export async function verifyVersions(
         const wanted = mirroredVersions(e.src?.versions ?? [], spec.delete);
         const have = e.dst?.versions ?? [];
         const dstKey = e.dst?.key ?? destKeyFor(pair, e.src!.key);
-        const ids = new Map<number, string | undefined>();
+        const metadata = new Map<number, Record<string, string> | undefined>();
         for (const at of indexesToHead(wanted, have)) {
           const head = await t.dst
             .send(new HeadObjectCommand({ Bucket: pair.to.bucket, Key: dstKey, VersionId: have[at]!.versionId }))
             .catch(() => undefined);
-          ids.set(at, head?.Metadata?.[META_SOURCE_VERSION_ID]);
+          metadata.set(at, head?.Metadata);
         }
-        const c = compareVersionLists(wanted, have, (at) => ids.get(at));
+        const c = compareVersionLists(wanted, have, (at, s) => copiedFrom(metadata.get(at), s));
         counts[c.verdict]++;
         versions.source += wanted.length;
         versions.destination += have.length;
