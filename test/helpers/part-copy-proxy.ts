@@ -1,9 +1,11 @@
 /**
- * A proxy in front of an S3 emulator that lacks UploadPartCopy (fauxqs answers it with HTTP 500):
- * it does what S3 does for one, with the emulator's own operations (a ranged GET of the source,
+ * A proxy in front of an S3 emulator that lacks UploadPartCopy (fauxqs 1.9.2 answers it with HTTP
+ * 500): it does what S3 does for one, with the emulator's own operations (a ranged GET of the source,
  * conditional on x-amz-copy-source-if-match, and an UploadPart of those bytes), and answers with
  * S3's CopyPartResult. Everything else goes to the emulator untouched. It counts what convoy asked
  * for and lets a test act at the moment a part copy arrives (hold it, kill a worker, answer it with an error).
+ * With `native: true` it only counts (and lets a test act): in front of a store that implements
+ * UploadPartCopy itself (fauxqs 2.4.1, radosgw), every request goes to the store.
  */
 import type http from 'node:http';
 import { GetObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
@@ -23,7 +25,7 @@ export interface PartCopySeen {
   completes: number;
   /** AbortMultipartUpload requests */
   aborts: number;
-  /** GetObjectTagging requests (answered by the proxy: fauxqs has none) */
+  /** GetObjectTagging requests (answered by the proxy unless native: fauxqs 1.9.2 has none) */
   taggingReads: number;
   /** GETs of the source objects (bytes through a worker) */
   sourceGets: number;
@@ -37,12 +39,19 @@ function copySourceOf(req: http.IncomingMessage): { bucket: string; key: string 
   return { bucket: bucket!, key: key.join('/') };
 }
 
+export interface PartCopyProxyOptions {
+  /** the bucket whose object GETs are counted as `sourceGets` */
+  sourceBucket: string;
+  /** called as a part copy arrives; a verdict answers it instead */
+  onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict;
+  /** the store implements UploadPartCopy and GetObjectTagging: count, forward everything @defaultValue false */
+  native?: boolean;
+}
+
 export async function startPartCopyProxy(
   upstream: string,
   emulator: S3Client,
-  opts: { sourceBucket: string; onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict } = {
-    sourceBucket: '',
-  },
+  opts: PartCopyProxyOptions = { sourceBucket: '' },
 ) {
   const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0, taggingReads: 0 };
   const proxy = await startS3Proxy(upstream, {
@@ -52,6 +61,7 @@ export async function startPartCopyProxy(
       // body): answered here as S3 answers it for an object without tags
       if (req.method === 'GET' && url.searchParams.has('tagging')) {
         seen.taggingReads++;
+        if (opts.native) return;
         return { status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Tagging><TagSet></TagSet></Tagging>' };
       }
       // GETs of an object of the source bucket (not listings of it)
@@ -75,7 +85,7 @@ export async function startPartCopyProxy(
       };
       seen.partCopies.push(r.partNumber);
       const verdict = await opts.onPartCopy?.(r);
-      if (verdict) return verdict;
+      if (verdict || opts.native) return verdict;
       const ifMatch = req.headers['x-amz-copy-source-if-match'];
       try {
         const got = await emulator.send(
