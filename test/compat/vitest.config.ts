@@ -28,6 +28,8 @@ export const COMPAT_FILES = [
   'test/s3-sync/properties.test.ts',
   // the spread copy by parts on radosgw's own UploadPartCopy
   'test/s3-sync/part-copy-stores.test.ts',
+  // what radosgw keeps of a full-object checksum asked of a multipart upload (nothing)
+  'test/s3-sync/checksums-full-object.test.ts',
   'test/tables/batch-writer.test.ts',
   'test/tables/dynamodb-copy.test.ts',
   'test/tables/pg-to-dynamodb.test.ts',
