@@ -4,8 +4,9 @@
  * conditional on x-amz-copy-source-if-match, and an UploadPart of those bytes), and answers with
  * S3's CopyPartResult. Everything else goes to the emulator untouched. It counts what convoy asked
  * for and lets a test act at the moment a part copy arrives (hold it, kill a worker, answer it with an error).
- * With `native: true` it only counts (and lets a test act): in front of a store that implements
- * UploadPartCopy itself (fauxqs 2.4.1, radosgw), every request goes to the store.
+ * With `native: true` it only counts (and lets a test act): every request goes to the store, in
+ * front of one that implements UploadPartCopy itself (fauxqs 2.4.1, radosgw), or of fauxqs 1.9.2
+ * to get its HTTP 500. `onCopyObject` lets a test answer a CopyObject (S3's size limit on it).
  */
 import type http from 'node:http';
 import { GetObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
@@ -21,6 +22,8 @@ export interface PartCopyRequest {
 export interface PartCopySeen {
   /** UploadPartCopy requests, by part number */
   partCopies: number[];
+  /** CopyObject requests (a PUT with a copy source and no part number) */
+  copyObjects: number;
   /** CompleteMultipartUpload requests */
   completes: number;
   /** AbortMultipartUpload requests */
@@ -44,8 +47,10 @@ export interface PartCopyProxyOptions {
   sourceBucket: string;
   /** called as a part copy arrives; a verdict answers it instead */
   onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict;
-  /** the store implements UploadPartCopy and GetObjectTagging: count, forward everything @defaultValue false */
+  /** forward part copies and tag reads to the store (count only) @defaultValue false */
   native?: boolean;
+  /** called as a CopyObject arrives; a verdict answers it instead */
+  onCopyObject?: (source: { bucket: string; key: string }) => Promise<ProxyVerdict> | ProxyVerdict;
 }
 
 export async function startPartCopyProxy(
@@ -53,7 +58,14 @@ export async function startPartCopyProxy(
   emulator: S3Client,
   opts: PartCopyProxyOptions = { sourceBucket: '' },
 ) {
-  const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0, taggingReads: 0 };
+  const seen: PartCopySeen = {
+    partCopies: [],
+    copyObjects: 0,
+    completes: 0,
+    aborts: 0,
+    sourceGets: 0,
+    taggingReads: 0,
+  };
   const proxy = await startS3Proxy(upstream, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -75,7 +87,11 @@ export async function startPartCopyProxy(
       if (req.method === 'DELETE' && url.searchParams.has('uploadId')) seen.aborts++;
       const source = copySourceOf(req);
       const partNumber = url.searchParams.get('partNumber');
-      if (req.method !== 'PUT' || !source || !partNumber) return;
+      if (req.method !== 'PUT' || !source) return;
+      if (!partNumber) {
+        seen.copyObjects++;
+        return opts.onCopyObject?.(source);
+      }
       const [bucket, ...key] = url.pathname.replace(/^\//, '').split('/');
       const r = {
         bucket: bucket!,
