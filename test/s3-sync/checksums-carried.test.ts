@@ -9,6 +9,8 @@
  *    CopyObject (metadata REPLACE) that stores its sha256, on which fauxqs 2.4.1 drops a checksum
  *    the request gives no value for; a re-run skips the objects by the source ETag convoy recorded
  *  - verify finds the copies clean
+ *  - a server-side copy of a multipart source (CopyObject, metadata REPLACE) loses the checksum on
+ *    fauxqs 2.4.1 (AWS keeps it): recorded, not fixable by convoy (docs/compat.md)
  */
 import {
   CreateBucketCommand,
@@ -126,6 +128,17 @@ describe('s3-sync with S3 additional checksums (fauxqs 2.4.1 endpoints)', () => 
       const again = await fleet.run('mp2', [...args, '--part-size', '5MiB']);
       expect(again.counts.failed).toBe(0);
       expect((await itemTotals(env, 'mp2')).bytes ?? 0).toBe(0);
+      // within one endpoint: a server-side CopyObject, with metadata REPLACE for a multipart source
+      // (to record its source ETag). fauxqs 2.4.1 drops the checksum on it (AWS keeps the
+      // source's algorithm), and convoy has no value it could give: a gap of the store, recorded
+      // here so the day it changes this says so (docs/compat.md)
+      const same = await fleet.run('mp3', ['--from', 'mp1:mp-src', '--to', 'mp1:mp-same', '--create-buckets']);
+      expect(same.counts.failed).toBe(0);
+      for (const o of multi) {
+        const copied = await head(s3src, 'mp-same', o.key);
+        expect(copied.ContentLength).toBe(o.size);
+        expect(copied[`Checksum${o.algorithm}`], `${o.key} copied server-side`).toBeUndefined();
+      }
     } finally {
       await fleet.stop();
     }
