@@ -6,7 +6,8 @@
  * line: a 24 MiB object over an 8 MiB copy limit in 5 MiB parts is 5 parts, part 1 copied by the
  * range item and parts 2-3, 4-5 by two child items. A proxy in front of the store only counts
  * (test/helpers/part-copy-proxy.ts, native): no byte of the object through the worker, each part
- * copied once, one completion, and verify finds the copy clean.
+ * copied once, one completion, and verify finds the copy clean. A 10 MiB object beside it (2
+ * parts) is copied by parts by its range item alone (part-copy.ts), on the same stores.
  */
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,8 @@ import { cliFleet, itemTotals } from './cli-run.js';
 const MiB = 1024 * 1024;
 const SIZE = 24 * MiB;
 const KEY = 'exports/big.bin';
+/** 2 parts, no more than --parts-per-item: copied by parts by its range item alone (part-copy.ts) */
+const MID = 'exports/mid.bin';
 const BUCKET = 'parts-src';
 const onRadosgw = testBackend() === 'aws-local';
 
@@ -61,10 +64,15 @@ afterAll(async () => {
 
 describe(`copy by parts spread over child items, on ${onRadosgw ? 'radosgw' : 'fauxqs 2.4.1'}'s own UploadPartCopy`, () => {
   it('copies each part once, server-side, completes once; verify is clean', async () => {
-    await putObjects(s3, BUCKET, [{ key: KEY, size: SIZE, contentType: 'application/octet-stream' }]);
+    await putObjects(s3, BUCKET, [
+      { key: KEY, size: SIZE, contentType: 'application/octet-stream' },
+      { key: MID, size: 10 * MiB, contentType: 'application/octet-stream' },
+    ]);
+    const copied: string[] = [];
     const { proxy, seen } = await startPartCopyProxy(String(remote.endpoint), s3, {
       sourceBucket: BUCKET,
       native: true,
+      onPartCopy: (r) => void copied.push(`${r.key}#${r.partNumber}`),
     });
     const config = writeCliConfig(env, { store: { ...remote, endpoint: proxy.url } });
     const fleet = cliFleet(env, config);
@@ -83,10 +91,10 @@ describe(`copy by parts spread over child items, on ${onRadosgw ? 'radosgw' : 'f
         '2',
       ]);
       expect(s.counts.failed).toBe(0);
-      expect(seen.partCopies.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
-      expect(seen.completes).toBe(1);
+      expect(copied.sort()).toEqual([1, 2, 3, 4, 5].map((n) => `${KEY}#${n}`).concat([`${MID}#1`, `${MID}#2`]));
+      expect(seen.completes).toBe(2); // one per object
       expect(seen.sourceGets).toBe(0);
-      expect((await itemTotals(env, 'pc')).objects).toBe(1);
+      expect((await itemTotals(env, 'pc')).objects).toBe(2);
       // each item done at its first attempt (radosgw's empty CompleteMultipartUpload ETag once
       // failed the completer's check: a retry, a second completion)
       const attempts: Record<string, number> = {};
@@ -101,14 +109,19 @@ describe(`copy by parts spread over child items, on ${onRadosgw ? 'radosgw' : 'f
         JSON.stringify(attempts),
       ).toBe(true);
 
-      const [src, dst] = await Promise.all([getBytes(s3, BUCKET, KEY), getBytes(s3, `${BUCKET}-dst`, KEY)]);
-      expect(dst.equals(src)).toBe(true);
-      const [sh, dh] = await Promise.all([
-        s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: KEY })),
-        s3.send(new HeadObjectCommand({ Bucket: `${BUCKET}-dst`, Key: KEY })),
-      ]);
-      expect(dh.ETag).toMatch(/-5"$/);
-      expect(dh.Metadata?.[META_SOURCE_ETAG]).toBe(sh.ETag!.replace(/"/g, ''));
+      for (const [key, parts] of [
+        [KEY, 5],
+        [MID, 2],
+      ] as const) {
+        const [src, dst] = await Promise.all([getBytes(s3, BUCKET, key), getBytes(s3, `${BUCKET}-dst`, key)]);
+        expect(dst.equals(src), key).toBe(true);
+        const [sh, dh] = await Promise.all([
+          s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })),
+          s3.send(new HeadObjectCommand({ Bucket: `${BUCKET}-dst`, Key: key })),
+        ]);
+        expect(dh.ETag).toMatch(new RegExp(`-${parts}"$`));
+        expect(dh.Metadata?.[META_SOURCE_ETAG]).toBe(sh.ETag!.replace(/"/g, ''));
+      }
 
       const verify = await runCli(['verify', '--run', 'pc'], { config });
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
