@@ -1,9 +1,12 @@
 /**
- * A proxy in front of an S3 emulator that lacks UploadPartCopy (fauxqs answers it with HTTP 500):
- * it does what S3 does for one, with the emulator's own operations (a ranged GET of the source,
+ * A proxy in front of an S3 emulator that lacks UploadPartCopy (fauxqs 1.9.2 answers it with HTTP
+ * 500): it does what S3 does for one, with the emulator's own operations (a ranged GET of the source,
  * conditional on x-amz-copy-source-if-match, and an UploadPart of those bytes), and answers with
  * S3's CopyPartResult. Everything else goes to the emulator untouched. It counts what convoy asked
  * for and lets a test act at the moment a part copy arrives (hold it, kill a worker, answer it with an error).
+ * With `native: true` it only counts (and lets a test act): every request goes to the store, in
+ * front of one that implements UploadPartCopy itself (fauxqs 2.4.1, radosgw), or of fauxqs 1.9.2
+ * to get its HTTP 500. `onCopyObject` lets a test answer a CopyObject (S3's size limit on it).
  */
 import type http from 'node:http';
 import { GetObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
@@ -19,11 +22,13 @@ export interface PartCopyRequest {
 export interface PartCopySeen {
   /** UploadPartCopy requests, by part number */
   partCopies: number[];
+  /** CopyObject requests (a PUT with a copy source and no part number) */
+  copyObjects: number;
   /** CompleteMultipartUpload requests */
   completes: number;
   /** AbortMultipartUpload requests */
   aborts: number;
-  /** GetObjectTagging requests (answered by the proxy: fauxqs has none) */
+  /** GetObjectTagging requests (answered by the proxy unless native: fauxqs 1.9.2 has none) */
   taggingReads: number;
   /** GETs of the source objects (bytes through a worker) */
   sourceGets: number;
@@ -37,14 +42,30 @@ function copySourceOf(req: http.IncomingMessage): { bucket: string; key: string 
   return { bucket: bucket!, key: key.join('/') };
 }
 
+export interface PartCopyProxyOptions {
+  /** the bucket whose object GETs are counted as `sourceGets` */
+  sourceBucket: string;
+  /** called as a part copy arrives; a verdict answers it instead */
+  onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict;
+  /** forward part copies and tag reads to the store (count only) @defaultValue false */
+  native?: boolean;
+  /** called as a CopyObject arrives; a verdict answers it instead */
+  onCopyObject?: (source: { bucket: string; key: string }) => Promise<ProxyVerdict> | ProxyVerdict;
+}
+
 export async function startPartCopyProxy(
   upstream: string,
   emulator: S3Client,
-  opts: { sourceBucket: string; onPartCopy?: (r: PartCopyRequest) => Promise<ProxyVerdict> | ProxyVerdict } = {
-    sourceBucket: '',
-  },
+  opts: PartCopyProxyOptions = { sourceBucket: '' },
 ) {
-  const seen: PartCopySeen = { partCopies: [], completes: 0, aborts: 0, sourceGets: 0, taggingReads: 0 };
+  const seen: PartCopySeen = {
+    partCopies: [],
+    copyObjects: 0,
+    completes: 0,
+    aborts: 0,
+    sourceGets: 0,
+    taggingReads: 0,
+  };
   const proxy = await startS3Proxy(upstream, {
     before: async (req) => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -52,6 +73,7 @@ export async function startPartCopyProxy(
       // body): answered here as S3 answers it for an object without tags
       if (req.method === 'GET' && url.searchParams.has('tagging')) {
         seen.taggingReads++;
+        if (opts.native) return;
         return { status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Tagging><TagSet></TagSet></Tagging>' };
       }
       // GETs of an object of the source bucket (not listings of it)
@@ -65,7 +87,11 @@ export async function startPartCopyProxy(
       if (req.method === 'DELETE' && url.searchParams.has('uploadId')) seen.aborts++;
       const source = copySourceOf(req);
       const partNumber = url.searchParams.get('partNumber');
-      if (req.method !== 'PUT' || !source || !partNumber) return;
+      if (req.method !== 'PUT' || !source) return;
+      if (!partNumber) {
+        seen.copyObjects++;
+        return opts.onCopyObject?.(source);
+      }
       const [bucket, ...key] = url.pathname.replace(/^\//, '').split('/');
       const r = {
         bucket: bucket!,
@@ -75,7 +101,7 @@ export async function startPartCopyProxy(
       };
       seen.partCopies.push(r.partNumber);
       const verdict = await opts.onPartCopy?.(r);
-      if (verdict) return verdict;
+      if (verdict || opts.native) return verdict;
       const ifMatch = req.headers['x-amz-copy-source-if-match'];
       try {
         const got = await emulator.send(

@@ -1,7 +1,9 @@
 /**
- * S3 additional checksums, the pure logic (worker/jobs/s3-sync/checksums.ts). No local backend
- * implements them (fauxqs 1.9.2 returns none; Ceph radosgw 16.2 predates them), so this is all
- * that is tested here: docs/compat.md says so.
+ * S3 additional checksums, the pure logic (worker/jobs/s3-sync/checksums.ts). Neither backend of
+ * the local stack implements them (fauxqs 1.9.2 returns none; Ceph radosgw 16.2 predates them);
+ * fauxqs 2.4.1 keeps some: checksums-carried.test.ts copies with them end to end, and
+ * checksums-full-object.test.ts shows that no local store keeps the full-object values on
+ * multipart objects by which the decisions below tell apart objects cut in different parts.
  */
 import { describe, expect, it } from 'vitest';
 import {

@@ -4,24 +4,17 @@
  * gives small ones (`s3Limits`; the real ones are unit-tested in s3-limits.test.ts), and a proxy
  * in front of the emulator enforces them the way S3 does: CopyObject of a source over the limit
  * is refused with S3's 400 InvalidRequest. fauxqs answers UploadPartCopy with HTTP 500 (it does
- * not implement it); a second proxy mode implements it (a ranged GET and an UploadPart on the
- * emulator), as S3 does, so both of convoy's paths are driven.
+ * not implement it); the proxy's other mode implements it (a ranged GET and an UploadPart on the
+ * emulator, test/helpers/part-copy-proxy.ts), as S3 does, so both of convoy's paths are driven.
  */
-import type http from 'node:http';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../coordinator/plan.js';
 import { specFromCli } from '../../worker/jobs/s3-sync/cli.js';
 import { META_SOURCE_ETAG } from '../../worker/jobs/s3-sync/decide.js';
 import { objectBytes, putObjects } from '../fixtures/s3-data.js';
 import { getBytes, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
-import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { startPartCopyProxy } from '../helpers/part-copy-proxy.js';
 import { workUntilDone } from '../helpers/in-process-run.js';
 import { freshEnv, type TestStack } from '../helpers/stack.js';
 
@@ -34,64 +27,27 @@ let t: TestStack;
 let minio: S3Client;
 useTwoEndpointStack((s) => ({ t, minio } = s));
 
-interface Seen {
-  copyObject: number;
-  copyRefused: number;
-  partCopy: number;
-  sourceGets: number;
-}
-
-/** `bucket/key` of an x-amz-copy-source header (URL-encoded, maybe with a leading slash). */
-function copySourceOf(req: http.IncomingMessage): { bucket: string; key: string } | undefined {
-  const raw = req.headers['x-amz-copy-source'];
-  if (typeof raw !== 'string') return undefined;
-  const [bucket, ...key] = decodeURIComponent(raw.replace(/^\//, '').split('?')[0]!).split('/');
-  return { bucket: bucket!, key: key.join('/') };
-}
-
-/** A proxy that enforces LIMITS.copyObjectMaxBytes and, with `implementPartCopy`, does UploadPartCopy. */
-async function limitProxy(implementPartCopy: boolean, srcKey: string) {
-  const seen: Seen = { copyObject: 0, copyRefused: 0, partCopy: 0, sourceGets: 0 };
-  const proxy = await startS3Proxy(t.stack.remotes.minio!.endpoint, {
-    before: async (req) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      // (a GetObjectTagging, `?tagging`, reads the tags a copy by parts carries, not the body)
-      if (req.method === 'GET' && url.pathname.endsWith(`/${srcKey}`) && !url.searchParams.has('tagging'))
-        seen.sourceGets++;
-      const source = copySourceOf(req);
-      if (req.method !== 'PUT' || !source) return;
-      const partNumber = url.searchParams.get('partNumber');
-      if (!partNumber) {
-        seen.copyObject++;
-        const head = await minio.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }));
-        if ((head.ContentLength ?? 0) <= LIMITS.copyObjectMaxBytes) return;
-        seen.copyRefused++;
-        return {
-          status: 400,
-          body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>The specified copy source is larger than the maximum allowable size for a copy source: ${LIMITS.copyObjectMaxBytes}</Message></Error>`,
-        };
-      }
-      seen.partCopy++;
-      if (!implementPartCopy) return; // fauxqs answers 500
-      const [bucket, ...key] = url.pathname.replace(/^\//, '').split('/');
-      const range = String(req.headers['x-amz-copy-source-range']);
-      const got = await minio.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key, Range: range }));
-      const part = await minio.send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: decodeURIComponent(key.join('/')),
-          UploadId: url.searchParams.get('uploadId')!,
-          PartNumber: Number(partNumber),
-          Body: Buffer.from(await got.Body!.transformToByteArray()),
-        }),
-      );
+/**
+ * A proxy that enforces LIMITS.copyObjectMaxBytes on CopyObject as S3 does its 5 GiB, and, with
+ * `implementPartCopy`, does UploadPartCopy (test/helpers/part-copy-proxy.ts); without it fauxqs
+ * answers UploadPartCopy with its HTTP 500.
+ */
+async function limitProxy(implementPartCopy: boolean, sourceBucket: string) {
+  const refused = { copies: 0 };
+  const { proxy, seen } = await startPartCopyProxy(t.stack.remotes.minio!.endpoint, minio, {
+    sourceBucket,
+    native: !implementPartCopy,
+    onCopyObject: async (source) => {
+      const head = await minio.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }));
+      if ((head.ContentLength ?? 0) <= LIMITS.copyObjectMaxBytes) return;
+      refused.copies++;
       return {
-        status: 200,
-        body: `<?xml version="1.0" encoding="UTF-8"?><CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>${part.ETag}</ETag></CopyPartResult>`,
+        status: 400,
+        body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>The specified copy source is larger than the maximum allowable size for a copy source: ${LIMITS.copyObjectMaxBytes}</Message></Error>`,
       };
     },
   });
-  return { proxy, seen };
+  return { proxy, seen, refused };
 }
 
 async function syncThrough(endpoint: string, runId: string, bucket: string) {
@@ -133,14 +89,14 @@ describe('objects over CopyObject limit (small limits given to the run, enforced
   it('are streamed in parts sized to the parts limit where the endpoint has no UploadPartCopy', async () => {
     const bucket = 'big-stream';
     await seedBucket(bucket);
-    const { proxy, seen } = await limitProxy(false, 'large.bin');
+    const { proxy, seen, refused } = await limitProxy(false, bucket);
     const s = await syncThrough(proxy.url, 'big1', bucket);
     expect(s.counts.failed).toBe(0);
     const dst = await expectSameBytes(bucket);
     // 13 MiB in at most 2 parts: 7 MiB parts, where the configured 5 MiB would have made 3
     expect(dst.get('large.bin')!.etag).toMatch(/-2$/);
-    expect(seen.copyRefused).toBe(0); // convoy never asks CopyObject for more than it allows
-    expect(seen.partCopy).toBeGreaterThan(0); // tried by parts first, fell back to streaming
+    expect(refused.copies).toBe(0); // convoy never asks CopyObject for more than it allows
+    expect(seen.partCopies.length).toBeGreaterThan(0); // tried by parts first, fell back to streaming
     expect(seen.sourceGets).toBe(1);
     const head = await minio.send(new HeadObjectCommand({ Bucket: `${bucket}-dst`, Key: 'large.bin' }));
     expect(head.Metadata?.[META_SOURCE_ETAG]).toBeTruthy();
@@ -150,13 +106,13 @@ describe('objects over CopyObject limit (small limits given to the run, enforced
   it('are copied server-side by parts (UploadPartCopy) where the endpoint has it', async () => {
     const bucket = 'big-parts';
     await seedBucket(bucket);
-    const { proxy, seen } = await limitProxy(true, 'large.bin');
+    const { proxy, seen, refused } = await limitProxy(true, bucket);
     const s = await syncThrough(proxy.url, 'big2', bucket);
     expect(s.counts.failed).toBe(0);
     const dst = await expectSameBytes(bucket);
     expect(dst.get('large.bin')!.etag).toMatch(/-2$/);
-    expect(seen.copyRefused).toBe(0);
-    expect(seen.partCopy).toBe(2);
+    expect(refused.copies).toBe(0);
+    expect(seen.partCopies.sort()).toEqual([1, 2]);
     expect(seen.sourceGets).toBe(0); // no byte of it through the worker
     const head = await minio.send(new HeadObjectCommand({ Bucket: `${bucket}-dst`, Key: 'large.bin' }));
     const src = await minio.send(new HeadObjectCommand({ Bucket: bucket, Key: 'large.bin' }));

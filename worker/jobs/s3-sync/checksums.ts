@@ -15,7 +15,8 @@
  *
  * Copies keep the algorithm: CopyObject copies the source's checksum itself (S3 does, unless the
  * request names another algorithm); a streamed multipart copy asks the SDK for the source's
- * algorithm (`uploadChecksumAlgorithm`), so the destination computes and validates it per part.
+ * algorithm (`uploadChecksumAlgorithm`), so the destination computes and validates it per part
+ * (and the copier then leaves out its in-place sha256 rewrite, which could drop it: copier.ts).
  */
 import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 

@@ -298,7 +298,8 @@ async function complete(
     abortSignal: ictx.signal,
   });
   const expected = predictableEtags(etags) ? multipartEtag(etags) : undefined;
-  const got = normalizeEtag(etag ?? head.ETag);
+  // radosgw 16 answers CompleteMultipartUpload with an empty ETag: the HEAD's is the object's then
+  const got = normalizeEtag(etag || head.ETag);
   if (head.ContentLength !== p.size)
     throw new ChecksumMismatchError(p.destKey, `${p.size} bytes`, `${head.ContentLength} bytes`);
   if (expected && got !== expected) throw new ChecksumMismatchError(p.destKey, expected, got);
