@@ -9,6 +9,7 @@ import {
   configFrom,
   intOption,
   parseSize,
+  positiveIntOption,
   rateControlOption,
   retryPolicyFrom,
   runIdOption,
@@ -171,7 +172,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op', runIdOption)
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
-    .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
+    .option('--range-keys <n>', 'keys per range item (default 500)', positiveIntOption('--range-keys'))
     .option(
       '--parts-per-item <n>',
       'an object copied by parts (over --copy-max-size, same endpoint) is spread over items of this many parts (default ~1GiB of parts)',
