@@ -4,8 +4,7 @@
  * (GET /runs/:id of a real `convoy serve` over a socket). They share one formatter
  * (coordinator/run-settings.ts), and this reads all three so a test can say they agree.
  */
-import { spawn } from 'node:child_process';
-import { CLI, exited, runCli } from './cli.js';
+import { runCli, startServe } from './cli.js';
 
 /** The `options:` line of each surface (undefined where it has none). */
 export interface OptionsOnSurfaces {
@@ -39,25 +38,10 @@ export async function optionsOnSurfaces(cliArgs: string[], runId: string): Promi
 
 /** `convoy serve --port 0` (no token: reads only) for the duration of `fn`, given its base URL. */
 export async function withApi<T>(cliArgs: string[], fn: (url: string) => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [CLI, ...cliArgs, 'serve', '--port', '0'], {
-    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', CONVOY_API_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const api = await startServe(cliArgs);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const seen = (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      };
-      child.stdout.on('data', seen);
-      child.stderr.on('data', seen);
-      child.once('exit', (code) => reject(new Error(`convoy serve exited ${code} before listening: ${out}`)));
-    });
-    return await fn(url);
+    return await fn(api.url);
   } finally {
-    child.kill('SIGTERM');
-    await exited(child);
+    await api.stop();
   }
 }
