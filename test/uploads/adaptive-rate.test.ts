@@ -149,7 +149,7 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
   it('adaptive (the default): the indexing service throttles, and the upload service refuses provider/add; the fleet cuts both rates, status and monitor show them, every upload migrated once', async () => {
     // provider/add (once per customer) goes through the same rate control as every other UCAN
     // request: the upload service refusing it with 429 cuts the upload service's rate
-    const PROVIDER_ADD_REFUSALS = 3;
+    const PROVIDER_ADD_REFUSALS = 4; // a cut needs 2 refusals in one 1 s window (aimd.ts cutAtThrottled): 4 over 2 customers leaves slack
     const r = await migrate('adapt-on', 'adaptive', () =>
       peers.upload.faults.refuseNext('provider/add', PROVIDER_ADD_REFUSALS),
     );
@@ -173,7 +173,7 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
     expect(Number(m![1])).toBeLessThanOrEqual(CAPACITY * 1.5);
     // backing off throws far fewer requests at the limiter than retrying at full concurrency
     expect(r.throttled, `adaptive ${r.throttled} vs fixed ${fixedThrottled} refused`).toBeLessThan(fixedThrottled);
-    console.log(`${line}; refused: adaptive ${r.throttled}, fixed ${fixedThrottled}`);
+    console.log(`${line}; ${uploadLine}; refused: adaptive ${r.throttled}, fixed ${fixedThrottled}`);
 
     const mon = await convoy(r.stateDir, ['monitor', '--run', 'adapt-on']);
     expect(mon.code, mon.stderr).toBe(0);
