@@ -173,6 +173,33 @@ function checkRunIds(run: unknown): void {
   }
 }
 
+/** Parse an integer option that must be 1 or more (a count where 0 or less would mean nothing). */
+export function positiveIntOption(name: string) {
+  const int = intOption(name);
+  return (value: string): number => {
+    const n = int(value);
+    if (n < 1) throw new InvalidArgumentError(`${name} must be 1 or more, got "${value}".`);
+    return n;
+  };
+}
+
+/** The rate control modes of the kinds that have one (`--rate-control`); adaptive is the default. */
+export const RATE_CONTROL_MODES = ['adaptive', 'fixed'] as const;
+export type RateControl = (typeof RATE_CONTROL_MODES)[number];
+
+/**
+ * The parser of a kind's `--rate-control <mode>` (an empty or unknown mode is refused, never
+ * taken for the default); `fixedMeans` says what "fixed" leaves in that kind.
+ */
+export function rateControlOption(fixedMeans: string) {
+  return (value: string): RateControl => {
+    if ((RATE_CONTROL_MODES as readonly string[]).includes(value)) return value as RateControl;
+    throw new InvalidArgumentError(
+      `--rate-control: "${value}" is not a mode; use "adaptive" (back off per destination when it answers 429/503, then ramp up; the default) or "fixed" (${fixedMeans}).`,
+    );
+  };
+}
+
 /** Parse a positive number option (rates such as --max-wcu). */
 export function positiveNumberOption(name: string) {
   return (value: string): number => {

@@ -83,3 +83,43 @@ export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
+
+/** A running `convoy serve`: its base URL, and stop (SIGTERM, then its exit). */
+export interface RunningServe {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * `convoy serve --port 0` as a child process (`cliArgs`: the global options naming the
+ * environment, `['--config', file]` or `['--state-dir', dir]`); resolves once it says where it
+ * listens, rejects with its output if it exits first. `token`: CONVOY_API_TOKEN ('' = reads only).
+ */
+export async function startServe(cliArgs: string[], token = ''): Promise<RunningServe> {
+  const child = spawn(process.execPath, [CLI, ...cliArgs, 'serve', '--port', '0'], {
+    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', CONVOY_API_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited(child);
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const seen = (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout!.on('data', seen);
+      child.stderr!.on('data', seen);
+      child.once('exit', (code) => reject(new Error(`convoy serve exited ${code} before listening: ${out}`)));
+    });
+    return { url, child, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -96,4 +96,31 @@ describe('option values', () => {
     expectBadInput(r, new RegExp(file.replaceAll('.', '\\.')), /did:mailto:a\.example:alice/, /more than once/);
     expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
   });
+
+  it('plan uploads: an unknown or empty --rate-control, and --workers 0, --rate -5, --index-rate 0 with --dry-run: exit 2 naming the flag, no run written', async () => {
+    const plan = ['plan', 'uploads', '--customer', 'did:mailto:a.example:alice', '--run', 'bad-uploads'];
+    const cases: Array<[string[], RegExp]> = [
+      [['--rate-control', 'sometimes'], /--rate-control: "sometimes" is not a mode; use "adaptive" .* or "fixed"/],
+      [['--rate-control', ''], /--rate-control: "" is not a mode/],
+      [['--dry-run', '--workers', '0'], /--workers must be 1 or more, got "0"/],
+      [['--dry-run', '--rate', '-5'], /--rate must be a positive number, got "-5"/],
+      [['--dry-run', '--index-rate', '0'], /--index-rate must be a positive number, got "0"/],
+      [['--limit', '0'], /--limit must be 1 or more, got "0"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...plan, ...args], { config: fx.config });
+      expectBadInput(r, message);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+    expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
+  });
+
+  it('plan s3-sync --rate-control "": exit 2 naming the flag (not taken for the default), no run written', async () => {
+    const r = await runCli(
+      ['plan', 's3-sync', '--from', 'local:src-bucket', '--to', 'local:dst-bucket', '--rate-control', ''],
+      { config: fx.config },
+    );
+    expectBadInput(r, /--rate-control: "" is not a mode; use "adaptive" .* or "fixed" \(only --tpslimit\/--bwlimit\)/);
+    expect(await listRuns(fx.env.ctx.meta)).toEqual([]);
+  });
 });

@@ -3,44 +3,15 @@
  * against a fresh local stack. A requeue that would hit everything or nothing is refused with
  * what is there instead; the API refuses what it cannot parse and a token too short to be safe.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { countByStatus } from '../../state/status-index.js';
-import { CLI, exited, runCli } from '../helpers/cli.js';
-import { waitUntil } from '../helpers/stack.js';
+import { runCli, startServe } from '../helpers/cli.js';
 import { itemId, operatorFixture, queued, seedRun } from './fixture.js';
 
 const fx = operatorFixture();
 const TOKEN = 'operator-test-token-0123456789';
 
 const failedCount = (runId: string) => countByStatus(fx.env.ctx.items, runId, 'failed');
-
-/** `convoy serve --port 0` with `token`; resolves with its base URL once it listens. */
-async function serve(token: string): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, '--config', fx.config, 'serve', '--port', '0'], {
-    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', CONVOY_API_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const url = await waitUntil(
-    () =>
-      /listening on (http:\/\/\S+)/.exec(out)?.[1] ??
-      (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
-    {
-      what: 'convoy serve listening',
-    },
-  );
-  return {
-    url,
-    child,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited(child);
-    },
-  };
-}
 
 describe('requeue refuses filters that match nothing', () => {
   it('a misspelled --class: exit 2, the classes present listed, nothing requeued', async () => {
@@ -93,7 +64,7 @@ describe('requeue refuses filters that match nothing', () => {
 describe('convoy serve: requeue and cursors over HTTP', () => {
   it('an invalid body or an unknown class is 400 and requeues nothing; a forged cursor is 400', async () => {
     await seedRun(fx.env, 'api', { failed: { SOURCE_OBJECT_MISSING: 3, ACCESS_DENIED: 2 } });
-    const api = await serve(TOKEN);
+    const api = await startServe(['--config', fx.config], TOKEN);
     try {
       const post = (body: string) =>
         fetch(`${api.url}/runs/api/requeue`, {

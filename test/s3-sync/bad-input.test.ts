@@ -96,6 +96,11 @@ describe('s3-sync bad input', () => {
       /--tpslimit: "-3" is not a positive number of objects per second/,
     ],
     [
+      'zero --range-keys',
+      ['--from', 'minio:present', '--to', 'local:x-dst', '--range-keys', '0'],
+      /--range-keys must be 1 or more, got "0"/,
+    ],
+    [
       'zero --parts-per-item',
       ['--from', 'minio:present', '--to', 'local:x-dst', '--parts-per-item', '0'],
       /--parts-per-item: 0 is not a positive number of parts/,

@@ -7,6 +7,7 @@ import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/c
 import { describe, expect, it } from 'vitest';
 import { putObjects } from '../fixtures/s3-data.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';
+import { optionsOnSurfaces } from '../helpers/run-surfaces.js';
 import { listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, type TestStack } from '../helpers/stack.js';
 import { cliFleet, itemTotals } from './cli-run.js';
@@ -99,6 +100,14 @@ describe('s3-sync --delete', () => {
     const v2 = await runCli(['verify', '--run', 'd2'], { config });
     expect(v2.stdout).toContain('verify d2: CLEAN');
     expect(v2.code).toBe(0);
+    // what the run does besides copying, the same line on status, the monitor's summary and the API
+    const options =
+      'delete (mirrors deletions), tags copy, storage-class bucket default, sse bucket default, rate-control adaptive';
+    expect(await optionsOnSurfaces(['--config', config], 'd2')).toEqual({
+      status: options,
+      monitor: options,
+      api: options,
+    });
 
     // the coordinator's listing mode too, and a source prefix emptied entirely
     for (const key of srcNow.filter((k) => k.startsWith('lake/tbl/')))

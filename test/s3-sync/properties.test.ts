@@ -168,7 +168,7 @@ describe.runIf(testBackend() === 'aws-local')('s3-sync object properties on rado
     });
     const out = await runCli(status.split(' ').slice(1), { config });
     expect(out.stdout).toContain(
-      'options: tags copy, storage-class GLACIER_IR, sse aws:kms (alias/rideshare-archive), acl bucket-owner-full-control',
+      'options: tags copy, storage-class GLACIER_IR, sse aws:kms (alias/rideshare-archive), acl bucket-owner-full-control, rate-control adaptive',
     );
     const head = await local.send(
       new HeadObjectCommand({ Bucket: 'rideshare-123456789012-gold', Key: 'trips/part-0.parquet' }),

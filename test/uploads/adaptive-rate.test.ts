@@ -6,6 +6,9 @@
  * default (`--rate-control adaptive`) the fleet's rate for the indexing service is cut and shown,
  * the run finishes, and every upload's index is registered exactly once; with `--rate-control
  * fixed` there is no rate, only retries, and the service is hit with far more refused requests.
+ * The upload service also refuses the first provider/add calls (once per customer) with 429: they
+ * pass the same rate control, so the upload service's rate is cut too. The run's options line is
+ * read on status, the monitor and the API (test/helpers/run-surfaces.ts).
  *
  * Needs the build (`npx tsc -p .`): the CLI runs from dist/.
  */
@@ -19,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import { CapacityProxy } from '../helpers/capacity-proxy.js';
 import { CLI } from '../helpers/cli.js';
+import { optionsOnSurfaces } from '../helpers/run-surfaces.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
 
@@ -81,9 +85,10 @@ async function throttledEnv(name: string): Promise<{ env: UploadsEnv; stateDir: 
   return { env, stateDir: writeStateDir(t.stack, throttled, path.join(dir, name)) };
 }
 
-async function migrate(name: string, rateControl: 'adaptive' | 'fixed') {
+async function migrate(name: string, rateControl: 'adaptive' | 'fixed', armFaults: () => void = () => {}) {
   const { env, stateDir } = await throttledEnv(name);
   proxy.reset();
+  armFaults();
   const plan = await convoy(stateDir, [
     'plan',
     'uploads',
@@ -141,11 +146,20 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
     r.env.close();
   }, 300_000);
 
-  it('adaptive (the default): the indexing service throttles, the fleet cuts its rate, status and monitor show it, every upload migrated once', async () => {
-    const r = await migrate('adapt-on', 'adaptive');
+  it('adaptive (the default): the indexing service throttles, and the upload service refuses provider/add; the fleet cuts both rates, status and monitor show them, every upload migrated once', async () => {
+    // provider/add (once per customer) goes through the same rate control as every other UCAN
+    // request: the upload service refusing it with 429 cuts the upload service's rate
+    const PROVIDER_ADD_REFUSALS = 4; // a cut needs 2 refusals in one 1 s window (aimd.ts cutAtThrottled): 4 over 2 customers leaves slack
+    const r = await migrate('adapt-on', 'adaptive', () =>
+      peers.upload.faults.refuseNext('provider/add', PROVIDER_ADD_REFUSALS),
+    );
     expect(r.status).toMatch(/done/);
     expect(r.throttled).toBeGreaterThan(0);
+    expect(peers.upload.faults.refusedByCapability.get('provider/add')).toBe(PROVIDER_ADD_REFUSALS);
     expectEachIndexedOnce(r.env);
+    const uploadHost = new URL(peers.upload.url).host;
+    const uploadLine = r.status.split('\n').find((l) => l.startsWith(`adaptive rate upload-service:${uploadHost}:`));
+    expect(uploadLine, r.status).toMatch(/: [\d.]+\/s \((last throttled at [\d.]+\/s; )?[1-9]\d* cut\(s\)/);
 
     const host = new URL(proxy.url).host;
     const line = r.status.split('\n').find((l) => l.startsWith(`adaptive rate indexing-service:${host}:`));
@@ -159,11 +173,18 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
     expect(Number(m![1])).toBeLessThanOrEqual(CAPACITY * 1.5);
     // backing off throws far fewer requests at the limiter than retrying at full concurrency
     expect(r.throttled, `adaptive ${r.throttled} vs fixed ${fixedThrottled} refused`).toBeLessThan(fixedThrottled);
-    console.log(`${line}; refused: adaptive ${r.throttled}, fixed ${fixedThrottled}`);
+    console.log(`${line}; ${uploadLine}; refused: adaptive ${r.throttled}, fixed ${fixedThrottled}`);
 
     const mon = await convoy(r.stateDir, ['monitor', '--run', 'adapt-on']);
     expect(mon.code, mon.stderr).toBe(0);
     expect(mon.stdout).toContain(`adaptive rate indexing-service:${host}:`);
+    // the run's options line, the same on status, the monitor's summary and the API's run detail
+    const options = 'mode migrate, rate-control adaptive';
+    expect(await optionsOnSurfaces(['--state-dir', r.stateDir], 'adapt-on')).toEqual({
+      status: options,
+      monitor: options,
+      api: options,
+    });
     r.env.close();
   }, 300_000);
 

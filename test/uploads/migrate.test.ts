@@ -215,7 +215,7 @@ describe('uploads job', () => {
 
     // 2. with the shards registered in the migration space, space/index/add publishes the index
     const rt = await uploadsRuntime(env.ctx);
-    const space = await rt.spaces.forCustomer(env.seeded.customers[0]!);
+    const space = await rt.spaces.forCustomer(env.seeded.customers[0]!, rt.agent);
     const s3 = makeS3Client(getRemote(env.config, 'local'));
     for (const u of env.seeded.uploads) {
       for (const shard of u.shards) {

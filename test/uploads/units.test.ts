@@ -13,6 +13,7 @@ import { classifyError, InputError } from '../../shared/errors.js';
 import type { ItemRow } from '../../state/item-row.js';
 import { balance } from '../../worker/jobs/uploads/distribute.js';
 import { specFromOptions } from '../../worker/jobs/uploads/plan-command.js';
+import { describeUploadsOptions } from '../../worker/jobs/uploads/plugin.js';
 import { createLeanFetch } from '../../worker/jobs/uploads/lean-fetch.js';
 import { installNativeEd25519 } from '../../worker/jobs/uploads/native-ed25519.js';
 import { estimateMinutes, UploadsReport } from '../../worker/jobs/uploads/report.js';
@@ -127,6 +128,16 @@ describe('specFromOptions', () => {
     expect(() => specFromOptions({ workers: 4 })).toThrow(/--dry-run/);
     expect(() => specFromOptions({ verifyOnly: true, repair: true })).toThrow(/choose one mode/);
     expect(() => specFromOptions({ cid: 'bafy1234567890' })).toThrow(/--cid needs --space/);
+    // a value the schema refuses is named by its flag, not by the spec field it fills
+    expect(() => specFromOptions({ pageSize: 5000 })).toThrow(/^--page-size: /);
+    expect(() => specFromOptions({ segments: 5000 })).toThrow(/^--segments: /);
+  });
+
+  it("the run's options line (status, monitor, API): mode, --limit if any, rate control", () => {
+    expect(describeUploadsOptions(specFromOptions({}))).toBe('mode migrate, rate-control adaptive');
+    expect(describeUploadsOptions(specFromOptions({ dryRun: true, limit: 100, rateControl: 'fixed' }))).toBe(
+      'mode dry-run, limit 100, rate-control fixed',
+    );
   });
 });
 

@@ -9,9 +9,12 @@ import {
   configFrom,
   intOption,
   parseSize,
+  positiveIntOption,
+  rateControlOption,
   retryPolicyFrom,
   runIdOption,
   withContext,
+  type RateControl,
 } from '../../../coordinator/cli/globals.js';
 import { parseRemotePath } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
@@ -48,7 +51,7 @@ export interface S3SyncCliOptions extends ObjectPropertiesCliOptions {
   listMode?: string;
   bwlimit?: string;
   tpslimit?: string;
-  rateControl?: string;
+  rateControl?: RateControl;
   json?: boolean;
 }
 
@@ -115,7 +118,7 @@ export function specFromCli(o: S3SyncCliOptions): Record<string, unknown> {
     listMode: o.listMode,
     bwlimitBytesPerSecond: bwlimit,
     tpsLimit: tpslimit,
-    rateControl: rateControlFrom(o.rateControl),
+    rateControl: o.rateControl,
     ...objectPropertiesFromCli(o),
   };
 }
@@ -133,13 +136,6 @@ function refuseWithAllVersions(o: S3SyncCliOptions): void {
     throw new InputError(
       `--all-versions cannot be combined with ${hit[1]}: ${hit[2]}; drop ${hit[1]} (or --all-versions to copy only the newest versions)`,
     );
-}
-
-function rateControlFrom(v: string | undefined): 'adaptive' | 'fixed' | undefined {
-  if (v === undefined || v === 'adaptive' || v === 'fixed') return v;
-  throw new InputError(
-    `--rate-control: "${v}" is not a mode; use "adaptive" (back off when the destination throttles, the default) or "fixed" (only --tpslimit/--bwlimit)`,
-  );
 }
 
 export function registerS3SyncPlanCommand(plan: Command): void {
@@ -176,7 +172,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--run <id>', 'run id (default: generated); planning the same id again is a no-op', runIdOption)
     .option('--multipart-threshold <size>', 'multipart above this size (default 8MiB)')
     .option('--part-size <size>', 'multipart part size (default 8MiB)')
-    .option('--range-keys <n>', 'keys per range item (default 500)', intOption('--range-keys'))
+    .option('--range-keys <n>', 'keys per range item (default 500)', positiveIntOption('--range-keys'))
     .option(
       '--parts-per-item <n>',
       'an object copied by parts (over --copy-max-size, same endpoint) is spread over items of this many parts (default ~1GiB of parts)',
@@ -191,6 +187,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option(
       '--rate-control <mode>',
       '"adaptive" (default): on throttling the fleet backs off per destination prefix and climbs again; "fixed": only the limits above',
+      rateControlOption('only --tpslimit/--bwlimit'),
     )
     .option('--tags <mode>', '"copy" (default): each object keeps its tags; "none": destination objects get no tags')
     .option(

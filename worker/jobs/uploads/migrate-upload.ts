@@ -145,7 +145,7 @@ export async function migrateUpload(
     built = await indexShards(rt, ictx, shards);
     const index = await buildDagIndex(root, built.values());
     for (const s of built.values()) out.bytes += s.size;
-    const migrationSpace = await rt.spaces.forCustomer(customer);
+    const migrationSpace = await rt.spaces.forCustomer(customer, rt.agent);
     ictx.assertLease();
     await rt.agent.storeBlob(migrationSpace, index.bytes, index.multihash, ictx.signal);
     ictx.assertLease();

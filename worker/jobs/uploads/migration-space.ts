@@ -7,6 +7,9 @@
  * uploads of one customer share one lookup -- not once per upload as the legacy tool did.
  * Provisioning once per process rather than trusting the row's flag alone costs one round trip
  * per customer and heals a service that lost the provision (a restarted local stack).
+ * provider/add goes through the agent the caller passes: the run's, so it waits for the upload
+ * service's share of the fleet's rate and a 429 cuts that rate (peer-rates.ts), as every other
+ * UCAN request of the run does.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Signer } from '@ucanto/interface';
@@ -19,6 +22,9 @@ import {
   type MigrationSpaceStore,
 } from './migration-space-rows.js';
 import type { UcanAgent } from './ucan.js';
+
+/** What provisioning needs of an agent (the run's rate-gated one: runtime.ts runtimeForRun). */
+export type Provisioner = Pick<UcanAgent, 'provisionSpace'>;
 
 export function encryptKey(plaintext: string, keyB64: string, customer: string): string {
   const iv = randomBytes(12);
@@ -49,22 +55,21 @@ export class MigrationSpaces {
 
   constructor(
     private readonly store: MigrationSpaceStore,
-    private readonly agent: UcanAgent,
     private readonly encryptionKey: string,
   ) {}
 
-  /** The customer's migration space signer (created and provisioned on first use). */
-  forCustomer(customer: string): Promise<Signer> {
+  /** The customer's migration space signer (created and provisioned through `agent` on first use). */
+  forCustomer(customer: string, agent: Provisioner): Promise<Signer> {
     let p = this.cache.get(customer);
     if (!p) {
-      p = this.load(customer);
+      p = this.load(customer, agent);
       this.cache.set(customer, p);
       p.catch(() => this.cache.delete(customer)); // a failure is retried by the next upload
     }
     return p;
   }
 
-  private async load(customer: string): Promise<Signer> {
+  private async load(customer: string, agent: Provisioner): Promise<Signer> {
     let row = await getMigrationSpace(this.store, customer);
     if (!row) {
       const signer = await ed25519.generate();
@@ -82,7 +87,7 @@ export class MigrationSpaces {
         `migration space key of ${customer} does not match ${row.spaceDid}`,
         { retryable: false },
       );
-    await this.agent.provisionSpace(row.spaceDid);
+    await agent.provisionSpace(row.spaceDid);
     if (!row.provisionedAtMs) await markMigrationSpaceProvisioned(this.store, customer);
     return signer;
   }

@@ -4,7 +4,15 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
-import { intOption, retryPolicyFrom, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
+import {
+  positiveIntOption,
+  positiveNumberOption,
+  rateControlOption,
+  retryPolicyFrom,
+  withContext,
+  runIdOption,
+  type RateControl,
+} from '../../../coordinator/cli/globals.js';
 import { InputError } from '../../../shared/errors.js';
 import type { RetryPolicyInput } from '../../../shared/retry-policy.js';
 import type { EngineContext } from '../../job-kind.js';
@@ -32,15 +40,21 @@ export interface PlanUploadsOptions {
   rate?: number;
   indexRate?: number;
   /** adaptive (default) | fixed */
-  rateControl?: string;
+  rateControl?: RateControl;
 }
 
-function rateControlFrom(v: string | undefined): UploadsSpec['rateControl'] | undefined {
-  if (v === undefined || v === 'adaptive' || v === 'fixed') return v;
-  throw new InputError(
-    `--rate-control: "${v}" is not a mode; use "adaptive" (back off per service when it answers 429/503, the default) or "fixed" (only retry with backoff)`,
-  );
-}
+/** The flag each spec field comes from, so a value the schema refuses is reported by its flag. */
+const FLAG_OF: Record<string, string> = {
+  limit: '--limit',
+  pageSize: '--page-size',
+  'target.segments': '--segments',
+  'target.customers': '--customer',
+  'target.space': '--space',
+  'target.root': '--cid',
+  'estimate.workers': '--workers',
+  'estimate.uploadsPerMinPerWorker': '--rate',
+  'estimate.indexMibPerSecPerWorker': '--index-rate',
+};
 
 /** CLI options -> spec (pure; bad combinations are InputErrors naming the options). */
 export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
@@ -69,23 +83,29 @@ export function specFromOptions(o: PlanUploadsOptions): UploadsSpec {
   else if (o.customersFile) target = { type: 'customers', customers: readCustomersFile(o.customersFile) };
   else if (o.customer?.length) target = { type: 'customers', customers: o.customer };
   else target = { type: 'all', segments: o.segments ?? 8 };
-  if ((o.workers || o.rate || o.indexRate) && mode !== 'dry-run')
+  // given at all (0 included, which the parsers refuse): a value is never dropped silently
+  const shaped = [o.workers, o.rate, o.indexRate].some((v) => v !== undefined);
+  if (shaped && mode !== 'dry-run')
     throw new InputError('--workers, --rate and --index-rate shape the --dry-run estimate; add --dry-run or drop them');
-  const estimate =
-    mode === 'dry-run' && (o.workers || o.rate || o.indexRate)
-      ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate }
-      : undefined;
+  const estimate = shaped
+    ? { workers: o.workers, uploadsPerMinPerWorker: o.rate, indexMibPerSecPerWorker: o.indexRate }
+    : undefined;
   const parsed = uploadsSpecSchema.safeParse({
     target,
     limit: o.limit,
     mode,
     pageSize: o.pageSize,
     estimate,
-    rateControl: rateControlFrom(o.rateControl),
+    rateControl: o.rateControl,
   });
   if (!parsed.success)
     throw new InputError(
-      `invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      parsed.error.issues
+        .map((i) => {
+          const path = i.path.join('.');
+          return `${FLAG_OF[path] ?? path}: ${i.message}`;
+        })
+        .join('; '),
     );
   return parsed.data;
 }
@@ -110,13 +130,13 @@ export function registerPlanCommand(plan: Command): void {
     .option('--customer <did...>', 'customer DID(s)')
     .option('--space <did>', 'one space')
     .option('--cid <root>', 'with --space: one upload')
-    .option('--limit <n>', 'at most N uploads (the coordinator lists them)', intOption('--limit'))
+    .option('--limit <n>', 'at most N uploads (the coordinator lists them)', positiveIntOption('--limit'))
     .option(
       '--segments <n>',
       'parallel scan segments of the consumer table (no target: all customers)',
-      intOption('--segments'),
+      positiveIntOption('--segments'),
     )
-    .option('--page-size <n>', 'uploads per space page item', intOption('--page-size'))
+    .option('--page-size <n>', 'uploads per space page item', positiveIntOption('--page-size'))
     .option('--verify-only', 'write nothing; report per upload what is missing (convoy verify --run)')
     .option('--test-index', 'only build, store and register indexes')
     .option('--test-location-claims', 'only re-publish location claims')
@@ -128,21 +148,22 @@ export function registerPlanCommand(plan: Command): void {
     .option(
       '--workers <n>',
       'with --dry-run: worker processes the time estimate assumes (default 1)',
-      intOption('--workers'),
+      positiveIntOption('--workers'),
     )
     .option(
       '--rate <n>',
       `with --dry-run: uploads/min per worker process (default ${DEFAULT_RATES.uploadsPerMinPerWorker}, measured by npm run bench:uploads)`,
-      intOption('--rate'),
+      positiveNumberOption('--rate'),
     )
     .option(
       '--index-rate <n>',
       `with --dry-run: index MiB/s per worker process (default ${DEFAULT_RATES.indexMibPerSecPerWorker})`,
-      intOption('--index-rate'),
+      positiveNumberOption('--index-rate'),
     )
     .option(
       '--rate-control <mode>',
       'adaptive (default: the fleet backs off per remote service when it answers 429/503, then ramps up) or fixed',
+      rateControlOption('only retry with backoff'),
     )
     .addHelpText('after', `\nmodes: ${MODES.join(', ')}`)
     .action(

@@ -33,4 +33,17 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
   localServices: { module: new URL('./local-services.js', import.meta.url).href },
   groupParts: ['customer', 'space'],
   instanceFiles: { workerOption: '--customers-file', describe: 'customers' },
+  describeSpec: describeUploadsOptions,
 };
+
+/**
+ * The run's options line (`convoy status`, the monitor, the API's `settings.options`):
+ * `mode migrate, limit 100, rate-control adaptive`. A spec without rateControl (planned before it
+ * existed) runs adaptive (runtime.ts runtimeForRun), so it says so.
+ */
+export function describeUploadsOptions(spec: UploadsSpec): string {
+  const parts = [`mode ${spec.mode ?? 'migrate'}`];
+  if (spec.limit !== undefined) parts.push(`limit ${spec.limit}`);
+  parts.push(`rate-control ${spec.rateControl ?? 'adaptive'}`);
+  return parts.join(', ');
+}

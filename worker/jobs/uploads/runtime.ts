@@ -72,7 +72,7 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
           bucket,
           publicUrl: locationBase(config.source.carpark.publicUrl ?? `https://${bucket}.s3.amazonaws.com/`),
         },
-        spaces: new MigrationSpaces(ctx.meta, agent, config.encryptionKey),
+        spaces: new MigrationSpaces(ctx.meta, config.encryptionKey),
         gatewayDone: new Set<string>(),
         perRun: new Map(),
       };

@@ -1,12 +1,15 @@
 /**
  * Serving a ucanto server over HTTP with hono on 127.0.0.1, plus what every local peer shares:
- * fault injection (answer 503 for the next N requests, or add latency) so tests can prove that
- * retries work, and a loopback-only `node:http` for the upload-api's own storage-node servers.
+ * fault injection (answer 503 for the next N requests, refuse the next N invocations of one
+ * capability with 429 as a rate limiter in front of the service would, or add latency) so tests
+ * can prove that retries and rate control work, and a loopback-only `node:http` for the
+ * upload-api's own storage-node servers.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import * as CAR from '@ucanto/transport/car';
 import { sleep } from '../../../../shared/sleep.js';
 
 /** The part of a ucanto server we serve. */
@@ -24,9 +27,39 @@ export class PeerFaults {
   /** how many requests were refused with 503 */
   refused = 0;
 
+  /** capability (`provider/add`) -> how many more requests invoking it to refuse, and with what status */
+  private readonly refusals = new Map<string, { left: number; status: number }>();
+  /** refused requests per capability (those `refuseNext` asked for) */
+  readonly refusedByCapability = new Map<string, number>();
+
   /** answer the next `n` requests with 503 */
   failNext(n: number): void {
     this.unavailable = n;
+  }
+
+  /**
+   * Answer the next `n` requests that invoke `capability` with HTTP `status` (429: what a rate
+   * limiter in front of the service answers), before the service sees them; other requests pass.
+   */
+  refuseNext(capability: string, n: number, status = 429): void {
+    this.refusals.set(capability, { left: n, status });
+  }
+
+  /** The refusal for a POSTed ucanto message, if one of its invocations is of a refused capability. */
+  async refuseInvocation(body: Uint8Array): Promise<Response | undefined> {
+    if (![...this.refusals.values()].some((r) => r.left > 0)) return undefined; // decode only when armed
+    const message = await CAR.request.decode({ headers: {}, body } as never);
+    for (const invocation of (message as { invocations: Array<{ capabilities: Array<{ can: string }> }> })
+      .invocations) {
+      for (const { can } of invocation.capabilities) {
+        const r = this.refusals.get(can);
+        if (!r || r.left <= 0) continue;
+        r.left--;
+        this.refusedByCapability.set(can, (this.refusedByCapability.get(can) ?? 0) + 1);
+        return new Response(`too many ${can} requests (injected)`, { status: r.status });
+      }
+    }
+    return undefined;
   }
 
   async before(): Promise<Response | undefined> {
@@ -50,6 +83,8 @@ export function ucantoApp(server: UcantoRequestHandler, faults: PeerFaults): Hon
   });
   app.post('/', async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
+    const refused = await faults.refuseInvocation(body);
+    if (refused) return refused;
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((v, k) => (headers[k] = v));
     const res = await server.request({ headers, body });
