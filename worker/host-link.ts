@@ -4,12 +4,21 @@
  * at start-up) and the IPC messages they exchange. This module is the child's side (linkChild).
  *
  *   supervisor -> child   { type: 'convoy:metrics?', id }         a /metrics scrape of the host
+ *                         { type: 'convoy:end-receive' }           every child has released its items
  *   child -> supervisor   { type: 'convoy:metrics', id, metrics } this process's registry as JSON
  *                         { type: 'convoy:state', state }          running / draining / stopped
+ *                         { type: 'convoy:released' }              draining: my items are done or
+ *                                                                  released; my long poll is open
  *
  * Signals are not messages: the supervisor forwards SIGTERM/SIGINT to its children, which shut
  * down the way a lone worker does. A child whose supervisor dies (kill -9, OOM) sees its IPC
  * channel close ('disconnect') and shuts down the same way, instead of running on unsupervised.
+ *
+ * The release barrier: a long poll aborted by its client stays open on the server and takes the
+ * next messages to become visible, hiding them for the receive visibility (10 s). A draining
+ * child therefore keeps its poll open until every child of the host has released its items
+ * ('convoy:released' from each, then 'convoy:end-receive' to all); a released item that a
+ * sibling's open poll takes is handed straight back (worker.ts).
  */
 import { z } from 'zod';
 import type { ConvoyEmitter } from '../shared/events.js';
@@ -39,9 +48,10 @@ export type ChildSettings = z.infer<typeof childSettingsSchema>;
 
 export type ChildState = 'running' | 'draining' | 'stopped';
 
-export type ToChild = { type: 'convoy:metrics?'; id: number };
+export type ToChild = { type: 'convoy:metrics?'; id: number } | { type: 'convoy:end-receive' };
 export type FromChild =
   | { type: 'convoy:state'; state: ChildState }
+  | { type: 'convoy:released' }
   | { type: 'convoy:metrics'; id: number; metrics: unknown[] };
 
 /** This process's settings when a supervisor started it; undefined for a process started by hand. */
@@ -77,7 +87,11 @@ function send(msg: FromChild): void {
  */
 export async function linkChild(
   events: ConvoyEmitter,
-  worker: { id: string; stop(signal?: string): Promise<void> },
+  worker: {
+    id: string;
+    stop(signal?: string): Promise<void>;
+    setReceiveGate(gate: (maxWaitMs: number) => Promise<void>): void;
+  },
   settings: ChildSettings,
   log: Logger,
 ): Promise<ChildLink> {
@@ -89,7 +103,18 @@ export async function linkChild(
     events.on('worker:shutdown:begin', () => send({ type: 'convoy:state', state: 'draining' })),
     events.on('worker:shutdown:complete', () => send({ type: 'convoy:state', state: 'stopped' })),
   ];
+  // the release barrier: resolved by the supervisor's 'convoy:end-receive', or when it is gone
+  let endReceive: () => void = () => undefined;
+  const receiveEnded = new Promise<void>((resolve) => (endReceive = resolve));
+  worker.setReceiveGate(async (maxWaitMs) => {
+    send({ type: 'convoy:released' });
+    if (!process.connected) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([receiveEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    clearTimeout(timer);
+  });
   const onMessage = (msg: ToChild) => {
+    if (msg?.type === 'convoy:end-receive') return endReceive();
     if (msg?.type !== 'convoy:metrics?' || !metrics) return;
     void metrics.registry
       .getMetricsAsJSON()
@@ -97,6 +122,7 @@ export async function linkChild(
       .catch(() => send({ type: 'convoy:metrics', id: msg.id, metrics: [] }));
   };
   const onDisconnect = () => {
+    endReceive();
     log.warn({ workerId: worker.id, supervisorPid: settings.supervisorPid }, 'supervisor gone; shutting down');
     void worker.stop('supervisor gone');
   };

@@ -27,7 +27,9 @@
  *   child exits otherwise / by a signal        restarted in its slot (same worker id) after
  *                                              a full-jitter delay, 1 s doubling to 30 s
  *   SIGTERM / SIGINT                           forwarded to every child; each drains (finishes or
- *                                              releases its items within --shutdown-deadline-ms);
+ *                                              releases its items within --shutdown-deadline-ms)
+ *                                              and keeps its long poll open until all have
+ *                                              (the release barrier, ./host-link.ts);
  *                                              children still there after the deadline + force
  *                                              time + 5 s are killed; exit 0 when all drained
  *   supervisor killed                          each child sees its IPC channel close and drains
@@ -98,6 +100,8 @@ interface Slot {
   restarts: number;
   lastExit?: ChildExit;
   restartTimer?: NodeJS.Timeout;
+  /** draining, its items done or released, its long poll still open (host-link.ts) */
+  released?: boolean;
 }
 
 /** How long a /metrics scrape waits for each child. */
@@ -177,13 +181,35 @@ export class Supervisor {
   private onMessage(slot: Slot, msg: FromChild): void {
     if (msg?.type === 'convoy:state') {
       if (slot.state !== 'exited' && slot.state !== 'restarting') slot.state = msg.state;
+    } else if (msg?.type === 'convoy:released') {
+      slot.released = true;
+      // a child stopping alone (the host runs on): its siblings' polls stay ours, nothing to wait for
+      if (!this.stopping) this.send(slot, { type: 'convoy:end-receive' });
+      else this.endReceiveIfAllReleased();
     } else if (msg?.type === 'convoy:metrics') {
       this.pending.get(msg.id)?.(msg.metrics);
     }
   }
 
+  /** The release barrier: once every live child has released its items, all may end their polls. */
+  private endReceiveIfAllReleased(): void {
+    const live = this.slots.filter((s) => s.child);
+    if (!live.every((s) => s.released)) return;
+    for (const s of live) this.send(s, { type: 'convoy:end-receive' });
+  }
+
+  private send(slot: Slot, msg: ToChild): void {
+    try {
+      if (slot.child?.connected) slot.child.send(msg, () => undefined);
+    } catch {
+      // the child is going; it ends its poll on its own when its channel closes
+    }
+  }
+
   private exited(slot: Slot, exit: ChildExit): void {
     slot.child = undefined;
+    slot.released = undefined;
+    if (this.stopping) this.endReceiveIfAllReleased();
     slot.lastExit = exit;
     const upMs = this.now() - slot.startedAtMs;
     const fields = { slot: slot.plan.slot, workerId: slot.plan.workerId, code: exit.code, signal: exit.signal, upMs };

@@ -6,9 +6,10 @@
  *     -> each message worked to its end by the item runner (./item-runner.ts: claim, handler,
  *        complete, or the run's retry policy on failure)
  *   heartbeat row and counter flushes on timers; runs finished in the write path (./run-finisher.ts)
- * Shutdown (SIGTERM/SIGINT -> stop()): stop receiving, wait up to the deadline for in-flight items,
- * then abort and release the rest (pending again, attempt not counted, message visible at once);
- * items whose handlers ignore the abort are released after `shutdownForceMs` regardless.
+ * Shutdown (SIGTERM/SIGINT -> stop()): start no new receive, wait up to the deadline for in-flight
+ * items, then abort and release the rest (pending again, attempt not counted, message visible at
+ * once); items whose handlers ignore the abort are released after `shutdownForceMs` regardless.
+ * Only then is an open long poll aborted: see stop().
  */
 import { hostname } from 'node:os';
 import pLimit from 'p-limit';
@@ -39,7 +40,12 @@ export class Worker {
   /** works each received message to its end */
   private readonly items: ItemRunner;
   private readonly inFlight = new Set<Promise<void>>();
+  /** aborts the open long poll: only once the items are drained or released (see stop()) */
   private readonly receiveAbort = new AbortController();
+  /** aborted when stop() begins: ends the receive loop's sleeps */
+  private readonly stopAbort = new AbortController();
+  /** what stop() waits for before it ends the long poll (see setReceiveGate) */
+  private receiveGate: ((maxWaitMs: number) => Promise<void>) | undefined;
   /** resolves when stop() begins: wakes a loop waiting for a free slot */
   private readonly stopRequested: Promise<void>;
   private stopping = false;
@@ -113,8 +119,17 @@ export class Worker {
     this.startedAtMs = ctx.now();
     this.lastWorkAtMs = this.startedAtMs;
     this.stopRequested = new Promise((resolve) =>
-      this.receiveAbort.signal.addEventListener('abort', () => resolve(), { once: true }),
+      this.stopAbort.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
+  }
+
+  /**
+   * Hold the end of the long poll at shutdown until `gate` resolves (at most `maxWaitMs`: until
+   * this worker's own release would be due at the latest). A supervisor's children use it so
+   * that no child of the host aborts its poll while a sibling still releases items (host-link.ts).
+   */
+  setReceiveGate(gate: (maxWaitMs: number) => Promise<void>): void {
+    this.receiveGate = gate;
   }
 
   get inFlightCount(): number {
@@ -164,7 +179,7 @@ export class Worker {
       } catch (err) {
         if (this.stopping) break;
         this.log.warn({ err: toError(err).message }, 'receive failed; backing off');
-        await sleep(1_000 + Math.random() * 2_000, this.receiveAbort.signal);
+        await sleep(1_000 + Math.random() * 2_000, this.stopAbort.signal);
         continue;
       }
       if (!messages.length) {
@@ -180,7 +195,7 @@ export class Worker {
           this.log.info('queue idle; exiting');
           break;
         }
-        if (this.options.waitSeconds === 0) await sleep(200, this.receiveAbort.signal);
+        if (this.options.waitSeconds === 0) await sleep(200, this.stopAbort.signal);
         continue;
       }
       if (this.stopping) {
@@ -280,24 +295,20 @@ export class Worker {
   }
 
   /**
-   * Graceful, idempotent shutdown: stop receiving (and wait for the receive loop, so nothing new
-   * is taken), wait for in-flight items up to the deadline, abort the rest (handlers that honour
-   * their signal release their items), release the items of handlers that ignore it after
-   * `shutdownForceMs`, flush counters, mark the heartbeat row stopped. Each step has its own
+   * Graceful, idempotent shutdown: start no new receive, wait for in-flight items up to the
+   * deadline, abort the rest (handlers that honour their signal release their items), release the
+   * items of handlers that ignore it after `shutdownForceMs`, then end the open long poll (and wait
+   * for the receive loop, so nothing new is taken), flush counters, mark the heartbeat row stopped. Each step has its own
    * try/catch; errors are collected and logged, never thrown past the caller.
    */
   stop(signal?: string): Promise<void> {
     this.stopPromise ??= (async () => {
       this.stopping = true;
       this.ctx.events.safeEmit('worker:shutdown:begin', { workerId: this.id, signal });
-      this.receiveAbort.abort();
+      this.stopAbort.abort();
+      const releasedByMs = this.ctx.now() + this.options.shutdownDeadlineMs + this.options.shutdownForceMs;
       const errors: unknown[] = [];
       await this.beat('draining');
-      try {
-        await this.loopDone;
-      } catch (err) {
-        errors.push(err);
-      }
       if (!(await settledWithin([...this.inFlight], this.options.shutdownDeadlineMs))) {
         for (const lease of this.leases.all()) lease.controller.abort(new ShutdownAbort('worker shutting down'));
         if (!(await settledWithin([...this.inFlight], this.options.shutdownForceMs))) {
@@ -310,6 +321,23 @@ export class Worker {
             await this.items.release(lease.ref, lease.receiptHandle);
           }
         }
+      }
+      // The long poll is aborted only now. Aborted earlier, it stays open on the server (SQS and
+      // fauxqs finish it and hand its messages to a closed socket), takes the items released
+      // above, and hides them for the receive visibility; still ours, it returns them and the
+      // loop hands them straight back. The same holds for the polls of a supervisor's other
+      // children: the gate waits until every child of the host has released its items.
+      // Waiting for the loop means no message is taken after this.
+      try {
+        await this.receiveGate?.(Math.max(0, releasedByMs - this.ctx.now()));
+      } catch (err) {
+        errors.push(err);
+      }
+      this.receiveAbort.abort();
+      try {
+        await this.loopDone;
+      } catch (err) {
+        errors.push(err);
       }
       this.timers.forEach(clearInterval);
       for (const step of [

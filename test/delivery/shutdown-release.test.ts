@@ -1,8 +1,11 @@
 /**
- * A clean SIGTERM leaves nothing invisible: the items a worker gives back are visible at once,
- * even though the long poll it aborted at shutdown is still open on the server (fauxqs finishes
- * it and hands its messages to a closed socket; SQS may do the same). Real `convoy worker`
- * processes; the source is an S3 proxy that holds object reads open, so items are in flight.
+ * A clean SIGTERM leaves nothing invisible: the items a worker gives back are visible at once.
+ * A long poll its client aborts stays open on the server (fauxqs finishes it and hands its
+ * messages to a closed socket; SQS may do the same) and would take them, hidden for the receive
+ * visibility (10 s): a worker ends its poll only after its release, and a supervisor's children
+ * only after every one of them has released (the release barrier, worker/host-link.ts). Real
+ * `convoy worker` processes, alone and as a host of two; the source is an S3 proxy that holds
+ * object reads open, so items are in flight.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { runStatus } from '../../coordinator/status.js';
@@ -51,74 +54,91 @@ afterAll(async () => {
 });
 
 describe('shutdown gives its items back visible', () => {
-  it('after SIGTERM with items in flight the queue shows 0 in flight within seconds, and a new worker takes the items at once', async () => {
-    const env = await freshEnv(t.stack);
-    const local = t.stack.remotes.local!;
-    const config = writeCliConfig(env, {
-      slow: {
-        endpoint: proxy.url,
-        region: local.region,
-        accessKeyId: local.accessKeyId,
-        secretAccessKey: local.secretAccessKey,
-        forcePathStyle: true,
-      },
-    });
-    const plan = await runCli(
-      [
-        'plan',
-        's3-sync',
-        '--run',
-        'sd',
-        '--from',
-        'slow:sd-src',
-        '--to',
-        'local:sd-dst',
-        '--create-buckets',
-        '--range-keys',
-        '1',
-      ],
-      { config },
-    );
-    expect(plan.code, plan.stderr).toBe(0);
-    const leased = async () => {
-      const s = await runStatus(env.ctx, 'sd');
-      return s.counts.leased === s.total ? s : undefined;
-    };
-
-    // concurrency above the item count: the worker sits in a long poll (20 s) when SIGTERM comes
-    const first = spawnWorker(config, ['--concurrency', '4', '--shutdown-deadline-ms', '300']);
-    const { total } = await waitUntil(leased, {
-      timeoutMs: 30_000,
-      intervalMs: 200,
-      what: `items in flight; worker: ${first.output()}`,
-    });
-    expect(total).toBe(2);
-    first.kill('SIGTERM');
-    expect(await exited(first), first.output()).toBe(0);
-    const exitedAt = Date.now();
-
-    await waitUntil(async () => (await env.ctx.queue.depth()).inFlight === 0, {
-      timeoutMs: 10_000,
-      intervalMs: 200,
-      what: 'no message in flight after the worker exited',
-    });
-    const clearedMs = Date.now() - exitedAt;
-
-    holdReads = false;
-    const second = spawnWorker(config, ['--concurrency', '4', '--wait-seconds', '1']);
-    try {
-      await waitUntil(async () => (await runStatus(env.ctx, 'sd')).run.state === 'done', {
-        timeoutMs: 20_000,
-        intervalMs: 200,
-        what: `the new worker finished the items; worker: ${second.output()}`,
+  it.each([
+    ['a lone worker', '1'],
+    ['a host of two processes', '2'],
+  ])(
+    '%s: after SIGTERM with items in flight the queue shows 0 in flight within seconds, and a new worker takes the items at once',
+    async (_, processes) => {
+      holdReads = true;
+      const run = `sd${processes}`;
+      const env = await freshEnv(t.stack);
+      const local = t.stack.remotes.local!;
+      const config = writeCliConfig(env, {
+        slow: {
+          endpoint: proxy.url,
+          region: local.region,
+          accessKeyId: local.accessKeyId,
+          secretAccessKey: local.secretAccessKey,
+          forcePathStyle: true,
+        },
       });
-    } finally {
-      second.kill('SIGTERM');
-      expect(await exited(second), second.output()).toBe(0);
-    }
-    expect(clearedMs).toBeLessThan(10_000);
-    const status = await runCli(['status', '--run', 'sd'], { config });
-    expect(status.stdout).toMatch(/done/);
-    env.close();
-  }, 90_000);
+      const plan = await runCli(
+        [
+          'plan',
+          's3-sync',
+          '--run',
+          run,
+          '--from',
+          'slow:sd-src',
+          '--to',
+          `local:sd-dst${processes}`,
+          '--create-buckets',
+          '--range-keys',
+          '1',
+        ],
+        { config },
+      );
+      expect(plan.code, plan.stderr).toBe(0);
+      const leased = async () => {
+        const s = await runStatus(env.ctx, run);
+        return s.counts.leased === s.total ? s : undefined;
+      };
+
+      // concurrency above the item count: each process sits in a long poll (20 s) when SIGTERM comes
+      const first = spawnWorker(config, [
+        '--concurrency',
+        '4',
+        '--shutdown-deadline-ms',
+        '300',
+        '--processes',
+        processes,
+      ]);
+      const { total } = await waitUntil(leased, {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: `items in flight; worker: ${first.output()}`,
+      });
+      expect(total).toBe(2);
+      first.kill('SIGTERM');
+      expect(await exited(first), first.output()).toBe(0);
+      const exitedAt = Date.now();
+
+      await waitUntil(async () => (await env.ctx.queue.depth()).inFlight === 0, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        what: 'no message in flight after the worker exited',
+      });
+      const clearedMs = Date.now() - exitedAt;
+
+      holdReads = false;
+      const second = spawnWorker(config, ['--concurrency', '4', '--wait-seconds', '1']);
+      try {
+        await waitUntil(async () => (await runStatus(env.ctx, run)).run.state === 'done', {
+          timeoutMs: 20_000,
+          intervalMs: 200,
+          what: `the new worker finished the items; worker: ${second.output()}`,
+        });
+      } finally {
+        second.kill('SIGTERM');
+        expect(await exited(second), second.output()).toBe(0);
+      }
+      // well under the receive visibility (10 s) that a message taken by an aborted poll would wait out
+      expect(clearedMs).toBeLessThan(3_000);
+      const status = await runCli(['status', '--run', run], { config });
+      expect(status.stdout).toMatch(/done/);
+      env.close();
+    },
+    90_000,
+  );
 });
