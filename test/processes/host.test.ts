@@ -128,13 +128,15 @@ describe('convoy worker --processes 2', () => {
     const run = await newRun('crash', 40, 1000);
     const h = host(run, 'hostb', 2, ['--concurrency', '4', '--lease-ms', '4000']);
     const [p1] = await processesOf(run, h, 2);
-    // kill it once it has finished items and holds leases (in-flight work is cut short)
+    // kill it once it has finished items and holds one it claimed in the last 300 ms (in-flight
+    // work is cut short: that item has >= 700 ms left, so the kill cannot come after it finished)
     await waitUntil(
       async () => {
         const rows = await itemRows(run.env, run.runId);
+        const now = Date.now();
         return (
           rows.some((r) => r.status === 'done' && completedBy(r) === 'hostb-p1') &&
-          rows.some((r) => r.status === 'leased' && r.leaseOwner === 'hostb-p1')
+          rows.some((r) => r.status === 'leased' && r.leaseOwner === 'hostb-p1' && now - (r.startedAtMs ?? 0) < 300)
         );
       },
       { timeoutMs: 60_000, intervalMs: 100, what: 'process 1 with items done and items in flight' },

@@ -24,19 +24,25 @@ export interface DryRunPairReport {
   deleteMarkers?: number;
 }
 
-export async function dryRunS3Sync(
-  config: ConvoyConfig,
-  spec: S3SyncSpec,
-  onDelete?: (pair: number, location: string) => void,
-): Promise<DryRunPairReport[]> {
-  const reports: DryRunPairReport[] = spec.pairs.map((p, i) => ({
+/** One empty report per bucket pair (latest-only here, --all-versions in versions-dry-run.ts). */
+export function emptyDryRunReports(spec: S3SyncSpec, opts: { versions: boolean }): DryRunPairReport[] {
+  return spec.pairs.map((p, i) => ({
     pair: groupOf(p),
     prefixes: spec.resolvedPrefixes?.[i] ?? [p.from.prefix],
     copy: { objects: 0, bytes: 0 },
     skip: { objects: 0, bytes: 0 },
     extra: 0,
     ...(spec.delete ? { delete: { objects: 0, bytes: 0 } } : {}),
+    ...(opts.versions ? { deleteMarkers: 0 } : {}),
   }));
+}
+
+export async function dryRunS3Sync(
+  config: ConvoyConfig,
+  spec: S3SyncSpec,
+  onDelete?: (pair: number, location: string) => void,
+): Promise<DryRunPairReport[]> {
+  const reports = emptyDryRunReports(spec, { versions: false });
   for await (const e of compareRun(config, spec)) {
     const r = reports[e.pair]!;
     if (e.verdict === 'extra') {

@@ -7,10 +7,10 @@
  * Entries are handed to `onEntry` as found (oldest first within a key), so nothing is held.
  */
 import type { ConvoyConfig } from '../../../shared/config.js';
-import type { DryRunPairReport } from './dry-run.js';
+import { emptyDryRunReports, type DryRunPairReport } from './dry-run.js';
 import { copyTargetFor } from './endpoints.js';
 import { buildKeyFilter } from './filters.js';
-import { destKeyFor, groupOf, type S3SyncSpec } from './spec.js';
+import { destKeyFor, type S3SyncSpec } from './spec.js';
 import { decideKeyVersions } from './versions-decide.js';
 import { joinVersions, listKeyVersions, tolerateMissingBucket } from './versions-listing.js';
 
@@ -24,15 +24,7 @@ export async function dryRunVersions(
   onEntry: (e: VersionsDryRunEntry) => void,
 ): Promise<DryRunPairReport[]> {
   const filter = buildKeyFilter(spec);
-  const reports: DryRunPairReport[] = spec.pairs.map((p, i) => ({
-    pair: groupOf(p),
-    prefixes: spec.resolvedPrefixes?.[i] ?? [p.from.prefix],
-    copy: { objects: 0, bytes: 0 },
-    skip: { objects: 0, bytes: 0 },
-    extra: 0,
-    ...(spec.delete ? { delete: { objects: 0, bytes: 0 } } : {}),
-    deleteMarkers: 0,
-  }));
+  const reports = emptyDryRunReports(spec, { versions: true });
   for (const [i, pair] of spec.pairs.entries()) {
     const r = reports[i]!;
     const t = copyTargetFor(config, pair);
