@@ -75,6 +75,7 @@ const HELP = `usage: npm run bench:s3 -- [options]
   --concurrency N         convoy worker --concurrency (default 16)
   --transfers N           convoy worker --transfers (default 64)
   --worker-arg ARG        extra convoy worker argument (repeatable; --worker-arg=--flag for flags)
+  --plan-arg ARG          extra convoy plan s3-sync argument (repeatable; --plan-arg=--flag for flags)
   --worker-node-arg ARG   extra node option for the worker (repeatable), e.g.
                           --worker-node-arg=--max-old-space-size=128
   --out FILE              results file (default test/bench/results/s3.json for a full run,
@@ -175,6 +176,7 @@ function parseOptions() {
       concurrency: { type: 'string', default: '16' },
       transfers: { type: 'string', default: '64' },
       'worker-arg': { type: 'string', multiple: true, default: [] },
+      'plan-arg': { type: 'string', multiple: true, default: [] },
       'worker-node-arg': { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -226,6 +228,7 @@ function parseOptions() {
     concurrency: Math.floor(num('concurrency', values.concurrency, 1)),
     transfers: Math.floor(num('transfers', values.transfers, 1)),
     workerArgs: values['worker-arg'],
+    planArgs: values['plan-arg'],
     workerNodeArgs: values['worker-node-arg'],
     out: values.out,
     full:
@@ -486,6 +489,7 @@ async function main(): Promise<number> {
         concurrency: opts.concurrency,
         transfers: opts.transfers,
         workerArgs: opts.workerArgs,
+        planArgs: opts.planArgs,
         workerNodeArgs: opts.workerNodeArgs,
       },
       profileDir,

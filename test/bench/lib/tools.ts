@@ -41,6 +41,8 @@ export interface ConvoySettings {
   transfers: number;
   /** extra `convoy worker` arguments (tuning experiments) */
   workerArgs: string[];
+  /** extra `convoy plan s3-sync` arguments (e.g. --range-keys 1000) */
+  planArgs: string[];
   /** extra node options for the worker process (e.g. --max-old-space-size=128) */
   workerNodeArgs: string[];
 }
@@ -117,6 +119,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
       '--to',
       `${c.toRemote}:${dest}`,
       '--create-buckets',
+      ...ctx.convoy.planArgs,
     ),
     { ...common, label: `${label}-plan` },
   );
@@ -177,6 +180,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
         ...(profile ? { profiled: true, profile_dir: profile.dir } : {}),
         worker_args: `--concurrency ${ctx.convoy.concurrency} --transfers ${ctx.convoy.transfers}${ctx.convoy.workerArgs.length ? ' ' + ctx.convoy.workerArgs.join(' ') : ''}`,
         ...(ctx.convoy.workerNodeArgs.length ? { worker_node_args: ctx.convoy.workerNodeArgs.join(' ') } : {}),
+        ...(ctx.convoy.planArgs.length ? { plan_args: ctx.convoy.planArgs.join(' ') } : {}),
       },
     };
   } finally {
