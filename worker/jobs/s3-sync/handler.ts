@@ -39,7 +39,7 @@ export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSp
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
   if (itemSpec.type === 'parts') return copyPartsItem(item, itemSpec, ictx);
-  return syncRange(itemSpec, ictx);
+  return syncRange(itemSpec, ictx, item.attempts);
 }
 
 function expandList(
@@ -60,13 +60,14 @@ function expandList(
         startAfter,
         signal: ictx.signal,
       }),
-    makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false),
+    makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false, itemSpec.destEmpty === true),
   });
 }
 
 async function syncRange(
   r: Extract<S3SyncItemSpec, { type: 'range' }>,
   ictx: ItemContext<S3SyncSpec>,
+  attempt: number,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
   const pairIndex = r.pair;
@@ -78,6 +79,10 @@ async function syncRange(
   // extra keys in the range, so its listing simply pages on until it passes lastKey (an open-ended
   // range pages on to the end of the prefix: full pages)
   const maxKeys = r.keys > 0 && !r.toEnd ? r.keys + 1 : undefined;
+  // A destination empty when the run was planned holds nothing of this range before the range's
+  // first attempt writes (its keys are this item's alone): that attempt copies without listing it.
+  // A later attempt lists it, to skip what an earlier one copied.
+  const destUnlisted = r.destEmpty === true && attempt <= 1;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
     src: listObjects(target.srcObjects, {
@@ -89,15 +94,17 @@ async function syncRange(
       maxKeys,
       signal: ictx.signal,
     }),
-    dst: listObjects(target.dstObjects, {
-      bucket: pair.to.bucket,
-      prefix: destKeyFor(pair, r.prefix),
-      startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
-      lastKey: r.toEnd ? undefined : destKeyFor(pair, r.lastKey),
-      delimiter,
-      maxKeys,
-      signal: ictx.signal,
-    }),
+    dst: destUnlisted
+      ? nothingListed()
+      : listObjects(target.dstObjects, {
+          bucket: pair.to.bucket,
+          prefix: destKeyFor(pair, r.prefix),
+          startAfter: r.startAfter ? destKeyFor(pair, r.startAfter) : undefined,
+          lastKey: r.toEnd ? undefined : destKeyFor(pair, r.lastKey),
+          delimiter,
+          maxKeys,
+          signal: ictx.signal,
+        }),
   });
   const { src, dst } = listings();
   const toDelete: string[] = [];
@@ -230,6 +237,8 @@ async function syncRange(
   }
   return outcome;
 }
+
+async function* nothingListed(): AsyncGenerator<ListedObject> {}
 
 /** The destination keys the source lacks, from a fresh merge-join of the range's listings. */
 async function* extraKeys(

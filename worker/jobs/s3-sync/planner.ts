@@ -10,7 +10,7 @@
  * child prefix only the destination has gets a `list` item too, so every destination key in the
  * synced prefixes falls in exactly one range item, which deletes it if the source lacks it.
  */
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { s3For } from './endpoints.js';
@@ -20,28 +20,67 @@ import { listLevel, listObjects, mergeJoin } from './listing.js';
 import { RangeCutter, listItemId, rangeItemId, type KeyRange } from './ranges.js';
 import { destKeyFor, groupOf, type BucketPair, type S3SyncSpec } from './spec.js';
 
+/**
+ * `destEmpty`: the destination held no object under the pair's prefix when the run was planned
+ * (destHoldsNothing), so a range's first attempt copies without listing it (handler.ts). Carried
+ * by the items, not the run's spec: a fact of the plan, which a second `plan` of the same run
+ * must not see as a different spec.
+ */
 export type S3SyncItemSpec =
-  | { type: 'list'; pair: number; prefix: string }
-  | ({ type: 'range'; pair: number; direct: boolean } & KeyRange)
+  | { type: 'list'; pair: number; prefix: string; destEmpty?: true }
+  | ({ type: 'range'; pair: number; direct: boolean; destEmpty?: true } & KeyRange)
   | PartsItemSpec;
 
-export function rangeItem(spec: S3SyncSpec, pairIndex: number, range: KeyRange, direct: boolean): NewItem {
+export function rangeItem(
+  spec: S3SyncSpec,
+  pairIndex: number,
+  range: KeyRange,
+  direct: boolean,
+  destEmpty = false,
+): NewItem {
   return {
     itemId: rangeItemId(pairIndex, range) + (direct ? ':direct' : ''),
     kind: 's3-sync',
     group: groupOf(spec.pairs[pairIndex]!),
-    spec: { type: 'range', pair: pairIndex, direct, ...range } satisfies S3SyncItemSpec,
+    spec: {
+      type: 'range',
+      pair: pairIndex,
+      direct,
+      ...(destEmpty ? { destEmpty: true as const } : {}),
+      ...range,
+    } satisfies S3SyncItemSpec,
   };
 }
 
 /** The `list` item of one child prefix: a worker expands it into range items. */
-export function listItem(spec: S3SyncSpec, pairIndex: number, childPrefix: string): NewItem {
+export function listItem(spec: S3SyncSpec, pairIndex: number, childPrefix: string, destEmpty = false): NewItem {
   return {
     itemId: listItemId(pairIndex, childPrefix),
     kind: 's3-sync',
     group: groupOf(spec.pairs[pairIndex]!),
-    spec: { type: 'list', pair: pairIndex, prefix: childPrefix } satisfies S3SyncItemSpec,
+    spec: {
+      type: 'list',
+      pair: pairIndex,
+      prefix: childPrefix,
+      ...(destEmpty ? { destEmpty: true as const } : {}),
+    } satisfies S3SyncItemSpec,
   };
+}
+
+/**
+ * Whether the destination holds no object under the pair's prefix: one LIST of one key. A
+ * migration into a fresh bucket or prefix then copies each range without listing the destination
+ * first (half the run's LIST requests); a range's retry lists it, to skip what was copied.
+ */
+async function destHoldsNothing(pctx: PlanContext, pair: BucketPair): Promise<boolean> {
+  try {
+    const out = await s3For(pctx.ctx.config, pair.to.remote).send(
+      new ListObjectsV2Command({ Bucket: pair.to.bucket, Prefix: pair.to.prefix, MaxKeys: 1 }),
+    );
+    return (out.KeyCount ?? out.Contents?.length ?? 0) === 0;
+  } catch {
+    return false; // cannot tell: every range lists the destination, as it always may
+  }
 }
 
 export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGenerator<NewItem> {
@@ -50,6 +89,7 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
   for (const [i, pair] of spec.pairs.entries()) {
     const s3 = s3For(pctx.ctx.config, pair.from.remote);
     const prefixes = spec.resolvedPrefixes?.[i] ?? [pair.from.prefix];
+    const destEmpty = await destHoldsNothing(pctx, pair);
     for (const prefix of prefixes) {
       const rel = (key: string) => key.slice(pair.from.prefix.length);
       if (spec.listMode === 'coordinator') {
@@ -57,27 +97,27 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
         for await (const o of listObjects(s3, { bucket: pair.from.bucket, prefix })) {
           if (!filter(rel(o.key))) continue;
           const range = cutter.push(o.key, o.size);
-          if (range) yield rangeItem(spec, i, range, false);
+          if (range) yield rangeItem(spec, i, range, false, destEmpty);
         }
         const last = cutter.finish({ toEnd });
-        if (last) yield rangeItem(spec, i, last, false);
+        if (last) yield rangeItem(spec, i, last, false, destEmpty);
         continue;
       }
       const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
       for await (const entry of listLevel(s3, pair.from.bucket, prefix)) {
         if ('childPrefix' in entry) {
-          if (!spec.delete) yield listItem(spec, i, entry.childPrefix);
+          if (!spec.delete) yield listItem(spec, i, entry.childPrefix, destEmpty);
           continue;
         }
         if (!filter(rel(entry.object.key))) continue;
         const range = cutter.push(entry.object.key, entry.object.size);
-        if (range) yield rangeItem(spec, i, range, true);
+        if (range) yield rangeItem(spec, i, range, true, destEmpty);
       }
       const last = cutter.finish({ toEnd });
-      if (last) yield rangeItem(spec, i, last, true);
+      if (last) yield rangeItem(spec, i, last, true, destEmpty);
       if (spec.delete)
         for await (const child of childPrefixesOfEither(pctx, pair, prefix, childrenByListObjects))
-          yield listItem(spec, i, child);
+          yield listItem(spec, i, child, destEmpty);
     }
   }
 }

@@ -1,0 +1,116 @@
+/**
+ * Into a destination that held nothing when the run was planned, a range's first attempt copies
+ * without listing the destination (preflight.ts records `destEmptyAtPlan`; handler.ts skips the
+ * listing); a retried range lists it and copies only what its first attempt did not; a run into
+ * a destination that holds objects lists it as before and copies nothing twice. The real CLI, with
+ * the destination behind a proxy that counts its listings and PUTs and refuses one object's PUTs
+ * until told otherwise.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStatus } from '../../coordinator/status.js';
+import { objectBytes, putObjects } from '../fixtures/s3-data.js';
+import { runCli, writeCliConfig } from '../helpers/cli.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { getBytes, useTwoEndpointStack } from '../helpers/s3.js';
+import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { cliFleet, itemTotals } from './cli-run.js';
+
+let t: TestStack;
+let minio: S3Client;
+let local: S3Client;
+useTwoEndpointStack((s) => ({ t, minio, local } = s));
+
+const KEYS = Array.from({ length: 30 }, (_, i) => `f/k${String(i).padStart(2, '0')}`);
+/** the object whose PUTs the proxy refuses until the destination is first listed */
+const REFUSED = 'f/k17';
+
+describe('s3-sync into a fresh destination', () => {
+  let env: TestEnv;
+  const seen = { destListings: 0, refused: 0, puts: new Map<string, number>() };
+  let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
+  beforeAll(async () => {
+    env = await freshEnv(t.stack);
+    proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
+      before(req) {
+        const url = new URL(req.url ?? '/', 'http://proxy');
+        if (req.method === 'GET' && url.pathname === '/fresh-dst' && url.searchParams.get('list-type') === '2')
+          seen.destListings++;
+        const key = decodeURIComponent(url.pathname.replace(/^\/fresh-dst\//, ''));
+        if (req.method === 'PUT' && key && url.pathname.startsWith('/fresh-dst/')) {
+          // refused (a retryable 500) until someone lists the destination: only a retry should,
+          // so the first attempt of its range fails and the retry copies it
+          if (key === REFUSED && seen.destListings === 0) {
+            seen.refused++;
+            return { status: 500, body: '<Error><Code>InternalError</Code><Message>refused</Message></Error>' };
+          }
+          seen.puts.set(key, (seen.puts.get(key) ?? 0) + 1);
+        }
+      },
+    });
+  });
+  afterAll(async () => {
+    env?.close();
+    await proxy?.close();
+  });
+
+  it('copies each range without listing the destination; a retried range lists it and copies only what is missing; a second run copies nothing', async () => {
+    await putObjects(
+      minio,
+      'fresh-src',
+      KEYS.map((key) => ({ key, size: 200, contentType: 'text/plain' })),
+    );
+    const config = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+    const fleet = cliFleet(env, config);
+    const plan = await runCli(
+      [
+        'plan',
+        's3-sync',
+        '--run',
+        'fresh-1',
+        '--from',
+        'minio:fresh-src',
+        '--to',
+        'dst:fresh-dst',
+        '--create-buckets',
+        '--range-keys',
+        '10',
+        '--backoff-base-ms',
+        '100',
+      ],
+      { config },
+    );
+    expect(plan.code, plan.stderr).toBe(0);
+    await waitUntil(async () => (await runStatus(env.ctx, 'fresh-1')).run.state === 'done', {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'run fresh-1 done',
+    });
+    // (a list item for the prefix f/ and its three ranges) the ranges' first attempts listed nothing; the one retry listed its range once (one page)
+    // and PUT only the object its first attempt had not copied
+    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.destListings).toBe(1);
+    expect((await runStatus(env.ctx, 'fresh-1')).counts).toMatchObject({ done: 4, failed: 0 });
+    expect([...seen.puts.keys()].sort()).toEqual(KEYS);
+    expect([...seen.puts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    // the retried range's metrics: its first attempt's 9 objects skipped, the refused one copied
+    expect(await itemTotals(env, 'fresh-1')).toMatchObject({ objects: KEYS.length - 9, skipped: 9 });
+    for (const key of KEYS) expect((await getBytes(local, 'fresh-dst', key)).equals(objectBytes(key, 200))).toBe(true);
+
+    // the destination now holds objects: every range lists it and nothing is copied again
+    const listingsBefore = seen.destListings;
+    const second = await fleet.run('fresh-2', [
+      '--from',
+      'minio:fresh-src',
+      '--to',
+      'dst:fresh-dst',
+      '--range-keys',
+      '10',
+    ]);
+    expect(second.counts.done).toBe(4);
+    expect(seen.destListings - listingsBefore).toBeGreaterThanOrEqual(3);
+    expect(await itemTotals(env, 'fresh-2')).toMatchObject({ objects: 0, skipped: KEYS.length });
+    expect([...seen.puts.values()].every((n) => n === 1)).toBe(true);
+    await fleet.stop();
+  }, 150_000);
+});
