@@ -120,6 +120,22 @@ async function tool(cmd: string, args: string[], timeoutMs = 60_000): Promise<st
   }
 }
 
+/**
+ * A command the monitor answers once it has finished starting: right after `ceph-mon` is spawned
+ * the first ones can fail ("Error EPERM: problem getting command descriptions from mon", seen in
+ * a CI run) with nothing done, so they are tried again, up to `tries` times a second apart.
+ */
+async function toolOnceMonReady(cmd: string, args: string[], timeoutMs?: number, tries = 6): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tool(cmd, args, timeoutMs);
+    } catch (err) {
+      if (attempt >= tries || /is not installed/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
 export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> {
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'convoy-radosgw-'));
   const ownDir = !opts.dir;
@@ -154,7 +170,7 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
     await tool('monmaptool', ['--create', '--add', 'a', `v1:127.0.0.1:${monPort}`, '--fsid', fsid, monmap]);
     await tool('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', monmap]);
     daemon('ceph-mon', ['-i', 'a']);
-    await tool('ceph', [...c, '--connect-timeout', '30', 'osd', 'create']);
+    await toolOnceMonReady('ceph', [...c, '--connect-timeout', '30', 'osd', 'create']);
     await tool('ceph-osd', [...c, '-i', '0', '--mkfs']);
     daemon('ceph-osd', ['-i', '0']);
     await addStorageClasses(c);
@@ -175,7 +191,7 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
 async function addStorageClasses(c: string[]): Promise<void> {
   // any command that opens the store creates the default realm-less zonegroup and zone
   // (its pools are created on the fresh OSD first: slow on a loaded machine)
-  await tool('radosgw-admin', [...c, 'user', 'list'], 180_000);
+  await toolOnceMonReady('radosgw-admin', [...c, 'user', 'list'], 180_000, 2);
   for (const sc of RADOSGW_STORAGE_CLASSES) {
     const id = ['--placement-id', 'default-placement', '--storage-class', sc];
     await tool('radosgw-admin', [...c, 'zonegroup', 'placement', 'add', '--rgw-zonegroup', 'default', ...id]);
