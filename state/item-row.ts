@@ -72,6 +72,16 @@ export interface NewItem {
 
 export type ItemStore = TableStore;
 
+/**
+ * Whether the claim that returned `item` is its first ever. `attempts` cannot say: a release at
+ * shutdown takes its attempt back and a requeue resets the count, yet both follow work that may
+ * have written. The history keeps every claim; a row written before histories counts by attempts.
+ */
+export function isFirstClaim(item: Pick<ItemRow, 'attempts' | 'history'>): boolean {
+  if (!item.history) return item.attempts <= 1;
+  return item.history.filter((h) => h.event === 'claimed').length <= 1;
+}
+
 export function newItemRow(runId: string, item: NewItem, nowMs: number): ItemRow & { statusKey: string } {
   return {
     runId,

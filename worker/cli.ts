@@ -13,7 +13,7 @@ import { action } from '../coordinator/cli/errors.js';
 import { configFrom, intOption, runIdsOption } from '../coordinator/cli/globals.js';
 import { InputError } from '../shared/errors.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
-import { childSettings, linkChild, type ChildSettings } from './host-link.js';
+import { childSettings, linkChild, releaseBarrier, type ChildSettings } from './host-link.js';
 import { withKinds, type EngineContext, type KindRegistry } from './job-kind.js';
 import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
 import {
@@ -143,8 +143,9 @@ async function runWorker(
   log: Logger,
 ): Promise<void> {
   const { Worker } = await import('./worker.js');
-  const worker = new Worker(ctx, input);
-  const link = child ? await linkChild(ctx.events, worker, child, log) : undefined;
+  const barrier = child ? releaseBarrier() : undefined;
+  const worker = new Worker(ctx, input, { receiveGate: barrier?.gate });
+  const link = child && barrier ? await linkChild(ctx.events, worker, barrier, child, log) : undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal, workerId: worker.id }, 'shutting down');
     void worker.stop(signal);

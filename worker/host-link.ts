@@ -82,16 +82,39 @@ function send(msg: FromChild): void {
 }
 
 /**
+ * The host's release barrier, as one child sees it: `gate` is what the child's worker waits for at
+ * shutdown before it ends its long poll (the worker's `receiveGate`): it reports this child's
+ * items released and waits (at most `maxWaitMs`) until the supervisor says every child has
+ * released (`convoy:end-receive`) or is gone; `end` is called by the link when either happens.
+ */
+export interface ReleaseBarrier {
+  gate(maxWaitMs: number): Promise<void>;
+  end(): void;
+}
+
+export function releaseBarrier(): ReleaseBarrier {
+  let end: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  return {
+    async gate(maxWaitMs) {
+      send({ type: 'convoy:released' });
+      if (!process.connected) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+      clearTimeout(timer);
+    },
+    end: () => end(),
+  };
+}
+
+/**
  * Wire this child to its supervisor: report the worker's state, answer metrics requests (when
  * the supervisor serves /metrics), and shut down when the supervisor is gone.
  */
 export async function linkChild(
   events: ConvoyEmitter,
-  worker: {
-    id: string;
-    stop(signal?: string): Promise<void>;
-    setReceiveGate(gate: (maxWaitMs: number) => Promise<void>): void;
-  },
+  worker: { id: string; stop(signal?: string): Promise<void> },
+  barrier: ReleaseBarrier,
   settings: ChildSettings,
   log: Logger,
 ): Promise<ChildLink> {
@@ -103,18 +126,8 @@ export async function linkChild(
     events.on('worker:shutdown:begin', () => send({ type: 'convoy:state', state: 'draining' })),
     events.on('worker:shutdown:complete', () => send({ type: 'convoy:state', state: 'stopped' })),
   ];
-  // the release barrier: resolved by the supervisor's 'convoy:end-receive', or when it is gone
-  let endReceive: () => void = () => undefined;
-  const receiveEnded = new Promise<void>((resolve) => (endReceive = resolve));
-  worker.setReceiveGate(async (maxWaitMs) => {
-    send({ type: 'convoy:released' });
-    if (!process.connected) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([receiveEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
-    clearTimeout(timer);
-  });
   const onMessage = (msg: ToChild) => {
-    if (msg?.type === 'convoy:end-receive') return endReceive();
+    if (msg?.type === 'convoy:end-receive') return barrier.end();
     if (msg?.type !== 'convoy:metrics?' || !metrics) return;
     void metrics.registry
       .getMetricsAsJSON()
@@ -122,7 +135,7 @@ export async function linkChild(
       .catch(() => send({ type: 'convoy:metrics', id: msg.id, metrics: [] }));
   };
   const onDisconnect = () => {
-    endReceive();
+    barrier.end();
     log.warn({ workerId: worker.id, supervisorPid: settings.supervisorPid }, 'supervisor gone; shutting down');
     void worker.stop('supervisor gone');
   };

@@ -44,8 +44,12 @@ export class Worker {
   private readonly receiveAbort = new AbortController();
   /** aborted when stop() begins: ends the receive loop's sleeps */
   private readonly stopAbort = new AbortController();
-  /** what stop() waits for before it ends the long poll (see setReceiveGate) */
-  private receiveGate: ((maxWaitMs: number) => Promise<void>) | undefined;
+  /**
+   * What stop() waits for before it ends the long poll (at most `maxWaitMs`: until this worker's
+   * own release would be due at the latest). A supervisor's children pass the host's release
+   * barrier, so no child aborts its poll while a sibling still releases items (host-link.ts).
+   */
+  private readonly receiveGate: ((maxWaitMs: number) => Promise<void>) | undefined;
   /** resolves when stop() begins: wakes a loop waiting for a free slot */
   private readonly stopRequested: Promise<void>;
   private stopping = false;
@@ -68,7 +72,9 @@ export class Worker {
   constructor(
     private readonly ctx: EngineContext,
     options: WorkerOptionsInput = {},
+    hooks: { receiveGate?: (maxWaitMs: number) => Promise<void> } = {},
   ) {
+    this.receiveGate = hooks.receiveGate;
     this.options = parseWorkerOptions(options);
     this.id = this.options.workerId;
     this.log = ctx.log.child({ workerId: this.id });
@@ -121,15 +127,6 @@ export class Worker {
     this.stopRequested = new Promise((resolve) =>
       this.stopAbort.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
-  }
-
-  /**
-   * Hold the end of the long poll at shutdown until `gate` resolves (at most `maxWaitMs`: until
-   * this worker's own release would be due at the latest). A supervisor's children use it so
-   * that no child of the host aborts its poll while a sibling still releases items (host-link.ts).
-   */
-  setReceiveGate(gate: (maxWaitMs: number) => Promise<void>): void {
-    this.receiveGate = gate;
   }
 
   get inFlightCount(): number {
@@ -298,8 +295,9 @@ export class Worker {
    * Graceful, idempotent shutdown: start no new receive, wait for in-flight items up to the
    * deadline, abort the rest (handlers that honour their signal release their items), release the
    * items of handlers that ignore it after `shutdownForceMs`, then end the open long poll (and wait
-   * for the receive loop, so nothing new is taken), flush counters, mark the heartbeat row stopped. Each step has its own
-   * try/catch; errors are collected and logged, never thrown past the caller.
+   * for the receive loop, so nothing new is taken), flush counters, mark the heartbeat row
+   * stopped. Each step has its own try/catch; errors are collected and logged, never thrown past
+   * the caller.
    */
   stop(signal?: string): Promise<void> {
     this.stopPromise ??= (async () => {

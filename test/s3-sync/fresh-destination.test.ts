@@ -1,7 +1,8 @@
 /**
  * Into a destination that held nothing when the run was planned, a range's first attempt copies
  * without listing the destination (preflight.ts records `destEmptyAtPlan`; handler.ts skips the
- * listing); a retried range lists it and copies only what its first attempt did not; a run into
+ * listing); a retried range lists it and copies only what its first attempt did not, and so does
+ * a range failed for good and put back by `convoy requeue` (its attempts start over); a run into
  * a destination that holds objects lists it as before and copies nothing twice. The real CLI, with
  * the destination behind a proxy that counts its listings and PUTs and refuses one object's PUTs
  * until told otherwise.
@@ -10,7 +11,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { objectBytes, putObjects } from '../fixtures/s3-data.js';
-import { runCli, writeCliConfig } from '../helpers/cli.js';
+import { exited, runCli, spawnWorker, writeCliConfig } from '../helpers/cli.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { getBytes, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
@@ -24,10 +25,13 @@ useTwoEndpointStack((s) => ({ t, minio, local } = s));
 const KEYS = Array.from({ length: 30 }, (_, i) => `f/k${String(i).padStart(2, '0')}`);
 /** the object whose PUTs the proxy refuses until the destination is first listed */
 const REFUSED = 'f/k17';
+/** the requeue case: the object whose PUTs are refused while `refuseRequeued` is set */
+const REQUEUED = 'f/k05';
 
 describe('s3-sync into a fresh destination', () => {
   let env: TestEnv;
   const seen = { destListings: 0, refused: 0, puts: new Map<string, number>() };
+  const requeue = { refuse: true, destListings: 0, puts: new Map<string, number>() };
   let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
   beforeAll(async () => {
     env = await freshEnv(t.stack);
@@ -36,6 +40,14 @@ describe('s3-sync into a fresh destination', () => {
         const url = new URL(req.url ?? '/', 'http://proxy');
         if (req.method === 'GET' && url.pathname === '/fresh-dst' && url.searchParams.get('list-type') === '2')
           seen.destListings++;
+        if (req.method === 'GET' && url.pathname === '/requeue-dst' && url.searchParams.get('list-type') === '2')
+          requeue.destListings++;
+        const requeued = decodeURIComponent(url.pathname.replace(/^\/requeue-dst\//, ''));
+        if (req.method === 'PUT' && requeued && url.pathname.startsWith('/requeue-dst/')) {
+          if (requeued === REQUEUED && requeue.refuse)
+            return { status: 500, body: '<Error><Code>InternalError</Code><Message>refused</Message></Error>' };
+          requeue.puts.set(requeued, (requeue.puts.get(requeued) ?? 0) + 1);
+        }
         const key = decodeURIComponent(url.pathname.replace(/^\/fresh-dst\//, ''));
         if (req.method === 'PUT' && key && url.pathname.startsWith('/fresh-dst/')) {
           // refused (a retryable 500) until someone lists the destination: only a retry should,
@@ -112,5 +124,63 @@ describe('s3-sync into a fresh destination', () => {
     expect(await itemTotals(env, 'fresh-2')).toMatchObject({ objects: 0, skipped: KEYS.length });
     expect([...seen.puts.values()].every((n) => n === 1)).toBe(true);
     await fleet.stop();
+  }, 150_000);
+
+  it('a range failed for good and requeued lists the destination and copies only what it lacks', async () => {
+    await putObjects(
+      minio,
+      'requeue-src',
+      KEYS.map((key) => ({ key, size: 200, contentType: 'text/plain' })),
+    );
+    const config = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+    const worker = spawnWorker(config, ['--wait-seconds', '1']);
+    try {
+      // one attempt per item: the range holding the refused object fails, after copying the rest
+      const plan = await runCli(
+        [
+          'plan',
+          's3-sync',
+          '--run',
+          'fresh-3',
+          '--from',
+          'minio:requeue-src',
+          '--to',
+          'dst:requeue-dst',
+          '--create-buckets',
+          '--range-keys',
+          '10',
+          '--max-attempts',
+          '1',
+        ],
+        { config },
+      );
+      expect(plan.code, plan.stderr).toBe(0);
+      const settled = async () => {
+        const c = (await runStatus(env.ctx, 'fresh-3')).counts;
+        return c.done + c.failed === 4 ? c : undefined;
+      };
+      await waitUntil(settled, { timeoutMs: 60_000, intervalMs: 200, what: 'run fresh-3 settled' });
+      expect(await settled()).toMatchObject({ done: 3, failed: 1 });
+      expect(requeue.destListings).toBe(0);
+      expect(requeue.puts.size).toBe(KEYS.length - 1);
+
+      requeue.refuse = false;
+      const r = await runCli(['requeue', '--run', 'fresh-3'], { config });
+      expect(r.code, r.stderr).toBe(0);
+      await waitUntil(async () => (await runStatus(env.ctx, 'fresh-3')).counts.done === 4, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: 'run fresh-3 done after the requeue',
+      });
+      // the requeued range listed the destination once and PUT only the object it lacked
+      expect(requeue.destListings).toBe(1);
+      expect([...requeue.puts.keys()].sort()).toEqual(KEYS);
+      expect([...requeue.puts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+      for (const key of KEYS)
+        expect((await getBytes(local, 'requeue-dst', key)).equals(objectBytes(key, 200))).toBe(true);
+    } finally {
+      worker.kill('SIGTERM');
+      expect(await exited(worker), worker.output()).toBe(0);
+    }
   }, 150_000);
 });

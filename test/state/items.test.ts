@@ -18,7 +18,7 @@ import {
 } from '../../state/items.js';
 import { itemsOfRun, putItems } from '../../state/item-bulk.js';
 import { countByStatus, itemsByStatus } from '../../state/status-index.js';
-import type { ItemRow, ItemStatus, ItemStore, NewItem } from '../../state/item-row.js';
+import { isFirstClaim, type ItemRow, type ItemStatus, type ItemStore, type NewItem } from '../../state/item-row.js';
 import { statusKey } from '../../state/schema.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 
@@ -249,8 +249,32 @@ describe('transitions owned by the lease holder', () => {
     const r = await row('a');
     expect(r).toMatchObject({ status: 'pending', attempts: 0, statusKey: statusKey(RUN, 'pending', 'a') });
     expect(r.leaseOwner).toBeUndefined();
-    expect((await claimItem(store, ref('a'), 'w2', LEASE_MS)).outcome).toBe('claimed');
+    const again = await claimItem(store, ref('a'), 'w2', LEASE_MS);
+    expect(again.outcome).toBe('claimed');
     expect((await row('a')).attempts).toBe(1);
+    // attempt 1 again, but not the first claim: the released one may have written (isFirstClaim)
+    expect(again.outcome === 'claimed' && isFirstClaim(again.item)).toBe(false);
+  });
+
+  it('isFirstClaim: true for the claim that returned a new item, false after a retry, a release or a requeue', async () => {
+    await putItems(store, RUN, [newItem('b'), newItem('c')], { skipExisting: false });
+    const first = await claimItem(store, ref('b'), 'w1', LEASE_MS);
+    expect(first.outcome === 'claimed' && isFirstClaim(first.item)).toBe(true);
+    await failItem(store, ref('b'), 'w1', { errorClass: 'X', message: 'x', retryable: false }, { retry: false });
+    expect(await requeueItem(store, ref('b'))).toBe('ok');
+    const requeued = await claimItem(store, ref('b'), 'w1', LEASE_MS);
+    expect(requeued.outcome === 'claimed' && requeued.item.attempts).toBe(1);
+    expect(requeued.outcome === 'claimed' && isFirstClaim(requeued.item)).toBe(false);
+    await claimItem(store, ref('c'), 'w1', LEASE_MS);
+    await failItem(
+      store,
+      ref('c'),
+      'w1',
+      { errorClass: 'X', message: 'x', retryable: true },
+      { retry: true, nextAttemptAtMs: clockMs },
+    );
+    const retried = await claimItem(store, ref('c'), 'w1', LEASE_MS);
+    expect(retried.outcome === 'claimed' && isFirstClaim(retried.item)).toBe(false);
   });
 
   it('requeue: only a failed item, back to pending with a fresh attempt budget, last error kept', async () => {

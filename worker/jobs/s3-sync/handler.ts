@@ -14,7 +14,7 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
-import type { ItemRow } from '../../../state/item-row.js';
+import { isFirstClaim, type ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
@@ -39,7 +39,7 @@ export async function handleS3SyncItem(item: ItemRow, ictx: ItemContext<S3SyncSp
   const itemSpec = item.spec as S3SyncItemSpec;
   if (itemSpec.type === 'list') return expandList(item, itemSpec, ictx);
   if (itemSpec.type === 'parts') return copyPartsItem(item, itemSpec, ictx);
-  return syncRange(itemSpec, ictx, item.attempts);
+  return syncRange(itemSpec, ictx, isFirstClaim(item));
 }
 
 function expandList(
@@ -67,7 +67,7 @@ function expandList(
 async function syncRange(
   r: Extract<S3SyncItemSpec, { type: 'range' }>,
   ictx: ItemContext<S3SyncSpec>,
-  attempt: number,
+  firstClaim: boolean,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
   const pairIndex = r.pair;
@@ -81,8 +81,9 @@ async function syncRange(
   const maxKeys = r.keys > 0 && !r.toEnd ? r.keys + 1 : undefined;
   // A destination empty when the run was planned holds nothing of this range before the range's
   // first attempt writes (its keys are this item's alone): that attempt copies without listing it.
-  // A later attempt lists it, to skip what an earlier one copied.
-  const destUnlisted = r.destEmpty === true && attempt <= 1;
+  // Any later claim (a retry, a takeover, after a release at shutdown or a requeue) lists it, to
+  // skip what an earlier one copied.
+  const destUnlisted = r.destEmpty === true && firstClaim;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
     src: listObjects(target.srcObjects, {
