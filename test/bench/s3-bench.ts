@@ -7,12 +7,14 @@
  *   (d) 20,000 x 16 KiB objects between two endpoints with 20 ms added to every round trip,
  *   (e) 16 KiB objects between two endpoints for at least 60 s (the count from a calibration),
  *       rated on the steady state: the middle 80% of the object writes.
- * The emulators run in their own process (`convoy local up --extra-s3 minio`); each tool copies
+ * The emulators run in two processes of their own: the S3 endpoints (`convoy local up --extra-s3
+ * minio`) and the state services that hold convoy's tables and queue (a second `convoy local up`),
+ * so the endpoints' CPU, compared with rclone's, is the S3 endpoints' alone; each tool copies
  * into a fresh destination bucket, which is then checked object by object (and a sample byte by
  * byte) and deleted. Every tool reaches the endpoints through counting proxies (one per S3
  * endpoint, and for convoy one in front of SQS and one in front of DynamoDB; lib/bench-proxies.ts),
  * which count its requests by type and, in (d), add the delay. Prints objects/s, MiB/s, peak RSS,
- * CPU (the tool's and the emulators', per object), requests per object by type, their price per
+ * CPU (the tool's, the S3 endpoints' and convoy's state services', per object), requests per object by type, their price per
  * million objects, and the ratio to the best rclone; writes test/bench/results/s3.json.
  * Options: --help.
  */
@@ -37,6 +39,7 @@ import {
   MiB,
   populateBucket,
   totalBytes,
+  warmUpEndpoints,
 } from './lib/data.js';
 import { ensurePeers, writePeerConfigs, type PeerRemote } from './lib/peers.js';
 import { PRICES } from './lib/prices.js';
@@ -56,7 +59,7 @@ import {
   type ToolName,
   type ToolResult,
 } from './lib/results.js';
-import { convoyHasS3Sync, REPO_ROOT, startBenchStack, type BenchStack } from './lib/stack.js';
+import { convoyHasS3Sync, REPO_ROOT, startSplitBenchStack, type BenchStack } from './lib/stack.js';
 import { steadyCaseCount, steadyRate } from './lib/steady.js';
 import { runTool, type BenchCase, type ToolContext } from './lib/tools.js';
 import { profileReport, type ProfiledRun } from './lib/profile-report.js';
@@ -284,15 +287,19 @@ async function runOne(
   try {
     proxies?.reset();
     const emu0 = processCpuSeconds(rc.stack.pid);
+    const state0 = rc.stack.statePid === undefined ? undefined : processCpuSeconds(rc.stack.statePid);
     const self0 = process.cpuUsage();
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     // everything stops when the tool's processes exit (before convoy's items are read back)
-    let end: { emu?: number; selfS: number; toUs: number; stats?: ProxyStats[]; writes?: number[] } | undefined;
+    let end:
+      | { emu?: number; state?: number; selfS: number; toUs: number; stats?: ProxyStats[]; writes?: number[] }
+      | undefined;
     const stop = () => {
       if (end) return;
       const self = process.cpuUsage(self0);
       end = {
         emu: processCpuSeconds(rc.stack.pid),
+        state: rc.stack.statePid === undefined ? undefined : processCpuSeconds(rc.stack.statePid),
         selfS: (self.user + self.system) / 1e6,
         toUs: Number(process.hrtime.bigint() / 1000n),
         stats: proxies?.stats(),
@@ -301,13 +308,14 @@ async function runOne(
     };
     const run = await runTool(tool, c, dest, { ...ctx, onToolExit: stop }, label, () => ensureBucket(destS3, dest));
     stop();
-    const { emu: emu1, selfS, stats, writes } = end!;
+    const { emu: emu1, state: state1, selfS, stats, writes } = end!;
     const window = { fromUs, toUs: end!.toUs };
     if (verify) {
       const check = await checkBucket(destS3, dest, c.objects, bodies);
       if (!check.ok) throw new Error(`destination check failed: ${describeCheck(dest, check)}`);
     }
     const emulatorCpuS = emu0 !== undefined && emu1 !== undefined ? emu1 - emu0 : undefined;
+    const stateServicesCpuS = state0 !== undefined && state1 !== undefined ? state1 - state0 : undefined;
     const extra: Partial<ToolResult> = { ...run.extra };
     if (stats) {
       const items = typeof run.extra.items === 'number' ? run.extra.items : undefined;
@@ -322,7 +330,7 @@ async function runOne(
       extra.steady_objects_per_s = roundTo(steady.perS, 1);
       extra.steady_window_s = roundTo((steady.toMs - steady.fromMs) / 1000, 2);
     }
-    const r = toolResult(count, c.bytes, { ...run.figures, emulatorCpuS }, extra);
+    const r = toolResult(count, c.bytes, { ...run.figures, emulatorCpuS, stateServicesCpuS }, extra);
     if (tool === 'convoy' && rc.profileDir) rc.profiledRuns.push({ label, objects: count, result: r, window });
     return r;
   } finally {
@@ -332,7 +340,7 @@ async function runOne(
 
 function describeRun(tool: ToolName, r: ToolResult): string[] {
   const lines = [
-    `  ${tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.objects_per_s.toFixed(0).padStart(6)} obj/s  ${r.mib_per_s.toFixed(1).padStart(7)} MiB/s  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB  CPU ${r.cpu_ms_per_object.toFixed(2)} ms/obj, emulators ${r.emulator_cpu_ms_per_object?.toFixed(2) ?? '?'} ms/obj`,
+    `  ${tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.objects_per_s.toFixed(0).padStart(6)} obj/s  ${r.mib_per_s.toFixed(1).padStart(7)} MiB/s  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB  CPU ${r.cpu_ms_per_object.toFixed(2)} ms/obj, S3 endpoints ${r.emulator_cpu_ms_per_object?.toFixed(2) ?? '?'} ms/obj${r.state_services_cpu_ms_per_object !== undefined ? `, state services ${r.state_services_cpu_ms_per_object.toFixed(2)}` : ''}`,
   ];
   if (r.s3_requests_per_object !== undefined)
     lines.push(
@@ -437,13 +445,17 @@ async function main(): Promise<number> {
   const tmpDir = mkdtempSync(path.join(tmpdir(), 'convoy-bench-s3-'));
   const logDir = tmpDir;
   say(`work directory ${tmpDir}`);
-  say('starting the emulators in their own process: convoy local up --state-dir <tmp>/state --extra-s3 minio');
+  say(
+    'starting the emulators in two processes of their own: the S3 endpoints (convoy local up --extra-s3 minio) and the state services convoy keeps its tables and queue in (convoy local up)',
+  );
   const profileDir = opts.profile ? path.join(tmpDir, 'profile') : undefined;
   const emulatorProfileDir = profileDir && path.join(profileDir, 'emulator');
-  if (emulatorProfileDir) mkdirSync(emulatorProfileDir, { recursive: true });
-  const stack = await startBenchStack(path.join(tmpDir, 'state'), ['minio'], {
+  const stateProfileDir = profileDir && path.join(profileDir, 'state-services');
+  for (const d of [emulatorProfileDir, stateProfileDir]) if (d) mkdirSync(d, { recursive: true });
+  const stack = await startSplitBenchStack(path.join(tmpDir, 'stacks'), ['minio'], {
     cwd: tmpDir,
     nodeArgs: emulatorProfileDir ? ['--cpu-prof', '--cpu-prof-dir', emulatorProfileDir] : undefined,
+    stateNodeArgs: stateProfileDir ? ['--cpu-prof', '--cpu-prof-dir', stateProfileDir] : undefined,
   });
   let failed = false;
   const profiledRuns: ProfiledRun[] = [];
@@ -460,7 +472,7 @@ async function main(): Promise<number> {
   };
   try {
     say(
-      `emulators up (pid ${stack.pid}): local ${stack.stack.remotes.local!.endpoint}, minio ${stack.stack.remotes.minio!.endpoint}`,
+      `S3 endpoints up (pid ${stack.pid}): local ${stack.stack.remotes.local!.endpoint}, minio ${stack.stack.remotes.minio!.endpoint}; state services (pid ${stack.statePid})`,
     );
     const peerRemotes: PeerRemote[] = ['local', 'minio'].map((name) => {
       const r = stack.stack.remotes[name]!;
@@ -503,7 +515,7 @@ async function main(): Promise<number> {
         cpus: cpus().length,
         node: process.version,
         loadavg_at_start: load.map((l) => roundTo(l, 2)),
-        note: 'emulators (dynalite + two fauxqs S3 endpoints) in one separate process on the same machine; every tool competes with them for the same cores',
+        note: "emulators in two separate processes on the same machine: the two fauxqs S3 endpoints (the 'emulators'/'endpoints' CPU), and dynalite + fauxqs SQS for convoy's state (its 'state services' CPU); every tool competes with them for the same cores",
         cpu_model: cpus()[0]?.model,
         memory_gib: roundTo(totalmem() / 1024 ** 3, 1),
       },
@@ -577,6 +589,15 @@ async function main(): Promise<number> {
         say(
           `  source ${def.from}:${c.from.bucket} written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${(c.bytes / MiB).toFixed(0)} MiB)`,
         );
+
+        const warmed = await warmUpEndpoints(
+          s3(def.from),
+          c.from.bucket,
+          s3(def.to),
+          `bench-warmup-${def.id}`,
+          objects,
+        );
+        say(`  endpoints warmed up: ${warmed} objects read, written, listed and deleted (not measured)`);
 
         const caseTools = opts.toolsFor(def);
         const runs = new Map<ToolName, Array<ToolResult | ToolEntry>>();

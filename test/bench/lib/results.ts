@@ -24,6 +24,9 @@ export interface ToolResult {
   /** CPU the emulator process (both S3 endpoints, SQS, DynamoDB) spent during the run */
   emulator_cpu_s?: number;
   emulator_cpu_ms_per_object?: number;
+  /** the daemon serving convoy's state table and queue (split from the S3 endpoints' since 2026-12-03) */
+  state_services_cpu_s?: number;
+  state_services_cpu_ms_per_object?: number;
   ratio_vs_best_rclone?: number;
   /** S3 requests through the counting proxies (both endpoints) per object copied, and by type */
   s3_requests_per_object?: number;
@@ -73,6 +76,7 @@ export interface RunFigures {
   peakRssKiB: number;
   cpuS: number;
   emulatorCpuS?: number;
+  stateServicesCpuS?: number;
 }
 
 export function toolResult(
@@ -94,6 +98,12 @@ export function toolResult(
       ? {
           emulator_cpu_s: round(run.emulatorCpuS, 2),
           emulator_cpu_ms_per_object: round((1000 * run.emulatorCpuS) / Math.max(objects, 1), 2),
+        }
+      : {}),
+    ...(run.stateServicesCpuS !== undefined
+      ? {
+          state_services_cpu_s: round(run.stateServicesCpuS, 2),
+          state_services_cpu_ms_per_object: round((1000 * run.stateServicesCpuS) / Math.max(objects, 1), 2),
         }
       : {}),
     verified: true,
@@ -320,6 +330,10 @@ function detailLines(e: ToolResult): string[] {
     lines.push(
       `steady state ${e.steady_objects_per_s.toFixed(0)} objects/s over ${num(e.steady_window_s, 1)} s (middle 80% of object writes)${e.steady_ratio_vs_best_rclone !== undefined ? `, ${e.steady_ratio_vs_best_rclone.toFixed(2)}x best rclone` : ''}`,
     );
+  if (e.state_services_cpu_ms_per_object !== undefined)
+    lines.push(
+      `state services (dynalite + SQS, convoy's tables and queue) ${num(e.state_services_cpu_ms_per_object, 2)} ms CPU/object`,
+    );
   if (e.proxy_cpu_ms_per_object !== undefined)
     lines.push(`counting proxies ${num(e.proxy_cpu_ms_per_object, 2)} ms CPU/object (the harness process)`);
   return lines;
@@ -387,12 +401,12 @@ export function formatMarkdown(results: Pick<BenchResults, 'cases' | 'case_info'
     );
     if (counted.length) {
       lines.push(
-        '| tool | emulator CPU ms/object | steady objects/s | S3 requests/object (by type) | SQS requests/item | DynamoDB requests/item | $ per million objects: S3 + SQS + DynamoDB = total |',
+        '| tool | S3 endpoints CPU ms/object (state services) | steady objects/s | S3 requests/object (by type) | SQS requests/item | DynamoDB requests/item | $ per million objects: S3 + SQS + DynamoDB = total |',
         '|---|---:|---:|---|---:|---:|---|',
       );
       for (const [name, e] of counted) {
         lines.push(
-          `| ${name} | ${num(e.emulator_cpu_ms_per_object, 2)} | ${num(e.steady_objects_per_s, 0)} | ${e.s3_requests_per_object!.toFixed(3)} (${byType(e.s3_requests_per_object_by_type)}) | ${num(e.sqs_requests_per_item, 2)} | ${num(e.dynamodb_requests_per_item, 2)} | ${dollars(e.usd_per_million_objects)} |`,
+          `| ${name} | ${num(e.emulator_cpu_ms_per_object, 2)}${e.state_services_cpu_ms_per_object !== undefined ? ` (${num(e.state_services_cpu_ms_per_object, 2)})` : ''} | ${num(e.steady_objects_per_s, 0)} | ${e.s3_requests_per_object!.toFixed(3)} (${byType(e.s3_requests_per_object_by_type)}) | ${num(e.sqs_requests_per_item, 2)} | ${num(e.dynamodb_requests_per_item, 2)} | ${dollars(e.usd_per_million_objects)} |`,
         );
       }
       lines.push('');

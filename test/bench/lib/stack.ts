@@ -3,9 +3,10 @@
  * --extra-s3 minio` (the way a user starts them), so their CPU is not the benchmark's and can be
  * measured on its own (/proc/<pid>/stat of the daemon).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readStackFile, type StackFile } from '../../../shared/config.js';
+import { readStackFile, STACK_FILE, type StackFile } from '../../../shared/config.js';
 import { runQuiet } from './command.js';
 
 /** The compiled CLI: dist/test/bench/lib -> dist/coordinator/cli/main.js */
@@ -36,8 +37,10 @@ export function convoyEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv
 export interface BenchStack {
   stateDir: string;
   stack: StackFile;
-  /** the emulator daemon (dynalite + fauxqs "local" + fauxqs "minio") */
+  /** the emulator daemon (dynalite + fauxqs "local" + fauxqs "minio"); with split state services, the S3 endpoints' */
   pid: number;
+  /** split state services (startSplitBenchStack): the daemon serving convoy's DynamoDB tables and SQS queues */
+  statePid?: number;
   down(): Promise<void>;
 }
 
@@ -104,4 +107,43 @@ export async function convoyHasS3Sync(cwd: string): Promise<boolean> {
     () => '',
   );
   return /^\s+s3-sync\b/m.test(help);
+}
+
+/**
+ * Two emulator daemons, so that the S3 endpoints' CPU is measured apart from the CPU of convoy's
+ * own state services (bench:s3 compares the endpoints' CPU per object with rclone's, which keeps
+ * no state; on AWS the state table and queue are DynamoDB and SQS, paid in requests, not the
+ * endpoints' CPU). `s3` serves the S3 remotes (`local` + `extraS3`); `state` serves the tables and
+ * the queue (its own S3 endpoint unused). The returned stack's state dir holds a stack.json with
+ * the state daemon's tables, queue and pid and the S3 daemon's remotes: what convoy is pointed at.
+ */
+export async function startSplitBenchStack(
+  dir: string,
+  extraS3: string[],
+  opts: { cwd: string; nodeArgs?: string[]; stateNodeArgs?: string[] },
+): Promise<BenchStack> {
+  const s3 = await startBenchStack(path.join(dir, 's3-endpoints'), extraS3, { cwd: opts.cwd, nodeArgs: opts.nodeArgs });
+  let state: BenchStack;
+  try {
+    state = await startBenchStack(path.join(dir, 'state-services'), [], {
+      cwd: opts.cwd,
+      nodeArgs: opts.stateNodeArgs,
+    });
+  } catch (err) {
+    await s3.down().catch(() => undefined);
+    throw err;
+  }
+  const stack: StackFile = { ...state.stack, remotes: s3.stack.remotes };
+  const stateDir = path.join(dir, 'convoy');
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(path.join(stateDir, STACK_FILE), JSON.stringify(stack, null, 2));
+  return {
+    stateDir,
+    stack,
+    pid: s3.pid,
+    statePid: state.pid,
+    async down() {
+      await Promise.allSettled([s3.down(), state.down()]);
+    },
+  };
 }
