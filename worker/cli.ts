@@ -202,7 +202,12 @@ async function superviseHost(
     children,
     entry: process.argv[1]!,
     args: process.argv.slice(2),
-    execArgv: process.execArgv,
+    // Without syntax detection: Node 20.19+ parses every .js file of a package without a "type"
+    // (the AWS SDK's CommonJS bundles) once more to find ESM syntax before loading it; every
+    // dependency here says what it is. Measured, `worker --processes 1 --exit-when-idle` on an
+    // empty queue, 5 runs each alternated: Node 20.20 0.91 -> 0.69 s of CPU per process start,
+    // Node 24.22 (compile cache on) 0.51 -> 0.47 s. Given first, so an operator's own flag wins.
+    execArgv: ['--no-experimental-detect-module', ...process.execArgv],
     env: process.env,
     shutdownDeadlineMs: options.shutdownDeadlineMs,
     shutdownForceMs: options.shutdownForceMs,
