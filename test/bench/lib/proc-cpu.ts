@@ -13,8 +13,17 @@ const TICKS_PER_S = 100;
 
 /** utime + stime of one process (all its threads), seconds; undefined when it is gone. */
 export function processCpuSeconds(pid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of one thread of a process (its main thread: tid = pid), seconds. */
+export function threadCpuSeconds(pid: number, tid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuSeconds(file: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     // the command name (field 2) may contain spaces: split after its closing parenthesis
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15

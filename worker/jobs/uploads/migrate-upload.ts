@@ -50,7 +50,7 @@ export const gatewayStep = (space: string): GroupStepRef => ({ scope: 'uploads',
  */
 const GATEWAY_STEP_LEASE_MS = 20_000;
 
-interface Shard {
+export interface Shard {
   cid: string;
   multihash: Uint8Array;
   b58: string;
@@ -62,12 +62,22 @@ export interface UploadState {
   locations: Map<string, FoundClaim[]>;
 }
 
-function shardOf(cid: string): Shard {
+export function shardOf(cid: string): Shard {
   const parsed = CID.parse(cid);
   return { cid, multihash: parsed.multihash.bytes, b58: base58btc.encode(parsed.multihash.bytes) };
 }
 
-async function lookAround(rt: UploadsRuntime, root: string, shards: Shard[], space: string): Promise<UploadState> {
+/**
+ * One claims query for the root and the shards, sorted into the index claim and each shard's
+ * location claims. Exported (with shardOf and hasSpace) for test/bench/uploads-floor.ts, which
+ * makes the same calls without the engine.
+ */
+export async function lookAround(
+  rt: Pick<UploadsRuntime, 'agent'>,
+  root: string,
+  shards: Shard[],
+  space: string,
+): Promise<UploadState> {
   const rootMh = CID.parse(root).multihash.bytes;
   const rootB58 = base58btc.encode(rootMh);
   const claims = await rt.agent.queryClaims([rootMh, ...shards.map((s) => s.multihash)], space);
@@ -80,7 +90,8 @@ async function lookAround(rt: UploadsRuntime, root: string, shards: Shard[], spa
   return { indexClaim, locations };
 }
 
-const hasSpace = (claims: FoundClaim[] | undefined, space: string) => (claims ?? []).some((c) => c.space === space);
+export const hasSpace = (claims: FoundClaim[] | undefined, space: string) =>
+  (claims ?? []).some((c) => c.space === space);
 
 export interface UploadOutcome extends ItemOutcome {
   indexBuilt: number;
