@@ -65,7 +65,7 @@ function bareHttp(src: RemoteConfig, dst: RemoteConfig): Copy {
     credentials: { accessKeyId: src.accessKeyId!, secretAccessKey: src.secretAccessKey! },
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
-  const send = async (method: 'GET' | 'PUT', endpoint: string, p: string, headers: Record<string, string>) => {
+  const signedRequest = async (method: 'GET' | 'PUT', endpoint: string, p: string, headers: Record<string, string>) => {
     const u = new URL(endpoint);
     const creds = signer.credentialsNow() ?? (await signer.credentials());
     const signed = signer.sign(
@@ -75,7 +75,7 @@ function bareHttp(src: RemoteConfig, dst: RemoteConfig): Copy {
     return { u, signed };
   };
   return async (key, onChunk) => {
-    const g = await send('GET', src.endpoint!, `/${SRC_BUCKET}/${key}`, {});
+    const g = await signedRequest('GET', src.endpoint!, `/${SRC_BUCKET}/${key}`, {});
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request(
         { host: g.u.hostname, port: g.u.port, path: `/${SRC_BUCKET}/${key}`, headers: g.signed, agent },
@@ -87,7 +87,7 @@ function bareHttp(src: RemoteConfig, dst: RemoteConfig): Copy {
     if (res.statusCode !== 200) throw new Error(`GET ${key}: HTTP ${res.statusCode}`);
     res.on('data', (c: Buffer) => onChunk(c.length));
     const length = res.headers['content-length'] ?? '0';
-    const p = await send('PUT', dst.endpoint!, `/${DST_BUCKET}/${key}`, { 'content-length': length });
+    const p = await signedRequest('PUT', dst.endpoint!, `/${DST_BUCKET}/${key}`, { 'content-length': length });
     await new Promise<void>((resolve, reject) => {
       const req = http.request(
         { host: p.u.hostname, port: p.u.port, method: 'PUT', path: `/${DST_BUCKET}/${key}`, headers: p.signed, agent },

@@ -208,8 +208,8 @@ export async function deleteBucket(s3: S3Client, bucket: string): Promise<void> 
 
 /**
  * Before a case's measured runs, send the endpoints the kinds of request every tool will: GET a
- * sample of the source (at most `maxBytes`, at least 16 objects), PUT it into a scratch bucket on
- * the destination, HEAD and list it, delete it. Without this the first tool of a case paid for
+ * sample of the source (at most `maxBytes`, at least 16 objects), PUT and HEAD each in a scratch
+ * bucket on the destination, list the source, delete the scratch bucket. Without this the first tool of a case paid for
  * the emulator's warm-up (its GET and list paths compiled, the seeding's garbage collected):
  * measured on 1,000 x 16 KiB, rclone64 run first cost the S3 endpoints 1.14 ms per object and
  * convoy after it 0.59; with convoy first, convoy 1.06 and rclone64 0.69. The harness's own
