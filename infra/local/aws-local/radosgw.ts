@@ -99,6 +99,11 @@ mon cluster log file = ${dir}/log/cluster.log
 [osd]
 osd data = ${dir}/osd
 osd objectstore = memstore
+# no monitor commands while the OSD starts: its first one can leave before it has the monitor's
+# map and carry a zero fsid, which the monitor refuses ("wrong fsid"), and the OSD then exits
+# (seen in a compat run beside another cluster). Its place in the CRUSH map is set beforehand.
+osd class update on start = false
+osd crush update on start = false
 memstore device bytes = 4294967296
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
@@ -171,6 +176,7 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
     await tool('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', monmap]);
     daemon('ceph-mon', ['-i', 'a']);
     await toolOnceMonReady('ceph', [...c, '--connect-timeout', '30', 'osd', 'create']);
+    await tool('ceph', [...c, '--connect-timeout', '30', 'osd', 'crush', 'add', 'osd.0', '1', 'root=default']);
     await tool('ceph-osd', [...c, '-i', '0', '--mkfs']);
     daemon('ceph-osd', ['-i', '0']);
     await addStorageClasses(c);
