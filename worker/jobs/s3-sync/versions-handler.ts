@@ -7,7 +7,10 @@
  * others; the item then fails with the first error, and a retry resumes each key after what it
  * finds already copied.
  * With --delete, a destination key the source never had gets a delete marker (versions-decide.ts),
- * once every key of the range has succeeded (as latest-only runs delete: handler.ts).
+ * once every key of the range has succeeded (as latest-only runs delete: handler.ts). The range
+ * holds such keys while its copies run, up to as many as it has keys to copy (--range-keys): an
+ * item's memory is bounded by the one knob that sizes it. Past that (a destination with far more
+ * keys than the source, or the open-ended last range) a second listing of the range finds them.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
@@ -95,7 +98,7 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
         signal: ictx.signal,
       });
       if (d.markExtra && !tooManyToHold) {
-        if (toMark.length < HELD_MARKS) toMark.push(e.dst!.key);
+        if (toMark.length < spec.rangeMaxKeys) toMark.push(e.dst!.key);
         else tooManyToHold = true;
       }
       continue;
@@ -154,9 +157,6 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
   });
   return { ...outcome, deleted };
 }
-
-/** destination-only keys held while the copies run; past this a second listing finds them */
-const HELD_MARKS = 10_000;
 
 /** The destination keys that get a delete marker, from a fresh join of the range's listings. */
 async function* keysToMark(
