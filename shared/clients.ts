@@ -104,6 +104,24 @@ export function makeS3Client(remote: RemoteConfig, opts: { maxSockets?: number; 
   );
 }
 
+const sharedS3Clients = new Map<string, S3Client>();
+
+/**
+ * One S3 client per remote and process, for the paths that send many requests to it: keep-alive
+ * sockets are only reused through the same client. Keyed by what the remote says (endpoint,
+ * region, identity), not by its name, so a name that points elsewhere in another config (a test
+ * stack, a re-read config file) never gets a client of the old endpoint.
+ */
+export function sharedS3Client(remote: RemoteConfig, opts: { maxSockets?: number } = {}): S3Client {
+  const key = JSON.stringify([remote, opts.maxSockets ?? 256]);
+  let client = sharedS3Clients.get(key);
+  if (!client) {
+    client = makeS3Client(remote, opts);
+    sharedS3Clients.set(key, client);
+  }
+  return client;
+}
+
 /** Whether two remotes are the same service and identity, so CopyObject can copy server-side. */
 export function sameS3Account(a: RemoteConfig, b: RemoteConfig): boolean {
   return (

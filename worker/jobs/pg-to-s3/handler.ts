@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getRemote, type ConvoyConfig } from '../../../shared/config.js';
-import { makeS3Client } from '../../../shared/clients.js';
+import { sharedS3Client } from '../../../shared/clients.js';
 import { classifyError } from '../../../shared/errors.js';
 import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
@@ -26,14 +26,8 @@ export interface PartitionResult {
   gzBytes: number;
 }
 
-const s3Clients = new Map<string, S3Client>();
 export function s3For(config: ConvoyConfig, remote: string): S3Client {
-  let c = s3Clients.get(remote);
-  if (!c) {
-    c = makeS3Client(getRemote(config, remote));
-    s3Clients.set(remote, c);
-  }
-  return c;
+  return sharedS3Client(getRemote(config, remote));
 }
 
 export async function exportPartition(item: ItemRow, ictx: ItemContext<PgToS3Spec>): Promise<ItemOutcome> {

@@ -2,14 +2,13 @@
  * S3 clients for the remotes a run names, built once per process and reused (keep-alive sockets).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { sameS3Account, makeS3Client } from '../../../shared/clients.js';
+import { sameS3Account, sharedS3Client } from '../../../shared/clients.js';
 import { getRemote, type ConvoyConfig } from '../../../shared/config.js';
 import type { CopyTarget } from './copier.js';
 import type { BucketPair } from './spec.js';
 
 import { S3ObjectClient } from './object-client.js';
 
-const clients = new Map<string, S3Client>();
 const objectClients = new Map<string, S3ObjectClient>();
 
 const cacheKey = (config: ConvoyConfig, remoteName: string) =>
@@ -27,13 +26,7 @@ export function objectsFor(config: ConvoyConfig, remoteName: string): S3ObjectCl
 }
 
 export function s3For(config: ConvoyConfig, remoteName: string): S3Client {
-  const key = cacheKey(config, remoteName);
-  let client = clients.get(key);
-  if (!client) {
-    client = makeS3Client(getRemote(config, remoteName), { maxSockets: 512 });
-    clients.set(key, client);
-  }
-  return client;
+  return sharedS3Client(getRemote(config, remoteName), { maxSockets: 512 });
 }
 
 export function copyTargetFor(config: ConvoyConfig, pair: BucketPair): CopyTarget {

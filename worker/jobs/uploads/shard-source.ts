@@ -4,10 +4,10 @@
  * `convoy index build` (operators), so both build the same index from the same bytes.
  */
 import { createReadStream } from 'node:fs';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { makeS3Client } from '../../../shared/clients.js';
+import { sharedS3Client } from '../../../shared/clients.js';
 import type { RemoteConfig } from '../../../shared/config.js';
 import { classifyError, ConvoyError, NotFoundError, toError, type ErrorClass } from '../../../shared/errors.js';
 import { indexCarStream, type ShardIndex } from './car-stream-index.js';
@@ -24,17 +24,6 @@ export function carparkKeys(shardCid: string): { carKey: string; blobKey: string
   return { carKey: `${shardCid}/${shardCid}.car`, blobKey: `${b58}/${b58}.blob` };
 }
 
-const s3Clients = new Map<string, S3Client>();
-function s3For(remote: RemoteConfig): S3Client {
-  const key = JSON.stringify([remote.endpoint, remote.region, remote.accessKeyId, remote.profile]);
-  let client = s3Clients.get(key);
-  if (!client) {
-    client = makeS3Client(remote, { maxSockets: 32 });
-    s3Clients.set(key, client);
-  }
-  return client;
-}
-
 function isNoSuchKey(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
@@ -44,7 +33,7 @@ async function openS3(
   source: Extract<ShardSource, { type: 's3' }>,
   signal?: AbortSignal,
 ): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
-  const s3 = s3For(source.remote);
+  const s3 = sharedS3Client(source.remote, { maxSockets: 32 });
   for (const key of source.keys) {
     try {
       const out = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: key }), { abortSignal: signal });
