@@ -123,10 +123,14 @@ describe.skipIf(!hasTmux)('monitor --watch in tmux', () => {
     const done = ITEMS - expectedFailed.length;
     const corrupt = expectedFailed.filter((o) => o === 'SYNTH_CORRUPT').length;
     const missing = expectedFailed.length - corrupt;
+    // every figure of the finished run on one screen: the counts and the error classes are read
+    // apart, and a loaded machine (CI) has shown one refresh with the last failure in the error
+    // classes but not yet in the failed count; the next refresh has both
     const screen = await waitUntil(
       () => {
         const p = pane();
         return p.includes(`done ${done} (`) &&
+          p.includes(`failed ${expectedFailed.length} (`) &&
           new RegExp(`SYNTH_CORRUPT\\s+${corrupt}\\s`).test(p) &&
           new RegExp(`SYNTH_MISSING\\s+${missing}\\s`).test(p)
           ? p
