@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { packageRoot } from '../shared/package-files.js';
 import { defaultThreads } from './options.js';
 import type { TransferListItem } from 'node:worker_threads';
 
@@ -26,7 +27,7 @@ export interface ThreadPool {
 export function taskUrl(task: URL): string {
   const file = fileURLToPath(task).replace(/\.ts$/, '.js');
   if (existsSync(file)) return pathToFileURL(file).href;
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const repo = packageRoot();
   const built = path.join(repo, 'dist', path.relative(repo, file));
   if (!existsSync(built)) throw new Error(`thread task ${file} is not built (run npm run build)`);
   return pathToFileURL(built).href;

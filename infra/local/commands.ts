@@ -4,7 +4,6 @@
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { action } from '../../coordinator/cli/errors.js';
 import { globalsOf, intOption } from '../../coordinator/cli/globals.js';
@@ -16,6 +15,7 @@ import {
   type StackFile,
 } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
+import { builtFile } from '../../shared/package-files.js';
 import { sleep } from '../../shared/sleep.js';
 import type { DaemonArgs } from './daemon.js';
 
@@ -93,7 +93,7 @@ export async function localUp(
     serviceModules: opts.serviceModules ?? [],
   };
   const logFd = openSync(path.join(stateDir, 'local-stack.log'), 'a');
-  const daemonPath = fileURLToPath(new URL('./daemon.js', import.meta.url));
+  const daemonPath = builtFile('infra/local/daemon.js');
   const child = fork(daemonPath, [JSON.stringify(args)], { detached: true, stdio: ['ignore', logFd, logFd, 'ipc'] });
   const reply = await new Promise<{ ready: boolean; stack?: StackFile; error?: string }>((resolve) => {
     child.once('message', (m) => resolve(m as never));

@@ -55,7 +55,7 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'convoy status --run archive-1': { run: '../s3-sync/properties.test.ts' },
   },
   'docs/uploads.md': {
-    'npx tsc -p .': { skip: 'the build; the suite runs on dist/ built by `npm test`' },
+    'npm run build': { skip: 'the build (tsc and the CLI bundle); the suite runs on dist/ built by `npm test`' },
     'npm run demo': { skip: SELF },
     'convoy local up': { run: 'uploads-md.test.ts' },
     'convoy local seed uploads --customers 5 --spaces 20 --uploads 500': { run: 'uploads-md.test.ts' },

@@ -116,8 +116,10 @@ describe('convoy worker --processes 2', () => {
     expect(await exited(h), h.output()).toBe(0);
     // the supervisor only starts and watches its processes: it never loads the AWS SDK (a
     // second of CPU at every host start), which each process working items does
-    const loaded = readdirSync(probeDir).map((f) => JSON.parse(readFileSync(path.join(probeDir, f), 'utf8')));
-    expect(loaded.filter((p) => !p.child)).toEqual([{ child: false, sdk: 0 }]);
+    const loaded = readdirSync(probeDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(path.join(probeDir, f), 'utf8')));
+    expect(loaded.filter((p) => !p.child).map((p) => p.sdk)).toEqual([0]);
     expect(loaded.filter((p) => p.child && p.sdk > 0)).toHaveLength(2);
     rmSync(probeDir, { recursive: true, force: true });
   }, 150_000);

@@ -1,13 +1,35 @@
 // Loaded with `--import` (NODE_OPTIONS) into every process of a host under test: at exit it
-// writes how many AWS SDK modules the process loaded, and whether it was a supervisor's child
+// writes how many files and AWS SDK modules the process loaded, and whether it was a supervisor's child
 // (CONVOY_WORKER_CHILD, worker/host-link.ts), to $CONVOY_TEST_MODULE_PROBE_DIR/<pid>.json.
-// The SDK's packages are CommonJS, so every one loaded is in require.cache, however imported.
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// The CLI is a bundle (infra/build/bundle-cli.mjs): the SDK's modules are inside its chunks, each
+// under the `// node_modules/@aws-sdk/...` line esbuild writes above it, so the probe reads every
+// file the process loaded: ES modules by a load hook (./module-probe-hooks.mjs, which logs each
+// one's URL), CommonJS ones from require.cache (an SDK package loaded unbundled is CommonJS).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const dir = process.env.CONVOY_TEST_MODULE_PROBE_DIR;
+const log = `${dir}/${process.pid}.loaded`;
+writeFileSync(log, '');
+register(new URL('./module-probe-hooks.mjs', import.meta.url), { data: { log } });
 
 const require = createRequire(import.meta.url);
+const SDK_MODULE = /^\/\/ node_modules\/@aws-sdk\//gm;
+/** SDK modules in one loaded file: the file itself, or those bundled into it. */
+function sdkModules(file) {
+  if (file.includes('/@aws-sdk/')) return 1;
+  if (!file.endsWith('.js') || !existsSync(file)) return 0;
+  return readFileSync(file, 'utf8').match(SDK_MODULE)?.length ?? 0;
+}
+
 process.on('exit', () => {
-  const sdk = Object.keys(require.cache).filter((file) => file.includes('/@aws-sdk/')).length;
+  const esm = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((url) => fileURLToPath(url));
+  const files = new Set([...esm, ...Object.keys(require.cache)]);
+  const sdk = [...files].reduce((sum, file) => sum + sdkModules(file), 0);
   const child = process.env.CONVOY_WORKER_CHILD !== undefined;
-  writeFileSync(`${process.env.CONVOY_TEST_MODULE_PROBE_DIR}/${process.pid}.json`, JSON.stringify({ child, sdk }));
+  writeFileSync(`${dir}/${process.pid}.json`, JSON.stringify({ child, sdk, files: files.size }));
 });

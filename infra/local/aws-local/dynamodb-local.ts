@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../../shared/package-files.js';
 import { killOnExit } from './children.js';
 
 export interface DynamoDBLocalOptions {
@@ -40,13 +40,11 @@ export function dynamoDBLocalHome(): string {
   return path.join(lib, dir);
 }
 
-/** The launcher's source: beside this module in the checkout, and beside the compiled one in dist. */
+/** The launcher's source, in the checkout (it ships with the package, not in dist/). */
 function launcherSource(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [here, path.resolve(here, '../../../../infra/local/aws-local')];
-  const found = candidates.map((d) => path.join(d, 'LoopbackDynamoDBLocal.java')).find((f) => existsSync(f));
-  if (!found) throw new Error(`LoopbackDynamoDBLocal.java not found near ${here}`);
-  return found;
+  const file = packageFile('infra/local/aws-local/LoopbackDynamoDBLocal.java');
+  if (!existsSync(file)) throw new Error(`${file} not found (a checkout without infra/local?)`);
+  return file;
 }
 
 export async function startDynamoDBLocal(opts: DynamoDBLocalOptions = {}): Promise<DynamoDBLocal> {

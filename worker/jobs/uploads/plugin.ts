@@ -7,6 +7,7 @@
  * stack) load only when one of these runs.
  */
 import { Option } from 'commander';
+import { builtUrl } from '../../../shared/package-files.js';
 import type { KindPlugin } from '../../job-kind.js';
 import type { UploadsSpec } from './spec.js';
 
@@ -30,7 +31,7 @@ export const uploadsPlugin: KindPlugin<UploadsSpec> = {
     if (opts.customersFile === undefined) return;
     await (await import('./worker-start.js')).planCustomersFile(await engine(), opts);
   },
-  localServices: { module: new URL('./local-services.js', import.meta.url).href },
+  localServices: { module: builtUrl('worker/jobs/uploads/local-services.js').href },
   groupParts: ['customer', 'space'],
   instanceFiles: { workerOption: '--customers-file', describe: 'customers' },
   describeSpec: describeUploadsOptions,
