@@ -75,8 +75,10 @@ const HELP = `usage: npm run bench:s3 -- [options]
   --e-objects N           case (e): copy N objects instead of sizing them by calibration
   --direct                no counting proxies: tools reach the emulators directly (no request
                           counts or prices; not for case d, whose delay is in the proxies)
-  --concurrency N         convoy worker --concurrency (default 16)
-  --transfers N           convoy worker --transfers (default 64)
+  --concurrency N         convoy worker --concurrency (default: not given, convoy's default, 8 per
+                          process; a host of --processes auto on 2 cores: 16)
+  --transfers N           convoy worker --transfers (default: not given, convoy's default, 64 per
+                          process; 128 on 2 cores)
   --worker-arg ARG        extra convoy worker argument (repeatable; --worker-arg=--flag for flags)
   --plan-arg ARG          extra convoy plan s3-sync argument (repeatable; --plan-arg=--flag for flags)
   --worker-node-arg ARG   extra node option for the worker (repeatable), e.g.
@@ -176,8 +178,8 @@ function parseOptions() {
       'steady-seconds': { type: 'string', default: '60' },
       'e-objects': { type: 'string' },
       direct: { type: 'boolean', default: false },
-      concurrency: { type: 'string', default: '16' },
-      transfers: { type: 'string', default: '64' },
+      concurrency: { type: 'string' },
+      transfers: { type: 'string' },
       'worker-arg': { type: 'string', multiple: true, default: [] },
       'plan-arg': { type: 'string', multiple: true, default: [] },
       'worker-node-arg': { type: 'string', multiple: true, default: [] },
@@ -228,8 +230,9 @@ function parseOptions() {
     steadySeconds,
     eObjects,
     direct: values.direct,
-    concurrency: Math.floor(num('concurrency', values.concurrency, 1)),
-    transfers: Math.floor(num('transfers', values.transfers, 1)),
+    // not given: convoy's own defaults (what the issue's targets are about), not a bench's choice
+    concurrency: values.concurrency === undefined ? undefined : Math.floor(num('concurrency', values.concurrency, 1)),
+    transfers: values.transfers === undefined ? undefined : Math.floor(num('transfers', values.transfers, 1)),
     workerArgs: values['worker-arg'],
     planArgs: values['plan-arg'],
     workerNodeArgs: values['worker-node-arg'],

@@ -37,14 +37,23 @@ export interface BenchCase {
 }
 
 export interface ConvoySettings {
-  concurrency: number;
-  transfers: number;
+  /** `convoy worker --concurrency` and `--transfers`; undefined: not given (convoy's defaults) */
+  concurrency?: number;
+  transfers?: number;
   /** extra `convoy worker` arguments (tuning experiments) */
   workerArgs: string[];
   /** extra `convoy plan s3-sync` arguments (e.g. --range-keys 1000) */
   planArgs: string[];
   /** extra node options for the worker process (e.g. --max-old-space-size=128) */
   workerNodeArgs: string[];
+}
+
+/** The worker's --concurrency and --transfers, for those the bench was given. */
+function countArgs(c: ConvoySettings): string[] {
+  return [
+    ...(c.concurrency === undefined ? [] : ['--concurrency', String(c.concurrency)]),
+    ...(c.transfers === undefined ? [] : ['--transfers', String(c.transfers)]),
+  ];
 }
 
 export interface ToolContext {
@@ -95,10 +104,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
       'worker',
       '--run',
       runId,
-      '--concurrency',
-      String(ctx.convoy.concurrency),
-      '--transfers',
-      String(ctx.convoy.transfers),
+      ...countArgs(ctx.convoy),
       '--wait-seconds',
       '1',
       '--exit-when-idle',
@@ -178,7 +184,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
         bytes_counted: status.counters.bytes,
         objects_counted: status.counters.objects,
         ...(profile ? { profiled: true, profile_dir: profile.dir } : {}),
-        worker_args: `--concurrency ${ctx.convoy.concurrency} --transfers ${ctx.convoy.transfers}${ctx.convoy.workerArgs.length ? ' ' + ctx.convoy.workerArgs.join(' ') : ''}`,
+        worker_args: [...countArgs(ctx.convoy), ...ctx.convoy.workerArgs].join(' ') || '(defaults)',
         ...(ctx.convoy.workerNodeArgs.length ? { worker_node_args: ctx.convoy.workerNodeArgs.join(' ') } : {}),
         ...(ctx.convoy.planArgs.length ? { plan_args: ctx.convoy.planArgs.join(' ') } : {}),
       },
