@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { packageRoot } from '../shared/package-files.js';
 import { defaultThreads } from './options.js';
 import type { TransferListItem } from 'node:worker_threads';
@@ -36,32 +36,43 @@ export function taskUrl(task: URL): string {
 /** Async tasks one thread runs at once (see poolFor). */
 export const TASKS_PER_THREAD = 8;
 
+/**
+ * piscina itself, imported with the first task: a worker process whose kinds never run one
+ * (s3-sync, the table kinds) does not load it at every start (~15-25 ms of CPU, its 14 files).
+ */
+let piscinaClass: Promise<typeof Piscina> | undefined;
+
 export function createThreadPool(threads = defaultThreads()): ThreadPool {
-  const pools = new Map<string, Piscina>();
+  const pools = new Map<string, Promise<Piscina>>();
   const poolFor = (task: URL) => {
     let pool = pools.get(task.href);
     if (!pool) {
       const filename = taskUrl(task);
-      // Tasks may wait on I/O (car-index streams a shard from S3): several per thread keep
-      // fetches in flight while another task hashes, instead of one fetch per thread at a time.
-      pool = new Piscina({
-        filename,
-        minThreads: 0,
-        maxThreads: threads,
-        idleTimeout: 30_000,
-        concurrentTasksPerWorker: TASKS_PER_THREAD,
-      });
+      piscinaClass ??= import('piscina').then((m) => m.Piscina);
+      pool = piscinaClass.then(
+        (Piscina) =>
+          // Tasks may wait on I/O (car-index streams a shard from S3): several per thread keep
+          // fetches in flight while another task hashes, instead of one fetch per thread at a time.
+          new Piscina({
+            filename,
+            minThreads: 0,
+            maxThreads: threads,
+            idleTimeout: 30_000,
+            concurrentTasksPerWorker: TASKS_PER_THREAD,
+          }),
+      );
       pools.set(task.href, pool);
     }
     return pool;
   };
   return {
     threads,
-    run<T>(task: URL, input: unknown, opts: { signal?: AbortSignal; transferList?: TransferListItem[] } = {}) {
-      return poolFor(task).run(input, { signal: opts.signal, transferList: opts.transferList as never }) as Promise<T>;
+    async run<T>(task: URL, input: unknown, opts: { signal?: AbortSignal; transferList?: TransferListItem[] } = {}) {
+      const pool = await poolFor(task);
+      return (await pool.run(input, { signal: opts.signal, transferList: opts.transferList as never })) as T;
     },
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.destroy()));
+      await Promise.all([...pools.values()].map(async (p) => (await p).destroy()));
       pools.clear();
     },
   };

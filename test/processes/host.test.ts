@@ -121,6 +121,8 @@ describe('convoy worker --processes 2', () => {
       .map((f) => JSON.parse(readFileSync(path.join(probeDir, f), 'utf8')));
     expect(loaded.filter((p) => !p.child).map((p) => p.sdk)).toEqual([0]);
     expect(loaded.filter((p) => p.child && p.sdk > 0)).toHaveLength(2);
+    // nor does any process load piscina until a kind runs a thread task (this run's kind has none)
+    expect(loaded.map((p) => p.piscina)).toEqual([0, 0, 0]);
     rmSync(probeDir, { recursive: true, force: true });
   }, 150_000);
 

@@ -1,5 +1,5 @@
 // Loaded with `--import` (NODE_OPTIONS) into every process of a host under test: at exit it
-// writes how many files and AWS SDK modules the process loaded, and whether it was a supervisor's child
+// writes how many files, AWS SDK modules and piscina files the process loaded, and whether it was a supervisor's child
 // (CONVOY_WORKER_CHILD, worker/host-link.ts), to $CONVOY_TEST_MODULE_PROBE_DIR/<pid>.json.
 // The CLI is a bundle (infra/build/bundle-cli.mjs): the SDK's modules are inside its chunks, each
 // under the `// node_modules/@aws-sdk/...` line esbuild writes above it, so the probe reads every
@@ -31,5 +31,13 @@ process.on('exit', () => {
   const files = new Set([...esm, ...Object.keys(require.cache)]);
   const sdk = [...files].reduce((sum, file) => sum + sdkModules(file), 0);
   const child = process.env.CONVOY_WORKER_CHILD !== undefined;
-  writeFileSync(`${dir}/${process.pid}.json`, JSON.stringify({ child, sdk, files: files.size }));
+  writeFileSync(
+    `${dir}/${process.pid}.json`,
+    JSON.stringify({
+      child,
+      sdk,
+      files: files.size,
+      piscina: [...files].filter((f) => f.includes('/node_modules/piscina/')).length,
+    }),
+  );
 });
