@@ -11,11 +11,9 @@
  * A read: nothing in convoy's state is written.
  */
 import { createWriteStream } from 'node:fs';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { Upload } from '@aws-sdk/lib-storage';
-import { makeS3Client } from '../shared/clients.js';
 import { getRemote } from '../shared/config.js';
 import type { ConvoyContext } from '../shared/context.js';
 import { InputError } from '../shared/errors.js';
@@ -155,27 +153,16 @@ export async function writeReport(ctx: ConvoyContext, o: ReportOptions, stdout: 
     await pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), createWriteStream(target.path!));
     return { rows: count.rows, destination: target.path! };
   }
-  const s3 = makeS3Client(getRemote(ctx.config, target.remote!));
-  try {
-    const body = new PassThrough();
-    const upload = new Upload({
-      client: s3,
-      params: {
-        Bucket: target.bucket,
-        Key: target.key,
-        Body: body,
-        ContentType: target.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-        ...(o.gzip ? { ContentEncoding: 'gzip' } : {}),
-      },
-      queueSize: 4,
-      partSize: 5 * 1024 * 1024,
-    });
-    const done = upload.done();
-    // a failed upload must stop the pipeline too (or it would wait on a body nobody reads)
-    done.catch((err) => body.destroy(err));
-    await Promise.all([pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), body), done]);
-    return { rows: count.rows, destination: `s3://${target.bucket}/${target.key}` };
-  } finally {
-    s3.destroy();
-  }
+  const { uploadReport } = await import('./report-upload.js');
+  await uploadReport(
+    getRemote(ctx.config, target.remote!),
+    {
+      bucket: target.bucket!,
+      key: target.key!,
+      contentType: target.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+      ...(o.gzip ? { contentEncoding: 'gzip' } : {}),
+    },
+    (body) => pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), body),
+  );
+  return { rows: count.rows, destination: `s3://${target.bucket}/${target.key}` };
 }

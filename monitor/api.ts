@@ -18,7 +18,7 @@
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
-import { z } from 'zod';
+import * as z from 'zod';
 import { requeueFailed } from '../coordinator/requeue.js';
 import { controlRun } from '../coordinator/run-control.js';
 import { parseTuneInput, tuneRun } from '../coordinator/tune.js';

@@ -1,17 +1,17 @@
 /**
- * AWS SDK client construction, shared by every component. Same code for AWS and the local stack:
- * only the endpoint, credentials and path style differ (see ../shared/notes/local-stack.md for
- * why the checksum settings are relaxed for custom endpoints).
+ * AWS SDK client construction, shared by every component: the state clients (DynamoDB, SQS), the
+ * HTTP handler and credentials every client takes. Same code for AWS and the local stack: only
+ * the endpoint and credentials differ. S3 clients are ./s3-clients.ts (the commands that only
+ * read state, such as `convoy status`, do not load the S3 client).
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { S3Client } from '@aws-sdk/client-s3';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { RemoteConfig, StateConfig } from './config.js';
+import type { StateConfig } from './config.js';
 
 /** Keep-alive sockets: connection reuse roughly doubles small-request throughput. */
 export function httpHandler(maxSockets = 256): NodeHttpHandler {
@@ -25,7 +25,7 @@ export function httpHandler(maxSockets = 256): NodeHttpHandler {
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
-function credentialsFor(c: {
+export function credentialsFor(c: {
   credentials?: Creds;
   profile?: string;
   accessKeyId?: string;
@@ -85,50 +85,4 @@ export function makeStateClients(
       sqs.destroy();
     },
   };
-}
-
-export function makeS3Client(remote: RemoteConfig, opts: { maxSockets?: number; maxAttempts?: number } = {}): S3Client {
-  const custom = remote.endpoint !== undefined;
-  return withoutLoggerMiddleware(
-    new S3Client({
-      region: remote.region,
-      endpoint: remote.endpoint,
-      credentials: credentialsFor(remote),
-      forcePathStyle: remote.forcePathStyle ?? custom,
-      requestHandler: httpHandler(opts.maxSockets ?? 256),
-      maxAttempts: opts.maxAttempts ?? 4,
-      ...(custom
-        ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }
-        : {}),
-    }),
-  );
-}
-
-const sharedS3Clients = new Map<string, S3Client>();
-
-/**
- * One S3 client per remote and process, for the paths that send many requests to it: keep-alive
- * sockets are only reused through the same client. Keyed by what the remote says (endpoint,
- * region, identity), not by its name, so a name that points elsewhere in another config (a test
- * stack, a re-read config file) never gets a client of the old endpoint.
- */
-export function sharedS3Client(remote: RemoteConfig, opts: { maxSockets?: number } = {}): S3Client {
-  const key = JSON.stringify([remote, opts.maxSockets ?? 256]);
-  let client = sharedS3Clients.get(key);
-  if (!client) {
-    client = makeS3Client(remote, opts);
-    sharedS3Clients.set(key, client);
-  }
-  return client;
-}
-
-/** Whether two remotes are the same service and identity, so CopyObject can copy server-side. */
-export function sameS3Account(a: RemoteConfig, b: RemoteConfig): boolean {
-  return (
-    a.endpoint === b.endpoint &&
-    a.region === b.region &&
-    a.profile === b.profile &&
-    a.accessKeyId === b.accessKeyId &&
-    a.secretAccessKey === b.secretAccessKey
-  );
 }

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from './errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 

@@ -6,7 +6,7 @@
  * The run pauses when the failed items pass the limit (failed > limit): `--max-failed 0` pauses at
  * the first failure. Requeued items are no longer failed, so a requeue makes room again.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const maxFailedSchema = z.union([
   z.object({ count: z.number().int().min(0) }).strict(),

@@ -16,7 +16,7 @@
  * it holds (a property of the worker's liveness, not of the run), and the queue's own
  * maxReceiveCount (shared/work-queue.ts), a safety net for messages no worker could ever claim.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fullJitterDelayMs } from './backoff.js';
 import { maxFailedSchema } from './failure-tolerance.js';
 

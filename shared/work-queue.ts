@@ -15,7 +15,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
-import { z } from 'zod';
+import * as z from 'zod';
 import { drainBatch } from './backoff.js';
 import type { StateConfig } from './config.js';
 import { InputError } from './errors.js';

@@ -20,7 +20,7 @@
  * ('convoy:released' from each, then 'convoy:end-receive' to all); a released item that a
  * sibling's open poll takes is handed straight back (worker.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConvoyEmitter } from '../shared/events.js';
 import { InputError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';

@@ -5,7 +5,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatZodIssues, RUN_STATE_TTL_MS } from '../shared/config.js';
 import { InputError } from '../shared/errors.js';
 

@@ -6,10 +6,8 @@
  * none of them.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
-import { packageRoot } from '../shared/package-files.js';
 import { defaultThreads } from './options.js';
 import type { TransferListItem } from 'node:worker_threads';
 
@@ -21,16 +19,14 @@ export interface ThreadPool {
 }
 
 /**
- * The compiled task module. Threads need JS: when the caller runs from source (vitest transforms
- * .ts in the main thread only), `<repo>/x/y.ts`'s task is the build's `<repo>/dist/x/y.js`.
+ * The task module's file, checked to exist: kinds address their tasks in dist/ (`builtUrl`,
+ * threads need JS even when the caller runs from source under vitest), so a missing build says so
+ * here rather than as piscina's failure to load a thread.
  */
-export function taskUrl(task: URL): string {
-  const file = fileURLToPath(task).replace(/\.ts$/, '.js');
-  if (existsSync(file)) return pathToFileURL(file).href;
-  const repo = packageRoot();
-  const built = path.join(repo, 'dist', path.relative(repo, file));
-  if (!existsSync(built)) throw new Error(`thread task ${file} is not built (run npm run build)`);
-  return pathToFileURL(built).href;
+function taskFile(task: URL): string {
+  if (!existsSync(fileURLToPath(task)))
+    throw new Error(`thread task ${fileURLToPath(task)} is not built (run npm run build)`);
+  return task.href;
 }
 
 /** Async tasks one thread runs at once (see poolFor). */
@@ -47,7 +43,7 @@ export function createThreadPool(threads = defaultThreads()): ThreadPool {
   const poolFor = (task: URL) => {
     let pool = pools.get(task.href);
     if (!pool) {
-      const filename = taskUrl(task);
+      const filename = taskFile(task);
       piscinaClass ??= import('piscina').then((m) => m.Piscina);
       pool = piscinaClass.then(
         (Piscina) =>

@@ -10,7 +10,7 @@
  * the composition root (app.ts) reads it from the kinds' plugins (`FleetKinds`).
  */
 import { MAX_RECEIVE_COUNT } from '../../shared/work-queue.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatZodIssues } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import type { InstanceFiles } from '../../worker/job-kind.js';

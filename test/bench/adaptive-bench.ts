@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { STACK_FILE, type StackFile } from '../../shared/config.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { CapacityProxy, type CapacityStats } from '../helpers/capacity-proxy.js';
 import { runMeasured, runQuiet } from './lib/command.js';
 import { BodyFactory, caseObjects, listBucket, populateBucket } from './lib/data.js';

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { runMeasured } from './lib/command.js';
 import { BodyFactory, caseObjects, populateBucket } from './lib/data.js';
 import { convoyArgv, convoyEnv, REPO_ROOT, startBenchStack } from './lib/stack.js';

@@ -23,7 +23,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { InputError } from '../../shared/errors.js';
 import { startBenchProxies, type BenchProxies } from './lib/bench-proxies.js';
 import type { ProxyStats } from './lib/counting-proxy.js';

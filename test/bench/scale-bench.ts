@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { getRemote } from '../../shared/config.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { closeOnSignals, distPath, Fleet, PROBE_CLI } from '../fleet/fleet.js';
 import { planProbe, seedProbe, verifyProbe, waitForRun } from '../fleet/probe-run.js';
 import { itemsOfRun } from '../../state/item-bulk.js';

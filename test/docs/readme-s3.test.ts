@@ -7,7 +7,7 @@
  */
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { lakehouseObjects, putObjects, type GeneratedObject } from '../fixtures/s3-data.js';
 import { waitUntil } from '../helpers/stack.js';
 import { docCommand } from './doc-commands.js';

@@ -3,7 +3,7 @@
  * the inputs are bad, planner bugs caught.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import { InputError } from '../../shared/errors.js';

@@ -5,7 +5,7 @@
  * queue helpers (all against the real local stack).
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import type { ConvoyEventName, ConvoyEvents } from '../../shared/events.js';
 import type { RetryPolicyInput } from '../../shared/retry-policy.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { planRun } from '../../coordinator/plan.js';
 import { runStatus } from '../../coordinator/status.js';
 import { pluginOf } from '../../worker/job-kind.js';

@@ -12,7 +12,7 @@ import { planRun } from '../../coordinator/plan.js';
 import { runStatus, type RunStatus } from '../../coordinator/status.js';
 import { getRemote } from '../../shared/config.js';
 import type { RetryPolicyInput } from '../../shared/retry-policy.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import type { ConvoyContext } from '../../shared/context.js';
 import type { EngineContext } from '../../worker/job-kind.js';
 import { ensureTable } from '../../state/schema.js';

@@ -8,7 +8,7 @@ import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { classifyError } from '../../shared/errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/stack.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';

@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { startTestStack, type TestStack } from './stack.js';
 
 export async function listKeys(

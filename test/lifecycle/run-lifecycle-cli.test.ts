@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { putItems } from '../../state/item-bulk.js';
 import { createRun, getRun, listRuns } from '../../state/runs.js';
 import { metaKeys } from '../../state/schema.js';

@@ -13,7 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiApp } from '../../monitor/api.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { countByStatus } from '../../state/status-index.js';
 import { createRun, getRun } from '../../state/runs.js';
 import { createBucket, putObjects } from '../fixtures/s3-data.js';

@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../../coordinator/report.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { claimItem, completeItem, failItem } from '../../state/items.js';
 import { putItems } from '../../state/item-bulk.js';
 import { createRun, getRun } from '../../state/runs.js';

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { listWorkers } from '../../state/workers.js';
 import { runCli, CLI as STOCK_CLI, writeCliConfig } from '../helpers/cli.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';

@@ -1,5 +1,6 @@
 // Loaded with `--import` (NODE_OPTIONS) into every process of a host under test: at exit it
-// writes how many files, AWS SDK modules and piscina files the process loaded, and whether it was a supervisor's child
+// writes how many files, AWS SDK modules and piscina files the process loaded, its modules per
+// package (`packages`: {"zod": 40, ...}), and whether it was a supervisor's child
 // (CONVOY_WORKER_CHILD, worker/host-link.ts), to $CONVOY_TEST_MODULE_PROBE_DIR/<pid>.json.
 // The CLI is a bundle (infra/build/bundle-cli.mjs): the SDK's modules are inside its chunks, each
 // under the `// node_modules/@aws-sdk/...` line esbuild writes above it, so the probe reads every
@@ -16,6 +17,15 @@ register(new URL('./module-probe-hooks.mjs', import.meta.url), { data: { log } }
 
 const require = createRequire(import.meta.url);
 const SDK_MODULE = /^\/\/ node_modules\/@aws-sdk\//gm;
+const BUNDLED_MODULE = /^\/\/ node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//gm;
+/** Modules per package in one loaded file: the file itself, or those bundled into it. */
+function packageModules(file, into) {
+  const own = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
+  if (own) into[own[1]] = (into[own[1]] ?? 0) + 1;
+  if (own || !file.endsWith('.js') || !existsSync(file)) return;
+  for (const m of readFileSync(file, 'utf8').matchAll(BUNDLED_MODULE)) into[m[1]] = (into[m[1]] ?? 0) + 1;
+}
+
 /** SDK modules in one loaded file: the file itself, or those bundled into it. */
 function sdkModules(file) {
   if (file.includes('/@aws-sdk/')) return 1;
@@ -30,6 +40,8 @@ process.on('exit', () => {
     .map((url) => fileURLToPath(url));
   const files = new Set([...esm, ...Object.keys(require.cache)]);
   const sdk = [...files].reduce((sum, file) => sum + sdkModules(file), 0);
+  const packages = {};
+  for (const file of files) packageModules(file, packages);
   const child = process.env.CONVOY_WORKER_CHILD !== undefined;
   writeFileSync(
     `${dir}/${process.pid}.json`,
@@ -38,6 +50,7 @@ process.on('exit', () => {
       sdk,
       files: files.size,
       piscina: [...files].filter((f) => f.includes('/node_modules/piscina/')).length,
+      packages,
     }),
   );
 });

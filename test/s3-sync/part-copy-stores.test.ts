@@ -11,7 +11,7 @@
  */
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { itemsOfRun } from '../../state/item-bulk.js';
 import { META_SOURCE_ETAG } from '../../worker/jobs/s3-sync/decide.js';
 import { putObjects } from '../fixtures/s3-data.js';

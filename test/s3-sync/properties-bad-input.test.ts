@@ -6,7 +6,7 @@
  */
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { listRuns } from '../../state/runs.js';
 import { putObjects } from '../fixtures/s3-data.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KMS_KEYS } from '../../infra/local/aws-local/radosgw.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { createBucket, objectBytes } from '../fixtures/s3-data.js';
 import { docCommand } from '../docs/doc-commands.js';
 import { runCli, writeCliConfig } from '../helpers/cli.js';

@@ -5,7 +5,7 @@
  * which pg-to-s3's own cache by name alone used to hand out.
  */
 import { describe, expect, it } from 'vitest';
-import { sharedS3Client } from '../../shared/clients.js';
+import { sharedS3Client } from '../../shared/s3-clients.js';
 import type { RemoteConfig } from '../../shared/config.js';
 
 const remote = (endpoint: string): RemoteConfig =>

@@ -13,7 +13,7 @@ import {
   type SeedOptions,
   type SeedSummary,
 } from '../../worker/jobs/uploads/seed/seed.js';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { getRemote } from '../../shared/config.js';
 import {
   parseUploadsConfig,
@@ -78,7 +78,7 @@ export async function uploadsEnv(
     registration: opts.registration ?? 'assert/index',
   };
   const parsed = parseUploadsConfig(uploadsConfig, 'test', {});
-  setUploadsConfig(uploadsConfig);
+  setUploadsConfig(env.config, uploadsConfig);
   const remote = getRemote(env.config, 'local');
   const s3 = makeS3Client(remote);
   const rawDdb = new DynamoDBClient({

@@ -17,7 +17,7 @@ import type { ItemRow } from '../../state/item-row.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { Worker } from '../../worker/worker.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { makeS3Client } from '../../shared/clients.js';
+import { makeS3Client } from '../../shared/s3-clients.js';
 import { getRemote } from '../../shared/config.js';
 import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';

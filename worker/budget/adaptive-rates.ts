@@ -16,6 +16,7 @@ import { cutFleetRate, type FleetRateRow, raiseFleetRate, readFleetRates } from 
 import { aimdDecide, aimdSettingsFor, DEFAULT_AIMD, raiseSpacingMs, type AimdSettings } from './aimd.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 import { liveWorkersOnRun } from './run-budget.js';
+import { PerContext } from '../../shared/per-context.js';
 
 interface DestinationWindow {
   sent: number;
@@ -207,19 +208,9 @@ export class AdaptiveRates {
   }
 }
 
-const perContext = new WeakMap<ConvoyContext, Map<string, AdaptiveRates>>();
+const perContext = new PerContext<AdaptiveRates>();
 
 /** This process's rate control for the run (one per run and context, shared by all its items here). */
 export function adaptiveRatesFor(ctx: ConvoyContext, runId: string): AdaptiveRates {
-  let runs = perContext.get(ctx);
-  if (!runs) {
-    runs = new Map();
-    perContext.set(ctx, runs);
-  }
-  let rates = runs.get(runId);
-  if (!rates) {
-    rates = new AdaptiveRates(ctx, runId);
-    runs.set(runId, rates);
-  }
-  return rates;
+  return perContext.get(ctx, runId, () => new AdaptiveRates(ctx, runId));
 }

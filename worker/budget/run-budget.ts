@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import type { ConvoyContext } from '../../shared/context.js';
 import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
+import { PerContext } from '../../shared/per-context.js';
 
 interface BudgetEntry {
   budget: Promise<CapacityBudget>;
@@ -30,7 +31,7 @@ interface BudgetEntry {
   checkedAtMs: number;
   refreshing?: Promise<void>;
 }
-const budgets = new Map<string, BudgetEntry>();
+const budgets = new PerContext<BudgetEntry>();
 export const LIVE_WORKER_MS = 30_000;
 const RECOUNT_EARLY_MS = 2_000;
 const EARLY_PHASE_MS = 60_000;
@@ -59,7 +60,7 @@ export async function runBudget(
   name = 'wcu',
 ): Promise<CapacityBudget | undefined> {
   const key = `${runId}\n${name}`;
-  let entry = budgets.get(key);
+  let entry = budgets.of(ctx).get(key);
   if (perSecond === undefined) {
     // tuned off: what waits for the bucket now goes at once (new work takes no budget)
     if (entry && entry.perSecond !== UNLIMITED) {
@@ -91,7 +92,7 @@ export async function runBudget(
       checkedAtMs: now,
     };
     entry = created;
-    budgets.set(key, entry);
+    budgets.of(ctx).set(key, entry);
   } else if (
     now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) &&
     !entry.refreshing

@@ -1,7 +1,7 @@
 /** The tally kind's runtime: planner, handler, verifier (see ./plugin.ts). */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { writeFileSync } from 'node:fs';
-import { makeS3Client } from '../../../shared/clients.js';
+import { makeS3Client } from '../../../shared/s3-clients.js';
 import { getRemote } from '../../../shared/config.js';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { itemsOfRun } from '../../../state/item-bulk.js';

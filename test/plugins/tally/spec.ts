@@ -1,5 +1,5 @@
 /** The tally kind's spec and the names its parts share (see ./plugin.ts). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const TALLY_KIND = 'tally';
 

@@ -21,6 +21,7 @@ import { openDestinationWriter, transformAndWrite } from '../table-io/page-step.
 import { describeTable, tableClient } from '../table-io/table-ref.js';
 import { makeTransformer } from './pipeline.js';
 import type { CopySpec } from './spec.js';
+import { PerContext } from '../../../shared/per-context.js';
 
 export interface SegmentCheckpoint {
   lastKey?: Record<string, AttributeValue>;
@@ -31,19 +32,20 @@ export interface SegmentCheckpoint {
   pages: number;
 }
 
-const shapeCache = new Map<string, Promise<{ sourceKeys: string[]; destKeys: string[] }>>();
+const shapeCache = new PerContext<Promise<{ sourceKeys: string[]; destKeys: string[] }>>();
 
 async function shapes(ictx: ItemContext<CopySpec>) {
   const key = ictx.run.runId;
-  let p = shapeCache.get(key);
+  const cache = shapeCache.of(ictx.ctx);
+  let p = cache.get(key);
   if (!p) {
     const { spec, ctx } = ictx;
     p = Promise.all([
       describeTable(tableClient(ctx.config, spec.from.remote), spec.from, '--from'),
       describeTable(tableClient(ctx.config, spec.to.remote), spec.to, '--to'),
     ]).then(([s, d]) => ({ sourceKeys: s.keys, destKeys: d.keys }));
-    shapeCache.set(key, p);
-    p.catch(() => shapeCache.delete(key));
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
   }
   return p;
 }

@@ -3,7 +3,7 @@
  * segments, the built-in rules, an optional transform module (its compiled source), the write
  * budget. Built from the CLI flags by `specFromFlags`; validated again by every worker.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../../shared/errors.js';
 import { parseTableRef } from '../table-io/table-ref.js';
 import { transformSourceSchema } from '../table-io/transform-module.js';

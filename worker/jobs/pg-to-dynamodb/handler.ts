@@ -18,6 +18,7 @@ import { describeTable, tableClient } from '../table-io/table-ref.js';
 import type { Row } from './mapping.js';
 import { keyTextsOf, makeRowMapper, orderColumns, pageQuery, typeMap } from './rows.js';
 import type { PgToDynamoSpec } from './spec.js';
+import { PerContext } from '../../../shared/per-context.js';
 
 export interface RangeCheckpoint {
   after?: string[];
@@ -28,10 +29,11 @@ export interface RangeCheckpoint {
   pages: number;
 }
 
-const runInfo = new Map<string, Promise<{ types: Map<string, string>; destKeys: string[] }>>();
+const runInfo = new PerContext<Promise<{ types: Map<string, string>; destKeys: string[] }>>();
 
 export function sourceInfo(runId: string, spec: PgToDynamoSpec, ctx: ItemContext<PgToDynamoSpec>['ctx']) {
-  let p = runInfo.get(runId);
+  const infos = runInfo.of(ctx);
+  let p = infos.get(runId);
   if (!p) {
     p = Promise.all([
       describeSource(spec.source),
@@ -40,8 +42,8 @@ export function sourceInfo(runId: string, spec: PgToDynamoSpec, ctx: ItemContext
       types: typeMap(cols),
       destKeys: shape.keys,
     }));
-    runInfo.set(runId, p);
-    p.catch(() => runInfo.delete(runId));
+    infos.set(runId, p);
+    p.catch(() => infos.delete(runId));
   }
   return p;
 }

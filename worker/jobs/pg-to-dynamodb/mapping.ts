@@ -18,7 +18,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConvoyError, toError } from '../../../shared/errors.js';
 import type { AttributeMap } from '../../../shared/item-size.js';
 

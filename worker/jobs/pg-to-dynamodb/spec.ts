@@ -2,7 +2,7 @@
  * The pg-to-dynamodb spec (stored in the run row): the PostgreSQL source and its key column, the
  * destination table, the mapping (declarative) or a transform module, the catch-up window.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { pgSourceSchema } from '../table-io/pg-source.js';
 import { transformSourceSchema } from '../table-io/transform-module.js';
 import { mappingSchema } from './mapping.js';

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getRemote, type ConvoyConfig } from '../../../shared/config.js';
-import { sharedS3Client } from '../../../shared/clients.js';
+import { sharedS3Client } from '../../../shared/s3-clients.js';
 import { classifyError } from '../../../shared/errors.js';
 import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';

@@ -3,7 +3,7 @@
  * objects, one per time partition, ordered within a partition by `order` (e.g. aggregate_id,
  * sequence; or the time column and an id).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../../shared/errors.js';
 import { pgSourceSchema } from '../table-io/pg-source.js';
 

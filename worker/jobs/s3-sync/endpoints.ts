@@ -2,7 +2,7 @@
  * S3 clients for the remotes a run names, built once per process and reused (keep-alive sockets).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { sameS3Account, sharedS3Client } from '../../../shared/clients.js';
+import { sameS3Account, sharedS3Client } from '../../../shared/s3-clients.js';
 import { getRemote, type ConvoyConfig } from '../../../shared/config.js';
 import type { CopyTarget } from './copier.js';
 import type { BucketPair } from './spec.js';

@@ -12,7 +12,7 @@
  * HEAD does not say whether there are tags.
  */
 import { GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../../shared/errors.js';
 import type { ListedObject } from './decide.js';
 

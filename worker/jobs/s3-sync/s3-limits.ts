@@ -8,7 +8,7 @@
  *    largest) needs parts of at least 525 MiB.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConvoyError } from '../../../shared/errors.js';
 
 const MiB = 1024 * 1024;

@@ -2,7 +2,7 @@
  * The s3-sync run spec, as stored in the run row and validated once (planning, and when a worker
  * loads the run). Remote names refer to `remotes` in the config (like rclone remotes).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { objectPropertiesShape } from './object-properties.js';
 import { s3LimitsSchema } from './s3-limits.js';
 

@@ -11,7 +11,7 @@
  * password comes from PGPASSWORD or ~/.pgpass, which node-postgres reads itself.
  */
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConvoyError, InputError, ServiceUnavailableError, classifyError, toError } from '../../../shared/errors.js';
 
 export const pgSourceSchema = z

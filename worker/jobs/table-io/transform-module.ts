@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError, toError } from '../../../shared/errors.js';
 
 /** Runs' specs live in a DynamoDB row (<= 400 KB): keep the module well under that. */

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { action } from '../../../coordinator/cli/errors.js';
 import { intOption, runIdOption, withContext } from '../../../coordinator/cli/globals.js';
 import { seedUploads } from './seed/seed.js';
-import { makeS3Client } from '../../../shared/clients.js';
+import { makeS3Client } from '../../../shared/s3-clients.js';
 import { InputError } from '../../../shared/errors.js';
 import { balance, countUploadsPerCustomer, writeInstanceFiles } from './distribute.js';
 import { registerIndexCommands } from './index-commands.js';

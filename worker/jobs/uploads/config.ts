@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatZodIssues, type ConvoyConfig } from '../../../shared/config.js';
 import { InputError } from '../../../shared/errors.js';
 
@@ -90,12 +90,14 @@ export type UploadsConfigInput = z.input<typeof uploadsConfigSchema>;
 
 export const UPLOADS_CONFIG_FILE = 'uploads.json';
 
-let override: UploadsConfig | undefined;
+/** configs given in-process, per convoy config (a process may hold several: tests, one per file) */
+const overrides = new WeakMap<ConvoyConfig, UploadsConfig>();
 const cache = new Map<string, UploadsConfig>();
 
-/** In-process runs (tests, the demo) give the config directly. */
-export function setUploadsConfig(config: UploadsConfigInput | undefined): void {
-  override = config ? parseUploadsConfig(config, 'setUploadsConfig') : undefined;
+/** In-process runs (tests) give the uploads config directly, for the contexts built on `config`. */
+export function setUploadsConfig(config: ConvoyConfig, uploads: UploadsConfigInput | undefined): void {
+  if (uploads) overrides.set(config, parseUploadsConfig(uploads, 'setUploadsConfig'));
+  else overrides.delete(config);
 }
 
 export function parseUploadsConfig(raw: unknown, origin: string, env: NodeJS.ProcessEnv = process.env): UploadsConfig {
@@ -124,6 +126,7 @@ export function parseUploadsConfig(raw: unknown, origin: string, env: NodeJS.Pro
 }
 
 export function loadUploadsConfig(config: ConvoyConfig, env: NodeJS.ProcessEnv = process.env): UploadsConfig {
+  const override = overrides.get(config);
   if (override) return override;
   const file = env.CONVOY_UPLOADS_CONFIG ?? path.join(config.stateDir, UPLOADS_CONFIG_FILE);
   const hit = cache.get(file);

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { sharedS3Client } from '../../../shared/clients.js';
+import { sharedS3Client } from '../../../shared/s3-clients.js';
 import type { RemoteConfig } from '../../../shared/config.js';
 import { classifyError, ConvoyError, NotFoundError, toError, type ErrorClass } from '../../../shared/errors.js';
 import { indexCarStream, type ShardIndex } from './car-stream-index.js';

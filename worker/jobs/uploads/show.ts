@@ -9,7 +9,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { makeS3Client } from '../../../shared/clients.js';
+import { makeS3Client } from '../../../shared/s3-clients.js';
 import type { ConvoyContext } from '../../../shared/context.js';
 import { InputError } from '../../../shared/errors.js';
 import { getGroupStep } from '../../../state/group-steps.js';

@@ -7,7 +7,7 @@
  *                                adds the uploads and the next page
  *   upload:<space>:<root>        one upload: the migration itself
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MODES = ['migrate', 'verify-only', 'test-index', 'test-location-claims', 'dry-run', 'repair'] as const;
 export type Mode = (typeof MODES)[number];

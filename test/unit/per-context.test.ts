@@ -1,0 +1,28 @@
+/**
+ * shared/per-context.ts: what a process keeps per run (a table's key schema, a limit's share, a
+ * rate control) belongs to the context it was made for. Two contexts in one process, as two test
+ * files in one reused fork, use the same run id against different stacks.
+ */
+import { describe, expect, it } from 'vitest';
+import { PerContext } from '../../shared/per-context.js';
+
+describe('PerContext', () => {
+  it('keeps one value per context and key: another context with the same run id makes its own', () => {
+    const made: string[] = [];
+    const make = (label: string, stack: string) => () => {
+      made.push(label);
+      return { stack };
+    };
+    const cache = new PerContext<{ stack: string }>();
+    const a = { stack: 'a' };
+    const b = { stack: 'b' };
+    const first = cache.get(a, 'r1', make('a', a.stack));
+    expect(cache.get(a, 'r1', make('a again', 'wrong'))).toBe(first);
+    expect(cache.get(b, 'r1', make('b', b.stack))).toEqual({ stack: 'b' });
+    expect(made).toEqual(['a', 'b']);
+    // `of` is the context's own map: deleting there (a failed lookup) leaves the other context's
+    cache.of(a).delete('r1');
+    expect(cache.of(a).has('r1')).toBe(false);
+    expect(cache.of(b).get('r1')).toEqual({ stack: 'b' });
+  });
+});
