@@ -89,6 +89,12 @@ const result = await esbuild.build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // A package's ES build before its CommonJS one (esbuild's default for node is main, then
+  // module). Only the AWS SDK's and Smithy's packages have both without an "exports" map; their ES
+  // builds keep the SDK's lazy imports lazy (the credential providers' STS, SSO and Cognito
+  // clients) and let unused code be left out: what `convoy status` loads 1.8 -> 1.1 MB of JS,
+  // `convoy --help` (every command) 4.7 -> 3.1 MB.
+  mainFields: ['module', 'main'],
   target: 'node20',
   tsconfig: 'tsconfig.json',
   external: EXTERNAL,
@@ -113,9 +119,11 @@ rmSync(old, { recursive: true, force: true });
 rmSync(staging, { recursive: true, force: true });
 
 // the tsconfig decides how esbuild reads the sources (target, class fields); the lock, which
-// dependency versions were bundled
+// dependency versions were bundled; this script, how
 const inputs = Object.fromEntries(
-  [...Object.keys(result.metafile.inputs), 'tsconfig.json', 'package-lock.json'].map((f) => [f, fingerprint(f)]),
+  [...Object.keys(result.metafile.inputs), 'tsconfig.json', 'package-lock.json', 'infra/build/bundle-cli.mjs'].map(
+    (f) => [f, fingerprint(f)],
+  ),
 );
 writeFileSync(STAMP, `${JSON.stringify({ output: fingerprint(OUTPUT), inputs }, null, 1)}\n`);
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);

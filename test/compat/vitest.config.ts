@@ -43,7 +43,8 @@ export default defineConfig({
     include: COMPAT_FILES,
     globalSetup: ['test/compat/setup.ts'],
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // forks reused between files, as in the main suite (../../vitest.config.ts says why that is safe)
+    poolOptions: { forks: { maxForks: 2, minForks: 1, isolate: false } },
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', CONVOY_TEST_BACKEND: 'aws-local' },
     // DynamoDB Local and radosgw answer more slowly than the in-process emulators
     testTimeout: 180_000,
