@@ -167,10 +167,12 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
     const m = /: ([\d.]+)\/s \(last throttled at ([\d.]+)\/s; (\d+) cut\(s\)/.exec(line!);
     expect(m, line).not.toBeNull();
     expect(Number(m![3])).toBeGreaterThanOrEqual(1);
-    // the cut rate sits near the service's capacity: the fleet ramps up by probing over it (2% a
-    // window, after half the gap back), so a reading just after raises can be above it; far
-    // above it would mean no cut held (5.1/s was read on a loaded machine, capacity 4)
-    expect(Number(m![1])).toBeLessThanOrEqual(CAPACITY * 1.5);
+    // the cut rate sits near the service's capacity: the fleet ramps up by probing over it (at
+    // least 1/s per saturated window, aimd.ts minStep), so a reading taken after the run's last
+    // refusals can be well above it (12.8/s read in CI's Node 24 suite, capacity 8; 5.1/s on a
+    // loaded machine with capacity 4); far above it would mean no cut held (the rate then climbs
+    // from what the fleet sends, 1/s or more per window for the run's ~30 s)
+    expect(Number(m![1])).toBeLessThanOrEqual(CAPACITY * 2);
     // backing off throws far fewer requests at the limiter than retrying at full concurrency,
     // where the fixed run overloaded it: a CPU-starved worker (CI, Node 20, both suites side by
     // side) sent its 36 requests over ~30 s and drew 4 refusals, fewer than the adaptive run's
