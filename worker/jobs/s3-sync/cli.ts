@@ -197,7 +197,10 @@ export function registerS3SyncPlanCommand(plan: Command): void {
     .option('--sse <mode>', "server-side encryption of destination objects: AES256 or aws:kms; default: the bucket's")
     .option('--sse-kms-key-id <key>', 'with --sse aws:kms: the KMS key id, key ARN, alias name or alias ARN')
     .option('--acl <canned>', `canned ACL of destination objects (${CANNED_ACLS.join(', ')})`)
-    .option('--list-mode <mode>', '"auto": top-level prefixes listed by the fleet (default); "coordinator": list here')
+    .option(
+      '--list-mode <mode>',
+      '"auto": the first pages of top-level prefixes listed here, the rest by the fleet (default); "fleet": every top-level prefix listed by the fleet; "coordinator": everything listed here',
+    )
     .option('--json', 'print the result as JSON')
     .action(
       action(async (o: S3SyncCliOptions, cmd: Command) => {

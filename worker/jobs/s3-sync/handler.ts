@@ -14,6 +14,7 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import { InFlightWindow } from '../../../shared/in-flight-window.js';
 import { isFirstClaim, type ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
@@ -52,6 +53,7 @@ function expandList(
   const target = copyTargetFor(ictx.ctx.config, pair);
   return expandListItem(item, ictx, {
     prefix: itemSpec.prefix,
+    startAfter: itemSpec.startAfter,
     pairPrefix: pair.from.prefix,
     keys: (startAfter) =>
       listObjects(target.srcObjects, {
@@ -130,7 +132,8 @@ async function syncRange(
   const outcome = { bytes: 0, objects: 0, skipped: 0, skippedBytes: 0, bytesThroughWorker: 0, partItems: 0 };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
-  const inFlight = new Set<Promise<void>>();
+  // Bounded look-ahead: the listing never runs far ahead of the copies.
+  const inFlight = new InFlightWindow(256);
   const copyOpts = {
     multipartThresholdBytes: spec.multipartThresholdBytes,
     partSizeBytes: spec.partSizeBytes,
@@ -203,19 +206,18 @@ async function syncRange(
         continue;
       }
       if (firstError && !firstError.retryable) break;
-      const p = ictx
-        .transfers(() => work(entry.src!, entry.dst))
-        .catch((err: unknown) => {
-          const e = classifyError(err);
-          if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
-          else firstError ??= e;
-        })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      // Bounded look-ahead: the listing never runs far ahead of the copies.
-      if (inFlight.size >= 256) await Promise.race(inFlight);
+      inFlight.add(
+        ictx
+          .transfers(() => work(entry.src!, entry.dst))
+          .catch((err: unknown) => {
+            const e = classifyError(err);
+            if (e.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(entry.src!.key);
+            else firstError ??= e;
+          }),
+      );
+      await inFlight.room();
     }
-    await Promise.all(inFlight);
+    await inFlight.drained();
   }
   if (firstError) throw firstError;
   if (missing.length) {

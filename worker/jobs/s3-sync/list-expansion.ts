@@ -19,6 +19,8 @@ const CHILD_BATCH = 100;
 export interface ListExpansion {
   /** the item's prefix */
   prefix: string;
+  /** where its listing starts: after the ranges the coordinator cut itself ('' = the start) */
+  startAfter?: string;
   /** the pair's source prefix: keys are filtered relative to it */
   pairPrefix: string;
   /** the source's keys under the prefix after `startAfter`, in key order, with the bytes each range counts */
@@ -36,7 +38,7 @@ export async function expandListItem(
   const filter = buildKeyFilter(spec);
   const checkpoint = item.checkpoint as { startAfter?: string; ended?: boolean } | undefined;
   if (checkpoint?.ended) return { bytes: 0, objects: 0 };
-  const resumeAfter = checkpoint?.startAfter ?? '';
+  const resumeAfter = checkpoint?.startAfter ?? x.startAfter ?? '';
   const cutter = new RangeCutter(x.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
   let batch: NewItem[] = [];
   let children = 0;

@@ -54,7 +54,18 @@ export interface ListOptions {
    * of the rest of the bucket, which the worker and the endpoint would parse and throw away.
    */
   maxKeys?: number;
+  /**
+   * a budget of requests shared by several listings: each page takes one, and a listing that finds
+   * none left stops there, with `cutOff` set (the planner lists only so much itself)
+   */
+  pages?: PageBudget;
   signal?: AbortSignal;
+}
+
+export interface PageBudget {
+  left: number;
+  /** set when a listing stopped for want of pages, with more of it to list */
+  cutOff?: boolean;
 }
 
 /**
@@ -107,6 +118,10 @@ export async function* listObjects(s3: S3Client | S3ObjectClient, opts: ListOpti
   let token: string | undefined;
   let startAfter = opts.startAfter || undefined;
   do {
+    if (opts.pages && opts.pages.left-- <= 0) {
+      opts.pages.cutOff = true;
+      return;
+    }
     const out = await listPage(
       s3,
       opts.bucket,

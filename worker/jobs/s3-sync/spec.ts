@@ -79,10 +79,12 @@ export const s3SyncSpecSchema = z.object({
     .min(1)
     .default(1024 * 1024 * 1024),
   /**
-   * auto: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
-   * `list` item that adds range items). coordinator: the coordinator streams the whole listing.
+   * fleet: the coordinator lists the top level; each top-level prefix is listed by the fleet (a
+   * `list` item that adds range items). auto: as fleet, after the coordinator has listed the first
+   * pages of top-level prefixes itself (planner.ts INLINE_LIST_PAGES). coordinator: the
+   * coordinator streams the whole listing.
    */
-  listMode: z.enum(['auto', 'coordinator']).default('auto'),
+  listMode: z.enum(['auto', 'fleet', 'coordinator']).default('auto'),
   /** per pair, the source prefixes this run syncs; filled in once at planning (see prefixes.ts) */
   resolvedPrefixes: z.array(z.array(z.string())).optional(),
   /** tags, storage class, encryption and ACL of the destination objects (object-properties.ts) */

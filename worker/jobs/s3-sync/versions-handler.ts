@@ -14,6 +14,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import { InFlightWindow } from '../../../shared/in-flight-window.js';
 import type { ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
@@ -86,7 +87,8 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
   };
   const missing: string[] = [];
   let firstError: ConvoyError | undefined;
-  const inFlight = new Set<Promise<void>>();
+  // bounded look-ahead, as for a range of latest versions (handler.ts)
+  const inFlight = new InFlightWindow(256);
   const toMark: string[] = [];
   let tooManyToHold = false;
   for await (const e of joinVersions(src, pair.from.prefix, dst, pair.to.prefix)) {
@@ -134,12 +136,11 @@ export async function handleVersionsItem(item: ItemRow, ictx: ItemContext<S3Sync
         const c = classifyError(err);
         if (c.errorClass === 'SOURCE_OBJECT_MISSING') missing.push(key.key);
         else firstError ??= c;
-      })
-      .finally(() => inFlight.delete(p));
+      });
     inFlight.add(p);
-    if (inFlight.size >= 256) await Promise.race(inFlight);
+    await inFlight.room();
   }
-  await Promise.all(inFlight);
+  await inFlight.drained();
   if (firstError) throw firstError;
   if (missing.length)
     throw new NotFoundError(
