@@ -28,4 +28,24 @@ export class PerContext<V> {
     }
     return value;
   }
+
+  /**
+   * `get` for values that are promises of a lookup (a table's key schema, a source's columns):
+   * the first caller's promise is shared by every caller until it settles, and forgotten if it
+   * rejects, so a failed lookup (a throttle, a table not yet there) is tried again by the next item
+   * instead of failing every item of the run from then on.
+   */
+  memo<T>(this: PerContext<Promise<T>>, ctx: object, key: string, make: () => Promise<T>): Promise<T> {
+    const values = this.of(ctx);
+    let value = values.get(key);
+    if (value === undefined) {
+      const made = make();
+      made.catch(() => {
+        if (values.get(key) === made) values.delete(key);
+      });
+      values.set(key, made);
+      value = made;
+    }
+    return value;
+  }
 }

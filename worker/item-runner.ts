@@ -12,6 +12,7 @@
  *     attempts exhausted); drop -> `failed`, message deleted (permanent)
  *   aborted by shutdown -> released: pending again, attempt not counted, message visible at once
  */
+import type pLimit from 'p-limit';
 import { classifyError, describeError, LeaseLostError, toError, type ErrorClass } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { decideAfterFailure } from '../shared/retry-policy.js';
@@ -29,7 +30,6 @@ import type { FailureGuard } from './failure-guard.js';
 import type { RunCache } from './run-cache.js';
 import type { RunSlots } from './run-slots.js';
 import type { ThreadPool } from './thread-pool.js';
-import type { ItemTransfers, TransferLimit } from './transfer-limit.js';
 
 /** The longest a completed item's message waits to be deleted with others (WorkQueue.delete). */
 const LAZY_DELETE_MS = 2_000;
@@ -77,7 +77,7 @@ export interface ItemRunnerParts {
   slots: RunSlots;
   runs: RunCache;
   pool: ThreadPool;
-  transfers: TransferLimit;
+  transfers: ReturnType<typeof pLimit>;
   /** true once shutdown began: claimed items are handed back unworked */
   isStopping(): boolean;
 }
@@ -95,7 +95,7 @@ export class ItemRunner {
   private readonly slots: RunSlots;
   private readonly runs: RunCache;
   private readonly pool: ThreadPool;
-  private readonly transfers: TransferLimit;
+  private readonly transfers: ReturnType<typeof pLimit>;
   private readonly isStopping: () => boolean;
   constructor(parts: ItemRunnerParts) {
     this.ctx = parts.ctx;
@@ -116,12 +116,10 @@ export class ItemRunner {
   /** Work one received message to its end: skip, hand back, complete or fail its item. */
   async process(msg: ReceivedMessage): Promise<void> {
     let slotOf: string | undefined;
-    const transfers = this.transfers.enter();
     try {
       const item = await this.claim(msg, (runId) => (slotOf = runId));
-      if (item) await this.work(item, msg, transfers);
+      if (item) await this.work(item, msg);
     } finally {
-      transfers.leave();
       if (slotOf !== undefined) this.slots.leave(slotOf);
     }
   }
@@ -198,7 +196,7 @@ export class ItemRunner {
   }
 
   /** Run the kind's handler on a claimed item, then complete it (or hand the error on). */
-  private async work(item: ItemRow, msg: ReceivedMessage, transfers: ItemTransfers): Promise<void> {
+  private async work(item: ItemRow, msg: ReceivedMessage): Promise<void> {
     const ref = { runId: item.runId, itemId: item.itemId };
     const log = this.log.child({ runId: ref.runId, itemId: ref.itemId, attempt: item.attempts });
     this.ctx.events.safeEmit('item:claimed', { ...ref, attempt: item.attempts });
@@ -225,7 +223,7 @@ export class ItemRunner {
         assertLease: () => this.leases.assertValid(lease),
         log,
         pool: this.pool,
-        transfers: (fn) => transfers.run(fn),
+        transfers: (fn) => this.transfers(fn),
         addChildren: (children) => this.addChildren(item, lease, children),
         saveCheckpoint: async (checkpoint, partial) => {
           this.leases.assertValid(lease);

@@ -24,8 +24,8 @@ export interface ThreadPool {
  * here rather than as piscina's failure to load a thread.
  */
 function taskFile(task: URL): string {
-  if (!existsSync(fileURLToPath(task)))
-    throw new Error(`thread task ${fileURLToPath(task)} is not built (run npm run build)`);
+  const file = fileURLToPath(task);
+  if (!existsSync(file)) throw new Error(`thread task ${file} is not built (run npm run build)`);
   return task.href;
 }
 

@@ -1,8 +1,8 @@
 /**
  * The worker: one process, many items in flight.
  *
- *   receive (long poll for as many messages as ./intake.ts allows, at most `concurrency - inFlight`;
- *   hidden briefly, then extended to a full lease for what is kept)
+ *   receive (long poll, up to `concurrency - inFlight` messages; hidden briefly, then extended
+ *   to a full lease for what is kept)
  *     -> each message worked to its end by the item runner (./item-runner.ts: claim, handler,
  *        complete, or the run's retry policy on failure)
  *   heartbeat row and counter flushes on timers; runs finished in the write path (./run-finisher.ts)
@@ -28,8 +28,6 @@ import { FailureGuard } from './failure-guard.js';
 import { RunFinisher } from './run-finisher.js';
 import { RunSlots } from './run-slots.js';
 import { createThreadPool, type ThreadPool } from './thread-pool.js';
-import { messagesToAsk } from './intake.js';
-import { TransferLimit } from './transfer-limit.js';
 
 export class Worker {
   readonly options: WorkerOptions;
@@ -38,8 +36,6 @@ export class Worker {
   private readonly leases: LeaseKeeper;
   private readonly counters: CounterBuffer;
   private readonly pool: ThreadPool;
-  /** object transfers across all items; the receive loop watches it (intake.ts) */
-  private readonly transfers: TransferLimit;
   private readonly runs: RunCache;
   /** works each received message to its end */
   private readonly items: ItemRunner;
@@ -106,7 +102,6 @@ export class Worker {
       },
     );
     this.pool = createThreadPool(this.options.threads);
-    this.transfers = new TransferLimit(this.options.transfers);
     this.runs = new RunCache(ctx, this.options.runStateTtlMs, this.log);
     this.failures = new FailureGuard(ctx.meta, ctx.items, this.log, async (runId, reason) => {
       ctx.events.safeEmit('run:paused:max-failed', { runId, failed: reason.failed, allowed: reason.allowed });
@@ -124,7 +119,7 @@ export class Worker {
       slots: new RunSlots(ctx),
       runs: this.runs,
       pool: this.pool,
-      transfers: this.transfers,
+      transfers: pLimit(this.options.transfers),
       isStopping: () => this.stopping,
     });
     this.startedAtMs = ctx.now();
@@ -163,23 +158,16 @@ export class Worker {
   private async loop(): Promise<void> {
     const slots = pLimit(1); // receives are sequential; items run concurrently
     while (!this.stopping) {
-      const ask = messagesToAsk({
-        concurrency: this.options.concurrency,
-        inFlight: this.inFlight.size,
-        transfers: this.transfers.state,
-      });
-      if (ask === 0) {
-        const wakes: Promise<unknown>[] = [...this.inFlight, this.stopRequested];
-        // a free slot held back by the transfers: their next change may release it
-        if (this.inFlight.size < this.options.concurrency) wakes.push(this.transfers.changed());
-        await Promise.race(wakes);
+      const free = this.options.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        await Promise.race([...this.inFlight, this.stopRequested]);
         continue;
       }
       let messages: ReceivedMessage[];
       try {
         messages = await slots(() =>
           this.ctx.queue.receive({
-            max: ask,
+            max: free,
             waitSeconds: this.options.waitSeconds,
             visibilitySeconds: this.options.receiveVisibilitySeconds,
             signal: this.receiveAbort.signal,

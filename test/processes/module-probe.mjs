@@ -16,7 +16,6 @@ writeFileSync(log, '');
 register(new URL('./module-probe-hooks.mjs', import.meta.url), { data: { log } });
 
 const require = createRequire(import.meta.url);
-const SDK_MODULE = /^\/\/ node_modules\/@aws-sdk\//gm;
 const BUNDLED_MODULE = /^\/\/ node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//gm;
 /** Modules per package in one loaded file: the file itself, or those bundled into it. */
 function packageModules(file, into) {
@@ -26,22 +25,16 @@ function packageModules(file, into) {
   for (const m of readFileSync(file, 'utf8').matchAll(BUNDLED_MODULE)) into[m[1]] = (into[m[1]] ?? 0) + 1;
 }
 
-/** SDK modules in one loaded file: the file itself, or those bundled into it. */
-function sdkModules(file) {
-  if (file.includes('/@aws-sdk/')) return 1;
-  if (!file.endsWith('.js') || !existsSync(file)) return 0;
-  return readFileSync(file, 'utf8').match(SDK_MODULE)?.length ?? 0;
-}
-
 process.on('exit', () => {
   const esm = readFileSync(log, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((url) => fileURLToPath(url));
   const files = new Set([...esm, ...Object.keys(require.cache)]);
-  const sdk = [...files].reduce((sum, file) => sum + sdkModules(file), 0);
   const packages = {};
   for (const file of files) packageModules(file, packages);
+  // AWS SDK modules: the @aws-sdk/* packages' share (loaded as files, or inside bundled chunks)
+  const sdk = Object.entries(packages).reduce((sum, [name, n]) => (name.startsWith('@aws-sdk/') ? sum + n : sum), 0);
   const child = process.env.CONVOY_WORKER_CHILD !== undefined;
   writeFileSync(
     `${dir}/${process.pid}.json`,

@@ -25,4 +25,28 @@ describe('PerContext', () => {
     expect(cache.of(a).has('r1')).toBe(false);
     expect(cache.of(b).get('r1')).toEqual({ stack: 'b' });
   });
+
+  it('memo shares a pending lookup between callers and forgets one that failed, so the next caller tries again', async () => {
+    const cache = new PerContext<Promise<string>>();
+    const ctx = {};
+    let calls = 0;
+    let fail!: (err: Error) => void;
+    const failing = () => {
+      calls++;
+      return new Promise<string>((_, reject) => (fail = reject));
+    };
+    const first = cache.memo(ctx, 'r1', failing);
+    expect(cache.memo(ctx, 'r1', failing)).toBe(first);
+    fail(new Error('throttled'));
+    await expect(first).rejects.toThrow('throttled');
+    expect(calls).toBe(1);
+    const second = cache.memo(ctx, 'r1', async () => {
+      calls++;
+      return 'keys';
+    });
+    await expect(second).resolves.toBe('keys');
+    // a settled value stays: no third lookup
+    expect(cache.memo(ctx, 'r1', failing)).toBe(second);
+    expect(calls).toBe(2);
+  });
 });

@@ -60,7 +60,8 @@ export async function runBudget(
   name = 'wcu',
 ): Promise<CapacityBudget | undefined> {
   const key = `${runId}\n${name}`;
-  let entry = budgets.of(ctx).get(key);
+  const entries = budgets.of(ctx);
+  let entry = entries.get(key);
   if (perSecond === undefined) {
     // tuned off: what waits for the bucket now goes at once (new work takes no budget)
     if (entry && entry.perSecond !== UNLIMITED) {
@@ -92,7 +93,7 @@ export async function runBudget(
       checkedAtMs: now,
     };
     entry = created;
-    budgets.of(ctx).set(key, entry);
+    entries.set(key, entry);
   } else if (
     now - entry.checkedAtMs > (now - entry.createdAtMs < EARLY_PHASE_MS ? RECOUNT_EARLY_MS : RECOUNT_MS) &&
     !entry.refreshing

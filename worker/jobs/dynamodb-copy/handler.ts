@@ -34,20 +34,13 @@ export interface SegmentCheckpoint {
 
 const shapeCache = new PerContext<Promise<{ sourceKeys: string[]; destKeys: string[] }>>();
 
-async function shapes(ictx: ItemContext<CopySpec>) {
-  const key = ictx.run.runId;
-  const cache = shapeCache.of(ictx.ctx);
-  let p = cache.get(key);
-  if (!p) {
-    const { spec, ctx } = ictx;
-    p = Promise.all([
+function shapes({ spec, ctx, run }: ItemContext<CopySpec>) {
+  return shapeCache.memo(ctx, run.runId, () =>
+    Promise.all([
       describeTable(tableClient(ctx.config, spec.from.remote), spec.from, '--from'),
       describeTable(tableClient(ctx.config, spec.to.remote), spec.to, '--to'),
-    ]).then(([s, d]) => ({ sourceKeys: s.keys, destKeys: d.keys }));
-    cache.set(key, p);
-    p.catch(() => cache.delete(key));
-  }
-  return p;
+    ]).then(([s, d]) => ({ sourceKeys: s.keys, destKeys: d.keys })),
+  );
 }
 
 export async function copySegment(item: ItemRow, ictx: ItemContext<CopySpec>): Promise<ItemOutcome> {

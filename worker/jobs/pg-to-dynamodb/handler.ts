@@ -32,20 +32,12 @@ export interface RangeCheckpoint {
 const runInfo = new PerContext<Promise<{ types: Map<string, string>; destKeys: string[] }>>();
 
 export function sourceInfo(runId: string, spec: PgToDynamoSpec, ctx: ItemContext<PgToDynamoSpec>['ctx']) {
-  const infos = runInfo.of(ctx);
-  let p = infos.get(runId);
-  if (!p) {
-    p = Promise.all([
+  return runInfo.memo(ctx, runId, () =>
+    Promise.all([
       describeSource(spec.source),
       describeTable(tableClient(ctx.config, spec.to.remote), spec.to, '--to'),
-    ]).then(([cols, shape]) => ({
-      types: typeMap(cols),
-      destKeys: shape.keys,
-    }));
-    infos.set(runId, p);
-    p.catch(() => infos.delete(runId));
-  }
-  return p;
+    ]).then(([cols, shape]) => ({ types: typeMap(cols), destKeys: shape.keys })),
+  );
 }
 
 export async function copyRange(item: ItemRow, ictx: ItemContext<PgToDynamoSpec>): Promise<ItemOutcome> {
