@@ -294,10 +294,11 @@ export class Worker {
   /**
    * Graceful, idempotent shutdown: start no new receive, wait for in-flight items up to the
    * deadline, abort the rest (handlers that honour their signal release their items), release the
-   * items of handlers that ignore it after `shutdownForceMs`, then end the open long poll (and wait
-   * for the receive loop, so nothing new is taken), flush counters, mark the heartbeat row
-   * stopped. Each step has its own try/catch; errors are collected and logged, never thrown past
-   * the caller.
+   * items of handlers that ignore it after `shutdownForceMs`, then end the open long poll (after
+   * the host's release barrier, and up to POLL_RETURN_GRACE_MS for the poll to come back by itself
+   * when items were given back) and wait for the receive loop, so nothing new is taken, flush
+   * counters, mark the heartbeat row stopped. Each step has its own try/catch; errors are
+   * collected and logged, never thrown past the caller.
    */
   stop(signal?: string): Promise<void> {
     this.stopPromise ??= (async () => {
@@ -305,6 +306,7 @@ export class Worker {
       this.ctx.events.safeEmit('worker:shutdown:begin', { workerId: this.id, signal });
       this.stopAbort.abort();
       const releasedByMs = this.ctx.now() + this.options.shutdownDeadlineMs + this.options.shutdownForceMs;
+      const releasedBefore = this.items.stats.released;
       const errors: unknown[] = [];
       await this.beat('draining');
       if (!(await settledWithin([...this.inFlight], this.options.shutdownDeadlineMs))) {
@@ -331,6 +333,12 @@ export class Worker {
       } catch (err) {
         errors.push(err);
       }
+      // An item given back a moment ago may be in our poll's answer on the wire: aborted now, that
+      // answer is lost and its items stay hidden for the receive visibility (10 s, once in a loaded
+      // suite run). So when this process, or a sibling whose items our poll may take, gave items
+      // back, the poll gets a short while to come back by itself (the loop hands its messages back).
+      if (this.items.stats.released > releasedBefore || this.receiveGate)
+        await settledWithin([this.loopDone ?? Promise.resolve()], POLL_RETURN_GRACE_MS);
       this.receiveAbort.abort();
       try {
         await this.loopDone;
@@ -364,6 +372,13 @@ export class Worker {
     return this.stopPromise;
   }
 }
+
+/**
+ * How long a stopping worker lets its open long poll come back by itself after items were given
+ * back, before it aborts it: the poll's answer, if it carries those items, is on its way (a
+ * local round trip is a few milliseconds; a loaded host's, hundreds).
+ */
+const POLL_RETURN_GRACE_MS = 1_000;
 
 /** Whether every promise settled within `ms`. */
 async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {

@@ -5,8 +5,12 @@
  * visibility (10 s): a worker ends its poll only after its release, and a supervisor's children
  * only after every one of them has released (the release barrier, worker/host-link.ts). Real
  * `convoy worker` processes, alone and as a host of two; the source is an S3 proxy that holds
- * object reads open, so items are in flight.
+ * object reads open, so items are in flight. A third worker reaches its queue through a proxy that
+ * holds every answer carrying messages for 300 ms: the released items' answer to its open poll is
+ * still on the wire when its release is done, and an abort then loses it (a loaded suite run saw it once: 10 s).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { runStatus } from '../../coordinator/status.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +21,9 @@ import { freshEnv, startTestStack, waitUntil, type TestStack } from '../helpers/
 
 let t: TestStack;
 let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
+/** in front of the queue: answers that carry messages reach the worker 300 ms late */
+let slowQueue: Awaited<ReturnType<typeof startS3Proxy>>;
+const QUEUE_ANSWER_DELAY_MS = 300;
 /** while set, object reads through the proxy hang (until the test ends) */
 let holdReads = true;
 let releaseHeld: () => void = () => undefined;
@@ -46,22 +53,30 @@ beforeAll(async () => {
       }
     },
   });
+  slowQueue = await startS3Proxy(t.stack.state.endpoints.sqs!, {
+    async holdAnswer(req, body) {
+      if (req.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage' && body.includes('"ReceiptHandle"'))
+        await sleep(QUEUE_ANSWER_DELAY_MS);
+    },
+  });
 });
 afterAll(async () => {
   releaseHeld();
+  await slowQueue?.close();
   await proxy?.close();
   await t?.close();
 });
 
 describe('shutdown gives its items back visible', () => {
   it.each([
-    ['a lone worker', '1'],
-    ['a host of two processes', '2'],
+    ['a lone worker', '1', false],
+    ['a host of two processes', '2', false],
+    ['a lone worker whose queue answers take 300 ms on the wire', '1', true],
   ])(
     '%s: after SIGTERM with items in flight the queue shows 0 in flight within seconds, and a new worker takes the items at once',
-    async (_, processes) => {
+    async (_, processes, slowAnswers) => {
       holdReads = true;
-      const run = `sd${processes}`;
+      const run = `sd${processes}${slowAnswers ? 's' : ''}`;
       const env = await freshEnv(t.stack);
       const local = t.stack.remotes.local!;
       const config = writeCliConfig(env, {
@@ -73,6 +88,11 @@ describe('shutdown gives its items back visible', () => {
           forcePathStyle: true,
         },
       });
+      if (slowAnswers) {
+        const file = JSON.parse(readFileSync(config, 'utf8'));
+        file.state.endpoints = { ...file.state.endpoints, sqs: slowQueue.url };
+        writeFileSync(config, JSON.stringify(file, null, 2));
+      }
       const plan = await runCli(
         [
           'plan',
@@ -82,7 +102,7 @@ describe('shutdown gives its items back visible', () => {
           '--from',
           'slow:sd-src',
           '--to',
-          `local:sd-dst${processes}`,
+          `local:sd-dst-${run}`,
           '--create-buckets',
           '--range-keys',
           '1',

@@ -1,8 +1,8 @@
 /**
  * A reverse proxy in front of an S3 emulator, for faults the emulators cannot produce themselves:
- * a bucket policy that refuses one access key (S3's own 403 AccessDenied document), or an object
- * deleted at the exact moment a worker is about to read it. Everything else is forwarded to the
- * real emulator untouched.
+ * a bucket policy that refuses one access key (S3's own 403 AccessDenied document), an object
+ * deleted at the exact moment a worker is about to read it, or an answer held on the wire (also in
+ * front of the queue's emulator). Everything else is forwarded to the real emulator untouched.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,11 @@ export type ProxyVerdict = { status: number; body: string } | void;
 export interface S3ProxyOptions {
   /** called before a request is forwarded; return a response to answer it here instead */
   before?: (req: http.IncomingMessage, upstream: string) => Promise<ProxyVerdict> | ProxyVerdict;
+  /**
+   * called with the upstream's whole answer before it is passed on, which waits until this
+   * resolves: an answer held on the wire (the proxy also serves the queue's JSON API this way)
+   */
+  holdAnswer?: (req: http.IncomingMessage, body: Buffer) => Promise<void> | void;
 }
 
 export async function startS3Proxy(
@@ -32,8 +37,20 @@ export async function startS3Proxy(
     const fwd = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        const hold = opts.holdAnswer;
+        if (!hold) {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', async () => {
+          const body = Buffer.concat(chunks);
+          await hold(req, body);
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          res.end(body);
+        });
       },
     );
     fwd.on('error', () => res.destroy());
