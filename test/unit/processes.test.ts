@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  childNodeArgs,
   DEFAULT_RESTART,
   drainWaitMs,
   hostExitCode,
@@ -72,6 +73,22 @@ describe('splitting the host totals', () => {
     expect(planChildren(input).map((p) => p.concurrency)).toEqual([1, 1, 1, 1]);
     expect(raisedTotals(input)).toEqual(['--concurrency 2 < 4 processes: 1 each']);
     expect(raisedTotals({ processes: 2, cores: 2, workerId: 'h', concurrency: 8 })).toEqual([]);
+  });
+});
+
+describe("the children's node options", () => {
+  it("give Node 20's young generation unless the operator sized it; the operator's own flags come last", () => {
+    expect(childNodeArgs([])).toEqual(['--no-experimental-detect-module', '--max-semi-space-size=16']);
+    expect(childNodeArgs(['--max-old-space-size=512'], '--enable-source-maps')).toEqual([
+      '--no-experimental-detect-module',
+      '--max-semi-space-size=16',
+      '--max-old-space-size=512',
+    ]);
+    expect(childNodeArgs(['--max-semi-space-size=64'])).toEqual([
+      '--no-experimental-detect-module',
+      '--max-semi-space-size=64',
+    ]);
+    expect(childNodeArgs([], '--import x.mjs --max_semi_space_size=4')).toEqual(['--no-experimental-detect-module']);
   });
 });
 
