@@ -36,16 +36,13 @@ export class PerContext<V> {
    * instead of failing every item of the run from then on.
    */
   memo<T>(this: PerContext<Promise<T>>, ctx: object, key: string, make: () => Promise<T>): Promise<T> {
-    const values = this.of(ctx);
-    let value = values.get(key);
-    if (value === undefined) {
+    return this.get(ctx, key, () => {
       const made = make();
       made.catch(() => {
+        const values = this.of(ctx);
         if (values.get(key) === made) values.delete(key);
       });
-      values.set(key, made);
-      value = made;
-    }
-    return value;
+      return made;
+    });
   }
 }
