@@ -1,19 +1,22 @@
 /**
- * docs/deploy.md sections 5, 7 and 8 on the test's local stack: an s3-sync run planned "from
- * anywhere with the config", held with `pause` before a fleet instance without customers files
- * (the user data's `convoy-start`: no slot, so "the shared queue only") starts, resumed, then the
- * doc's watch, requeue and reconcile commands as an operator runs them after the run is done.
+ * docs/deploy.md sections 2, 5, 7 and 8 on the test's local stack: the artifact built by the
+ * doc's recipe and unpacked where the user data unpacks it; an s3-sync run planned "from anywhere
+ * with the config", held with `pause` before a fleet instance without customers files (the user
+ * data's `convoy-start`: no slot, so "the shared queue only") starts from that artifact, resumed,
+ * then the doc's watch, requeue and reconcile commands as an operator runs them after the run is
+ * done.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client } from '../../shared/s3-clients.js';
 import { putObjects } from '../fixtures/s3-data.js';
 import { waitUntil } from '../helpers/stack.js';
-import { docCommand } from './doc-commands.js';
+import { docCommand, REPO } from './doc-commands.js';
 import { DocShell, type Background } from './doc-shell.js';
-import { startInstance } from './fleet-instance.js';
+import { AWS_STAND_IN, startInstance } from './fleet-instance.js';
 
 const shell = new DocShell();
 const OBJECTS = Array.from({ length: 40 }, (_, i) => ({
@@ -23,6 +26,44 @@ const OBJECTS = Array.from({ length: 40 }, (_, i) => ({
 }));
 let aws: S3Client;
 let instance: Background | undefined;
+/** /opt/convoy of the instance: the artifact, unpacked */
+let artifactDir: string;
+
+/**
+ * docs/deploy.md section 2's artifact, by its recipe, in this checkout after `npm ci && npm run
+ * build` (the suite's build), then uploaded with the doc's `aws s3 cp` (the stand-in's bucket
+ * folder) and unpacked as user data step 2 does (`tar -xzf ... -C /opt/convoy`). The recipe's
+ * /tmp/convoy-artifact and the tarball it writes here are one per machine: CI runs this file on two
+ * Nodes at once, so the recipe holds a lock while it runs (the lock is the test's, not the doc's).
+ */
+async function buildArtifact(): Promise<string> {
+  const recipe = [
+    docCommand('docs/deploy.md', 'rm -rf /tmp/convoy-artifact && mkdir /tmp/convoy-artifact'),
+    docCommand('docs/deploy.md', 'cp -r dist package.json package-lock.json /tmp/convoy-artifact/'),
+    docCommand('docs/deploy.md', '(cd /tmp/convoy-artifact && npm ci --omit=dev --ignore-scripts)'),
+    docCommand('docs/deploy.md', 'tar -czf convoy-0.1.0.tgz -C /tmp/convoy-artifact .'),
+  ];
+  const built = await shell.run(
+    [
+      'set -euo pipefail',
+      `cd '${REPO}'`,
+      'exec 9>/tmp/convoy-artifact.lock',
+      'flock 9',
+      ...recipe,
+      `mv convoy-0.1.0.tgz '${shell.cwd}/'`,
+    ].join('\n'),
+    { timeoutMs: 300_000 },
+  );
+  expect(built.code, `${built.stdout}${built.stderr}`).toBe(0);
+  const upload = await run(
+    docCommand('docs/deploy.md', 'aws s3 cp convoy-0.1.0.tgz s3://convoy-artifacts/convoy-0.1.0.tgz'),
+  );
+  expect(upload.code, upload.out).toBe(0);
+  const dir = path.join(shell.dir, 'opt-convoy');
+  mkdirSync(dir);
+  execFileSync('tar', ['-xzf', path.join(shell.dir, 'fake-s3/convoy-artifacts/convoy-0.1.0.tgz'), '-C', dir]);
+  return dir;
+}
 
 interface Summary {
   run: { state: string };
@@ -40,6 +81,9 @@ const summary = async () =>
   JSON.parse((await shell.run('convoy --config convoy.config.json monitor --run bronze-1 --json')).stdout) as Summary;
 
 beforeAll(async () => {
+  shell.tool('aws', AWS_STAND_IN);
+  shell.setEnv({ FAKE_S3: path.join(shell.dir, 'fake-s3') });
+  artifactDir = await buildArtifact();
   const up = await run(docCommand('README.md', 'npx convoy local up'));
   expect(up.code, up.out).toBe(0);
   const stack = shell.stackFile();
@@ -48,7 +92,7 @@ beforeAll(async () => {
   aws = makeS3Client({ ...stack.remotes.local, name: 'aws' } as never);
   await putObjects(aws, 'bronze-src', OBJECTS);
   await putObjects(aws, 'bronze-dst', []);
-}, 90_000);
+}, 400_000);
 afterAll(async () => {
   aws?.destroy();
   await shell.close();
@@ -67,8 +111,10 @@ describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue a
     expect(pause.code, pause.out).toBe(0);
 
     const configJson = readFileSync(path.join(shell.cwd, 'convoy.config.json'), 'utf8'); // what every instance gets
+    // the instance runs convoy from the artifact: its own dist/ and production node_modules only
     instance = startInstance(shell, 'i-1', {
       input: { configJson, fleet: 'convoy', instanceSlots: '0', workerConcurrency: 8, shutdownDeadlineSec: 10 },
+      convoyDir: artifactDir,
     });
     // paused: the worker drops the run's messages instead of working them; the items stay pending
     await waitUntil(
@@ -89,6 +135,9 @@ describe('docs/deploy.md: plan from anywhere, pause and resume, watch, requeue a
       },
     );
     expect(instance.output()).toContain('working the shared queue only');
+    // convoy-start exec'd the worker from the unpacked artifact, not from this checkout
+    const cmdline = readFileSync(`/proc/${instance.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain(path.join(artifactDir, 'dist/coordinator/cli/main.js'));
 
     const resume = await run(docCommand('docs/deploy.md', 'convoy --config convoy.config.json resume --run bronze-1'));
     expect(resume.code, resume.out).toBe(0);

@@ -1,10 +1,12 @@
 /**
  * A fleet instance's boot, as far as it concerns convoy: the `convoy-start` script the CDK's user
  * data installs (infra/cdk/user-data.ts, the text itself), run on this machine against the test's
- * local stack. Only what cannot run here is replaced: the absolute paths (/etc/convoy, /opt/convoy,
- * /usr/local/bin) point into a directory per instance, `convoy-slot` (IMDS + a DynamoDB conditional
- * write, covered by test/infra) answers the slot the test gives, and `aws s3 cp` copies from a
- * directory standing for the bucket of the instance files (the uploads kind's customers files).
+ * local stack. Only what cannot run here is replaced: the absolute paths (/etc/convoy,
+ * /usr/local/bin) point into a directory per instance, /opt/convoy at this checkout or at an
+ * artifact built by docs/deploy.md's recipe (deploy-ops.test.ts), `convoy-slot` (IMDS + a
+ * DynamoDB conditional write, covered by test/infra) answers the slot the test gives, and
+ * `aws s3 cp` copies from a directory standing for the bucket of the instance files (the uploads
+ * kind's customers files).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -55,6 +57,11 @@ fi
 
 export interface InstanceOptions {
   input: Omit<UserDataInput, 'region' | 'artifactUri' | 'metaTable'>;
+  /**
+   * the directory standing for /opt/convoy, where user data step 2 unpacks the artifact
+   * (default: this checkout, whose dist/ the suite built)
+   */
+  convoyDir?: string;
   /** the slot `convoy-slot claim` answers (undefined: no free slot) */
   slot?: number;
 }
@@ -74,7 +81,7 @@ export function startInstance(shell: DocShell, name: string, opts: InstanceOptio
     script
       .replaceAll('/etc/convoy/', `${etc}/`)
       .replaceAll('/usr/local/bin/convoy-slot', path.join(root, 'convoy-slot'))
-      .replaceAll('/opt/convoy/dist/', `${REPO}/dist/`);
+      .replaceAll('/opt/convoy/dist/', `${opts.convoyDir ?? REPO}/dist/`);
   // what user data step 3 writes: the config and the env file convoy-start sources
   writeFileSync(path.join(etc, 'convoy.config.json'), opts.input.configJson);
   writeFileSync(

@@ -11,8 +11,6 @@ export type Disposition = { run: string } | { skip: string };
 const SYNTH = 'CDK synthesis is covered by test/infra (fleet-stack*.test.ts); offline, but slow';
 const AWS_ACCOUNT =
   'needs a real AWS account (CloudFormation, Auto Scaling, CDK deploy); the template is checked by test/infra';
-const ARTIFACT =
-  'packaging for EC2 (npm ci of production dependencies, tarball to S3): minutes of network, not convoy behaviour';
 const TABLES =
   'covered end to end by test/tables (each kind via the real CLI, bad input, fleet); the doc shows placeholders (<run>, ..., remote hosts)';
 const PLACEHOLDER = 'a placeholder in the doc ("..."), not a command';
@@ -71,11 +69,11 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'npm ci && npm run build': { skip: SELF },
     'npm run synth -- -c readBuckets=carpark-prod -c writeBuckets=index-prod -c instanceFilesSource=s3://convoy-config/customers -c maxInstances=20':
       { skip: SYNTH },
-    'rm -rf /tmp/convoy-artifact && mkdir /tmp/convoy-artifact': { skip: ARTIFACT },
-    'cp -r dist package.json package-lock.json /tmp/convoy-artifact/': { skip: ARTIFACT },
-    '(cd /tmp/convoy-artifact && npm ci --omit=dev --ignore-scripts)': { skip: ARTIFACT },
-    'tar -czf convoy-0.1.0.tgz -C /tmp/convoy-artifact .': { skip: ARTIFACT },
-    'aws s3 cp convoy-0.1.0.tgz s3://convoy-artifacts/convoy-0.1.0.tgz': { skip: ARTIFACT },
+    'rm -rf /tmp/convoy-artifact && mkdir /tmp/convoy-artifact': { run: 'deploy-ops.test.ts' },
+    'cp -r dist package.json package-lock.json /tmp/convoy-artifact/': { run: 'deploy-ops.test.ts' },
+    '(cd /tmp/convoy-artifact && npm ci --omit=dev --ignore-scripts)': { run: 'deploy-ops.test.ts' },
+    'tar -czf convoy-0.1.0.tgz -C /tmp/convoy-artifact .': { run: 'deploy-ops.test.ts' },
+    'aws s3 cp convoy-0.1.0.tgz s3://convoy-artifacts/convoy-0.1.0.tgz': { run: 'deploy-ops.test.ts' },
     'npx aws-cdk@2 deploy --app "node dist/infra/cdk/app.js" -c readBuckets=carpark-prod -c writeBuckets=index-prod -c instanceFilesSource=s3://convoy-config/customers --parameters ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz --parameters InstanceSlots=0':
       { skip: AWS_ACCOUNT },
     'aws cloudformation deploy --stack-name convoy-fleet --capabilities CAPABILITY_IAM --template-file infra/cdk.out/convoy-fleet.template.json --parameter-overrides ArtifactUri=s3://convoy-artifacts/convoy-0.1.0.tgz InstanceSlots=0':
