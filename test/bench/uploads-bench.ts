@@ -61,6 +61,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCY_MS = 20;
 /** BENCH_PROFILE_DIR: write V8 CPU profiles of the stand-in services and the workers there (slower; for finding where CPU goes) */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** extra node options for the throughput runs' worker, space-separated (e.g. --max-semi-space-size=16) */
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const work = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-bench-'));
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -350,7 +352,10 @@ async function throughput(
         time: true,
         netns,
         log: path.join(work, `worker-${latencyMs}.log`),
-        nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `worker-${latencyMs}`)}`] : [],
+        nodeArgs: [
+          ...WORKER_NODE_ARGS,
+          ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `worker-${latencyMs}`)}`] : []),
+        ],
         env: {
           NODE_OPTIONS: `--import=${HTTP_COUNT}`,
           CONVOY_BENCH_HTTP_COUNT_FILE: countFile,
