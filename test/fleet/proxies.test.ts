@@ -94,7 +94,11 @@ describe('link proxy', () => {
         upstreamHost: '127.0.0.1',
         upstreamPort: echoPort,
       }).start();
-      expect((await roundTrip(direct.port)).ms).toBeLessThan(60);
+      // the best of five: one round trip on a loaded machine (CI's two suites side by side) took
+      // 80 ms once; a link that delayed would take >= 80 every time
+      const direct5: number[] = [];
+      for (let i = 0; i < 5; i++) direct5.push((await roundTrip(direct.port)).ms);
+      expect(Math.min(...direct5)).toBeLessThan(60);
       await direct.close();
     } finally {
       await p.close();
