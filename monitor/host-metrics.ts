@@ -50,7 +50,7 @@ export interface HostMetrics {
   registry: Registry;
 }
 
-const PROCESS_STATES = ['starting', 'running', 'draining', 'stopped', 'restarting', 'exited'] as const;
+const PROCESS_STATES = ['standby', 'starting', 'running', 'draining', 'stopped', 'restarting', 'exited'] as const;
 
 export function createHostMetrics(source: HostMetricsSource, opts: Pick<HostMetricsOptions, 'processMetrics'> = {}) {
   const registry = new Registry();
@@ -58,7 +58,7 @@ export function createHostMetrics(source: HostMetricsSource, opts: Pick<HostMetr
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'convoy_worker_process_' });
   new Gauge({
     name: 'convoy_worker_host_processes',
-    help: "The host's worker processes by state",
+    help: "The host's worker processes by state (standby: a slot --processes auto has not needed yet)",
     labelNames: ['state'],
     registers: [registry],
     collect() {

@@ -1,9 +1,10 @@
 /**
  * `convoy worker`: work items until SIGTERM/SIGINT (or until idle with --exit-when-idle), with one
- * process per core by default: `--processes N|auto` makes this process the host's supervisor
- * (./supervisor.ts), which starts N worker processes running this same command line, each with
- * its share of the host's --concurrency/--transfers/--threads (./processes.ts); `--processes 1` is
- * this process alone, as before. The job kinds add their own options and start hooks (the uploads
+ * process per core at most by default: `--processes N|auto` makes this process the host's
+ * supervisor (./supervisor.ts), which starts N worker processes running this same command line
+ * (auto: one, then another each time all are CPU-bound, up to one per core), each with its share
+ * of the host's --concurrency/--transfers/--threads (./processes.ts); `--processes 1` is this
+ * process alone, as before. The job kinds add their own options and start hooks (the uploads
  * kind's --customers-file): the registry hands them in, and every hook runs once per host,
  * checking its options, before any work is taken.
  */
@@ -18,6 +19,9 @@ import { withKinds, type EngineContext, type KindRegistry } from './job-kind.js'
 import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
 import {
   childNodeArgs,
+  DEFAULT_GROW_AT_CORES,
+  GROW_SAMPLE_MS,
+  growthPolicy,
   MAX_PROCESSES,
   parseProcesses,
   planChildren,
@@ -26,6 +30,8 @@ import {
   type ProcessesSetting,
 } from './processes.js';
 import { Supervisor } from './supervisor.js';
+
+const GROW_WINDOW_S = GROW_SAMPLE_MS / 1000;
 
 /** Worker flags of earlier releases that are now the run's (`convoy plan`). */
 const MOVED_TO_PLAN = ['--max-attempts', '--backoff-base-ms', '--backoff-cap-ms'] as const;
@@ -40,14 +46,28 @@ function processesOption(value: string): ProcessesSetting {
   return p;
 }
 
+function growAtOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n > 0 && n <= 1))
+    throw new InvalidArgumentError(
+      `--grow-at-cpu is a share of one core, more than 0 and at most 1 (e.g. 0.9), got "${value}".`,
+    );
+  return n;
+}
+
 export function registerWorkerCommand(program: Command, kinds: KindRegistry): Command {
   const command = program.command('worker');
   command
     .description('take work items from the queue and do them (many in flight), until SIGTERM/SIGINT')
     .option(
       '--processes <n|auto>',
-      'worker processes on this host, one event loop each, sharing the counts below (default: auto = one per core; 1 = this process alone)',
+      'worker processes on this host, one event loop each, sharing the counts below (default: auto = one, and another each time all are CPU-bound, up to one per core; 1 = this process alone)',
       processesOption,
+    )
+    .option(
+      '--grow-at-cpu <cores>',
+      `with --processes auto: the CPU every process must use over ${GROW_WINDOW_S} s (a share of a core) before the next starts (default ${DEFAULT_GROW_AT_CORES})`,
+      growAtOption,
     )
     .option('--concurrency <n>', 'items in flight (the host total; default 8 per process)', intOption('--concurrency'))
     .option(
@@ -82,6 +102,10 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
           `${moved.join(', ')}: a run's retry policy is set when it is planned, so that every worker applies the same one; ` +
             `give it to \`convoy plan <kind> ${moved.map((f) => `${f} ...`).join(' ')}\` and start the worker without it`,
         );
+      if (opts.growAtCpu !== undefined && (opts.processes ?? 'auto') !== 'auto')
+        throw new InputError(
+          `--grow-at-cpu applies to --processes auto (a host that starts processes as it needs them); with --processes ${String(opts.processes)} every process starts at once: drop one of the two`,
+        );
       // set when this process is one of a supervisor's: its id and shares come from there
       const child = childSettings();
       const config = configFrom(cmd);
@@ -107,7 +131,7 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
       }
       if (processes > 1) {
         ctx?.close();
-        return superviseHost(opts, options, processes, log);
+        return superviseHost(opts, options, processes, (opts.processes ?? 'auto') === 'auto', log);
       }
       // ...and apply them in every process that works items (a lone worker, or each child).
       for (const plugin of kinds.plugins) plugin.configureWorkerProcess?.(opts);
@@ -186,6 +210,7 @@ async function superviseHost(
   opts: Record<string, unknown>,
   options: WorkerOptions,
   processes: number,
+  auto: boolean,
   log: Logger,
 ): Promise<number> {
   const host = {
@@ -198,9 +223,12 @@ async function superviseHost(
   };
   for (const raised of raisedTotals(host)) log.warn(raised);
   const children = planChildren(host);
+  const defaults = parseWorkerOptions({});
+  const grow = auto ? growthPolicy(host, defaults, opts.growAtCpu as number | undefined) : undefined;
   const supervisor = new Supervisor({
     workerId: options.workerId,
     children,
+    grow,
     entry: process.argv[1]!,
     args: process.argv.slice(2),
     // Without syntax detection: Node 20.19+ parses every .js file of a package without a "type"
@@ -233,7 +261,11 @@ async function superviseHost(
     {
       workerId: options.workerId,
       processes,
-      shares: children.map((c) => ({ concurrency: c.concurrency, transfers: c.transfers, threads: c.threads })),
+      ...(grow
+        ? { grow }
+        : {
+            shares: children.map((c) => ({ concurrency: c.concurrency, transfers: c.transfers, threads: c.threads })),
+          }),
       metrics: metrics?.url,
     },
     'host supervisor started',

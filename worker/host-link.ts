@@ -5,7 +5,11 @@
  *
  *   supervisor -> child   { type: 'convoy:metrics?', id }         a /metrics scrape of the host
  *                         { type: 'convoy:end-receive' }           every child has released its items
+ *                         { type: 'convoy:cpu?' }                  how much CPU have you used?
+ *                         { type: 'convoy:shares', ... }           the host's counts, divided again
+ *                                                                  (`auto` started another process)
  *   child -> supervisor   { type: 'convoy:metrics', id, metrics } this process's registry as JSON
+ *                         { type: 'convoy:cpu', micros }          process.cpuUsage(), user + system
  *                         { type: 'convoy:state', state }          running / draining / stopped
  *                         { type: 'convoy:released' }              draining: my items are done or
  *                                                                  released; my long poll is open
@@ -48,9 +52,21 @@ export type ChildSettings = z.infer<typeof childSettingsSchema>;
 
 export type ChildState = 'running' | 'draining' | 'stopped';
 
-export type ToChild = { type: 'convoy:metrics?'; id: number } | { type: 'convoy:end-receive' };
+/** A child's share of the host's counts, and how many processes share them now. */
+export interface Shares {
+  processes: number;
+  concurrency: number;
+  transfers: number;
+}
+
+export type ToChild =
+  | { type: 'convoy:metrics?'; id: number }
+  | { type: 'convoy:end-receive' }
+  | { type: 'convoy:cpu?' }
+  | ({ type: 'convoy:shares' } & Shares);
 export type FromChild =
   | { type: 'convoy:state'; state: ChildState }
+  | { type: 'convoy:cpu'; micros: number }
   | { type: 'convoy:released' }
   | { type: 'convoy:metrics'; id: number; metrics: unknown[] };
 
@@ -109,11 +125,12 @@ export function releaseBarrier(): ReleaseBarrier {
 
 /**
  * Wire this child to its supervisor: report the worker's state, answer metrics requests (when
- * the supervisor serves /metrics), and shut down when the supervisor is gone.
+ * the supervisor serves /metrics) and CPU samples, take new shares of the host's counts, and
+ * shut down when the supervisor is gone.
  */
 export async function linkChild(
   events: ConvoyEmitter,
-  worker: { id: string; stop(signal?: string): Promise<void> },
+  worker: { id: string; stop(signal?: string): Promise<void>; resize(shares: Shares): void },
   barrier: ReleaseBarrier,
   settings: ChildSettings,
   log: Logger,
@@ -128,6 +145,15 @@ export async function linkChild(
   ];
   const onMessage = (msg: ToChild) => {
     if (msg?.type === 'convoy:end-receive') return barrier.end();
+    if (msg?.type === 'convoy:cpu?') {
+      const used = process.cpuUsage(); // every thread of the process: the event loop and piscina's
+      return send({ type: 'convoy:cpu', micros: used.user + used.system });
+    }
+    if (msg?.type === 'convoy:shares') {
+      const { processes, concurrency, transfers } = msg;
+      log.info({ workerId: worker.id, processes, concurrency, transfers }, 'host counts divided again');
+      return worker.resize({ processes, concurrency, transfers });
+    }
     if (msg?.type !== 'convoy:metrics?' || !metrics) return;
     void metrics.registry
       .getMetricsAsJSON()

@@ -2,6 +2,8 @@
  * How `convoy worker --processes N|auto` divides a host among its worker processes, and when the
  * supervisor (./supervisor.ts) restarts one: pure decisions, no I/O (test/unit/processes.test.ts).
  *
+ * Growing (`auto`): see GrowthPolicy below.
+ *
  * Splitting: the counts an operator gives (--concurrency, --transfers, --threads) are the HOST's,
  * divided as evenly as they go (the first processes get the remainder), at least 1 each. Counts
  * not given keep each process at the single process's defaults (concurrency 8, transfers 64),
@@ -31,7 +33,7 @@ export function parseProcesses(value: string): ProcessesSetting | undefined {
   return n >= 1 && n <= MAX_PROCESSES ? n : undefined;
 }
 
-/** The number of processes: auto = one per core. */
+/** The most processes of a host: auto = one per core (started as they are needed: GrowthPolicy). */
 export function resolveProcesses(setting: ProcessesSetting, cores: number): number {
   return setting === 'auto' ? Math.min(MAX_PROCESSES, Math.max(1, Math.floor(cores))) : setting;
 }
@@ -78,6 +80,78 @@ export function planChildren(input: HostInput): ChildPlan[] {
     transfers: transfers?.[i],
     threads: threads[i]!,
   }));
+}
+
+/**
+ * `--processes auto` grows the host one process at a time (./supervisor.ts). It starts one
+ * process with the host's whole counts and starts the next (up to one per core) only when every
+ * running one has used at least `atCores` of a core over a sample window: a process that is not
+ * CPU-bound gains nothing from a sibling, and one process spends less CPU per object than two
+ * sharing the same work (bench:s3 (a) and (c) on 2 cores, docs/benchmarks.md session 17: 20-35%
+ * less, as fast or faster, where the endpoints take the cores one process leaves). Processes are
+ * never taken away: a host that needed N keeps N until it stops.
+ *
+ * Whether a core is free is not checked: a process that gets 0.9 of a core over the window was
+ * scheduled that much, which a host whose cores are all busy does not give it.
+ */
+export interface GrowthPolicy {
+  /** processes started at once. @defaultValue 1 */
+  initial: number;
+  /** the CPU (in cores, 0..1) every running process must have used over a window. @defaultValue 0.9 */
+  atCores: number;
+  /** the sample window. @defaultValue 3000 */
+  sampleMs: number;
+  /** the host's totals, divided over the processes running */
+  concurrency: number;
+  transfers: number;
+}
+
+export const DEFAULT_GROW_AT_CORES = 0.9;
+export const GROW_SAMPLE_MS = 3_000;
+
+/**
+ * The growth policy of `--processes auto` on a host of `max` processes: totals not given are
+ * what `max` lone processes would take (8 items, 64 transfers each), so a host that grows to
+ * one per core ends with what `--processes <cores>` starts with.
+ */
+export function growthPolicy(
+  input: Pick<HostInput, 'processes' | 'concurrency' | 'transfers'>,
+  defaults: { concurrency: number; transfers: number },
+  atCores = DEFAULT_GROW_AT_CORES,
+): GrowthPolicy {
+  return {
+    initial: 1,
+    atCores,
+    sampleMs: GROW_SAMPLE_MS,
+    concurrency: input.concurrency ?? defaults.concurrency * input.processes,
+    transfers: input.transfers ?? defaults.transfers * input.processes,
+  };
+}
+
+/** What the process in `slot` (1-based) takes of the host's totals while `running` processes share them. */
+export function shareOf(
+  policy: GrowthPolicy,
+  running: number,
+  slot: number,
+): { concurrency: number; transfers: number } {
+  return {
+    concurrency: splitTotal(policy.concurrency, running)[slot - 1]!,
+    transfers: splitTotal(policy.transfers, running)[slot - 1]!,
+  };
+}
+
+/**
+ * Whether to start the next process: there is a slot left and every running process used at
+ * least `atCores` over the last window (`cpuCores`: one figure per running process, undefined
+ * while one has no full window yet, as after its start, whose module loading is not work).
+ */
+export function shouldGrow(
+  cpuCores: Array<number | undefined>,
+  max: number,
+  policy: Pick<GrowthPolicy, 'atCores'>,
+): boolean {
+  if (cpuCores.length === 0 || cpuCores.length >= max) return false;
+  return cpuCores.every((c) => c !== undefined && c >= policy.atCores);
 }
 
 /** Host totals below the process count are raised to it (one each): say so. */

@@ -17,6 +17,13 @@
  * static `aggregate` merges the children's registries, sent here as JSON over IPC
  * (monitor/host-metrics.ts).
  *
+ * `--processes auto` starts one process with the host's whole counts and adds the next, up to
+ * one per core, when every running one is CPU-bound (./processes.ts GrowthPolicy): every
+ * `sampleMs` each running child says how much CPU it has used (`convoy:cpu`), and when all of
+ * them used at least `atCores` of a core over the last window, the supervisor sends the running
+ * ones their new shares (`convoy:shares`) and starts the next. Slots not started yet are
+ * 'standby'.
+ *
  * Children run this process's own entry and arguments unchanged (the same config, run filter,
  * kind options); what differs per child (its worker id `<id>-p<slot>`, its shares, its slot) is in
  * one environment variable (./host-link.ts). The kinds' start hooks (the uploads kind plans its
@@ -37,7 +44,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { toError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { CHILD_ENV, type ChildSettings, type ChildState, type FromChild, type ToChild } from './host-link.js';
+import {
+  CHILD_ENV,
+  type ChildSettings,
+  type ChildState,
+  type FromChild,
+  type Shares,
+  type ToChild,
+} from './host-link.js';
 import {
   DEFAULT_RESTART,
   drainWaitMs,
@@ -47,7 +61,10 @@ import {
   restartDelayMs,
   type ChildExit,
   type ChildPlan,
+  type GrowthPolicy,
   type RestartPolicy,
+  shareOf,
+  shouldGrow,
 } from './processes.js';
 
 export interface SupervisorOptions {
@@ -64,6 +81,8 @@ export interface SupervisorOptions {
   shutdownForceMs: number;
   /** children keep a metrics registry for the host's /metrics. @defaultValue false */
   metrics?: boolean;
+  /** `--processes auto`: start `initial` children and grow when they are CPU-bound; absent: start all */
+  grow?: GrowthPolicy;
   /** @defaultValue DEFAULT_RESTART (1 s base, 30 s cap, reset after a minute up) */
   restart?: RestartPolicy;
   log: Logger;
@@ -71,7 +90,7 @@ export interface SupervisorOptions {
   now?: () => number;
 }
 
-export type SlotState = 'starting' | ChildState | 'restarting' | 'exited';
+export type SlotState = 'standby' | 'starting' | ChildState | 'restarting' | 'exited';
 
 export interface ProcessHealth {
   slot: number;
@@ -102,6 +121,9 @@ interface Slot {
   restartTimer?: NodeJS.Timeout;
   /** draining, its items done or released, its long poll still open (host-link.ts) */
   released?: boolean;
+  /** the child's last CPU answer (auto's growth), and the cores it used between its last two */
+  cpu?: { micros: number; atMs: number };
+  cpuCores?: number;
 }
 
 /** How long a /metrics scrape waits for each child. */
@@ -120,6 +142,7 @@ export class Supervisor {
   private readonly done = new Promise<number>((resolve) => (this.resolveDone = resolve));
   private nextRequest = 0;
   private readonly pending = new Map<number, (metrics: unknown[]) => void>();
+  private sampler: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.log.child({ hostWorkerId: opts.workerId });
@@ -127,26 +150,84 @@ export class Supervisor {
     this.slots = opts.children.map((plan) => ({ plan, state: 'starting', startedAtMs: 0, streak: 0, restarts: 0 }));
   }
 
-  /** Start every child; resolves with the host's exit code once all of them have exited for good. */
+  /** Start the children; resolves with the host's exit code once all of them have exited for good. */
   run(): Promise<number> {
-    for (const slot of this.slots) this.start(slot);
+    const first = this.opts.grow ? Math.min(this.opts.grow.initial, this.slots.length) : this.slots.length;
+    this.slots.slice(first).forEach((slot) => (slot.state = 'standby'));
+    for (const slot of this.slots.slice(0, first)) this.start(slot);
+    if (this.opts.grow && first < this.slots.length) {
+      this.sampler = setInterval(() => this.sample(), this.opts.grow.sampleMs);
+      this.sampler.unref();
+    }
     return this.done;
   }
 
+  /** Slots that have been started (not standby): the processes sharing the host's counts. */
+  private started(): Slot[] {
+    return this.slots.filter((s) => s.state !== 'standby');
+  }
+
+  /** This slot's counts: its share of the host's totals (auto), or its plan's. */
+  private sharesOf(slot: Slot): { processes: number; concurrency?: number; transfers?: number } {
+    const grow = this.opts.grow;
+    if (!grow)
+      return { processes: this.slots.length, concurrency: slot.plan.concurrency, transfers: slot.plan.transfers };
+    const processes = this.started().length;
+    return { processes, ...shareOf(grow, processes, slot.plan.slot) };
+  }
+
+  /**
+   * auto's growth, every sample window: with every started child running and its last window's
+   * CPU at or over the policy's, start the next slot; then ask the running children for their CPU
+   * again (their answers make the next window's figures).
+   */
+  private sample(): void {
+    const grow = this.opts.grow!;
+    if (this.stopping) return;
+    const started = this.started();
+    const figures = started.map((s) => (s.state === 'running' ? s.cpuCores : undefined));
+    if (shouldGrow(figures, this.slots.length, grow)) {
+      const next = this.slots.find((s) => s.state === 'standby')!;
+      next.state = 'starting'; // counted as started from here: the shares below include it
+      this.log.info(
+        { slot: next.plan.slot, cpuCores: figures.map((c) => Number(c!.toFixed(2))), atCores: grow.atCores },
+        'every worker process is CPU-bound; starting another',
+      );
+      for (const s of started) {
+        s.cpuCores = undefined; // a new window under the new shares
+        this.send(s, { type: 'convoy:shares', ...(this.sharesOf(s) as Shares) });
+      }
+      this.start(next);
+      if (!this.slots.some((s) => s.state === 'standby')) clearInterval(this.sampler);
+    }
+    for (const s of this.started()) if (s.state === 'running') this.send(s, { type: 'convoy:cpu?' });
+  }
+
+  private onCpu(slot: Slot, micros: number): void {
+    const atMs = this.now();
+    const last = slot.cpu;
+    slot.cpu = { micros, atMs };
+    // the first answer after a (re)start is the baseline: module loading is not the work
+    if (last && atMs > last.atMs) slot.cpuCores = (micros - last.micros) / 1000 / (atMs - last.atMs);
+  }
+
   private start(slot: Slot): void {
+    const shares = this.sharesOf(slot);
     const settings: ChildSettings = {
       slot: slot.plan.slot,
-      processes: this.slots.length,
+      processes: shares.processes,
       supervisorPid: process.pid,
       workerId: slot.plan.workerId,
-      concurrency: slot.plan.concurrency,
-      transfers: slot.plan.transfers,
+      concurrency: shares.concurrency,
+      transfers: shares.transfers,
       threads: slot.plan.threads,
       metrics: this.opts.metrics ?? false,
     };
     slot.state = 'starting';
     slot.startedAtMs = this.now();
     slot.restartTimer = undefined;
+    slot.cpu = undefined;
+    slot.cpuCores = undefined;
     let child: ChildProcess;
     try {
       child = fork(this.opts.entry, this.opts.args, {
@@ -188,6 +269,8 @@ export class Supervisor {
       else this.endReceiveIfAllReleased();
     } else if (msg?.type === 'convoy:metrics') {
       this.pending.get(msg.id)?.(msg.metrics);
+    } else if (msg?.type === 'convoy:cpu') {
+      this.onCpu(slot, msg.micros);
     }
   }
 
@@ -234,11 +317,14 @@ export class Supervisor {
   }
 
   private finishIfDone(): void {
-    if (this.finished || !this.slots.every((s) => s.state === 'exited')) return;
+    // a slot never started (auto did not need it) has nothing to wait for
+    const started = this.started();
+    if (this.finished || !started.every((s) => s.state === 'exited')) return;
     this.finished = true;
     clearTimeout(this.killTimer);
+    clearInterval(this.sampler);
     const code = hostExitCode(
-      this.slots.map((s) => s.lastExit ?? { code: 0, signal: null }),
+      started.map((s) => s.lastExit ?? { code: 0, signal: null }),
       { stopped: this.stopping, gaveUp: this.gaveUp },
     );
     this.log.info({ code, restarts: this.restartsTotal }, 'every worker process has exited');
@@ -252,6 +338,7 @@ export class Supervisor {
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    clearInterval(this.sampler);
     const waitMs = drainWaitMs(this.opts);
     this.log.info({ signal, waitMs }, 'stopping every worker process');
     for (const slot of this.slots) {
@@ -291,7 +378,7 @@ export class Supervisor {
       ? 'stopped'
       : this.stopping
         ? 'stopping'
-        : running === processes.length
+        : running === this.started().length
           ? 'running'
           : 'degraded';
     return { status, workerId: this.opts.workerId, pid: process.pid, restarts: this.restartsTotal, processes };

@@ -12,7 +12,7 @@
  * Only then is an open long poll aborted: see stop().
  */
 import { hostname } from 'node:os';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { classifyError, toError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { sleep } from '../shared/sleep.js';
@@ -40,6 +40,8 @@ export class Worker {
   /** works each received message to its end */
   private readonly items: ItemRunner;
   private readonly inFlight = new Set<Promise<void>>();
+  /** object transfers in flight across items (--transfers; resize() changes it) */
+  private readonly transfers: LimitFunction;
   /** aborts the open long poll: only once the items are drained or released (see stop()) */
   private readonly receiveAbort = new AbortController();
   /** aborted when stop() begins: ends the receive loop's sleeps */
@@ -107,6 +109,7 @@ export class Worker {
       ctx.events.safeEmit('run:paused:max-failed', { runId, failed: reason.failed, allowed: reason.allowed });
       await this.runs.load(runId, { fresh: true }).catch(() => undefined);
     });
+    this.transfers = pLimit(this.options.transfers);
     this.items = new ItemRunner({
       ctx,
       options: this.options,
@@ -119,7 +122,7 @@ export class Worker {
       slots: new RunSlots(ctx),
       runs: this.runs,
       pool: this.pool,
-      transfers: pLimit(this.options.transfers),
+      transfers: this.transfers,
       isStopping: () => this.stopping,
     });
     this.startedAtMs = ctx.now();
@@ -127,6 +130,18 @@ export class Worker {
     this.stopRequested = new Promise((resolve) =>
       this.stopAbort.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
+  }
+
+  /**
+   * A supervisor divided the host's counts again (`--processes auto` started another process):
+   * the next receive asks for at most the new concurrency, the next transfers start under the new
+   * limit; what is in flight finishes.
+   */
+  resize(shares: { processes: number; concurrency: number; transfers: number }): void {
+    this.options.concurrency = shares.concurrency;
+    this.options.transfers = shares.transfers;
+    this.transfers.concurrency = shares.transfers;
+    if (this.options.supervised) this.options.supervised.processes = shares.processes;
   }
 
   get inFlightCount(): number {

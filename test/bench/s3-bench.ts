@@ -351,7 +351,7 @@ function describeRun(tool: ToolName, r: ToolResult): string[] {
     );
   if (tool === 'convoy')
     lines.push(
-      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, plan exited ${r.plan_seconds} s after the start; ${r.items} items; worker CPU ${r.worker_cpu_s} s, emulators ${r.emulator_cpu_s ?? '?'} s`,
+      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, ${r.worker_processes ?? '?'} worker process(es)${r.second_process_s !== undefined ? ` (the 2nd at ${r.second_process_s} s)` : ''}, plan exited ${r.plan_seconds} s after the start; ${r.items} items; worker CPU ${r.worker_cpu_s} s, emulators ${r.emulator_cpu_s ?? '?'} s`,
     );
   return lines;
 }

@@ -33,6 +33,8 @@ export const probeSpecSchema = z.object({
   count: z.number().int().min(1),
   /** extra simulated service time per item (a remote call we do not emulate), ms */
   thinkMs: z.number().int().min(0).default(0),
+  /** CPU spent per item on the event loop (a busy loop), ms: a CPU-bound kind */
+  spinMs: z.number().int().min(0).default(0),
 });
 export type ProbeSpec = z.infer<typeof probeSpecSchema>;
 
@@ -79,6 +81,7 @@ export const probeKind: JobKind<ProbeSpec> = {
       { abortSignal: signal },
     );
     if (spec.thinkMs) await new Promise((r) => setTimeout(r, spec.thinkMs));
+    for (const until = performance.now() + spec.spinMs; performance.now() < until; );
     const dst = expectedDestination(src);
     assertLease();
     await s3.send(new PutObjectCommand({ Bucket: spec.bucket, Key: dstKey(n), Body: dst, ContentLength: dst.length }), {

@@ -26,6 +26,8 @@ export interface SeedOptions {
   objectBytes?: number;
   /** simulated extra service time per item @defaultValue 0 */
   thinkMs?: number;
+  /** CPU (a busy loop) per item @defaultValue 0 */
+  spinMs?: number;
   /** name suffix (one bucket and peer table per run) */
   name: string;
 }
@@ -38,6 +40,7 @@ export async function seedProbe(ctx: ConvoyContext, opts: SeedOptions): Promise<
     peerTable: `peer-${opts.name}`,
     count: opts.count,
     thinkMs: opts.thinkMs ?? 0,
+    spinMs: opts.spinMs ?? 0,
   };
   const s3 = makeS3Client(getRemote(ctx.config, 'local'));
   const ddb = new DynamoDBClient({

@@ -23,11 +23,17 @@ export interface ProbeRun {
   expectAllDoneOnce(): Promise<void>;
 }
 
-/** A fresh env with a planned fleet-probe run of `count` items taking `thinkMs` each. */
-export async function probeRun(t: TestStack, name: string, count: number, thinkMs: number): Promise<ProbeRun> {
+/** A fresh env with a planned fleet-probe run of `count` items taking `thinkMs` each (and `spinMs` of CPU). */
+export async function probeRun(
+  t: TestStack,
+  name: string,
+  count: number,
+  thinkMs: number,
+  spinMs = 0,
+): Promise<ProbeRun> {
   const env = await freshEnv(t.stack, { kinds: [probePlugin] });
   const config = writeCliConfig(env);
-  const spec = await seedProbe(env.ctx, { count, name, thinkMs, objectBytes: 256 });
+  const spec = await seedProbe(env.ctx, { count, name, thinkMs, spinMs, objectBytes: 256 });
   await planProbe(env.ctx, name, spec, { backoffBaseMs: 200 });
   return {
     env,

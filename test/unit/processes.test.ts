@@ -1,12 +1,13 @@
 /**
  * How `convoy worker --processes N|auto` divides a host and when its supervisor restarts a
- * process (worker/processes.ts): pure decisions.
+ * process or (auto) starts the next (worker/processes.ts): pure decisions.
  */
 import { describe, expect, it } from 'vitest';
 import {
   childNodeArgs,
   DEFAULT_RESTART,
   drainWaitMs,
+  growthPolicy,
   hostExitCode,
   MAX_PROCESSES,
   nextStreak,
@@ -16,6 +17,8 @@ import {
   raisedTotals,
   resolveProcesses,
   restartDelayMs,
+  shareOf,
+  shouldGrow,
   splitTotal,
 } from '../../worker/processes.js';
 
@@ -135,5 +138,44 @@ describe('the host exit code', () => {
   it('the drain wait is the deadline, the force time and a margin', () => {
     expect(drainWaitMs({ shutdownDeadlineMs: 30_000, shutdownForceMs: 5_000 })).toBe(40_000);
     expect(drainWaitMs({ shutdownDeadlineMs: 300, shutdownForceMs: 0 }, 1_000)).toBe(1_300);
+  });
+});
+
+describe('--processes auto grows when every process is CPU-bound', () => {
+  const defaults = { concurrency: 8, transfers: 64 };
+  it("the host's totals: as given, else what one process per core would take; one process first", () => {
+    expect(growthPolicy({ processes: 2 }, defaults)).toEqual({
+      initial: 1,
+      atCores: 0.9,
+      sampleMs: 3_000,
+      concurrency: 16,
+      transfers: 128,
+    });
+    expect(growthPolicy({ processes: 4, concurrency: 64, transfers: 100 }, defaults, 0.5)).toMatchObject({
+      atCores: 0.5,
+      concurrency: 64,
+      transfers: 100,
+    });
+  });
+
+  it('each running process takes its share of the totals, the first ones the remainder', () => {
+    const policy = growthPolicy({ processes: 3, concurrency: 10, transfers: 129 }, defaults);
+    expect(shareOf(policy, 1, 1)).toEqual({ concurrency: 10, transfers: 129 });
+    expect([1, 2].map((slot) => shareOf(policy, 2, slot))).toEqual([
+      { concurrency: 5, transfers: 65 },
+      { concurrency: 5, transfers: 64 },
+    ]);
+    expect(shareOf(policy, 3, 3)).toEqual({ concurrency: 3, transfers: 43 });
+  });
+
+  it('grows only with a slot left and every running process at or over the threshold for a full window', () => {
+    const policy = { atCores: 0.9 };
+    expect(shouldGrow([0.95], 2, policy)).toBe(true);
+    expect(shouldGrow([0.9, 0.97], 4, policy)).toBe(true);
+    expect(shouldGrow([0.85], 2, policy)).toBe(false); // not CPU-bound: a sibling would not help
+    expect(shouldGrow([0.95, 0.6], 4, policy)).toBe(false); // one is not
+    expect(shouldGrow([0.95, undefined], 4, policy)).toBe(false); // one just started: no window yet
+    expect(shouldGrow([0.99, 0.99], 2, policy)).toBe(false); // every core has its process
+    expect(shouldGrow([], 2, policy)).toBe(false);
   });
 });

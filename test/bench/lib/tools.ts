@@ -178,6 +178,12 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
         // the timeline from the plan's start: worker ready, first item claimed
         worker_ready_s: since(logTime(w.stderrPath, 'worker started')),
         first_item_started_s: since(firstStartedAtMs),
+        // --processes auto: how many processes the host grew to, and when it started the second
+        worker_processes: Math.max(
+          1,
+          new Set(logEntries(w.stderrPath, 'worker process started').map((e) => e.slot)).size,
+        ),
+        second_process_s: since(logTime(w.stderrPath, 'every worker process is CPU-bound; starting another')),
         plan_peak_rss_mib: Math.round(p.peakRssKiB / 102.4) / 10,
         worker_cpu_s: Math.round((w.userCpuS + w.sysCpuS) * 100) / 100,
         plan_cpu_s: Math.round((p.userCpuS + p.sysCpuS) * 100) / 100,
@@ -194,18 +200,22 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   }
 }
 
+/** The pino log lines with this message. */
+function logEntries(file: string, msg: string): Array<{ msg?: string; time?: number; slot?: number }> {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; time?: number; slot?: number })
+      .filter((entry) => entry.msg === msg);
+  } catch {
+    return []; // no log
+  }
+}
+
 /** The time (ms) of the first pino log line with this message, if any. */
 function logTime(file: string, msg: string): number | undefined {
-  try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; time?: number };
-      if (entry.msg === msg) return entry.time;
-    }
-  } catch {
-    /* no log */
-  }
-  return undefined;
+  return logEntries(file, msg)[0]?.time;
 }
 
 /** Node options and environment for a profiled worker: --cpu-prof and the HTTP request counter. */
