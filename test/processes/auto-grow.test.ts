@@ -14,40 +14,22 @@
  * (2 items/s, ~0.02 of a core) stays well under it: what is tested is the workload deciding.
  */
 import { availableParallelism } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listWorkers } from '../../state/workers.js';
 import { completedBy, itemRows } from '../fleet-accounting/helpers.js';
 import { waitForRun } from '../fleet/probe-run.js';
 import { exited, runCli } from '../helpers/cli.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { logLines, probeRun, processesOf, startHost, type Host, type ProbeRun } from './helpers.js';
+import { waitUntil } from '../helpers/stack.js';
+import { hostTests, logLines, processesOf } from './helpers.js';
 
-let t: TestStack;
-beforeAll(async () => {
-  t = await startTestStack();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const hosts: Host[] = [];
-const runs: ProbeRun[] = [];
-afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
-    await exited(h);
-  }
-  for (const r of runs.splice(0)) r.env.close();
-});
+const { host, newRun } = hostTests();
 const GROW_AT = ['--grow-at-cpu', '0.15'];
 const twoCores = availableParallelism() >= 2;
 
 describe.runIf(twoCores)('convoy worker --processes auto', () => {
   it('a CPU-bound kind: the second process starts, the first gets half the counts, every item done once', async () => {
-    const run = await probeRun(t, 'spin', 700, 0, 25);
-    runs.push(run);
-    const h = startHost(run, 'hostg', 'auto', GROW_AT);
-    hosts.push(h);
+    const run = await newRun('spin', 700, 0, 25);
+    const h = host(run, 'hostg', 'auto', GROW_AT);
     // one process first, with the host's whole counts (8 items and 64 transfers per core)
     const [first] = await processesOf(run, h, 1);
     expect(first).toMatchObject({ workerId: 'hostg-p1', slot: 1, processes: 1 });
@@ -89,9 +71,8 @@ describe.runIf(twoCores)('convoy worker --processes auto', () => {
 
   it('a latency-bound kind: one process for the whole run, the other slot on standby; exit 0 when idle', async () => {
     // 30 items at 4 in flight, each waiting 2 s: ~15 s, five sample windows
-    const run = await probeRun(t, 'wait', 30, 2_000);
-    runs.push(run);
-    const h = startHost(run, 'hostw', 'auto', [
+    const run = await newRun('wait', 30, 2_000);
+    const h = host(run, 'hostw', 'auto', [
       ...GROW_AT,
       '--concurrency',
       '4',
@@ -100,7 +81,6 @@ describe.runIf(twoCores)('convoy worker --processes auto', () => {
       '--metrics-port',
       '0',
     ]);
-    hosts.push(h);
     const url = await waitUntil(
       () => logLines(h).find((l) => l.msg === 'host supervisor started' && l.metrics)?.metrics as string | undefined,
       { timeoutMs: 30_000, intervalMs: 100, what: `the host's metrics URL; output:\n${h.output()}` },
@@ -130,8 +110,7 @@ describe.runIf(twoCores)('convoy worker --processes auto', () => {
   }, 150_000);
 
   it('--grow-at-cpu outside (0, 1] or beside a fixed --processes: exit 2 naming it, no stack trace', async () => {
-    const run = await probeRun(t, 'badgrow', 1, 0);
-    runs.push(run);
+    const run = await newRun('badgrow', 1, 0);
     for (const [args, says] of [
       [['--grow-at-cpu', '1.5'], '--grow-at-cpu is a share of one core, more than 0 and at most 1'],
       [['--grow-at-cpu', '0'], 'got "0"'],

@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { listWorkers, type WorkerHeartbeat } from '../../state/workers.js';
 import { PROBE_CLI } from '../fleet/fleet.js';
 import { probePlugin } from '../fleet/probe-plugin.js';
 import { planProbe, seedProbe, verifyProbe } from '../fleet/probe-run.js';
 import { itemRows } from '../fleet-accounting/helpers.js';
-import { spawnWorker, writeCliConfig } from '../helpers/cli.js';
-import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { exited, spawnWorker, writeCliConfig } from '../helpers/cli.js';
+import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 
 export interface ProbeRun {
   env: TestEnv;
@@ -117,3 +117,41 @@ export function logLines(host: Host): Array<Record<string, unknown>> {
 }
 
 export const thisHost = hostname();
+
+/**
+ * A host test file's setup: the local stack for the file, and hosts and runs made through the
+ * returned functions killed and closed after each test.
+ */
+export function hostTests(): {
+  host(run: ProbeRun, id: string, processes: number | 'auto', args?: string[], env?: NodeJS.ProcessEnv): Host;
+  newRun(name: string, count: number, thinkMs: number, spinMs?: number): Promise<ProbeRun>;
+} {
+  let t: TestStack;
+  const hosts: Host[] = [];
+  const runs: ProbeRun[] = [];
+  beforeAll(async () => {
+    t = await startTestStack();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) {
+      if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
+      await exited(h);
+    }
+    for (const r of runs.splice(0)) r.env.close();
+  });
+  return {
+    host(run, id, processes, args = [], env = {}) {
+      const h = startHost(run, id, processes, args, env);
+      hosts.push(h);
+      return h;
+    },
+    async newRun(name, count, thinkMs, spinMs = 0) {
+      const r = await probeRun(t, name, count, thinkMs, spinMs);
+      runs.push(r);
+      return r;
+    },
+  };
+}

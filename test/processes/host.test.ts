@@ -15,43 +15,17 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { countByStatus } from '../../state/status-index.js';
 import { listWorkers } from '../../state/workers.js';
 import { itemRows, completedBy } from '../fleet-accounting/helpers.js';
 import { waitForRun } from '../fleet/probe-run.js';
 import { exited, runCli } from '../helpers/cli.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { alive, logLines, probeRun, processesOf, startHost, thisHost, type Host, type ProbeRun } from './helpers.js';
+import { waitUntil } from '../helpers/stack.js';
+import { alive, hostTests, logLines, processesOf, thisHost } from './helpers.js';
 
-let t: TestStack;
-beforeAll(async () => {
-  t = await startTestStack();
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const hosts: Host[] = [];
-const runs: ProbeRun[] = [];
-const host = (run: ProbeRun, id: string, processes: number | 'auto', args: string[] = [], env = {}) => {
-  const h = startHost(run, id, processes, args, env);
-  hosts.push(h);
-  return h;
-};
-afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
-    await exited(h);
-  }
-  for (const r of runs.splice(0)) r.env.close();
-});
-const newRun = async (name: string, count: number, thinkMs: number) => {
-  const r = await probeRun(t, name, count, thinkMs);
-  runs.push(r);
-  return r;
-};
+const { host, newRun } = hostTests();
 
 describe('convoy worker --processes 2', () => {
   it('finishes a run with both processes; the monitor shows the host and its 2 processes; one /metrics and /healthz for the host', async () => {
