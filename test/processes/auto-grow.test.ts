@@ -28,7 +28,7 @@ const twoCores = availableParallelism() >= 2;
 
 describe.runIf(twoCores)('convoy worker --processes auto', () => {
   it('a CPU-bound kind: the second process starts, the first gets half the counts, every item done once', async () => {
-    const run = await newRun('spin', 700, 0, 25);
+    const run = await newRun('spin', 500, 0, 20);
     const h = host(run, 'hostg', 'auto', GROW_AT);
     // one process first, with the host's whole counts (8 items and 64 transfers per core)
     const [first] = await processesOf(run, h, 1);
@@ -70,8 +70,8 @@ describe.runIf(twoCores)('convoy worker --processes auto', () => {
   }, 300_000);
 
   it('a latency-bound kind: one process for the whole run, the other slot on standby; exit 0 when idle', async () => {
-    // 30 items at 4 in flight, each waiting 2 s: ~15 s, five sample windows
-    const run = await newRun('wait', 30, 2_000);
+    // 24 items at 4 in flight, each waiting 2 s: ~12 s, four sample windows
+    const run = await newRun('wait', 24, 2_000);
     const h = host(run, 'hostw', 'auto', [
       ...GROW_AT,
       '--concurrency',
