@@ -14,6 +14,10 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** The most items and transfers one worker process takes at once. */
+export const MAX_CONCURRENCY = 1000;
+export const MAX_TRANSFERS = 4096;
+
 export const workerOptionsSchema = z
   .object({
     /** Unique id of this worker process. @defaultValue `<host>-<pid>-<random>` */
@@ -24,9 +28,9 @@ export const workerOptionsSchema = z
     /** Label of the launch (e.g. instance-3), shown by `monitor --instance`. */
     instance: z.string().optional(),
     /** Items worked on at once (async I/O). @defaultValue 8 */
-    concurrency: z.number().int().min(1).max(1000).default(8),
+    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(8),
     /** Object transfers in flight across all items (S3 copies). @defaultValue 64 */
-    transfers: z.number().int().min(1).max(4096).default(64),
+    transfers: z.number().int().min(1).max(MAX_TRANSFERS).default(64),
     /** piscina threads for CPU work. @defaultValue number of cores */
     threads: z.number().int().min(1).max(256).default(defaultThreads),
     /** Lease length; renewed every leaseMs/3 while working. @defaultValue 60000 */

@@ -18,6 +18,7 @@
  * (bad input, which a restart cannot fix) ends the host.
  */
 import { fullJitterDelayMs } from '../shared/backoff.js';
+import { MAX_CONCURRENCY, MAX_TRANSFERS } from './options.js';
 
 /** The most processes one supervisor starts. */
 export const MAX_PROCESSES = 256;
@@ -128,15 +129,19 @@ export function growthPolicy(
   };
 }
 
-/** What the process in `slot` (1-based) takes of the host's totals while `running` processes share them. */
+/**
+ * What the process in `slot` (1-based) takes of the host's totals while `running` processes share
+ * them; no more than one process takes (a 128-core host's first process would otherwise be given
+ * 1,024 items).
+ */
 export function shareOf(
   policy: GrowthPolicy,
   running: number,
   slot: number,
 ): { concurrency: number; transfers: number } {
   return {
-    concurrency: splitTotal(policy.concurrency, running)[slot - 1]!,
-    transfers: splitTotal(policy.transfers, running)[slot - 1]!,
+    concurrency: Math.min(MAX_CONCURRENCY, splitTotal(policy.concurrency, running)[slot - 1]!),
+    transfers: Math.min(MAX_TRANSFERS, splitTotal(policy.transfers, running)[slot - 1]!),
   };
 }
 

@@ -166,6 +166,8 @@ describe('--processes auto grows when every process is CPU-bound', () => {
       { concurrency: 5, transfers: 64 },
     ]);
     expect(shareOf(policy, 3, 3)).toEqual({ concurrency: 3, transfers: 43 });
+    // one process never takes more than a worker process may (a 256-core host's defaults)
+    expect(shareOf(growthPolicy({ processes: 256 }, defaults), 1, 1)).toEqual({ concurrency: 1000, transfers: 4096 });
   });
 
   it('grows only with a slot left and every running process at or over the threshold for a full window', () => {
