@@ -24,11 +24,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startMeasured, type MeasuredResult } from './lib/command.js';
+import { logTime, startMeasured, type MeasuredResult } from './lib/command.js';
 import { peerEnv, writePeerConfigs } from './lib/peers.js';
+import { medianIndex } from './lib/results.js';
 import { convoyArgv, convoyEnv, REPO_ROOT, startBenchStack } from './lib/stack.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** The median (the lower one for an even count). */
+const median = (xs: number[]) => xs[medianIndex(xs)]!;
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -51,22 +55,10 @@ interface Sample {
   cpuMs: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-
-/** The time of the first JSON log line with `msg` in a file, if any. */
-function logTimeMs(file: string, msg: string): number | undefined {
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; time?: number };
-    if (entry.msg === msg) return entry.time;
-  }
-  return undefined;
-}
-
 function sample(row: Row, r: MeasuredResult): Sample {
   if (r.exitCode !== 0)
     throw new Error(`${r.command} exited ${r.exitCode ?? r.signal}:\n${readFileSync(r.stderrPath, 'utf8')}`);
-  const readyAt = row.readyMsg ? logTimeMs(r.stderrPath, row.readyMsg) : r.endedAtMs;
+  const readyAt = row.readyMsg ? logTime(r.stderrPath, row.readyMsg) : r.endedAtMs;
   if (readyAt === undefined) throw new Error(`${r.command} never logged "${row.readyMsg}"`);
   return { wallMs: readyAt - r.startedAtMs, cpuMs: Math.round((r.userCpuS + r.sysCpuS) * 1000) };
 }

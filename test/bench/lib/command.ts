@@ -182,3 +182,21 @@ export function processPeakRssKiB(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** The pino log lines with this message. */
+export function logEntries(file: string, msg: string): Array<{ msg?: string; time?: number; slot?: number }> {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; time?: number; slot?: number })
+      .filter((entry) => entry.msg === msg);
+  } catch {
+    return []; // no log
+  }
+}
+
+/** The time (ms) of the first pino log line with this message, if any. */
+export function logTime(file: string, msg: string): number | undefined {
+  return logEntries(file, msg)[0]?.time;
+}

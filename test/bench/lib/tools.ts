@@ -13,14 +13,14 @@
  * When the case runs behind counting proxies (bench-proxies.ts), `convoyStateDir`, `endpoints`
  * and `peerFiles` point every tool at them.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, readStackFile } from '../../../shared/config.js';
 import { createContext } from '../../../shared/context.js';
 import { silentLogger } from '../../../shared/log.js';
 import { runStatus } from '../../../coordinator/status.js';
 import { itemsOfRun } from '../../../state/item-bulk.js';
-import { runMeasured, startMeasured, tail } from './command.js';
+import { logEntries, logTime, runMeasured, startMeasured, tail } from './command.js';
 import type { ObjectSpec } from './data.js';
 import { awsEnv, awsSyncArgv, peerEnv, rcloneCopyArgv, type PeerConfigFiles, type PeerTools } from './peers.js';
 import type { RunFigures, ToolName, ToolResult } from './results.js';
@@ -198,24 +198,6 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   } finally {
     cctx.close();
   }
-}
-
-/** The pino log lines with this message. */
-function logEntries(file: string, msg: string): Array<{ msg?: string; time?: number; slot?: number }> {
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg?: string; time?: number; slot?: number })
-      .filter((entry) => entry.msg === msg);
-  } catch {
-    return []; // no log
-  }
-}
-
-/** The time (ms) of the first pino log line with this message, if any. */
-function logTime(file: string, msg: string): number | undefined {
-  return logEntries(file, msg)[0]?.time;
 }
 
 /** Node options and environment for a profiled worker: --cpu-prof and the HTTP request counter. */
