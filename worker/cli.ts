@@ -102,7 +102,8 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
           `${moved.join(', ')}: a run's retry policy is set when it is planned, so that every worker applies the same one; ` +
             `give it to \`convoy plan <kind> ${moved.map((f) => `${f} ...`).join(' ')}\` and start the worker without it`,
         );
-      if (opts.growAtCpu !== undefined && (opts.processes ?? 'auto') !== 'auto')
+      const setting = (opts.processes as ProcessesSetting | undefined) ?? 'auto';
+      if (opts.growAtCpu !== undefined && setting !== 'auto')
         throw new InputError(
           `--grow-at-cpu applies to --processes auto (a host that starts processes as it needs them); with --processes ${String(opts.processes)} every process starts at once: drop one of the two`,
         );
@@ -112,9 +113,7 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
       const log = createLogger(config.logLevel, {}, config.logFormat ?? resolveLogFormat());
       const input = workerInput(opts, child);
       const options = parseWorkerOptions(input); // checked before anything is written
-      const processes = child
-        ? 1
-        : resolveProcesses((opts.processes as ProcessesSetting | undefined) ?? 'auto', availableParallelism());
+      const processes = child ? 1 : resolveProcesses(setting, availableParallelism());
       // The engine (the AWS clients and the worker loop) loads only in a process that needs it:
       // a supervisor that only starts its processes never does (~1 s of CPU at every host start).
       let ctx: EngineContext | undefined;
@@ -131,7 +130,7 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
       }
       if (processes > 1) {
         ctx?.close();
-        return superviseHost(opts, options, processes, (opts.processes ?? 'auto') === 'auto', log);
+        return superviseHost(opts, options, processes, setting === 'auto', log);
       }
       // ...and apply them in every process that works items (a lone worker, or each child).
       for (const plugin of kinds.plugins) plugin.configureWorkerProcess?.(opts);
@@ -223,8 +222,7 @@ async function superviseHost(
   };
   for (const raised of raisedTotals(host)) log.warn(raised);
   const children = planChildren(host);
-  const defaults = parseWorkerOptions({});
-  const grow = auto ? growthPolicy(host, defaults, opts.growAtCpu as number | undefined) : undefined;
+  const grow = auto ? growthPolicy(host, opts.growAtCpu as number | undefined) : undefined;
   const supervisor = new Supervisor({
     workerId: options.workerId,
     children,

@@ -14,7 +14,9 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** The most items and transfers one worker process takes at once. */
+/** Items and transfers one worker process takes at once: by default, and at most. */
+export const DEFAULT_CONCURRENCY = 8;
+export const DEFAULT_TRANSFERS = 64;
 export const MAX_CONCURRENCY = 1000;
 export const MAX_TRANSFERS = 4096;
 
@@ -28,9 +30,9 @@ export const workerOptionsSchema = z
     /** Label of the launch (e.g. instance-3), shown by `monitor --instance`. */
     instance: z.string().optional(),
     /** Items worked on at once (async I/O). @defaultValue 8 */
-    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(8),
+    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(DEFAULT_CONCURRENCY),
     /** Object transfers in flight across all items (S3 copies). @defaultValue 64 */
-    transfers: z.number().int().min(1).max(MAX_TRANSFERS).default(64),
+    transfers: z.number().int().min(1).max(MAX_TRANSFERS).default(DEFAULT_TRANSFERS),
     /** piscina threads for CPU work. @defaultValue number of cores */
     threads: z.number().int().min(1).max(256).default(defaultThreads),
     /** Lease length; renewed every leaseMs/3 while working. @defaultValue 60000 */

@@ -18,7 +18,7 @@
  * (bad input, which a restart cannot fix) ends the host.
  */
 import { fullJitterDelayMs } from '../shared/backoff.js';
-import { MAX_CONCURRENCY, MAX_TRANSFERS } from './options.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_TRANSFERS, MAX_CONCURRENCY, MAX_TRANSFERS } from './options.js';
 
 /** The most processes one supervisor starts. */
 export const MAX_PROCESSES = 256;
@@ -117,15 +117,14 @@ export const GROW_SAMPLE_MS = 3_000;
  */
 export function growthPolicy(
   input: Pick<HostInput, 'processes' | 'concurrency' | 'transfers'>,
-  defaults: { concurrency: number; transfers: number },
   atCores = DEFAULT_GROW_AT_CORES,
 ): GrowthPolicy {
   return {
     initial: 1,
     atCores,
     sampleMs: GROW_SAMPLE_MS,
-    concurrency: input.concurrency ?? defaults.concurrency * input.processes,
-    transfers: input.transfers ?? defaults.transfers * input.processes,
+    concurrency: input.concurrency ?? DEFAULT_CONCURRENCY * input.processes,
+    transfers: input.transfers ?? DEFAULT_TRANSFERS * input.processes,
   };
 }
 

@@ -168,10 +168,13 @@ export class Supervisor {
   }
 
   /** This slot's counts: its share of the host's totals (auto), or its plan's. */
-  private sharesOf(slot: Slot): { processes: number; concurrency?: number; transfers?: number } {
-    const grow = this.opts.grow;
-    if (!grow)
-      return { processes: this.slots.length, concurrency: slot.plan.concurrency, transfers: slot.plan.transfers };
+  private sharesOf(slot: Slot): Pick<ChildSettings, 'processes' | 'concurrency' | 'transfers'> {
+    if (this.opts.grow) return this.growShares(this.opts.grow, slot);
+    return { processes: this.slots.length, concurrency: slot.plan.concurrency, transfers: slot.plan.transfers };
+  }
+
+  /** auto: the slot's share of the host's totals among the processes started so far. */
+  private growShares(grow: GrowthPolicy, slot: Slot): Shares {
     const processes = this.started().length;
     return { processes, ...shareOf(grow, processes, slot.plan.slot) };
   }
@@ -195,7 +198,7 @@ export class Supervisor {
       );
       for (const s of started) {
         s.cpuCores = undefined; // a new window under the new shares
-        this.send(s, { type: 'convoy:shares', ...(this.sharesOf(s) as Shares) });
+        this.send(s, { type: 'convoy:shares', ...this.growShares(grow, s) });
       }
       this.start(next);
       if (!this.slots.some((s) => s.state === 'standby')) clearInterval(this.sampler);

@@ -142,16 +142,15 @@ describe('the host exit code', () => {
 });
 
 describe('--processes auto grows when every process is CPU-bound', () => {
-  const defaults = { concurrency: 8, transfers: 64 };
   it("the host's totals: as given, else what one process per core would take; one process first", () => {
-    expect(growthPolicy({ processes: 2 }, defaults)).toEqual({
+    expect(growthPolicy({ processes: 2 })).toEqual({
       initial: 1,
       atCores: 0.9,
       sampleMs: 3_000,
       concurrency: 16,
       transfers: 128,
     });
-    expect(growthPolicy({ processes: 4, concurrency: 64, transfers: 100 }, defaults, 0.5)).toMatchObject({
+    expect(growthPolicy({ processes: 4, concurrency: 64, transfers: 100 }, 0.5)).toMatchObject({
       atCores: 0.5,
       concurrency: 64,
       transfers: 100,
@@ -159,7 +158,7 @@ describe('--processes auto grows when every process is CPU-bound', () => {
   });
 
   it('each running process takes its share of the totals, the first ones the remainder', () => {
-    const policy = growthPolicy({ processes: 3, concurrency: 10, transfers: 129 }, defaults);
+    const policy = growthPolicy({ processes: 3, concurrency: 10, transfers: 129 });
     expect(shareOf(policy, 1, 1)).toEqual({ concurrency: 10, transfers: 129 });
     expect([1, 2].map((slot) => shareOf(policy, 2, slot))).toEqual([
       { concurrency: 5, transfers: 65 },
@@ -167,7 +166,7 @@ describe('--processes auto grows when every process is CPU-bound', () => {
     ]);
     expect(shareOf(policy, 3, 3)).toEqual({ concurrency: 3, transfers: 43 });
     // one process never takes more than a worker process may (a 256-core host's defaults)
-    expect(shareOf(growthPolicy({ processes: 256 }, defaults), 1, 1)).toEqual({ concurrency: 1000, transfers: 4096 });
+    expect(shareOf(growthPolicy({ processes: 256 }), 1, 1)).toEqual({ concurrency: 1000, transfers: 4096 });
   });
 
   it('grows only with a slot left and every running process at or over the threshold for a full window', () => {
