@@ -127,26 +127,33 @@ export async function planRun(
   };
   const seen = new Set<string>();
   let failure: unknown;
+  let flushes = 0;
+  const startFlush = () => {
+    const dup = duplicateId(chunk, seen);
+    if (dup) throw new Error(`planner for ${args.kind} produced item id ${dup} twice`);
+    const p = flush(chunk);
+    chunk = [];
+    flushes++;
+    inFlight.add(p);
+    p.catch((err) => (failure ??= err)).finally(() => inFlight.delete(p));
+  };
   try {
     for await (const item of job.plan(spec, { ctx, runId: args.runId, log })) {
       chunk.push(item);
-      if (chunk.length >= chunkSize) {
-        const dup = duplicateId(chunk, seen);
-        if (dup) throw new Error(`planner for ${args.kind} produced item id ${dup} twice`);
-        const p = flush(chunk);
-        chunk = [];
-        inFlight.add(p);
-        p.catch((err) => (failure ??= err)).finally(() => inFlight.delete(p));
+      // Latency first, then batches. While no write is in flight, what the planner has yielded
+      // goes at once: the fleet starts on the first range while the planner lists the next pages
+      // (a 5,000-object sync's first message left after all 5 pages before; now after the
+      // first). While writes are in flight, items gather into chunks. An idle flush after the
+      // first waits for a full SQS batch, so a slow planner does not send batches of one.
+      const idle = inFlight.size === 0 && (flushes === 0 || chunk.length >= SEND_BATCH);
+      if (chunk.length >= chunkSize || idle) {
+        startFlush();
         if (failure) throw failure;
         // Keep a few chunks in flight while the planner lists more; bounded, so memory stays flat.
         if (inFlight.size >= 4) await Promise.race(inFlight);
       }
     }
-    if (chunk.length) {
-      const dup = duplicateId(chunk, seen);
-      if (dup) throw new Error(`planner for ${args.kind} produced item id ${dup} twice`);
-      inFlight.add(flush(chunk));
-    }
+    if (chunk.length) startFlush();
     await Promise.all(inFlight);
   } catch (err) {
     // Let the writes already started finish before reporting: the caller may close the clients,
@@ -171,6 +178,9 @@ export async function planRun(
     itemsEnqueued: enqueued,
   };
 }
+
+/** Messages per SendMessageBatch (SQS's limit): an idle flush waits for this many items. */
+const SEND_BATCH = 10;
 
 /** Ids must be unique within a run; checks a chunk and remembers only a bounded window. */
 function duplicateId(chunk: NewItem[], seen: Set<string>): string | undefined {

@@ -14,13 +14,19 @@ import { pluginOf } from '../../worker/job-kind.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { queueEmpty } from './script-kind.js';
 
-/** A kind whose planner can be told to crash after k items, yield a duplicate, or refuse its input. */
+/**
+ * A kind whose planner can be told to crash after k items, yield a duplicate, refuse its input,
+ * or hold after its first item until the test opens `firstItemGate` (a planner still listing).
+ */
 interface Spec {
   n: number;
   crashAfter?: number;
   duplicate?: boolean;
   refuse?: boolean;
+  holdAfterFirst?: boolean;
 }
+let openFirstItemGate = () => {};
+let firstItemGate = Promise.resolve();
 const testPlanKind = pluginOf({
   kind: 'test-plan',
   specSchema: z
@@ -29,6 +35,7 @@ const testPlanKind = pluginOf({
       crashAfter: z.number().optional(),
       duplicate: z.boolean().optional(),
       refuse: z.boolean().optional(),
+      holdAfterFirst: z.boolean().optional(),
     })
     .strict(),
   async preflight(spec: Spec) {
@@ -38,6 +45,7 @@ const testPlanKind = pluginOf({
     for (let i = 0; i < spec.n; i++) {
       if (spec.crashAfter !== undefined && i === spec.crashAfter) throw new Error('listing connection reset');
       yield { itemId: `p-${String(i).padStart(4, '0')}`, kind: 'test-plan', group: 'g', spec: { i } };
+      if (i === 0 && spec.holdAfterFirst) await firstItemGate;
     }
     if (spec.duplicate) yield { itemId: 'p-0000', kind: 'test-plan', group: 'g', spec: {} };
   },
@@ -75,14 +83,36 @@ describe('planRun', () => {
     expect(await messageCount()).toBe(130);
   });
 
+  it("sends the planner's first item at once, while the planner is still listing; the rest follow in chunks", async () => {
+    firstItemGate = new Promise((open) => (openFirstItemGate = open));
+    const planning = planRun(env.ctx, { kind: 'test-plan', runId: 'p8', spec: { n: 130, holdAfterFirst: true } });
+    try {
+      // the planner is held after its first item: that item's row and message must be out
+      const deadline = Date.now() + 10_000;
+      while ((await messageCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await messageCount()).toBe(1);
+      expect(await countByStatus(env.ctx.items, 'p8', 'pending')).toBe(1);
+      expect((await getRun(env.ctx.meta, 'p8'))!).toMatchObject({ state: 'planning', plannedItems: 1 });
+    } finally {
+      openFirstItemGate();
+    }
+    expect(await planning).toMatchObject({ planned: true, itemsWritten: 130, itemsEnqueued: 130 });
+    expect(await messageCount()).toBe(130);
+    expect((await getRun(env.ctx.meta, 'p8'))!.plannedItems).toBe(130);
+  });
+
   it('a plan that crashed half-way is resumed: existing rows kept, the rest written, counts exact', async () => {
     await expect(
       planRun(env.ctx, { kind: 'test-plan', runId: 'p2', spec: { n: 90, crashAfter: 60 }, chunkSize: 20 }),
     ).rejects.toThrow(/connection reset/);
     const half = (await getRun(env.ctx.meta, 'p2'))!;
-    expect(half).toMatchObject({ state: 'planning', planComplete: false, plannedItems: 60 });
+    // what landed before the crash depends on how the chunks were cut; the count must match it
+    const landed = await countByStatus(env.ctx.items, 'p2', 'pending');
+    expect(landed).toBeGreaterThan(0);
+    expect(landed).toBeLessThanOrEqual(60);
+    expect(half).toMatchObject({ state: 'planning', planComplete: false, plannedItems: landed });
     const r = await planRun(env.ctx, { kind: 'test-plan', runId: 'p2', spec: { n: 90 }, chunkSize: 20 });
-    expect(r).toMatchObject({ planned: true, itemsWritten: 30, itemsEnqueued: 90 });
+    expect(r).toMatchObject({ planned: true, itemsWritten: 90 - landed, itemsEnqueued: 90 });
     expect(await getRun(env.ctx.meta, 'p2')).toMatchObject({ state: 'running', planComplete: true, plannedItems: 90 });
     expect(await countByStatus(env.ctx.items, 'p2', 'pending')).toBe(90);
     const s = await runStatus(env.ctx, 'p2');
