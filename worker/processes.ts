@@ -84,9 +84,9 @@ export function planChildren(input: HostInput): ChildPlan[] {
 }
 
 /**
- * `--processes auto` grows the host one process at a time (./supervisor.ts). It starts one
- * process with the host's whole counts and starts the next (up to one per core) only when every
- * running one has used at least `atCores` of a core over a sample window: a process that is not
+ * `--processes auto` grows the host as it needs (./supervisor.ts). It starts one process with
+ * the host's whole counts and starts more (as many again, up to one per core: processesToStart)
+ * only when every running one has used at least `atCores` of a core over a sample window: a process that is not
  * CPU-bound gains nothing from a sibling, and one process spends less CPU per object than two
  * sharing the same work (bench:s3 (a) and (c) on 2 cores, docs/benchmarks.md session 17: 20-35%
  * less, as fast or faster, where the endpoints take the cores one process leaves). Processes are
@@ -145,17 +145,22 @@ export function shareOf(
 }
 
 /**
- * Whether to start the next process: there is a slot left and every running process used at
- * least `atCores` over the last window (`cpuCores`: one figure per running process, undefined
- * while one has no full window yet, as after its start, whose module loading is not work).
+ * How many processes to start now: none unless there is a slot left and every running process
+ * used at least `atCores` over the last window (`cpuCores`: one figure per running process,
+ * undefined while one has no full window yet, as after its start, whose module loading is not
+ * work); then as many as are running, up to the slots left. Doubling, like TCP's slow start: a
+ * 64-core host reaches 64 in 6 windows (18 s), not 63 (over 3 minutes), and a host whose work
+ * needs 3 processes stops at 4, each process then taking a quarter of the host's totals.
  */
-export function shouldGrow(
+export function processesToStart(
   cpuCores: Array<number | undefined>,
   max: number,
   policy: Pick<GrowthPolicy, 'atCores'>,
-): boolean {
-  if (cpuCores.length === 0 || cpuCores.length >= max) return false;
-  return cpuCores.every((c) => c !== undefined && c >= policy.atCores);
+): number {
+  const running = cpuCores.length;
+  if (running === 0 || running >= max) return 0;
+  if (!cpuCores.every((c) => c !== undefined && c >= policy.atCores)) return 0;
+  return Math.min(running, max - running);
 }
 
 /** Host totals below the process count are raised to it (one each): say so. */

@@ -17,12 +17,12 @@
  * static `aggregate` merges the children's registries, sent here as JSON over IPC
  * (monitor/host-metrics.ts).
  *
- * `--processes auto` starts one process with the host's whole counts and adds the next, up to
- * one per core, when every running one is CPU-bound (./processes.ts GrowthPolicy): every
- * `sampleMs` each running child says how much CPU it has used (`convoy:cpu`), and when all of
- * them used at least `atCores` of a core over the last window, the supervisor sends the running
- * ones their new shares (`convoy:shares`) and starts the next. Slots not started yet are
- * 'standby'.
+ * `--processes auto` starts one process with the host's whole counts and doubles them, up to
+ * one per core, when every running one is CPU-bound (./processes.ts GrowthPolicy,
+ * processesToStart): every `sampleMs` each running child says how much CPU it has used
+ * (`convoy:cpu`), and when all of them used at least `atCores` of a core over the last window,
+ * the supervisor sends the running ones their new shares (`convoy:shares`) and starts as many
+ * again. Slots not started yet are 'standby'.
  *
  * Children run this process's own entry and arguments unchanged (the same config, run filter,
  * kind options); what differs per child (its worker id `<id>-p<slot>`, its shares, its slot) is in
@@ -64,7 +64,7 @@ import {
   type GrowthPolicy,
   type RestartPolicy,
   shareOf,
-  shouldGrow,
+  processesToStart,
 } from './processes.js';
 
 export interface SupervisorOptions {
@@ -189,18 +189,24 @@ export class Supervisor {
     if (this.stopping) return;
     const started = this.started();
     const figures = started.map((s) => (s.state === 'running' ? s.cpuCores : undefined));
-    if (shouldGrow(figures, this.slots.length, grow)) {
-      const next = this.slots.find((s) => s.state === 'standby')!;
-      next.state = 'starting'; // counted as started from here: the shares below include it
+    const next = this.slots
+      .filter((s) => s.state === 'standby')
+      .slice(0, processesToStart(figures, this.slots.length, grow));
+    if (next.length) {
+      for (const s of next) s.state = 'starting'; // counted as started from here: the shares below include them
       this.log.info(
-        { slot: next.plan.slot, cpuCores: figures.map((c) => Number(c!.toFixed(2))), atCores: grow.atCores },
-        'every worker process is CPU-bound; starting another',
+        {
+          slots: next.map((s) => s.plan.slot),
+          cpuCores: figures.map((c) => Number(c!.toFixed(2))),
+          atCores: grow.atCores,
+        },
+        `every worker process is CPU-bound; starting ${next.length} more`,
       );
       for (const s of started) {
         s.cpuCores = undefined; // a new window under the new shares
         this.send(s, { type: 'convoy:shares', ...this.growShares(grow, s) });
       }
-      this.start(next);
+      for (const s of next) this.start(s);
       if (!this.slots.some((s) => s.state === 'standby')) clearInterval(this.sampler);
     }
     for (const s of this.started()) if (s.state === 'running') this.send(s, { type: 'convoy:cpu?' });

@@ -16,9 +16,9 @@ import {
   planChildren,
   raisedTotals,
   resolveProcesses,
+  processesToStart,
   restartDelayMs,
   shareOf,
-  shouldGrow,
   splitTotal,
 } from '../../worker/processes.js';
 
@@ -171,12 +171,25 @@ describe('--processes auto grows when every process is CPU-bound', () => {
 
   it('grows only with a slot left and every running process at or over the threshold for a full window', () => {
     const policy = { atCores: 0.9 };
-    expect(shouldGrow([0.95], 2, policy)).toBe(true);
-    expect(shouldGrow([0.9, 0.97], 4, policy)).toBe(true);
-    expect(shouldGrow([0.85], 2, policy)).toBe(false); // not CPU-bound: a sibling would not help
-    expect(shouldGrow([0.95, 0.6], 4, policy)).toBe(false); // one is not
-    expect(shouldGrow([0.95, undefined], 4, policy)).toBe(false); // one just started: no window yet
-    expect(shouldGrow([0.99, 0.99], 2, policy)).toBe(false); // every core has its process
-    expect(shouldGrow([], 2, policy)).toBe(false);
+    expect(processesToStart([0.95], 2, policy)).toBe(1);
+    expect(processesToStart([0.85], 2, policy)).toBe(0); // not CPU-bound: a sibling would not help
+    expect(processesToStart([0.95, 0.6], 4, policy)).toBe(0); // one is not
+    expect(processesToStart([0.95, undefined], 4, policy)).toBe(0); // one just started: no window yet
+    expect(processesToStart([0.99, 0.99], 2, policy)).toBe(0); // every core has its process
+    expect(processesToStart([], 2, policy)).toBe(0);
+  });
+
+  it('doubles the running processes, up to the slots left: a 64-core host is full after 6 windows', () => {
+    const policy = { atCores: 0.9 };
+    expect(processesToStart([0.9, 0.97], 4, policy)).toBe(2);
+    expect(processesToStart([0.95, 0.95, 0.95], 4, policy)).toBe(1); // one slot left
+    expect(processesToStart([0.95, 0.95, 0.95], 5, policy)).toBe(2);
+    let running = 1;
+    let windows = 0;
+    while (running < 64) {
+      running += processesToStart(Array(running).fill(1), 64, policy);
+      windows++;
+    }
+    expect([running, windows]).toEqual([64, 6]);
   });
 });

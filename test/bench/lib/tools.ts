@@ -183,7 +183,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
           1,
           new Set(logEntries(w.stderrPath, 'worker process started').map((e) => e.slot)).size,
         ),
-        second_process_s: since(logTime(w.stderrPath, 'every worker process is CPU-bound; starting another')),
+        second_process_s: since(logTime(w.stderrPath, 'every worker process is CPU-bound; starting')),
         plan_peak_rss_mib: Math.round(p.peakRssKiB / 102.4) / 10,
         worker_cpu_s: Math.round((w.userCpuS + w.sysCpuS) * 100) / 100,
         plan_cpu_s: Math.round((p.userCpuS + p.sysCpuS) * 100) / 100,
