@@ -168,7 +168,7 @@ async function main(): Promise<number> {
       await pauseFor(12_000);
     })();
 
-    // Wait for the end; if progress stalls for 45 s, reconcile (re-send items whose messages are gone).
+    // Wait for the end; if progress stalls for 30 s (longer than any fault or the pause holds it), reconcile (re-send items whose messages are gone).
     let lastProgressAt = Date.now();
     let final: RunStatus;
     try {
@@ -179,9 +179,11 @@ async function main(): Promise<number> {
           if (s.counts.done !== lastDone) {
             lastDone = s.counts.done;
             lastProgressAt = Date.now();
-          } else if (Date.now() - lastProgressAt > 45_000) {
-            log(`no progress for 45 s (${JSON.stringify(s.counts)}): reconcile`);
-            await reconcileRun(fleet.ctx, RUN_ID, { graceMs: 10_000 });
+          } else if (Date.now() - lastProgressAt > 30_000) {
+            log(`no progress for 30 s (${JSON.stringify(s.counts)}): reconcile`);
+            await logOpenItems(fleet, log);
+            const r = await reconcileRun(fleet.ctx, RUN_ID, { graceMs: 10_000 });
+            log(`reconcile: ${JSON.stringify(r)}`);
             reconciles++;
             lastProgressAt = Date.now();
           }
@@ -279,6 +281,36 @@ async function main(): Promise<number> {
     await fleet.close({ keepWorkDir: true });
     return 1;
   }
+}
+
+/**
+ * What a stall is made of: every open item's row as the table has it (status, times relative to
+ * now, the last history entries), so that a run whose items wait for a reconcile says why in the
+ * CI log (a message lost, a lease not expiring, a retry not due).
+ */
+async function logOpenItems(fleet: Fleet, say: (msg: string) => void): Promise<void> {
+  const now = Date.now();
+  const ago = (ms: number | undefined) => (ms === undefined ? '-' : `${Math.round((ms - now) / 100) / 10}s`);
+  for (const status of ['pending', 'leased', 'retrying'] as const) {
+    for await (const page of itemsByStatus(fleet.ctx.items, RUN_ID, status)) {
+      for (const item of page.slice(0, 20)) {
+        const row = item as typeof item & { sentAtMs?: number };
+        const history = (item.history ?? [])
+          .slice(-4)
+          .map(
+            (h) =>
+              `${h.event}${h.errorClass ? `(${h.errorClass})` : ''}@${ago(h.atMs)}${h.worker ? `/${h.worker}` : ''}`,
+          );
+        say(
+          `  open ${item.itemId} ${item.status} attempts=${item.attempts} updated=${ago(item.updatedAtMs)} ` +
+            `sent=${ago(row.sentAtMs)} lease=${ago(item.leaseExpiresAtMs)} next=${ago(item.nextAttemptAtMs)} ` +
+            `history=[${history.join(' ')}]`,
+        );
+      }
+    }
+  }
+  const depth = await fleet.ctx.queue.depth().catch(() => undefined);
+  say(`  queue: ${JSON.stringify(depth)}`);
 }
 
 process.exitCode = await main();
