@@ -18,6 +18,9 @@
  *     with the same lean keep-alive fetch (the very instance, sockets included), 64 in flight,
  *     answers read but not decoded. Mode 1 minus mode 2 is what the UCAN/IPLD libraries cost
  *     (encoding, signing, decoding, verifying); mode 2 is the HTTP transport's share.
+ *  3. "batched": a design the worker does not use, for BENCH_UPLOADS other uploads: groups of up
+ *     to 16 uploads of one space, each group's claims queries and claims batch carrying all of
+ *     them (`batchedCalls`). Whether batching uploads could reach the target where mode 1 cannot.
  *
  * CPU is the whole process's (user + sys, every thread, GC included; the main thread's alone is
  * given too, from /proc) over the timed window only; each window follows an untimed warm-up of
@@ -36,6 +39,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Signer } from '@ucanto/interface';
 import { ed25519 } from '@ucanto/principal';
+import { base58btc } from 'multiformats/bases/base58';
+import { CID } from 'multiformats/cid';
 import { indexCarStream } from '../../worker/jobs/uploads/car-stream-index.js';
 import { parseUploadsConfig, type UploadsConfigInput } from '../../worker/jobs/uploads/config.js';
 import { type BuiltIndex, buildDagIndex } from '../../worker/jobs/uploads/dag-index.js';
@@ -45,7 +50,7 @@ import { peerDestinations } from '../../worker/jobs/uploads/peer-rates.js';
 import { prng } from '../../worker/jobs/uploads/seed/seed.js';
 import { contentBytes, type DagShape, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
-import { type ClaimToPublish, UcanAgent } from '../../worker/jobs/uploads/ucan.js';
+import { type ClaimToPublish, type FoundClaim, UcanAgent } from '../../worker/jobs/uploads/ucan.js';
 import { forkReady, type ReadyReply } from '../fleet/fork-ready.js';
 import { startCpuWindow, threadCpuSeconds } from './lib/proc-cpu.js';
 
@@ -56,6 +61,8 @@ const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 800);
 /** bench:uploads runs the worker with --concurrency 64 */
 const CONCURRENCY = 64;
 const WARMUP = CONCURRENCY;
+/** mode 3: uploads of one space per batched call, and groups in flight (the same 64 uploads in flight) */
+const BATCH = 16;
 const TARGET_MS = 10;
 /** where seeded location claims point (the worker copies them; nothing fetches them) */
 const PUBLIC_URL = 'https://carpark.s3.amazonaws.com/';
@@ -90,13 +97,18 @@ async function* once(bytes: Uint8Array) {
  * 30% CIDv0 dag-pb; sizes log-uniform from 1 KiB to 1 MiB), each indexed with the worker's
  * indexer and its sharded DAG index built: the index bytes the blob add stores.
  */
-async function planUploads(count: number, spaces: string[], migrationSpaces: Signer[]): Promise<PlannedUpload[]> {
-  const random = prng('uploads-floor');
+async function planUploads(
+  count: number,
+  spaces: string[],
+  migrationSpaces: Signer[],
+  label = 'uploads-floor',
+): Promise<PlannedUpload[]> {
+  const random = prng(label);
   const out: PlannedUpload[] = [];
   for (let i = 0; i < count; i++) {
     const shape: DagShape = random() < 0.7 ? 'v1-raw' : 'v0-pb';
     const bytes = Math.floor(Math.exp(Math.log(1024) + random() * (Math.log(1024 * 1024) - Math.log(1024))));
-    const content = contentBytes(`uploads-floor:${i}`, bytes); // the peers are fresh each run: nothing is there yet
+    const content = contentBytes(`${label}:${i}`, bytes); // the peers are fresh each run: nothing is there yet
     let shardBytes: Uint8Array | undefined;
     let shardCid = '';
     const root = await encodeShards(content, shape, 127 * 1024 * 1024, async (s) => {
@@ -159,6 +171,64 @@ async function migrateCalls(agent: UcanAgent, u: PlannedUpload): Promise<void> {
   const after = await lookAround({ agent }, u.root, [u.shard], u.space);
   if (!after.indexClaim || !hasSpace(after.locations.get(u.shard.b58), u.space))
     throw new Error(`${u.root}: verification failed`);
+}
+
+/**
+ * Mode 3: the same steps for a group of uploads of one space, with every call that can carry
+ * several uploads carrying them: one claims query for all the group's roots and shards, the
+ * index blob adds (one per upload: each is its own blob; side by side), one claims batch for
+ * every upload's assert/index and assert/location, one verifying query. A design the worker does
+ * not use (an item is one upload); measured to know whether batching uploads could reach the
+ * target where one upload per call cannot.
+ */
+async function batchedCalls(agent: UcanAgent, group: PlannedUpload[]): Promise<void> {
+  const space = group[0]!.space;
+  const look = async () => {
+    const hashes = group.flatMap((u) => [CID.parse(u.root).multihash.bytes, u.shard.multihash]);
+    const found = await agent.queryClaims(hashes, space);
+    const indexed = new Set<string>();
+    const locations = new Map<string, FoundClaim[]>();
+    for (const c of found) {
+      if (c.type === 'assert/index') indexed.add(c.content);
+      else if (c.type === 'assert/location') locations.set(c.content, [...(locations.get(c.content) ?? []), c]);
+    }
+    return { indexed, locations };
+  };
+  const before = await look();
+  await Promise.all(
+    group.map((u) => agent.storeBlob(u.migrationSpace, u.index.bytes, u.index.multihash, new AbortController().signal)),
+  );
+  const claims: ClaimToPublish[] = group.flatMap((u) => {
+    const base = before.locations.get(u.shard.b58)?.find((c) => c.location?.length);
+    if (!base?.location?.[0] || base.range?.length === undefined) throw new Error(`${u.root}: no location claim found`);
+    return [
+      { type: 'index' as const, root: u.root, index: u.index.link },
+      {
+        type: 'location' as const,
+        shardMultihash: u.shard.multihash,
+        location: base.location[0],
+        size: base.range.length,
+        space,
+      },
+    ];
+  });
+  await agent.publishClaims(claims);
+  const after = await look();
+  for (const u of group)
+    if (
+      !after.indexed.has(base58btc.encode(CID.parse(u.root).multihash.bytes)) ||
+      !hasSpace(after.locations.get(u.shard.b58), space)
+    )
+      throw new Error(`${u.root}: verification failed`);
+}
+
+/** Uploads grouped by space, at most `size` per group (mode 3's unit of work). */
+function groupsBySpace(uploads: PlannedUpload[], size: number): PlannedUpload[][] {
+  const bySpace = new Map<string, PlannedUpload[]>();
+  for (const u of uploads) bySpace.set(u.space, [...(bySpace.get(u.space) ?? []), u]);
+  return [...bySpace.values()].flatMap((list) =>
+    Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size)),
+  );
 }
 
 /** `fn` over `items` with `concurrency` in flight (the worker's --concurrency); failures counted. */
@@ -376,6 +446,27 @@ async function main(): Promise<void> {
     };
     say(`  ${JSON.stringify(mode2)}`);
 
+    say(`\nmode 3, batched: groups of up to ${BATCH} uploads of one space per claims query and claims batch`);
+    const second = await planUploads(WARMUP + UPLOADS, spaces, migrationSpaces, 'uploads-floor-batched');
+    await seedLocationClaims(agent, second);
+    log = [];
+    await inFlight(groupsBySpace(second.slice(0, WARMUP), BATCH), CONCURRENCY / BATCH, (g) => batchedCalls(agent, g));
+    log = [];
+    let batchedFailed = 0;
+    const batchedGroups = groupsBySpace(second.slice(WARMUP), BATCH);
+    const batchedWindow = await timed(peers.child.pid!, UPLOADS, async () => {
+      batchedFailed = await inFlight(batchedGroups, CONCURRENCY / BATCH, (g) => batchedCalls(agent, g));
+    });
+    const mode3 = {
+      ...batchedWindow,
+      uploads: UPLOADS,
+      groups: batchedGroups.length,
+      failed: batchedFailed,
+      uploads_per_min: Math.round((UPLOADS / batchedWindow.seconds) * 60),
+      requests_per_upload: perUpload(log, UPLOADS, () => 1),
+    };
+    say(`  ${JSON.stringify(mode3)}`);
+
     const floor = mode1.client_cpu_ms_per_upload;
     const result = {
       floor_client_cpu_ms_per_upload: floor,
@@ -389,6 +480,7 @@ async function main(): Promise<void> {
       },
       ucan_calls: mode1,
       transport_only: mode2,
+      batched: mode3,
       concurrency: CONCURRENCY,
       warmup_uploads: WARMUP,
       machine,
@@ -398,6 +490,7 @@ async function main(): Promise<void> {
         "not in mode 1: the run's adaptive rate gate (peer-rates.ts, needs the state table; costs nothing until a destination throttles), S3, DynamoDB, SQS, piscina, index building, the engine",
         "mode 2 replays mode 1's requests (same URLs, bodies, headers; the same lean fetch and sockets); the upload service answers a replayed invocation from its stored receipts, so the peers' CPU and some answers differ from mode 1",
         'the peers (upload-api, storage nodes, indexing service, gateway) run in one other process on the same cores',
+        `mode 3 (batched) is a design the worker does not use: per group of up to ${BATCH} uploads of one space, one claims query, the index blob adds side by side (one per upload), one claims batch, one verifying query; its own uploads, warmed up and seeded like mode 1's`,
         'sha256_mib_per_s: 32 MiB in memory, best of 3, a probe of the core speed (not the figure bench:uploads reports, which hashes a file through a stream)',
       ],
       measuredAt: new Date().toISOString(),
@@ -421,6 +514,13 @@ async function main(): Promise<void> {
       `peers' CPU per upload:                           ${mode1.peers_cpu_ms_per_upload} ms (transport only: ${mode2.peers_cpu_ms_per_upload} ms)`,
     );
     say(`requests per upload:                             ${req}`);
+    say(
+      `client CPU per upload, batched (mode 3):         ${mode3.client_cpu_ms_per_upload} ms (main thread ${mode3.client_main_thread_ms_per_upload}; ${Object.entries(
+        mode3.requests_per_upload,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} requests per upload)`,
+    );
     say(
       `uploads/min (client + peers on ${machine.cores} cores):        ${mode1.uploads_per_min} (machine busy ${mode1.machine_busy}, of which others ${mode1.machine_busy_others})`,
     );
