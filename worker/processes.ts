@@ -86,11 +86,11 @@ export function planChildren(input: HostInput): ChildPlan[] {
 /**
  * `--processes auto` grows the host as it needs (./supervisor.ts). It starts one process with
  * the host's whole counts and starts more (as many again, up to one per core: processesToStart)
- * only when every running one has used at least `atCores` of a core over a sample window: a process that is not
- * CPU-bound gains nothing from a sibling, and one process spends less CPU per object than two
- * sharing the same work (bench:s3 (a) and (c) on 2 cores, docs/benchmarks.md session 17: 20-35%
- * less, as fast or faster, where the endpoints take the cores one process leaves). Processes are
- * never taken away: a host that needed N keeps N until it stops.
+ * only when every running one has used at least `atCores` of a core over a sample window: a
+ * process that is not CPU-bound gains nothing from a sibling, and one process spends less CPU per
+ * object than two sharing the same work (bench:s3 (a) and (c) on 2 cores, docs/benchmarks.md
+ * session 17: 20-35% less, as fast or faster, where the endpoints take the cores one process
+ * leaves). Processes are never taken away: a host that needed N keeps N until it stops.
  *
  * Whether a core is free is not checked: a process that gets 0.9 of a core over the window was
  * scheduled that much, which a host whose cores are all busy does not give it.
