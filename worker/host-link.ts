@@ -167,6 +167,9 @@ export async function linkChild(
   };
   process.on('message', onMessage);
   process.once('disconnect', onDisconnect);
+  // A supervisor that died while this child was starting closed the channel before anyone
+  // listened: its 'disconnect' is gone, and the child would work on unsupervised for good.
+  if (!process.connected) onDisconnect();
   return {
     close() {
       offs.forEach((off) => off());
