@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   parseGnuTime,
@@ -20,7 +21,7 @@ import {
   renderRcloneConfig,
   writePeerConfigs,
 } from './peers.js';
-import { areaOf, selfTimes, summariseProfile } from './cpu-profile.js';
+import { areaOf, selfTimes, sourceMapped, summariseProfile } from './cpu-profile.js';
 import { classifyRequest } from './http-count.js';
 import { formatRequestCounts, profileFileIds } from './profile-report.js';
 import {
@@ -251,6 +252,38 @@ describe('profiling helpers', () => {
     expect(areaOf('file:///w/dist/worker/jobs/s3-sync/copier.js', 'f')).toBe('convoy worker/jobs');
     expect(areaOf('node:internal/streams/readable', 'f')).toBe('node internals');
     expect(areaOf('', '(garbage collector)')).toBe('(gc)');
+    // a bundle's frames, once mapped to their sources
+    expect(areaOf('file:///w/worker/jobs/uploads/migrate-upload.ts', 'f')).toBe('convoy worker/jobs');
+    expect(areaOf('file:///w/shared/sigv4.ts', 'f')).toBe('convoy shared');
+  });
+  it("attributes a bundle's frames through its source map", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'convoy-profile-map-'));
+    try {
+      const bundle = path.join(dir, 'dist', 'chunk.js');
+      mkdirSync(path.dirname(bundle));
+      writeFileSync(bundle, 'a();\nb();\n');
+      // line 0 -> sources[0] line 0; line 1 -> sources[1] line 4 ("AAAA;ACIA": next source, +4 lines)
+      writeFileSync(
+        `${bundle}.map`,
+        JSON.stringify({
+          version: 3,
+          sources: ['../node_modules/@ucanto/core/src/a.js', '../worker/jobs/uploads/b.ts'],
+          names: [],
+          mappings: 'AAAA;ACIA',
+        }),
+      );
+      const sourceOf = sourceMapped();
+      const url = pathToFileURL(bundle).href;
+      const first = sourceOf(url, 0, 0);
+      expect(areaOf(first.url, 'f')).toBe('@ucanto/core');
+      const second = sourceOf(url, 1, 0);
+      expect(areaOf(second.url, 'f')).toBe('convoy worker/jobs');
+      expect(second.line).toBe(4);
+      // a file without a map stays as it is
+      expect(sourceOf('node:internal/x', 3, 1)).toEqual({ url: 'node:internal/x', line: 3 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('charges sample intervals to nodes, inside a window only', () => {
     const profile = {

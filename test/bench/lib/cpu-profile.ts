@@ -1,15 +1,53 @@
 /**
  * Summarise a V8 CPU profile (`node --cpu-prof` writes one .cpuprofile per process/thread):
  * self time by area (a package, convoy's own folders, Node internals, GC, idle) and the hottest
- * functions. Pure apart from reading the file.
+ * functions. Pure apart from reading files.
+ *
+ * The CLI runs as an esbuild bundle (infra/build/bundle-cli.mjs) whose chunks hold the libraries'
+ * code too: a frame's URL says only "dist/coordinator/cli/chunks/x.js". Frames in a file with a
+ * source map beside it are attributed through the map, to the source file (and so the package)
+ * the code came from.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   hitCount?: number;
 }
+
+/** Where a frame came from: its own URL and line, or, in a bundle, the original's (0-based line). */
+export type FrameSource = (url: string, line: number, column: number) => { url: string; line: number };
+
+/** Frames of files with a `.map` beside them mapped to their sources; every other frame as it is. */
+export function sourceMapped(): FrameSource {
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (url: string): SourceMap | undefined => {
+    if (maps.has(url)) return maps.get(url);
+    let map: SourceMap | undefined;
+    if (url.startsWith('file://') && url.endsWith('.js')) {
+      const file = `${fileURLToPath(url)}.map`;
+      if (existsSync(file)) map = new SourceMap(JSON.parse(readFileSync(file, 'utf8')));
+    }
+    maps.set(url, map);
+    return map;
+  };
+  return (url, line, column) => {
+    const map = mapOf(url);
+    const entry = map?.findEntry(line, column) as { originalSource?: string; originalLine?: number } | undefined;
+    if (!entry?.originalSource) return { url, line };
+    // sources are relative to the map's own folder (or already URLs)
+    const original = entry.originalSource.includes('://')
+      ? entry.originalSource
+      : pathToFileURL(path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource)).href;
+    return { url: original, line: entry.originalLine ?? line };
+  };
+}
+
+const asIs: FrameSource = (url, line) => ({ url, line });
 
 export interface CpuProfile {
   nodes: ProfileNode[];
@@ -49,7 +87,10 @@ export function areaOf(url: string, functionName: string): string {
     const rest = url.slice(nm + '/node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const dist = /\/dist\/([^/]+)\/(?:([^/]+)\/)?/.exec(url);
+  // convoy's TypeScript, where a bundle's source map led; then tsc's or the bundle's output
+  const dist =
+    /\/(?:dist\/)?(coordinator|worker|shared|state|monitor|infra|test)\/(?:([^/]+)\/)?.*\.ts$/.exec(url) ??
+    /\/dist\/([^/]+)\/(?:([^/]+)\/)?/.exec(url);
   if (dist) return `convoy ${dist[1]}${dist[2] && !dist[2].endsWith('.js') ? '/' + dist[2] : ''}`;
   return url.replace(/^file:\/\//, '');
 }
@@ -91,7 +132,12 @@ export function selfTimes(
   return { perNode, durationMs };
 }
 
-export function summariseProfile(profile: CpuProfile, top = 15, window?: WindowUs): ProfileSummary {
+export function summariseProfile(
+  profile: CpuProfile,
+  top = 15,
+  window?: WindowUs,
+  sourceOf: FrameSource = asIs,
+): ProfileSummary {
   const { perNode, durationMs } = selfTimes(profile, window);
   const areas = new Map<string, number>();
   const fns = new Map<string, { area: string; ms: number }>();
@@ -99,12 +145,13 @@ export function summariseProfile(profile: CpuProfile, top = 15, window?: WindowU
   for (const n of profile.nodes) {
     const ms = perNode.get(n.id) ?? 0;
     if (!ms) continue;
-    const area = areaOf(n.callFrame.url, n.callFrame.functionName);
+    const src = sourceOf(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber ?? 0);
+    const area = areaOf(src.url, n.callFrame.functionName);
     if (area === '(idle)') continue;
     sampledMs += ms;
     areas.set(area, (areas.get(area) ?? 0) + ms);
-    const file = n.callFrame.url.split('/').slice(-1)[0] ?? '';
-    const fn = `${n.callFrame.functionName || '(anonymous)'} ${file}:${n.callFrame.lineNumber + 1}`;
+    const file = src.url.split('/').slice(-1)[0] ?? '';
+    const fn = `${n.callFrame.functionName || '(anonymous)'} ${file}:${src.line + 1}`;
     const cur = fns.get(fn) ?? { area, ms: 0 };
     cur.ms += ms;
     fns.set(fn, cur);

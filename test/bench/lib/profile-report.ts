@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatProfile, readProfile, summariseProfile, type WindowUs } from './cpu-profile.js';
+import { formatProfile, readProfile, sourceMapped, summariseProfile, type WindowUs } from './cpu-profile.js';
 import type { ToolResult } from './results.js';
 
 export interface ProfiledRun {
@@ -41,6 +41,7 @@ export function formatRequestCounts(counts: Record<string, number>, objects: num
 
 export function profileReport(profileDir: string, emulatorPid: number, runs: ProfiledRun[]): string {
   const out: string[] = ['=== convoy profile ==='];
+  const sourceOf = sourceMapped();
   for (const run of runs) {
     const dir = path.join(profileDir, run.label);
     const r = run.result;
@@ -60,7 +61,7 @@ export function profileReport(profileDir: string, emulatorPid: number, runs: Pro
     for (const p of profiles.sort((a, b) => a.thread - b.thread)) {
       const title =
         p.thread === 0 ? `  worker main thread (pid ${p.pid})` : `  worker thread ${p.thread} (pid ${p.pid})`;
-      const s = summariseProfile(readProfile(p.file));
+      const s = summariseProfile(readProfile(p.file), 15, undefined, sourceOf);
       if (p.thread !== 0 && s.busyMs < 50) continue; // idle piscina threads
       out.push(formatProfile(title, s).replace(/^/gm, '  '));
     }
