@@ -1,18 +1,11 @@
 /**
- * S3ObjectClient: the per-object data path of s3-sync (GET, PUT, server-side COPY) as SigV4-signed
- * requests over keep-alive node:http(s), signed by shared/sigv4.ts.
- *
- * Why not the SDK for these three calls: measured on this project's 2-core machine, a plain SDK
- * GET->PUT loop costs 2.3-2.9 ms of CPU per object (middleware stack, schema serde, XML parsing,
- * endpoint rules for every call), rclone 0.6 ms, and these signed requests 0.44 ms. For buckets of
- * millions of small objects that is the whole difference in throughput (docs/benchmarks.md).
+ * S3ObjectClient: the per-object data path of s3-sync (GET, PUT, server-side COPY, list pages,
+ * tags) as signed requests through shared/s3-requests.ts, which says why not the SDK: for buckets
+ * of millions of small objects that is the whole difference in throughput (docs/benchmarks.md).
  * Profiled again in bench:s3 case (e) (2026-12-02), the rest of the per-request cost was the SDK's
  * signer (12% of the worker's CPU: now shared/sigv4.ts, synchronous) and an abort listener per
- * request (4%: now one per item signal, see `abortable`). HEAD, multipart uploads and bucket
- * checks stay on the SDK, where the per-call cost does not matter.
- *
- * Errors look like the SDK's (`name` = the S3 error code, `$metadata.httpStatusCode`), so the
- * same classifier decides what is retryable.
+ * request (4%: now one per item signal). This module adds what s3-sync reads and writes: content
+ * headers, user metadata, additional checksums, ListObjectsV2 pages.
  */
 import {
   type ChecksumAlgorithm,
@@ -22,24 +15,10 @@ import {
 } from './checksums.js';
 
 const CHECKSUM_MODE = { 'x-amz-checksum-mode': 'ENABLED' };
-import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { RemoteConfig } from '../../../shared/config.js';
-import { canonicalQuery, SigV4Signer, type SigV4Credentials } from '../../../shared/sigv4.js';
-
-/** An S3 error answer, shaped like the SDK's service exceptions. */
-export class S3ResponseError extends Error {
-  readonly $metadata: { httpStatusCode: number };
-  readonly $fault: 'client' | 'server';
-  constructor(code: string, message: string, status: number) {
-    super(message || code);
-    this.name = code;
-    this.$metadata = { httpStatusCode: status };
-    this.$fault = status >= 500 ? 'server' : 'client';
-  }
-}
+import { encodeKey, errorFrom, readAll, S3ResponseError, S3Requests, xmlTag } from '../../../shared/s3-requests.js';
 
 export interface ContentHeaders {
   contentType?: string;
@@ -70,39 +49,6 @@ const CONTENT_HEADERS: Array<[keyof ContentHeaders, string]> = [
   ['contentLanguage', 'content-language'],
   ['expires', 'expires'],
 ];
-
-function encodeKey(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
-}
-
-function readAll(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-  });
-}
-
-function xmlTag(xml: string, tag: string): string | undefined {
-  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
-  return m?.[1];
-}
-
-async function errorFrom(res: IncomingMessage, what: string): Promise<S3ResponseError> {
-  const text = res.method === 'HEAD' ? '' : await readAll(res).catch(() => '');
-  const status = res.statusCode ?? 0;
-  const code =
-    xmlTag(text, 'Code') ??
-    (status === 404
-      ? 'NotFound'
-      : status === 412
-        ? 'PreconditionFailed'
-        : status === 503
-          ? 'SlowDown'
-          : `Http${status}`);
-  return new S3ResponseError(code, `${what}: ${xmlTag(text, 'Message') ?? code} (HTTP ${status})`, status);
-}
 
 function contentHeadersFrom(h: IncomingHttpHeaders): ContentHeaders {
   const out: ContentHeaders = {};
@@ -226,136 +172,11 @@ export function parseListPage(xml: string): ListPage {
   };
 }
 
-/**
- * Requests in flight per abort signal (an item's lease signal). Handing the signal to
- * `http.request` adds an abort listener to it per request (4% of the worker's CPU in bench:s3 case
- * e, thousands of requests per item); instead each signal gets one listener, the first time it is
- * seen, that destroys whatever requests of it are still open when it fires.
- */
-const openRequests = new WeakMap<AbortSignal, Set<ClientRequest>>();
-
-function abortable(req: ClientRequest, signal: AbortSignal): void {
-  let open = openRequests.get(signal);
-  if (!open) {
-    const set = new Set<ClientRequest>();
-    open = set;
-    openRequests.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        const err = Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
-          name: 'AbortError',
-          code: 'ABORT_ERR',
-        });
-        for (const r of set) r.destroy(err);
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  const requests = open;
-  requests.add(req);
-  // the response body is read after the request's promise resolved: close is the request's end
-  req.once('close', () => requests.delete(req));
-}
-
 export class S3ObjectClient {
-  private readonly signer: SigV4Signer;
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
-  private readonly endpoint: URL;
-  private readonly port: number | undefined;
-  private readonly pathStyle: boolean;
+  private readonly requests: S3Requests;
 
   constructor(remote: RemoteConfig, opts: { maxSockets?: number } = {}) {
-    this.endpoint = new URL(remote.endpoint ?? `https://s3.${remote.region}.amazonaws.com`);
-    this.port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
-    this.pathStyle = remote.forcePathStyle ?? remote.endpoint !== undefined;
-    this.transport = this.endpoint.protocol === 'https:' ? https : http;
-    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 });
-    const credentials =
-      remote.accessKeyId && remote.secretAccessKey
-        ? {
-            accessKeyId: remote.accessKeyId,
-            secretAccessKey: remote.secretAccessKey,
-            sessionToken: remote.sessionToken,
-          }
-        : ((remote.profile
-            ? fromIni({ profile: remote.profile })
-            : fromNodeProviderChain()) as () => Promise<SigV4Credentials>);
-    this.signer = new SigV4Signer({ service: 's3', region: remote.region, credentials });
-  }
-
-  private target(bucket: string, key: string | undefined): { hostname: string; host: string; path: string } {
-    const port = this.port;
-    const rest = key === undefined ? '' : encodeKey(key);
-    // Virtual-hosted style on AWS (bucket names with dots would break TLS names, so those stay path-style).
-    if (!this.pathStyle && !bucket.includes('.')) {
-      const hostname = `${bucket}.${this.endpoint.hostname}`;
-      return { hostname, host: port ? `${hostname}:${port}` : hostname, path: `/${rest}` };
-    }
-    return {
-      hostname: this.endpoint.hostname,
-      host: this.endpoint.host,
-      path: key === undefined ? `/${bucket}` : `/${bucket}/${rest}`,
-    };
-  }
-
-  private async send(
-    method: 'GET' | 'PUT' | 'HEAD',
-    bucket: string,
-    key: string | undefined,
-    headers: Record<string, string>,
-    body: Readable | Buffer | undefined,
-    signal: AbortSignal | undefined,
-    query?: Record<string, string>,
-  ): Promise<IncomingMessage> {
-    signal?.throwIfAborted();
-    const t = this.target(bucket, key);
-    const creds = this.signer.credentialsNow() ?? (await this.signer.credentials());
-    const signed = this.signer.sign(
-      {
-        method,
-        host: t.host,
-        path: t.path,
-        query,
-        // UNSIGNED-PAYLOAD: the body is streamed, so it cannot be hashed before it is sent; S3
-        // accepts this, and integrity is checked end to end with the ETag instead.
-        // A PUT without a body (COPY) says so: otherwise Node sends it chunked, with the terminating
-        // chunk in a second packet that waits on a delayed ACK.
-        headers: {
-          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-          ...(method === 'PUT' && body === undefined ? { 'content-length': '0' } : {}),
-          ...headers,
-        },
-      },
-      creds,
-    );
-    const qs = query ? canonicalQuery(query) : '';
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.transport.request(
-        {
-          hostname: t.hostname,
-          port: this.port,
-          method,
-          path: qs ? `${t.path}?${qs}` : t.path,
-          headers: signed,
-          agent: this.agent,
-        },
-        (res) => {
-          (res as IncomingMessage & { method?: string }).method = method;
-          resolve(res);
-        },
-      );
-      if (signal) abortable(req, signal);
-      req.on('error', reject);
-      if (body === undefined) req.end();
-      else if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        body.on('error', (err) => req.destroy(err));
-        body.pipe(req);
-      }
-    });
+    this.requests = new S3Requests(remote, opts);
   }
 
   /**
@@ -381,23 +202,18 @@ export class S3ObjectClient {
     if (params.continuationToken) query['continuation-token'] = params.continuationToken;
     if (params.maxKeys !== undefined) query['max-keys'] = String(params.maxKeys);
     if (params.encodingType) query['encoding-type'] = params.encodingType;
-    const res = await this.send('GET', bucket, undefined, {}, undefined, signal, query);
+    const res = await this.requests.send('GET', bucket, undefined, {}, undefined, signal, query);
     if (res.statusCode !== 200) throw await errorFrom(res, `LIST ${bucket}/${params.prefix ?? ''}`);
     return parseListPage(await readAll(res));
   }
 
   /** GET an object, conditional on its ETag (`ifMatch`, quoted), as a stream. */
   async get(bucket: string, key: string, opts: { ifMatch?: string; signal?: AbortSignal } = {}): Promise<GotObject> {
-    const res = await this.send(
-      'GET',
-      bucket,
-      key,
+    const res = await this.requests.getStream(bucket, key, {
       // the additional checksum comes only when asked for (checksums.ts: a copy carries it)
-      opts.ifMatch ? { 'if-match': opts.ifMatch, ...CHECKSUM_MODE } : CHECKSUM_MODE,
-      undefined,
-      opts.signal,
-    );
-    if (res.statusCode !== 200) throw await errorFrom(res, `GET ${bucket}/${key}`);
+      headers: opts.ifMatch ? { 'if-match': opts.ifMatch, ...CHECKSUM_MODE } : CHECKSUM_MODE,
+      signal: opts.signal,
+    });
     return {
       body: res,
       contentLength: Number(res.headers['content-length'] ?? 0),
@@ -428,7 +244,7 @@ export class S3ObjectClient {
       ...requestHeaders(opts.content, opts.metadata),
       ...opts.headers,
     };
-    const res = await this.send('PUT', bucket, key, headers, body, opts.signal);
+    const res = await this.requests.send('PUT', bucket, key, headers, body, opts.signal);
     if (res.statusCode !== 200) throw await errorFrom(res, `PUT ${bucket}/${key}`);
     res.resume();
     return { etag: String(res.headers.etag ?? '').replace(/"/g, '') };
@@ -457,7 +273,7 @@ export class S3ObjectClient {
     if (src.ifMatch) headers['x-amz-copy-source-if-match'] = src.ifMatch;
     if (opts.metadataDirective === 'REPLACE')
       Object.assign(headers, { 'x-amz-metadata-directive': 'REPLACE' }, requestHeaders(opts.content, opts.metadata));
-    const res = await this.send('PUT', dst.bucket, dst.key, headers, undefined, opts.signal);
+    const res = await this.requests.send('PUT', dst.bucket, dst.key, headers, undefined, opts.signal);
     if (res.statusCode !== 200) throw await errorFrom(res, `COPY ${src.bucket}/${src.key} -> ${dst.bucket}/${dst.key}`);
     const text = await readAll(res);
     const code = xmlTag(text, 'Code');
@@ -480,7 +296,7 @@ export class S3ObjectClient {
     key: string,
     signal?: AbortSignal,
   ): Promise<Array<{ Key: string; Value: string }> | undefined> {
-    const res = await this.send('GET', bucket, key, {}, undefined, signal, { tagging: '' });
+    const res = await this.requests.send('GET', bucket, key, {}, undefined, signal, { tagging: '' });
     if (res.statusCode !== 200) throw await errorFrom(res, `GET ${bucket}/${key}?tagging`);
     if (!String(res.headers['content-type'] ?? '').includes('xml')) {
       res.destroy();
@@ -495,6 +311,6 @@ export class S3ObjectClient {
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.requests.destroy();
   }
 }

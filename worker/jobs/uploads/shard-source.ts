@@ -4,10 +4,9 @@
  * `convoy index build` (operators), so both build the same index from the same bytes.
  */
 import { createReadStream } from 'node:fs';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { sharedS3Client } from '../../../shared/s3-clients.js';
+import { sharedS3Requests } from '../../../shared/s3-requests.js';
 import type { RemoteConfig } from '../../../shared/config.js';
 import { classifyError, ConvoyError, NotFoundError, toError, type ErrorClass } from '../../../shared/errors.js';
 import { indexCarStream, type ShardIndex } from './car-stream-index.js';
@@ -33,11 +32,11 @@ async function openS3(
   source: Extract<ShardSource, { type: 's3' }>,
   signal?: AbortSignal,
 ): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
-  const s3 = sharedS3Client(source.remote, { maxSockets: 32 });
+  // signed node:http requests, not the SDK: ~3 ms less of a worker's CPU per upload (s3-requests.ts)
+  const s3 = sharedS3Requests(source.remote, { maxSockets: 32 });
   for (const key of source.keys) {
     try {
-      const out = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: key }), { abortSignal: signal });
-      return { body: out.Body as AsyncIterable<Uint8Array>, key };
+      return { body: await s3.getStream(source.bucket, key, { signal }), key };
     } catch (err) {
       if (isNoSuchKey(err)) continue;
       throw classifyError(err);
