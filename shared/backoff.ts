@@ -3,7 +3,8 @@
  * spreads a thundering herd of retries best (AWS Architecture Blog, "Exponential Backoff And
  * Jitter"). The delay functions are pure: the random source is injected so tests can pin it.
  */
-import { sleepOrThrow } from './sleep.js';
+import { classifyError, ConvoyError } from './errors.js';
+import { sleep, sleepOrThrow } from './sleep.js';
 
 export interface BackoffOptions {
   /** Delay scale for the first retry. @defaultValue 1000 */
@@ -58,5 +59,38 @@ export async function drainBatch<T>(
       throw opts.exhausted?.(left) ?? new Error(`${left} entries still unprocessed after ${maxRetries} retries`);
     }
     await sleepOrThrow(fullJitterDelayMs(retries, backoff), opts.signal);
+  }
+}
+
+export interface TransientRetryOptions {
+  /** tries in all, the first included. @defaultValue 4 (the AWS SDK's default) */
+  attempts?: number;
+  /** @defaultValue base 100 ms, cap 2 s */
+  backoff?: BackoffOptions;
+  /** once aborted, the last error is thrown instead of another try */
+  signal?: AbortSignal;
+  /** a retryable error that must not be tried again here all the same (it is thrown at once) */
+  final?: (err: ConvoyError) => boolean;
+  /** after each wait, before the next try (s3-sync: a throttled copy slows its endpoint's gate) */
+  onRetry?: (err: ConvoyError) => unknown;
+}
+
+/**
+ * One request (or one object's copy) tried again on throttling and transient faults, after a
+ * full-jitter delay, where a lean client of our own stands in for the SDK's retry middleware: a
+ * 503 SlowDown on one object must not send a whole item back to the queue. What is retryable is
+ * shared/errors.ts `classifyError`'s decision; permanent errors pass at once, classified.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, opts: TransientRetryOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err instanceof ConvoyError ? err : classifyError(err);
+      if (!e.retryable || attempt >= attempts || opts.signal?.aborted || opts.final?.(e)) throw e;
+      await sleep(fullJitterDelayMs(attempt, opts.backoff ?? { baseMs: 100, capMs: 2_000 }));
+      await opts.onRetry?.(e);
+    }
   }
 }

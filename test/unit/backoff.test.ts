@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, drainBatch, fullJitterDelayMs } from '../../shared/backoff.js';
+import { DEFAULT_BACKOFF, drainBatch, fullJitterDelayMs, retryTransient } from '../../shared/backoff.js';
+import { ConvoyError } from '../../shared/errors.js';
 
 describe('fullJitterDelayMs', () => {
   const opts = { baseMs: 100, capMs: 1_000 };
@@ -106,5 +107,64 @@ describe('drainBatch (every BatchWrite/BatchGet loop: what the service hands bac
     );
     await expect(run).rejects.toThrow('lease lost');
     expect(sent).toBe(2);
+  });
+});
+
+describe('retryTransient (a lean client standing in for the SDK retry middleware)', () => {
+  const noWait = { baseMs: 0, capMs: 0 };
+  const s3Error = (name: string, status: number) =>
+    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+
+  it('tries a throttled or failing service again, up to its attempts, then throws the last error classified', async () => {
+    const thrown: unknown[] = [];
+    const retried: string[] = [];
+    let calls = 0;
+    const result = await retryTransient(
+      async () => {
+        calls++;
+        if (calls === 1) throw s3Error('SlowDown', 503);
+        if (calls === 2) throw Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+        return 'ok';
+      },
+      { backoff: noWait, onRetry: (e) => void retried.push(e.errorClass) },
+    );
+    expect(result).toBe('ok');
+    expect(retried).toEqual(['THROTTLED', 'SERVICE_UNAVAILABLE']);
+    calls = 0;
+    await retryTransient(
+      async () => {
+        calls++;
+        throw s3Error('InternalError', 500);
+      },
+      { backoff: noWait, attempts: 3 },
+    ).catch((e) => thrown.push(e));
+    expect(calls).toBe(3);
+    expect(thrown[0]).toBeInstanceOf(ConvoyError);
+    expect((thrown[0] as ConvoyError).errorClass).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('passes a permanent error, or one the caller calls final, at once', async () => {
+    let calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw s3Error('AccessDenied', 403);
+        },
+        { backoff: noWait },
+      ),
+    ).rejects.toMatchObject({ errorClass: 'ACCESS_DENIED' });
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw s3Error('NotFound', 404); // retryable as UNKNOWN, but final for this caller
+        },
+        { backoff: noWait, final: (e) => (e.cause as { name?: string }).name === 'NotFound' },
+      ),
+    ).rejects.toMatchObject({ errorClass: 'UNKNOWN' });
+    expect(calls).toBe(1);
   });
 });

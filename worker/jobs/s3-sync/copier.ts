@@ -19,8 +19,7 @@ import { CopyObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cl
 import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
-import { fullJitterDelayMs } from '../../../shared/backoff.js';
-import { sleep } from '../../../shared/sleep.js';
+import { retryTransient } from '../../../shared/backoff.js';
 import { META_SHA256, META_SOURCE_ETAG, isMultipartEtag, normalizeEtag, type ListedObject } from './decide.js';
 import { carriedChecksumHeader, uploadChecksumAlgorithm } from './checksums.js';
 import {
@@ -156,25 +155,21 @@ function sdkContentHeaders(c: ContentHeaders) {
 }
 
 /**
- * Retry one object's copy on throttling and transient faults (full jitter), so a 503 SlowDown on
- * one object does not send a whole range item back to the queue. Permanent errors pass at once.
+ * Retry one object's copy on throttling and transient faults, so a 503 SlowDown on one object does
+ * not send a whole range item back to the queue; a throttled try slows the endpoint's gate. A
+ * source that changed under the copy is not tried again here (the item decides).
  */
-async function withObjectRetries<T>(
+function withObjectRetries<T>(
   fn: () => Promise<T>,
   opts: Pick<CopyOptions, 'signal' | 'onThrottle'>,
   attempts = 4,
 ): Promise<T> {
-  const signal = opts.signal;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const e = err instanceof ConvoyError ? err : classifyError(err);
-      if (!e.retryable || attempt >= attempts || signal?.aborted || e.errorClass === 'SOURCE_CHANGED') throw e;
-      await sleep(fullJitterDelayMs(attempt, { baseMs: 100, capMs: 2_000 }));
-      if (e.errorClass === 'THROTTLED') await opts.onThrottle?.();
-    }
-  }
+  return retryTransient(fn, {
+    attempts,
+    signal: opts.signal,
+    final: (e) => e.errorClass === 'SOURCE_CHANGED',
+    onRetry: (e) => (e.errorClass === 'THROTTLED' ? opts.onThrottle?.() : undefined),
+  });
 }
 
 /** Copy one object; returns the bytes that crossed the worker (0 for server-side copies). */

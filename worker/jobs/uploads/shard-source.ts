@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
+import { retryTransient } from '../../../shared/backoff.js';
 import { sharedS3Requests } from '../../../shared/s3-requests.js';
 import type { RemoteConfig } from '../../../shared/config.js';
 import { classifyError, ConvoyError, NotFoundError, toError, type ErrorClass } from '../../../shared/errors.js';
@@ -23,8 +24,12 @@ export function carparkKeys(shardCid: string): { carKey: string; blobKey: string
   return { carKey: `${shardCid}/${shardCid}.car`, blobKey: `${b58}/${b58}.blob` };
 }
 
+/** A missing key, as S3 says it (also inside the ConvoyError a retry wraps it in). */
 function isNoSuchKey(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const e = (err instanceof ConvoyError ? err.cause : err) as {
+    name?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
@@ -32,11 +37,16 @@ async function openS3(
   source: Extract<ShardSource, { type: 's3' }>,
   signal?: AbortSignal,
 ): Promise<{ body: AsyncIterable<Uint8Array>; key: string }> {
-  // signed node:http requests, not the SDK: ~3 ms less of a worker's CPU per upload (s3-requests.ts)
+  // signed node:http requests, not the SDK: ~3 ms less of a worker's CPU per upload (s3-requests.ts);
+  // tried again on throttling and transient faults as the SDK's retries did
   const s3 = sharedS3Requests(source.remote, { maxSockets: 32 });
   for (const key of source.keys) {
     try {
-      return { body: await s3.getStream(source.bucket, key, { signal }), key };
+      const body = await retryTransient(() => s3.getStream(source.bucket, key, { signal }), {
+        signal,
+        final: isNoSuchKey, // the next key shape, at once
+      });
+      return { body, key };
     } catch (err) {
       if (isNoSuchKey(err)) continue;
       throw classifyError(err);
