@@ -117,10 +117,14 @@ export async function listenLoopback(app: Hono, port = 0): Promise<RunningApp> {
 /**
  * `node:http` whose servers listen on 127.0.0.1 only: the upload-api's test context starts
  * storage-node servers with `listen(callback)`, which would bind every interface.
- * Those servers also destroy the socket after every answer without saying so, which races with
- * keep-alive clients (a reused socket is reset: "socket hang up" in the worker, "other side
- * closed" -> HTTP 500 from ucan/conclude in the upload service). Their answers therefore carry
- * `Connection: close`, so clients know not to reuse the connection.
+ * Those servers also end every answer with `response.destroy()` (so that its own tests' servers
+ * close without lingering connections): each blob PUT and each allocate/accept cost the client a
+ * new TCP connection, and a keep-alive client that reused a socket as it was destroyed got a reset
+ * ("socket hang up" in the worker, "other side closed" -> HTTP 500 from ucan/conclude). A storage
+ * node in production (R2 or S3 behind a presigned URL) keeps connections alive, so here a destroy
+ * after the answer has ended, without an error, leaves the connection open instead; the servers
+ * still close their idle connections when closed (Node >= 19), and a destroy with an error, or
+ * before the answer ended, still destroys.
  * `listening` collects the port of every server started through it.
  */
 export function loopbackHttp(listening: number[] = []) {
@@ -130,7 +134,8 @@ export function loopbackHttp(listening: number[] = []) {
       const wrapped = args.map((a) =>
         typeof a === 'function'
           ? (req: http.IncomingMessage, res: http.ServerResponse) => {
-              res.setHeader('connection', 'close');
+              const destroy = res.destroy.bind(res);
+              res.destroy = (err?: Error) => (err || !res.writableEnded ? destroy(err) : res);
               return (a as http.RequestListener)(req, res);
             }
           : a,
