@@ -86,3 +86,42 @@ export function startCpuWindow(groups: () => Record<string, number[]>, self = 'h
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** The pids of a process's children (Linux: /proc/<pid>/task/<pid>/children). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU seconds of a process over time, sampled every `everyMs` until `stop()`: for the CPU spent
+ * inside a window known only afterwards (the steady part of a run, without its start-up and idle
+ * exit). `pid` is looked up on every sample (a wrapper's child appears after the wrapper starts).
+ */
+export function sampleCpu(
+  pid: () => number | undefined,
+  everyMs = 100,
+): { stop(): void; at(ms: number): number | undefined } {
+  const samples: Array<[number, number]> = [];
+  const take = () => {
+    const p = pid();
+    const cpu = p === undefined ? undefined : processCpuSeconds(p);
+    if (cpu !== undefined) samples.push([Date.now(), cpu]);
+  };
+  const timer = setInterval(take, everyMs);
+  take();
+  return {
+    stop: () => clearInterval(timer),
+    /** CPU seconds at wall time `ms`, interpolated between the samples around it */
+    at(ms) {
+      const after = samples.findIndex(([t]) => t >= ms);
+      if (after <= 0) return after === 0 ? samples[0]![1] : undefined;
+      const [t0, c0] = samples[after - 1]!;
+      const [t1, c1] = samples[after]!;
+      return c0 + ((c1 - c0) * (ms - t0)) / Math.max(1, t1 - t0);
+    },
+  };
+}
