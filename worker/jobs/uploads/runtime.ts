@@ -25,6 +25,12 @@ export interface UploadsRuntime {
   spaces: MigrationSpaces;
   /** spaces whose gateway step this process has seen done: a done step never undoes, so it is not asked again */
   gatewayDone: Set<string>;
+  /**
+   * spaces whose gateway step an upload of this process is claiming, authorizing or waiting for,
+   * settled when that upload is through: the process's other uploads of the space wait on it
+   * instead of each polling the step (migrate-upload.ts `ensureGateway`)
+   */
+  gatewayPending: Map<string, Promise<void>>;
   /** the runtime as each run with adaptive rate control sees it (runtimeForRun) */
   perRun: Map<string, UploadsRuntime>;
 }
@@ -74,6 +80,7 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
         },
         spaces: new MigrationSpaces(ctx.meta, config.encryptionKey),
         gatewayDone: new Set<string>(),
+        gatewayPending: new Map(),
         perRun: new Map(),
       };
     })();
