@@ -49,10 +49,16 @@ if (file) {
     // CopyObject is a PUT with x-amz-copy-source: tell it apart from an upload
     const copy = request.getHeader('x-amz-copy-source') !== undefined;
     const port = String(request.getHeader('host') ?? '').split(':')[1] ?? '';
-    const action = copy
-      ? 'S3.CopyObject'
-      : classifyRequest(request.method, request.path, typeof target === 'string' ? target : undefined);
-    const key = `${names[port] ?? port} ${action}`;
+    const service = names[port] ?? port;
+    // a UCAN peer is no S3: its requests by method and first path segment (POST /, GET /claims;
+    // an identifier there, as a storage node's PUT /<digest>, is shown as /…)
+    const first = request.path.split('?')[0]!.split('/').filter(Boolean)[0];
+    const action = service.startsWith('ucan:')
+      ? `${request.method} /${first === undefined ? '' : first.length > 16 ? '…' : first}`
+      : copy
+        ? 'S3.CopyObject'
+        : classifyRequest(request.method, request.path, typeof target === 'string' ? target : undefined);
+    const key = `${service} ${action}`;
     counts[key] = (counts[key] ?? 0) + 1;
   });
   process.on('exit', () => {
