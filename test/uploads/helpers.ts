@@ -27,7 +27,12 @@ import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
 import { UcanAgent } from '../../worker/jobs/uploads/ucan.js';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { freshEnv, type TestEnv } from '../helpers/stack.js';
+import { freshEnv, waitUntil, type TestEnv } from '../helpers/stack.js';
+import { runStatus } from '../../coordinator/status.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
+import type { ItemRow } from '../../state/item-row.js';
+import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
+import { Worker } from '../../worker/worker.js';
 import type { LocalStack } from '../../infra/local/stack.js';
 
 export interface UploadsEnv extends TestEnv {
@@ -150,4 +155,40 @@ export function writeStateDir(stack: LocalStack, env: UploadsEnv, dir: string): 
   writeFileSync(path.join(dir, STACK_FILE), JSON.stringify(file));
   writeFileSync(path.join(dir, UPLOADS_CONFIG_FILE), JSON.stringify(env.uploadsConfig), { mode: 0o600 });
   return dir;
+}
+
+/**
+ * Plan an uploads run and work it to its end with one in-process worker (16 items in flight, the
+ * real engine and kind): the run's status at the end and its upload items' rows.
+ */
+export async function runUploadsToEnd(
+  env: UploadsEnv,
+  runId: string,
+  opts: Parameters<typeof planUploadsRun>[1],
+  worker: { threads?: number; timeoutMs?: number } = {},
+): Promise<{ status: Awaited<ReturnType<typeof runStatus>>; uploads: ItemRow[] }> {
+  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
+  const w = new Worker(env.ctx, {
+    concurrency: 16,
+    waitSeconds: 0,
+    threads: worker.threads ?? 2,
+    counterFlushMs: 200,
+    heartbeatMs: 500,
+    leaseMs: 20_000,
+    runs: [runId],
+  });
+  const done = w.start();
+  const status = await waitUntil(
+    async () => {
+      const s = await runStatus(env.ctx, runId);
+      if (process.env.DEBUG_UPLOADS) console.log(runId, s.run.state, JSON.stringify(s.counts));
+      return s.run.state === 'done' ? s : undefined;
+    },
+    { timeoutMs: worker.timeoutMs ?? 120_000, what: `run ${runId} done` },
+  );
+  await w.stop();
+  await done;
+  const items: ItemRow[] = [];
+  for await (const page of itemsOfRun(env.ctx.items, runId)) items.push(...page);
+  return { status, uploads: items.filter((i) => i.itemId.startsWith('upload:')) };
 }

@@ -11,18 +11,14 @@ import { ed25519 } from '@ucanto/principal';
 import { encodeProof } from '../../worker/jobs/uploads/ucan.js';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { runStatus } from '../../coordinator/status.js';
-import { itemsOfRun } from '../../state/item-bulk.js';
-import type { ItemRow } from '../../state/item-row.js';
-import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
-import { Worker } from '../../worker/worker.js';
+import type { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../shared/s3-clients.js';
 import { getRemote } from '../../shared/config.js';
 import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { runUploadsToEnd, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 
 let t: TestStack;
@@ -36,37 +32,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
-  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
-  const worker = new Worker(env.ctx, {
-    concurrency: 16,
-    waitSeconds: 0,
-    threads: 2,
-    counterFlushMs: 200,
-    heartbeatMs: 500,
-    leaseMs: 20_000,
-  });
-  const done = worker.start();
-  const status = await waitUntil(
-    async () => {
-      const s = await runStatus(env.ctx, runId);
-      if (process.env.DEBUG_UPLOADS)
-        console.log(
-          runId,
-          s.run.state,
-          JSON.stringify(s.counts),
-          JSON.stringify((s as { failures?: unknown }).failures ?? ''),
-        );
-      return s.run.state === 'done' ? s : undefined;
-    },
-    { timeoutMs: 120_000, what: `run ${runId} done` },
-  );
-  await worker.stop();
-  await done;
-  const items: ItemRow[] = [];
-  for await (const page of itemsOfRun(env.ctx.items, runId)) items.push(...page);
-  return { status, uploads: items.filter((i) => i.itemId.startsWith('upload:')) };
-}
+const runToEnd = (env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) =>
+  runUploadsToEnd(env, runId, opts);
 
 describe('uploads job', () => {
   it('migrates every good upload, fails broken ones with their class, and is idempotent', async () => {
@@ -241,4 +208,50 @@ describe('uploads job', () => {
     }
     env.close();
   }, 300_000);
+});
+
+/**
+ * The gateway step of a space, as one worker process with many uploads of that space in flight
+ * sees it: the gateway is authorized once, and while that takes its time the process's other
+ * uploads of the space wait for it in the process instead of each polling the step in DynamoDB
+ * (a claim and a read every 50 ms to 1 s per upload).
+ */
+describe('gateway step of a space, one worker process', () => {
+  it('is authorized once, and the other uploads of the space wait in the process instead of polling the step', async () => {
+    const env = await uploadsEnv(t.stack, peers, {
+      customers: 1,
+      spaces: 1,
+      uploads: 24,
+      seed: 'gateway-once',
+      brokenRate: 0,
+      noShardsRate: 0,
+    });
+    const space = env.seeded.uploads[0]!.space;
+    // every request to the step's row (pk group#<run>#<group>), counted on the worker's own client
+    const stepRequests: string[] = [];
+    const ddb = env.ctx.meta.ddb;
+    const send = ddb.send.bind(ddb) as (command: unknown, ...rest: unknown[]) => Promise<unknown>;
+    (ddb as { send: unknown }).send = (
+      command: { constructor: { name: string }; input?: { Key?: { pk?: unknown } } },
+      ...rest: unknown[]
+    ) => {
+      if (String(command.input?.Key?.pk ?? '').startsWith('group#')) stepRequests.push(command.constructor.name);
+      return send(command, ...rest);
+    };
+    // the gateway answers slowly: the first upload to claim the step holds it for 1.5 s
+    peers.gateway.faults.latencyMs = 1_500;
+    const gatewayBefore = peers.gateway.authorizations.get(space) ?? 0;
+    try {
+      const { status } = await runUploadsToEnd(env, 'gw-once', {});
+      expect(status.counts.failed ?? 0).toBe(0);
+    } finally {
+      peers.gateway.faults.latencyMs = 0;
+      (ddb as { send: unknown }).send = send;
+      env.close();
+    }
+    expect((peers.gateway.authorizations.get(space) ?? 0) - gatewayBefore).toBe(1);
+    // the one claim (UpdateCommand) and its completion (UpdateCommand); before, each waiting
+    // upload claimed again (and read the row) until the step was done: dozens here
+    expect(stepRequests, stepRequests.join(' ')).toEqual(['UpdateCommand', 'UpdateCommand']);
+  });
 });

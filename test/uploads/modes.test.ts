@@ -14,25 +14,21 @@ import path from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runStatus } from '../../coordinator/status.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import type { SeededUpload } from '../../worker/jobs/uploads/seed/seed.js';
 import { getGroupStep } from '../../state/group-steps.js';
-import { itemsOfRun } from '../../state/item-bulk.js';
-import type { ItemRow } from '../../state/item-row.js';
 import { getMigrationSpace } from '../../worker/jobs/uploads/migration-space-rows.js';
 import { getRun } from '../../state/runs.js';
 import { silentLogger } from '../../shared/log.js';
 import { uploadsKind } from '../../worker/jobs/uploads/job.js';
-import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
+import type { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { gatewayStep } from '../../worker/jobs/uploads/migrate-upload.js';
 import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
 import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
 import type { UploadsSpec } from '../../worker/jobs/uploads/spec.js';
-import { Worker } from '../../worker/worker.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { publishLegacyLocations, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { publishLegacyLocations, runUploadsToEnd, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
 
 let t: TestStack;
 let peers: UploadPeers;
@@ -59,31 +55,13 @@ async function modesEnv(...args: Parameters<typeof uploadsEnv>): Promise<Uploads
 
 /** Plan, work the run to its end with one in-process worker, then `convoy verify` it. */
 async function runToEnd(env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) {
-  await planUploadsRun(env.ctx, { ...opts, run: runId }, { backoffBaseMs: 50 });
-  const worker = new Worker(env.ctx, {
-    concurrency: 16,
-    waitSeconds: 0,
-    threads: 1,
-    counterFlushMs: 200,
-    heartbeatMs: 500,
-    leaseMs: 20_000,
-    runs: [runId],
-  });
-  const done = worker.start();
-  await waitUntil(async () => (await runStatus(env.ctx, runId)).run.state === 'done', {
-    timeoutMs: 60_000,
-    what: `run ${runId} done`,
-  });
-  await worker.stop();
-  await done;
-  const items: ItemRow[] = [];
-  for await (const page of itemsOfRun(env.ctx.items, runId)) items.push(...page);
+  const { uploads: items } = await runUploadsToEnd(env, runId, opts, { threads: 1, timeoutMs: 60_000 });
   const run = (await getRun(env.ctx.meta, runId))!;
   const summary = await uploadsKind.verify!(run, uploadsKind.specSchema.parse(run.spec) as UploadsSpec, env.ctx, {
     reportPath: path.join(dir, `${runId}.jsonl`),
     log: silentLogger,
   });
-  const byRoot = new Map(items.filter((i) => i.itemId.startsWith('upload:')).map((i) => [String(i.spec.root), i]));
+  const byRoot = new Map(items.map((i) => [String(i.spec.root), i]));
   return { summary, item: (u: SeededUpload) => byRoot.get(u.root)!, uploads: byRoot.size };
 }
 
