@@ -79,7 +79,7 @@ function run(
     /** the spawned process's pid (with `time`, node is its child) */
     onSpawn?: (pid: number) => void;
   },
-): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; wallS: number }> {
+): Promise<{ code: number; stdout: string; maxRssKiB?: number; cpuS?: number; sysS?: number; wallS: number }> {
   const started = Date.now();
   const timeFile = path.join(work, `time-${started}-${Math.random().toString(36).slice(2)}`);
   const argv = [...(opts.nodeArgs ?? []), CLI, '--state-dir', opts.stateDir, ...args];
@@ -103,7 +103,7 @@ function run(
       const wallS = (Date.now() - started) / 1000;
       if (!opts.time) return resolve({ code: code ?? 1, stdout, wallS });
       const [rss, user, sys] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-3).map(Number);
-      resolve({ code: code ?? 1, stdout, wallS, maxRssKiB: rss, cpuS: (user ?? 0) + (sys ?? 0) });
+      resolve({ code: code ?? 1, stdout, wallS, maxRssKiB: rss, cpuS: (user ?? 0) + (sys ?? 0), sysS: sys ?? 0 });
     });
   });
 }
@@ -260,6 +260,8 @@ interface ThroughputRun {
    * process's figure above spreads over this run's uploads
    */
   worker_cpu_ms_per_upload_steady?: number;
+  /** the kernel's share of worker_cpu_ms_per_upload (system time) */
+  worker_sys_ms_per_upload?: number;
   /** the worker's requests per upload by service and action (S3/SQS/DynamoDB by API action, UCAN peers by method) */
   requests_per_upload_by_action?: Record<string, number>;
   /** the stand-ins for remote services: emulators (dynalite + fauxqs) and UCAN peers */
@@ -405,6 +407,8 @@ async function throughput(
     worker_wall_s: Math.round(w.wallS * 10) / 10,
     // one decimal: changes of a millisecond or less are what is measured now
     worker_cpu_ms_per_upload: Math.round(((w.cpuS ?? 0) * 10_000) / win.uploads) / 10,
+    // of it in the kernel (sockets; with added latency, the network namespace's link too)
+    worker_sys_ms_per_upload: Math.round(((w.sysS ?? 0) * 10_000) / win.uploads) / 10,
     worker_cpu_ms_per_upload_steady: Number.isFinite(steadyCpuS)
       ? Math.round((steadyCpuS * 10_000) / win.uploads) / 10
       : undefined,
