@@ -89,7 +89,9 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: TransientRet
     } catch (err) {
       const e = err instanceof ConvoyError ? err : classifyError(err);
       if (!e.retryable || attempt >= attempts || opts.signal?.aborted || opts.final?.(e)) throw e;
-      await sleep(fullJitterDelayMs(attempt, opts.backoff ?? { baseMs: 100, capMs: 2_000 }));
+      // a lost lease or a stopping worker ends the wait, and the retries with it
+      await sleep(fullJitterDelayMs(attempt, opts.backoff ?? { baseMs: 100, capMs: 2_000 }), opts.signal);
+      if (opts.signal?.aborted) throw e;
       await opts.onRetry?.(e);
     }
   }

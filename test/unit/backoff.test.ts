@@ -167,4 +167,20 @@ describe('retryTransient (a lean client standing in for the SDK retry middleware
     ).rejects.toMatchObject({ errorClass: 'UNKNOWN' });
     expect(calls).toBe(1);
   });
+
+  it('stops waiting, and trying, when its signal aborts (a lost lease)', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const result = retryTransient(
+      async () => {
+        calls++;
+        setImmediate(() => controller.abort(new Error('lease lost')));
+        throw s3Error('SlowDown', 503);
+      },
+      { backoff: { baseMs: 60_000, capMs: 60_000 }, signal: controller.signal },
+    );
+    // a minute of backoff, ended by the abort: the throttled error, after one try
+    await expect(result).rejects.toMatchObject({ errorClass: 'THROTTLED' });
+    expect(calls).toBe(1);
+  }, 5_000);
 });
