@@ -45,12 +45,18 @@ import { indexCarStream } from '../../worker/jobs/uploads/car-stream-index.js';
 import { parseUploadsConfig, type UploadsConfigInput } from '../../worker/jobs/uploads/config.js';
 import { type BuiltIndex, buildDagIndex } from '../../worker/jobs/uploads/dag-index.js';
 import { LeanResponse } from '../../worker/jobs/uploads/lean-fetch.js';
-import { hasSpace, lookAround, type Shard, shardOf } from '../../worker/jobs/uploads/migrate-upload.js';
+import {
+  claimsByContent,
+  hasSpace,
+  lookAround,
+  type Shard,
+  shardOf,
+} from '../../worker/jobs/uploads/migrate-upload.js';
 import { peerDestinations } from '../../worker/jobs/uploads/peer-rates.js';
 import { prng } from '../../worker/jobs/uploads/seed/seed.js';
 import { contentBytes, type DagShape, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
-import { type ClaimToPublish, type FoundClaim, UcanAgent } from '../../worker/jobs/uploads/ucan.js';
+import { type ClaimToPublish, UcanAgent } from '../../worker/jobs/uploads/ucan.js';
 import { forkReady, type ReadyReply } from '../fleet/fork-ready.js';
 import { startCpuWindow, threadCpuSeconds } from './lib/proc-cpu.js';
 
@@ -183,17 +189,13 @@ async function migrateCalls(agent: UcanAgent, u: PlannedUpload): Promise<void> {
  */
 async function batchedCalls(agent: UcanAgent, group: PlannedUpload[]): Promise<void> {
   const space = group[0]!.space;
-  const look = async () => {
-    const hashes = group.flatMap((u) => [CID.parse(u.root).multihash.bytes, u.shard.multihash]);
-    const found = await agent.queryClaims(hashes, space);
-    const indexed = new Set<string>();
-    const locations = new Map<string, FoundClaim[]>();
-    for (const c of found) {
-      if (c.type === 'assert/index') indexed.add(c.content);
-      else if (c.type === 'assert/location') locations.set(c.content, [...(locations.get(c.content) ?? []), c]);
-    }
-    return { indexed, locations };
-  };
+  const look = async () =>
+    claimsByContent(
+      await agent.queryClaims(
+        group.flatMap((u) => [CID.parse(u.root).multihash.bytes, u.shard.multihash]),
+        space,
+      ),
+    );
   const before = await look();
   await Promise.all(
     group.map((u) => agent.storeBlob(u.migrationSpace, u.index.bytes, u.index.multihash, new AbortController().signal)),
@@ -216,7 +218,7 @@ async function batchedCalls(agent: UcanAgent, group: PlannedUpload[]): Promise<v
   const after = await look();
   for (const u of group)
     if (
-      !after.indexed.has(base58btc.encode(CID.parse(u.root).multihash.bytes)) ||
+      !after.index.has(base58btc.encode(CID.parse(u.root).multihash.bytes)) ||
       !hasSpace(after.locations.get(u.shard.b58), space)
     )
       throw new Error(`${u.root}: verification failed`);

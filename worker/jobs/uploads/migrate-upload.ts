@@ -68,6 +68,28 @@ export function shardOf(cid: string): Shard {
 }
 
 /**
+ * An indexer's answer sorted by what the claims are about (base58btc multihash): the index claim
+ * of each root (the last one answered) and the location claims of each shard. Exported for
+ * test/bench/uploads-floor.ts, whose batched mode asks about many roots at once.
+ */
+export function claimsByContent(claims: FoundClaim[]): {
+  index: Map<string, FoundClaim>;
+  locations: Map<string, FoundClaim[]>;
+} {
+  const index = new Map<string, FoundClaim>();
+  const locations = new Map<string, FoundClaim[]>();
+  for (const c of claims) {
+    if (c.type === 'assert/index') index.set(c.content, c);
+    else if (c.type === 'assert/location') {
+      const list = locations.get(c.content);
+      if (list) list.push(c);
+      else locations.set(c.content, [c]);
+    }
+  }
+  return { index, locations };
+}
+
+/**
  * One claims query for the root and the shards, sorted into the index claim and each shard's
  * location claims. Exported (with shardOf and hasSpace) for test/bench/uploads-floor.ts, which
  * makes the same calls without the engine.
@@ -79,15 +101,11 @@ export async function lookAround(
   space: string,
 ): Promise<UploadState> {
   const rootMh = CID.parse(root).multihash.bytes;
-  const rootB58 = base58btc.encode(rootMh);
-  const claims = await rt.agent.queryClaims([rootMh, ...shards.map((s) => s.multihash)], space);
-  const locations = new Map<string, FoundClaim[]>(shards.map((s) => [s.b58, []]));
-  let indexClaim: FoundClaim | undefined;
-  for (const c of claims) {
-    if (c.type === 'assert/index' && c.content === rootB58) indexClaim = c;
-    else if (c.type === 'assert/location') locations.get(c.content)?.push(c);
-  }
-  return { indexClaim, locations };
+  const sorted = claimsByContent(await rt.agent.queryClaims([rootMh, ...shards.map((s) => s.multihash)], space));
+  return {
+    indexClaim: sorted.index.get(base58btc.encode(rootMh)),
+    locations: new Map(shards.map((s) => [s.b58, sorted.locations.get(s.b58) ?? []])),
+  };
 }
 
 export const hasSpace = (claims: FoundClaim[] | undefined, space: string) =>
