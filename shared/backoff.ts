@@ -73,6 +73,11 @@ export interface TransientRetryOptions {
   final?: (err: ConvoyError) => boolean;
   /** after each wait, before the next try (s3-sync: a throttled copy slows its endpoint's gate) */
   onRetry?: (err: ConvoyError) => unknown;
+  /**
+   * throw what `fn` threw, not its classification: for clients that stand in for the SDK's,
+   * whose callers read the service's error names (`ConditionalCheckFailedException`)
+   */
+  throwOriginal?: boolean;
 }
 
 /**
@@ -88,10 +93,11 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: TransientRet
       return await fn();
     } catch (err) {
       const e = err instanceof ConvoyError ? err : classifyError(err);
-      if (!e.retryable || attempt >= attempts || opts.signal?.aborted || opts.final?.(e)) throw e;
+      const thrown = opts.throwOriginal ? err : e;
+      if (!e.retryable || attempt >= attempts || opts.signal?.aborted || opts.final?.(e)) throw thrown;
       // a lost lease or a stopping worker ends the wait, and the retries with it
       await sleep(fullJitterDelayMs(attempt, opts.backoff ?? { baseMs: 100, capMs: 2_000 }), opts.signal);
-      if (opts.signal?.aborted) throw e;
+      if (opts.signal?.aborted) throw thrown;
       await opts.onRetry?.(e);
     }
   }

@@ -7,11 +7,13 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StateConfig } from './config.js';
+import { StateDocumentClient } from './dynamodb-document-client.js';
+import { StateSqsClient } from './sqs-client.js';
 
 /** Keep-alive sockets: connection reuse roughly doubles small-request throughput. */
 export function httpHandler(maxSockets = 256): NodeHttpHandler {
@@ -75,12 +77,21 @@ export function makeStateClients(
     maxAttempts: opts.maxAttempts ?? 5,
   };
   const raw = withoutLoggerMiddleware(new DynamoDBClient({ ...common, endpoint: state.endpoints.dynamodb }));
-  const ddb = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  const sqs = withoutLoggerMiddleware(new SQSClient({ ...common, endpoint: state.endpoints.sqs }));
+  // the per-item requests (single-item writes, the queue's receives and deletes) as lean requests,
+  // measured in ./aws-json-requests.ts; the rest the SDK's
+  const ddb = new StateDocumentClient(
+    raw,
+    { marshallOptions: { removeUndefinedValues: true } },
+    { maxAttempts: common.maxAttempts, maxSockets: opts.maxSockets ?? 128 },
+  );
+  const sqs = withoutLoggerMiddleware(
+    new StateSqsClient({ ...common, endpoint: state.endpoints.sqs }, { maxSockets: opts.maxSockets ?? 128 }),
+  );
   return {
     ddb,
     sqs,
     destroy() {
+      ddb.destroy();
       raw.destroy();
       sqs.destroy();
     },

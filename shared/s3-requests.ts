@@ -14,11 +14,12 @@
  * same classifier (shared/errors.ts) decides what is retryable. There are no retries in here: a
  * failed request fails its item, whose retry is the engine's.
  */
-import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { RemoteConfig } from './config.js';
+import { abortable } from './abortable-request.js';
 import { canonicalQuery, SigV4Signer, type SigV4Credentials } from './sigv4.js';
 
 /** An S3 error answer, shaped like the SDK's service exceptions. */
@@ -67,39 +68,6 @@ export async function errorFrom(res: IncomingMessage, what: string): Promise<S3R
           ? 'SlowDown'
           : `Http${status}`);
   return new S3ResponseError(code, `${what}: ${xmlTag(text, 'Message') ?? code} (HTTP ${status})`, status);
-}
-
-/**
- * Requests in flight per abort signal (an item's lease signal). Handing the signal to
- * `http.request` adds an abort listener to it per request (4% of the worker's CPU in bench:s3 case
- * e, thousands of requests per item); instead each signal gets one listener, the first time it is
- * seen, that destroys whatever requests of it are still open when it fires.
- */
-const openRequests = new WeakMap<AbortSignal, Set<ClientRequest>>();
-
-function abortable(req: ClientRequest, signal: AbortSignal): void {
-  let open = openRequests.get(signal);
-  if (!open) {
-    const set = new Set<ClientRequest>();
-    open = set;
-    openRequests.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        const err = Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
-          name: 'AbortError',
-          code: 'ABORT_ERR',
-        });
-        for (const r of set) r.destroy(err);
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  const requests = open;
-  requests.add(req);
-  // the response body is read after the request's promise resolved: close is the request's end
-  req.once('close', () => requests.delete(req));
 }
 
 export type S3Method = 'GET' | 'PUT' | 'HEAD';

@@ -3,30 +3,10 @@
  * request of s3-sync's data path is refused by S3 (the local stack does not check signatures, so
  * only this comparison catches a difference).
  */
-import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 import { SigV4Signer, type SigV4Credentials } from '../../shared/sigv4.js';
-
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Data) =>
-  typeof d === 'string'
-    ? d
-    : ArrayBuffer.isView(d)
-      ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-      : new Uint8Array(d);
-class Sha256 {
-  private readonly h;
-  constructor(secret?: Data) {
-    this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
-  }
-  update(d: Data) {
-    this.h.update(bytes(d));
-  }
-  async digest() {
-    return new Uint8Array(this.h.digest());
-  }
-}
+import { Sha256 } from '../helpers/sha256.js';
 
 const creds: SigV4Credentials = {
   accessKeyId: 'AKIDEXAMPLE',
