@@ -15,7 +15,9 @@
  * throttling and transient faults (`maxAttempts` tries, full-jitter backoff) and nothing else,
  * and errors shaped like its service exceptions (`name` from the answer's `__type`,
  * `$metadata.httpStatusCode`, `$fault`, the answer's other fields), so the same classifier
- * (shared/errors.ts) and condition checks (state/conditions.ts) read them.
+ * (shared/errors.ts) and condition checks (state/conditions.ts) read them. Not kept: the SDK's
+ * clock-skew correction (a host whose clock is 5 minutes off gets its requests refused; fleet
+ * hosts keep time by NTP; the lean S3 requests of shared/s3-requests.ts run without it too).
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
