@@ -23,6 +23,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { createHash } from 'node:crypto';
 import { abortable } from './abortable-request.js';
+import { readAll } from './s3-requests.js';
 import { retryTransient } from './backoff.js';
 import { ServiceUnavailableError, ThrottledError, type ConvoyError } from './errors.js';
 import { SigV4Signer, type SigV4Credentials } from './sigv4.js';
@@ -152,7 +153,7 @@ export class AwsJsonRequests {
       req.on('error', reject);
       req.end(body);
     });
-    const text = await readText(res);
+    const text = await readAll(res);
     const status = res.statusCode ?? 0;
     const json = text ? (parseJson(text, action, status) as Record<string, unknown>) : {};
     if (status === 200) return json as T;
@@ -199,17 +200,6 @@ export class AwsJsonRequests {
 /** The SDK retries throttling and transient faults (5xx, network) and nothing else. */
 function notTransient(e: ConvoyError): boolean {
   return !(e instanceof ThrottledError || e instanceof ServiceUnavailableError);
-}
-
-function readText(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
-    );
-    res.on('error', reject);
-  });
 }
 
 function parseJson(text: string, action: string, status: number): unknown {
