@@ -18,7 +18,8 @@
  *     with the same lean keep-alive fetch (the very instance, sockets included), 64 in flight,
  *     answers read but not decoded. Mode 1 minus mode 2 is what the UCAN/IPLD libraries cost
  *     (encoding, signing, decoding, verifying); mode 2 is the HTTP transport's share.
- *  3. "batched": a design the worker does not use, for BENCH_UPLOADS other uploads: groups of up
+ *  3. "batched": the batching the worker's claims batcher does (claims-batcher.ts), in fixed groups
+ *     here and the blob adds side by side too, for BENCH_UPLOADS other uploads: groups of up
  *     to 16 uploads of one space, each group's claims queries and claims batch carrying all of
  *     them (`batchedCalls`). Whether batching uploads could reach the target where mode 1 cannot.
  *
@@ -160,7 +161,7 @@ async function seedLocationClaims(agent: UcanAgent, uploads: PlannedUpload[]): P
  * request, look again and check. The location claim is the found one, with the space.
  */
 async function migrateCalls(agent: UcanAgent, u: PlannedUpload): Promise<void> {
-  const before = await lookAround({ agent }, u.root, [u.shard], u.space);
+  const before = await lookAround(agent, u.root, [u.shard], u.space);
   if (before.indexClaim) throw new Error(`${u.root}: the index is already there`);
   await agent.storeBlob(u.migrationSpace, u.index.bytes, u.index.multihash, new AbortController().signal);
   const claims: ClaimToPublish[] = [{ type: 'index', root: u.root, index: u.index.link }];
@@ -174,7 +175,7 @@ async function migrateCalls(agent: UcanAgent, u: PlannedUpload): Promise<void> {
     space: u.space,
   });
   await agent.publishClaims(claims);
-  const after = await lookAround({ agent }, u.root, [u.shard], u.space);
+  const after = await lookAround(agent, u.root, [u.shard], u.space);
   if (!after.indexClaim || !hasSpace(after.locations.get(u.shard.b58), u.space))
     throw new Error(`${u.root}: verification failed`);
 }
@@ -492,7 +493,7 @@ async function main(): Promise<void> {
         "not in mode 1: the run's adaptive rate gate (peer-rates.ts, needs the state table; costs nothing until a destination throttles), S3, DynamoDB, SQS, piscina, index building, the engine",
         "mode 2 replays mode 1's requests (same URLs, bodies, headers; the same lean fetch and sockets); the upload service answers a replayed invocation from its stored receipts, so the peers' CPU and some answers differ from mode 1",
         'the peers (upload-api, storage nodes, indexing service, gateway) run in one other process on the same cores',
-        `mode 3 (batched) is a design the worker does not use: per group of up to ${BATCH} uploads of one space, one claims query, the index blob adds side by side (one per upload), one claims batch, one verifying query; its own uploads, warmed up and seeded like mode 1's`,
+        `mode 3 (batched) groups uploads as the worker's claims batcher does, in fixed groups: per group of up to ${BATCH} uploads of one space, one claims query, the index blob adds side by side (one per upload), one claims batch, one verifying query; its own uploads, warmed up and seeded like mode 1's`,
         'sha256_mib_per_s: 32 MiB in memory, best of 3, a probe of the core speed (not the figure bench:uploads reports, which hashes a file through a stream)',
       ],
       measuredAt: new Date().toISOString(),

@@ -26,7 +26,7 @@ import { optionsOnSurfaces } from '../helpers/run-surfaces.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
 
-const CAPACITY = 8; // indexer requests per second (each upload costs 3: query, claims, query)
+const CAPACITY = 8; // indexer requests per second (an upload costs 3, query, claims, query, fewer when the claims batcher joins a space's)
 const UPLOADS = 12;
 
 let t: TestStack;

@@ -17,6 +17,8 @@
  * The lease is checked before every side effect. Modes narrow the steps (see spec.ts).
  * Round trips per upload (single shard, index missing, gateway already done): one claims query,
  * one S3 GET, blob/add (invoke, PUT, conclude, receipt), one claims batch, one verifying query.
+ * The three indexer calls go through the process's claims batcher (claims-batcher.ts), which
+ * sends those of a space's uploads in flight together: fewer than one request each per upload.
  */
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
@@ -32,6 +34,7 @@ import {
 import type { ItemRow } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import type { ShardIndex } from './car-stream-index.js';
+import type { ClaimsBatcher } from './claims-batcher.js';
 import { buildDagIndex } from './dag-index.js';
 import type { UploadsRuntime } from './runtime.js';
 import { carparkKeys, resultToIndex, type ShardIndexResult, type ShardSource } from './shard-source.js';
@@ -90,18 +93,19 @@ export function claimsByContent(claims: FoundClaim[]): {
 }
 
 /**
- * One claims query for the root and the shards, sorted into the index claim and each shard's
- * location claims. Exported (with shardOf and hasSpace) for test/bench/uploads-floor.ts, which
- * makes the same calls without the engine.
+ * One claims query for the root and the shards (through the process's claims batcher: with the
+ * space's other uploads), sorted into the index claim and each shard's location claims. Exported
+ * (with shardOf and hasSpace) for test/bench/uploads-floor.ts, which makes the same calls without
+ * the engine (straight to the agent).
  */
 export async function lookAround(
-  rt: Pick<UploadsRuntime, 'agent'>,
+  indexer: Pick<ClaimsBatcher, 'queryClaims'>,
   root: string,
   shards: Shard[],
   space: string,
 ): Promise<UploadState> {
   const rootMh = CID.parse(root).multihash.bytes;
-  const sorted = claimsByContent(await rt.agent.queryClaims([rootMh, ...shards.map((s) => s.multihash)], space));
+  const sorted = claimsByContent(await indexer.queryClaims([rootMh, ...shards.map((s) => s.multihash)], space));
   return {
     indexClaim: sorted.index.get(base58btc.encode(rootMh)),
     locations: new Map(shards.map((s) => [s.b58, sorted.locations.get(s.b58) ?? []])),
@@ -125,6 +129,16 @@ export async function migrateUpload(
   ictx: ItemContext<UploadsSpec>,
   rt: UploadsRuntime,
 ): Promise<UploadOutcome> {
+  // in flight for the claims batcher: the space's batches wait for this upload only while it runs
+  const through = rt.claims.enter((item.spec as Extract<ItemSpec, { type: 'upload' }>).space);
+  try {
+    return await migrateSteps(item, ictx, rt);
+  } finally {
+    through();
+  }
+}
+
+async function migrateSteps(item: ItemRow, ictx: ItemContext<UploadsSpec>, rt: UploadsRuntime): Promise<UploadOutcome> {
   const spec = item.spec as Extract<ItemSpec, { type: 'upload' }>;
   const mode: Mode = ictx.spec.mode;
   const { space, root, customer } = spec;
@@ -148,7 +162,7 @@ export async function migrateUpload(
     return out;
   }
 
-  const before = await lookAround(rt, root, shards, space);
+  const before = await lookAround(rt.claims, root, shards, space);
   if (!before.indexClaim && shards.length === 0) {
     throw new ConvoyError(
       'NO_SHARDS_NO_INDEX',
@@ -214,14 +228,14 @@ export async function migrateUpload(
   }
   if (claims.length) {
     ictx.assertLease();
-    await rt.agent.publishClaims(claims); // the index and every location claim in one request
+    await rt.claims.publish(space, claims); // the index and every location claim in one request, with the space's others
     out.locationsPublished = claims.filter((c) => c.type === 'location').length;
   }
 
   if (wantGateway) out.gatewayAuthorized = (await ensureGateway(rt, ictx, item, space)) === 'authorized' ? 1 : 0;
 
   // verify: ask again; what this run was asked to do must now be there
-  const after = await lookAround(rt, root, shards, space);
+  const after = await lookAround(rt.claims, root, shards, space);
   const problems: string[] = [];
   if (wantIndex && !after.indexClaim) problems.push('no index claim');
   if (wantLocations) {

@@ -1,6 +1,6 @@
 /**
  * What the uploads job builds once per process and shares across items: the parsed config, the
- * UCAN agent (keys parsed once, connections kept alive), the source tables' client, the
+ * UCAN agent (keys parsed once, connections kept alive) and its claims batcher, the source tables' client, the
  * migration-space cache. Keyed by the ConvoyContext so tests with several contexts stay apart.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,6 +13,7 @@ import { loadUploadsConfig, type UploadsConfig } from './config.js';
 import { MigrationSpaces } from './migration-space.js';
 import type { SourceTables } from './source-tables.js';
 import { UcanAgent } from './ucan.js';
+import { ClaimsBatcher } from './claims-batcher.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { peerDestinations, rateGatedFetch } from './peer-rates.js';
 import type { UploadsSpec } from './spec.js';
@@ -20,6 +21,8 @@ import type { UploadsSpec } from './spec.js';
 export interface UploadsRuntime {
   config: UploadsConfig;
   agent: UcanAgent;
+  /** the indexer calls of this runtime's uploads in flight, batched per space (claims-batcher.ts) */
+  claims: ClaimsBatcher;
   tables: SourceTables;
   carpark: { remote: RemoteConfig; bucket: string; publicUrl: string };
   spaces: MigrationSpaces;
@@ -72,6 +75,7 @@ export function uploadsRuntime(ctx: ConvoyContext): Promise<UploadsRuntime> {
       return {
         config,
         agent,
+        claims: new ClaimsBatcher(agent),
         tables: sourceTablesFor(ctx, config),
         carpark: {
           remote,
@@ -106,7 +110,8 @@ export function runtimeForRun(
   if (!run) {
     const rates = adaptiveRatesFor(ctx, runId);
     const destinationOf = peerDestinations(rt.config);
-    run = { ...rt, agent: rt.agent.withFetch((inner) => rateGatedFetch(inner, rates, destinationOf)) };
+    const agent = rt.agent.withFetch((inner) => rateGatedFetch(inner, rates, destinationOf));
+    run = { ...rt, agent, claims: new ClaimsBatcher(agent) };
     rt.perRun.set(runId, run);
   }
   return run;

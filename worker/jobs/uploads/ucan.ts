@@ -284,7 +284,18 @@ export class UcanAgent {
    * the others may have succeeded, which is harmless (a retry looks before it asserts again).
    */
   async publishClaims(claims: ClaimToPublish[]): Promise<void> {
-    if (!claims.length) return;
+    const failed = (await this.publishClaimsSettled(claims)).find((e) => e !== undefined);
+    if (failed) throw failed;
+  }
+
+  /**
+   * The same request, each claim's receipt given back on its own: undefined for a claim the
+   * indexer took, else the receipt's error with its step's class. Claims of several uploads can
+   * share a request (claims-batcher.ts) and one refused claim fails only its upload. A transport
+   * failure (HTTP status, network) is thrown: it is every claim's.
+   */
+  async publishClaimsSettled(claims: ClaimToPublish[]): Promise<Array<ConvoyError | undefined>> {
+    if (!claims.length) return [];
     const invocations = claims.map((c) =>
       c.type === 'index' ? this.indexInvocation(c.root, c.index) : this.locationInvocation(c),
     );
@@ -296,14 +307,13 @@ export class UcanAgent {
     } catch (err) {
       throw transportError('indexer', err);
     }
-    for (const [i, receipt] of receipts.entries()) {
-      if (receipt.out.error)
-        throw receiptError(
-          'indexer',
-          claims[i]!.type === 'index' ? 'INDEX_PUBLISH_FAILED' : 'LOCATION_CLAIM_FAILED',
-          receipt.out.error,
-        );
-    }
+    return claims.map((claim, i) => {
+      const error = receipts[i]?.out.error;
+      if (!receipts[i])
+        return new ServiceUnavailableError(`indexer: no receipt for claim ${i + 1} of ${claims.length}`);
+      if (!error) return undefined;
+      return receiptError('indexer', claim.type === 'index' ? 'INDEX_PUBLISH_FAILED' : 'LOCATION_CLAIM_FAILED', error);
+    });
   }
 
   private indexInvocation(root: string, indexLink: string) {

@@ -26,6 +26,8 @@ export class PeerFaults {
   latencyMs = 0;
   /** how many requests were refused with 503 */
   refused = 0;
+  /** how many requests reached the peer (every route, refused ones included) */
+  requests = 0;
 
   /** capability (`provider/add`) -> how many more requests invoking it to refuse, and with what status */
   private readonly refusals = new Map<string, { left: number; status: number }>();
@@ -63,6 +65,7 @@ export class PeerFaults {
   }
 
   async before(): Promise<Response | undefined> {
+    this.requests++;
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (this.unavailable > 0) {
       this.unavailable--;

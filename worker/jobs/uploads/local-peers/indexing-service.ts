@@ -41,6 +41,11 @@ export interface IndexingServicePeer {
   signer: ed25519.EdSigner;
   faults: PeerFaults;
   received: ReceivedClaim[];
+  /**
+   * contents (b58 multihash) whose claims are refused with an error receipt (`ClaimRefused`), as
+   * a service refuses one invocation of a message and takes the others
+   */
+  refusedContent: Set<string>;
   /** number of assert/index invocations accepted for this content root (b58 multihash) */
   indexRegistrations(contentB58: string): number;
   close(): Promise<void>;
@@ -66,6 +71,7 @@ export async function startIndexingService(
   const claims = new Map<string, AnyClaim[]>();
   const received: ReceivedClaim[] = [];
   const faults = new PeerFaults();
+  const refusedContent = new Set<string>();
 
   const accept = (inv: Server.API.Invocation, withDid: string, root = inv.root.cid, checkAuthority = true) => {
     if (checkAuthority && !authorities.has(withDid)) {
@@ -76,6 +82,8 @@ export async function startIndexingService(
     }
     const claim = Claim.view({ root, blocks: inv.blocks as never });
     const key = contentKey(claim.content);
+    if (refusedContent.has(key))
+      return Server.error({ name: 'ClaimRefused', message: `claims about ${key} are refused (injected)` });
     const list = claims.get(key) ?? [];
     list.push(claim);
     claims.set(key, list);
@@ -135,6 +143,7 @@ export async function startIndexingService(
     signer,
     faults,
     received,
+    refusedContent,
     indexRegistrations: (b58) => received.filter((r) => r.type === 'assert/index' && r.content === b58).length,
     close: running.close,
   };
