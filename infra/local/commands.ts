@@ -92,7 +92,30 @@ export async function localUp(
     inMemory: opts.inMemory ?? false,
     serviceModules: opts.serviceModules ?? [],
   };
-  const logFd = openSync(path.join(stateDir, 'local-stack.log'), 'a');
+  let reply = await startDaemon(args);
+  // A remembered port (not one given on the command line) may have been taken since the last
+  // `local up` by any process on the machine (a busy CI host hands out ports all the time): start
+  // on free ports then, and say so, rather than fail on a port the operator never chose.
+  const remembered =
+    (opts.dynamoPort === undefined && args.dynamoPort) || (opts.sqsPort === undefined && args.sqsPort) || args.s3Port;
+  if (!reply.ready && remembered && /EADDRINUSE/.test(reply.error ?? '')) {
+    process.stderr.write(
+      `convoy: the previous local up's ports are in use by another process (${reply.error}); ` +
+        'the local stack starts on free ports: restart workers that were running (they hold the old endpoints)\n',
+    );
+    args.dynamoPort = opts.dynamoPort ?? 0;
+    args.sqsPort = opts.sqsPort ?? 0;
+    args.s3Port = 0;
+    reply = await startDaemon(args);
+  }
+  if (!reply.ready || !reply.stack) throw new InputError(`local stack failed to start: ${reply.error}`);
+  writePrevious(stateDir, reply.stack, args.extraS3);
+  return reply.stack;
+}
+
+/** Fork the daemon (detached: it outlives this command) and wait for its endpoints or its failure. */
+async function startDaemon(args: DaemonArgs): Promise<{ ready: boolean; stack?: StackFile; error?: string }> {
+  const logFd = openSync(path.join(args.stateDir, 'local-stack.log'), 'a');
   const daemonPath = builtFile('infra/local/daemon.js');
   const child = fork(daemonPath, [JSON.stringify(args)], { detached: true, stdio: ['ignore', logFd, logFd, 'ipc'] });
   const reply = await new Promise<{ ready: boolean; stack?: StackFile; error?: string }>((resolve) => {
@@ -100,15 +123,13 @@ export async function localUp(
     child.once('exit', (code) =>
       resolve({
         ready: false,
-        error: `local stack exited with code ${code}; see ${path.join(stateDir, 'local-stack.log')}`,
+        error: `local stack exited with code ${code}; see ${path.join(args.stateDir, 'local-stack.log')}`,
       }),
     );
   });
   child.unref();
   child.disconnect?.();
-  if (!reply.ready || !reply.stack) throw new InputError(`local stack failed to start: ${reply.error}`);
-  writePrevious(stateDir, reply.stack, args.extraS3);
-  return reply.stack;
+  return reply;
 }
 
 /** The extra S3 endpoints a running stack was started with (its remotes besides "local"). */
@@ -167,8 +188,16 @@ export function registerLocalCommands(program: Command, serviceModules: string[]
   local
     .command('up')
     .description('start the local stack in the background; creates tables, queue and DLQ; prints endpoints')
-    .option('--dynamodb-port <port>', 'DynamoDB port (default: previous or any free)', intOption('--dynamodb-port'))
-    .option('--sqs-port <port>', 'SQS/S3 port (default: previous or any free)', intOption('--sqs-port'))
+    .option(
+      '--dynamodb-port <port>',
+      'DynamoDB port (default: the previous one while free, else any free)',
+      intOption('--dynamodb-port'),
+    )
+    .option(
+      '--sqs-port <port>',
+      'SQS/S3 port (default: the previous one while free, else any free)',
+      intOption('--sqs-port'),
+    )
     .option(
       '--extra-s3 <name...>',
       'extra S3 endpoints, each a remote of that name (e.g. minio); remembered for the next `local up`',

@@ -1,11 +1,13 @@
 /**
  * `convoy local up` remembers `--extra-s3` across `local down` / `local up`, and when a command
  * names a remote the local stack does not serve, the error says how to get it (re-run `local up
- * --extra-s3 <name>`), not to edit a config file the local stack does not read. The real CLI with
- * its own --state-dir (a temp dir) and the daemon it starts.
+ * --extra-s3 <name>`), not to edit a config file the local stack does not read. `local up` reuses the
+ * previous ports, and when another process has taken one since, starts on free ports and says so.
+ * The real CLI with its own --state-dir (a temp dir) and the daemon it starts.
  */
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,6 +61,29 @@ describe('local up --extra-s3', () => {
     );
     expect(plan.stderr).not.toMatch(/unknown remote/);
     expect(plan.code, plan.stderr).toBe(0);
+  }, 150_000);
+
+  it('the previous ports taken by another process since: local up starts on free ports and says so', async () => {
+    expect((await cli('local', 'down')).code).toBe(0);
+    expect((await cli('local', 'up', '--in-memory')).code).toBe(0);
+    const before = JSON.parse(readFileSync(path.join(stateDir, 'ports.json'), 'utf8')) as { sqs: number };
+    expect((await cli('local', 'down')).code).toBe(0);
+    const squatter = createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject);
+      squatter.listen(before.sqs, '127.0.0.1', resolve);
+    });
+    try {
+      const up = await cli('local', 'up', '--in-memory');
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toMatch(/the previous local up's ports are in use by another process/);
+      expect(up.stderr).toContain(String(before.sqs));
+      const after = JSON.parse(readFileSync(path.join(stateDir, 'ports.json'), 'utf8')) as { sqs: number };
+      expect(after.sqs).not.toBe(before.sqs);
+      expect((await cli('local', 'status')).code).toBe(0);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   }, 150_000);
 
   it('a remote the local stack does not serve: exit 2, and the message says to re-run local up --extra-s3', async () => {

@@ -176,7 +176,19 @@ export async function startRadosgw(opts: RadosgwOptions = {}): Promise<Radosgw> 
     await tool('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', monmap]);
     daemon('ceph-mon', ['-i', 'a']);
     await toolOnceMonReady('ceph', [...c, '--connect-timeout', '30', 'osd', 'create']);
-    await tool('ceph', [...c, '--connect-timeout', '30', 'osd', 'crush', 'add', 'osd.0', '1', 'root=default']);
+    // the monitor can refuse the next command the same way (seen in CI right after `osd create`);
+    // adding the same item at the same place again is a no-op, so it is tried again too
+    await toolOnceMonReady('ceph', [
+      ...c,
+      '--connect-timeout',
+      '30',
+      'osd',
+      'crush',
+      'add',
+      'osd.0',
+      '1',
+      'root=default',
+    ]);
     await tool('ceph-osd', [...c, '-i', '0', '--mkfs']);
     daemon('ceph-osd', ['-i', '0']);
     await addStorageClasses(c);
