@@ -96,9 +96,11 @@ export async function localUp(
   // A remembered port (not one given on the command line) may have been taken since the last
   // `local up` by any process on the machine (a busy CI host hands out ports all the time): start
   // on free ports then, and say so, rather than fail on a port the operator never chose.
-  const remembered =
-    (opts.dynamoPort === undefined && args.dynamoPort) || (opts.sqsPort === undefined && args.sqsPort) || args.s3Port;
-  if (!reply.ready && remembered && /EADDRINUSE/.test(reply.error ?? '')) {
+  const usesRememberedPort =
+    (opts.dynamoPort === undefined && prev.dynamodb !== undefined) ||
+    (opts.sqsPort === undefined && prev.sqs !== undefined) ||
+    args.s3Port !== 0;
+  if (!reply.ready && usesRememberedPort && /EADDRINUSE/.test(reply.error ?? '')) {
     process.stderr.write(
       `convoy: the previous local up's ports are in use by another process (${reply.error}); ` +
         'the local stack starts on free ports: restart workers that were running (they hold the old endpoints)\n',
