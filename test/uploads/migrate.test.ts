@@ -17,7 +17,8 @@ import { makeS3Client } from '../../shared/s3-clients.js';
 import { getRemote } from '../../shared/config.js';
 import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
+import { itemsOfRun } from '../../state/item-bulk.js';
 import { runUploadsToEnd, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 
@@ -132,17 +133,31 @@ describe('uploads job', () => {
         Item: { space: bad!.space, delegation: await encodeProof(grant as never) },
       }),
     );
-    // the claims batcher tries a batch refused as a whole 4 times before its uploads see the
-    // fault (claims-batcher.ts); at most 4 batches of the run's 2 spaces are in flight at once
-    // (a query and a publish each), so 13 refusals exhaust one batch's tries at least, unless
-    // some fall on the storage nodes' claim/cache of an index blob, which fails that upload's
-    // blob add: either way some uploads go back to the engine's retry
-    const INDEXER_503S = 13;
-    peers.indexer.faults.failNext(INDEXER_503S);
+    // The indexing service is down (every request 503) until an upload of the good space has
+    // been handed the fault and gone back to the engine's retry: the claims batcher tries a batch
+    // refused as a whole 4 times first (claims-batcher.ts), so a fixed number of 503s may all be
+    // absorbed there. The gateway refuses its next 2 requests.
+    peers.indexer.faults.failNext(1_000_000);
     peers.gateway.faults.failNext(2);
-    const refusedBefore = peers.indexer.faults.refused + peers.gateway.faults.refused;
-    const { uploads } = await runToEnd(env, 'faults-1', { customer: env.seeded.customers });
-    expect(peers.indexer.faults.refused + peers.gateway.faults.refused - refusedBefore).toBe(INDEXER_503S + 2);
+    const indexerBefore = peers.indexer.faults.refused;
+    const gatewayBefore = peers.gateway.faults.refused;
+    const run = runToEnd(env, 'faults-1', { customer: env.seeded.customers });
+    try {
+      await waitUntil(
+        async () => {
+          for await (const page of itemsOfRun(env.ctx.items, 'faults-1'))
+            if (page.some((i) => i.spec.space === good!.space && i.lastError?.errorClass === 'SERVICE_UNAVAILABLE'))
+              return true;
+          return undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: 'an upload of the good space failed by the 503s' },
+      );
+    } finally {
+      peers.indexer.faults.failNext(0);
+    }
+    const { uploads } = await run;
+    expect(peers.indexer.faults.refused - indexerBefore).toBeGreaterThanOrEqual(4); // one batch's tries at least
+    expect(peers.gateway.faults.refused - gatewayBefore).toBe(2);
     for (const item of uploads) {
       if (item.spec.space === bad!.space) {
         expect([item.status, item.lastError?.errorClass]).toEqual(['failed', 'UNAUTHORIZED']);
