@@ -120,7 +120,7 @@ export async function planRun(
   const flush = async (items: NewItem[]) => {
     const fresh = await putItems(ctx.items, args.runId, items, { skipExisting: !created });
     await addPlannedItems(ctx.meta, args.runId, fresh);
-    await ctx.queue.sendItems(items.map((i) => ({ runId: args.runId, itemId: i.itemId })));
+    await ctx.queue.sendItems(items.map((i) => ({ runId: args.runId, itemId: i.itemId, hint: i.hint })));
     written += fresh.length;
     enqueued += items.length;
     ctx.events.safeEmit('plan:progress', { runId: args.runId, items: enqueued });

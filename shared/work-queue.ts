@@ -1,5 +1,6 @@
 /**
- * The work queue: SQS messages that point at item rows (never the data). One item per message;
+ * The work queue: SQS messages that point at item rows (never the data; a kind may attach an
+ * advisory hint to an item's first message, OutgoingItem). One item per message;
  * sends go out as SendMessageBatch of up to 10 (and 256 KiB) with many batches in flight; deletes
  * are batched too.
  * The same class talks to AWS SQS and to fauxqs; only the URLs differ.
@@ -30,7 +31,20 @@ import { sqsBatches } from './sqs-batches.js';
  */
 export const MAX_RECEIVE_COUNT = 100;
 
-export const messageSchema = z.object({ v: z.literal(1), runId: z.string().min(1), itemId: z.string().min(1) });
+/**
+ * The longest hint a message carries (characters; hints are ASCII, e.g. base64). With the rest of
+ * the body (an item id of at most 1,024 bytes, \u-escaped) a message stays within 64 KiB, the size
+ * SQS bills as one request. A longer hint is left out: a hint is advisory, its item is whole
+ * without it.
+ */
+export const MESSAGE_HINT_MAX_CHARS = 56 * 1024;
+
+export const messageSchema = z.object({
+  v: z.literal(1),
+  runId: z.string().min(1),
+  itemId: z.string().min(1),
+  hint: z.string().optional(),
+});
 export type WorkMessage = z.infer<typeof messageSchema>;
 
 /** What a message points at, and what events and leases name: one item of one run. */
@@ -39,9 +53,20 @@ export interface ItemRef {
   itemId: string;
 }
 
+/**
+ * An item to send: its ref, and the hint its kind attached when it cut the item (NewItem.hint),
+ * which rides in this message only (the item row never holds it; a re-send by reconcile or
+ * requeue has none).
+ */
+export interface OutgoingItem extends ItemRef {
+  hint?: string;
+}
+
 export interface ReceivedMessage {
   /** undefined when the body is not a valid work message */
   ref: ItemRef | undefined;
+  /** the hint the message carries (OutgoingItem.hint), if any */
+  hint?: string;
   body: string;
   receiptHandle: string;
   messageId: string;
@@ -96,16 +121,9 @@ export class WorkQueue {
    * Send one message per item, batches of 10 (or fewer, to stay within SendMessageBatch's 256 KiB:
    * ./sqs-batches.ts), 16 batches in flight; failed entries are retried.
    */
-  async sendItems(refs: ItemRef[], opts: { delaySeconds?: number; toDlq?: boolean } = {}): Promise<void> {
+  async sendItems(refs: OutgoingItem[], opts: { delaySeconds?: number; toDlq?: boolean } = {}): Promise<void> {
     const url = opts.toDlq ? this.dlqUrl : this.queueUrl;
-    const bodies = refs.map((ref) =>
-      // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs
-      // also everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
-      JSON.stringify({ v: 1, runId: ref.runId, itemId: ref.itemId } satisfies WorkMessage).replace(
-        /[\u007f-\uffff]/g,
-        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-      ),
-    );
+    const bodies = refs.map((ref) => messageBody(ref));
     const batches = sqsBatches(bodies, (b) => b);
     await Promise.all(
       batches.map((batch) =>
@@ -151,7 +169,8 @@ export class WorkQueue {
     return (out.Messages ?? []).map((m) => {
       const parsed = safeParse(m.Body ?? '');
       return {
-        ref: parsed,
+        ref: parsed?.ref,
+        ...(parsed?.hint !== undefined ? { hint: parsed.hint } : {}),
         body: m.Body ?? '',
         receiptHandle: m.ReceiptHandle!,
         messageId: m.MessageId!,
@@ -357,10 +376,26 @@ export class WorkQueue {
   }
 }
 
-function safeParse(body: string): ItemRef | undefined {
+/** The body of an item's message: the pointer, and its hint when there is one that fits. */
+export function messageBody(item: OutgoingItem): string {
+  const message: WorkMessage = { v: 1, runId: item.runId, itemId: item.itemId };
+  if (item.hint && item.hint.length <= MESSAGE_HINT_MAX_CHARS) message.hint = item.hint;
+  // \u-escaped past ASCII: item ids carry S3 keys, and SQS refuses U+FFFE/U+FFFF (fauxqs also
+  // everything above U+FFFF, e.g. emoji); JSON.parse reads it back unchanged
+  return JSON.stringify(message).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function safeParse(body: string): { ref: ItemRef; hint?: string } | undefined {
   try {
     const parsed = messageSchema.safeParse(JSON.parse(body));
-    return parsed.success ? { runId: parsed.data.runId, itemId: parsed.data.itemId } : undefined;
+    if (!parsed.success) return undefined;
+    const ref = { runId: parsed.data.runId, itemId: parsed.data.itemId };
+    // a hint is advisory: one that is not ours to trust by size is ignored, not the message
+    const hint = parsed.data.hint;
+    return hint === undefined || hint.length > MESSAGE_HINT_MAX_CHARS ? { ref } : { ref, hint };
   } catch {
     return undefined;
   }

@@ -68,6 +68,13 @@ export interface NewItem {
   group: string;
   spec: Record<string, unknown>;
   parentId?: string;
+  /**
+   * Advisory data for the item's handler that rides in its first message only, never in the row
+   * (shared/work-queue.ts OutgoingItem; at most MESSAGE_HINT_MAX_CHARS, or it is left out): e.g.
+   * the source listing an s3-sync range was cut from, so the range need not list it again. The
+   * item must be whole without it: a re-sent message (reconcile, requeue) carries none.
+   */
+  hint?: string;
 }
 
 export type ItemStore = TableStore;

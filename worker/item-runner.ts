@@ -219,6 +219,7 @@ export class ItemRunner {
         run: loaded.run,
         currentRun: async () => (await this.runs.load(ref.runId)).run,
         spec: loaded.spec,
+        hint: msg.hint,
         signal: lease.controller.signal,
         assertLease: () => this.leases.assertValid(lease),
         log,
@@ -361,8 +362,7 @@ export class ItemRunner {
     const created = await putItems(this.ctx.items, parent.runId, rows, { skipExisting: true });
     await addPlannedItems(this.ctx.meta, parent.runId, created);
     this.leases.assertValid(lease);
-    const refs: ItemRef[] = rows.map((c) => ({ runId: parent.runId, itemId: c.itemId }));
-    await this.ctx.queue.sendItems(refs);
+    await this.ctx.queue.sendItems(rows.map((c) => ({ runId: parent.runId, itemId: c.itemId, hint: c.hint })));
     this.ctx.events.safeEmit('item:children', { runId: parent.runId, itemId: parent.itemId, count: rows.length });
     return created.length;
   }

@@ -36,6 +36,11 @@ export interface ItemContext<Spec> {
    */
   currentRun(): Promise<RunRow>;
   spec: Spec;
+  /**
+   * The hint the item's message carried (NewItem.hint), when this delivery has one: advisory,
+   * written by the kind when it cut the item, possibly stale; a handler checks it and may ignore it.
+   */
+  hint?: string;
   /** aborted when the lease is lost or the worker is shutting down: pass it to every I/O call */
   signal: AbortSignal;
   /** throws LeaseLostError unless this worker still holds the item: call before each side effect */

@@ -251,6 +251,42 @@ describe('s3-sync between two endpoints', () => {
     env.close();
   });
 
+  it('an object deleted between the cut and the copy: its range copies the rest, is retried, lists the source and is done', async () => {
+    const objs = Array.from({ length: 40 }, (_, i) => ({
+      key: `k/${String(i).padStart(3, '0')}.bin`,
+      size: 500,
+      contentType: 'application/octet-stream',
+    }));
+    await putObjects(minio, 'carried-src', objs);
+    const doomed = 'k/017.bin';
+    // The proxy deletes the object on the emulator just before the worker's GET reaches it: the
+    // range copies from the listing carried from the cut, which still names it
+    const proxy = await startS3Proxy(t.stack.remotes.minio!.endpoint, {
+      before: async (req) => {
+        if (req.method === 'GET' && req.url?.startsWith(`/carried-src/${doomed}`))
+          await minio.send(new DeleteObjectCommand({ Bucket: 'carried-src', Key: doomed }));
+      },
+    });
+    const env = await freshEnv(t.stack, { remotes: { racy: { ...t.stack.remotes.minio!, endpoint: proxy.url } } });
+    const s = await runToEnd(
+      env,
+      'carried',
+      specFromCli({ from: 'racy:carried-src', to: 'local:carried-dst', createBuckets: true, rangeKeys: 10 }),
+    );
+    expect(s.counts.failed).toBe(0);
+    const retried = [];
+    for await (const page of itemsOfRun(env.ctx.items, 'carried')) retried.push(...page.filter((i) => i.attempts > 1));
+    expect(retried.map((i) => [i.status, i.attempts, i.lastError?.errorClass])).toEqual([
+      ['done', 2, 'SOURCE_CHANGED'],
+    ]);
+    expect(retried[0]!.lastError!.message).toContain(doomed);
+    const dst = await listKeys(local, 'carried-dst');
+    expect(dst.size).toBe(39);
+    expect(dst.has(doomed)).toBe(false);
+    await proxy.close();
+    env.close();
+  });
+
   it('an object deleted between listing and copying fails only its own item, with its class', async () => {
     const objs = Array.from({ length: 40 }, (_, i) => ({
       key: `k/${String(i).padStart(3, '0')}.bin`,
@@ -270,7 +306,9 @@ describe('s3-sync between two endpoints', () => {
     const s = await runToEnd(
       env,
       'racy',
-      specFromCli({ from: 'racy:racy-src', to: 'local:racy-dst', createBuckets: true, rangeKeys: 10 }),
+      // --delete: the range lists the source itself (no carried listing), and that listing still
+      // named the object its GET found gone
+      specFromCli({ from: 'racy:racy-src', to: 'local:racy-dst', createBuckets: true, rangeKeys: 10, delete: true }),
     );
     expect(s.counts.failed).toBe(1);
     expect(s.counts.done).toBe(s.total - 1);

@@ -13,13 +13,14 @@
  *   a failure (rclone sync's rule: an error stops deletions, a requeue redoes them).
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { type ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
+import { ConvoyError, NotFoundError, classifyError } from '../../../shared/errors.js';
 import { InFlightWindow } from '../../../shared/in-flight-window.js';
 import { isFirstClaim, type ItemRow } from '../../../state/item-row.js';
 import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
+import { readCarriedListing, encodeCarriedListing } from './carried-listing.js';
 import { copyObject } from './copier.js';
 import { deleteKeys } from './deleter.js';
 import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
@@ -62,7 +63,8 @@ function expandList(
         startAfter,
         signal: ictx.signal,
       }),
-    makeItem: (range) => rangeItem(spec, itemSpec.pair, range, false, itemSpec.destEmpty === true),
+    carry: spec.delete ? undefined : encodeCarriedListing,
+    makeItem: (range, hint) => rangeItem(spec, itemSpec.pair, range, false, itemSpec.destEmpty === true, hint),
   });
 }
 
@@ -86,17 +88,23 @@ async function syncRange(
   // Any later claim (a retry, a takeover, after a release at shutdown or a requeue) lists it, to
   // skip what an earlier one copied.
   const destUnlisted = r.destEmpty === true && firstClaim;
+  // The source listing the range was cut from, carried in its message: on the first claim, and
+  // never under --delete, it stands in for listing the source again (carried-listing.ts)
+  const carried =
+    firstClaim && ictx.hint && !spec.delete ? readCarriedListing(ictx.hint, r, ictx.ctx.now()) : undefined;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
-    src: listObjects(target.srcObjects, {
-      bucket: pair.from.bucket,
-      prefix: r.prefix,
-      startAfter: r.startAfter,
-      lastKey: r.toEnd ? undefined : r.lastKey,
-      delimiter,
-      maxKeys,
-      signal: ictx.signal,
-    }),
+    src: carried
+      ? fromList(carried)
+      : listObjects(target.srcObjects, {
+          bucket: pair.from.bucket,
+          prefix: r.prefix,
+          startAfter: r.startAfter,
+          lastKey: r.toEnd ? undefined : r.lastKey,
+          delimiter,
+          maxKeys,
+          signal: ictx.signal,
+        }),
     dst: destUnlisted
       ? nothingListed()
       : listObjects(target.dstObjects, {
@@ -220,6 +228,14 @@ async function syncRange(
     await inFlight.drained();
   }
   if (firstError) throw firstError;
+  if (missing.length && carried) {
+    // the carried listing was older than a listing now would be: the retry lists the range
+    throw new ConvoyError(
+      'SOURCE_CHANGED',
+      `${missing.length} source object(s) were deleted since the range was listed: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; the range is listed again and retried`,
+      { retryable: true, context: { keys: missing.slice(0, 100) } },
+    );
+  }
   if (missing.length) {
     throw new NotFoundError(
       'SOURCE_OBJECT_MISSING',
@@ -242,6 +258,10 @@ async function syncRange(
 }
 
 async function* nothingListed(): AsyncGenerator<ListedObject> {}
+
+async function* fromList(objects: readonly ListedObject[]): AsyncGenerator<ListedObject> {
+  yield* objects;
+}
 
 /** The destination keys the source lacks, from a fresh merge-join of the range's listings. */
 async function* extraKeys(

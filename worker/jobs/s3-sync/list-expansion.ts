@@ -10,13 +10,14 @@
  */
 import type { ItemRow, NewItem } from '../../../state/item-row.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
+import { CarryingCutter } from './carried-listing.js';
 import { buildKeyFilter } from './filters.js';
 import { RangeCutter, type KeyRange } from './ranges.js';
 import type { S3SyncSpec } from './spec.js';
 
 const CHILD_BATCH = 100;
 
-export interface ListExpansion {
+export interface ListExpansion<T extends { key: string; size: number }> {
   /** the item's prefix */
   prefix: string;
   /** where its listing starts: after the ranges the coordinator cut itself ('' = the start) */
@@ -24,22 +25,27 @@ export interface ListExpansion {
   /** the pair's source prefix: keys are filtered relative to it */
   pairPrefix: string;
   /** the source's keys under the prefix after `startAfter`, in key order, with the bytes each range counts */
-  keys(startAfter: string): AsyncIterable<{ key: string; size: number }>;
+  keys(startAfter: string): AsyncIterable<T>;
+  /** the hint that carries a range's listed entries to its handler (carried-listing.ts), if they are carried */
+  carry?: (entries: T[], listedAtMs: number) => string | undefined;
   /** the child item for one cut range */
-  makeItem(range: KeyRange): NewItem;
+  makeItem(range: KeyRange, hint?: string): NewItem;
 }
 
-export async function expandListItem(
+export async function expandListItem<T extends { key: string; size: number }>(
   item: ItemRow,
   ictx: ItemContext<S3SyncSpec>,
-  x: ListExpansion,
+  x: ListExpansion<T>,
 ): Promise<ItemOutcome> {
   const { spec } = ictx;
   const filter = buildKeyFilter(spec);
   const checkpoint = item.checkpoint as { startAfter?: string; ended?: boolean } | undefined;
   if (checkpoint?.ended) return { bytes: 0, objects: 0 };
   const resumeAfter = checkpoint?.startAfter ?? x.startAfter ?? '';
-  const cutter = new RangeCutter(x.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter);
+  const cutter = new CarryingCutter<T>(
+    new RangeCutter(x.prefix, spec.rangeMaxKeys, spec.rangeMaxBytes, resumeAfter),
+    x.carry,
+  );
   let batch: NewItem[] = [];
   let children = 0;
   const flush = async () => {
@@ -52,12 +58,12 @@ export async function expandListItem(
   };
   for await (const k of x.keys(resumeAfter)) {
     if (!filter(k.key.slice(x.pairPrefix.length))) continue;
-    const range = cutter.push(k.key, k.size);
-    if (range) batch.push(x.makeItem(range));
+    const cut = cutter.push(k);
+    if (cut) batch.push(x.makeItem(cut.range, cut.hint));
     if (batch.length >= CHILD_BATCH) await flush();
   }
   const last = cutter.finish({ toEnd: spec.delete });
-  if (last) batch.push(x.makeItem(last));
+  if (last) batch.push(x.makeItem(last.range, last.hint));
   await flush();
   return { bytes: 0, objects: 0, children };
 }

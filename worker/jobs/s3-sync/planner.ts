@@ -21,6 +21,8 @@ import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { objectsFor, s3For } from './endpoints.js';
 import type { PartsItemSpec } from './part-copy-items.js';
+import { CarryingCutter, encodeCarriedListing } from './carried-listing.js';
+import type { ListedObject } from './decide.js';
 import { buildKeyFilter } from './filters.js';
 import { listLevel, listObjects, mergeJoin, type PageBudget } from './listing.js';
 import { RangeCutter, listItemId, rangeItemId, type KeyRange } from './ranges.js';
@@ -37,14 +39,17 @@ export type S3SyncItemSpec =
   | ({ type: 'range'; pair: number; direct: boolean; destEmpty?: true } & KeyRange)
   | PartsItemSpec;
 
+/** `hint`: the range's listing, carried to its handler in its message (carried-listing.ts) */
 export function rangeItem(
   spec: S3SyncSpec,
   pairIndex: number,
   range: KeyRange,
   direct: boolean,
   destEmpty = false,
+  hint?: string,
 ): NewItem {
   return {
+    ...(hint ? { hint } : {}),
     itemId: rangeItemId(pairIndex, range) + (direct ? ':direct' : ''),
     kind: 's3-sync',
     group: groupOf(spec.pairs[pairIndex]!),
@@ -104,7 +109,7 @@ async function* childListedHere(
 ): AsyncGenerator<NewItem> {
   const pair = spec.pairs[pairIndex]!;
   const filter = buildKeyFilter(spec);
-  const cutter = new RangeCutter(childPrefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
+  const cutter = carryingCutter(spec, childPrefix);
   let lastCut = '';
   for await (const o of listObjects(objectsFor(pctx.ctx.config, pair.from.remote), {
     bucket: pair.from.bucket,
@@ -112,10 +117,10 @@ async function* childListedHere(
     pages,
   })) {
     if (!filter(o.key.slice(pair.from.prefix.length))) continue;
-    const range = cutter.push(o.key, o.size);
-    if (range) {
-      lastCut = range.lastKey;
-      yield rangeItem(spec, pairIndex, range, false, destEmpty);
+    const cut = cutter.push(o);
+    if (cut) {
+      lastCut = cut.range.lastKey;
+      yield rangeItem(spec, pairIndex, cut.range, false, destEmpty, cut.hint);
     }
   }
   if (pages.cutOff) {
@@ -124,7 +129,15 @@ async function* childListedHere(
     return;
   }
   const last = cutter.finish();
-  if (last) yield rangeItem(spec, pairIndex, last, false, destEmpty);
+  if (last) yield rangeItem(spec, pairIndex, last.range, false, destEmpty, last.hint);
+}
+
+/** Cuts a prefix's listing into ranges that carry their listing, except under --delete (carried-listing.ts). */
+function carryingCutter(spec: S3SyncSpec, prefix: string): CarryingCutter<ListedObject> {
+  return new CarryingCutter(
+    new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes),
+    spec.delete ? undefined : encodeCarriedListing,
+  );
 }
 
 /**
@@ -154,17 +167,17 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
     for (const prefix of prefixes) {
       const rel = (key: string) => key.slice(pair.from.prefix.length);
       if (spec.listMode === 'coordinator') {
-        const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
+        const cutter = carryingCutter(spec, prefix);
         for await (const o of listObjects(s3, { bucket: pair.from.bucket, prefix })) {
           if (!filter(rel(o.key))) continue;
-          const range = cutter.push(o.key, o.size);
-          if (range) yield rangeItem(spec, i, range, false, destEmpty);
+          const cut = cutter.push(o);
+          if (cut) yield rangeItem(spec, i, cut.range, false, destEmpty, cut.hint);
         }
         const last = cutter.finish({ toEnd });
-        if (last) yield rangeItem(spec, i, last, false, destEmpty);
+        if (last) yield rangeItem(spec, i, last.range, false, destEmpty, last.hint);
         continue;
       }
-      const cutter = new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes);
+      const cutter = carryingCutter(spec, prefix);
       for await (const entry of listLevel(s3, pair.from.bucket, prefix)) {
         if ('childPrefix' in entry) {
           // under --delete, the children of either side get list items, below
@@ -174,11 +187,11 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
           continue;
         }
         if (!filter(rel(entry.object.key))) continue;
-        const range = cutter.push(entry.object.key, entry.object.size);
-        if (range) yield rangeItem(spec, i, range, true, destEmpty);
+        const cut = cutter.push(entry.object);
+        if (cut) yield rangeItem(spec, i, cut.range, true, destEmpty, cut.hint);
       }
       const last = cutter.finish({ toEnd });
-      if (last) yield rangeItem(spec, i, last, true, destEmpty);
+      if (last) yield rangeItem(spec, i, last.range, true, destEmpty, last.hint);
       if (spec.delete)
         for await (const child of childPrefixesOfEither(pctx, pair, prefix, childrenByListObjects))
           yield listItem(spec, i, child, destEmpty);

@@ -1,7 +1,9 @@
 /**
  * Cutting a sorted key listing into range items: pure, streaming (one range in memory at a time).
- * A range is (startAfter, lastKey]: the handler lists exactly those keys again when it runs, so the
- * item row stays small and objects changed since planning are seen as they are.
+ * A range is (startAfter, lastKey]: the item row holds only its bounds, so it stays small. Its
+ * first claim copies from the listing it was cut from, carried in its message while fresh
+ * (carried-listing.ts); otherwise (a retry, an old or missing hint, --delete) the handler lists
+ * exactly those keys again, so objects changed since planning are seen as they are.
  */
 import { createHash } from 'node:crypto';
 
