@@ -87,8 +87,9 @@ const HELP = `usage: npm run bench:s3 -- [options]
                           $TMPDIR/convoy-bench-s3-partial.json otherwise)
   --markdown              also print the tables as markdown (for docs/benchmarks.md)
   --keep                  keep the temporary directory (logs, state) and print its path
-  --profile               profile convoy: worker CPU profile, HTTP requests per object, emulator
-                          CPU profile (slower; figures are marked profiled; implies --keep)
+  --profile               profile convoy: worker CPU profile, HTTP requests per object; and the
+                          emulator's CPU profile cut to each tool's run (slower; figures are
+                          marked profiled; implies --keep)
   --timeout-s S           per tool run (default 900)`;
 
 const say = (line: string) => process.stdout.write(`[bench:s3] ${line}\n`);
@@ -334,7 +335,8 @@ async function runOne(
       extra.steady_window_s = roundTo((steady.toMs - steady.fromMs) / 1000, 2);
     }
     const r = toolResult(count, c.bytes, { ...run.figures, emulatorCpuS, stateServicesCpuS }, extra);
-    if (tool === 'convoy' && rc.profileDir) rc.profiledRuns.push({ label, objects: count, result: r, window });
+    // every tool's run: the emulator's profile, cut to each run, compares what each costs the endpoints
+    if (rc.profileDir) rc.profiledRuns.push({ label, tool, objects: count, result: r, window });
     return r;
   } finally {
     await deleteBucket(destS3, dest).catch((err) => say(`  could not delete ${dest}: ${(err as Error).message}`));

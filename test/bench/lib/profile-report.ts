@@ -10,6 +10,8 @@ import type { ToolResult } from './results.js';
 
 export interface ProfiledRun {
   label: string;
+  /** convoy's runs have the worker's profiles and request counts too; a peer's only the emulator's */
+  tool: string;
   objects: number;
   result: ToolResult;
   /** the run's window on the monotonic clock (µs), to cut the emulator's profile to it */
@@ -40,7 +42,7 @@ export function formatRequestCounts(counts: Record<string, number>, objects: num
 }
 
 export function profileReport(profileDir: string, emulatorPid: number, runs: ProfiledRun[]): string {
-  const out: string[] = ['=== convoy profile ==='];
+  const out: string[] = ['=== profiles (convoy; the emulator under every tool) ==='];
   const sourceOf = sourceMapped();
   for (const run of runs) {
     const dir = path.join(profileDir, run.label);
@@ -53,10 +55,11 @@ export function profileReport(profileDir: string, emulatorPid: number, runs: Pro
       `  per object: worker ${((1000 * workerCpu) / run.objects).toFixed(2)} ms CPU, emulators ${r.emulator_cpu_s !== undefined ? ((1000 * r.emulator_cpu_s) / run.objects).toFixed(2) : '?'} ms CPU`,
     );
     const countsFile = path.join(dir, 'http-counts.json');
-    if (existsSync(countsFile)) {
+    // (a peer's run has only what it cost the emulator, below)
+    if (run.tool === 'convoy' && existsSync(countsFile)) {
       const { counts } = JSON.parse(readFileSync(countsFile, 'utf8')) as { counts: Record<string, number> };
       out.push(...formatRequestCounts(counts, run.objects));
-    } else out.push('  (no HTTP request counts: the worker did not exit normally)');
+    } else if (run.tool === 'convoy') out.push('  (no HTTP request counts: the worker did not exit normally)');
     const profiles = profilesIn(dir);
     for (const p of profiles.sort((a, b) => a.thread - b.thread)) {
       const title =
