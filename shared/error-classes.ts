@@ -62,7 +62,10 @@ export const ERROR_CLASSES = {
     retryable: true,
     hint: 'a large object copied by parts across items is missing a part or its record; retried, and a later run copies the object again',
   },
-  SOURCE_CHANGED: { retryable: true, hint: 'a source object changed while being copied; it is copied again' },
+  SOURCE_CHANGED: {
+    retryable: true,
+    hint: 'a source object changed while being copied, or was deleted since its range was listed at the cut; the range is listed again and retried',
+  },
   CHECKSUM_MISMATCH: {
     retryable: true,
     hint: 'a destination object did not match its source; it is copied again; if it persists, check the destination',
