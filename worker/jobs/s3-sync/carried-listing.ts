@@ -27,6 +27,14 @@ import type { ListedObject } from './decide.js';
 import { compareKeys } from './listing.js';
 import type { KeyRange, RangeCutter } from './ranges.js';
 
+/**
+ * Whether a run's ranges carry their listing: not under --delete, where a key added to the source
+ * after the cut would be missing from the carried listing and deleted from the destination.
+ */
+export function carriesListings(spec: { delete: boolean }): boolean {
+  return !spec.delete;
+}
+
 /** how old a carried listing may be when its range is claimed (older: the range lists its keys) */
 export const CARRIED_LISTING_MAX_AGE_MS = 10 * 60_000;
 

@@ -20,7 +20,7 @@ import { effectiveLimit } from '../../../state/run-tuning.js';
 import type { ItemContext, ItemOutcome } from '../../job-kind.js';
 import { adaptiveRatesFor } from '../../budget/adaptive-rates.js';
 import { runBudget } from '../../budget/run-budget.js';
-import { readCarriedListing, encodeCarriedListing } from './carried-listing.js';
+import { carriesListings, encodeCarriedListing, readCarriedListing } from './carried-listing.js';
 import { copyObject } from './copier.js';
 import { deleteKeys } from './deleter.js';
 import { decide, decideByChecksums, decideWithMetadata, type ListedObject } from './decide.js';
@@ -63,7 +63,7 @@ function expandList(
         startAfter,
         signal: ictx.signal,
       }),
-    carry: spec.delete ? undefined : encodeCarriedListing,
+    carry: carriesListings(spec) ? encodeCarriedListing : undefined,
     makeItem: (range, hint) => rangeItem(spec, itemSpec.pair, range, false, itemSpec.destEmpty === true, hint),
   });
 }
@@ -88,10 +88,10 @@ async function syncRange(
   // Any later claim (a retry, a takeover, after a release at shutdown or a requeue) lists it, to
   // skip what an earlier one copied.
   const destUnlisted = r.destEmpty === true && firstClaim;
-  // The source listing the range was cut from, carried in its message: on the first claim, and
-  // never under --delete, it stands in for listing the source again (carried-listing.ts)
+  // The source listing the range was cut from, carried in its message: on the first claim it
+  // stands in for listing the source again (carried-listing.ts)
   const carried =
-    firstClaim && ictx.hint && !spec.delete ? readCarriedListing(ictx.hint, r, ictx.ctx.now()) : undefined;
+    firstClaim && ictx.hint && carriesListings(spec) ? readCarriedListing(ictx.hint, r, ictx.ctx.now()) : undefined;
   // an open-ended range (the last of its prefix under --delete) lists both sides to the end
   const listings = () => ({
     src: carried

@@ -21,7 +21,7 @@ import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { objectsFor, s3For } from './endpoints.js';
 import type { PartsItemSpec } from './part-copy-items.js';
-import { CarryingCutter, encodeCarriedListing } from './carried-listing.js';
+import { CarryingCutter, carriesListings, encodeCarriedListing } from './carried-listing.js';
 import type { ListedObject } from './decide.js';
 import { buildKeyFilter } from './filters.js';
 import { listLevel, listObjects, mergeJoin, type PageBudget } from './listing.js';
@@ -132,11 +132,11 @@ async function* childListedHere(
   if (last) yield rangeItem(spec, pairIndex, last.range, false, destEmpty, last.hint);
 }
 
-/** Cuts a prefix's listing into ranges that carry their listing, except under --delete (carried-listing.ts). */
+/** Cuts a prefix's listing into ranges that carry their listing where the run's do (carried-listing.ts). */
 function carryingCutter(spec: S3SyncSpec, prefix: string): CarryingCutter<ListedObject> {
   return new CarryingCutter(
     new RangeCutter(prefix, spec.rangeMaxKeys, spec.rangeMaxBytes),
-    spec.delete ? undefined : encodeCarriedListing,
+    carriesListings(spec) ? encodeCarriedListing : undefined,
   );
 }
 
