@@ -273,6 +273,8 @@ export interface CaseInfo {
   loadavg_at_start?: number[];
   /** case (e): how the object count was chosen */
   sizing?: Record<string, unknown>;
+  /** the tool whose unmeasured copy of the case came before the measured runs (none: --no-settle) */
+  settled_by?: string;
 }
 
 export interface BenchResults {
