@@ -2,8 +2,9 @@
  * SQS's limits on one SendMessageBatch: at most 10 entries and 256 KiB (262,144 bytes) for the
  * bodies and attributes of all of them together, and one message at most 256 KiB. convoy's
  * messages are pointers (a run id and an item id of at most 1,024 bytes, \u-escaped: a few KiB
- * at worst), so 10 of them stay far below the byte limit; splitting by bytes as well keeps that
- * true whatever a message grows to. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+ * at worst) with at most a hint beside them (work-queue.ts MESSAGE_HINT_MAX_CHARS, 56 KiB: an
+ * s3-sync range's carried listing, ~13 KB for 500 keys), so a batch of 10 can pass the byte
+ * limit: splitting by bytes as well keeps every batch within it. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
  */
 
 export const SQS_BATCH_MAX_ENTRIES = 10;

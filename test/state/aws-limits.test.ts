@@ -13,7 +13,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../shared/errors.js';
 import { SQS_BATCH_MAX_BYTES, sqsBatches } from '../../shared/sqs-batches.js';
-import { WorkQueue } from '../../shared/work-queue.js';
+import { MESSAGE_HINT_MAX_CHARS, WorkQueue } from '../../shared/work-queue.js';
 import { claimItem, failItem } from '../../state/items.js';
 import { itemsOfRun, MAX_NEW_ITEM_ROW_BYTES, putItems } from '../../state/item-bulk.js';
 import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
@@ -187,6 +187,37 @@ describe('SQS SendMessageBatch limits (256 KiB a batch, enforced by a proxy: fau
         for (const m of await env.ctx.queue.receive({ max: 10, waitSeconds: 1, visibilitySeconds: 60 }))
           if (m.ref) got.add(m.ref.itemId);
       expect(got.size).toBe(10);
+    } finally {
+      sqs.destroy();
+      await proxy.close();
+    }
+  });
+
+  it('messages with hints at the limit go in batches under 256 KiB and arrive with their hints; a hint over the limit is left out (by the sender, test/unit/carried-listing.test.ts; and a receiver ignores one)', async () => {
+    const proxy = await batchLimitProxy(t.stack.endpoints.sqs);
+    const sqs = new SQSClient({
+      endpoint: proxy.url,
+      region: env.config.state.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    try {
+      const queue = new WorkQueue(sqs, env.ctx.queue.queueUrl, env.ctx.queue.dlqUrl);
+      const hintOf = (i: number) => String(i).repeat(MESSAGE_HINT_MAX_CHARS);
+      const items = Array.from({ length: 10 }, (_, i) => ({ runId: 'hints', itemId: `h${i}`, hint: hintOf(i) }));
+      await queue.sendItems([
+        ...items,
+        { runId: 'hints', itemId: 'over', hint: 'x'.repeat(MESSAGE_HINT_MAX_CHARS + 1) },
+      ]);
+      expect(proxy.refused).toBe(0);
+      expect(proxy.batches).toEqual([4, 4, 3]);
+      const got = new Map<string, string | undefined>();
+      for (let round = 0; round < 10 && got.size < 11; round++)
+        for (const m of await env.ctx.queue.receive({ max: 10, waitSeconds: 1, visibilitySeconds: 60 }))
+          if (m.ref?.runId === 'hints') got.set(m.ref.itemId, m.hint);
+      expect(got.size).toBe(11);
+      for (const [i, item] of items.entries()) expect(got.get(item.itemId)).toBe(hintOf(i));
+      expect(got.get('over')).toBeUndefined();
     } finally {
       sqs.destroy();
       await proxy.close();
