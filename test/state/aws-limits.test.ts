@@ -155,6 +155,25 @@ async function batchLimitProxy(upstream: string) {
 }
 
 describe('SQS SendMessageBatch limits (256 KiB a batch, enforced by a proxy: fauxqs does not)', () => {
+  /** `fn` with a WorkQueue whose sends go through a proxy that refuses batches over 256 KiB */
+  const throughBatchLimit = async (
+    fn: (queue: WorkQueue, proxy: Awaited<ReturnType<typeof batchLimitProxy>>) => Promise<void>,
+  ) => {
+    const proxy = await batchLimitProxy(t.stack.endpoints.sqs);
+    const sqs = new SQSClient({
+      endpoint: proxy.url,
+      region: env.config.state.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    try {
+      await fn(new WorkQueue(sqs, env.ctx.queue.queueUrl, env.ctx.queue.dlqUrl), proxy);
+    } finally {
+      sqs.destroy();
+      await proxy.close();
+    }
+  };
+
   it('splits batches by bytes as well as by count', () => {
     const body = (n: number) => 'm'.repeat(n);
     expect(
@@ -169,15 +188,7 @@ describe('SQS SendMessageBatch limits (256 KiB a batch, enforced by a proxy: fau
   });
 
   it('ten messages of 40 KiB each (400 KiB together) all arrive where batches over 256 KiB are refused', async () => {
-    const proxy = await batchLimitProxy(t.stack.endpoints.sqs);
-    const sqs = new SQSClient({
-      endpoint: proxy.url,
-      region: env.config.state.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
-    try {
-      const queue = new WorkQueue(sqs, env.ctx.queue.queueUrl, env.ctx.queue.dlqUrl);
+    await throughBatchLimit(async (queue, proxy) => {
       const refs = Array.from({ length: 10 }, (_, i) => ({ runId: 'sqs', itemId: `${i}-${'k'.repeat(40 * KB)}` }));
       await queue.sendItems(refs);
       expect(proxy.refused).toBe(0);
@@ -187,22 +198,11 @@ describe('SQS SendMessageBatch limits (256 KiB a batch, enforced by a proxy: fau
         for (const m of await env.ctx.queue.receive({ max: 10, waitSeconds: 1, visibilitySeconds: 60 }))
           if (m.ref) got.add(m.ref.itemId);
       expect(got.size).toBe(10);
-    } finally {
-      sqs.destroy();
-      await proxy.close();
-    }
+    });
   });
 
   it('messages with hints at the limit go in batches under 256 KiB and arrive with their hints; a hint over the limit is left out (by the sender, test/unit/carried-listing.test.ts; and a receiver ignores one)', async () => {
-    const proxy = await batchLimitProxy(t.stack.endpoints.sqs);
-    const sqs = new SQSClient({
-      endpoint: proxy.url,
-      region: env.config.state.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
-    try {
-      const queue = new WorkQueue(sqs, env.ctx.queue.queueUrl, env.ctx.queue.dlqUrl);
+    await throughBatchLimit(async (queue, proxy) => {
       const hintOf = (i: number) => String(i).repeat(MESSAGE_HINT_MAX_CHARS);
       const items = Array.from({ length: 10 }, (_, i) => ({ runId: 'hints', itemId: `h${i}`, hint: hintOf(i) }));
       await queue.sendItems([
@@ -218,9 +218,6 @@ describe('SQS SendMessageBatch limits (256 KiB a batch, enforced by a proxy: fau
       expect(got.size).toBe(11);
       for (const [i, item] of items.entries()) expect(got.get(item.itemId)).toBe(hintOf(i));
       expect(got.get('over')).toBeUndefined();
-    } finally {
-      sqs.destroy();
-      await proxy.close();
-    }
+    });
   });
 });
