@@ -34,6 +34,7 @@ import {
 } from './object-properties.js';
 import { partCopy } from './part-copy.js';
 import { AWS_S3_LIMITS, partSizeFor, type S3Limits } from './s3-limits.js';
+import { streamedBytes } from './streamed-bytes.js';
 import type { ContentHeaders, GotObject, S3ObjectClient } from './object-client.js';
 
 /** Objects up to this size are buffered between GET and PUT (bounded by the transfer limit). */
@@ -192,7 +193,11 @@ export async function copyObject(
   }
   if (obj.size > opts.multipartThresholdBytes)
     return largeUploads(() => withObjectRetries(() => streamMultipart(t, obj, destKey, opts), opts, 2));
-  return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts);
+  // Bodies streamed by single PUTs are bounded in bytes per process (./streamed-bytes.ts). Objects
+  // up to SMALL_OBJECT_BYTES do not ask: the transfer limit bounds them (128 x 1 MiB), and theirs
+  // is the path whose CPU per object counts.
+  if (obj.size <= SMALL_OBJECT_BYTES) return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts);
+  return streamedBytes.run(obj.size, () => withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts));
 }
 
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {

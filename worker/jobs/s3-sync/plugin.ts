@@ -3,9 +3,19 @@
  * latest snapshot only, fleet-wide rate limits and a verifier. This object is everything the
  * kind adds to convoy; its modules are imported only when a command or an item needs them.
  */
+import { InvalidArgumentError, Option } from 'commander';
+import { sizeInBytes } from '../../../shared/size.js';
 import type { KindPlugin } from '../../job-kind.js';
 import { describeObjectProperties } from './properties-summary.js';
 import type { S3SyncSpec } from './spec.js';
+import { STREAMED_BYTES_IN_FLIGHT, streamedBytes } from './streamed-bytes.js';
+
+function streamBytesOption(value: string): number {
+  const bytes = sizeInBytes(value);
+  if (bytes === undefined || bytes < 1)
+    throw new InvalidArgumentError(`--stream-bytes takes a size such as 64MiB or 1GiB, got "${value}".`);
+  return bytes;
+}
 
 export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
   name: 's3-sync',
@@ -15,4 +25,14 @@ export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
   rateLimits: { bwlimit: 'bwlimitBytesPerSecond', tpslimit: 'tpsLimit' },
   // what each object carries besides its bytes: tags, storage class, encryption, ACL
   describeSpec: (spec) => describeObjectProperties(spec),
+  workerOptions: () => [
+    new Option(
+      '--stream-bytes <size>',
+      `s3-sync: bytes of object bodies each worker process streams GET -> PUT at once, whatever --transfers says (objects over 1 MiB; default ${STREAMED_BYTES_IN_FLIGHT / 1024 / 1024}MiB)`,
+    ).argParser(streamBytesOption),
+  ],
+  // per process, as given (not split like the host's --transfers): it bounds one process's memory
+  configureWorkerProcess: (opts) => {
+    if (opts.streamBytes !== undefined) streamedBytes.setLimit(opts.streamBytes as number);
+  },
 };
