@@ -46,7 +46,11 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
       },
       async holdAnswer(req) {
         if (!isLargePut(req)) return;
-        if (puts.active < 2) await new Promise<void>((r) => (wakeHeld.push(r), setTimeout(r, 500)));
+        if (puts.active < 2)
+          await new Promise<void>((r) => {
+            wakeHeld.push(r);
+            setTimeout(r, 500);
+          });
         puts.active--;
       },
     });
