@@ -3,8 +3,8 @@
  * bodies a worker process streams GET -> PUT at once, whatever --transfers allows. The real CLI
  * (`convoy plan s3-sync`, `convoy worker` with its supervisor), six 2 MiB objects between two
  * endpoints, the destination behind a proxy that counts the large PUTs in flight and holds each
- * answer until another large PUT is in flight beside it (or 500 ms): copies that may overlap
- * do so there for certain.
+ * answer until another large PUT is in flight beside it (or 2 s, on a busy machine): copies that
+ * may overlap do so there for certain.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,7 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
         if (puts.active < 2)
           await new Promise<void>((r) => {
             wakeHeld.push(r);
-            setTimeout(r, 500);
+            setTimeout(r, 2_000);
           });
         puts.active--;
       },

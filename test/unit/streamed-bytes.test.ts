@@ -88,6 +88,35 @@ describe('StreamedBytes', () => {
     await c.done;
   });
 
+  it('a copy still waiting when its signal aborts leaves the queue; the ones behind it start if they fit', async () => {
+    const gate = new StreamedBytes(10);
+    const log: string[] = [];
+    const a = copy(gate, 6, log, 'a');
+    const stop = new AbortController();
+    let reached = false;
+    const waiting = gate.run(
+      8,
+      async () => {
+        reached = true;
+      },
+      stop.signal,
+    );
+    const c = copy(gate, 4, log, 'c'); // fits beside a, but asked after the waiting 8
+    await settle();
+    expect(log).toEqual(['a']);
+    stop.abort(new Error('lease lost'));
+    await expect(waiting).rejects.toThrow('lease lost');
+    await settle();
+    expect(reached).toBe(false);
+    expect(log).toEqual(['a', 'c']);
+    expect(gate.inFlight).toBe(10);
+    a.end();
+    c.end();
+    await Promise.all([a.done, c.done]);
+    expect(gate.inFlight).toBe(0);
+    await expect(gate.run(1, async () => 'late', stop.signal)).rejects.toThrow('lease lost');
+  });
+
   it('a failed copy gives its room back', async () => {
     const gate = new StreamedBytes(4);
     await expect(gate.run(4, () => Promise.reject(new Error('GET failed')))).rejects.toThrow('GET failed');

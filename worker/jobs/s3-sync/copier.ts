@@ -197,7 +197,11 @@ export async function copyObject(
   // up to SMALL_OBJECT_BYTES do not ask: the transfer limit bounds them (128 x 1 MiB), and theirs
   // is the path whose CPU per object counts.
   if (obj.size <= SMALL_OBJECT_BYTES) return withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts);
-  return streamedBytes.run(obj.size, () => withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts));
+  return streamedBytes.run(
+    obj.size,
+    () => withObjectRetries(() => streamSinglePut(t, obj, destKey, opts), opts),
+    opts.signal,
+  );
 }
 
 async function serverSideCopy(t: CopyTarget, obj: ListedObject, destKey: string, opts: CopyOptions): Promise<void> {

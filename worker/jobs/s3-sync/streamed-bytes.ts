@@ -24,21 +24,22 @@ export class StreamedBytes {
 
   constructor(private limitBytes: number) {}
 
-  get limit(): number {
-    return this.limitBytes;
-  }
-
   /** A new limit (`convoy worker --stream-bytes`); copies already streaming keep their room. */
   setLimit(bytes: number): void {
     this.limitBytes = bytes;
     this.startWaiting();
   }
 
-  /** Run `fn` once `bytes` (at most the limit) fit beside the copies already streaming. */
-  async run<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` once `bytes` (at most the limit) fit beside the copies already streaming. A copy still
+   * waiting when `signal` aborts (its item's lease lost, the worker stopping) leaves the queue and
+   * rejects with the signal's reason.
+   */
+  async run<T>(bytes: number, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     const weight = Math.min(Math.max(bytes, 0), this.limitBytes);
     if (this.waiting.length === 0 && this.used + weight <= this.limitBytes) this.used += weight;
-    else await new Promise<void>((start) => this.waiting.push({ bytes: weight, start }));
+    else await this.waitForRoom(weight, signal);
     try {
       return await fn();
     } finally {
@@ -50,6 +51,27 @@ export class StreamedBytes {
   /** bytes of the copies streaming now (for tests and metrics) */
   get inFlight(): number {
     return this.used;
+  }
+
+  private waitForRoom(bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+        // the copies behind it may fit now
+        this.startWaiting();
+        reject(signal!.reason);
+      };
+      const entry = {
+        bytes,
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.waiting.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private startWaiting(): void {
