@@ -17,7 +17,8 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { SigV4Signer } from '../../shared/sigv4.js';
+import pLimit from 'p-limit';
+import { canonicalQuery, SigV4Signer } from '../../shared/sigv4.js';
 
 interface Credentials {
   accessKeyId: string;
@@ -63,12 +64,7 @@ function signedRequest(
     },
     creds,
   );
-  const qs = req.query
-    ? Object.keys(req.query)
-        .sort()
-        .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(req.query![k]!)}`)
-        .join('&')
-    : '';
+  const qs = canonicalQuery(req.query);
   return new Promise((resolve, reject) => {
     const r = http.request(
       {
@@ -146,25 +142,9 @@ async function copyKey(key: string): Promise<void> {
   if (status !== 200) throw new Error(`CopyObject ${key}: HTTP ${status}`);
 }
 
-/** Copies at most `inFlight` at a time, across every caller. */
-function limiter(inFlight: number): (task: () => Promise<void>) => Promise<void> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active >= inFlight) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 async function copyAll(): Promise<number> {
   const keys = await listKeys(cfg.from);
-  const limit = limiter(cfg.inFlight);
+  const limit = pLimit(cfg.inFlight);
   await Promise.all(keys.map((k) => limit(() => copyKey(k))));
   return keys.length;
 }
@@ -193,7 +173,7 @@ async function plan(): Promise<number> {
 async function work(): Promise<number> {
   const sqs = jsonCall('sqs');
   const ddb = jsonCall('dynamodb');
-  const limit = limiter(cfg.inFlight);
+  const limit = pLimit(cfg.inFlight);
   const table = cfg.state!.table;
   let done = 0;
   let copied = 0;
