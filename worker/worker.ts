@@ -52,6 +52,12 @@ export class Worker {
    * barrier, so no child aborts its poll while a sibling still releases items (host-link.ts).
    */
   private readonly receiveGate: ((maxWaitMs: number) => Promise<void>) | undefined;
+  /**
+   * stop() always lets the open poll come back by itself (up to POLL_RETURN_GRACE_MS) before it
+   * aborts it: for a process that exits once stopped with short polls (`plan --work`), so that
+   * no poll of it stays open on the server to hide the next messages sent (the next run's first).
+   */
+  private readonly pollReturnsOnStop: boolean;
   /** resolves when stop() begins: wakes a loop waiting for a free slot */
   private readonly stopRequested: Promise<void>;
   private stopping = false;
@@ -74,9 +80,10 @@ export class Worker {
   constructor(
     private readonly ctx: EngineContext,
     options: WorkerOptionsInput = {},
-    hooks: { receiveGate?: (maxWaitMs: number) => Promise<void> } = {},
+    hooks: { receiveGate?: (maxWaitMs: number) => Promise<void>; pollReturnsOnStop?: boolean } = {},
   ) {
     this.receiveGate = hooks.receiveGate;
+    this.pollReturnsOnStop = hooks.pollReturnsOnStop === true;
     this.options = parseWorkerOptions(options);
     this.id = this.options.workerId;
     this.log = ctx.log.child({ workerId: this.id });
@@ -352,7 +359,7 @@ export class Worker {
       // answer is lost and its items stay hidden for the receive visibility (10 s, once in a loaded
       // suite run). So when this process, or a sibling whose items our poll may take, gave items
       // back, the poll gets a short while to come back by itself (the loop hands its messages back).
-      if (this.items.stats.released > releasedBefore || this.receiveGate)
+      if (this.items.stats.released > releasedBefore || this.receiveGate || this.pollReturnsOnStop)
         await settledWithin([this.loopDone ?? Promise.resolve()], POLL_RETURN_GRACE_MS);
       this.receiveAbort.abort();
       try {

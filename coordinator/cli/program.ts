@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
 import { logFormatOption, retryPolicyOptions } from './globals.js';
 import { attachKinds } from './kinds.js';
+import { workOption } from './work-here.js';
 
 /**
  * The engine's commands, by the module that declares them. A command line imports only the
@@ -94,6 +95,7 @@ export async function buildProgram(
   for (const commands of needed.engine) await commands.register(program, kinds, plugins);
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   for (const option of retryPolicyOptions()) plan.addOption(option);
+  plan.addOption(workOption());
   for (const need of needed.kinds) {
     if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
     if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);

@@ -66,9 +66,12 @@ import { profileReport, type ProfiledRun } from './lib/profile-report.js';
 
 const HELP = `usage: npm run bench:s3 -- [options]
   --cases a,b,c,d,e       cases to run (default all)
-  --tools LIST            tools for every case, from convoy,rclone16,rclone64,rclone256,awscli
-                          (default per case: convoy,rclone16,rclone64,awscli in (a)-(c); rclone256
-                          too in (d); convoy and the three rclones in (e))
+  --tools LIST            tools for every case, from convoy,convoy-work,rclone16,rclone64,rclone256,
+                          awscli (default per case: convoy,rclone16,rclone64,awscli in (a)-(c);
+                          rclone256 too in (d); convoy and the three rclones in (e)); convoy-work:
+                          \`convoy plan s3-sync --work\`, one process that plans and works the run
+                          (--worker-node-arg applies to it; --concurrency and the worker's arguments
+                          do not)
   --scale F               multiply object counts by F (e.g. 0.1 for a quick harness check)
   --repeat N              runs per tool; the median run is reported (default 1)
   --steady-seconds S      case (e): copy for at least S seconds (default 60)
@@ -367,7 +370,7 @@ async function settleCase(
   proxies: BenchProxies | undefined,
   bodies: BodyFactory,
 ): Promise<ToolName | undefined> {
-  const settler = caseTools.find((t) => t !== 'convoy') ?? caseTools[0]!;
+  const settler = caseTools.find((t) => !t.startsWith('convoy')) ?? caseTools[0]!;
   const label = `${def.id}-settle-${settler}`;
   try {
     await runOne(rc, def, c, settler, `bench-${def.id}-settle`, label, ctx, proxies, bodies, false);
@@ -391,9 +394,9 @@ function describeRun(tool: ToolName, r: ToolResult): string[] {
     lines.push(
       `            S3 ${r.s3_requests_per_object.toFixed(3)} requests/object, $${r.usd_per_million_objects?.total.toFixed(2)} per million objects${r.steady_objects_per_s !== undefined ? `; steady ${r.steady_objects_per_s.toFixed(0)} obj/s` : ''}`,
     );
-  if (tool === 'convoy')
+  if (tool === 'convoy' || tool === 'convoy-work')
     lines.push(
-      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, ${r.worker_processes ?? '?'} worker process(es)${r.second_process_s !== undefined ? ` (the 2nd at ${r.second_process_s} s)` : ''}, plan exited ${r.plan_seconds} s after the start; ${r.items} items; worker CPU ${r.worker_cpu_s} s, emulators ${r.emulator_cpu_s ?? '?'} s`,
+      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, ${r.worker_processes ?? '?'} worker process(es)${r.second_process_s !== undefined ? ` (the 2nd at ${r.second_process_s} s)` : ''}, plan exited ${r.plan_seconds} s after the start; ${r.items} items; ${r.worker_cpu_s !== undefined ? `worker CPU ${r.worker_cpu_s} s` : 'worked by the plan process'}, emulators ${r.emulator_cpu_s ?? '?'} s`,
     );
   return lines;
 }
@@ -423,7 +426,7 @@ async function sizeSteadyCase(
     from: { remote: def.from, bucket: `bench-src-${def.id}-cal` },
     toRemote: def.to,
   };
-  const tools = opts.toolsFor(def).filter((t) => t !== 'awscli' && (t !== 'convoy' || rc.convoyReady));
+  const tools = opts.toolsFor(def).filter((t) => t !== 'awscli' && (!t.startsWith('convoy') || rc.convoyReady));
   const calTools = tools.length ? tools : opts.toolsFor(def).slice(0, 1);
   say(`case ${def.id}: calibrating with ${calTools.join(', ')} on ${sampleCount} objects`);
   await populateBucket(rc.s3(def.from), c.from.bucket, objects, bodies);
@@ -483,7 +486,7 @@ async function main(): Promise<number> {
   if (load[0]! > cpus().length * 0.5)
     say(`warning: the machine is busy (load ${load[0]!.toFixed(2)} on ${cpus().length} cores): figures will be noisy`);
 
-  const needPeers = opts.allTools.some((t) => t !== 'convoy');
+  const needPeers = opts.allTools.some((t) => !t.startsWith('convoy'));
   const peers = needPeers ? await ensurePeers(say) : undefined;
   if (peers) say(`peers: ${peers.rcloneVersion}; ${peers.awsVersion} (${peers.aws})`);
 
@@ -530,8 +533,9 @@ async function main(): Promise<number> {
       };
     });
     const peerFiles = needPeers ? writePeerConfigs(tmpDir, peerRemotes) : undefined;
-    const convoyReady = opts.allTools.includes('convoy') ? await convoyHasS3Sync(tmpDir) : false;
-    if (opts.allTools.includes('convoy') && !convoyReady)
+    const anyConvoy = opts.allTools.some((t) => t.startsWith('convoy'));
+    const convoyReady = anyConvoy ? await convoyHasS3Sync(tmpDir) : false;
+    if (anyConvoy && !convoyReady)
       say('convoy: `convoy plan s3-sync` is not in the built CLI yet; convoy is reported as not available');
     const rc: RunContext = { opts, stack, s3, convoyReady, profileDir, profiledRuns };
 
@@ -656,7 +660,7 @@ async function main(): Promise<number> {
           for (const tool of order) {
             const list = runs.get(tool) ?? [];
             runs.set(tool, list);
-            if (tool === 'convoy' && !convoyReady) {
+            if (tool.startsWith('convoy') && !convoyReady) {
               list.push({ error: 'not available: `convoy plan s3-sync` is not in the built CLI' });
               continue;
             }

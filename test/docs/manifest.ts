@@ -43,6 +43,8 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --delete --run lakehouse-2':
       { run: 'readme-s3.test.ts' },
     'convoy verify --run lakehouse-1 --allow-extra': { run: 'readme-s3.test.ts' },
+    'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-copy-{} --buckets bronze silver gold checkpoints --create-buckets --work':
+      { run: 'readme-s3.test.ts' },
     'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-123456789012-{} --buckets bronze silver gold checkpoints --run lakehouse-3 --max-attempts 8 --backoff-base-ms 1000 --backoff-cap-ms 60000':
       { run: 'readme-s3.test.ts' },
     'convoy status --run lakehouse-3': { run: 'readme-s3.test.ts' },

@@ -231,6 +231,22 @@ describe('README.md: s3-sync (the lakehouse migration and the dev-to-prod copy) 
     );
   }, 120_000);
 
+  it('one host, one command: `plan --work` plans and works the run, prints its status, exits 0; every bucket copied', async () => {
+    const out = await ok(
+      docCommand(
+        'README.md',
+        'convoy plan s3-sync --from minio:rideshare-{} --to aws:rideshare-copy-{} --buckets bronze silver gold checkpoints --create-buckets --work',
+      ),
+    );
+    const runId = /^run (\S+): \d+ item\(s\) enqueued\. working it in this process$/m.exec(out)?.[1];
+    expect(runId, out).toBeTruthy();
+    expect(out).toMatch(new RegExp(`^run ${runId} \\(s3-sync\\) state=done$`, 'm'));
+    expect(out).toMatch(/^ {2}failed +0 +0\.0%$/m);
+    for (const b of LAKEHOUSE_BUCKETS)
+      expect(await keys(aws, `rideshare-copy-${b}`), b).toEqual(await keys(minio, `rideshare-${b}`));
+    expect((await shell.run(`convoy verify --run ${runId}`)).code).toBe(0);
+  }, 120_000);
+
   it('workers exit 0 on SIGTERM; `local down` stops the stack', async () => {
     for (const w of workers) w.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join('\n')).toEqual([0, 0]);

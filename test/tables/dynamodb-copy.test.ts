@@ -15,6 +15,7 @@ import { copySegment } from '../../worker/jobs/dynamodb-copy/handler.js';
 import { countTable } from '../../worker/jobs/dynamodb-copy/verify.js';
 import { getRun } from '../../state/runs.js';
 import { Worker } from '../../worker/worker.js';
+import { runCli, writeCliConfig } from '../helpers/cli.js';
 import { freshEnv, startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
 import { createTable, ddbClient, itemCounts, receiptItem, seedItems, suffix } from './helpers.js';
 
@@ -213,6 +214,56 @@ describe('dynamodb-copy', () => {
         planRun(env.ctx, { kind: 'dynamodb-copy', runId: 'x3', spec: s }),
       ),
     ).rejects.toThrow(/unknown remote/);
+    env.close();
+  });
+});
+
+describe('dynamodb-copy: convoy plan dynamodb-copy --work (the real CLI, no worker process)', () => {
+  it('plans and copies the table in one process, rewriting on the way; exit 0 with the status', async () => {
+    const env = await freshEnv(t.stack);
+    const { client, from, to } = await tables(400);
+    const config = writeCliConfig(env);
+    const r = await runCli(
+      [
+        'plan',
+        'dynamodb-copy',
+        '--from',
+        `local:${from}`,
+        '--to',
+        `local:${to}`,
+        '--rewrite',
+        'dev-raw-bucket=prod-raw-bucket',
+        '--segments',
+        '3',
+        '--run',
+        'copy-work',
+        '--work',
+      ],
+      { config },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^run copy-work: 3 segment item\(s\) enqueued$/m);
+    expect(r.stdout).toMatch(/^run copy-work \(dynamodb-copy\) state=done$/m);
+    expect(r.stdout).toMatch(/^ {2}done +3 +100\.0%$/m);
+    expect(await countTable(client, to)).toBe(400);
+    const scanned = await client.send(new ScanCommand({ TableName: to, Limit: 50 }));
+    const text = JSON.stringify(scanned.Items);
+    expect(text).not.toContain('dev-raw-bucket');
+    expect(text).toContain('prod-raw-bucket');
+    env.close();
+  });
+
+  it('--work with --dry-run: exit 2 before anything is read', async () => {
+    const env = await freshEnv(t.stack);
+    const r = await runCli(
+      ['plan', 'dynamodb-copy', '--from', 'local:no-such', '--to', 'local:none', '--dry-run', '--work'],
+      { config: writeCliConfig(env) },
+    );
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'convoy: --work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two\n',
+    ]);
     env.close();
   });
 });

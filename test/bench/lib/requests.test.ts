@@ -554,7 +554,7 @@ describe('bench:s3 command line', () => {
     [['--cases', 'a,f'], /--cases: unknown case "f" \(cases: a, b, c, d, e\)/],
     [
       ['--tools', 'convoy,rclone512'],
-      /--tools: unknown tool "rclone512" \(tools: convoy, rclone16, rclone64, rclone256, awscli\)/,
+      /--tools: unknown tool "rclone512" \(tools: convoy, convoy-work, rclone16, rclone64, rclone256, awscli\)/,
     ],
     [['--direct', '--cases', 'a,d'], /--direct: case d adds its delay in the proxies/],
     [['--steady-seconds', '0'], /--steady-seconds must be a number >= 1, got "0"/],

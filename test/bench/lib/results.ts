@@ -8,7 +8,8 @@ import type { ProxyStats } from './counting-proxy.js';
 import { MiB } from './data.js';
 import { dollarsPerMillionObjects, perUnit, requestsByAction, type DollarsPerMillion } from './prices.js';
 
-export const TOOLS = ['convoy', 'rclone16', 'rclone64', 'rclone256', 'awscli'] as const;
+/** `convoy-work`: `convoy plan s3-sync --work`, the plan's process working the run (not a default tool) */
+export const TOOLS = ['convoy', 'convoy-work', 'rclone16', 'rclone64', 'rclone256', 'awscli'] as const;
 export type ToolName = (typeof TOOLS)[number];
 
 /** One tool's figures for one case (snake_case: this is the JSON file's shape). */

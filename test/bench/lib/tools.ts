@@ -20,7 +20,7 @@ import { createContext } from '../../../shared/context.js';
 import { silentLogger } from '../../../shared/log.js';
 import { runStatus } from '../../../coordinator/status.js';
 import { itemsOfRun } from '../../../state/item-bulk.js';
-import { logEntries, logTime, runMeasured, startMeasured, tail } from './command.js';
+import { logEntries, logTime, runMeasured, startMeasured, tail, type MeasuredResult } from './command.js';
 import type { ObjectSpec } from './data.js';
 import { awsEnv, awsSyncArgv, peerEnv, rcloneCopyArgv, type PeerConfigFiles, type PeerTools } from './peers.js';
 import type { RunFigures, ToolName, ToolResult } from './results.js';
@@ -90,6 +90,24 @@ function endpointOf(ctx: ToolContext, remote: string): string {
   return ep;
 }
 
+/** `convoy plan s3-sync` of case `c` into `dest` as run `runId`, with `extra` arguments. */
+function planArgv(c: BenchCase, dest: string, ctx: ToolContext, stateDir: string, runId: string, extra: string[]) {
+  return [
+    stateDir,
+    'plan',
+    's3-sync',
+    '--run',
+    runId,
+    '--from',
+    `${c.from.remote}:${c.from.bucket}`,
+    '--to',
+    `${c.toRemote}:${dest}`,
+    '--create-buckets',
+    ...ctx.convoy.planArgs,
+    ...extra,
+  ] as const;
+}
+
 async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: string): Promise<ToolRun> {
   const runId = `bench-${c.id}-${Date.now().toString(36)}`;
   const env = convoyEnv();
@@ -113,22 +131,10 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
     ),
     { ...common, env: { ...env, ...profile?.env }, label: `${label}-worker` },
   );
-  const plan = startMeasured(
-    convoyArgv(
-      stateDir,
-      'plan',
-      's3-sync',
-      '--run',
-      runId,
-      '--from',
-      `${c.from.remote}:${c.from.bucket}`,
-      '--to',
-      `${c.toRemote}:${dest}`,
-      '--create-buckets',
-      ...ctx.convoy.planArgs,
-    ),
-    { ...common, label: `${label}-plan` },
-  );
+  const plan = startMeasured(convoyArgv(...planArgv(c, dest, ctx, stateDir, runId, [])), {
+    ...common,
+    label: `${label}-plan`,
+  });
   const [p, w] = await Promise.all([plan.done, worker.done]);
   ctx.onToolExit?.();
   if (p.exitCode !== 0) {
@@ -139,9 +145,46 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
   }
   if (w.exitCode !== 0)
     throw new Error(`convoy worker failed (exit ${w.exitCode ?? w.signal}): ${w.command}\n${tail(w.stderrPath)}`);
+  return convoyOutcome(ctx, runId, p, w, profile);
+}
 
-  // Read the run's outcome from the state tables (read-only; the bench changes no item), from the
-  // stack's own state dir: these reads are the harness's, not convoy's, and are not counted.
+/**
+ * `convoy plan s3-sync --work`: one process plans the run and works it to its end (no worker
+ * process, no supervisor). Timed like `convoy`: from the start to the last item's finish.
+ */
+async function runConvoyWork(c: BenchCase, dest: string, ctx: ToolContext, label: string): Promise<ToolRun> {
+  const runId = `bench-${c.id}-${Date.now().toString(36)}`;
+  const env = convoyEnv();
+  const stateDir = ctx.convoyStateDir ?? ctx.stack.stateDir;
+  const profile = ctx.profileDir ? profileSetup(ctx, label, stateDir) : undefined;
+  const p = await startMeasured(
+    convoyArgvWithNode(
+      [...ctx.convoy.workerNodeArgs, ...(profile?.nodeArgs ?? [])],
+      ...planArgv(c, dest, ctx, stateDir, runId, ['--work']),
+    ),
+    { env: { ...env, ...profile?.env }, cwd: ctx.cwd, logDir: ctx.logDir, timeoutMs: ctx.timeoutMs, label },
+  ).done;
+  ctx.onToolExit?.();
+  if (p.exitCode !== 0)
+    throw new Error(
+      `convoy plan --work failed (exit ${p.exitCode ?? p.signal}): ${p.command}\n${tail(p.stderrPath)}${tail(p.stdoutPath)}`,
+    );
+  return convoyOutcome(ctx, runId, p, undefined, profile);
+}
+
+/**
+ * A convoy run's figures, from its processes and its state rows. Read from the stack's own state
+ * dir (read-only; the bench changes no item): these reads are the harness's, not convoy's, and are
+ * not counted. `w`: the worker process, absent when the plan's process worked the run (--work).
+ */
+async function convoyOutcome(
+  ctx: ToolContext,
+  runId: string,
+  p: MeasuredResult,
+  w: MeasuredResult | undefined,
+  profile: ReturnType<typeof profileSetup> | undefined,
+): Promise<ToolRun> {
+  const log = w ?? p;
   const config = loadConfig({ stateDir: ctx.stack.stateDir, env: convoyEnv() });
   const cctx = await createContext(config, { log: silentLogger });
   try {
@@ -149,7 +192,7 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
     const notDone = status.total - status.counts.done;
     if (notDone > 0 || status.counts.failed > 0) {
       throw new Error(
-        `convoy run ${runId} ended with ${notDone} of ${status.total} items not done: ${JSON.stringify(status.counts)} failures ${JSON.stringify(status.failuresByClass)}\n${tail(w.stderrPath)}`,
+        `convoy run ${runId} ended with ${notDone} of ${status.total} items not done: ${JSON.stringify(status.counts)} failures ${JSON.stringify(status.failuresByClass)}\n${tail(log.stderrPath)}`,
       );
     }
     let lastFinishedAtMs = 0;
@@ -168,24 +211,24 @@ async function runConvoy(c: BenchCase, dest: string, ctx: ToolContext, label: st
     return {
       figures: {
         seconds: (endMs - p.startedAtMs) / 1000,
-        peakRssKiB: w.peakRssKiB,
-        cpuS: w.userCpuS + w.sysCpuS + p.userCpuS + p.sysCpuS,
+        peakRssKiB: log.peakRssKiB,
+        cpuS: (w ? w.userCpuS + w.sysCpuS : 0) + p.userCpuS + p.sysCpuS,
       },
       extra: {
         run_id: runId,
         items,
         plan_seconds: Math.round(p.wallMs) / 1000,
         // the timeline from the plan's start: worker ready, first item claimed
-        worker_ready_s: since(logTime(w.stderrPath, 'worker started')),
+        worker_ready_s: since(logTime(log.stderrPath, w ? 'worker started' : 'working the run here')),
         first_item_started_s: since(firstStartedAtMs),
         // --processes auto: how many processes the host grew to, and when it started the second
         worker_processes: Math.max(
           1,
-          new Set(logEntries(w.stderrPath, 'worker process started').map((e) => e.slot)).size,
+          new Set(logEntries(log.stderrPath, 'worker process started').map((e) => e.slot)).size,
         ),
-        second_process_s: since(logTime(w.stderrPath, 'every worker process is CPU-bound; starting')),
+        second_process_s: since(logTime(log.stderrPath, 'every worker process is CPU-bound; starting')),
         plan_peak_rss_mib: Math.round(p.peakRssKiB / 102.4) / 10,
-        worker_cpu_s: Math.round((w.userCpuS + w.sysCpuS) * 100) / 100,
+        ...(w ? { worker_cpu_s: Math.round((w.userCpuS + w.sysCpuS) * 100) / 100 } : { worked_by_plan: true }),
         plan_cpu_s: Math.round((p.userCpuS + p.sysCpuS) * 100) / 100,
         bytes_counted: status.counters.bytes,
         objects_counted: status.counters.objects,
@@ -325,6 +368,8 @@ export function runTool(
   switch (tool) {
     case 'convoy':
       return runConvoy(c, dest, ctx, label);
+    case 'convoy-work':
+      return runConvoyWork(c, dest, ctx, label);
     case 'rclone16':
       return runRclone(c, dest, ctx, label, 16);
     case 'rclone64':

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
+import { planThenWork, refuseWorkWithDryRun } from '../../../coordinator/cli/work-here.js';
 import {
   configFrom,
   intOption,
@@ -58,17 +59,24 @@ export function registerPlanCommand(plan: Command): void {
     .option('--dry-run', 'count items per segment and show a sample transformed; write nothing')
     .action(
       action(async (opts: CopyFlags & { transform?: string; run?: string; dryRun?: boolean }, cmd: Command) => {
+        if (opts.dryRun) refuseWorkWithDryRun(cmd);
         const spec = await copySpecFromFlags(opts);
         if (opts.dryRun) {
           const report = await dryRunCopy(spec, configFrom(cmd));
           process.stdout.write(JSON.stringify(report, null, 2) + '\n');
           return;
         }
-        await withContext(cmd, async (ctx) => {
+        return withContext(cmd, async (ctx) => {
           const runId = opts.run ?? newRunId('dynamodb-copy');
-          const r = await planRun(ctx, { kind: 'dynamodb-copy', runId, spec, retry: retryPolicyFrom(cmd) });
-          process.stdout.write(
-            `run ${runId}: ${r.itemsEnqueued} segment item(s) enqueued${r.planned ? '' : ' (already planned)'}\n`,
+          return planThenWork(
+            cmd,
+            ctx,
+            runId,
+            () => planRun(ctx, { kind: 'dynamodb-copy', runId, spec, retry: retryPolicyFrom(cmd) }),
+            (r) =>
+              process.stdout.write(
+                `run ${runId}: ${r.itemsEnqueued} segment item(s) enqueued${r.planned ? '' : ' (already planned)'}\n`,
+              ),
           );
         });
       }),

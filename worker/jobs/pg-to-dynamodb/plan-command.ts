@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
+import { planThenWork } from '../../../coordinator/cli/work-here.js';
 import {
   intOption,
   positiveNumberOption,
@@ -48,9 +49,15 @@ export function registerPlanCommand(plan: Command): void {
         withContext(cmd, async (ctx) => {
           const spec = await pgDynamoSpecFromFlags({ ...opts, sinceOverlapSeconds: opts.sinceOverlap }, ctx);
           const runId = opts.run ?? newRunId('pg-to-dynamodb');
-          const r = await planRun(ctx, { kind: 'pg-to-dynamodb', runId, spec, retry: retryPolicyFrom(cmd) });
-          process.stdout.write(
-            `run ${runId}: ${r.itemsEnqueued} range item(s) enqueued${spec.since ? ` (rows changed after ${spec.since})` : ''}${spec.watermark ? `; watermark ${spec.watermark}` : ''}\n`,
+          return planThenWork(
+            cmd,
+            ctx,
+            runId,
+            () => planRun(ctx, { kind: 'pg-to-dynamodb', runId, spec, retry: retryPolicyFrom(cmd) }),
+            (r) =>
+              process.stdout.write(
+                `run ${runId}: ${r.itemsEnqueued} range item(s) enqueued${spec.since ? ` (rows changed after ${spec.since})` : ''}${spec.watermark ? `; watermark ${spec.watermark}` : ''}\n`,
+              ),
           );
         }),
       ),

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { newRunId, planRun } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
+import { planThenWork } from '../../../coordinator/cli/work-here.js';
 import { intOption, retryPolicyFrom, withContext, runIdOption } from '../../../coordinator/cli/globals.js';
 import { manifestKey } from './partitions.js';
 import { pgS3SpecFromFlags, type PgToS3Flags } from './plan.js';
@@ -31,9 +32,15 @@ export function registerPlanCommand(plan: Command): void {
         withContext(cmd, async (ctx) => {
           const spec = await pgS3SpecFromFlags(opts);
           const runId = opts.run ?? newRunId('pg-to-s3');
-          const r = await planRun(ctx, { kind: 'pg-to-s3', runId, spec, retry: retryPolicyFrom(cmd) });
-          process.stdout.write(
-            `run ${runId}: ${r.itemsEnqueued} partition item(s) enqueued; manifest s3://${spec.to.bucket}/${manifestKey(spec.to.prefix, runId)}\n`,
+          return planThenWork(
+            cmd,
+            ctx,
+            runId,
+            () => planRun(ctx, { kind: 'pg-to-s3', runId, spec, retry: retryPolicyFrom(cmd) }),
+            (r) =>
+              process.stdout.write(
+                `run ${runId}: ${r.itemsEnqueued} partition item(s) enqueued; manifest s3://${spec.to.bucket}/${manifestKey(spec.to.prefix, runId)}\n`,
+              ),
           );
         }),
       ),

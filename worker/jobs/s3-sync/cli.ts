@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { planRun, newRunId, parseSpec } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
+import { nextStep, planThenWork, refuseWorkWithDryRun } from '../../../coordinator/cli/work-here.js';
 import {
   configFrom,
   intOption,
@@ -206,6 +207,7 @@ export function registerS3SyncPlanCommand(plan: Command): void {
       action(async (o: S3SyncCliOptions, cmd: Command) => {
         const raw = specFromCli(o);
         if (o.dryRun) {
+          refuseWorkWithDryRun(cmd);
           const config = configFrom(cmd);
           const spec = await preflightS3Sync(parseSpec(s3SyncJob, raw), config, { dryRun: true });
           // text: one line per key as found (flat memory); JSON: the keys in each pair's report
@@ -241,24 +243,31 @@ export function registerS3SyncPlanCommand(plan: Command): void {
           process.stdout.write((o.json ? json() : formatDryRun(report)) + '\n');
           return;
         }
-        await withContext(cmd, async (ctx) => {
+        return withContext(cmd, async (ctx) => {
           const runId = o.run ?? newRunId('s3-sync');
-          const r = await planRun(ctx, { kind: 's3-sync', runId, spec: raw, retry: retryPolicyFrom(cmd) });
-          if (o.json)
-            process.stdout.write(
-              JSON.stringify({
-                runId,
-                planned: r.planned,
-                itemsWritten: r.itemsWritten,
-                itemsEnqueued: r.itemsEnqueued,
-              }) + '\n',
-            );
-          else if (!r.planned)
-            process.stdout.write(`run ${runId} was already planned; nothing to do (convoy status --run ${runId})\n`);
-          else
-            process.stdout.write(
-              `run ${runId}: ${r.itemsEnqueued} item(s) enqueued. Start workers with \`convoy worker\`; watch with \`convoy status --run ${runId}\`\n`,
-            );
+          return planThenWork(
+            cmd,
+            ctx,
+            runId,
+            () => planRun(ctx, { kind: 's3-sync', runId, spec: raw, retry: retryPolicyFrom(cmd) }),
+            (r) => {
+              if (o.json)
+                process.stdout.write(
+                  JSON.stringify({
+                    runId,
+                    planned: r.planned,
+                    itemsWritten: r.itemsWritten,
+                    itemsEnqueued: r.itemsEnqueued,
+                  }) + '\n',
+                );
+              else if (!r.planned)
+                process.stdout.write(
+                  `run ${runId} was already planned; nothing to do (convoy status --run ${runId})\n`,
+                );
+              else process.stdout.write(`run ${runId}: ${r.itemsEnqueued} item(s) enqueued. ${nextStep(cmd, runId)}\n`);
+            },
+            { json: o.json },
+          );
         });
       }),
     );

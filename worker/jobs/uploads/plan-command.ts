@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { planRun, newRunId } from '../../../coordinator/plan.js';
 import { action } from '../../../coordinator/cli/errors.js';
+import { planThenWork } from '../../../coordinator/cli/work-here.js';
 import {
   positiveIntOption,
   positiveNumberOption,
@@ -169,9 +170,16 @@ export function registerPlanCommand(plan: Command): void {
     .action(
       action(async (opts: PlanUploadsOptions, cmd: Command) =>
         withContext(cmd, async (ctx) => {
-          const r = await planUploadsRun(ctx, opts, retryPolicyFrom(cmd));
-          process.stdout.write(
-            `${r.run.runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`,
+          const runId = opts.run ?? newRunId(KIND);
+          return planThenWork(
+            cmd,
+            ctx,
+            runId,
+            () => planUploadsRun(ctx, { ...opts, run: runId }, retryPolicyFrom(cmd)),
+            (r) =>
+              process.stdout.write(
+                `${runId}: ${r.planned ? `planned ${r.itemsWritten} item(s)` : 'already planned'}\n`,
+              ),
           );
         }),
       ),

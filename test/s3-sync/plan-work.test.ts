@@ -1,0 +1,160 @@
+/**
+ * `convoy plan s3-sync ... --work` (coordinator/cli/work-here.ts, worker/work-run.ts): the plan's
+ * process works its run to the end, as an operator on one host types it: the real CLI in a child
+ * process, two S3 endpoints, no `convoy worker` anywhere. What the operator checks: the exit code
+ * (0 only when every item is done), the status printed at the end, the destination's bytes; a
+ * failed item named with the next steps; SIGTERM mid-run leaves the rest of the run to `convoy
+ * worker --run`, nothing lost; `--work --dry-run` refused before anything is written.
+ */
+import { spawn } from 'node:child_process';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStatus } from '../../coordinator/status.js';
+import { listRuns } from '../../state/runs.js';
+import { objectBytes, putObjects } from '../fixtures/s3-data.js';
+import { CLI, exited, runCli, writeCliConfig } from '../helpers/cli.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { getBytes, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
+import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
+
+let t: TestStack;
+let minio: S3Client;
+let local: S3Client;
+useTwoEndpointStack((s) => ({ t, minio, local } = s));
+
+const KEYS = Array.from({ length: 40 }, (_, i) => `data/part-${String(i).padStart(3, '0')}.bin`);
+const sizeOf = (i: number) => 1_000 + i * 37;
+/** `convoy plan s3-sync ... --work` of the source into `to`, as run `runId`, `rangeKeys` keys per item */
+const planWork = (to: string, runId: string, rangeKeys: number) => [
+  'plan',
+  's3-sync',
+  '--from',
+  'minio:work-src',
+  '--to',
+  to,
+  '--create-buckets',
+  '--run',
+  runId,
+  '--range-keys',
+  String(rangeKeys),
+  '--work',
+];
+const ACCESS_DENIED = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`;
+
+describe('s3-sync: convoy plan --work', () => {
+  let env: TestEnv;
+  let config: string;
+  beforeAll(async () => {
+    env = await freshEnv(t.stack);
+    config = writeCliConfig(env);
+    await putObjects(
+      minio,
+      'work-src',
+      KEYS.map((key, i) => ({ key, size: sizeOf(i), contentType: 'application/octet-stream' })),
+    );
+  });
+  afterAll(() => env?.close());
+
+  const expectCopied = async (bucket: string) => {
+    expect([...(await listKeys(local, bucket)).keys()].sort()).toEqual(KEYS);
+    for (const [i, key] of KEYS.entries())
+      expect(await getBytes(local, bucket, key)).toEqual(objectBytes(key, sizeOf(i)));
+  };
+
+  it('plans and works the run in one process: exit 0, the status at the end, every byte copied', async () => {
+    const r = await runCli(planWork('local:work-one', 'work-one', 10), { config });
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^run work-one: \d+ item\(s\) enqueued\. working it in this process$/m);
+    expect(r.stdout).toMatch(/^run work-one \(s3-sync\) state=done$/m);
+    expect(r.stdout).toMatch(/^ {2}done +4 +100\.0%$/m);
+    expect(r.stdout).toMatch(new RegExp(`objects: ${KEYS.length} `));
+    await expectCopied('work-one');
+    // what any operator's `convoy status` then reads: the run is over, in the write path
+    const s = await runStatus(env.ctx, 'work-one');
+    expect([s.run.state, s.counts.done, s.counts.failed]).toEqual(['done', 4, 0]);
+  });
+
+  it('a failed item: exit 1, the failure by class and the next steps; the other items done', async () => {
+    const proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
+      before: (req) =>
+        req.method === 'PUT' && req.url?.includes('part-007') ? { status: 403, body: ACCESS_DENIED } : undefined,
+    });
+    try {
+      const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+      const r = await runCli(planWork('dst:work-fail', 'work-fail', 10), { config: cfg });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+      expect(r.stdout).toMatch(/^ {2}failed +1 +25\.0%$/m);
+      expect(r.stdout).toMatch(/^failures by class:\n {2}ACCESS_DENIED +1$/m);
+      expect(r.stdout).toContain(
+        '1 item(s) failed: see `convoy status --run work-fail` and `convoy report --run work-fail --failed-only`; after fixing the cause, `convoy requeue --run work-fail`',
+      );
+      const s = await runStatus(env.ctx, 'work-fail');
+      expect([s.counts.done, s.counts.failed]).toEqual([3, 1]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('SIGTERM mid-run: the items in flight finish, exit 1, and `convoy worker --run` does the rest; nothing lost', async () => {
+    // PUTs are held until the test lets them go: the process is mid-run for certain when signalled
+    let held = 0;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
+      async holdAnswer(req) {
+        if (req.method !== 'PUT' || !req.url?.includes('/data/')) return;
+        held++;
+        await released;
+      },
+    });
+    try {
+      const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+      const child = spawn(process.execPath, [CLI, '--config', cfg, ...planWork('dst:work-stop', 'work-stop', 2)], {
+        env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      await waitUntil(() => held > 0, { timeoutMs: 30_000, what: 'a PUT held' });
+      child.kill('SIGTERM');
+      release();
+      expect(await exited(child), out).toBe(1);
+      expect(out).toContain(
+        'stopped by SIGTERM before the run ended: its items are kept; go on with `convoy worker --run work-stop`',
+      );
+      const mid = await runStatus(env.ctx, 'work-stop');
+      expect(mid.run.state).toBe('running');
+      expect(mid.counts.pending).toBeGreaterThan(0);
+      expect(mid.counts.leased + mid.counts.failed).toBe(0);
+
+      const w = await runCli(
+        ['worker', '--run', 'work-stop', '--processes', '1', '--wait-seconds', '1', '--exit-when-idle', '1000'],
+        { config: cfg },
+      );
+      expect(w.code, w.stderr).toBe(0);
+      const end = await runStatus(env.ctx, 'work-stop');
+      expect([end.run.state, end.counts.done, end.counts.failed]).toEqual(['done', KEYS.length / 2, 0]);
+      expect(end.counters.objects).toBe(KEYS.length); // each object copied once
+      await expectCopied('work-stop');
+    } finally {
+      release();
+      await proxy.close();
+    }
+  });
+
+  it('--work with --dry-run: exit 2, one line saying why, no run written', async () => {
+    const before = (await listRuns(env.ctx.meta)).length;
+    const r = await runCli(
+      ['plan', 's3-sync', '--from', 'minio:work-src', '--to', 'local:work-never', '--dry-run', '--work'],
+      { config },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'convoy: --work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two\n',
+    );
+    expect(r.stdout).toBe('');
+    expect((await listRuns(env.ctx.meta)).length).toBe(before);
+  });
+});
