@@ -15,6 +15,7 @@
  *   - `fleet floor`: copy-floor-client.js `plan` and `work`, started together, until both exit
  *     (the queue and the table made beforehand, untimed, as `convoy local up` makes convoy's);
  *   - `convoy`: `convoy plan s3-sync` and `convoy worker` (its defaults), as bench:s3 runs it;
+ *   - `convoy-work`: `convoy plan s3-sync --work`, the plan's process working the run (one process);
  *   - `rclone64`: `rclone copy --transfers 64`, as bench:s3 runs it.
  * Before the rounds, rclone copies the data once unmeasured (bench:s3's settling copy). Printed per
  * row: the median wall time, CPU (user + system, the whole process tree) per object, and the ratio
@@ -73,8 +74,8 @@ for (const [flag, n] of [
   }
 }
 
-type Row = 'node floor' | 'fleet floor' | 'convoy' | 'rclone64';
-const ROWS: Row[] = ['node floor', 'fleet floor', 'convoy', 'rclone64'];
+type Row = 'node floor' | 'fleet floor' | 'convoy' | 'convoy-work' | 'rclone64';
+const ROWS: Row[] = ['node floor', 'fleet floor', 'convoy', 'convoy-work', 'rclone64'];
 const RANGE_KEYS = 500;
 
 interface Sample {

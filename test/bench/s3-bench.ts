@@ -386,6 +386,12 @@ async function settleCase(
   }
 }
 
+/** The longest an item of a convoy run waited from its enqueue to its claim (a stall shows here), in s. */
+function longestWait(r: ToolResult): string {
+  const spans = r.item_spans_s as Array<[number, number, number]> | undefined;
+  return spans?.length ? Math.max(...spans.map(([created, claimed]) => claimed - created)).toFixed(2) : '?';
+}
+
 function describeRun(tool: ToolName, r: ToolResult): string[] {
   const lines = [
     `  ${tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.objects_per_s.toFixed(0).padStart(6)} obj/s  ${r.mib_per_s.toFixed(1).padStart(7)} MiB/s  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB  CPU ${r.cpu_ms_per_object.toFixed(2)} ms/obj, S3 endpoints ${r.emulator_cpu_ms_per_object?.toFixed(2) ?? '?'} ms/obj${r.state_services_cpu_ms_per_object !== undefined ? `, state services ${r.state_services_cpu_ms_per_object.toFixed(2)}` : ''}`,
@@ -396,7 +402,7 @@ function describeRun(tool: ToolName, r: ToolResult): string[] {
     );
   if (tool === 'convoy' || tool === 'convoy-work')
     lines.push(
-      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, ${r.worker_processes ?? '?'} worker process(es)${r.second_process_s !== undefined ? ` (the 2nd at ${r.second_process_s} s)` : ''}, plan exited ${r.plan_seconds} s after the start; ${r.items} items; ${r.worker_cpu_s !== undefined ? `worker CPU ${r.worker_cpu_s} s` : 'worked by the plan process'}, emulators ${r.emulator_cpu_s ?? '?'} s`,
+      `            worker ready ${r.worker_ready_s ?? '?'} s, first item claimed ${r.first_item_started_s ?? '?'} s, ${r.worker_processes ?? '?'} worker process(es)${r.second_process_s !== undefined ? ` (the 2nd at ${r.second_process_s} s)` : ''}, plan exited ${r.plan_seconds} s after the start; ${r.items} items, the longest from enqueue to claim ${longestWait(r)} s; ${r.worker_cpu_s !== undefined ? `worker CPU ${r.worker_cpu_s} s` : 'worked by the plan process'}, emulators ${r.emulator_cpu_s ?? '?'} s`,
     );
   return lines;
 }

@@ -198,9 +198,12 @@ async function convoyOutcome(
     let lastFinishedAtMs = 0;
     let firstStartedAtMs = Infinity;
     let items = 0;
+    // each item's enqueue, claim and finish (ms since the epoch), for a run's timeline
+    const spans: Array<[number, number, number]> = [];
     for await (const page of itemsOfRun(cctx.items, runId)) {
       for (const item of page) {
         items++;
+        spans.push([item.createdAtMs, item.startedAtMs ?? item.createdAtMs, item.finishedAtMs ?? item.updatedAtMs]);
         lastFinishedAtMs = Math.max(lastFinishedAtMs, item.finishedAtMs ?? item.updatedAtMs);
         firstStartedAtMs = Math.min(firstStartedAtMs, item.startedAtMs ?? item.createdAtMs);
       }
@@ -221,6 +224,9 @@ async function convoyOutcome(
         // the timeline from the plan's start: worker ready, first item claimed
         worker_ready_s: since(logTime(log.stderrPath, w ? 'worker started' : 'working the run here')),
         first_item_started_s: since(firstStartedAtMs),
+        // every item as [created, claimed, finished] in seconds from the start, by claim: a stall
+        // (an item claimed long after it was enqueued) shows here
+        item_spans_s: spans.sort((a, b) => a[1] - b[1]).map((sp) => sp.map((ms) => since(ms) ?? -1)),
         // --processes auto: how many processes the host grew to, and when it started the second
         worker_processes: Math.max(
           1,

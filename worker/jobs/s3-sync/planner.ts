@@ -16,7 +16,7 @@
  * destination key in the synced prefixes falls in exactly one range item, which deletes it if the
  * source lacks it.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { NewItem } from '../../../state/item-row.js';
 import type { PlanContext } from '../../job-kind.js';
 import { objectsFor, s3For } from './endpoints.js';
@@ -147,10 +147,11 @@ function carryingCutter(spec: S3SyncSpec, prefix: string): CarryingCutter<Listed
  */
 async function destHoldsNothing(pctx: PlanContext, pair: BucketPair): Promise<boolean> {
   try {
-    const out = await s3For(pctx.ctx.config, pair.to.remote).send(
-      new ListObjectsV2Command({ Bucket: pair.to.bucket, Prefix: pair.to.prefix, MaxKeys: 1 }),
-    );
-    return (out.KeyCount ?? out.Contents?.length ?? 0) === 0;
+    const page = await objectsFor(pctx.ctx.config, pair.to.remote).listPage(pair.to.bucket, {
+      prefix: pair.to.prefix || undefined,
+      maxKeys: 1,
+    });
+    return page.contents.length === 0;
   } catch {
     return false; // cannot tell: every range lists the destination, as it always may
   }
@@ -161,7 +162,8 @@ export async function* planS3Sync(spec: S3SyncSpec, pctx: PlanContext): AsyncGen
   const toEnd = spec.delete;
   const inline: PageBudget = { left: spec.listMode === 'auto' && !spec.delete ? INLINE_LIST_PAGES : 0 };
   for (const [i, pair] of spec.pairs.entries()) {
-    const s3 = s3For(pctx.ctx.config, pair.from.remote);
+    // the lean client: no SDK XML parse per page (listing.ts)
+    const s3 = objectsFor(pctx.ctx.config, pair.from.remote);
     const prefixes = spec.resolvedPrefixes?.[i] ?? [pair.from.prefix];
     const destEmpty = await destHoldsNothing(pctx, pair);
     for (const prefix of prefixes) {
