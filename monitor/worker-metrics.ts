@@ -10,6 +10,7 @@ import { Hono } from 'hono';
 import { listen, type Listening } from './listen.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConvoyEmitter } from '../shared/events.js';
+import type { ProcessGauge } from '../worker/job-kind.js';
 
 export interface WorkerMetricsOptions {
   workerId: string;
@@ -19,6 +20,8 @@ export interface WorkerMetricsOptions {
   port: number;
   /** include Node process metrics. @defaultValue true */
   processMetrics?: boolean;
+  /** the kinds' gauges of this process (KindPlugin.processGauges), read at each scrape */
+  gauges?: readonly ProcessGauge[];
 }
 
 export interface WorkerMetrics {
@@ -36,6 +39,15 @@ export function createWorkerMetrics(
   registry.setDefaultLabels({ worker: opts.workerId });
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'convoy_worker_process_' });
   const r = [registry];
+  for (const g of opts.gauges ?? [])
+    new Gauge({
+      name: g.name,
+      help: g.help,
+      registers: r,
+      collect() {
+        this.set(g.value());
+      },
+    });
   const claimed = new Counter({
     name: 'convoy_worker_items_claimed_total',
     help: 'Items claimed',

@@ -15,7 +15,7 @@ import { configFrom, intOption, runIdsOption } from '../coordinator/cli/globals.
 import { InputError } from '../shared/errors.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { childSettings, linkChild, releaseBarrier, type ChildSettings } from './host-link.js';
-import { withKinds, type EngineContext, type KindRegistry } from './job-kind.js';
+import { withKinds, type EngineContext, type KindRegistry, type ProcessGauge } from './job-kind.js';
 import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from './options.js';
 import {
   childNodeArgs,
@@ -134,7 +134,8 @@ export function registerWorkerCommand(program: Command, kinds: KindRegistry): Co
       }
       // ...and apply them in every process that works items (a lone worker, or each child).
       for (const plugin of kinds.plugins) plugin.configureWorkerProcess?.(opts);
-      await runWorker(await engine(), input, opts, child, log);
+      const gauges = kinds.plugins.flatMap((plugin) => plugin.processGauges?.() ?? []);
+      await runWorker(await engine(), input, opts, child, log, gauges);
     }),
   );
   for (const plugin of kinds.plugins) for (const option of plugin.workerOptions?.() ?? []) command.addOption(option);
@@ -165,11 +166,12 @@ async function runWorker(
   opts: Record<string, unknown>,
   child: ChildSettings | undefined,
   log: Logger,
+  gauges: readonly ProcessGauge[],
 ): Promise<void> {
   const { Worker } = await import('./worker.js');
   const barrier = child ? releaseBarrier() : undefined;
   const worker = new Worker(ctx, input, { receiveGate: barrier?.gate });
-  const link = child && barrier ? await linkChild(ctx.events, worker, barrier, child, log) : undefined;
+  const link = child && barrier ? await linkChild(ctx.events, worker, barrier, child, log, gauges) : undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal, workerId: worker.id }, 'shutting down');
     void worker.stop(signal);
@@ -191,6 +193,7 @@ async function runWorker(
       : await (await import('../monitor/worker-metrics.js')).serveWorkerMetrics(ctx.events, {
           workerId: worker.id,
           port: opts.metricsPort as number,
+          gauges,
         });
   log.info(
     { workerId: worker.id, concurrency: worker.options.concurrency, slot: child?.slot, metrics: metrics?.url },

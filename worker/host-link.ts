@@ -28,6 +28,7 @@ import * as z from 'zod';
 import type { ConvoyEmitter } from '../shared/events.js';
 import { InputError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import type { ProcessGauge } from './job-kind.js';
 
 /** The variable that makes a `convoy worker` process one of a supervisor's children. */
 export const CHILD_ENV = 'CONVOY_WORKER_CHILD';
@@ -134,9 +135,10 @@ export async function linkChild(
   barrier: ReleaseBarrier,
   settings: ChildSettings,
   log: Logger,
+  gauges: readonly ProcessGauge[] = [],
 ): Promise<ChildLink> {
   const metrics = settings.metrics
-    ? (await import('../monitor/worker-metrics.js')).createWorkerMetrics(events, { workerId: worker.id })
+    ? (await import('../monitor/worker-metrics.js')).createWorkerMetrics(events, { workerId: worker.id, gauges })
     : undefined;
   const offs = [
     events.on('worker:started', () => send({ type: 'convoy:state', state: 'running' })),

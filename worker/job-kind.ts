@@ -96,6 +96,14 @@ export interface JobKind<Spec = unknown> {
  * instances by a tool of the kind, e.g. `convoy distribute --instances N`) and starts the worker
  * with `<workerOption> <file>`.
  */
+/** A gauge a kind adds to a worker process's /metrics (KindPlugin.processGauges). */
+export interface ProcessGauge {
+  /** a Prometheus metric name, `convoy_worker_<kind>_...` */
+  readonly name: string;
+  readonly help: string;
+  value(): number;
+}
+
 export interface InstanceFiles {
   /** the `convoy worker` option that takes the file (one of the kind's `workerOptions`), e.g. '--customers-file' */
   readonly workerOption: string;
@@ -136,6 +144,12 @@ export interface KindPlugin<Spec = any> {
    * process, where `beforeWorkerStart` runs once per host.
    */
   configureWorkerProcess?(opts: Record<string, unknown>): void;
+  /**
+   * Gauges of state the kind keeps per worker process (s3-sync's bytes streaming through it), read
+   * at each scrape of `/metrics` in every process that works items (a host's endpoint sums its
+   * processes'). Reads only: a gauge's `value` must not write or wait.
+   */
+  processGauges?(): ProcessGauge[];
   /**
    * Services the kind needs beside the embedded local stack (the uploads kind's UCAN peers): a
    * module URL exporting `startLocalServices` (infra/local/services.ts), started by `local up`.

@@ -30,6 +30,8 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
   let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
   const puts = { active: 0, most: 0 };
   let wakeHeld: Array<() => void> = [];
+  /** run once while the first large PUT's answer is held (it is in flight for the worker) */
+  let duringFirstPut: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     env = await freshEnv(t.stack);
     await putObjects(
@@ -46,6 +48,9 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
       },
       async holdAnswer(req) {
         if (!isLargePut(req)) return;
+        const hook = duringFirstPut;
+        duringFirstPut = undefined;
+        await hook?.();
         if (puts.active < 2)
           await new Promise<void>((r) => {
             wakeHeld.push(r);
@@ -60,12 +65,29 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
     await proxy?.close();
   });
 
-  /** plan a copy of the six objects, work it with `workerArgs`, return the most large PUTs at once */
-  const copyWith = async (runId: string, workerArgs: string[]) => {
+  /**
+   * Plan a copy of the six objects, work it with `workerArgs`, return the most large PUTs at once.
+   * `scrape`: given the host's /metrics text while the first large PUT is in flight.
+   */
+  const copyWith = async (runId: string, workerArgs: string[], scrape?: (metrics: string) => void) => {
     puts.most = 0;
     wakeHeld = [];
     const config = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-    const worker = spawnWorker(config, ['--wait-seconds', '1', ...workerArgs]);
+    const worker = spawnWorker(
+      config,
+      ['--wait-seconds', '1', ...workerArgs, ...(scrape ? ['--metrics-port', '0'] : [])],
+      scrape ? { CONVOY_LOG_LEVEL: 'info', CONVOY_LOG_FORMAT: 'json' } : {},
+    );
+    let scraped = false;
+    duringFirstPut =
+      scrape &&
+      (async () => {
+        // the host's endpoint, from its supervisor's "host supervisor started" line
+        const url = /"metrics":"(http:\/\/127\.0\.0\.1:\d+)/.exec(worker.output())?.[1];
+        expect(url, worker.output()).toBeTruthy();
+        scrape(await (await fetch(`${url}/metrics`)).text());
+        scraped = true;
+      });
     try {
       const r = await runCli(
         ['plan', 's3-sync', '--run', runId, '--from', 'minio:stream-src', '--to', `dst:${runId}`, '--create-buckets'],
@@ -82,11 +104,20 @@ describe('s3-sync: convoy worker --stream-bytes', () => {
       expect(await exited(worker), worker.output()).toBe(0);
     }
     for (const key of KEYS) expect((await getBytes(local, runId, key)).equals(objectBytes(key, SIZE))).toBe(true);
+    if (scrape) expect(scraped, 'the metrics were scraped while a large PUT was in flight').toBe(true);
     return puts.most;
   };
 
-  it('3MiB: one 2 MiB object streams at a time; by default (128MiB) they stream together', async () => {
-    expect(await copyWith('stream-limited', ['--stream-bytes', '3MiB'])).toBe(1);
+  it("3MiB: one 2 MiB object streams at a time, and the host's /metrics says so; by default (128MiB) they stream together", async () => {
+    let metrics = '';
+    expect(await copyWith('stream-limited', ['--stream-bytes', '3MiB'], (text) => (metrics = text))).toBe(1);
+    // summed over the host's processes (one here: a 6-object run does not grow the host)
+    const sum = (name: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    expect(sum('convoy_worker_s3sync_streamed_bytes'), metrics).toBe(SIZE);
+    expect(sum('convoy_worker_s3sync_streamed_bytes_limit') % (3 * 1024 * 1024), metrics).toBe(0);
+    expect(sum('convoy_worker_s3sync_streamed_bytes_limit')).toBeGreaterThan(0);
+    expect(sum('convoy_worker_s3sync_copies_waiting_for_stream_bytes'), metrics).toBeGreaterThanOrEqual(1);
     expect(await copyWith('stream-default', [])).toBeGreaterThanOrEqual(2);
   }, 120_000);
 

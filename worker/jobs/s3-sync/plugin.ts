@@ -35,4 +35,22 @@ export const s3SyncPlugin: KindPlugin<S3SyncSpec> = {
   configureWorkerProcess: (opts) => {
     if (opts.streamBytes !== undefined) streamedBytes.setLimit(opts.streamBytes as number);
   },
+  // the --stream-bytes gate as an operator watches it: is the limit what holds the copies back?
+  processGauges: () => [
+    {
+      name: 'convoy_worker_s3sync_streamed_bytes',
+      help: 's3-sync: bytes of object bodies streaming GET -> PUT in this process now (objects over 1 MiB)',
+      value: () => streamedBytes.inFlight,
+    },
+    {
+      name: 'convoy_worker_s3sync_streamed_bytes_limit',
+      help: 's3-sync: the most bytes this process streams at once (--stream-bytes)',
+      value: () => streamedBytes.limit,
+    },
+    {
+      name: 'convoy_worker_s3sync_copies_waiting_for_stream_bytes',
+      help: 's3-sync: copies of large objects waiting for room under --stream-bytes',
+      value: () => streamedBytes.waitingCopies,
+    },
+  ],
 };

@@ -53,6 +53,16 @@ export class StreamedBytes {
     return this.used;
   }
 
+  /** copies waiting for room now (metrics) */
+  get waitingCopies(): number {
+    return this.waiting.length;
+  }
+
+  /** the limit in force (metrics) */
+  get limit(): number {
+    return this.limitBytes;
+  }
+
   private waitForRoom(bytes: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
