@@ -66,6 +66,7 @@ export const MANIFEST: Record<Doc, Record<string, Disposition>> = {
     'convoy worker --concurrency 64 & convoy worker --concurrency 64 &': { run: 'uploads-md.test.ts' },
     'convoy monitor --run r1 --watch': { run: 'uploads-md.test.ts' },
     'convoy verify --run r1': { run: 'uploads-md.test.ts' },
+    'convoy plan uploads --run r2 --work': { run: 'uploads-md.test.ts' },
   },
   'docs/deploy.md': {
     'npm ci && npm run build': { skip: SELF },

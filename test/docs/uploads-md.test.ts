@@ -89,4 +89,23 @@ describe('docs/uploads.md by hand on the local stack', () => {
       failed: seededBroken,
     });
   }, 240_000);
+
+  it('one command on one host: `plan --work` plans and works r2 in one process; exit 1 with the broken uploads failed by class', async () => {
+    const r = await shell.run(docCommand('docs/uploads.md', 'convoy plan uploads --run r2 --work'), {
+      timeoutMs: 150_000,
+    });
+    // exit 1: the deliberately broken uploads fail (the status names them by class)
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^run r2 \(uploads\) state=done$/m);
+    expect(r.stdout).toMatch(new RegExp(`^ {2}failed +${seededBroken} `, 'm'));
+    expect(r.stdout).toMatch(/^ {2}(pending|leased|retrying) +0 /m);
+    const classes = [...r.stdout.slice(r.stdout.indexOf('failures by class:')).matchAll(/^ {2}([A-Z_]+) +\d+$/gm)].map(
+      (m) => m[1],
+    );
+    expect(classes.length, r.stdout).toBeGreaterThan(0);
+    for (const cls of classes) expect(BROKEN_CLASSES).toContain(cls);
+    expect(r.stdout).toContain('item(s) failed: see `convoy status --run r2`');
+    const v = await shell.run('convoy verify --run r2');
+    expect(num('ok', v.stdout), v.stdout).toBe(seededUploads - seededBroken);
+  }, 180_000);
 });
