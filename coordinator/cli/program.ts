@@ -96,6 +96,9 @@ export async function buildProgram(
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   for (const option of retryPolicyOptions()) plan.addOption(option);
   plan.addOption(workOption());
+  // a kind's `plan <kind> --help` lists plan's own options (--work, the retry policy) and the
+  // program's (--config, --state-dir) under "Global Options": they apply to every kind
+  plan.configureHelp({ sortSubcommands: true, showGlobalOptions: true });
   for (const need of needed.kinds) {
     if (need.plan && need.plugin.planCommand) (await need.plugin.planCommand())(plan);
     if (need.commands && need.plugin.commands) (await need.plugin.commands.register())(program);

@@ -144,6 +144,14 @@ describe('s3-sync: convoy plan --work', () => {
     }
   });
 
+  it('`plan s3-sync --help` lists --work (and the retry policy) among the options that apply to every kind', async () => {
+    const r = await runCli(['plan', 's3-sync', '--help']);
+    expect(r.code).toBe(0);
+    const global = r.stdout.slice(r.stdout.indexOf('Global Options:'));
+    expect(global).toMatch(/^ {2}--work +also work the run in this process/m);
+    expect(global).toMatch(/^ {2}--max-attempts <n>/m);
+  });
+
   it('--work with --dry-run: exit 2, one line saying why, no run written', async () => {
     const before = (await listRuns(env.ctx.meta)).length;
     const r = await runCli(
