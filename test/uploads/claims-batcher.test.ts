@@ -70,9 +70,10 @@ describe('claims batcher (one worker, real peers)', () => {
       }
       // unbatched (maxCalls 1), each upload asks, publishes and asks again: 3 x 32 = 96 requests,
       // plus the storage nodes' claim/cache of each index blob (one per upload): 127 measured;
-      // batched: 51 (the worker's ~20 of them)
+      // batched: 51 (the worker's ~20 of them), 81 once on a loaded CI run (Node 24, the second
+      // suite: fewer uploads met in each 50 ms batch). The bound sits between the two.
       console.log(`indexer requests for ${UPLOADS} uploads, 16 in flight: ${indexerRequests}`);
-      expect(indexerRequests).toBeLessThan(UPLOADS * 2.5);
+      expect(indexerRequests).toBeLessThan(UPLOADS * 3);
     } finally {
       peers.indexer.refusedContent.clear();
       env.close();
