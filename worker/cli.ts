@@ -20,9 +20,11 @@ import { parseWorkerOptions, type WorkerOptions, type WorkerOptionsInput } from 
 import {
   childNodeArgs,
   DEFAULT_GROW_AT_CORES,
+  GROW_AT_CPU_RULE,
   GROW_SAMPLE_MS,
   growthPolicy,
   MAX_PROCESSES,
+  parseGrowAtCores,
   parseProcesses,
   planChildren,
   raisedTotals,
@@ -47,11 +49,8 @@ function processesOption(value: string): ProcessesSetting {
 }
 
 function growAtOption(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n > 0 && n <= 1))
-    throw new InvalidArgumentError(
-      `--grow-at-cpu is a share of one core, more than 0 and at most 1 (e.g. 0.9), got "${value}".`,
-    );
+  const n = parseGrowAtCores(value);
+  if (n === undefined) throw new InvalidArgumentError(`--grow-at-cpu is ${GROW_AT_CPU_RULE}, got "${value}".`);
   return n;
 }
 

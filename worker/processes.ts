@@ -108,6 +108,15 @@ export interface GrowthPolicy {
 }
 
 export const DEFAULT_GROW_AT_CORES = 0.9;
+
+/** `--grow-at-cpu` as given: a share of one core in (0, 1]; undefined when it is not. */
+export function parseGrowAtCores(value: string): number | undefined {
+  const n = Number(value);
+  return value.trim() !== '' && n > 0 && n <= 1 ? n : undefined;
+}
+
+/** What `--grow-at-cpu` takes, for the error that names it. */
+export const GROW_AT_CPU_RULE = 'a share of one core, more than 0 and at most 1 (e.g. 0.9)';
 export const GROW_SAMPLE_MS = 3_000;
 
 /**

@@ -24,6 +24,10 @@
  * the supervisor sends the running ones their new shares (`convoy:shares`) and starts as many
  * again. Slots not started yet are 'standby'.
  *
+ * `convoy plan --work` (./work-run.ts) runs a host whose slot 1 is its own process (`local`): its
+ * CPU counts with the children's, its share is changed with theirs, and the children (slots 2..N,
+ * all on standby at first) run `convoy worker --run <id>`.
+ *
  * Children run this process's own entry and arguments unchanged (the same config, run filter,
  * kind options); what differs per child (its worker id `<id>-p<slot>`, its shares, its slot) is in
  * one environment variable (./host-link.ts). The kinds' start hooks (the uploads kind plans its
@@ -83,11 +87,25 @@ export interface SupervisorOptions {
   metrics?: boolean;
   /** `--processes auto`: start `initial` children and grow when they are CPU-bound; absent: start all */
   grow?: GrowthPolicy;
+  /**
+   * A worker in this process that is the host's slot 1 (`convoy plan --work`, ./work-run.ts): it
+   * counts as a started process (its CPU decides growth with the children's, its share changes
+   * with theirs) and the children are slots 2..N; the host runs until stop().
+   */
+  local?: LocalProcess;
   /** @defaultValue DEFAULT_RESTART (1 s base, 30 s cap, reset after a minute up) */
   restart?: RestartPolicy;
   log: Logger;
   random?: () => number;
   now?: () => number;
+}
+
+/** The host's slot 1 when it is this process (SupervisorOptions.local). */
+export interface LocalProcess {
+  /** CPU this process has used, in microseconds (user + system) */
+  cpuMicros(): number;
+  /** the host's counts were divided again: this process's share */
+  resize(shares: Shares): void;
 }
 
 export type SlotState = 'standby' | 'starting' | ChildState | 'restarting' | 'exited';
@@ -143,6 +161,9 @@ export class Supervisor {
   private nextRequest = 0;
   private readonly pending = new Map<number, (metrics: unknown[]) => void>();
   private sampler: NodeJS.Timeout | undefined;
+  /** the local process's last CPU reading, and the cores it used between its last two */
+  private localCpu: { micros: number; atMs: number } | undefined;
+  private localCores: number | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.log.child({ hostWorkerId: opts.workerId });
@@ -152,19 +173,36 @@ export class Supervisor {
 
   /** Start the children; resolves with the host's exit code once all of them have exited for good. */
   run(): Promise<number> {
-    const first = this.opts.grow ? Math.min(this.opts.grow.initial, this.slots.length) : this.slots.length;
+    const grow = this.opts.grow;
+    // the local process is one of the `initial` ones, already running
+    const first = grow ? Math.max(0, Math.min(grow.initial - this.localCount, this.slots.length)) : this.slots.length;
     this.slots.slice(first).forEach((slot) => (slot.state = 'standby'));
     for (const slot of this.slots.slice(0, first)) this.start(slot);
-    if (this.opts.grow && first < this.slots.length) {
-      this.sampler = setInterval(() => this.sample(), this.opts.grow.sampleMs);
+    this.sampleLocal();
+    if (grow && first < this.slots.length) {
+      this.sampler = setInterval(() => this.sample(), grow.sampleMs);
       this.sampler.unref();
     }
     return this.done;
   }
 
-  /** Slots that have been started (not standby): the processes sharing the host's counts. */
+  /** Slots that have been started (not standby): with the local process, those sharing the host's counts. */
   private started(): Slot[] {
     return this.slots.filter((s) => s.state !== 'standby');
+  }
+
+  private get localCount(): number {
+    return this.opts.local ? 1 : 0;
+  }
+
+  /** The local process's CPU since the last reading (the first one is the baseline). */
+  private sampleLocal(): void {
+    if (!this.opts.local) return;
+    const reading = { micros: this.opts.local.cpuMicros(), atMs: this.now() };
+    const last = this.localCpu;
+    this.localCpu = reading;
+    if (last && reading.atMs > last.atMs)
+      this.localCores = (reading.micros - last.micros) / 1000 / (reading.atMs - last.atMs);
   }
 
   /** This slot's counts: its share of the host's totals (auto), or its plan's. */
@@ -174,9 +212,9 @@ export class Supervisor {
   }
 
   /** auto: the slot's share of the host's totals among the processes started so far. */
-  private growShares(grow: GrowthPolicy, slot: Slot): Shares {
-    const processes = this.started().length;
-    return { processes, ...shareOf(grow, processes, slot.plan.slot) };
+  private growShares(grow: GrowthPolicy, slot: Slot | undefined): Shares {
+    const processes = this.started().length + this.localCount;
+    return { processes, ...shareOf(grow, processes, slot?.plan.slot ?? 1) };
   }
 
   /**
@@ -188,10 +226,14 @@ export class Supervisor {
     const grow = this.opts.grow!;
     if (this.stopping) return;
     const started = this.started();
-    const figures = started.map((s) => (s.state === 'running' ? s.cpuCores : undefined));
+    this.sampleLocal();
+    const figures = [
+      ...(this.opts.local ? [this.localCores] : []),
+      ...started.map((s) => (s.state === 'running' ? s.cpuCores : undefined)),
+    ];
     const next = this.slots
       .filter((s) => s.state === 'standby')
-      .slice(0, processesToStart(figures, this.slots.length, grow));
+      .slice(0, processesToStart(figures, this.slots.length + this.localCount, grow));
     if (next.length) {
       for (const s of next) s.state = 'starting'; // counted as started from here: the shares below include them
       this.log.info(
@@ -206,6 +248,8 @@ export class Supervisor {
         s.cpuCores = undefined; // a new window under the new shares
         this.send(s, { type: 'convoy:shares', ...this.growShares(grow, s) });
       }
+      this.localCores = undefined;
+      this.opts.local?.resize(this.growShares(grow, undefined));
       for (const s of next) this.start(s);
       if (!this.slots.some((s) => s.state === 'standby')) clearInterval(this.sampler);
     }
@@ -326,9 +370,11 @@ export class Supervisor {
   }
 
   private finishIfDone(): void {
-    // a slot never started (auto did not need it) has nothing to wait for
+    // a slot never started (auto did not need it) has nothing to wait for; a host whose slot 1
+    // is this process runs until it is stopped
     const started = this.started();
     if (this.finished || !started.every((s) => s.state === 'exited')) return;
+    if (this.opts.local && !this.stopping) return;
     this.finished = true;
     clearTimeout(this.killTimer);
     clearInterval(this.sampler);

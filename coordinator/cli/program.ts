@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
 import { logFormatOption, retryPolicyOptions } from './globals.js';
 import { attachKinds } from './kinds.js';
-import { workOption } from './work-here.js';
+import { workOptions } from './work-here.js';
 
 /**
  * The engine's commands, by the module that declares them. A command line imports only the
@@ -95,7 +95,7 @@ export async function buildProgram(
   for (const commands of needed.engine) await commands.register(program, kinds, plugins);
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   for (const option of retryPolicyOptions()) plan.addOption(option);
-  plan.addOption(workOption());
+  for (const option of workOptions()) plan.addOption(option);
   // a kind's `plan <kind> --help` lists plan's own options (--work, the retry policy) and the
   // program's (--config, --state-dir) under "Global Options": they apply to every kind
   plan.configureHelp({ sortSubcommands: true, showGlobalOptions: true });

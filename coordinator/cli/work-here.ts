@@ -10,19 +10,55 @@
  * written), so the first range is copied while the planner lists the next pages, as it is with a
  * fleet already waiting.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import type { EngineContext } from '../../worker/job-kind.js';
-import type { WorkRunEnd } from '../../worker/work-run.js';
+import { DEFAULT_GROW_AT_CORES, GROW_AT_CPU_RULE, GROW_SAMPLE_MS, parseGrowAtCores } from '../../worker/processes.js';
+import type { HelperProcesses, WorkRunEnd } from '../../worker/work-run.js';
 
-export function workOption(): Option {
-  return new Option(
-    '--work',
-    'also work the run in this process until it ends (more `convoy worker` processes may join), then print its status; exit 0 when every item is done, 1 otherwise',
-  );
+/** `--work`, and `--grow-at-cpu` (when it starts more processes), declared on `plan`. */
+export function workOptions(): Option[] {
+  return [
+    new Option(
+      '--work',
+      'also work the run on this host until it ends: in this process, and in more (one per core at most) while every one is CPU-bound; `convoy worker` processes elsewhere may join; then print its status; exit 0 when every item is done, 1 otherwise',
+    ),
+    new Option(
+      '--grow-at-cpu <cores>',
+      `with --work: the CPU every process must use over ${GROW_SAMPLE_MS / 1000} s (a share of a core) before more start (default ${DEFAULT_GROW_AT_CORES})`,
+    ).argParser((value) => {
+      const n = parseGrowAtCores(value);
+      if (n === undefined) throw new InvalidArgumentError(`--grow-at-cpu is ${GROW_AT_CPU_RULE}, got "${value}".`);
+      return n;
+    }),
+  ];
 }
 
-const asked = (cmd: Command) => (cmd.optsWithGlobals() as { work?: boolean }).work === true;
+type WorkFlags = { work?: boolean; growAtCpu?: number };
+const flags = (cmd: Command) => cmd.optsWithGlobals() as WorkFlags;
+const asked = (cmd: Command) => flags(cmd).work === true;
+
+/**
+ * The processes `--work` adds run `convoy worker` with the program's own options as given here
+ * (--config, --state-dir, --log-level, --log-format): the same config, whatever the kind's options.
+ */
+function helpersOf(cmd: Command): HelperProcesses {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const globalArgs = root.options.flatMap((option) => {
+    const value: unknown = root.getOptionValue(option.attributeName());
+    if (value === undefined || value === false || !option.long) return [];
+    return value === true ? [option.long] : [option.long, String(value)];
+  });
+  return { entry: process.argv[1]!, globalArgs, atCores: flags(cmd).growAtCpu };
+}
+
+function refuseGrowWithoutWork(cmd: Command): void {
+  if (!asked(cmd) && flags(cmd).growAtCpu !== undefined)
+    throw new InputError(
+      '--grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it',
+    );
+}
 
 /** What a kind's plan command says comes next: start workers, or this process works the run. */
 export function nextStep(cmd: Command, runId: string): string {
@@ -36,6 +72,7 @@ export function nextStep(cmd: Command, runId: string): string {
  * with it, before it reads anything. (The uploads kind's dry run is a run its workers work.)
  */
 export function refuseWorkWithDryRun(cmd: Command): void {
+  refuseGrowWithoutWork(cmd);
   if (asked(cmd))
     throw new InputError(
       '--work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two',
@@ -56,6 +93,7 @@ export async function planThenWork<R>(
   opts: { json?: boolean } = {},
 ): Promise<number | undefined> {
   if (!asked(cmd)) {
+    refuseGrowWithoutWork(cmd);
     print(await plan());
     return undefined;
   }
@@ -65,7 +103,9 @@ export async function planThenWork<R>(
     import('../status.js'),
   ]);
   const planFailed = new AbortController();
-  const work = () => workRun(ctx, runId, { log: ctx.log, signals: ['SIGINT', 'SIGTERM'], signal: planFailed.signal });
+  const helpers = helpersOf(cmd);
+  const work = () =>
+    workRun(ctx, runId, { log: ctx.log, signals: ['SIGINT', 'SIGTERM'], signal: planFailed.signal, helpers });
   let working: Promise<WorkRunEnd> | undefined;
   const off = ctx.events.on('plan:progress', (e) => {
     if (e.runId === runId) working ??= work();

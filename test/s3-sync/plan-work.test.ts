@@ -7,10 +7,12 @@
  * worker --run`, nothing lost; `--work --dry-run` refused before anything is written.
  */
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { listRuns } from '../../state/runs.js';
+import { listWorkers } from '../../state/workers.js';
 import { objectBytes, putObjects } from '../fixtures/s3-data.js';
 import { CLI, exited, runCli, writeCliConfig } from '../helpers/cli.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
@@ -144,11 +146,75 @@ describe('s3-sync: convoy plan --work', () => {
     }
   });
 
+  // `--grow-at-cpu 0.01`: the first sample window (3 s) finds this process busy enough; PUTs are
+  // held until more are waiting than this process takes items at once (8 per core), which only a
+  // second process's PUTs can make
+  const localItems = 8 * availableParallelism();
+  it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length)(
+    'a CPU-bound --work process starts a `convoy worker` beside it on another core: it takes items, and stops with the run',
+    async () => {
+      let held = 0;
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((r) => (release = r));
+      const proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
+        async holdAnswer(req) {
+          if (req.method !== 'PUT' || !req.url?.includes('/data/')) return;
+          held++;
+          await released;
+        },
+      });
+      try {
+        const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+        const child = spawn(
+          process.execPath,
+          [CLI, '--config', cfg, ...planWork('dst:work-grow', 'work-grow', 1), '--grow-at-cpu', '0.01'],
+          { env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        await waitUntil(() => held > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
+        release();
+        expect(await exited(child), out).toBe(0);
+        expect(out).toMatch(/^run work-grow \(s3-sync\) state=done$/m);
+        const s = await runStatus(env.ctx, 'work-grow');
+        expect([s.run.state, s.counts.done, s.counts.failed]).toEqual(['done', KEYS.length, 0]);
+        expect(s.counters.objects).toBe(KEYS.length); // each object copied once
+        await expectCopied('work-grow');
+        // one host (what the monitor groups): this process its slot 1, the second process slot
+        // 2; both stopped with the run, and the second is gone
+        const host = (await listWorkers(env.ctx.meta)).filter((w) => w.runs?.includes('work-grow'));
+        expect(host.map((w) => [w.slot, w.supervisorPid, w.state, w.done > 0]).sort()).toEqual([
+          [1, child.pid, 'stopped', true],
+          [2, child.pid, 'stopped', true],
+        ]);
+        expect(host.find((w) => w.slot === 2)!.workerId).toMatch(/-p2$/);
+        expect(() => process.kill(host.find((w) => w.slot === 2)!.pid, 0)).toThrow();
+      } finally {
+        release();
+        await proxy.close();
+      }
+    },
+  );
+
+  it('--grow-at-cpu without --work: exit 2, one line, no run written', async () => {
+    const before = (await listRuns(env.ctx.meta)).length;
+    const r = await runCli(
+      ['plan', 's3-sync', '--from', 'minio:work-src', '--to', 'local:work-never', '--grow-at-cpu', '0.5'],
+      { config },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'convoy: --grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it\n',
+    );
+    expect((await listRuns(env.ctx.meta)).length).toBe(before);
+  });
+
   it('`plan s3-sync --help` lists --work (and the retry policy) among the options that apply to every kind', async () => {
     const r = await runCli(['plan', 's3-sync', '--help']);
     expect(r.code).toBe(0);
     const global = r.stdout.slice(r.stdout.indexOf('Global Options:'));
-    expect(global).toMatch(/^ {2}--work +also work the run in this process/m);
+    expect(global).toMatch(/^ {2}--work +also work the run on this host/m);
     expect(global).toMatch(/^ {2}--max-attempts <n>/m);
   });
 
