@@ -119,7 +119,7 @@ interface CaseDef {
   steady?: boolean;
 }
 
-const CLASSIC: ToolName[] = ['convoy', 'rclone16', 'rclone64', 'awscli'];
+const CLASSIC: ToolName[] = ['convoy', 'convoy-work', 'rclone16', 'rclone64', 'awscli'];
 
 const CASES: CaseDef[] = [
   {
@@ -156,7 +156,7 @@ const CASES: CaseDef[] = [
     from: 'minio',
     to: 'local',
     what: 'small objects between two endpoints, 20 ms added to every round trip',
-    tools: ['convoy', 'rclone16', 'rclone64', 'rclone256', 'awscli'],
+    tools: ['convoy', 'convoy-work', 'rclone16', 'rclone64', 'rclone256', 'awscli'],
     oneWayDelayMs: 10,
   },
   {
@@ -167,7 +167,7 @@ const CASES: CaseDef[] = [
     from: 'minio',
     to: 'local',
     what: 'small objects between two endpoints, steady state',
-    tools: ['convoy', 'rclone16', 'rclone64', 'rclone256'],
+    tools: ['convoy', 'convoy-work', 'rclone16', 'rclone64', 'rclone256'],
     steady: true,
   },
 ];

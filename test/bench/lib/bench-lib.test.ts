@@ -230,6 +230,25 @@ describe('results', () => {
     expect(table).toContain('MISSED');
     expect(formatMarkdown({ cases: { a }, case_info: {} })).toContain('| convoy | 1.00 | 5000 |');
   });
+  it('holds `convoy plan --work` (convoy-work) to the same targets when it ran, beside convoy', () => {
+    const a: Partial<Record<ToolName, ToolEntry>> = {
+      convoy: toolResult(5000, 1, run(3, 250)),
+      'convoy-work': toolResult(5000, 1, run(1.5, 120)),
+      rclone64: toolResult(5000, 1, run(2)),
+    };
+    addRatios(a);
+    expect(checkTargets({ a }).map((t) => [t.what, t.met, t.measured])).toEqual([
+      ['case a: convoy objects/s vs best rclone', false, '0.67x'],
+      ['case a: convoy-work objects/s vs best rclone', true, '1.33x'],
+      ['convoy worker peak RSS (worst case)', true, '250 MiB'],
+      ['convoy-work peak RSS (worst case)', true, '120 MiB'],
+    ]);
+    // not run: no row of its own
+    expect(checkTargets({ a: { convoy: a.convoy!, rclone64: a.rclone64! } }).map((t) => t.what)).toEqual([
+      'case a: convoy objects/s vs best rclone',
+      'convoy worker peak RSS (worst case)',
+    ]);
+  });
   it('reports a convoy failure as a target not measured', () => {
     const t = checkTargets({ a: { convoy: { error: 'not available\nmore' }, rclone16: toolResult(1, 1, run(1)) } });
     expect(t[0]).toMatchObject({ met: null, measured: 'failed: not available' });

@@ -296,6 +296,17 @@ describe('results with request counts', () => {
       ['case c: endpoint CPU ms per object vs best rclone', true],
       ['case c: CPU ms per object vs best rclone', false],
     ]);
+    // `convoy plan --work` beside it: its own rows
+    const withWork = { ...c, 'convoy-work': toolResult(100, 1, run(1, 0.09, 0.1), counts(1.0)) };
+    expect(
+      checkCostTargets({ c: withWork })
+        .filter((x) => x.what.includes('convoy-work'))
+        .map((x) => [x.what, x.met]),
+    ).toEqual([
+      ['case c: convoy-work: S3 requests per object vs best rclone', true],
+      ['case c: convoy-work: endpoint CPU ms per object vs best rclone', true],
+      ['case c: convoy-work: CPU ms per object vs best rclone', true],
+    ]);
     expect(t[0]!.measured).toBe('1.01x (1.02 vs 1.01)');
     const table = formatTable({ cases: { c }, case_info: {}, targets: t });
     expect(table).toContain('S3 requests/object 1.020: CopyObject 1.020');
