@@ -43,6 +43,33 @@ const planWork = (to: string, runId: string, rangeKeys: number) => [
 ];
 const ACCESS_DENIED = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`;
 
+/** A proxy in front of the destination that holds every PUT of a data object until release(). */
+async function holdDataPuts(endpoint: string) {
+  let held = 0;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => (release = r));
+  const proxy = await startS3Proxy(endpoint, {
+    async holdAnswer(req) {
+      if (req.method !== 'PUT' || !req.url?.includes('/data/')) return;
+      held++;
+      await released;
+    },
+  });
+  return { url: proxy.url, held: () => held, release: () => release(), close: () => proxy.close() };
+}
+
+/** The CLI in a child process, as an operator starts it; `output()` is its stdout and stderr so far. */
+function startCli(config: string, args: string[]) {
+  const child = spawn(process.execPath, [CLI, '--config', config, ...args], {
+    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return { child, output: () => out };
+}
+
 describe('s3-sync: convoy plan --work', () => {
   let env: TestEnv;
   let config: string;
@@ -100,30 +127,15 @@ describe('s3-sync: convoy plan --work', () => {
 
   it('SIGTERM mid-run: the items in flight finish, exit 1, and `convoy worker --run` does the rest; nothing lost', async () => {
     // PUTs are held until the test lets them go: the process is mid-run for certain when signalled
-    let held = 0;
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((r) => (release = r));
-    const proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
-      async holdAnswer(req) {
-        if (req.method !== 'PUT' || !req.url?.includes('/data/')) return;
-        held++;
-        await released;
-      },
-    });
+    const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
     try {
       const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-      const child = spawn(process.execPath, [CLI, '--config', cfg, ...planWork('dst:work-stop', 'work-stop', 2)], {
-        env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      await waitUntil(() => held > 0, { timeoutMs: 30_000, what: 'a PUT held' });
+      const { child, output } = startCli(cfg, planWork('dst:work-stop', 'work-stop', 2));
+      await waitUntil(() => proxy.held() > 0, { timeoutMs: 30_000, what: 'a PUT held' });
       child.kill('SIGTERM');
-      release();
-      expect(await exited(child), out).toBe(1);
-      expect(out).toContain(
+      proxy.release();
+      expect(await exited(child), output()).toBe(1);
+      expect(output()).toContain(
         'stopped by SIGTERM before the run ended: its items are kept; go on with `convoy worker --run work-stop`',
       );
       const mid = await runStatus(env.ctx, 'work-stop');
@@ -141,7 +153,7 @@ describe('s3-sync: convoy plan --work', () => {
       expect(end.counters.objects).toBe(KEYS.length); // each object copied once
       await expectCopied('work-stop');
     } finally {
-      release();
+      proxy.release();
       await proxy.close();
     }
   });
@@ -153,30 +165,18 @@ describe('s3-sync: convoy plan --work', () => {
   it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length)(
     'a CPU-bound --work process starts a `convoy worker` beside it on another core: it takes items, and stops with the run',
     async () => {
-      let held = 0;
-      let release: () => void = () => undefined;
-      const released = new Promise<void>((r) => (release = r));
-      const proxy = await startS3Proxy(t.stack.remotes.local!.endpoint, {
-        async holdAnswer(req) {
-          if (req.method !== 'PUT' || !req.url?.includes('/data/')) return;
-          held++;
-          await released;
-        },
-      });
+      const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
       try {
         const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-        const child = spawn(
-          process.execPath,
-          [CLI, '--config', cfg, ...planWork('dst:work-grow', 'work-grow', 1), '--grow-at-cpu', '0.01'],
-          { env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        await waitUntil(() => held > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
-        release();
-        expect(await exited(child), out).toBe(0);
-        expect(out).toMatch(/^run work-grow \(s3-sync\) state=done$/m);
+        const { child, output } = startCli(cfg, [
+          ...planWork('dst:work-grow', 'work-grow', 1),
+          '--grow-at-cpu',
+          '0.01',
+        ]);
+        await waitUntil(() => proxy.held() > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
+        proxy.release();
+        expect(await exited(child), output()).toBe(0);
+        expect(output()).toMatch(/^run work-grow \(s3-sync\) state=done$/m);
         const s = await runStatus(env.ctx, 'work-grow');
         expect([s.run.state, s.counts.done, s.counts.failed]).toEqual(['done', KEYS.length, 0]);
         expect(s.counters.objects).toBe(KEYS.length); // each object copied once
@@ -191,7 +191,7 @@ describe('s3-sync: convoy plan --work', () => {
         expect(host.find((w) => w.slot === 2)!.workerId).toMatch(/-p2$/);
         expect(() => process.kill(host.find((w) => w.slot === 2)!.pid, 0)).toThrow();
       } finally {
-        release();
+        proxy.release();
         await proxy.close();
       }
     },
