@@ -67,11 +67,12 @@ import { profileReport, type ProfiledRun } from './lib/profile-report.js';
 const HELP = `usage: npm run bench:s3 -- [options]
   --cases a,b,c,d,e       cases to run (default all)
   --tools LIST            tools for every case, from convoy,convoy-work,rclone16,rclone64,rclone256,
-                          awscli (default per case: convoy,rclone16,rclone64,awscli in (a)-(c);
-                          rclone256 too in (d); convoy and the three rclones in (e)); convoy-work:
-                          \`convoy plan s3-sync --work\`, one process that plans and works the run
-                          (--worker-node-arg applies to it; --concurrency and the worker's arguments
-                          do not)
+                          awscli (default per case: convoy,convoy-work,rclone16,rclone64,awscli
+                          in (a)-(c); rclone256 too in (d); the two convoys and the three rclones
+                          in (e)); convoy-work: \`convoy plan s3-sync --work\`, the one command for
+                          one host (the plan's process works the run, with more processes while
+                          all are CPU-bound; --worker-node-arg applies to it; --concurrency and
+                          the worker's arguments do not)
   --scale F               multiply object counts by F (e.g. 0.1 for a quick harness check)
   --repeat N              runs per tool; the median run is reported (default 1)
   --steady-seconds S      case (e): copy for at least S seconds (default 60)
