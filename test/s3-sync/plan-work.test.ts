@@ -6,10 +6,10 @@
  * failed item named with the next steps; SIGTERM mid-run leaves the rest of the run to `convoy
  * worker --run`, nothing lost; `--work --dry-run` refused before anything is written.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import { listRuns } from '../../state/runs.js';
 import { listWorkers } from '../../state/workers.js';
@@ -58,12 +58,16 @@ async function holdDataPuts(endpoint: string) {
   return { url: proxy.url, held: () => held, release: () => release(), close: () => proxy.close() };
 }
 
+/** CLI processes a test started: one its failure left running is killed after it (afterEach). */
+const started = new Set<ChildProcess>();
+
 /** The CLI in a child process, as an operator starts it; `output()` is its stdout and stderr so far. */
 function startCli(config: string, args: string[]) {
   const child = spawn(process.execPath, [CLI, '--config', config, ...args], {
     env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -83,6 +87,10 @@ describe('s3-sync: convoy plan --work', () => {
     );
   });
   afterAll(() => env?.close());
+  afterEach(() => {
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    started.clear();
+  });
 
   const expectCopied = async (bucket: string) => {
     expect([...(await listKeys(local, bucket)).keys()].sort()).toEqual(KEYS);
@@ -190,6 +198,47 @@ describe('s3-sync: convoy plan --work', () => {
         ]);
         expect(host.find((w) => w.slot === 2)!.workerId).toMatch(/-p2$/);
         expect(() => process.kill(host.find((w) => w.slot === 2)!.pid, 0)).toThrow();
+      } finally {
+        proxy.release();
+        await proxy.close();
+      }
+    },
+  );
+
+  it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length)(
+    'SIGTERM to a --work process that started a second one: both drain, exit 1, nothing leased; `convoy worker --run` does the rest',
+    async () => {
+      const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+      try {
+        const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+        const runId = 'work-grow-stop';
+        const { child, output } = startCli(cfg, [...planWork('dst:work-grow-stop', runId, 1), '--grow-at-cpu', '0.01']);
+        await waitUntil(() => proxy.held() > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
+        child.kill('SIGTERM');
+        proxy.release();
+        expect(await exited(child), output()).toBe(1);
+        expect(output()).toContain(
+          `stopped by SIGTERM before the run ended: its items are kept; go on with \`convoy worker --run ${runId}\``,
+        );
+        const mid = await runStatus(env.ctx, runId);
+        expect(mid.run.state).toBe('running');
+        expect(mid.counts.leased + mid.counts.failed).toBe(0); // each item finished or given back
+        const host = (await listWorkers(env.ctx.meta)).filter((w) => w.runs?.includes(runId));
+        expect(host.map((w) => [w.slot, w.state]).sort()).toEqual([
+          [1, 'stopped'],
+          [2, 'stopped'],
+        ]);
+        expect(() => process.kill(host.find((w) => w.slot === 2)!.pid, 0)).toThrow();
+
+        const w = await runCli(
+          ['worker', '--run', runId, '--processes', '1', '--wait-seconds', '1', '--exit-when-idle', '1000'],
+          { config: cfg },
+        );
+        expect(w.code, w.stderr).toBe(0);
+        const end = await runStatus(env.ctx, runId);
+        expect([end.run.state, end.counts.done, end.counts.failed]).toEqual(['done', KEYS.length, 0]);
+        expect(end.counters.objects).toBe(KEYS.length); // each object copied once
+        await expectCopied(runId);
       } finally {
         proxy.release();
         await proxy.close();
