@@ -170,18 +170,26 @@ describe('s3-sync: convoy plan --work', () => {
   // held until more are waiting than this process takes items at once (8 per core), which only a
   // second process's PUTs can make
   const localItems = 8 * availableParallelism();
-  it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length)(
+  const twoProcesses = it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length);
+  /** `plan --work` of run `runId` (1 key per item) through a proxy holding every PUT, until a second process PUTs too */
+  const startGrowing = async (runId: string) => {
+    const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+    const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+    const cli = startCli(cfg, [...planWork(`dst:${runId}`, runId, 1), '--grow-at-cpu', '0.01']);
+    try {
+      await waitUntil(() => proxy.held() > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
+    } catch (err) {
+      proxy.release();
+      await proxy.close();
+      throw err;
+    }
+    return { proxy, cfg, ...cli };
+  };
+  twoProcesses(
     'a CPU-bound --work process starts a `convoy worker` beside it on another core: it takes items, and stops with the run',
     async () => {
-      const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+      const { proxy, child, output } = await startGrowing('work-grow');
       try {
-        const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-        const { child, output } = startCli(cfg, [
-          ...planWork('dst:work-grow', 'work-grow', 1),
-          '--grow-at-cpu',
-          '0.01',
-        ]);
-        await waitUntil(() => proxy.held() > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
         proxy.release();
         expect(await exited(child), output()).toBe(0);
         expect(output()).toMatch(/^run work-grow \(s3-sync\) state=done$/m);
@@ -205,15 +213,12 @@ describe('s3-sync: convoy plan --work', () => {
     },
   );
 
-  it.skipIf(availableParallelism() < 2 || localItems >= KEYS.length)(
+  twoProcesses(
     'SIGTERM to a --work process that started a second one: both drain, exit 1, nothing leased; `convoy worker --run` does the rest',
     async () => {
-      const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+      const runId = 'work-grow-stop';
+      const { proxy, cfg, child, output } = await startGrowing(runId);
       try {
-        const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-        const runId = 'work-grow-stop';
-        const { child, output } = startCli(cfg, [...planWork('dst:work-grow-stop', runId, 1), '--grow-at-cpu', '0.01']);
-        await waitUntil(() => proxy.held() > localItems, { timeoutMs: 30_000, what: 'PUTs from a second process' });
         child.kill('SIGTERM');
         proxy.release();
         expect(await exited(child), output()).toBe(1);
@@ -246,19 +251,6 @@ describe('s3-sync: convoy plan --work', () => {
     },
   );
 
-  it('--grow-at-cpu without --work: exit 2, one line, no run written', async () => {
-    const before = (await listRuns(env.ctx.meta)).length;
-    const r = await runCli(
-      ['plan', 's3-sync', '--from', 'minio:work-src', '--to', 'local:work-never', '--grow-at-cpu', '0.5'],
-      { config },
-    );
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe(
-      'convoy: --grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it\n',
-    );
-    expect((await listRuns(env.ctx.meta)).length).toBe(before);
-  });
-
   it('`plan s3-sync --help` lists --work (and the retry policy) among the options that apply to every kind', async () => {
     const r = await runCli(['plan', 's3-sync', '--help']);
     expect(r.code).toBe(0);
@@ -267,16 +259,22 @@ describe('s3-sync: convoy plan --work', () => {
     expect(global).toMatch(/^ {2}--max-attempts <n>/m);
   });
 
-  it('--work with --dry-run: exit 2, one line saying why, no run written', async () => {
+  it.each([
+    {
+      flags: ['--dry-run', '--work'],
+      why: '--work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two',
+    },
+    {
+      flags: ['--grow-at-cpu', '0.5'],
+      why: '--grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it',
+    },
+  ])('$flags: exit 2, one line saying why, no run written', async ({ flags, why }) => {
     const before = (await listRuns(env.ctx.meta)).length;
-    const r = await runCli(
-      ['plan', 's3-sync', '--from', 'minio:work-src', '--to', 'local:work-never', '--dry-run', '--work'],
-      { config },
-    );
+    const r = await runCli(['plan', 's3-sync', '--from', 'minio:work-src', '--to', 'local:work-never', ...flags], {
+      config,
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(
-      'convoy: --work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two\n',
-    );
+    expect(r.stderr).toBe(`convoy: ${why}\n`);
     expect(r.stdout).toBe('');
     expect((await listRuns(env.ctx.meta)).length).toBe(before);
   });
