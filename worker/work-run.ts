@@ -29,7 +29,14 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from '../shared/log.js';
 import { getRun } from '../state/runs.js';
 import type { EngineContext } from './job-kind.js';
-import { childNodeArgs, growthPolicy, planChildren, resolveProcesses, shareOf } from './processes.js';
+import {
+  childNodeArgs,
+  type GrowthPolicy,
+  growthPolicy,
+  planChildren,
+  resolveProcesses,
+  shareOf,
+} from './processes.js';
 import { Supervisor } from './supervisor.js';
 import { Worker } from './worker.js';
 
@@ -155,7 +162,7 @@ function helperHost(
   worker: Worker,
   runId: string,
   cores: number,
-  policy: ReturnType<typeof growthPolicy>,
+  policy: GrowthPolicy,
   helpers: HelperProcesses,
   log: Logger,
 ): Supervisor {
