@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client } from '../../shared/s3-clients.js';
 import type { RemoteConfig } from '../../shared/config.js';
 import { contentBytes, encodeShards } from '../../worker/jobs/uploads/seed/dag.js';
-import { carparkKeys, indexShard } from '../../worker/jobs/uploads/shard-source.js';
+import { carparkKeys, indexShard, indexShardHere } from '../../worker/jobs/uploads/shard-source.js';
 import { startS3Proxy, type S3ProxyOptions } from '../helpers/s3-proxy.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -76,6 +76,23 @@ describe('shard source (carpark bucket)', () => {
         expect(seen).toEqual(['blob', 'car', 'car']);
         expect(index.size).toBe(shard.bytes.length);
         expect(index.roots.length).toBeGreaterThan(0);
+      },
+    );
+  });
+
+  it('indexes a shard up to maxBytes here; a larger one is named with its key and size, one GET per key shape', async () => {
+    await withProxy(
+      () => undefined,
+      async (proxied, seen) => {
+        const whole = await indexShard(source(proxied));
+        seen.length = 0;
+        const here = await indexShardHere(source(proxied), { maxBytes: shard.bytes.length });
+        expect(here).toEqual({ index: whole });
+        expect(seen).toEqual(['blob', 'car']);
+        seen.length = 0;
+        const larger = await indexShardHere(source(proxied), { maxBytes: shard.bytes.length - 1 });
+        expect(larger).toEqual({ larger: { key: carparkKeys(shard.cid).carKey, bytes: shard.bytes.length } });
+        expect(seen).toEqual(['blob', 'car']);
       },
     );
   });

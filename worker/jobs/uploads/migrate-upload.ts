@@ -6,8 +6,9 @@
  *   1. the upload's shards (carried in the item, else read from the upload row); ask the indexer
  *      for the root's index claim and the shards' location claims (one query)
  *                                                               no shards, no index -> NO_SHARDS_NO_INDEX
- *   2. index missing: stream every shard from the carpark through the indexer in piscina threads
- *      (whole-shard sha256, per-block verification), build the sharded DAG index,
+ *   2. index missing: stream every shard from the carpark through the indexer (whole-shard
+ *      sha256, per-block verification; on the event loop up to 8 MiB, larger shards in piscina
+ *      threads: shard-source.ts INDEX_HERE_MAX_BYTES), build the sharded DAG index,
  *      space/blob/add it into the customer's migration space
  *   3. register the index and re-publish assert/location (with the space) for shards whose claims
  *      lack it: all in ONE request to the indexing service (or space/index/add, if configured)
@@ -37,7 +38,14 @@ import type { ShardIndex } from './car-stream-index.js';
 import type { ClaimsBatcher } from './claims-batcher.js';
 import { buildDagIndex } from './dag-index.js';
 import type { UploadsRuntime } from './runtime.js';
-import { carparkKeys, resultToIndex, type ShardIndexResult, type ShardSource } from './shard-source.js';
+import {
+  carparkKeys,
+  INDEX_HERE_MAX_BYTES,
+  indexShardHere,
+  resultToIndex,
+  type ShardIndexResult,
+  type ShardSource,
+} from './shard-source.js';
 import { getSpaceDelegation, getUpload, shardRecord, shardsOf } from './source-tables.js';
 import type { ItemSpec, Mode, UploadsSpec } from './spec.js';
 import { decodeProof, type ClaimToPublish, type FoundClaim } from './ucan.js';
@@ -282,12 +290,21 @@ async function indexShards(
         bucket: rt.carpark.bucket,
         keys: [keys.blobKey, keys.carKey],
       };
-      const result = await ictx.pool.run<ShardIndexResult>(
-        CAR_INDEX_TASK,
-        { source, label: shard.cid },
-        { signal: ictx.signal },
-      );
-      const index = resultToIndex(result);
+      const here = await indexShardHere(source, {
+        maxBytes: INDEX_HERE_MAX_BYTES,
+        label: shard.cid,
+        signal: ictx.signal,
+      });
+      const index =
+        'index' in here
+          ? here.index
+          : resultToIndex(
+              await ictx.pool.run<ShardIndexResult>(
+                CAR_INDEX_TASK,
+                { source: { ...source, keys: [here.larger.key] }, label: shard.cid },
+                { signal: ictx.signal },
+              ),
+            );
       if (base58btc.encode(index.shardMultihash) !== shard.b58) {
         throw new ConvoyError(
           'SHARD_CORRUPT',
