@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { KindRegistry, type KindPlugin } from '../../worker/job-kind.js';
 import { logFormatOption, retryPolicyOptions } from './globals.js';
 import { attachKinds } from './kinds.js';
-import { workOptions } from './work-here.js';
+import { checkWorkOptionsFirst, workOptions } from './work-here.js';
 
 /**
  * The engine's commands, by the module that declares them. A command line imports only the
@@ -96,6 +96,7 @@ export async function buildProgram(
   const plan = program.command('plan').description('create a run: expand a spec into work items and enqueue them');
   for (const option of retryPolicyOptions()) plan.addOption(option);
   for (const option of workOptions()) plan.addOption(option);
+  checkWorkOptionsFirst(plan);
   // a kind's `plan <kind> --help` lists plan's own options (--work, the retry policy) and the
   // program's (--config, --state-dir) under "Global Options": they apply to every kind
   plan.configureHelp({ sortSubcommands: true, showGlobalOptions: true });

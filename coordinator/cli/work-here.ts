@@ -12,6 +12,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
+import { describeForCli, exitCodeFor } from './errors.js';
 import type { EngineContext } from '../../worker/job-kind.js';
 import { DEFAULT_GROW_AT_CORES, GROW_AT_CPU_RULE, GROW_SAMPLE_MS, parseGrowAtCores } from '../../worker/processes.js';
 import type { HelperProcesses, WorkRunEnd } from '../../worker/work-run.js';
@@ -53,11 +54,22 @@ function helpersOf(cmd: Command): HelperProcesses {
   return { entry: process.argv[1]!, globalArgs, atCores: flags(cmd).growAtCpu };
 }
 
-function refuseGrowWithoutWork(cmd: Command): void {
-  if (!asked(cmd) && flags(cmd).growAtCpu !== undefined)
-    throw new InputError(
-      '--grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it',
-    );
+/**
+ * `plan`'s work options checked before any kind's plan action runs (a commander hook on `plan`
+ * runs for its sub-commands' actions): `--grow-at-cpu` without `--work` exits 2 before the
+ * action reads its config or state backend, whatever else is wrong. The hook is outside the
+ * actions' error handling (errors.ts `action`), so it ends the process itself, as they would.
+ */
+export function checkWorkOptionsFirst(plan: Command): void {
+  plan.hook('preAction', (_plan, actionCommand) => {
+    if (!asked(actionCommand) && flags(actionCommand).growAtCpu !== undefined) {
+      const refused = new InputError(
+        '--grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it',
+      );
+      process.stderr.write(`${describeForCli(refused)}\n`);
+      process.exit(exitCodeFor(refused));
+    }
+  });
 }
 
 /** What a kind's plan command says comes next: start workers, or this process works the run. */
@@ -72,7 +84,6 @@ export function nextStep(cmd: Command, runId: string): string {
  * with it, before it reads anything. (The uploads kind's dry run is a run its workers work.)
  */
 export function refuseWorkWithDryRun(cmd: Command): void {
-  refuseGrowWithoutWork(cmd);
   if (asked(cmd))
     throw new InputError(
       '--work cannot be combined with --dry-run: a dry run plans no run to work; drop one of the two',
@@ -93,7 +104,6 @@ export async function planThenWork<R>(
   opts: { json?: boolean } = {},
 ): Promise<number | undefined> {
   if (!asked(cmd)) {
-    refuseGrowWithoutWork(cmd);
     print(await plan());
     return undefined;
   }

@@ -7,7 +7,9 @@
  * worker --run`, nothing lost; `--work --dry-run` refused before anything is written.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
@@ -277,5 +279,27 @@ describe('s3-sync: convoy plan --work', () => {
     expect(r.stderr).toBe(`convoy: ${why}\n`);
     expect(r.stdout).toBe('');
     expect((await listRuns(env.ctx.meta)).length).toBe(before);
+  });
+
+  it('--grow-at-cpu without --work is refused before the plan reads its config: the same line with no state backend at all', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'convoy-no-state-'));
+    const r = await runCli([
+      '--state-dir',
+      empty,
+      'plan',
+      's3-sync',
+      '--from',
+      'minio:work-src',
+      '--to',
+      'local:work-never',
+      '--grow-at-cpu',
+      '0.5',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'convoy: --grow-at-cpu applies to --work (the processes that work the run here): add --work or drop it\n',
+    );
+    expect(readdirSync(empty)).toEqual([]);
+    rmSync(empty, { recursive: true });
   });
 });
