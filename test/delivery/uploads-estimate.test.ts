@@ -12,18 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import { DEFAULT_RATES, estimateMinutes, formatMinutes, measureRunRate } from '../../worker/jobs/uploads/report.js';
 import { CLI } from '../helpers/cli.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from '../uploads/helpers.js';
+import type { TestStack } from '../helpers/stack.js';
+import { useUploadsStack, uploadsEnv, writeStateDir, type UploadsEnv } from '../uploads/helpers.js';
 
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 let env: UploadsEnv;
 let stateDir: string;
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-estimate-'));
 
 beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
   env = await uploadsEnv(t.stack, peers, {
     customers: 2,
     spaces: 2,
@@ -37,8 +36,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   env?.close();
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -23,20 +23,19 @@ import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-pe
 import { CapacityProxy } from '../helpers/capacity-proxy.js';
 import { CLI } from '../helpers/cli.js';
 import { optionsOnSurfaces } from '../helpers/run-surfaces.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
+import type { TestStack } from '../helpers/stack.js';
+import { useUploadsStack, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
 
 const CAPACITY = 8; // indexer requests per second (an upload costs 3, query, claims, query, fewer when the claims batcher joins a space's)
 const UPLOADS = 12;
 
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 let proxy: CapacityProxy;
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-adaptive-'));
 
 beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
   proxy = await new CapacityProxy({
     upstream: peers.config.peers.indexer.url,
     putsPerSecond: CAPACITY,
@@ -47,8 +46,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.close();
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,21 +8,14 @@
  */
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
-import { runUploadsToEnd, startUploadPeers, uploadsEnv } from './helpers.js';
+import type { TestStack } from '../helpers/stack.js';
+import { runUploadsToEnd, useUploadsStack, uploadsEnv } from './helpers.js';
 
 let t: TestStack;
 let peers: UploadPeers;
-beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
-});
-afterAll(async () => {
-  await peers?.close();
-  await t?.close();
-});
+useUploadsStack((s) => ({ t, peers } = s));
 
 const UPLOADS = 32;
 const b58 = (cid: string) => base58btc.encode(CID.parse(cid).multihash.bytes);

@@ -15,31 +15,26 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import { itemsOfRun } from '../../state/item-bulk.js';
 import type { ItemRow } from '../../state/item-row.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, writeStateDir } from './helpers.js';
+import { waitUntil, type TestStack } from '../helpers/stack.js';
+import { useUploadsStack, uploadsEnv, writeStateDir } from './helpers.js';
 
 const CLI = path.resolve('dist/coordinator/cli/main.js');
 const UPLOADS = Number(process.env.UPLOADS_FLEET_UPLOADS ?? 500);
 
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-fleet-'));
 const children: ChildProcess[] = [];
 
-beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
-});
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

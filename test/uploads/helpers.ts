@@ -27,7 +27,8 @@ import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
 import { UcanAgent } from '../../worker/jobs/uploads/ucan.js';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { freshEnv, waitUntil, type TestEnv } from '../helpers/stack.js';
+import { afterAll, beforeAll } from 'vitest';
+import { freshEnv, startTestStack, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
 import { runStatus } from '../../coordinator/status.js';
 import { itemsOfRun } from '../../state/item-bulk.js';
 import type { ItemRow } from '../../state/item-row.js';
@@ -112,6 +113,25 @@ export async function uploadsEnv(
 }
 
 export { startUploadPeers };
+
+/**
+ * A test file's local stack and UCAN peers: started before its tests (then `onReady`), closed
+ * after them, after the file's own afterAll hooks (vitest runs those in reverse order), so a
+ * file's envs and proxies close while the stack still answers.
+ */
+export function useUploadsStack(onReady: (s: { t: TestStack; peers: UploadPeers }) => void): void {
+  let t: TestStack | undefined;
+  let peers: UploadPeers | undefined;
+  beforeAll(async () => {
+    t = await startTestStack();
+    peers = await startUploadPeers();
+    onReady({ t, peers });
+  });
+  afterAll(async () => {
+    await peers?.close();
+    await t?.close();
+  });
+}
 
 /**
  * Publish these uploads' legacy location claims (no space) the way the seeder does, at the

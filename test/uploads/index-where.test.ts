@@ -10,29 +10,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../coordinator/status.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import type { SeedOptions } from '../../worker/jobs/uploads/seed/seed.js';
 import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import { runCli } from '../helpers/cli.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, writeStateDir } from './helpers.js';
+import type { TestStack } from '../helpers/stack.js';
+import { useUploadsStack, uploadsEnv, writeStateDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const PROBE = new URL('../processes/module-probe.mjs', import.meta.url).href;
 
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-index-where-'));
 
-beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
-});
 afterAll(async () => {
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -4,7 +4,7 @@
  * space, broken uploads failed with their class, and a second run registering nothing new.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as Server from '@ucanto/server';
 import { ed25519 } from '@ucanto/principal';
@@ -17,21 +17,14 @@ import { makeS3Client } from '../../shared/s3-clients.js';
 import { getRemote } from '../../shared/config.js';
 import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
+import { waitUntil, type TestStack } from '../helpers/stack.js';
 import { itemsOfRun } from '../../state/item-bulk.js';
-import { runUploadsToEnd, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
+import { runUploadsToEnd, useUploadsStack, uploadsEnv, type UploadsEnv } from './helpers.js';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 
 let t: TestStack;
 let peers: UploadPeers;
-beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
-});
-afterAll(async () => {
-  await peers?.close();
-  await t?.close();
-});
+useUploadsStack((s) => ({ t, peers } = s));
 
 const runToEnd = (env: UploadsEnv, runId: string, opts: Parameters<typeof planUploadsRun>[1]) =>
   runUploadsToEnd(env, runId, opts);

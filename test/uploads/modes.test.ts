@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { UploadPeers } from '../../worker/jobs/uploads/local-peers/start-peers.js';
 import type { SeededUpload } from '../../worker/jobs/uploads/seed/seed.js';
 import { getGroupStep } from '../../state/group-steps.js';
@@ -27,22 +27,17 @@ import { uploadsRuntime } from '../../worker/jobs/uploads/runtime.js';
 import { carparkKeys } from '../../worker/jobs/uploads/shard-source.js';
 import { shardRecord } from '../../worker/jobs/uploads/source-tables.js';
 import type { UploadsSpec } from '../../worker/jobs/uploads/spec.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
-import { publishLegacyLocations, runUploadsToEnd, startUploadPeers, uploadsEnv, type UploadsEnv } from './helpers.js';
+import type { TestStack } from '../helpers/stack.js';
+import { publishLegacyLocations, runUploadsToEnd, useUploadsStack, uploadsEnv, type UploadsEnv } from './helpers.js';
 
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 const envs: UploadsEnv[] = [];
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-modes-'));
 
-beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
-});
 afterAll(async () => {
   for (const env of envs) env.close();
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

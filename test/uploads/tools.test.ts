@@ -16,19 +16,18 @@ import { planUploadsRun } from '../../worker/jobs/uploads/plan-command.js';
 import type { UploadsSpec } from '../../worker/jobs/uploads/spec.js';
 import { Worker } from '../../worker/worker.js';
 import { silentLogger } from '../../shared/log.js';
-import { startTestStack, waitUntil, type TestStack } from '../helpers/stack.js';
-import { startUploadPeers, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
+import { waitUntil, type TestStack } from '../helpers/stack.js';
+import { useUploadsStack, uploadsEnv, writeStateDir, type UploadsEnv } from './helpers.js';
 
 const CLI = path.resolve('dist/coordinator/cli/main.js');
 let t: TestStack;
 let peers: UploadPeers;
+useUploadsStack((s) => ({ t, peers } = s));
 let env: UploadsEnv;
 let stateDir: string;
 const dir = mkdtempSync(path.join(tmpdir(), 'convoy-uploads-tools-'));
 
 beforeAll(async () => {
-  t = await startTestStack();
-  peers = await startUploadPeers();
   env = await uploadsEnv(t.stack, peers, {
     customers: 3,
     spaces: 6,
@@ -42,8 +41,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   env?.close();
-  await peers?.close();
-  await t?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
