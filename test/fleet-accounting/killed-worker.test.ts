@@ -89,24 +89,43 @@ describe('a worker killed with SIGKILL', () => {
       ((await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0);
     expect(lost, 'A died with completions its counters never got').toBeGreaterThan(0);
 
-    workers.push(
-      spawnWorker(config, [
-        '--processes',
-        '1',
-        '--worker-id',
-        'finisher-b',
-        '--concurrency',
-        '3',
-        '--lease-ms',
-        '3000',
-        '--wait-seconds',
-        '1',
-        '--threads',
-        '1',
-      ]),
-    );
+    const b = spawnWorker(config, [
+      '--processes',
+      '1',
+      '--worker-id',
+      'finisher-b',
+      '--concurrency',
+      '3',
+      '--lease-ms',
+      '3000',
+      '--wait-seconds',
+      '1',
+      '--threads',
+      '1',
+    ]);
+    workers.push(b);
     await waitFinished(env, 'acct', 60_000);
-    expect((await listKeys(local, 'acct-dst')).size).toBe(N);
+    const copied = await listKeys(local, 'acct-dst');
+    // on a miss, what a reader needs to tell a failed item from one done without its objects
+    const story = async () =>
+      JSON.stringify(
+        {
+          missing: [...(await listKeys(minio, 'acct-src')).keys()].filter((k) => !copied.has(k)),
+          items: (await itemRows(env, 'acct')).map((r) => ({
+            itemId: r.itemId,
+            status: r.status,
+            by: completedBy(r),
+            error: r.lastError,
+            metrics: r.metrics,
+            history: r.history,
+          })),
+          workerA: a.output(),
+          workerB: b.output(),
+        },
+        null,
+        1,
+      );
+    expect(copied.size, copied.size === N ? 'every object copied' : await story()).toBe(N);
 
     // Straight after the last completion (B's counters may not be flushed either).
     const status = await cliJson(config, ['status', '--run', 'acct']);
