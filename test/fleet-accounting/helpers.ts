@@ -3,8 +3,7 @@
  * `convoy worker` processes, observed through the item rows (the truth) and the CLI's JSON.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { itemsOfRun } from '../../state/item-bulk.js';
-import { countByStatus } from '../../state/status-index.js';
+import { anyActiveItem, itemsOfRun } from '../../state/item-bulk.js';
 import type { ItemRow } from '../../state/item-row.js';
 import { getRun } from '../../state/runs.js';
 import { putObjects, type GeneratedObject } from '../fixtures/s3-data.js';
@@ -46,16 +45,18 @@ export function completedBy(item: ItemRow): string | undefined {
   return [...(item.history ?? [])].reverse().find((h) => h.event === 'completed')?.worker;
 }
 
-/** Wait until the run is planned and none of its items is pending, leased or retrying. */
+/**
+ * Wait until the run is planned and none of its items is pending, leased or retrying, read from
+ * the item rows with consistent reads (state/item-bulk.ts anyActiveItem). Not from counts on the
+ * status index: those are separate queries, one per status, and an item moving between two of
+ * them (pending -> leased as the last item is taken) can be missed by both, so "nothing open"
+ * could be read while the last item was still being copied.
+ */
 export async function waitFinished(env: TestEnv, runId: string, timeoutMs = 40_000): Promise<void> {
   await waitUntil(
     async () => {
       const run = await getRun(env.ctx.meta, runId);
-      if (!run?.planComplete) return false;
-      const open = await Promise.all(
-        (['pending', 'leased', 'retrying'] as const).map((s) => countByStatus(env.ctx.items, runId, s)),
-      );
-      return open.every((n) => n === 0);
+      return Boolean(run?.planComplete) && !(await anyActiveItem(env.ctx.items, runId));
     },
     { timeoutMs, intervalMs: 200, what: `every item of run ${runId} finished` },
   );

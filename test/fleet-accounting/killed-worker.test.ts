@@ -26,6 +26,29 @@ afterEach(async () => {
   }
 });
 
+/**
+ * One worker process with a given id (--processes 1: no supervisor to restart it when killed),
+ * short leases, so the killed worker's items come back to the other within seconds.
+ */
+function oneWorker(config: string, workerId: string) {
+  const w = spawnWorker(config, [
+    '--processes',
+    '1',
+    '--worker-id',
+    workerId,
+    '--concurrency',
+    '3',
+    '--lease-ms',
+    '3000',
+    '--wait-seconds',
+    '1',
+    '--threads',
+    '1',
+  ]);
+  workers.push(w);
+  return w;
+}
+
 describe('a worker killed with SIGKILL', () => {
   it('loses no counts: status and monitor match the source exactly, and the dead worker ages out', async () => {
     const N = 24;
@@ -47,22 +70,8 @@ describe('a worker killed with SIGKILL', () => {
       'acct',
     ]);
 
-    // worker A is one process, killed -9 by pid below (--processes 1: no supervisor to restart it)
-    const a = spawnWorker(config, [
-      '--processes',
-      '1',
-      '--worker-id',
-      'doomed-a',
-      '--concurrency',
-      '3',
-      '--lease-ms',
-      '3000',
-      '--wait-seconds',
-      '1',
-      '--threads',
-      '1',
-    ]);
-    workers.push(a);
+    // worker A is one process, killed -9 by pid below
+    const a = oneWorker(config, 'doomed-a');
     // Kill A when it has completed items its counter row does not hold yet (counters flush every
     // 5 s) and still holds leases: the counts a SIGKILL used to lose.
     await waitUntil(
@@ -89,21 +98,7 @@ describe('a worker killed with SIGKILL', () => {
       ((await readCounterTotals(env.ctx.meta, 'acct')).byWorker.get('doomed-a')?.done ?? 0);
     expect(lost, 'A died with completions its counters never got').toBeGreaterThan(0);
 
-    const b = spawnWorker(config, [
-      '--processes',
-      '1',
-      '--worker-id',
-      'finisher-b',
-      '--concurrency',
-      '3',
-      '--lease-ms',
-      '3000',
-      '--wait-seconds',
-      '1',
-      '--threads',
-      '1',
-    ]);
-    workers.push(b);
+    const b = oneWorker(config, 'finisher-b');
     await waitFinished(env, 'acct', 60_000);
     const copied = await listKeys(local, 'acct-dst');
     // on a miss, what a reader needs to tell a failed item from one done without its objects

@@ -66,7 +66,8 @@ function convoy(stateDir: string, args: string[]): Promise<{ code: number | null
 /** A fresh data set whose uploads config sends the indexer's traffic through the rate limiter. */
 async function throttledEnv(name: string): Promise<{ env: UploadsEnv; stateDir: string }> {
   const env = await uploadsEnv(t.stack, peers, {
-    customers: 2,
+    // four customers, one space each: each customer's first upload calls provider/add (below)
+    customers: 4,
     spaces: 4,
     uploads: UPLOADS,
     seed: `adaptive-${name}`,
@@ -146,7 +147,11 @@ describe('uploads adaptive rate control (real CLI, indexing service behind a 429
   it('adaptive (the default): the indexing service throttles, and the upload service refuses provider/add; the fleet cuts both rates, status and monitor show them, every upload migrated once', async () => {
     // provider/add (once per customer) goes through the same rate control as every other UCAN
     // request: the upload service refusing it with 429 cuts the upload service's rate
-    const PROVIDER_ADD_REFUSALS = 4; // a cut needs 2 refusals in one 1 s window (aimd.ts cutAtThrottled): 4 over 2 customers leaves slack
+    // A cut needs 2 refusals in one 1 s window (aimd.ts cutAtThrottled). The four customers'
+    // first calls go out together when the worker starts, and their retries come back together
+    // after the backoff: 8 refusals in two such waves. (4 over 2 customers once missed in CI's
+    // Node 20 suite: on a starved worker the calls came more than a window apart.)
+    const PROVIDER_ADD_REFUSALS = 8;
     const r = await migrate('adapt-on', 'adaptive', () =>
       peers.upload.faults.refuseNext('provider/add', PROVIDER_ADD_REFUSALS),
     );
