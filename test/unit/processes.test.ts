@@ -80,16 +80,21 @@ describe('splitting the host totals', () => {
 });
 
 describe("the children's node options", () => {
-  it("give Node 20's young generation unless the operator sized it; the operator's own flags come last", () => {
-    expect(childNodeArgs([])).toEqual(['--no-experimental-detect-module', '--max-semi-space-size=16']);
+  it("fix the young generation at Node 20's largest unless the operator sized it; the operator's own flags come last", () => {
+    const fixed = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+    expect(childNodeArgs([])).toEqual(['--no-experimental-detect-module', ...fixed]);
     expect(childNodeArgs(['--max-old-space-size=512'], '--enable-source-maps')).toEqual([
       '--no-experimental-detect-module',
-      '--max-semi-space-size=16',
+      ...fixed,
       '--max-old-space-size=512',
     ]);
     expect(childNodeArgs(['--max-semi-space-size=64'])).toEqual([
       '--no-experimental-detect-module',
       '--max-semi-space-size=64',
+    ]);
+    expect(childNodeArgs(['--min-semi-space-size=4'])).toEqual([
+      '--no-experimental-detect-module',
+      '--min-semi-space-size=4',
     ]);
     expect(childNodeArgs([], '--import x.mjs --max_semi_space_size=4')).toEqual(['--no-experimental-detect-module']);
   });
