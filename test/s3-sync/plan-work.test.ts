@@ -63,9 +63,16 @@ async function holdDataPuts(endpoint: string) {
 /** CLI processes a test started: one its failure left running is killed after it (afterEach). */
 const started = new Set<ChildProcess>();
 
-/** The CLI in a child process, as an operator starts it; `output()` is its stdout and stderr so far. */
-function startCli(config: string, args: string[]) {
-  const child = spawn(process.execPath, [CLI, '--config', config, ...args], {
+/**
+ * The CLI in a child process, as an operator starts it; `output()` is its stdout and stderr so far.
+ * `node`: node options and the entry to start (the bundle unless given: the bin is another).
+ */
+function startCli(
+  config: string,
+  args: string[],
+  node: { options: string[]; entry: string } = { options: [], entry: CLI },
+) {
+  const child = spawn(process.execPath, [...node.options, node.entry, '--config', config, ...args], {
     env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -112,6 +119,18 @@ describe('s3-sync: convoy plan --work', () => {
     // what any operator's `convoy status` then reads: the run is over, in the write path
     const s = await runStatus(env.ctx, 'work-one');
     expect([s.run.state, s.counts.done, s.counts.failed]).toEqual(['done', 4, 0]);
+  });
+
+  it("README's form for large objects: the `convoy` bin started through node with the young-generation flags works the run", async () => {
+    // `node --min-semi-space-size=16 --max-semi-space-size=16 "$(command -v convoy)" plan ... --work`:
+    // the bin (package.json "bin"), not the bundle the other tests start
+    const { child, output } = startCli(config, planWork('local:work-flags', 'work-flags', 10), {
+      options: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
+      entry: path.resolve('coordinator/cli/convoy.js'),
+    });
+    expect(await exited(child), output()).toBe(0);
+    expect(output()).toMatch(/^run work-flags \(s3-sync\) state=done$/m);
+    await expectCopied('work-flags');
   });
 
   it('a failed item: exit 1, the failure by class and the next steps; the other items done', async () => {
