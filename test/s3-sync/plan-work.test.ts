@@ -65,15 +65,18 @@ const started = new Set<ChildProcess>();
 
 /**
  * The CLI in a child process, as an operator starts it; `output()` is its stdout and stderr so far.
- * `node`: node options and the entry to start (the bundle unless given: the bin is another).
+ * `argv` (and `env`): the whole command line instead, for the README's forms that are not the bare CLI.
  */
 function startCli(
   config: string,
   args: string[],
-  node: { options: string[]; entry: string } = { options: [], entry: CLI },
+  {
+    argv = [process.execPath, CLI, '--config', config, ...args],
+    env = {},
+  }: { argv?: string[]; env?: NodeJS.ProcessEnv } = {},
 ) {
-  const child = spawn(process.execPath, [...node.options, node.entry, '--config', config, ...args], {
-    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn' },
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { ...process.env, CONVOY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);
@@ -122,11 +125,13 @@ describe('s3-sync: convoy plan --work', () => {
   });
 
   it("README's form for large objects: the `convoy` bin started through node with the young-generation flags works the run", async () => {
-    // `node --min-semi-space-size=16 --max-semi-space-size=16 "$(command -v convoy)" plan ... --work`:
-    // the bin (package.json "bin"), not the bundle the other tests start
-    const { child, output } = startCli(config, planWork('local:work-flags', 'work-flags', 10), {
-      options: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
-      entry: path.resolve('coordinator/cli/convoy.js'),
+    // as the README writes it, in a shell: `convoy` found on PATH (npm's link of the package
+    // "bin", node_modules/.bin/convoy), started by this suite's node with the flags
+    const line = `node --min-semi-space-size=16 --max-semi-space-size=16 "$(command -v convoy)" --config "$1" ${planWork('local:work-flags', 'work-flags', 10).join(' ')}`;
+    const PATH = [path.dirname(process.execPath), path.resolve('node_modules/.bin'), process.env.PATH].join(':');
+    const { child, output } = startCli(config, [], {
+      argv: ['bash', '-c', line, 'convoy-readme', config],
+      env: { PATH },
     });
     expect(await exited(child), output()).toBe(0);
     expect(output()).toMatch(/^run work-flags \(s3-sync\) state=done$/m);
