@@ -52,6 +52,8 @@ export class CapacityProxy {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
   private tokens: number;
   private lastRefillMs = Date.now();
+  /** requests to refuse whatever the bucket holds (refuseNext) */
+  private refuseLeft = 0;
   stats: CapacityStats = { admitted: 0, throttled: 0, perSecond: [], throttledPerSecond: [] };
   url = '';
 
@@ -74,6 +76,17 @@ export class CapacityProxy {
 
   reset(): void {
     this.stats = { admitted: 0, throttled: 0, perSecond: [], throttledPerSecond: [] };
+    this.refuseLeft = 0;
+  }
+
+  /**
+   * Refuse the next `n` limited requests, as a limiter whose capacity other clients have just
+   * used up does: refusals that come as densely as the tool sends, however slowly it runs (a
+   * token bucket refuses only what comes faster than its rate, which a starved client may never
+   * do). Counted in `stats.throttled` like the bucket's refusals.
+   */
+  refuseNext(n: number): void {
+    this.refuseLeft = n;
   }
 
   private secondOf(nowMs: number, series: number[]): void {
@@ -97,7 +110,9 @@ export class CapacityProxy {
       if (oneWay) await delay(oneWay);
       if ((this.opts.limits ?? isObjectPut)(req)) {
         const now = Date.now();
-        if (!this.admit(now)) {
+        const refuseAnyway = this.refuseLeft > 0;
+        if (refuseAnyway) this.refuseLeft--;
+        if (refuseAnyway || !this.admit(now)) {
           this.stats.throttled++;
           this.secondOf(now, this.stats.throttledPerSecond);
           req.resume();

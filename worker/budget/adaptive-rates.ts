@@ -13,15 +13,22 @@
  */
 import type { ConvoyContext } from '../../shared/context.js';
 import { cutFleetRate, type FleetRateRow, raiseFleetRate, readFleetRates } from '../../state/fleet-rates.js';
-import { aimdDecide, aimdSettingsFor, DEFAULT_AIMD, raiseSpacingMs, type AimdSettings } from './aimd.js';
+import {
+  aimdDecide,
+  aimdSettingsFor,
+  DEFAULT_AIMD,
+  raiseSpacingMs,
+  type AimdSettings,
+  type WindowObservation,
+} from './aimd.js';
 import { CapacityBudget, shareOf } from './capacity-budget.js';
 import { liveWorkersOnRun } from './run-budget.js';
 import { PerContext } from '../../shared/per-context.js';
 
-interface DestinationWindow {
-  sent: number;
-  throttled: number;
-  saturated: boolean;
+/** What one destination saw in the current window. */
+type WindowObservationCounts = Pick<WindowObservation, 'sent' | 'throttled' | 'saturated'>;
+
+interface DestinationWindow extends WindowObservationCounts {
   budget?: CapacityBudget;
 }
 
@@ -135,20 +142,24 @@ export class AdaptiveRates {
     this.timer = undefined;
   }
 
-  /** One window: read the fleet's rows, judge, write the verdicts, apply the shares. */
+  /**
+   * One window: close it, read the fleet's rows, judge, write the verdicts, apply the shares. The
+   * window is closed (its counts taken, the next one begun) before the reads: throttles reported
+   * while they are in flight belong to the next window. Reset after them, a slow read (a loaded
+   * state table, a starved process) would drop every throttle that came in meanwhile, and a
+   * destination throttling steadily could go uncut.
+   */
   async tick(): Promise<void> {
     this.windows++;
-    const active = [...this.destinations.entries()].filter(([, w]) => w.sent > 0 || w.throttled > 0);
+    const { seconds, active } = this.closeWindow();
     if (active.length === 0 && ++this.idleWindows > QUIET_READ_EVERY) return this.stop();
     const anyThrottled = active.some(([, w]) => w.throttled > 0);
-    if (!anyThrottled && this.fleet.size === 0 && this.windows % QUIET_READ_EVERY !== 0) return this.resetWindows();
+    if (!anyThrottled && this.fleet.size === 0 && this.windows % QUIET_READ_EVERY !== 0) return;
     if (this.windows % RECOUNT_SHARERS_EVERY === 1 || this.fleet.size === 0)
       this.sharers = await liveWorkersOnRun(this.ctx, this.runId).catch(() => this.sharers);
     this.fleet = await readFleetRates(this.ctx.meta, this.runId);
     this.decisions.reads++;
     const nowMs = this.ctx.now();
-    // the real length of the window: timers drift, and the first window starts at the first request
-    const seconds = Math.max(0.1, (nowMs - this.windowStartMs) / 1000);
     let changed = false;
     for (const [dest, w] of active) {
       const row = this.fleet.get(dest);
@@ -185,7 +196,6 @@ export class AdaptiveRates {
     }
     if (changed) this.fleet = await readFleetRates(this.ctx.meta, this.runId);
     this.applyShares();
-    this.resetWindows();
   }
 
   private applyShares(): void {
@@ -198,13 +208,24 @@ export class AdaptiveRates {
     }
   }
 
-  private resetWindows(): void {
-    this.windowStartMs = this.ctx.now();
-    for (const w of this.destinations.values()) {
+  /**
+   * End the current window: what each destination saw in it (those that saw anything) and its
+   * real length (timers drift, and the first window starts at the first request); counting
+   * starts again from zero.
+   */
+  private closeWindow(): { seconds: number; active: [string, WindowObservationCounts][] } {
+    const nowMs = this.ctx.now();
+    const seconds = Math.max(0.1, (nowMs - this.windowStartMs) / 1000);
+    this.windowStartMs = nowMs;
+    const active: [string, WindowObservationCounts][] = [];
+    for (const [dest, w] of this.destinations) {
+      if (w.sent > 0 || w.throttled > 0)
+        active.push([dest, { sent: w.sent, throttled: w.throttled, saturated: w.saturated }]);
       w.sent = 0;
       w.throttled = 0;
       w.saturated = false;
     }
+    return { seconds, active };
   }
 }
 
