@@ -32,6 +32,7 @@ import {
   type ProcessesSetting,
 } from './processes.js';
 import { Supervisor } from './supervisor.js';
+import { onStopSignals, relaunched } from '../shared/signals.js';
 
 const GROW_WINDOW_S = GROW_SAMPLE_MS / 1000;
 
@@ -175,16 +176,10 @@ async function runWorker(
     log.info({ signal, workerId: worker.id }, 'shutting down');
     void worker.stop(signal);
   };
-  if (child) {
-    // A child can get a signal twice: from the terminal or systemd (sent to the whole process
-    // group or cgroup) and forwarded by its supervisor. stop() is idempotent, and the second
-    // must not kill the process mid-drain (the supervisor escalates after the drain wait).
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  } else {
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  // A supervisor's child (or a relaunched lone worker) can get a signal twice: from the terminal
+  // or systemd (sent to the whole process group or cgroup) and forwarded by its parent. stop() is
+  // idempotent, and the second must not kill the process mid-drain (the parent escalates).
+  onStopSignals(['SIGTERM', 'SIGINT'], onSignal, child !== undefined || relaunched());
   // a supervisor's child keeps its metrics for the host's endpoint (host-link.ts) and binds no port
   const metrics =
     opts.metricsPort === undefined || child
@@ -236,7 +231,7 @@ async function superviseHost(
     // dependency here says what it is. Measured, `worker --processes 1 --exit-when-idle` on an
     // empty queue, 5 runs each alternated: Node 20.20 0.91 -> 0.69 s of CPU per process start,
     // Node 24.22 (compile cache on) 0.51 -> 0.47 s. And Node 20's young generation on every Node
-    // (processes.ts SEMI_SPACE_MIB). Given first, so an operator's own flags win.
+    // (shared/young-generation.ts). Given first, so an operator's own flags win.
     execArgv: childNodeArgs(process.execArgv, process.env.NODE_OPTIONS),
     env: process.env,
     shutdownDeadlineMs: options.shutdownDeadlineMs,

@@ -18,6 +18,7 @@
  * (bad input, which a restart cannot fix) ends the host.
  */
 import { fullJitterDelayMs } from '../shared/backoff.js';
+import { youngGenerationArgs } from '../shared/young-generation.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_TRANSFERS, MAX_CONCURRENCY, MAX_TRANSFERS } from './options.js';
 
 /** The most processes one supervisor starts. */
@@ -249,34 +250,10 @@ export function drainWaitMs(child: { shutdownDeadlineMs: number; shutdownForceMs
 }
 
 /**
- * V8's young generation for a host's worker processes, in MiB per semi-space, fixed: Node 20's
- * largest size as both the least and the most.
- * - The most: Node 22 and 24 double it (64 MiB of new space against 32), which an s3-sync worker
- *   fills with short-lived request objects before each scavenge: bench:s3 (a) at 20,000 objects on
- *   Node 24.22, peak RSS per process 280-299 MiB with Node's default against 204-207 with this
- *   (target < 300), CPU per object 0.60-0.73 ms against 0.58-0.67 (2-3 runs each, alternated).
- * - The least: V8 starts the young generation at 1 MiB and grows it only as objects survive, so a
- *   process streaming large objects scavenges every MiB, and the chunks of the bodies in flight
- *   (alive until the PUT's socket takes them) survive two scavenges and are promoted; their
- *   memory then comes back only with full collections. bench:s3 (b), 200 x 8 MiB through the
- *   counting proxies, `--trace-gc`: 41-81 Mark-Compacts per run without it, 1-3 with it, worker
- *   CPU per object 29-40 -> 18-27 ms, peak RSS the same (135-144 MiB).
- */
-export const SEMI_SPACE_MIB = 16;
-
-/** A young-generation flag the operator gave (execArgv or NODE_OPTIONS): then we add none. */
-const SIZES_YOUNG_GENERATION = /--(max|min)[-_]semi[-_]space[-_]size\b/;
-
-/**
  * The node options a host's children start with, before this process's own (`execArgv`): the
- * young generation above unless the operator sized it (in `execArgv` or NODE_OPTIONS), and no
- * module syntax detection (see worker/cli.ts).
+ * fixed young generation (shared/young-generation.ts) unless the operator sized it (in `execArgv`
+ * or NODE_OPTIONS), and no module syntax detection (see worker/cli.ts).
  */
 export function childNodeArgs(execArgv: string[], nodeOptions = ''): string[] {
-  const sized = [...execArgv, nodeOptions].some((a) => SIZES_YOUNG_GENERATION.test(a));
-  return [
-    '--no-experimental-detect-module',
-    ...(sized ? [] : [`--min-semi-space-size=${SEMI_SPACE_MIB}`, `--max-semi-space-size=${SEMI_SPACE_MIB}`]),
-    ...execArgv,
-  ];
+  return ['--no-experimental-detect-module', ...youngGenerationArgs(execArgv, nodeOptions), ...execArgv];
 }

@@ -27,6 +27,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../shared/log.js';
+import { onStopSignals, relaunched } from '../shared/signals.js';
 import { getRun } from '../state/runs.js';
 import type { EngineContext } from './job-kind.js';
 import {
@@ -133,7 +134,8 @@ export async function workRun(ctx: EngineContext, runId: string, opts: WorkRunOp
     opts.log.info({ signal, runId }, 'stopping: items in flight finish or are released for other workers');
     stop({ stoppedBy: signal });
   };
-  for (const s of opts.signals ?? []) process.once(s, onSignal);
+  // a relaunched `plan --work` (coordinator/cli/relaunch.ts) can get each signal twice
+  const offSignals = onStopSignals(opts.signals ?? [], onSignal, relaunched());
   const onAbort = () => stop({ stoppedBy: 'abort' });
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   opts.log.info({ workerId: worker.id, runId, concurrency: worker.options.concurrency }, 'working the run here');
@@ -145,7 +147,7 @@ export async function workRun(ctx: EngineContext, runId: string, opts: WorkRunOp
     await hostDone;
   } finally {
     for (const off of offs) off();
-    for (const s of opts.signals ?? []) process.off(s, onSignal);
+    offSignals();
     opts.signal?.removeEventListener('abort', onAbort);
   }
   if (end) return end;

@@ -11,6 +11,11 @@ import module from 'node:module';
 // which are dynamic so that the cache covers them.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-const { builtInKinds } = await import('../../worker/jobs/builtin.js');
-const { runConvoy } = await import('./program.js');
-await runConvoy(builtInKinds);
+// `plan --work` and `worker --processes 1` start again with the node flags a process moving data
+// needs (./relaunch.ts): before the program loads, which the relaunching process never does.
+const { relaunchIfNeeded } = await import('./relaunch.js');
+if (!(await relaunchIfNeeded())) {
+  const { builtInKinds } = await import('../../worker/jobs/builtin.js');
+  const { runConvoy } = await import('./program.js');
+  await runConvoy(builtInKinds);
+}

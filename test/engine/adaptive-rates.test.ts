@@ -3,21 +3,13 @@
  * table (dynalite): what it counts in a window decides whether the fleet's rate is cut, so no
  * throttle may be lost between windows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdaptiveRates } from '../../worker/budget/adaptive-rates.js';
 import { cutFleetRate, readFleetRates } from '../../state/fleet-rates.js';
-import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { type TestEnv, useFreshEnv } from '../helpers/stack.js';
 
-let t: TestStack;
 let env: TestEnv;
-beforeAll(async () => {
-  t = await startTestStack();
-  env = await freshEnv(t.stack);
-});
-afterAll(async () => {
-  env.close();
-  await t.close();
-});
+useFreshEnv((e) => (env = e));
 
 describe('adaptive rate control windows', () => {
   it('throttles reported while a window is being judged (its reads in flight) count in the next window, and cut', async () => {

@@ -7,7 +7,7 @@
  * test/compat/setup.ts and shared by every file (fresh tables, queues and S3 tenants per stack).
  */
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { LOCAL_BACKENDS, loadConfig, type ConvoyConfig, type LocalBackend } from '../../shared/config.js';
 import { createContext } from '../../shared/context.js';
 import { KindRegistry, withKinds, type EngineContext, type KindPlugin } from '../../worker/job-kind.js';
@@ -109,4 +109,22 @@ export async function waitUntil<T>(
       throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
+}
+
+/**
+ * A test file's stack and one fresh env on it, started before its tests and closed after them:
+ * `let env: TestEnv; useFreshEnv((e) => (env = e));`
+ */
+export function useFreshEnv(onReady: (env: TestEnv, t: TestStack) => void): void {
+  let t: TestStack | undefined;
+  let env: TestEnv | undefined;
+  beforeAll(async () => {
+    t = await startTestStack();
+    env = await freshEnv(t.stack);
+    onReady(env, t);
+  });
+  afterAll(async () => {
+    env?.close();
+    await t?.close();
+  });
 }

@@ -223,12 +223,15 @@ describe('s3-sync: convoy plan --work', () => {
         expect([s.run.state, s.counts.done, s.counts.failed]).toEqual(['done', KEYS.length, 0]);
         expect(s.counters.objects).toBe(KEYS.length); // each object copied once
         await expectCopied('work-grow');
-        // one host (what the monitor groups): this process its slot 1, the second process slot
-        // 2; both stopped with the run, and the second is gone
+        // one host (what the monitor groups): the --work process its slot 1 (the command's
+        // relaunched process, coordinator/cli/relaunch.ts: not the pid started here), the second
+        // process slot 2; both stopped with the run, and the second is gone
         const host = (await listWorkers(env.ctx.meta)).filter((w) => w.runs?.includes('work-grow'));
+        const workPid = host.find((w) => w.slot === 1)?.pid;
+        expect(workPid).not.toBe(child.pid);
         expect(host.map((w) => [w.slot, w.supervisorPid, w.state, w.done > 0]).sort()).toEqual([
-          [1, child.pid, 'stopped', true],
-          [2, child.pid, 'stopped', true],
+          [1, workPid, 'stopped', true],
+          [2, workPid, 'stopped', true],
         ]);
         expect(host.find((w) => w.slot === 2)!.workerId).toMatch(/-p2$/);
         expect(() => process.kill(host.find((w) => w.slot === 2)!.pid, 0)).toThrow();

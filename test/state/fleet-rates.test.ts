@@ -2,20 +2,12 @@
  * The fleet's adaptive rate rows on the real state table (dynalite): a cut or a raise is one
  * conditional write that only the first worker to ask wins, so a fleet cuts once per congestion.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cutFleetRate, raiseFleetRate, readFleetRates } from '../../state/fleet-rates.js';
-import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { type TestEnv, useFreshEnv } from '../helpers/stack.js';
 
-let t: TestStack;
 let env: TestEnv;
-beforeAll(async () => {
-  t = await startTestStack();
-  env = await freshEnv(t.stack);
-});
-afterAll(async () => {
-  env.close();
-  await t.close();
-});
+useFreshEnv((e) => (env = e));
 
 describe('fleet rate rows', () => {
   it('the first cut creates the row; two workers racing to cut from the same rate: one wins', async () => {

@@ -3,7 +3,7 @@
  * says it copied; the completion goes to one item only, only once every child has copied, and to
  * the same item again after a crash; a failed object stays failed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   claimCompletion,
   completePartCopy,
@@ -12,18 +12,10 @@ import {
   getPartCopy,
   markChildCopied,
 } from '../../state/part-copies.js';
-import { freshEnv, startTestStack, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { type TestEnv, useFreshEnv } from '../helpers/stack.js';
 
-let t: TestStack;
 let env: TestEnv;
-beforeAll(async () => {
-  t = await startTestStack();
-  env = await freshEnv(t.stack);
-});
-afterAll(async () => {
-  env.close();
-  await t.close();
-});
+useFreshEnv((e) => (env = e));
 
 describe('part-copy rows', () => {
   it('one completer, only after every child, counted once each; the same item may claim again', async () => {

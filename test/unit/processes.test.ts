@@ -3,6 +3,7 @@
  * process or (auto) starts the next (worker/processes.ts): pure decisions.
  */
 import { describe, expect, it } from 'vitest';
+import { hasRaisedScavengerCapacity, youngGenerationArgs } from '../../shared/young-generation.js';
 import {
   childNodeArgs,
   DEFAULT_RESTART,
@@ -81,7 +82,12 @@ describe('splitting the host totals', () => {
 
 describe("the children's node options", () => {
   it("fix the young generation at Node 20's largest unless the operator sized it; the operator's own flags come last", () => {
-    const fixed = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+    const fixed = [
+      '--min-semi-space-size=16',
+      '--max-semi-space-size=16',
+      // Node 24's V8 (13.6): the scavenger's capacity back to 8 MB (shared/young-generation.ts)
+      ...(hasRaisedScavengerCapacity(process.versions.v8) ? ['--scavenger-max-new-space-capacity-mb=8'] : []),
+    ];
     expect(childNodeArgs([])).toEqual(['--no-experimental-detect-module', ...fixed]);
     expect(childNodeArgs(['--max-old-space-size=512'], '--enable-source-maps')).toEqual([
       '--no-experimental-detect-module',
@@ -97,6 +103,19 @@ describe("the children's node options", () => {
       '--min-semi-space-size=4',
     ]);
     expect(childNodeArgs([], '--import x.mjs --max_semi_space_size=4')).toEqual(['--no-experimental-detect-module']);
+    expect(childNodeArgs(['--scavenger-max-new-space-capacity-mb=16'])).toEqual([
+      '--no-experimental-detect-module',
+      '--scavenger-max-new-space-capacity-mb=16',
+    ]);
+  });
+
+  it("the scavenger's capacity only where V8 raised it (13.6, Node 24): Node 20 refuses the flag", () => {
+    const semi = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+    expect(youngGenerationArgs([], '', '11.3.244.8-node.38')).toEqual(semi); // Node 20
+    expect(youngGenerationArgs([], '', '12.4.254.21-node.33')).toEqual(semi); // Node 22
+    for (const v8 of ['13.6.233.17-node.63', '13.7.1', '14.0.0'])
+      expect(youngGenerationArgs([], '', v8), v8).toEqual([...semi, '--scavenger-max-new-space-capacity-mb=8']);
+    expect(youngGenerationArgs([], '--max-semi-space-size=8', '13.6.233.17-node.63')).toEqual([]);
   });
 });
 
