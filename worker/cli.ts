@@ -32,7 +32,7 @@ import {
   type ProcessesSetting,
 } from './processes.js';
 import { Supervisor } from './supervisor.js';
-import { onStopSignals, relaunched } from '../shared/signals.js';
+import { onStopSignals } from '../shared/signals.js';
 
 const GROW_WINDOW_S = GROW_SAMPLE_MS / 1000;
 
@@ -176,10 +176,10 @@ async function runWorker(
     log.info({ signal, workerId: worker.id }, 'shutting down');
     void worker.stop(signal);
   };
-  // A supervisor's child (or a relaunched lone worker) can get a signal twice: from the terminal
-  // or systemd (sent to the whole process group or cgroup) and forwarded by its parent. stop() is
-  // idempotent, and the second must not kill the process mid-drain (the parent escalates).
-  onStopSignals(['SIGTERM', 'SIGINT'], onSignal, child !== undefined || relaunched());
+  // A supervisor's child can get a signal twice: from the terminal or systemd (sent to the whole
+  // process group or cgroup) and forwarded by its supervisor. stop() is idempotent, and the second
+  // must not kill the process mid-drain (the supervisor escalates after the drain wait).
+  onStopSignals(['SIGTERM', 'SIGINT'], onSignal, child !== undefined);
   // a supervisor's child keeps its metrics for the host's endpoint (host-link.ts) and binds no port
   const metrics =
     opts.metricsPort === undefined || child

@@ -1,13 +1,14 @@
 /**
- * Two commands move data in their own process: `convoy plan <kind> --work` (the plan's process
- * works the run) and `convoy worker --processes 1` (a lone worker). They need the fixed young
- * generation a host's worker processes start with (shared/young-generation.ts: on Node 20 a
- * fraction of the GC's CPU on large objects, on Node 22/24 a bound on the RSS), and a process
- * cannot give it to itself: only its command line can. So the CLI's entry (main.ts) asks here
- * first, before it loads anything else, and these two start again at once as a child with the
- * flags. This process then only passes signals and the exit status on: one bare node start more
- * (~50 ms of CPU), against what bench:s3 measured for `plan --work` with the flags (see
- * docs/benchmarks.md).
+ * `convoy plan <kind> --work` moves data in its own process (the plan's process works the run). It
+ * needs the fixed young generation a host's worker processes start with (shared/young-generation.ts:
+ * on Node 24 half the CPU per large object, and a bound on the RSS), and a process cannot give it
+ * to itself: only its command line can. So the CLI's entry (main.ts) asks here first, before it
+ * loads anything else, and `plan --work` starts again at once as a child with the flags. This
+ * process then only passes signals and the exit status on: one bare node start more (~50 ms of
+ * CPU), against what bench:s3 measured for `plan --work` with the flags (docs/benchmarks.md).
+ *
+ * Not `worker --processes 1`: that is "this process alone", the one an operator's kill -9 (and
+ * every fault test's) means to end at once; its flags are the operator's to give (README).
  *
  * Signals: the child shares this process's group, so a terminal's Ctrl-C or systemd's SIGTERM to
  * the unit reaches it directly, and this process forwards what it gets too (a `kill` of its pid
@@ -34,23 +35,10 @@ export function commandOf(args: readonly string[]): { command?: string; rest: re
   return { rest: [] };
 }
 
-/** The value of `--name v` or `--name=v` among `args` (the last one given wins, as commander's does). */
-function optionValue(args: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === name) value = args[i + 1];
-    else if (a.startsWith(`${name}=`)) value = a.slice(name.length + 1);
-  }
-  return value;
-}
-
-/** Whether the command line is one whose own process moves the data. */
+/** Whether the command line is `plan ... --work`, whose own process moves the data. */
 export function movesDataInOwnProcess(args: readonly string[]): boolean {
   const { command, rest } = commandOf(args);
-  if (command === 'plan') return rest.includes('--work');
-  if (command === 'worker') return optionValue(rest, '--processes') === '1';
-  return false;
+  return command === 'plan' && rest.includes('--work');
 }
 
 /**

@@ -7,7 +7,7 @@
  * worker --run`, nothing lost; `--work --dry-run` refused before anything is written.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -20,6 +20,8 @@ import { CLI, exited, runCli, writeCliConfig } from '../helpers/cli.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { getBytes, listKeys, useTwoEndpointStack } from '../helpers/s3.js';
 import { freshEnv, waitUntil, type TestEnv, type TestStack } from '../helpers/stack.js';
+import { alive } from '../processes/helpers.js';
+import { youngGenerationArgs } from '../../shared/young-generation.js';
 
 let t: TestStack;
 let minio: S3Client;
@@ -328,5 +330,34 @@ describe('s3-sync: convoy plan --work', () => {
     );
     expect(readdirSync(empty)).toEqual([]);
     rmSync(empty, { recursive: true });
+  });
+
+  // last: the killed run's messages stay in the shared queue, hidden, until their visibility ends
+  it('the process that works the run is started again with the young-generation flags; a kill -9 of the started one ends it', async () => {
+    const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+    try {
+      const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+      const { child, output } = startCli(cfg, planWork('dst:work-relaunch', 'work-relaunch', 2));
+      await waitUntil(() => proxy.held() > 0, { timeoutMs: 30_000, what: 'a PUT held' });
+      // the worker that beats for the run is the relaunched process (coordinator/cli/relaunch.ts)
+      const working = await waitUntil(
+        async () => (await listWorkers(env.ctx.meta)).find((w) => w.runs?.includes('work-relaunch')),
+        { timeoutMs: 30_000, what: `a worker beating for the run; output:\n${output()}` },
+      );
+      expect(working.pid).not.toBe(child.pid);
+      const flags = youngGenerationArgs([], '');
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline(working.pid)).toEqual(expect.arrayContaining([...flags, CLI, 'plan', '--work']));
+      expect(cmdline(child.pid!)).not.toContain(flags[0]);
+      child.kill('SIGKILL');
+      await exited(child);
+      await waitUntil(() => !alive(working.pid), { timeoutMs: 10_000, what: `relaunched ${working.pid} gone` });
+    } finally {
+      proxy.release();
+      await proxy.close();
+      // the killed run's messages must not keep the next tests' workers busy
+      const cancel = await runCli(['cancel', '--run', 'work-relaunch'], { config: writeCliConfig(env) });
+      expect(cancel.code, cancel.stderr).toBe(0);
+    }
   });
 });
