@@ -332,18 +332,36 @@ describe('s3-sync: convoy plan --work', () => {
     rmSync(empty, { recursive: true });
   });
 
-  // last: the killed run's messages stay in the shared queue, hidden, until their visibility ends
-  it('the process that works the run is started again with the young-generation flags; a kill -9 of the started one ends it', async () => {
+  // last: the killed runs' messages stay in the shared queue, hidden, until their visibility ends
+  /** `plan --work` of `runId` with every PUT held; the relaunched process that works it, once it beats */
+  const startRelaunched = async (runId: string) => {
     const proxy = await holdDataPuts(t.stack.remotes.local!.endpoint);
+    const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
+    const cli = startCli(cfg, planWork(`dst:${runId}`, runId, 2));
+    const ended = async () => {
+      proxy.release();
+      await proxy.close();
+      // the killed run's messages must not keep a later test's workers busy
+      const cancel = await runCli(['cancel', '--run', runId], { config: writeCliConfig(env) });
+      expect(cancel.code, cancel.stderr).toBe(0);
+    };
     try {
-      const cfg = writeCliConfig(env, { dst: { ...t.stack.remotes.local!, endpoint: proxy.url } });
-      const { child, output } = startCli(cfg, planWork('dst:work-relaunch', 'work-relaunch', 2));
       await waitUntil(() => proxy.held() > 0, { timeoutMs: 30_000, what: 'a PUT held' });
       // the worker that beats for the run is the relaunched process (coordinator/cli/relaunch.ts)
       const working = await waitUntil(
-        async () => (await listWorkers(env.ctx.meta)).find((w) => w.runs?.includes('work-relaunch')),
-        { timeoutMs: 30_000, what: `a worker beating for the run; output:\n${output()}` },
+        async () => (await listWorkers(env.ctx.meta)).find((w) => w.runs?.includes(runId)),
+        { timeoutMs: 30_000, what: `a worker beating for the run; output:\n${cli.output()}` },
       );
+      return { ...cli, working, ended };
+    } catch (err) {
+      await ended();
+      throw err;
+    }
+  };
+
+  it('the process that works the run is started again with the young-generation flags; a kill -9 of the started one ends it', async () => {
+    const { child, working, ended } = await startRelaunched('work-relaunch');
+    try {
       expect(working.pid).not.toBe(child.pid);
       const flags = youngGenerationArgs([], '');
       const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -353,11 +371,25 @@ describe('s3-sync: convoy plan --work', () => {
       await exited(child);
       await waitUntil(() => !alive(working.pid), { timeoutMs: 10_000, what: `relaunched ${working.pid} gone` });
     } finally {
-      proxy.release();
-      await proxy.close();
-      // the killed run's messages must not keep the next tests' workers busy
-      const cancel = await runCli(['cancel', '--run', 'work-relaunch'], { config: writeCliConfig(env) });
-      expect(cancel.code, cancel.stderr).toBe(0);
+      await ended();
+    }
+  });
+
+  it('a second SIGTERM to the started process ends the work at once, its PUTs still held: exit 137', async () => {
+    const { child, output, working, ended } = await startRelaunched('work-twice');
+    try {
+      child.kill('SIGTERM'); // the first: drain, which waits for the held PUTs
+      // once it is draining (signals sent at once would merge into one: they are not queued)
+      await waitUntil(
+        async () =>
+          (await listWorkers(env.ctx.meta)).find((w) => w.workerId === working.workerId)?.state === 'draining',
+        { timeoutMs: 30_000, what: `worker ${working.workerId} draining` },
+      );
+      child.kill('SIGTERM'); // the second: no more waiting
+      expect(await exited(child), output()).toBe(137); // 128 + SIGKILL, the relaunched process's end
+      expect(alive(working.pid)).toBe(false);
+    } finally {
+      await ended();
     }
   });
 });
