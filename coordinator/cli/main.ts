@@ -11,7 +11,8 @@ import module from 'node:module';
 // which are dynamic so that the cache covers them.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-// `plan --work` starts again with the node flags a process moving data needs (./relaunch.ts): before the program loads, which the relaunching process never does.
+// `plan --work` starts again with the node flags a process moving data needs (./relaunch.ts):
+// asked before the program loads, which the relaunching process then never does.
 const { relaunchIfNeeded } = await import('./relaunch.js');
 if (!(await relaunchIfNeeded())) {
   const { builtInKinds } = await import('../../worker/jobs/builtin.js');

@@ -26,7 +26,7 @@ import { RELAUNCHED_ENV, takeRelaunchMark } from '../../shared/signals.js';
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--state-dir', '--log-level']);
 
 /** The command (the first argument that is not a global option or its value) and what follows it. */
-export function commandOf(args: readonly string[]): { command?: string; rest: readonly string[] } {
+function commandOf(args: readonly string[]): { command?: string; rest: readonly string[] } {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (GLOBAL_OPTIONS_WITH_VALUE.has(a)) i++;
